@@ -1,0 +1,111 @@
+"""The one place that hands out boto3 sessions and clients for the selected target.
+
+* ``local``: every client talks to the moto server of the local runtime, with dummy
+  credentials, so nothing can reach a real account by mistake.
+* ``aws``: the normal boto3 credential chain (environment, profile, SSO, instance role);
+  when it finds nothing, a ``CredentialsError`` says how to provide credentials.
+
+Nothing here creates a client at import time; clients are cached per target, region and
+endpoint, so repeated calls are cheap and a changed setting gets fresh clients.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .errors import CredentialsError
+from .settings import Settings, get_settings
+
+#: The account id moto reports for the dummy credentials.
+LOCAL_ACCOUNT_ID = "123456789012"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+
+_lock = threading.Lock()
+_sessions: dict[tuple[str, str], boto3.Session] = {}
+_clients: dict[tuple[str, str, str | None, str], Any] = {}
+
+
+def endpoint_url(settings: Settings) -> str | None:
+    """The AWS endpoint override for the target (the moto server on local, none on aws)."""
+    return settings.local_aws_endpoint if settings.is_local else None
+
+
+def session(settings: Settings | None = None) -> boto3.Session:
+    """A boto3 session for the target. On aws it must find credentials."""
+    settings = settings or get_settings()
+    key = (settings.target, settings.region)
+    with _lock:
+        cached = _sessions.get(key)
+    if cached is not None:
+        return cached
+    if settings.is_local:
+        new = boto3.Session(region_name=settings.region, **LOCAL_CREDENTIALS)
+    else:
+        new = boto3.Session(region_name=settings.region)
+        if new.get_credentials() is None:
+            raise CredentialsError(
+                "No AWS credentials found for the aws target.",
+                hint="Sign in first (`aws configure`, `aws sso login --profile NAME` with AWS_PROFILE=NAME, "
+                "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or set BWP_TARGET=local to rehearse "
+                "the workshop without an account.",
+            )
+    with _lock:
+        return _sessions.setdefault(key, new)
+
+
+def client(service: str, settings: Settings | None = None) -> Any:
+    """A (cached) boto3 client for ``service`` on the target."""
+    settings = settings or get_settings()
+    endpoint = endpoint_url(settings)
+    key = (settings.target, settings.region, endpoint, service)
+    with _lock:
+        cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    new = session(settings).client(service, endpoint_url=endpoint, config=_CLIENT_CONFIG)
+    with _lock:
+        return _clients.setdefault(key, new)
+
+
+def resource(service: str, settings: Settings | None = None) -> Any:
+    """A boto3 resource for ``service`` on the target (resources are not cached: they are
+    cheap wrappers and not meant to be shared across threads)."""
+    settings = settings or get_settings()
+    return session(settings).resource(service, endpoint_url=endpoint_url(settings), config=_CLIENT_CONFIG)
+
+
+def account_id(settings: Settings | None = None) -> str:
+    """The account the target deploys into."""
+    settings = settings or get_settings()
+    if settings.is_local:
+        return LOCAL_ACCOUNT_ID
+    return str(client("sts", settings).get_caller_identity()["Account"])
+
+
+def subprocess_environment(settings: Settings | None = None) -> dict[str, str]:
+    """Environment variables that point an AWS tool run as a subprocess (the cdk CLI, the
+    AWS CLI) at the target: the moto endpoint and dummy credentials on local, the region only
+    on aws (credentials then come from the caller's own chain)."""
+    settings = settings or get_settings()
+    env = {"AWS_REGION": settings.region, "AWS_DEFAULT_REGION": settings.region}
+    if settings.is_local:
+        env.update(
+            AWS_ENDPOINT_URL=settings.local_aws_endpoint,
+            AWS_ACCESS_KEY_ID=LOCAL_CREDENTIALS["aws_access_key_id"],
+            AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIALS["aws_secret_access_key"],
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+    return env
+
+
+def clear_cache() -> None:
+    """Forget cached sessions and clients (after the target or credentials change)."""
+    with _lock:
+        _sessions.clear()
+        _clients.clear()

@@ -1,0 +1,84 @@
+"""Running the pinned AWS CDK CLI (``node_modules/.bin/cdk``, from package.json) for the target."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import aws
+from .errors import WorkshopError
+from .settings import Settings, get_settings
+
+
+class CdkCliError(WorkshopError):
+    """The cdk CLI is missing or a cdk command failed."""
+
+
+def cdk_executable(settings: Settings) -> Path:
+    """The project's pinned CLI; an error that says how to install it when it is missing."""
+    path = settings.project_dir / "node_modules" / ".bin" / "cdk"
+    if not path.exists():
+        raise CdkCliError(
+            f"The AWS CDK CLI is not installed in {settings.project_dir / 'node_modules'}.",
+            hint="Run `make setup` (or `npm ci` in the project folder) to install the version pinned in package.json.",
+        )
+    return path
+
+
+def pinned_cli_version(settings: Settings) -> str:
+    """The aws-cdk CLI version package.json pins."""
+    package = json.loads((settings.project_dir / "package.json").read_text())
+    return str(package["devDependencies"]["aws-cdk"])
+
+
+def cdk_environment(settings: Settings) -> dict[str, str]:
+    """The CLI's environment: the target's AWS endpoint and credentials, this interpreter first
+    on PATH (so ``python3`` in cdk.json is the workshop's), and jsii's Node 20 banner off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(aws.subprocess_environment(settings))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    env.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
+    env.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+    return env
+
+
+def run_cdk(
+    args: Sequence[str],
+    settings: Settings | None = None,
+    *,
+    app: str | None = None,
+    output_dir: Path | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cdk <args>`` in the project folder and return the finished process (output
+    captured). A non-zero exit raises ``CdkCliError`` with the end of the CLI's output."""
+    settings = settings or get_settings()
+    argv = [str(cdk_executable(settings)), *args]
+    if app:
+        argv += ["--app", app]
+    if output_dir:
+        argv += ["--output", str(output_dir)]
+    if shutil.which("node", path=cdk_environment(settings)["PATH"]) is None:
+        raise CdkCliError("Node.js is not on PATH; the cdk CLI needs it.", hint="Install Node.js 20 or newer.")
+    result = subprocess.run(  # noqa: S603 - argv is built here
+        argv,
+        cwd=settings.project_dir,
+        env=cdk_environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise CdkCliError(
+            f"`cdk {' '.join(args)}` failed (exit {result.returncode}):\n{tail}",
+            hint="Read the CLI output above for the failing resource.",
+        )
+    return result

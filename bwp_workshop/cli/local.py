@@ -1,0 +1,57 @@
+"""``bwp-workshop local ...``: the local runtime."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from ..local.runtime import LocalRuntime
+
+
+@click.group()
+def local() -> None:
+    """Start, stop, inspect and reset the local runtime (the local target's AWS)."""
+
+
+@local.command()
+def up() -> None:
+    """Start the local services in the background (a no-op for those already running)."""
+    for change in LocalRuntime().up():
+        click.echo(str(change))
+
+
+@local.command()
+def down() -> None:
+    """Stop the local services that `up` started (nothing else)."""
+    for change in LocalRuntime().down():
+        click.echo(str(change))
+
+
+@local.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def status(as_json: bool) -> None:
+    """Show each local service: running, stopped or unhealthy, with pid, URL and log file.
+
+    Exits 0 when every service is running, 3 otherwise.
+    """
+    services = LocalRuntime().status()
+    if as_json:
+        click.echo(json.dumps([asdict(service) for service in services], indent=2))
+    else:
+        for service in services:
+            where = service.url or f"port {service.port}"
+            pid = f"pid {service.pid}" if service.pid else "-"
+            line = f"{service.name:<8} {service.state:<10} {where:<26} {pid}"
+            click.echo(f"{line}  {service.detail}".rstrip())
+    if any(service.state != "running" for service in services):
+        raise SystemExit(3)
+
+
+@local.command()
+@click.confirmation_option(prompt="Delete every resource in the local AWS?")
+def reset() -> None:
+    """Delete every resource in the local AWS; the services keep running."""
+    LocalRuntime().reset()
+    click.echo("local AWS reset: every resource deleted, cached stack outputs forgotten")

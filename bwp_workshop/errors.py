@@ -1,0 +1,43 @@
+"""Errors a workshop user can meet, each with what failed and what to do about it.
+
+A ``WorkshopError`` prints as one short message in the CLI and as the same message (no
+traceback) in a notebook cell, because IPython calls ``_render_traceback_`` when an
+exception defines it.
+"""
+
+from __future__ import annotations
+
+
+class WorkshopError(Exception):
+    """Base class: ``message`` says what failed, ``hint`` says what to do next."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  What to do: {self.hint}" if self.hint else self.message
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigurationError(WorkshopError):
+    """The settings (environment or .env) are missing, invalid or placeholders."""
+
+
+class CredentialsError(WorkshopError):
+    """No usable AWS credentials for the selected target."""
+
+
+class LocalRuntimeError(WorkshopError):
+    """The local runtime (moto server and friends) could not be started or reached."""
+
+
+class PortInUseError(LocalRuntimeError):
+    """A port the local runtime needs is taken by a process it did not start."""
+
+
+class MotoPatchError(WorkshopError):
+    """A fix for a moto gap no longer fits the installed moto."""

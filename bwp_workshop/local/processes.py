@@ -1,0 +1,277 @@
+"""Background processes that outlive the command (or notebook kernel) that started them.
+
+Each started process is recorded in ``<state>/run/<name>.json`` with its pid, the process's
+start time and its port. A record is trusted only while a process with that pid *and* that
+start time exists, so a recycled pid is never signalled. Only recorded processes are ever
+stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from ..errors import LocalRuntimeError, PortInUseError
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to run one local service."""
+
+    name: str
+    argv: Sequence[str]
+    host: str
+    port: int
+    health_path: str
+    #: Checks the health response body; returns True when it is this service's.
+    is_ours: Callable[[httpx.Response], bool] = lambda response: True
+    env: dict[str, str] = field(default_factory=dict)
+    port_setting: str = ""
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{self.host}:{self.port}{self.health_path}"
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    pid: int
+    create_time: float
+    host: str
+    port: int
+    argv: list[str]
+    log_file: str
+    started_at: float
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # "running", "stopped", "unhealthy"
+    pid: int | None = None
+    port: int | None = None
+    url: str | None = None
+    log_file: str | None = None
+    detail: str = ""
+
+
+class ProcessRegistry:
+    """The records of started processes under ``<state>/run``."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.run_dir = state_dir / "run"
+        self.log_dir = state_dir / "logs"
+
+    def _path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.json"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialises up/down/status across processes (two cells, two terminals)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def read(self, name: str) -> ProcessRecord | None:
+        try:
+            return ProcessRecord(**json.loads(self._path(name).read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            self.remove(name)  # a torn or foreign file: not a record we can trust
+            return None
+
+    def write(self, record: ProcessRecord) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._path(record.name).with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record), indent=2))
+        tmp.replace(self._path(record.name))
+
+    def remove(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+    def names(self) -> list[str]:
+        return sorted(path.stem for path in self.run_dir.glob("*.json")) if self.run_dir.is_dir() else []
+
+
+def process_of(record: ProcessRecord) -> psutil.Process | None:
+    """The live process a record names, or None when it is gone (or the pid was reused)."""
+    try:
+        process = psutil.Process(record.pid)
+        if abs(process.create_time() - record.create_time) > 0.01:
+            return None
+        if process.status() == psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(psutil.Error):
+                process.wait(timeout=0)  # reap it if it is our child
+            return None
+        return process
+    except psutil.Error:
+        return None
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _port_owner(port: int) -> str:
+    """Best effort: 'pid 123 (name)' of whatever listens on the port."""
+    with contextlib.suppress(psutil.Error, PermissionError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                with contextlib.suppress(psutil.Error):
+                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+                return f"pid {conn.pid}"
+    return "another program"
+
+
+def probe(spec_or_url: ServiceSpec | str, timeout: float = 1.0) -> httpx.Response | None:
+    url = spec_or_url.health_url if isinstance(spec_or_url, ServiceSpec) else spec_or_url
+    try:
+        return httpx.get(url, timeout=timeout)
+    except httpx.HTTPError:
+        return None
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float) -> ProcessRecord:
+    """Start ``spec`` detached (own session, no terminal), wait until its health URL answers
+    as this service, record it. The caller holds ``registry.locked()``."""
+    if port_in_use(spec.host, spec.port):
+        setting = f"set {spec.port_setting} to a free port, or " if spec.port_setting else ""
+        raise PortInUseError(
+            f"Cannot start {spec.name}: port {spec.port} on {spec.host} is in use by {_port_owner(spec.port)}.",
+            hint=f"{setting}stop that program.",
+        )
+    registry.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = registry.log_dir / f"{spec.name}.log"
+    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(  # noqa: S603 - argv is built by the runtime, not from input
+            list(spec.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # survives the caller; signals to the caller don't reach it
+            close_fds=True,
+        )
+    record = ProcessRecord(
+        name=spec.name,
+        pid=child.pid,
+        create_time=psutil.Process(child.pid).create_time(),
+        host=spec.host,
+        port=spec.port,
+        argv=list(spec.argv),
+        log_file=str(log_path),
+        started_at=time.time(),
+    )
+    deadline = time.monotonic() + ready_timeout
+    delay = 0.05
+    while True:
+        if child.poll() is not None:
+            raise LocalRuntimeError(
+                f"{spec.name} exited with code {child.returncode} while starting. Last lines of {log_path}:\n"
+                + _log_tail(log_path),
+                hint="Fix what the log says, then run `bwp-workshop local up` again.",
+            )
+        response = probe(spec, timeout=0.5)
+        if response is not None and response.status_code == 200 and spec.is_ours(response):
+            registry.write(record)
+            return record
+        if time.monotonic() > deadline:
+            _terminate(child.pid)
+            raise LocalRuntimeError(
+                f"{spec.name} did not become ready on {spec.health_url} within {ready_timeout:.0f} s. "
+                f"Last lines of {log_path}:\n" + _log_tail(log_path),
+                hint="Raise BWP_LOCAL_READY_TIMEOUT on a slow machine, or read the log for the cause.",
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def _terminate(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group the service leads, then SIGKILL what is left."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    members = []
+    with contextlib.suppress(psutil.Error):
+        leader = psutil.Process(pid)
+        members = [leader, *leader.children(recursive=True)]
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGTERM)
+    _, alive = psutil.wait_procs(members, timeout=timeout)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+
+
+def stop(name: str, registry: ProcessRegistry) -> ProcessRecord | None:
+    """Stop the recorded process ``name``; returns its record, or None if it was not running.
+    The caller holds ``registry.locked()``."""
+    record = registry.read(name)
+    if record is None:
+        return None
+    process = process_of(record)
+    registry.remove(name)
+    if process is None:
+        return None
+    _terminate(record.pid)
+    return record
+
+
+def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:
+    record = registry.read(spec.name)
+    if record is None or process_of(record) is None:
+        if record is not None:
+            registry.remove(spec.name)
+        detail = f"port {spec.port} is taken by {_port_owner(spec.port)}" if port_in_use(spec.host, spec.port) else ""
+        return ServiceStatus(spec.name, "stopped", port=spec.port, detail=detail)
+    url = f"http://{record.host}:{record.port}"
+    response = probe(f"{url}{spec.health_path}")
+    healthy = response is not None and response.status_code == 200 and spec.is_ours(response)
+    return ServiceStatus(
+        spec.name,
+        "running" if healthy else "unhealthy",
+        pid=record.pid,
+        port=record.port,
+        url=url,
+        log_file=record.log_file,
+        detail="" if healthy else f"not answering on {url}{spec.health_path}; see {record.log_file}",
+    )
+
+
+def python_module_argv(module: str, *args: str) -> list[str]:
+    """argv that runs ``python -m module`` with this interpreter (the workshop's venv)."""
+    return [sys.executable, "-m", module, *args]

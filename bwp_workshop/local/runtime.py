@@ -1,0 +1,113 @@
+"""The local target's runtime: the services that stand in for AWS (and, later, for Buy with
+Prime and for the deployed app), started in the background and tracked under ``.bwp/``.
+
+``up`` starts what is not running (a service already up is left alone), ``down`` stops only
+what ``up`` started, ``status`` reports each service, ``reset`` wipes the local AWS state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from ..errors import ConfigurationError, LocalRuntimeError
+from ..settings import Settings, get_settings
+from . import moto_server, processes
+from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
+
+
+@dataclass(frozen=True)
+class Change:
+    """What ``up``/``down`` did to one service."""
+
+    name: str
+    action: str  # "started", "already running", "stopped", "not running"
+    pid: int | None = None
+    url: str | None = None
+
+    def __str__(self) -> str:
+        where = f" on {self.url}" if self.url else ""
+        pid = f" (pid {self.pid})" if self.pid else ""
+        return f"{self.name}: {self.action}{where}{pid}"
+
+
+def _is_moto(response: httpx.Response) -> bool:
+    try:
+        return response.json().get("service") == moto_server.SERVICE_NAME
+    except ValueError:
+        return False
+
+
+class LocalRuntime:
+    """The local services for one workshop checkout (one ``.bwp/`` folder)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        if not self.settings.is_local:
+            raise ConfigurationError(
+                "The local runtime is only for the local target; BWP_TARGET is 'aws'.",
+                hint="Unset BWP_TARGET (or set it to 'local') to use the local runtime.",
+            )
+        self.registry = ProcessRegistry(self.settings.bwp_dir)
+
+    def services(self) -> list[ServiceSpec]:
+        """The services in start order."""
+        s = self.settings
+        return [
+            ServiceSpec(
+                name=moto_server.SERVICE_NAME,
+                argv=processes.python_module_argv(
+                    "bwp_workshop.local.moto_server", "--host", s.local_host, "--port", str(s.local_moto_port)
+                ),
+                host=s.local_host,
+                port=s.local_moto_port,
+                health_path=moto_server.HEALTH_PATH,
+                is_ours=_is_moto,
+                port_setting="BWP_LOCAL_MOTO_PORT",
+            ),
+        ]
+
+    def up(self) -> list[Change]:
+        changes = []
+        with self.registry.locked():
+            for spec in self.services():
+                record = self.registry.read(spec.name)
+                if record is not None and processes.process_of(record) is not None:
+                    changes.append(Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}"))
+                    continue
+                record = processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
+                changes.append(Change(spec.name, "started", record.pid, f"http://{record.host}:{record.port}"))
+        return changes
+
+    def down(self) -> list[Change]:
+        changes = []
+        with self.registry.locked():
+            for spec in reversed(self.services()):
+                record = processes.stop(spec.name, self.registry)
+                changes.append(Change(spec.name, "stopped", record.pid) if record else Change(spec.name, "not running"))
+        return changes
+
+    def status(self) -> list[ServiceStatus]:
+        with self.registry.locked():
+            return [processes.status(spec, self.registry) for spec in self.services()]
+
+    def is_up(self) -> bool:
+        return all(service.state == "running" for service in self.status())
+
+    def reset(self) -> None:
+        """Wipe every resource in the local AWS (the server keeps running) and forget the
+        cached stack outputs that described them."""
+        moto = next(service for service in self.status() if service.name == moto_server.SERVICE_NAME)
+        if moto.state != "running":
+            raise LocalRuntimeError(
+                "The local AWS is not running, so there is nothing to reset.",
+                hint="Start it with `bwp-workshop local up`.",
+            )
+        response = httpx.post(f"{moto.url}/moto-api/reset", timeout=30)
+        if response.status_code != 200:
+            raise LocalRuntimeError(
+                f"The local AWS refused the reset (HTTP {response.status_code}).",
+                hint=f"Restart it: `bwp-workshop local down && bwp-workshop local up` (log: {moto.log_file}).",
+            )
+        (self.settings.bwp_dir / "outputs.json").unlink(missing_ok=True)

@@ -1,0 +1,231 @@
+"""The workshop's configuration: one pydantic-settings class, read from the environment and `.env`.
+
+Precedence, highest first: process environment, the project's ``.env`` file, the defaults
+below. Every variable is documented in ``.env.example``.
+
+Facts about Buy with Prime that are not publicly confirmed (token URL, API version, the
+verification-token key) are defaults here, never constants in code, so they can be changed
+without a release.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigurationError
+
+#: The EC P-256 key Buy with Prime signs ``verification-token`` JWTs with (ES256), as
+#: published in the upstream workshop. On the local target the sandbox's own key is used.
+BWP_PUBLIC_KEY_PEM = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9NrnQefbdiD4Tk65eY2r/fXtf4VV\n"
+    "PIBdR7qP73NhRBdNhUNfERayW67OP+ufvhpgdWUcbxXQkos8KkwL8yRMzQ==\n"
+    "-----END PUBLIC KEY-----\n"
+)
+
+#: Token host hard-coded by the upstream workshop; kept only for reference. Set
+#: ``BWP_TOKEN_URL`` to it if your partner onboarding names it.
+LEGACY_TOKEN_URL = "https://api.ais.prod.vinewood.dubai.aws.dev/token"
+
+_PLACEHOLDER = re.compile(
+    r"^(?:<.*>|\$\{.*\}|x{3,}|\*{3,}|\.{3}|changeme|change[-_ ]me|replace[-_ ]?me|placeholder|"
+    r"todo|tbd|dummy|example|secret|password|your[-_ ].*|fill[-_ ]?me[-_ ]?in|none|null)$",
+    re.IGNORECASE,
+)
+
+_EVENT_BUS_ARN = re.compile(
+    r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/aws\.partner/buywithprime/[A-Za-z0-9._/-]+$"
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that are obviously not real credentials (``changeme``, ``<client-id>``...)."""
+    return bool(_PLACEHOLDER.match(value.strip()))
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The workshop checkout: ``BWP_PROJECT_DIR``, else the nearest folder up from ``start``
+    (default: the working directory) that holds ``cdk.json`` and ``pyproject.toml``, else the
+    folder this package was installed from in editable mode, else the working directory."""
+    explicit = os.environ.get("BWP_PROJECT_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "cdk.json").is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "cdk.json").is_file():
+        return package_parent
+    return here
+
+
+class Settings(BaseSettings):
+    """Everything the workshop reads from its environment. Field ``x`` is variable ``BWP_X``
+    unless an alias says otherwise."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BWP_",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    # --- where and what --------------------------------------------------------------
+    target: Literal["local", "aws"] = Field(
+        "local", description="`local` (moto server + BwP sandbox, no accounts needed) or `aws`."
+    )
+    region: str = Field(
+        "us-east-1",
+        validation_alias=AliasChoices("BWP_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region of the stacks (and of the partner event source).",
+    )
+    project_dir: Path = Field(default_factory=find_project_dir, description="The workshop checkout.")
+    state_dir: Path | None = Field(
+        None, description="Runtime state (stack outputs, local processes); default <project>/.bwp."
+    )
+
+    # --- Buy with Prime app credentials and installation ------------------------------
+    client_id: str = Field("", description="OAuth client id issued when the app onboarding is approved.")
+    client_secret: SecretStr = Field(SecretStr(""), description="OAuth client secret issued with the client id.")
+    installation_id: str = Field("", description="Installation to use in API examples (set after install).")
+    event_bus_arn: str = Field(
+        "",
+        validation_alias=AliasChoices("EVENT_BUS_ARN", "BWP_EVENT_BUS_ARN"),
+        description="ARN of the partner event bus aws.partner/buywithprime/<name>.",
+    )
+
+    # --- Buy with Prime endpoints (unconfirmed facts are configurable) ----------------
+    authorize_url: str = "https://console.buywithprime.amazon.com/marketplace/authorize"
+    token_url: str = "https://api.buywithprime.amazon.com/token"
+    graphql_url: str = "https://api.buywithprime.amazon.com/graphql"
+    api_version: str = Field("2024-11-01", description="Sent as x-api-version; empty sends none.")
+    public_key: str = Field(BWP_PUBLIC_KEY_PEM, description="PEM of the key that signs verification tokens.")
+
+    # --- the local runtime --------------------------------------------------------------
+    local_host: str = Field("127.0.0.1", description="Address the local services bind to.")
+    local_moto_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS (moto server).")
+    local_sandbox_port: int = Field(4567, ge=1, le=65535, description="Port of the BwP sandbox.")
+    local_app_port: int = Field(8080, ge=1, le=65535, description="Port of the local OAuth app.")
+    local_ready_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a local service.")
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+            raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
+        return value
+
+    @field_validator("event_bus_arn")
+    @classmethod
+    def _event_bus_arn_shape(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _EVENT_BUS_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a Buy with Prime partner event bus ARN; expected "
+                "arn:aws:events:<region>:<account>:event-bus/aws.partner/buywithprime/<name>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholders_on_aws(self) -> Settings:
+        if self.target != "aws":
+            return self
+        checks = {
+            "BWP_CLIENT_ID": self.client_id,
+            "BWP_CLIENT_SECRET": self.client_secret.get_secret_value(),
+        }
+        for variable, value in checks.items():
+            if value and is_placeholder(value):
+                raise ValueError(
+                    f"{variable} holds a placeholder value on the aws target. Set {variable} to the "
+                    "value Buy with Prime issued when it approved your app onboarding request "
+                    "(in .env or the environment), or leave it empty until then."
+                )
+        return self
+
+    @cached_property
+    def bwp_dir(self) -> Path:
+        """Where runtime state lives (``.bwp/`` in the project unless ``BWP_STATE_DIR`` is set)."""
+        return (self.state_dir or self.project_dir / ".bwp").expanduser().resolve()
+
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def local_aws_endpoint(self) -> str:
+        """The moto endpoint. ``localhost`` rather than 127.0.0.1 on purpose: moto reads S3
+        template URLs path-style only when the host is ``localhost``."""
+        return f"http://localhost:{self.local_moto_port}"
+
+    def require_client_credentials(self) -> tuple[str, str]:
+        """The client id and secret, or an error that says where to put them."""
+        missing = [
+            name
+            for name, value in (
+                ("BWP_CLIENT_ID", self.client_id),
+                ("BWP_CLIENT_SECRET", self.client_secret.get_secret_value()),
+            )
+            if not value
+        ]
+        if missing:
+            where = (
+                "Run the app onboarding notebook (02): the local sandbox approves the app and stores them."
+                if self.is_local
+                else "Paste the values Buy with Prime sent when it approved your app onboarding request "
+                "into .env (or pass them as notebook parameters)."
+            )
+            raise ConfigurationError(f"{' and '.join(missing)} not set.", hint=where)
+        return self.client_id, self.client_secret.get_secret_value()
+
+    def masked(self) -> dict[str, str]:
+        """All settings as strings, with the secret masked; safe to print."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "********" if value.get_secret_value() else ""
+            elif name == "public_key":
+                text = value.strip().splitlines()[1][:16] + "..." if value.strip() else ""
+            else:
+                text = str(value) if value is not None else ""
+            shown[name] = text
+        shown["bwp_dir"] = str(self.bwp_dir)
+        return shown
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the settings afresh (the environment and ``<project>/.env``), so a cell that just
+    wrote ``.env`` sees the new values. Errors become a ``ConfigurationError`` that names the
+    variable to fix."""
+    project_dir = Path(str(overrides["project_dir"])) if "project_dir" in overrides else find_project_dir()
+    env_file = project_dir / ".env"
+    try:
+        return Settings(_env_file=env_file if env_file.is_file() else None, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{_variable_name(field)}: {message}")
+        raise ConfigurationError(
+            "Invalid workshop configuration:\n  " + "\n  ".join(problems),
+            hint=f"Fix the variable in the environment or in {env_file} (see .env.example).",
+        ) from None
+
+
+def _variable_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"BWP_{field.upper()}" if info else field

@@ -1,0 +1,1 @@
+"""The workshop's CDK app: InfraStack, EcsStack and EventStack (see app.py)."""

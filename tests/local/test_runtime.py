@@ -1,0 +1,203 @@
+"""The local runtime: background moto server, records under .bwp/, idempotent up, clean down."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from bwp_workshop import aws
+from bwp_workshop.errors import ConfigurationError, LocalRuntimeError, PortInUseError
+from bwp_workshop.local import moto_patches, processes
+from bwp_workshop.local.processes import ProcessRecord, ProcessRegistry, ServiceSpec
+from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.settings import Settings
+from tests.conftest import clean_environ, free_port
+
+CLI = [sys.executable, "-m", "bwp_workshop"]
+
+
+def _runtime(tmp_path: Path) -> LocalRuntime:
+    return LocalRuntime(Settings(project_dir=tmp_path, local_moto_port=free_port(), local_ready_timeout=60))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_up_is_idempotent_and_down_leaves_no_process_and_no_port(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    port = runtime.settings.local_moto_port
+    try:
+        (started,) = runtime.up()
+        assert started.action == "started"
+        assert started.url == f"http://127.0.0.1:{port}"
+        record = json.loads((tmp_path / ".bwp" / "run" / "moto.json").read_text())
+        assert record["pid"] == started.pid and record["port"] == port
+
+        health = httpx.get(f"{started.url}/_bwp/health").json()
+        assert health["service"] == "moto"
+        assert health["moto"] == moto_patches.MOTO_VERSION
+        assert health["fixes"] == moto_patches.apply()
+
+        (again,) = runtime.up()
+        assert again.action == "already running"
+        assert again.pid == started.pid
+        (state,) = runtime.status()
+        assert (state.state, state.pid, state.port) == ("running", started.pid, port)
+        assert runtime.is_up()
+    finally:
+        (stopped,) = runtime.down()
+    assert stopped.action == "stopped"
+    assert _gone(started.pid)
+    assert not processes.port_in_use("127.0.0.1", port)
+    assert not (tmp_path / ".bwp" / "run" / "moto.json").exists()
+    assert runtime.status()[0].state == "stopped"
+    assert runtime.down()[0].action == "not running"
+
+
+def test_cli_up_outlives_the_calling_process(tmp_path: Path) -> None:
+    """`local up` returns while the server keeps running (a notebook kernel restart keeps it)."""
+    port = free_port()
+    env = clean_environ(BWP_PROJECT_DIR=str(tmp_path), BWP_LOCAL_MOTO_PORT=str(port))
+    up = subprocess.run([*CLI, "local", "up"], env=env, capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"moto: started on http://127.0.0.1:{port}" in up.stdout
+        assert httpx.get(f"http://127.0.0.1:{port}/_bwp/health").status_code == 200
+        status = subprocess.run([*CLI, "local", "status"], env=env, capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0
+        assert "running" in status.stdout
+        up_again = subprocess.run([*CLI, "local", "up"], env=env, capture_output=True, text=True, timeout=60)
+        assert "moto: already running" in up_again.stdout
+    finally:
+        down = subprocess.run([*CLI, "local", "down"], env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0
+    assert "moto: stopped" in down.stdout
+    assert not processes.port_in_use("127.0.0.1", port)
+    after = subprocess.run([*CLI, "local", "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert after.returncode == 3
+    assert json.loads(after.stdout)[0]["state"] == "stopped"
+
+
+def test_a_port_taken_by_another_program_is_a_clear_error(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    port = runtime.settings.local_moto_port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        with pytest.raises(PortInUseError) as caught:
+            runtime.up()
+        assert f"port {port} on 127.0.0.1 is in use by" in str(caught.value)
+        assert "set BWP_LOCAL_MOTO_PORT to a free port" in str(caught.value)
+        state = runtime.status()[0]
+        assert state.state == "stopped"
+        assert f"port {port} is taken" in state.detail
+    assert not (tmp_path / ".bwp" / "run" / "moto.json").exists()
+
+
+def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
+    """A record whose pid now belongs to another process (other start time) is stale: `down`
+    forgets it and leaves that process alone."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        registry = ProcessRegistry(tmp_path / ".bwp")
+        registry.write(
+            ProcessRecord("moto", bystander.pid, create_time=1.0, host="127.0.0.1", port=1, argv=[], log_file="", started_at=0)
+        )
+        runtime = LocalRuntime(Settings(project_dir=tmp_path))
+        assert runtime.down()[0].action == "not running"
+        assert bystander.poll() is None
+        assert registry.read("moto") is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_stale_record_is_replaced_on_up(tmp_path: Path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    runtime = _runtime(tmp_path)
+    runtime.registry.write(
+        ProcessRecord("moto", int(finished.stdout), 1.0, "127.0.0.1", runtime.settings.local_moto_port, [], "", 0)
+    )
+    try:
+        (change,) = runtime.up()
+        assert change.action == "started"
+        assert change.pid != int(finished.stdout)
+    finally:
+        runtime.down()
+
+
+def test_a_service_that_exits_while_starting_reports_its_log(tmp_path: Path) -> None:
+    spec = ServiceSpec(
+        name="broken",
+        argv=[sys.executable, "-c", "import sys; print('cannot open the frobnicator'); sys.exit(3)"],
+        host="127.0.0.1",
+        port=free_port(),
+        health_path="/",
+    )
+    registry = ProcessRegistry(tmp_path)
+    with pytest.raises(LocalRuntimeError) as caught:
+        processes.start(spec, registry, ready_timeout=30)
+    assert "broken exited with code 3 while starting" in str(caught.value)
+    assert "cannot open the frobnicator" in str(caught.value)
+    assert registry.read("broken") is None
+
+
+def test_a_service_that_never_turns_healthy_is_stopped(tmp_path: Path) -> None:
+    """Something answers on the port, but not as this service: time out, stop it, say so."""
+    port = free_port()
+    spec = ServiceSpec(
+        name="impostor",
+        argv=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        host="127.0.0.1",
+        port=port,
+        health_path="/_bwp/health",
+    )
+    started = time.monotonic()
+    with pytest.raises(LocalRuntimeError) as caught:
+        processes.start(spec, ProcessRegistry(tmp_path), ready_timeout=2)
+    assert time.monotonic() - started < 30
+    assert "did not become ready" in str(caught.value)
+    assert "BWP_LOCAL_READY_TIMEOUT" in str(caught.value)
+    deadline = time.monotonic() + 10
+    while processes.port_in_use("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes.port_in_use("127.0.0.1", port)
+
+
+def test_reset_wipes_the_local_aws_and_the_cached_outputs(local_aws: LocalRuntime) -> None:
+    settings = local_aws.settings
+    dynamodb = aws.client("dynamodb", settings)
+    dynamodb.create_table(
+        TableName="scratch",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    outputs = settings.bwp_dir / "outputs.json"
+    outputs.write_text("{}")
+    local_aws.reset()
+    assert dynamodb.list_tables()["TableNames"] == []
+    assert not outputs.exists()
+    assert local_aws.is_up()
+
+
+def test_reset_when_down_says_to_start_it(tmp_path: Path) -> None:
+    with pytest.raises(LocalRuntimeError, match="bwp-workshop local up"):
+        _runtime(tmp_path).reset()
+
+
+def test_the_local_runtime_is_refused_on_the_aws_target(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="only for the local target"):
+        LocalRuntime(Settings(project_dir=tmp_path, target="aws"))

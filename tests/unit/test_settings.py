@@ -1,0 +1,144 @@
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bwp_workshop.errors import ConfigurationError
+from bwp_workshop.settings import BWP_PUBLIC_KEY_PEM, Settings, find_project_dir, get_settings, is_placeholder
+
+BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/supadupa"
+
+
+def test_defaults_are_the_local_target_and_public_bwp_endpoints(isolated_environment: Path) -> None:
+    settings = get_settings()
+    assert settings.target == "local"
+    assert settings.is_local
+    assert settings.region == "us-east-1"
+    assert settings.authorize_url == "https://console.buywithprime.amazon.com/marketplace/authorize"
+    assert settings.token_url == "https://api.buywithprime.amazon.com/token"
+    assert settings.graphql_url == "https://api.buywithprime.amazon.com/graphql"
+    assert settings.public_key == BWP_PUBLIC_KEY_PEM
+    assert settings.project_dir == isolated_environment
+    assert settings.bwp_dir == isolated_environment / ".bwp"
+    assert settings.local_aws_endpoint == "http://localhost:4566"
+
+
+def test_published_public_key_is_a_p256_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    key = load_pem_public_key(BWP_PUBLIC_KEY_PEM.encode())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    assert key.curve.name == "secp256r1"
+
+
+def test_dotenv_is_read_and_environment_wins(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (isolated_environment / ".env").write_text(
+        "BWP_CLIENT_ID=from-dotenv\nBWP_TOKEN_URL=https://token.example.test/token\n"
+        f"EVENT_BUS_ARN={BUS_ARN}\nBWP_LOCAL_MOTO_PORT=4999\n"
+    )
+    monkeypatch.setenv("BWP_TOKEN_URL", "https://env.example.test/token")
+    settings = get_settings()
+    assert settings.client_id == "from-dotenv"
+    assert settings.token_url == "https://env.example.test/token"
+    assert settings.event_bus_arn == BUS_ARN
+    assert settings.local_moto_port == 4999
+
+
+def test_region_falls_back_to_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert get_settings().region == "eu-west-1"
+    monkeypatch.setenv("BWP_REGION", "ap-southeast-2")
+    assert get_settings().region == "ap-southeast-2"
+
+
+def test_settings_are_read_afresh_so_a_written_dotenv_is_seen(isolated_environment: Path) -> None:
+    assert get_settings().client_id == ""
+    (isolated_environment / ".env").write_text("BWP_CLIENT_ID=now-set\n")
+    assert get_settings().client_id == "now-set"
+
+
+def test_project_dir_is_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BWP_PROJECT_DIR")
+    (tmp_path / "cdk.json").write_text("{}")
+    (tmp_path / "pyproject.toml").write_text("")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    assert find_project_dir(notebooks) == tmp_path
+
+
+@pytest.mark.parametrize("variable", ["BWP_CLIENT_ID", "BWP_CLIENT_SECRET"])
+@pytest.mark.parametrize("value", ["changeme", "<your-client-secret>", "xxxxxxxx", "REPLACE_ME", "your-client-id"])
+def test_placeholders_are_refused_on_aws_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("BWP_TARGET", "aws")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    message = str(caught.value)
+    assert f"{variable} holds a placeholder value on the aws target" in message
+    assert f"Set {variable}" in message
+    assert ".env" in message
+
+
+def test_placeholders_are_fine_on_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_CLIENT_SECRET", "changeme")
+    assert get_settings().client_secret.get_secret_value() == "changeme"
+
+
+def test_real_looking_credentials_are_accepted_on_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_TARGET", "aws")
+    monkeypatch.setenv("BWP_CLIENT_ID", "amzn1.application-oa2-client.4f0c9e")
+    monkeypatch.setenv("BWP_CLIENT_SECRET", "Zq8tW3kL0pV7rT2m")
+    settings = get_settings()
+    assert settings.require_client_credentials() == ("amzn1.application-oa2-client.4f0c9e", "Zq8tW3kL0pV7rT2m")
+
+
+@pytest.mark.parametrize(("target", "advice"), [("aws", "approved your app onboarding request"), ("local", "notebook (02)")])
+def test_missing_credentials_are_reported_when_needed_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, target: str, advice: str
+) -> None:
+    monkeypatch.setenv("BWP_TARGET", target)
+    monkeypatch.setenv("BWP_CLIENT_ID", "abc123client")
+    settings = get_settings()  # empty is allowed until the step that needs them
+    with pytest.raises(ConfigurationError) as caught:
+        settings.require_client_credentials()
+    assert "BWP_CLIENT_SECRET not set" in str(caught.value)
+    assert "BWP_CLIENT_ID" not in str(caught.value).split("What to do")[0]
+    assert advice in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("BWP_TARGET", "staging", "BWP_TARGET"),
+        ("BWP_REGION", "mars-1", "BWP_REGION: 'mars-1' is not an AWS region"),
+        ("EVENT_BUS_ARN", "arn:aws:events:us-east-1:123456789012:event-bus/default", "EVENT_BUS_ARN: "),
+        ("BWP_LOCAL_MOTO_PORT", "70000", "BWP_LOCAL_MOTO_PORT"),
+    ],
+)
+def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    assert expected in str(caught.value)
+    assert "What to do:" in str(caught.value)
+
+
+def test_secret_never_shows_in_repr_or_masked_view() -> None:
+    settings = Settings(client_secret=SecretStr("s3cr3t-value-123"))
+    assert "s3cr3t-value-123" not in repr(settings)
+    assert "s3cr3t-value-123" not in str(settings.masked())
+    assert settings.masked()["client_secret"] == "********"
+    assert Settings().masked()["client_secret"] == ""
+
+
+@pytest.mark.parametrize("value", ["changeme", "<client-id>", "${CLIENT_ID}", "...", "todo"])
+def test_is_placeholder(value: str) -> None:
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize("value", ["amzn1.application-oa2-client.abc", "7f3c2a9e", "sandbox-client-1b2c"])
+def test_is_not_placeholder(value: str) -> None:
+    assert not is_placeholder(value)
