@@ -60,6 +60,8 @@ def run_cdk(
     captured). A non-zero exit raises ``CdkCliError`` with the end of the CLI's output."""
     settings = settings or get_settings()
     argv = [str(cdk_executable(settings)), *args]
+    if args and not args[0].startswith("-"):
+        argv.append("--no-notices")  # notices are fetched from the internet; the local target is offline
     if app:
         argv += ["--app", app]
     if output_dir:

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
         return value
 
+    @field_validator("public_key")
+    @classmethod
+    def _public_key_lines(cls, value: str) -> str:
+        # A PEM on one line in .env or the environment carries its line breaks as "\n".
+        return value.replace("\\n", "\n").strip() + "\n"
+
     @field_validator("event_bus_arn")
     @classmethod
     def _event_bus_arn_shape(cls, value: str) -> str:

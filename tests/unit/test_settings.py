@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,34 @@ def test_is_placeholder(value: str) -> None:
 @pytest.mark.parametrize("value", ["amzn1.application-oa2-client.abc", "7f3c2a9e", "sandbox-client-1b2c"])
 def test_is_not_placeholder(value: str) -> None:
     assert not is_placeholder(value)
+
+
+def test_a_one_line_public_key_gets_its_line_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_PUBLIC_KEY", BWP_PUBLIC_KEY_PEM.strip().replace("\n", "\\n"))
+    assert get_settings().public_key == BWP_PUBLIC_KEY_PEM
+
+
+def _example_variables() -> set[str]:
+    from tests.conftest import REPO_ROOT
+
+    text = (REPO_ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = _example_variables()
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = set(alias.choices) if alias is not None else {f"BWP_{name.upper()}"}  # type: ignore[union-attr]
+        assert names & documented, f"{sorted(names)} missing from .env.example"
+
+
+@pytest.mark.parametrize("target", ["local", "aws"])
+def test_env_example_as_is_is_a_valid_configuration(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    from tests.conftest import REPO_ROOT
+
+    (isolated_environment / ".env").write_text((REPO_ROOT / ".env.example").read_text())
+    monkeypatch.setenv("BWP_TARGET", target)
+    settings = get_settings()
+    assert settings.target == target
+    assert settings.client_id == "" and settings.event_bus_arn == ""

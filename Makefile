@@ -1,0 +1,48 @@
+# The README's commands. `make workshop` runs the workshop on the local target; `make test`
+# runs the tests. Both set up (or reuse) .venv and node_modules first.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.bwp-installed
+CDK_CLI := node_modules/.package-lock.json
+KERNEL := bwp-workshop
+
+.PHONY: help setup workshop test lab down clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --editable '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
+	@touch $@
+
+$(CDK_CLI): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for the AWS CDK CLI"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+setup: $(INSTALLED) $(CDK_CLI)  ## Create or update .venv and node_modules, register the Jupyter kernel.
+
+workshop: setup  ## Run the workshop on the local target (starts the local runtime, shows its status).
+	$(BIN)/bwp-workshop local up
+	$(BIN)/bwp-workshop local status
+
+test: setup  ## Run the tests.
+	$(BIN)/python -m pytest
+
+lab: setup  ## Open JupyterLab on the workshop's kernel.
+	$(BIN)/jupyter lab
+
+down:  ## Stop the local runtime.
+	@if [ -x $(BIN)/bwp-workshop ]; then $(BIN)/bwp-workshop local down; fi
+
+clean: down  ## Remove the environment, the CDK CLI and all local state.
+	rm -rf $(VENV) node_modules build cdk.out .bwp

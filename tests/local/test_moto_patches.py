@@ -1,0 +1,229 @@
+"""Each fix in bwp_workshop.local.moto_patches, checked through a real patched moto server.
+
+If moto changes under a fix, one of these fails and names the fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import moto
+import pytest
+from botocore.exceptions import ClientError
+
+from bwp_workshop import aws
+from bwp_workshop.errors import MotoPatchError
+from bwp_workshop.local import moto_patches
+from bwp_workshop.settings import Settings
+from tests.conftest import REPO_ROOT
+
+
+def _queue_stack(queue: str, export: str | None, extra_output: str = "one") -> str:
+    outputs: dict[str, Any] = {
+        "QueueName": {"Value": {"Fn::GetAtt": ["Queue", "QueueName"]}},
+        "Extra": {"Value": extra_output},
+    }
+    if export:
+        outputs["QueueName"]["Export"] = {"Name": export}
+    return json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}}}, "Outputs": outputs})
+
+
+def _deploy(cfn: Any, stack: str, template: str, kind: str = "CREATE", change_set: str = "cdk-deploy-change-set") -> None:
+    """What the cdk CLI does: create a change set, then execute it."""
+    cfn.create_change_set(StackName=stack, ChangeSetName=change_set, TemplateBody=template, ChangeSetType=kind)
+    cfn.execute_change_set(StackName=stack, ChangeSetName=change_set)
+
+
+def _outputs(cfn: Any, stack: str) -> dict[str, str]:
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def test_moto_is_pinned_to_the_version_the_fixes_were_written_for() -> None:
+    assert moto.__version__ == moto_patches.MOTO_VERSION
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    assert f'"moto[server]=={moto_patches.MOTO_VERSION}"' in pyproject
+
+
+def test_apply_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_patches, "_applied", [])
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    with pytest.raises(MotoPatchError, match="needs moto 5.2.5; moto 9.9.9 is installed"):
+        moto_patches.apply()
+
+
+def test_apply_fails_loudly_when_a_patched_attribute_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.cloudformation import responses
+
+    monkeypatch.setattr(moto_patches, "_applied", [])
+    monkeypatch.delattr(responses.CloudFormationResponse, "describe_change_set")
+    with pytest.raises(MotoPatchError, match=r"CloudFormationResponse\.describe_change_set.*no longer applies"):
+        moto_patches.apply()
+
+
+def test_change_set_stacks_get_outputs_and_exports_and_can_import(local_settings: Settings) -> None:
+    cfn = aws.client("cloudformation", local_settings)
+    _deploy(cfn, "Producer", _queue_stack("produced", export="ProducedQueue"))
+    assert _outputs(cfn, "Producer") == {"QueueName": "produced", "Extra": "one"}
+    exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
+    assert exports["ProducedQueue"] == "produced"
+
+    consumer = {
+        "Resources": {
+            "Follower": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {"QueueName": {"Fn::Join": ["-", [{"Fn::ImportValue": "ProducedQueue"}, "follower"]]}},
+            }
+        },
+        "Outputs": {"Imported": {"Value": {"Fn::ImportValue": "ProducedQueue"}}},
+    }
+    _deploy(cfn, "Consumer", json.dumps(consumer))
+    assert _outputs(cfn, "Consumer") == {"Imported": "produced"}
+    queues = aws.client("sqs", local_settings).list_queues()["QueueUrls"]
+    assert sorted(url.rsplit("/", 1)[1] for url in queues) == ["produced", "produced-follower"]
+
+
+def test_an_update_through_a_change_set_refreshes_outputs_and_exports(local_settings: Settings) -> None:
+    cfn = aws.client("cloudformation", local_settings)
+    _deploy(cfn, "Producer", _queue_stack("produced", export="ProducedQueue"))
+    _deploy(cfn, "Producer", _queue_stack("produced", export="RenamedExport", extra_output="two"), kind="UPDATE")
+    assert _outputs(cfn, "Producer") == {"QueueName": "produced", "Extra": "two"}
+    names = {e["Name"] for e in cfn.list_exports()["Exports"]}
+    assert "RenamedExport" in names and "ProducedQueue" not in names
+
+
+def test_change_sets_of_the_same_name_in_two_stacks_do_not_collide(local_settings: Settings) -> None:
+    cfn = aws.client("cloudformation", local_settings)
+    _deploy(cfn, "First", _queue_stack("first", export=None))
+    cfn.create_change_set(
+        StackName="Second", ChangeSetName="cdk-deploy-change-set", TemplateBody=_queue_stack("second", None), ChangeSetType="CREATE"
+    )
+    described = cfn.describe_change_set(StackName="Second", ChangeSetName="cdk-deploy-change-set")
+    assert described["StackName"] == "Second"
+    assert described["Status"] == "CREATE_COMPLETE"
+    # An executed change set is gone, as in CloudFormation.
+    with pytest.raises(ClientError) as caught:
+        cfn.describe_change_set(StackName="First", ChangeSetName="cdk-deploy-change-set")
+    assert caught.value.response["Error"]["Code"] == "ChangeSetNotFound"
+
+
+def test_a_missing_change_set_is_not_found_and_deleting_it_succeeds(local_settings: Settings) -> None:
+    cfn = aws.client("cloudformation", local_settings)
+    _deploy(cfn, "Only", _queue_stack("only", export=None))
+    cfn.delete_change_set(StackName="Only", ChangeSetName="never-made")  # no error, as in CloudFormation
+    with pytest.raises(ClientError) as caught:
+        cfn.describe_change_set(StackName="Only", ChangeSetName="never-made")
+    assert caught.value.response["Error"]["Code"] == "ChangeSetNotFound"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_describing_a_deleted_stack_does_not_bring_its_resources_back(local_settings: Settings) -> None:
+    cfn = aws.client("cloudformation", local_settings)
+    sqs = aws.client("sqs", local_settings)
+    _deploy(cfn, "Doomed", _queue_stack("doomed", export="DoomedQueue"))
+    stack_id = cfn.describe_stacks(StackName="Doomed")["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName=stack_id)
+    described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert described["StackStatus"] == "DELETE_COMPLETE"
+    assert "QueueUrls" not in sqs.list_queues()
+    assert all(e["Name"] != "DoomedQueue" for e in cfn.list_exports()["Exports"])
+
+
+def test_secrets_queue_policies_and_egress_rules_are_created_and_deleted(local_settings: Settings) -> None:
+    cfn = aws.client("cloudformation", local_settings)
+    template = {
+        "Resources": {
+            "Given": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "given", "SecretString": "v1"}},
+            "Generated": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {
+                    "Name": "generated",
+                    "GenerateSecretString": {
+                        "SecretStringTemplate": '{"client_id": "abc"}',
+                        "GenerateStringKey": "client_secret",
+                        "PasswordLength": 24,
+                        "ExcludePunctuation": True,
+                    },
+                },
+            },
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "guarded"}},
+            "Policy": {
+                "Type": "AWS::SQS::QueuePolicy",
+                "Properties": {
+                    "Queues": [{"Ref": "Queue"}],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": {"AWS": "*"},
+                                "Action": "sqs:*",
+                                "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    },
+                },
+            },
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}},
+            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": {"Ref": "Vpc"}}},
+            "Egress": {
+                "Type": "AWS::EC2::SecurityGroupEgress",
+                "Properties": {
+                    "GroupId": {"Fn::GetAtt": ["Group", "GroupId"]},
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "CidrIp": "10.9.0.0/16",
+                },
+            },
+        },
+        "Outputs": {"GivenArn": {"Value": {"Ref": "Given"}}},
+    }
+    _deploy(cfn, "Mixed", json.dumps(template))
+
+    secrets = aws.client("secretsmanager", local_settings)
+    assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:given-\w{6}", _outputs(cfn, "Mixed")["GivenArn"])
+    assert secrets.get_secret_value(SecretId="given")["SecretString"] == "v1"
+    generated = json.loads(secrets.get_secret_value(SecretId="generated")["SecretString"])
+    assert generated["client_id"] == "abc"
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", generated["client_secret"])
+
+    sqs = aws.client("sqs", local_settings)
+    url = sqs.get_queue_url(QueueName="guarded")["QueueUrl"]
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    ec2 = aws.client("ec2", local_settings)
+    group_id = cfn.describe_stack_resource(StackName="Mixed", LogicalResourceId="Group")["StackResourceDetail"]["PhysicalResourceId"]
+    egress = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443} in [
+        {k: rule.get(k) for k in ("IpProtocol", "FromPort", "ToPort")} for rule in egress
+    ]
+
+    cfn.delete_stack(StackName="Mixed")
+    assert secrets.list_secrets()["SecretList"] == []
+    assert "QueueUrls" not in sqs.list_queues()
+
+
+def test_fixes_are_applied_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = moto_patches.apply()
+    assert moto_patches.apply() == first
+    assert len(first) == len(set(first))
+
+
+def test_no_fix_is_left_unexercised() -> None:
+    """Every fix named by apply() has a test in this file (by a keyword of its name)."""
+    source = Path(__file__).read_text()
+    keywords = {
+        "outputs, exports and imports": "test_change_set_stacks_get_outputs_and_exports_and_can_import",
+        "deleted stacks keep no outputs": "test_describing_a_deleted_stack_does_not_bring_its_resources_back",
+        "looked up within their stack": "test_change_sets_of_the_same_name_in_two_stacks_do_not_collide",
+        "ChangeSetNotFound": "test_a_missing_change_set_is_not_found_and_deleting_it_succeeds",
+        "AWS::": "test_secrets_queue_policies_and_egress_rules_are_created_and_deleted",
+    }
+    for fix in moto_patches.apply():
+        tests = [test for keyword, test in keywords.items() if keyword in fix]
+        assert tests and all(f"def {test}(" in source for test in tests), fix

@@ -1,0 +1,59 @@
+"""The CLI: help on every level, errors as messages, secrets masked."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bwp_workshop.cli import main
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _all_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _all_commands(main), ids=lambda p: " ".join(p) or "bwp-workshop")
+def test_help_on_every_level(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_a_workshop_error_is_a_message_and_exit_code_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_TARGET", "aws")
+    monkeypatch.setenv("BWP_CLIENT_SECRET", "changeme")
+    result = CliRunner().invoke(main, ["config", "show"])
+    assert result.exit_code == 1
+    assert "BWP_CLIENT_SECRET holds a placeholder value" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_local_commands_refuse_the_aws_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_TARGET", "aws")
+    result = CliRunner().invoke(main, ["local", "up"])
+    assert result.exit_code == 1
+    assert "only for the local target" in result.output
+
+
+def test_config_show_masks_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_CLIENT_SECRET", "very-secret-value")
+    result = CliRunner().invoke(main, ["config", "show"])
+    assert result.exit_code == 0
+    assert "very-secret-value" not in result.output
+    assert "client_secret" in result.output and "********" in result.output
+
+
+def test_workshop_errors_render_without_a_traceback_in_notebooks() -> None:
+    from bwp_workshop.errors import PortInUseError
+
+    error = PortInUseError("Cannot start moto: port 4566 is in use.", hint="set BWP_LOCAL_MOTO_PORT")
+    assert error._render_traceback_() == [
+        "PortInUseError: Cannot start moto: port 4566 is in use.\n  What to do: set BWP_LOCAL_MOTO_PORT"
+    ]
