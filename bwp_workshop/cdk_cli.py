@@ -68,7 +68,7 @@ def run_cdk(
         argv += ["--output", str(output_dir)]
     if shutil.which("node", path=cdk_environment(settings)["PATH"]) is None:
         raise CdkCliError("Node.js is not on PATH; the cdk CLI needs it.", hint="Install Node.js 20 or newer.")
-    result = subprocess.run(  # noqa: S603 - argv is built here
+    result = subprocess.run(
         argv,
         cwd=settings.project_dir,
         env=cdk_environment(settings),

@@ -27,7 +27,9 @@ def free_port() -> int:
 def clean_environ(**extra: str) -> dict[str, str]:
     """os.environ without workshop or AWS variables, plus ``extra``: for subprocesses."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BWP_", "AWS_")) and k != "EVENT_BUS_ARN"}
-    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent"
+    )
     env.update(extra)
     return env
 

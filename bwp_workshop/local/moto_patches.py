@@ -58,7 +58,11 @@ def _find_change_set(backend: Any, name_or_arn: str, stack_name: str | None = No
     if name_or_arn in backend.change_sets:
         return backend.change_sets[name_or_arn]
     for change_set in backend.change_sets.values():
-        if change_set.change_set_name == name_or_arn and stack_name in (None, change_set.stack_name, change_set.stack_id):
+        if change_set.change_set_name == name_or_arn and stack_name in (
+            None,
+            change_set.stack_name,
+            change_set.stack_id,
+        ):
             return change_set
     return None
 
@@ -300,7 +304,9 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
         destinations = (
             [{"GroupId": props["DestinationSecurityGroupId"]}] if "DestinationSecurityGroupId" in props else []
         )
-        prefix_lists = [{"PrefixListId": props["DestinationPrefixListId"]}] if "DestinationPrefixListId" in props else []
+        prefix_lists = (
+            [{"PrefixListId": props["DestinationPrefixListId"]}] if "DestinationPrefixListId" in props else []
+        )
         rule = {
             "ip_protocol": str(props["IpProtocol"]),
             "from_port": props.get("FromPort"),
@@ -309,9 +315,7 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
             "source_groups": destinations,
             "prefix_list_ids": prefix_lists,
         }
-        ec2_backends[account_id][region_name].authorize_security_group_egress(
-            group_name_or_id=props["GroupId"], **rule
-        )
+        ec2_backends[account_id][region_name].authorize_security_group_egress(group_name_or_id=props["GroupId"], **rule)
         return cls(props["GroupId"], rule, resource_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -331,7 +335,7 @@ def _require(owner: Any, attribute: str) -> Any:
         raise MotoPatchError(
             f"moto {moto.__version__} has no {getattr(owner, '__name__', owner)}.{attribute}; "
             "a local-AWS fix in bwp_workshop.local.moto_patches no longer applies.",
-            hint=f"Install the pinned moto[server]=={MOTO_VERSION} (make setup), or re-check the fix against this moto.",
+            hint=f"Install the pinned moto[server]=={MOTO_VERSION} (make setup), or re-check the fix for this moto.",
         )
     return getattr(owner, attribute)
 

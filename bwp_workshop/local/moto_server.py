@@ -21,7 +21,9 @@ HEALTH_PATH = "/_bwp/health"
 SERVICE_NAME = "moto"
 
 
-def health_middleware(app: Callable[..., Iterable[bytes]], fixes: list[str], version: str) -> Callable[..., Iterable[bytes]]:
+def health_middleware(
+    app: Callable[..., Iterable[bytes]], fixes: list[str], version: str
+) -> Callable[..., Iterable[bytes]]:
     body = json.dumps({"service": SERVICE_NAME, "moto": version, "fixes": fixes, "pid": os.getpid()}).encode()
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -175,7 +175,7 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
     log_path = registry.log_dir / f"{spec.name}.log"
     env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
-        child = subprocess.Popen(  # noqa: S603 - argv is built by the runtime, not from input
+        child = subprocess.Popen(
             list(spec.argv),
             stdin=subprocess.DEVNULL,
             stdout=log,

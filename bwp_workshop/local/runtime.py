@@ -74,11 +74,32 @@ class LocalRuntime:
             for spec in self.services():
                 record = self.registry.read(spec.name)
                 if record is not None and processes.process_of(record) is not None:
-                    changes.append(Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}"))
+                    self._check_running(spec, record)
+                    changes.append(
+                        Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}")
+                    )
                     continue
                 record = processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
                 changes.append(Change(spec.name, "started", record.pid, f"http://{record.host}:{record.port}"))
         return changes
+
+    @staticmethod
+    def _check_running(spec: ServiceSpec, record: processes.ProcessRecord) -> None:
+        """A running service must be where the settings say and answer as itself."""
+        restart = "Run `bwp-workshop local down`, then `bwp-workshop local up`."
+        if (record.host, record.port) != (spec.host, spec.port):
+            raise LocalRuntimeError(
+                f"{spec.name} (pid {record.pid}) runs on {record.host}:{record.port}, but the settings say "
+                f"{spec.host}:{spec.port}.",
+                hint=f"{restart} (or set {spec.port_setting}={record.port} again).",
+            )
+        response = processes.probe(f"http://{record.host}:{record.port}{spec.health_path}", timeout=2)
+        if response is None or response.status_code != 200 or not spec.is_ours(response):
+            raise LocalRuntimeError(
+                f"{spec.name} (pid {record.pid}) is running but does not answer on "
+                f"http://{record.host}:{record.port}{spec.health_path}; see {record.log_file}.",
+                hint=restart,
+            )
 
     def down(self) -> list[Change]:
         changes = []

@@ -28,7 +28,12 @@ def test_bootstrap_deploy_redeploy_destroy(local_settings: Settings, tmp_path: P
     cloud_assembly = tmp_path / "cdk.out"
     outputs_file = tmp_path / "outputs.json"
 
-    run_cdk(["bootstrap", f"aws://{aws.LOCAL_ACCOUNT_ID}/{local_settings.region}"], local_settings, app=APP, output_dir=cloud_assembly)
+    run_cdk(
+        ["bootstrap", f"aws://{aws.LOCAL_ACCOUNT_ID}/{local_settings.region}"],
+        local_settings,
+        app=APP,
+        output_dir=cloud_assembly,
+    )
     deploy = ["deploy", "--all", "--require-approval", "never", "--outputs-file", str(outputs_file)]
     run_cdk(deploy, local_settings, app=APP, output_dir=cloud_assembly)
     outputs = json.loads(outputs_file.read_text())

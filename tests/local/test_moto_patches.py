@@ -27,10 +27,14 @@ def _queue_stack(queue: str, export: str | None, extra_output: str = "one") -> s
     }
     if export:
         outputs["QueueName"]["Export"] = {"Name": export}
-    return json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}}}, "Outputs": outputs})
+    return json.dumps(
+        {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": queue}}}, "Outputs": outputs}
+    )
 
 
-def _deploy(cfn: Any, stack: str, template: str, kind: str = "CREATE", change_set: str = "cdk-deploy-change-set") -> None:
+def _deploy(
+    cfn: Any, stack: str, template: str, kind: str = "CREATE", change_set: str = "cdk-deploy-change-set"
+) -> None:
     """What the cdk CLI does: create a change set, then execute it."""
     cfn.create_change_set(StackName=stack, ChangeSetName=change_set, TemplateBody=template, ChangeSetType=kind)
     cfn.execute_change_set(StackName=stack, ChangeSetName=change_set)
@@ -50,7 +54,7 @@ def test_moto_is_pinned_to_the_version_the_fixes_were_written_for() -> None:
 def test_apply_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto_patches, "_applied", [])
     monkeypatch.setattr(moto, "__version__", "9.9.9")
-    with pytest.raises(MotoPatchError, match="needs moto 5.2.5; moto 9.9.9 is installed"):
+    with pytest.raises(MotoPatchError, match=r"needs moto 5\.2\.5; moto 9\.9\.9 is installed"):
         moto_patches.apply()
 
 
@@ -98,7 +102,10 @@ def test_change_sets_of_the_same_name_in_two_stacks_do_not_collide(local_setting
     cfn = aws.client("cloudformation", local_settings)
     _deploy(cfn, "First", _queue_stack("first", export=None))
     cfn.create_change_set(
-        StackName="Second", ChangeSetName="cdk-deploy-change-set", TemplateBody=_queue_stack("second", None), ChangeSetType="CREATE"
+        StackName="Second",
+        ChangeSetName="cdk-deploy-change-set",
+        TemplateBody=_queue_stack("second", None),
+        ChangeSetType="CREATE",
     )
     described = cfn.describe_change_set(StackName="Second", ChangeSetName="cdk-deploy-change-set")
     assert described["StackName"] == "Second"
@@ -168,7 +175,10 @@ def test_secrets_queue_policies_and_egress_rules_are_created_and_deleted(local_s
                 },
             },
             "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}},
-            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g", "VpcId": {"Ref": "Vpc"}}},
+            "Group": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {"GroupDescription": "g", "VpcId": {"Ref": "Vpc"}},
+            },
             "Egress": {
                 "Type": "AWS::EC2::SecurityGroupEgress",
                 "Properties": {
@@ -185,7 +195,9 @@ def test_secrets_queue_policies_and_egress_rules_are_created_and_deleted(local_s
     _deploy(cfn, "Mixed", json.dumps(template))
 
     secrets = aws.client("secretsmanager", local_settings)
-    assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:given-\w{6}", _outputs(cfn, "Mixed")["GivenArn"])
+    assert re.fullmatch(
+        r"arn:aws:secretsmanager:us-east-1:\d{12}:secret:given-\w{6}", _outputs(cfn, "Mixed")["GivenArn"]
+    )
     assert secrets.get_secret_value(SecretId="given")["SecretString"] == "v1"
     generated = json.loads(secrets.get_secret_value(SecretId="generated")["SecretString"])
     assert generated["client_id"] == "abc"
@@ -197,7 +209,9 @@ def test_secrets_queue_policies_and_egress_rules_are_created_and_deleted(local_s
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
     ec2 = aws.client("ec2", local_settings)
-    group_id = cfn.describe_stack_resource(StackName="Mixed", LogicalResourceId="Group")["StackResourceDetail"]["PhysicalResourceId"]
+    group_id = cfn.describe_stack_resource(StackName="Mixed", LogicalResourceId="Group")["StackResourceDetail"][
+        "PhysicalResourceId"
+    ]
     egress = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissionsEgress"]
     assert {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443} in [
         {k: rule.get(k) for k in ("IpProtocol", "FromPort", "ToPort")} for rule in egress

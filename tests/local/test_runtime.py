@@ -113,7 +113,9 @@ def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
     try:
         registry = ProcessRegistry(tmp_path / ".bwp")
         registry.write(
-            ProcessRecord("moto", bystander.pid, create_time=1.0, host="127.0.0.1", port=1, argv=[], log_file="", started_at=0)
+            ProcessRecord(
+                "moto", bystander.pid, create_time=1.0, host="127.0.0.1", port=1, argv=[], log_file="", started_at=0
+            )
         )
         runtime = LocalRuntime(Settings(project_dir=tmp_path))
         assert runtime.down()[0].action == "not running"
@@ -201,3 +203,31 @@ def test_reset_when_down_says_to_start_it(tmp_path: Path) -> None:
 def test_the_local_runtime_is_refused_on_the_aws_target(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="only for the local target"):
         LocalRuntime(Settings(project_dir=tmp_path, target="aws"))
+
+
+def test_up_refuses_a_running_service_on_another_port_than_configured(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    try:
+        (started,) = runtime.up()
+        moved = LocalRuntime(runtime.settings.model_copy(update={"local_moto_port": free_port()}))
+        with pytest.raises(LocalRuntimeError) as caught:
+            moved.up()
+        assert f"runs on 127.0.0.1:{runtime.settings.local_moto_port}, but the settings say" in str(caught.value)
+        assert "bwp-workshop local down" in str(caught.value)
+    finally:
+        runtime.down()
+    assert _gone(started.pid)
+
+
+def test_up_reports_a_running_service_that_stopped_answering(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    try:
+        (started,) = runtime.up()
+        psutil.Process(started.pid).suspend()
+        with pytest.raises(LocalRuntimeError, match="is running but does not answer"):
+            runtime.up()
+        assert runtime.status()[0].state == "unhealthy"
+        psutil.Process(started.pid).resume()
+    finally:
+        runtime.down()
+    assert _gone(started.pid)

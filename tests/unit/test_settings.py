@@ -96,7 +96,9 @@ def test_real_looking_credentials_are_accepted_on_aws(monkeypatch: pytest.Monkey
     assert settings.require_client_credentials() == ("amzn1.application-oa2-client.4f0c9e", "Zq8tW3kL0pV7rT2m")
 
 
-@pytest.mark.parametrize(("target", "advice"), [("aws", "approved your app onboarding request"), ("local", "notebook (02)")])
+@pytest.mark.parametrize(
+    ("target", "advice"), [("aws", "approved your app onboarding request"), ("local", "notebook (02)")]
+)
 def test_missing_credentials_are_reported_when_needed_with_what_to_do(
     monkeypatch: pytest.MonkeyPatch, target: str, advice: str
 ) -> None:
@@ -119,7 +121,9 @@ def test_missing_credentials_are_reported_when_needed_with_what_to_do(
         ("BWP_LOCAL_MOTO_PORT", "70000", "BWP_LOCAL_MOTO_PORT"),
     ],
 )
-def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError) as caught:
         get_settings()
@@ -166,7 +170,9 @@ def test_env_example_documents_every_setting() -> None:
 
 
 @pytest.mark.parametrize("target", ["local", "aws"])
-def test_env_example_as_is_is_a_valid_configuration(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+def test_env_example_as_is_is_a_valid_configuration(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
     from tests.conftest import REPO_ROOT
 
     (isolated_environment / ".env").write_text((REPO_ROOT / ".env.example").read_text())
