@@ -106,20 +106,6 @@ def _wrap_execute_change_set(original: Any) -> Any:
     return execute_change_set
 
 
-def _wrap_delete_stack(original: Any) -> Any:
-    def delete_stack(self: Any, name_or_stack_id: str) -> None:
-        original(self, name_or_stack_id)
-        # moto evaluates a stack's outputs lazily, and evaluating one that refers to a deleted
-        # resource creates the resource again: describing a deleted stack (as `cdk destroy`
-        # does while it waits) brought back every exported resource. Deleted stacks report no
-        # outputs, as in CloudFormation.
-        for stack in self.deleted_stacks.values():
-            if stack.output_map.outputs:
-                stack.output_map = cfn_parsing.OutputMap(stack.resource_map, {}, stack.stack_id)
-
-    return delete_stack
-
-
 # --- 2 and 3. missing change sets, looked up within their stack --------------------------
 
 
@@ -139,12 +125,36 @@ def _describe_change_set_response(self: Any) -> Any:
     return ActionResult(change_set)
 
 
-# --- 4. resource types moto's CloudFormation skips ----------------------------------------
+# --- 4. deleted stacks --------------------------------------------------------------------
+
+
+def _wrap_delete_stack(original: Any) -> Any:
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        original(self, name_or_stack_id)
+        # moto evaluates a stack's outputs lazily, and evaluating one that refers to a deleted
+        # resource creates the resource again: describing a deleted stack (as `cdk destroy`
+        # does while it waits) brought back every exported resource. Deleted stacks report no
+        # outputs, as in CloudFormation.
+        for stack in self.deleted_stacks.values():
+            if stack.output_map.outputs:
+                stack.output_map = cfn_parsing.OutputMap(stack.resource_map, {}, stack.stack_id)
+
+    return delete_stack
+
+
+# --- 5. resource types moto's CloudFormation skips ----------------------------------------
 
 
 class _PatchModel:
     """Defaults shared by the resource models below. A mixin, not a ``CloudFormationModel``:
     moto registers every direct subclass of that class as a resource type."""
+
+    #: What Ref returns.
+    physical_id: str
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -174,7 +184,7 @@ class CfnSecret(_PatchModel, CloudFormationModel):
     """``AWS::SecretsManager::Secret``: a real secret in moto's Secrets Manager; Ref is its ARN."""
 
     def __init__(self, arn: str, name: str) -> None:
-        self.arn = arn
+        self.physical_id = arn
         self.name = name
 
     @staticmethod
@@ -189,13 +199,9 @@ class CfnSecret(_PatchModel, CloudFormationModel):
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in {"Id"}
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name == "Id":
-            return self.arn
+            return self.physical_id
         raise NotImplementedError(attribute_name)
 
     @classmethod
@@ -240,7 +246,7 @@ class CfnSecret(_PatchModel, CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         secretsmanager_backends[account_id][region_name].delete_secret(
-            secret_id=self.arn, recovery_window_in_days=None, force_delete_without_recovery=True
+            secret_id=self.physical_id, recovery_window_in_days=None, force_delete_without_recovery=True
         )
 
 
@@ -249,15 +255,11 @@ class CfnQueuePolicy(_PatchModel, CloudFormationModel):
 
     def __init__(self, queue_names: list[str], physical_id: str) -> None:
         self.queue_names = queue_names
-        self._physical_id = physical_id
+        self.physical_id = physical_id
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::SQS::QueuePolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self._physical_id
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -285,15 +287,11 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
     def __init__(self, group_id: str, rule: dict[str, Any], physical_id: str) -> None:
         self.group_id = group_id
         self.rule = rule
-        self._physical_id = physical_id
+        self.physical_id = physical_id
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::EC2::SecurityGroupEgress"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self._physical_id
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -330,14 +328,13 @@ _RESOURCE_MODELS = (CfnSecret, CfnQueuePolicy, CfnSecurityGroupEgress)
 # --- applying -------------------------------------------------------------------------------
 
 
-def _require(owner: Any, attribute: str) -> Any:
+def _require(owner: Any, attribute: str) -> None:
     if not hasattr(owner, attribute):
         raise MotoPatchError(
             f"moto {moto.__version__} has no {getattr(owner, '__name__', owner)}.{attribute}; "
             "a local-AWS fix in bwp_workshop.local.moto_patches no longer applies.",
             hint=f"Install the pinned moto[server]=={MOTO_VERSION} (make setup), or re-check the fix for this moto.",
         )
-    return getattr(owner, attribute)
 
 
 def _check_version() -> None:

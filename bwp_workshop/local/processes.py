@@ -148,12 +148,13 @@ def _port_owner(port: int) -> str:
     return "another program"
 
 
-def probe(spec_or_url: ServiceSpec | str, timeout: float = 1.0) -> httpx.Response | None:
-    url = spec_or_url.health_url if isinstance(spec_or_url, ServiceSpec) else spec_or_url
+def answers(spec: ServiceSpec, host: str, port: int, timeout: float = 1.0) -> bool:
+    """True when ``spec``'s health URL on host:port answers 200 as this service."""
     try:
-        return httpx.get(url, timeout=timeout)
+        response = httpx.get(f"http://{host}:{port}{spec.health_path}", timeout=timeout)
     except httpx.HTTPError:
-        return None
+        return False
+    return response.status_code == 200 and spec.is_ours(response)
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -203,8 +204,7 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
                 + _log_tail(log_path),
                 hint="Fix what the log says, then run `bwp-workshop local up` again.",
             )
-        response = probe(spec, timeout=0.5)
-        if response is not None and response.status_code == 200 and spec.is_ours(response):
+        if answers(spec, spec.host, spec.port, timeout=0.5):
             registry.write(record)
             return record
         if time.monotonic() > deadline:
@@ -259,8 +259,7 @@ def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:
         detail = f"port {spec.port} is taken by {_port_owner(spec.port)}" if port_in_use(spec.host, spec.port) else ""
         return ServiceStatus(spec.name, "stopped", port=spec.port, detail=detail)
     url = f"http://{record.host}:{record.port}"
-    response = probe(f"{url}{spec.health_path}")
-    healthy = response is not None and response.status_code == 200 and spec.is_ours(response)
+    healthy = answers(spec, record.host, record.port)
     return ServiceStatus(
         spec.name,
         "running" if healthy else "unhealthy",

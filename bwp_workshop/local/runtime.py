@@ -93,8 +93,7 @@ class LocalRuntime:
                 f"{spec.host}:{spec.port}.",
                 hint=f"{restart} (or set {spec.port_setting}={record.port} again).",
             )
-        response = processes.probe(f"http://{record.host}:{record.port}{spec.health_path}", timeout=2)
-        if response is None or response.status_code != 200 or not spec.is_ours(response):
+        if not processes.answers(spec, record.host, record.port, timeout=2):
             raise LocalRuntimeError(
                 f"{spec.name} (pid {record.pid}) is running but does not answer on "
                 f"http://{record.host}:{record.port}{spec.health_path}; see {record.log_file}.",
