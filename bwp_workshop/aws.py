@@ -11,10 +11,12 @@ endpoint, so repeated calls are cheap and a changed setting gets fresh clients.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from .errors import CredentialsError
@@ -45,7 +47,16 @@ def session(settings: Settings | None = None) -> boto3.Session:
     if cached is not None:
         return cached
     if settings.is_local:
-        new = boto3.Session(region_name=settings.region, **LOCAL_CREDENTIALS)
+        # Nothing from the user's AWS setup applies to the local AWS: not their keys, not their
+        # profile (a profile that does not exist here would make boto3 refuse to start).
+        core = botocore.session.Session(
+            session_vars={
+                "profile": (None, None, None, None),  # (config key, env var, default, converter)
+                "config_file": (None, None, os.devnull, None),
+                "credentials_file": (None, None, os.devnull, None),
+            }
+        )
+        new = boto3.Session(botocore_session=core, region_name=settings.region, **LOCAL_CREDENTIALS)
     else:
         new = boto3.Session(region_name=settings.region)
         if new.get_credentials() is None:
@@ -68,9 +79,11 @@ def client(service: str, settings: Settings | None = None) -> Any:
         cached = _clients.get(key)
     if cached is not None:
         return cached
-    new = session(settings).client(service, endpoint_url=endpoint, config=_CLIENT_CONFIG)
-    with _lock:
-        return _clients.setdefault(key, new)
+    shared = session(settings)
+    with _lock:  # a boto3 session is not thread-safe; its clients are
+        if key not in _clients:
+            _clients[key] = shared.client(service, endpoint_url=endpoint, config=_CLIENT_CONFIG)
+        return _clients[key]
 
 
 def resource(service: str, settings: Settings | None = None) -> Any:
@@ -88,19 +101,25 @@ def account_id(settings: Settings | None = None) -> str:
     return str(client("sts", settings).get_caller_identity()["Account"])
 
 
-def subprocess_environment(settings: Settings | None = None) -> dict[str, str]:
-    """Environment variables that point an AWS tool run as a subprocess (the cdk CLI, the
-    AWS CLI) at the target: the moto endpoint and dummy credentials on local, the region only
-    on aws (credentials then come from the caller's own chain)."""
+def subprocess_environment(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for an AWS tool run as a subprocess (the cdk CLI, the AWS CLI), from
+    ``base`` (default: this process's environment). On local every inherited ``AWS_*``
+    variable is dropped (a profile or session token would win over the dummy keys) and the
+    tool is pointed at moto; on aws only the region is set and the caller's credential chain
+    applies."""
     settings = settings or get_settings()
-    env = {"AWS_REGION": settings.region, "AWS_DEFAULT_REGION": settings.region}
+    env = dict(os.environ if base is None else base)
     if settings.is_local:
+        env = {name: value for name, value in env.items() if not name.startswith("AWS_")}
         env.update(
             AWS_ENDPOINT_URL=settings.local_aws_endpoint,
             AWS_ACCESS_KEY_ID=LOCAL_CREDENTIALS["aws_access_key_id"],
             AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIALS["aws_secret_access_key"],
             AWS_EC2_METADATA_DISABLED="true",
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         )
+    env.update(AWS_REGION=settings.region, AWS_DEFAULT_REGION=settings.region)
     return env
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -39,8 +40,7 @@ def pinned_cli_version(settings: Settings) -> str:
 def cdk_environment(settings: Settings) -> dict[str, str]:
     """The CLI's environment: the target's AWS endpoint and credentials, this interpreter first
     on PATH (so ``python3`` in cdk.json is the workshop's), and jsii's Node 20 banner off."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env.update(aws.subprocess_environment(settings))
+    env = aws.subprocess_environment(settings)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     env.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
@@ -79,8 +79,10 @@ def run_cdk(
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        # Name the command by its words only: option values (--parameters, --context) may be secret.
+        words = " ".join(arg for arg in itertools.takewhile(lambda arg: not arg.startswith("-"), args))
         raise CdkCliError(
-            f"`cdk {' '.join(args)}` failed (exit {result.returncode}):\n{tail}",
+            f"`cdk {words}` failed (exit {result.returncode}):\n{tail}",
             hint="Read the CLI output above for the failing resource.",
         )
     return result

@@ -10,9 +10,9 @@ without a release.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -77,6 +77,7 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         validate_default=True,
+        hide_input_in_errors=True,  # a validation error must never echo the client secret
     )
 
     # --- where and what --------------------------------------------------------------
@@ -84,9 +85,9 @@ class Settings(BaseSettings):
         "local", description="`local` (moto server + BwP sandbox, no accounts needed) or `aws`."
     )
     region: str = Field(
-        "us-east-1",
-        validation_alias=AliasChoices("BWP_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
-        description="AWS region of the stacks (and of the partner event source).",
+        default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        description="AWS region of the stacks and the partner event source: BWP_REGION (environment or "
+        ".env), else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.",
     )
     project_dir: Path = Field(default_factory=find_project_dir, description="The workshop checkout.")
     state_dir: Path | None = Field(
@@ -126,9 +127,19 @@ class Settings(BaseSettings):
 
     @field_validator("public_key")
     @classmethod
-    def _public_key_lines(cls, value: str) -> str:
+    def _public_key_pem(cls, value: str) -> str:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         # A PEM on one line in .env or the environment carries its line breaks as "\n".
-        return value.replace("\\n", "\n").strip() + "\n"
+        pem = value.replace("\\n", "\n").strip() + "\n"
+        try:
+            key = load_pem_public_key(pem.encode())
+        except ValueError:
+            raise ValueError("is not a PEM public key (-----BEGIN PUBLIC KEY----- ...)") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+            raise ValueError("must be an EC P-256 key: verification tokens are signed with ES256")
+        return pem
 
     @field_validator("event_bus_arn")
     @classmethod
@@ -158,10 +169,10 @@ class Settings(BaseSettings):
                 )
         return self
 
-    @cached_property
+    @property
     def bwp_dir(self) -> Path:
-        """Where runtime state lives (``.bwp/`` in the project unless ``BWP_STATE_DIR`` is set)."""
-        return (self.state_dir or self.project_dir / ".bwp").expanduser().resolve()
+        """Where runtime state lives: ``BWP_STATE_DIR`` (relative to the project), else ``.bwp/``."""
+        return (self.project_dir / (self.state_dir or ".bwp")).expanduser().resolve()
 
     @property
     def is_local(self) -> bool:
@@ -185,7 +196,8 @@ class Settings(BaseSettings):
         ]
         if missing:
             where = (
-                "Run the app onboarding notebook (02): the local sandbox approves the app and stores them."
+                "On the local target the Buy with Prime sandbox issues them when it approves the app "
+                "onboarding request; put them in .env."
                 if self.is_local
                 else "Paste the values Buy with Prime sent when it approved your app onboarding request "
                 "into .env (or pass them as notebook parameters)."
@@ -201,7 +213,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 text = "********" if value.get_secret_value() else ""
             elif name == "public_key":
-                text = value.strip().splitlines()[1][:16] + "..." if value.strip() else ""
+                text = f"PEM, sha256 {hashlib.sha256(value.encode()).hexdigest()[:16]}"
             else:
                 text = str(value) if value is not None else ""
             shown[name] = text

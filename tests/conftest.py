@@ -54,11 +54,16 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    """One patched moto server for the session, on a free port, stopped at the end."""
+    """One patched moto server for the session, on a free port, stopped at the end. Its
+    settings, like every test's, ignore the machine's BWP_*/AWS_* variables."""
     state = tmp_path_factory.mktemp("local-aws") / ".bwp"
-    settings = Settings(project_dir=REPO_ROOT, state_dir=state, local_moto_port=free_port())
-    runtime = LocalRuntime(settings)
-    runtime.up()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("BWP_", "AWS_")) or name == "EVENT_BUS_ARN":
+                patch.delenv(name)
+        settings = Settings(project_dir=REPO_ROOT, state_dir=state, local_moto_port=free_port())
+        runtime = LocalRuntime(settings)
+        runtime.up()
     try:
         yield runtime
     finally:

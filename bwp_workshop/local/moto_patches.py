@@ -9,15 +9,18 @@ behaviour through a real server.
 The gaps (moto 5.2.5):
 
 1. A stack created through a change set (how the cdk CLI deploys) gets no Outputs and no
-   Exports, and cannot see other stacks' exports, so ``Fn::ImportValue`` fails.
+   Exports, and cannot see other stacks' exports, so ``Fn::ImportValue`` fails. (The fix
+   also refuses, as CloudFormation does, an export name another stack exports and the
+   removal of an export another stack imports.)
 2. Change sets are looked up by name across all stacks, so the CLI's fixed name
    ``cdk-deploy-change-set`` finds another stack's change set; and ``DeleteChangeSet`` of a
    missing change set answers 500 (the CLI retries for minutes) where CloudFormation treats
    it as done. Executed change sets are kept, where CloudFormation removes them.
 3. ``DescribeChangeSet`` of a missing change set answers ``ValidationError``; the CLI waits
    for ``ChangeSetNotFound`` (404).
-4. Describing a deleted stack evaluates its outputs again, which re-creates each resource
-   an output refers to: after ``cdk destroy`` an exported queue was back.
+4. Describing a deleted stack evaluates its outputs (and listing its resources, its
+   resources) again, which re-creates each resource they refer to: after ``cdk destroy`` an
+   exported queue was back.
 5. ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy`` and
    ``AWS::EC2::SecurityGroupEgress`` are skipped with a warning, so what refers to them breaks.
 """
@@ -25,13 +28,14 @@ The gaps (moto 5.2.5):
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import moto
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation import responses
-from moto.cloudformation.exceptions import CloudFormationError
+from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
@@ -82,13 +86,48 @@ def _wrap_create_change_set(original: Any) -> Any:
     return create_change_set
 
 
+def _literal_export_names(template: dict[str, Any]) -> set[str]:
+    outputs = template.get("Outputs") or {}
+    names = (output.get("Export", {}).get("Name") for output in outputs.values() if isinstance(output, dict))
+    return {name for name in names if isinstance(name, str)}
+
+
+def _importers(backend: Any, export_name: str, but: str) -> list[str]:
+    """Names of the stacks (other than ``but``) whose template imports ``export_name``."""
+    needle = json.dumps({"Fn::ImportValue": export_name})
+    return [
+        stack.name
+        for stack in backend.stacks.values()
+        if stack.stack_id != but and needle in json.dumps(stack.template_dict)
+    ]
+
+
+def _check_exports(backend: Any, stack: Any, change_set: Any) -> list[str]:
+    """Refuse, before anything changes, what CloudFormation refuses: exporting a name another
+    stack exports, or dropping an export another stack imports. Returns the stack's current
+    export names."""
+    current = [export.name for export in stack.exports] if stack.template_dict else []
+    wanted = _literal_export_names(change_set.template_dict)
+    for name in wanted:
+        owner = backend.exports.get(name)
+        if owner is not None and owner.exporting_stack_id != stack.stack_id:
+            raise ValidationError(
+                message=f"Export with name {name} is already exported by stack {owner.exporting_stack_id}"
+            )
+    for name in set(current) - wanted:
+        users = _importers(backend, name, but=stack.stack_id)
+        if users:
+            raise ValidationError(message=f"Cannot delete export {name} as it is in use by {', '.join(users)}")
+    return current
+
+
 def _wrap_execute_change_set(original: Any) -> Any:
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = _find_change_set(self, change_set_name, stack_name)
         if change_set is None:
             raise ChangeSetNotFound(change_set_name)
         stack = self.stacks[change_set.stack_id]
-        old_exports = [export.name for export in stack.exports] if stack.template_dict else []
+        old_exports = _check_exports(self, stack, change_set)
         original(self, change_set_name=change_set.change_set_id, stack_name=stack_name)
         # moto keeps the template string but not what is derived from it: redo that.
         stack._parse_template()
@@ -130,14 +169,23 @@ def _describe_change_set_response(self: Any) -> Any:
 
 def _wrap_delete_stack(original: Any) -> Any:
     def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in list(self.stacks.values()):
+            if name_or_stack_id in (stack.name, stack.stack_id) and stack.template_dict:
+                for export in stack.exports:  # as in CloudFormation: not while another stack imports
+                    users = _importers(self, export.name, but=stack.stack_id)
+                    if users:
+                        raise ValidationError(
+                            message=f"Export {export.name} cannot be deleted as it is in use by {', '.join(users)}"
+                        )
         original(self, name_or_stack_id)
-        # moto evaluates a stack's outputs lazily, and evaluating one that refers to a deleted
-        # resource creates the resource again: describing a deleted stack (as `cdk destroy`
-        # does while it waits) brought back every exported resource. Deleted stacks report no
-        # outputs, as in CloudFormation.
+        # moto evaluates a stack's outputs and resources lazily, and evaluating one that refers
+        # to a deleted resource creates the resource again: describing a deleted stack (as
+        # `cdk destroy` does while it waits) brought back every exported resource. A deleted
+        # stack keeps neither outputs nor resources to evaluate.
         for stack in self.deleted_stacks.values():
-            if stack.output_map.outputs:
+            if stack.output_map.outputs or stack.resource_map._resource_json_map:
                 stack.output_map = cfn_parsing.OutputMap(stack.resource_map, {}, stack.stack_id)
+                stack.resource_map._resource_json_map = {}
 
     return delete_stack
 
@@ -244,6 +292,35 @@ class CfnSecret(_PatchModel, CloudFormationModel):
         )
         return cls(backend.secrets[name].arn, name)
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: CfnSecret,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CfnSecret:
+        """In place while the name stays (the ARN and a generated value survive), as in
+        CloudFormation; a new name replaces the secret."""
+        props = cloudformation_json.get("Properties", {})
+        if props.get("Name", original_resource.name) != original_resource.name:
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(props["Name"], cloudformation_json, account_id, region_name)
+        backend = secretsmanager_backends[account_id][region_name]
+        secret = backend.secrets[original_resource.name]
+        if "Description" in props:
+            secret.description = props["Description"]
+        if "SecretString" in props:
+            backend.put_secret_value(
+                secret_id=original_resource.name,
+                secret_string=props["SecretString"],
+                secret_binary=None,
+                client_request_token=str(uuid.uuid4()),
+                version_stages=["AWSCURRENT"],
+            )
+        return original_resource
+
     def delete(self, account_id: str, region_name: str) -> None:
         secretsmanager_backends[account_id][region_name].delete_secret(
             secret_id=self.physical_id, recovery_window_in_days=None, force_delete_without_recovery=True
@@ -298,7 +375,9 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> CfnSecurityGroupEgress:
         props = cloudformation_json["Properties"]
-        ip_ranges = [{"CidrIp": props["CidrIp"], "Description": props.get("Description")}] if "CidrIp" in props else []
+        ip_ranges = [
+            {key: props[key], "Description": props.get("Description")} for key in ("CidrIp", "CidrIpv6") if key in props
+        ]
         destinations = (
             [{"GroupId": props["DestinationSecurityGroupId"]}] if "DestinationSecurityGroupId" in props else []
         )
@@ -363,25 +442,16 @@ def apply() -> list[str]:
         (cfn_models.Stack, "_parse_template"),
         (cfn_models.Stack, "_create_output_map"),
         (cfn_models.Stack, "exports"),
+        (cfn_parsing, "get_model_list"),
         (cfn_parsing, "get_model_map"),
         (cfn_parsing, "get_name_type_map"),
     ):
         _require(owner, attribute)
 
-    backend.create_change_set = _wrap_create_change_set(backend.create_change_set)
-    backend.execute_change_set = _wrap_execute_change_set(backend.execute_change_set)
-    _applied.append("change-set stacks get outputs, exports and imports")
-    backend.delete_stack = _wrap_delete_stack(backend.delete_stack)
-    _applied.append("deleted stacks keep no outputs (describing them re-created resources)")
-    responses.CloudFormationResponse.delete_change_set = _delete_change_set_response
-    _applied.append("change sets are looked up within their stack; deleting a missing one succeeds")
-    responses.CloudFormationResponse.describe_change_set = _describe_change_set_response
-    _applied.append("describing a missing change set answers ChangeSetNotFound")
-
     # moto builds its type map from CloudFormationModel's direct subclasses once (lru_cache):
     # the classes above exist now, so clear the caches and check they are seen.
-    cfn_parsing.get_model_map.cache_clear()
-    cfn_parsing.get_name_type_map.cache_clear()
+    for cached in (cfn_parsing.get_model_list, cfn_parsing.get_model_map, cfn_parsing.get_name_type_map):
+        cached.cache_clear()
     model_map = cfn_parsing.get_model_map()
     for model in _RESOURCE_MODELS:
         registered = model_map.get(model.cloudformation_type())
@@ -391,5 +461,20 @@ def apply() -> list[str]:
                 "not by the workshop's model.",
                 hint="Check whether moto now supports it natively and drop the workshop's model if so.",
             )
-        _applied.append(f"CloudFormation creates {model.cloudformation_type()}")
+
+    backend.create_change_set = _wrap_create_change_set(backend.create_change_set)
+    backend.execute_change_set = _wrap_execute_change_set(backend.execute_change_set)
+    backend.delete_stack = _wrap_delete_stack(backend.delete_stack)
+    responses.CloudFormationResponse.delete_change_set = _delete_change_set_response
+    responses.CloudFormationResponse.describe_change_set = _describe_change_set_response
+    _applied.extend(
+        [
+            "change-set stacks get outputs, exports and imports; export clashes and exports in use are refused",
+            "deleted stacks keep no outputs or resources (describing them re-created resources); "
+            "a stack whose export is in use is not deleted",
+            "change sets are looked up within their stack; deleting a missing one succeeds",
+            "describing a missing change set answers ChangeSetNotFound",
+            *(f"CloudFormation creates {model.cloudformation_type()}" for model in _RESOURCE_MODELS),
+        ]
+    )
     return list(_applied)

@@ -9,7 +9,6 @@ stopped.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -17,10 +16,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import filelock
 import httpx
 import psutil
 
@@ -29,15 +29,15 @@ from ..errors import LocalRuntimeError, PortInUseError
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How to run one local service."""
+    """How to run one local service. Its ``health_path`` answers 200 with JSON that holds at
+    least ``{"service": <name>, "pid": <its process id>}``: that is how the runtime tells its
+    own process from anything else listening on the port."""
 
     name: str
     argv: Sequence[str]
     host: str
     port: int
     health_path: str
-    #: Checks the health response body; returns True when it is this service's.
-    is_ours: Callable[[httpx.Response], bool] = lambda response: True
     env: dict[str, str] = field(default_factory=dict)
     port_setting: str = ""
 
@@ -80,15 +80,22 @@ class ProcessRegistry:
         return self.run_dir / f"{name}.json"
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, timeout: float = 120) -> Iterator[None]:
         """Serialises up/down/status across processes (two cells, two terminals)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / ".lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        lock = filelock.FileLock(self.run_dir / ".lock", timeout=timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise LocalRuntimeError(
+                f"Another bwp-workshop command has held the local runtime's lock ({lock.lock_file}) "
+                f"for {timeout:.0f} s.",
+                hint="Let it finish (or stop it), then try again.",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def read(self, name: str) -> ProcessRecord | None:
         try:
@@ -112,19 +119,29 @@ class ProcessRegistry:
         return sorted(path.stem for path in self.run_dir.glob("*.json")) if self.run_dir.is_dir() else []
 
 
+def _exited(process: psutil.Process) -> bool:
+    """Gone, or a zombie (reaped here when it is our child)."""
+    try:
+        if process.status() != psutil.STATUS_ZOMBIE:
+            return False
+    except psutil.NoSuchProcess:
+        return True
+    with contextlib.suppress(psutil.Error):
+        process.wait(timeout=0)
+    return True
+
+
 def process_of(record: ProcessRecord) -> psutil.Process | None:
-    """The live process a record names, or None when it is gone (or the pid was reused)."""
+    """The live process a record names, or None when it is gone or the pid now belongs to
+    another program (other start time or command line; the start time may drift by a clock
+    adjustment, so it is compared to within a second)."""
     try:
         process = psutil.Process(record.pid)
-        if abs(process.create_time() - record.create_time) > 0.01:
+        if abs(process.create_time() - record.create_time) > 1.0 or process.cmdline() != record.argv:
             return None
-        if process.status() == psutil.STATUS_ZOMBIE:
-            with contextlib.suppress(psutil.Error):
-                process.wait(timeout=0)  # reap it if it is our child
-            return None
-        return process
     except psutil.Error:
         return None
+    return None if _exited(process) else process
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -148,13 +165,21 @@ def _port_owner(port: int) -> str:
     return "another program"
 
 
-def answers(spec: ServiceSpec, host: str, port: int, timeout: float = 1.0) -> bool:
-    """True when ``spec``'s health URL on host:port answers 200 as this service."""
+def answers(spec: ServiceSpec, host: str, port: int, *, pid: int | None = None, timeout: float = 3.0) -> bool:
+    """True when ``spec``'s health URL on host:port answers as that service (and, with
+    ``pid``, as that very process)."""
     try:
-        response = httpx.get(f"http://{host}:{port}{spec.health_path}", timeout=timeout)
-    except httpx.HTTPError:
+        # trust_env=False: a proxy from the environment must not stand between us and 127.0.0.1.
+        response = httpx.get(f"http://{host}:{port}{spec.health_path}", timeout=timeout, trust_env=False)
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
         return False
-    return response.status_code == 200 and spec.is_ours(response)
+    return (
+        response.status_code == 200
+        and isinstance(body, dict)
+        and body.get("service") == spec.name
+        and (pid is None or body.get("pid") == pid)
+    )
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -195,20 +220,28 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         log_file=str(log_path),
         started_at=time.time(),
     )
+    try:
+        _wait_ready(spec, child, log_path, ready_timeout)
+    except BaseException:
+        _terminate(child.pid)  # never leave an unrecorded process behind (also on Ctrl-C)
+        child.wait()
+        raise
+    registry.write(record)
+    return record
+
+
+def _wait_ready(spec: ServiceSpec, child: subprocess.Popen[bytes], log_path: Path, ready_timeout: float) -> None:
+    """Poll the health URL (backing off from 50 ms to 500 ms) until this very process answers."""
     deadline = time.monotonic() + ready_timeout
     delay = 0.05
-    while True:
+    while not answers(spec, spec.host, spec.port, pid=child.pid, timeout=0.5):
         if child.poll() is not None:
             raise LocalRuntimeError(
                 f"{spec.name} exited with code {child.returncode} while starting. Last lines of {log_path}:\n"
                 + _log_tail(log_path),
                 hint="Fix what the log says, then run `bwp-workshop local up` again.",
             )
-        if answers(spec, spec.host, spec.port, timeout=0.5):
-            registry.write(record)
-            return record
         if time.monotonic() > deadline:
-            _terminate(child.pid)
             raise LocalRuntimeError(
                 f"{spec.name} did not become ready on {spec.health_url} within {ready_timeout:.0f} s. "
                 f"Last lines of {log_path}:\n" + _log_tail(log_path),
@@ -230,11 +263,22 @@ def _terminate(pid: int, timeout: float = 10.0) -> None:
         members = [leader, *leader.children(recursive=True)]
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signal.SIGTERM)
-    _, alive = psutil.wait_procs(members, timeout=timeout)
+    alive = _wait_exited(members, timeout)
     for process in alive:
         with contextlib.suppress(psutil.Error):
             process.kill()
-    psutil.wait_procs(alive, timeout=timeout)
+    _wait_exited(alive, timeout)
+
+
+def _wait_exited(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until each process is gone or a zombie (psutil.wait_procs waits on zombies whose
+    parent, a notebook kernel say, never reaps them); returns those still running."""
+    deadline = time.monotonic() + timeout
+    alive = [process for process in processes if not _exited(process)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [process for process in alive if not _exited(process)]
+    return alive
 
 
 def stop(name: str, registry: ProcessRegistry) -> ProcessRecord | None:
@@ -259,7 +303,7 @@ def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:
         detail = f"port {spec.port} is taken by {_port_owner(spec.port)}" if port_in_use(spec.host, spec.port) else ""
         return ServiceStatus(spec.name, "stopped", port=spec.port, detail=detail)
     url = f"http://{record.host}:{record.port}"
-    healthy = answers(spec, record.host, record.port)
+    healthy = answers(spec, record.host, record.port, pid=record.pid)
     return ServiceStatus(
         spec.name,
         "running" if healthy else "unhealthy",

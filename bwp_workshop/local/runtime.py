@@ -32,13 +32,6 @@ class Change:
         return f"{self.name}: {self.action}{where}{pid}"
 
 
-def _is_moto(response: httpx.Response) -> bool:
-    try:
-        return response.json().get("service") == moto_server.SERVICE_NAME
-    except ValueError:
-        return False
-
-
 class LocalRuntime:
     """The local services for one workshop checkout (one ``.bwp/`` folder)."""
 
@@ -63,7 +56,6 @@ class LocalRuntime:
                 host=s.local_host,
                 port=s.local_moto_port,
                 health_path=moto_server.HEALTH_PATH,
-                is_ours=_is_moto,
                 port_setting="BWP_LOCAL_MOTO_PORT",
             ),
         ]
@@ -93,7 +85,7 @@ class LocalRuntime:
                 f"{spec.host}:{spec.port}.",
                 hint=f"{restart} (or set {spec.port_setting}={record.port} again).",
             )
-        if not processes.answers(spec, record.host, record.port, timeout=2):
+        if not processes.answers(spec, record.host, record.port, pid=record.pid, timeout=5):
             raise LocalRuntimeError(
                 f"{spec.name} (pid {record.pid}) is running but does not answer on "
                 f"http://{record.host}:{record.port}{spec.health_path}; see {record.log_file}.",
@@ -124,7 +116,7 @@ class LocalRuntime:
                 "The local AWS is not running, so there is nothing to reset.",
                 hint="Start it with `bwp-workshop local up`.",
             )
-        response = httpx.post(f"{moto.url}/moto-api/reset", timeout=30)
+        response = httpx.post(f"{moto.url}/moto-api/reset", timeout=30, trust_env=False)
         if response.status_code != 200:
             raise LocalRuntimeError(
                 f"The local AWS refused the reset (HTTP {response.status_code}).",

@@ -1,1 +1,1 @@
-"""The workshop's CDK app: InfraStack, EcsStack and EventStack (see app.py)."""
+"""The workshop's CDK app (app.py) and how its stacks are synthesized for each target (synthesis.py)."""

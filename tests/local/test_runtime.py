@@ -231,3 +231,34 @@ def test_up_reports_a_running_service_that_stopped_answering(tmp_path: Path) -> 
     finally:
         runtime.down()
     assert _gone(started.pid)
+
+
+def test_an_interrupted_start_leaves_no_process_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while waiting for readiness: the half-started server is stopped, nothing recorded."""
+    runtime = _runtime(tmp_path)
+    started: list[int] = []
+    real_wait = processes._wait_ready
+
+    def interrupted(spec: ServiceSpec, child: subprocess.Popen[bytes], *args: object) -> None:
+        started.append(child.pid)
+        real_wait(spec, child, *args)  # let it come up, then interrupt
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(processes, "_wait_ready", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runtime.up()
+    assert _gone(started[0])
+    assert runtime.registry.read("moto") is None
+    assert not processes.port_in_use("127.0.0.1", runtime.settings.local_moto_port)
+
+
+def test_a_held_lock_times_out_with_a_clear_message(tmp_path: Path) -> None:
+    import filelock
+
+    registry = ProcessRegistry(tmp_path / ".bwp")
+    registry.run_dir.mkdir(parents=True)
+    with (
+        filelock.FileLock(registry.run_dir / ".lock"),
+        pytest.raises(LocalRuntimeError, match="held the local runtime"),registry.locked(timeout=0.2)
+    ):
+        pass

@@ -49,12 +49,27 @@ def test_aws_target_uses_the_normal_credential_chain(monkeypatch: pytest.MonkeyP
     assert aws.session(get_settings()).get_credentials().access_key == "AKIAEXAMPLEEXAMPLE00"
 
 
-def test_subprocess_environment_points_tools_at_the_target() -> None:
-    local = aws.subprocess_environment(Settings(local_moto_port=4999))
+USER_SHELL = {"AWS_PROFILE": "work", "AWS_SESSION_TOKEN": "tok", "AWS_ENDPOINT_URL_S3": "http://x", "HOME": "/h"}
+
+
+def test_subprocess_environment_isolates_local_tools_from_the_users_aws_setup() -> None:
+    local = aws.subprocess_environment(Settings(local_moto_port=4999), base=USER_SHELL)
     assert local["AWS_ENDPOINT_URL"] == "http://localhost:4999"
     assert local["AWS_ACCESS_KEY_ID"] == "testing"
-    remote = aws.subprocess_environment(Settings(target="aws", region="eu-west-1"))
-    assert remote == {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    assert local["HOME"] == "/h"
+    assert not {"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"} & set(local)
+
+
+def test_subprocess_environment_keeps_the_users_credential_chain_on_aws() -> None:
+    remote = aws.subprocess_environment(Settings(target="aws", region="eu-west-1"), base=USER_SHELL)
+    assert remote == {**USER_SHELL, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
+def test_local_clients_ignore_a_profile_from_the_users_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY00")
+    client = aws.client("sqs", Settings(local_moto_port=4999))
+    assert client._request_signer._credentials.access_key == "testing"
 
 
 def test_importing_the_package_creates_no_client_and_loads_no_heavy_library() -> None:

@@ -46,11 +46,50 @@ def test_dotenv_is_read_and_environment_wins(isolated_environment: Path, monkeyp
     assert settings.local_moto_port == 4999
 
 
-def test_region_falls_back_to_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_region_falls_back_to_aws_region(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
+    assert get_settings().region == "ca-central-1"
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     assert get_settings().region == "eu-west-1"
-    monkeypatch.setenv("BWP_REGION", "ap-southeast-2")
-    assert get_settings().region == "ap-southeast-2"
+    (isolated_environment / ".env").write_text("BWP_REGION=ap-southeast-2\n")
+    assert get_settings().region == "ap-southeast-2"  # the workshop's own setting wins, even from .env
+
+
+def test_a_relative_state_dir_is_inside_the_project(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BWP_STATE_DIR", "state/here")
+    assert get_settings().bwp_dir == isolated_environment / "state" / "here"
+    moved = get_settings().model_copy(update={"state_dir": Path("elsewhere")})
+    assert moved.bwp_dir == isolated_environment / "elsewhere"
+
+
+def test_validation_errors_never_echo_the_client_secret() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(target="aws", client_secret=SecretStr("changeme"), local_moto_port=0)
+    assert "changeme" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("pem", "reason"),
+    [("not a key", "is not a PEM public key"), ("RSA", "must be an EC P-256 key")],
+)
+def test_public_key_must_be_a_p256_pem(monkeypatch: pytest.MonkeyPatch, pem: str, reason: str) -> None:
+    if pem == "RSA":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        pem = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+    monkeypatch.setenv("BWP_PUBLIC_KEY", pem)
+    with pytest.raises(ConfigurationError, match=f"BWP_PUBLIC_KEY: .*{reason}"):
+        get_settings()
 
 
 def test_settings_are_read_afresh_so_a_written_dotenv_is_seen(isolated_environment: Path) -> None:
@@ -97,7 +136,7 @@ def test_real_looking_credentials_are_accepted_on_aws(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize(
-    ("target", "advice"), [("aws", "approved your app onboarding request"), ("local", "notebook (02)")]
+    ("target", "advice"), [("aws", "approved your app onboarding request"), ("local", "sandbox issues them")]
 )
 def test_missing_credentials_are_reported_when_needed_with_what_to_do(
     monkeypatch: pytest.MonkeyPatch, target: str, advice: str
