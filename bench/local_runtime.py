@@ -15,17 +15,14 @@ import json
 import os
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bwp_workshop.local.runtime import LocalRuntime  # noqa: E402
-from bwp_workshop.settings import Settings  # noqa: E402
+from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.settings import Settings
 
 
 def free_port() -> int:
@@ -65,7 +62,9 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "results" / "local_runtime.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"local runtime, {args.runs} runs, {results['machine']['cores']} cores, {results['machine']['memory_gib']} GiB")
+    print(
+        f"local runtime, {args.runs} runs, {results['machine']['cores']} cores, {results['machine']['memory_gib']} GiB"
+    )
     for name in ("up_to_healthy_s", "reset_s", "down_s", "moto_rss_mib_when_up"):
         print(f"  {name:<22} median {results[name]['median']:8.3f}   max {results[name]['max']:8.3f}")
     print(f"  written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")

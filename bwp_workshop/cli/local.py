@@ -55,3 +55,21 @@ def reset() -> None:
     """Delete every resource in the local AWS; the services keep running."""
     LocalRuntime().reset()
     click.echo("local AWS reset: every resource deleted, cached stack outputs forgotten")
+
+
+@local.command()
+@click.argument("service", default="moto")
+@click.option("-n", "--lines", default=40, show_default=True, help="How many of the last lines to show.")
+def logs(service: str, lines: int) -> None:
+    """Show the end of a local service's log file (default: moto)."""
+    runtime = LocalRuntime()
+    names = [spec.name for spec in runtime.services()]
+    if service not in names:
+        raise click.BadParameter(f"{service!r} is not a local service; choose from {', '.join(names)}")
+    path = runtime.registry.log_dir / f"{service}.log"
+    if not path.is_file():
+        click.echo(f"{service} has no log yet ({path}); start it with `bwp-workshop local up`.")
+        return
+    click.echo(f"==> {path} <==")
+    for line in path.read_text(errors="replace").splitlines()[-lines:]:
+        click.echo(line)

@@ -201,6 +201,9 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
     log_path = registry.log_dir / f"{spec.name}.log"
     env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        log.write(f"\n--- {stamp} starting {spec.name} on {spec.host}:{spec.port}\n".encode())
+        log.flush()
         child = subprocess.Popen(
             list(spec.argv),
             stdin=subprocess.DEVNULL,

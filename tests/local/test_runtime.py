@@ -80,6 +80,9 @@ def test_cli_up_outlives_the_calling_process(tmp_path: Path) -> None:
         assert "running" in status.stdout
         up_again = subprocess.run([*CLI, "local", "up"], env=env, capture_output=True, text=True, timeout=60)
         assert "moto: already running" in up_again.stdout
+        logs = subprocess.run([*CLI, "local", "logs", "-n", "5"], env=env, capture_output=True, text=True, timeout=60)
+        assert logs.returncode == 0
+        assert f"moto 5.2.5 on http://127.0.0.1:{port} with fixes" in logs.stdout
     finally:
         down = subprocess.run([*CLI, "local", "down"], env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0
