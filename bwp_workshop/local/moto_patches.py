@@ -305,8 +305,9 @@ class CfnSecret(_PatchModel, CloudFormationModel):
         CloudFormation; a new name replaces the secret."""
         props = cloudformation_json.get("Properties", {})
         if props.get("Name", original_resource.name) != original_resource.name:
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(props["Name"], cloudformation_json, account_id, region_name)
+            return super().update_from_cloudformation_json(
+                original_resource, props["Name"], cloudformation_json, account_id, region_name
+            )
         backend = secretsmanager_backends[account_id][region_name]
         secret = backend.secrets[original_resource.name]
         if "Description" in props:
