@@ -262,6 +262,7 @@ def test_a_held_lock_times_out_with_a_clear_message(tmp_path: Path) -> None:
     registry.run_dir.mkdir(parents=True)
     with (
         filelock.FileLock(registry.run_dir / ".lock"),
-        pytest.raises(LocalRuntimeError, match="held the local runtime"),registry.locked(timeout=0.2)
+        pytest.raises(LocalRuntimeError, match="held the local runtime"),
+        registry.locked(timeout=0.2),
     ):
         pass
