@@ -66,12 +66,13 @@ def run_cdk(
         argv += ["--app", app]
     if output_dir:
         argv += ["--output", str(output_dir)]
-    if shutil.which("node", path=cdk_environment(settings)["PATH"]) is None:
+    env = cdk_environment(settings)
+    if shutil.which("node", path=env["PATH"]) is None:
         raise CdkCliError("Node.js is not on PATH; the cdk CLI needs it.", hint="Install Node.js 20 or newer.")
     result = subprocess.run(
         argv,
         cwd=settings.project_dir,
-        env=cdk_environment(settings),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

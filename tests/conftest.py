@@ -24,9 +24,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def machine_settings() -> list[str]:
+    """The workshop and AWS variables of the machine's environment, which tests must not see."""
+    return [name for name in os.environ if name.startswith(("BWP_", "AWS_")) or name == "EVENT_BUS_ARN"]
+
+
 def clean_environ(**extra: str) -> dict[str, str]:
     """os.environ without workshop or AWS variables, plus ``extra``: for subprocesses."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BWP_", "AWS_")) and k != "EVENT_BUS_ARN"}
+    hidden = set(machine_settings())
+    env = {name: value for name, value in os.environ.items() if name not in hidden}
     env.update(
         AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent"
     )
@@ -38,9 +44,8 @@ def clean_environ(**extra: str) -> dict[str, str]:
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test sees no workshop or AWS variables from the machine, no AWS config files, and
     a project folder of its own (so no .env of the checkout leaks in)."""
-    for name in list(os.environ):
-        if name.startswith(("BWP_", "AWS_")) or name == "EVENT_BUS_ARN":
-            monkeypatch.delenv(name)
+    for name in machine_settings():
+        monkeypatch.delenv(name)
     project = tmp_path / "project"
     project.mkdir()
     monkeypatch.setenv("BWP_PROJECT_DIR", str(project))
@@ -58,9 +63,8 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime
     settings, like every test's, ignore the machine's BWP_*/AWS_* variables."""
     state = tmp_path_factory.mktemp("local-aws") / ".bwp"
     with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("BWP_", "AWS_")) or name == "EVENT_BUS_ARN":
-                patch.delenv(name)
+        for name in machine_settings():
+            patch.delenv(name)
         settings = Settings(project_dir=REPO_ROOT, state_dir=state, local_moto_port=free_port())
         runtime = LocalRuntime(settings)
         runtime.up()

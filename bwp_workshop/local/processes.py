@@ -115,9 +115,6 @@ class ProcessRegistry:
     def remove(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
 
-    def names(self) -> list[str]:
-        return sorted(path.stem for path in self.run_dir.glob("*.json")) if self.run_dir.is_dir() else []
-
 
 def _exited(process: psutil.Process) -> bool:
     """Gone, or a zombie (reaped here when it is our child)."""
