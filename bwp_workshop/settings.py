@@ -30,6 +30,15 @@ BWP_PUBLIC_KEY_PEM = (
     "-----END PUBLIC KEY-----\n"
 )
 
+#: The real Buy with Prime endpoints, used on the aws target unless set otherwise.
+AWS_BWP_ENDPOINTS = {
+    "authorize_url": "https://console.buywithprime.amazon.com/marketplace/authorize",
+    "token_url": "https://api.buywithprime.amazon.com/token",
+    "graphql_url": "https://api.buywithprime.amazon.com/graphql",
+}
+#: The sandbox serves the authorize endpoint at the same path as the real console.
+SANDBOX_AUTHORIZE_PATH = "/marketplace/authorize"
+
 #: Token host hard-coded by the upstream workshop; kept only for reference. Set
 #: ``BWP_TOKEN_URL`` to it if your partner onboarding names it.
 LEGACY_TOKEN_URL = "https://api.ais.prod.vinewood.dubai.aws.dev/token"
@@ -105,11 +114,16 @@ class Settings(BaseSettings):
     )
 
     # --- Buy with Prime endpoints (unconfirmed facts are configurable) ----------------
-    authorize_url: str = "https://console.buywithprime.amazon.com/marketplace/authorize"
-    token_url: str = "https://api.buywithprime.amazon.com/token"
-    graphql_url: str = "https://api.buywithprime.amazon.com/graphql"
+    # Empty means "the target's default": the real BwP on aws, the sandbox on local.
+    authorize_url: str = Field("", description="BwP authorize endpoint (empty: the target's default).")
+    token_url: str = Field("", description="BwP token endpoint (empty: the target's default).")
+    graphql_url: str = Field("", description="BwP GraphQL endpoint (empty: the target's default).")
     api_version: str = Field("2024-11-01", description="Sent as x-api-version; empty sends none.")
-    public_key: str = Field(BWP_PUBLIC_KEY_PEM, description="PEM of the key that signs verification tokens.")
+    public_key: str = Field(
+        "",
+        description="PEM of the key that signs verification tokens (empty: BwP's published key on aws, "
+        "the sandbox's key on local).",
+    )
 
     # --- the local runtime --------------------------------------------------------------
     local_host: str = Field("127.0.0.1", description="Address the local services bind to.")
@@ -128,6 +142,8 @@ class Settings(BaseSettings):
     @field_validator("public_key")
     @classmethod
     def _public_key_pem(cls, value: str) -> str:
+        if not value.strip():
+            return ""
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -153,6 +169,21 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _target_defaults(self) -> Settings:
+        """Fill the BwP endpoints and key left empty with the target's: BwP's public ones on
+        aws, the sandbox's on local."""
+        defaults = AWS_BWP_ENDPOINTS if self.target == "aws" else self.sandbox_endpoints
+        for name, url in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, url)
+        if not self.public_key:
+            if self.target == "aws":
+                object.__setattr__(self, "public_key", BWP_PUBLIC_KEY_PEM)
+            elif self.sandbox_public_key_file.is_file():
+                object.__setattr__(self, "public_key", self._public_key_pem(self.sandbox_public_key_file.read_text()))
+        return self
+
+    @model_validator(mode="after")
     def _no_placeholders_on_aws(self) -> Settings:
         if self.target != "aws":
             return self
@@ -173,6 +204,33 @@ class Settings(BaseSettings):
     def bwp_dir(self) -> Path:
         """Where runtime state lives: ``BWP_STATE_DIR`` (relative to the project), else ``.bwp/``."""
         return (self.project_dir / (self.state_dir or ".bwp")).expanduser().resolve()
+
+    @property
+    def sandbox_dir(self) -> Path:
+        """The BwP sandbox's state (app registrations, installations, orders, signing key)."""
+        return self.bwp_dir / "sandbox"
+
+    @property
+    def sandbox_public_key_file(self) -> Path:
+        """PEM of the key the sandbox signs verification tokens with, written when it first starts."""
+        return self.sandbox_dir / "verification-key.pub.pem"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.local_host}:{self.local_sandbox_port}"
+
+    @property
+    def sandbox_endpoints(self) -> dict[str, str]:
+        return {
+            "authorize_url": f"{self.sandbox_url}{SANDBOX_AUTHORIZE_PATH}",
+            "token_url": f"{self.sandbox_url}/token",
+            "graphql_url": f"{self.sandbox_url}/graphql",
+        }
+
+    @property
+    def local_app_url(self) -> str:
+        """Where the local stand-in of the Fargate service listens."""
+        return f"http://{self.local_host}:{self.local_app_port}"
 
     @property
     def is_local(self) -> bool:

@@ -10,18 +10,45 @@ from bwp_workshop.settings import BWP_PUBLIC_KEY_PEM, Settings, find_project_dir
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/supadupa"
 
 
-def test_defaults_are_the_local_target_and_public_bwp_endpoints(isolated_environment: Path) -> None:
+def test_defaults_are_the_local_target_and_the_sandbox_endpoints(isolated_environment: Path) -> None:
     settings = get_settings()
     assert settings.target == "local"
     assert settings.is_local
     assert settings.region == "us-east-1"
+    assert settings.authorize_url == "http://127.0.0.1:4567/marketplace/authorize"
+    assert settings.token_url == "http://127.0.0.1:4567/token"
+    assert settings.graphql_url == "http://127.0.0.1:4567/graphql"
+    assert settings.public_key == ""  # until the sandbox has written its key
+    assert settings.project_dir == isolated_environment
+    assert settings.bwp_dir == isolated_environment / ".bwp"
+    assert settings.local_aws_endpoint == "http://localhost:4566"
+
+
+def test_aws_target_defaults_to_the_public_bwp_endpoints(isolated_environment: Path) -> None:
+    settings = get_settings(target="aws")
     assert settings.authorize_url == "https://console.buywithprime.amazon.com/marketplace/authorize"
     assert settings.token_url == "https://api.buywithprime.amazon.com/token"
     assert settings.graphql_url == "https://api.buywithprime.amazon.com/graphql"
     assert settings.public_key == BWP_PUBLIC_KEY_PEM
-    assert settings.project_dir == isolated_environment
-    assert settings.bwp_dir == isolated_environment / ".bwp"
-    assert settings.local_aws_endpoint == "http://localhost:4566"
+
+
+def test_local_target_uses_the_sandbox_key_once_written(isolated_environment: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = get_settings(local_sandbox_port=4999)
+    settings.sandbox_public_key_file.parent.mkdir(parents=True)
+    settings.sandbox_public_key_file.write_text(pem)
+    settings = get_settings(local_sandbox_port=4999)
+    assert settings.public_key == pem
+    assert settings.token_url == "http://127.0.0.1:4999/token"
+    assert get_settings(token_url="https://elsewhere.test/token").token_url == "https://elsewhere.test/token"
 
 
 def test_published_public_key_is_a_p256_key() -> None:

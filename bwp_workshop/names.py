@@ -1,0 +1,68 @@
+"""Names shared by the stacks, the deployables, the local runtime and the notebooks.
+
+One place for every name that crosses a boundary: stack names, the CloudFormation output
+keys the helpers read back, the Secrets Manager secret the onboarding step writes, and the
+environment variables through which the stacks configure the OAuth container and the Lambda.
+Importing this module is free (no third-party imports).
+"""
+
+from __future__ import annotations
+
+# --- stacks, in deploy order -----------------------------------------------------------
+INFRA_STACK = "InfraStack"
+ECS_STACK = "EcsStack"
+EVENT_STACK = "EventStack"
+STACKS = (INFRA_STACK, ECS_STACK, EVENT_STACK)
+
+# --- resources named outside CloudFormation or fixed by the workshop ---------------------
+#: ECR repository of the OAuth handler image.
+REPOSITORY_NAME = "bwp-saas-integration"
+#: Secrets Manager secret with the app's client credentials, a JSON object
+#: ``{"client_id": ..., "client_secret": ...}``. Written by the onboarding step through the
+#: API (so the value never enters a template) and referenced by name from the stacks.
+CLIENT_SECRET_NAME = "bwp-saas-integration/oauth-client"
+CLIENT_SECRET_ID_KEY = "client_id"
+CLIENT_SECRET_SECRET_KEY = "client_secret"
+#: Prefix of the partner event source and bus names that Buy with Prime creates.
+PARTNER_SOURCE_PREFIX = "aws.partner/buywithprime"
+
+# --- CloudFormation output keys ----------------------------------------------------------
+OUT_ALB_DNS_NAME = "AlbDnsName"
+OUT_APP_BASE_URL = "AppBaseUrl"
+OUT_TOKEN_TABLE = "TokenTableName"
+OUT_REPOSITORY_URI = "RepositoryUri"
+OUT_CLUSTER_NAME = "ClusterName"
+OUT_SERVICE_NAME = "ServiceName"
+OUT_DATA_TABLE = "DataTableName"
+OUT_QUEUE_URL = "QueueUrl"
+OUT_QUEUE_ARN = "QueueArn"
+OUT_DLQ_URL = "DeadLetterQueueUrl"
+OUT_FUNCTION_NAME = "FunctionName"
+OUT_RULE_NAME = "RuleName"
+OUT_EVENT_BUS_ARN = "EventBusArn"
+
+# --- token table schema --------------------------------------------------------------------
+#: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.
+TOKEN_PK = "installation_id"
+TOKEN_SK = "updated_at"
+#: Numeric attribute with DynamoDB time-to-live enabled on the token table (epoch seconds),
+#: for short-lived items such as the OAuth state of a pending install.
+TOKEN_TTL_ATTRIBUTE = "ttl"
+
+# --- data table schema ---------------------------------------------------------------------
+#: Partition key (S): the event's id (``detail.eventId``, else the envelope ``id``).
+DATA_PK = "event_id"
+
+# --- environment of the deployables (set by the stacks; set by the local runtime on local) --
+ENV_TOKEN_TABLE = "TOKEN_TABLE_NAME"
+ENV_DATA_TABLE = "DATA_TABLE_NAME"
+ENV_APP_BASE_URL = "APP_BASE_URL"
+ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
+#: The OAuth container gets the client credentials injected from the secret under these names.
+ENV_CLIENT_ID = "BWP_CLIENT_ID"
+ENV_CLIENT_SECRET = "BWP_CLIENT_SECRET"
+ENV_AUTHORIZE_URL = "BWP_AUTHORIZE_URL"
+ENV_TOKEN_URL = "BWP_TOKEN_URL"
+ENV_GRAPHQL_URL = "BWP_GRAPHQL_URL"
+ENV_API_VERSION = "BWP_API_VERSION"
+ENV_PUBLIC_KEY = "BWP_PUBLIC_KEY"
