@@ -1,0 +1,127 @@
+"""The token store on the local AWS, including concurrent refreshers."""
+
+import threading
+import time
+
+import pytest
+
+from bwp_workshop import aws
+from bwp_workshop.core.token_store import NoTokenError, TokenStore
+from bwp_workshop.core.tokens import TokenEndpointError, TokenSet
+from bwp_workshop.names import TOKEN_PK, TOKEN_SK
+from bwp_workshop.settings import Settings
+
+
+class CountingEndpoint:
+    """A token endpoint double that rotates refresh tokens and refuses a spent one, as BwP's
+    (and the sandbox's) does; it counts refreshes."""
+
+    def __init__(self, delay: float = 0.05, fail: bool = False) -> None:
+        self.delay = delay
+        self.fail = fail
+        self.refreshes = 0
+        self.valid = {"rt-0"}
+        self.lock = threading.Lock()
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        with self.lock:
+            self.refreshes += 1
+            n = self.refreshes
+            if self.fail:
+                raise TokenEndpointError("down", status=503, error="server_error", transient=True)
+            if refresh_token not in self.valid:
+                raise TokenEndpointError("spent", status=400, error="invalid_grant", transient=False)
+            self.valid.discard(refresh_token)
+            self.valid.add(f"rt-{n}")
+        time.sleep(self.delay)
+        return TokenSet(access_token=f"at-{n}", refresh_token=f"rt-{n}", expires_in=900)
+
+
+@pytest.fixture
+def store(local_settings: Settings) -> TokenStore:
+    dynamodb = aws.client("dynamodb", local_settings)
+    dynamodb.create_table(
+        TableName="tokens",
+        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
+            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return TokenStore(aws.resource("dynamodb", local_settings).Table("tokens"), lease_seconds=3, poll_seconds=0.02)
+
+
+def _expiring(expires_in: int = 10) -> TokenSet:
+    return TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=expires_in)
+
+
+def test_put_and_latest_keep_installed_at_across_writes(store: TokenStore) -> None:
+    first = store.put("inst-1", _expiring(900))
+    second = store.put("inst-1", TokenSet(access_token="at-9", refresh_token="rt-9", expires_in=900))
+    assert second.updated_at > first.updated_at
+    latest = store.latest("inst-1")
+    assert latest is not None and latest.access_token == "at-9"
+    assert latest.installed_at == first.installed_at
+    assert store.latest("other") is None
+
+
+def test_a_fresh_token_is_not_refreshed(store: TokenStore) -> None:
+    store.put("inst-1", _expiring(900))
+    endpoint = CountingEndpoint()
+    assert store.valid_token("inst-1", endpoint).access_token == "at-0"  # type: ignore[arg-type]
+    assert endpoint.refreshes == 0
+
+
+def test_an_expiring_token_is_refreshed_and_stored(store: TokenStore) -> None:
+    store.put("inst-1", _expiring())
+    endpoint = CountingEndpoint()
+    token = store.valid_token("inst-1", endpoint, margin_seconds=60)  # type: ignore[arg-type]
+    assert (token.access_token, token.refresh_token) == ("at-1", "rt-1")
+    assert store.latest("inst-1").refresh_token == "rt-1"  # type: ignore[union-attr]
+
+
+def test_ten_concurrent_refreshers_spend_the_refresh_token_once(store: TokenStore) -> None:
+    store.put("inst-1", _expiring())
+    endpoint = CountingEndpoint(delay=0.2)
+    results: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(10)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            results.append(store.valid_token("inst-1", endpoint).access_token)  # type: ignore[arg-type]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert endpoint.refreshes == 1
+    assert results == ["at-1"] * 10
+    assert store.latest("inst-1").refresh_token == "rt-1"  # type: ignore[union-attr]
+
+
+def test_a_failed_refresh_releases_the_claim_for_the_next_caller(store: TokenStore) -> None:
+    store.put("inst-1", _expiring())
+    endpoint = CountingEndpoint(fail=True)
+    with pytest.raises(TokenEndpointError):
+        store.valid_token("inst-1", endpoint)  # type: ignore[arg-type]
+    endpoint.fail = False
+    assert store.valid_token("inst-1", endpoint).access_token == "at-2"  # type: ignore[arg-type]
+
+
+def test_delete_installation_removes_every_item_and_is_repeatable(store: TokenStore) -> None:
+    for n in range(3):
+        store.put("inst-1", TokenSet(access_token=f"a{n}", refresh_token=f"r{n}", expires_in=900))
+    store.put("inst-2", _expiring(900))
+    assert store.delete_installation("inst-1") == 3
+    assert store.delete_installation("inst-1") == 0
+    assert store.latest("inst-1") is None
+    assert store.latest("inst-2") is not None
+    with pytest.raises(NoTokenError):
+        store.valid_token("inst-1", CountingEndpoint())  # type: ignore[arg-type]
