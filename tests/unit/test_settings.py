@@ -246,3 +246,19 @@ def test_env_example_as_is_is_a_valid_configuration(
     settings = get_settings()
     assert settings.target == target
     assert settings.client_id == "" and settings.event_bus_arn == ""
+
+
+def test_stack_outputs_come_from_the_recorded_file(isolated_environment: Path) -> None:
+    from bwp_workshop.outputs import has_stack, load_outputs, stack_output
+
+    settings = get_settings()
+    assert load_outputs(settings) == {}
+    with pytest.raises(ConfigurationError, match="Deploy InfraStack first"):
+        stack_output(settings, "InfraStack", "TokenTableName")
+    settings.bwp_dir.mkdir()
+    (settings.bwp_dir / "outputs.json").write_text('{"InfraStack": {"TokenTableName": "t-1"}}')
+    assert stack_output(settings, "InfraStack", "TokenTableName") == "t-1"
+    assert has_stack(settings, "InfraStack") and not has_stack(settings, "EventStack")
+    (settings.bwp_dir / "outputs.json").write_text("{")
+    with pytest.raises(ConfigurationError, match="not valid JSON"):
+        load_outputs(settings)
