@@ -1,0 +1,127 @@
+"""Checks before the workshop starts: tools, versions, target and credentials.
+
+Each check answers ok or not with a detail and, when not ok, what to do. ``blocking`` checks
+stop the workshop; the others (a Docker engine, for example) only change what a step does.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+
+from .settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+    blocking: bool = True
+
+    def as_row(self) -> dict[str, str]:
+        row = asdict(self)
+        row["ok"] = "yes" if self.ok else ("no" if self.blocking else "no (optional)")
+        row["hint"] = "" if self.ok else self.hint
+        row.pop("blocking")
+        return row
+
+
+def _run(argv: list[str], timeout: float = 15) -> str | None:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def check_python() -> Check:
+    version = platform.python_version()
+    return Check("Python", sys.version_info >= (3, 11), version, "Python 3.11 or newer is needed.")
+
+
+def check_node() -> Check:
+    output = _run(["node", "--version"])
+    if output is None:
+        return Check("Node.js", False, "not found", "Install Node.js 20 or newer (the cdk CLI runs on it).")
+    major = int(re.sub(r"^v(\d+).*", r"\1", output) or 0)
+    return Check("Node.js", major >= 20, output, "Node.js 20 or newer is needed.")
+
+
+def check_cdk_versions(settings: Settings) -> Check:
+    """The installed cdk CLI must be the version package.json pins, which matches aws-cdk-lib:
+    a mismatch shows up as "Cloud assembly schema version mismatch" at deploy time."""
+    from importlib.metadata import version
+
+    from .cdk_cli import pinned_cli_version
+
+    lib = version("aws-cdk-lib")
+    pinned = pinned_cli_version(settings)
+    package = settings.project_dir / "node_modules" / "aws-cdk" / "package.json"
+    if not package.is_file():
+        return Check("cdk CLI / aws-cdk-lib", False, f"CLI not installed; lib {lib}", "Run `make setup` (npm ci).")
+    installed = json.loads(package.read_text())["version"]
+    ok = installed == pinned
+    return Check(
+        "cdk CLI / aws-cdk-lib",
+        ok,
+        f"CLI {installed} (pinned {pinned}), aws-cdk-lib {lib}",
+        "Run `make setup` to install the pinned CLI (npm ci).",
+    )
+
+
+def check_docker() -> Check:
+    if shutil.which("docker") is None:
+        return Check(
+            "Docker engine",
+            False,
+            "no docker command",
+            "The image step is skipped; the local target runs the app as a process instead.",
+            blocking=False,
+        )
+    info = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    return Check(
+        "Docker engine",
+        bool(info),
+        f"server {info}" if info else "docker command present, engine not reachable",
+        "Start the Docker engine to build the image, or go on without it.",
+        blocking=False,
+    )
+
+
+def check_target(settings: Settings) -> Check:
+    if settings.is_local:
+        from .local.runtime import LocalRuntime
+
+        states = {service.name: service.state for service in LocalRuntime(settings).status()}
+        running = all(state == "running" for state in states.values())
+        detail = ", ".join(f"{name} {state}" for name, state in states.items())
+        return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
+    from . import aws
+
+    try:
+        account = aws.account_id(settings)
+    except Exception as exc:  # the credential chain raises many types; the message says what to do
+        return Check("AWS credentials", False, type(exc).__name__, str(exc).splitlines()[0][:200])
+    return Check("AWS credentials", True, f"account {account}, region {settings.region}")
+
+
+def run_checks(settings: Settings | None = None) -> list[Check]:
+    settings = settings or get_settings()
+    return [
+        check_python(),
+        check_node(),
+        check_cdk_versions(settings),
+        check_docker(),
+        check_target(settings),
+    ]
+
+
+def blocking_failures(checks: list[Check]) -> list[Check]:
+    return [check for check in checks if check.blocking and not check.ok]

@@ -1,0 +1,36 @@
+"""What each notebook recorded in its closing cell: facts the tests check after a headless run
+(events that landed, tokens stored, what clean-up left). Kept in ``.bwp/records/<NN>.json``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from .settings import Settings, get_settings
+
+
+def record(notebook: str, settings: Settings | None = None, **facts: Any) -> dict[str, Any]:
+    """Write the notebook's facts (JSON values) and return them, so the cell shows them."""
+    settings = settings or get_settings()
+    folder = settings.bwp_dir / "records"
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {"notebook": notebook, "target": settings.target, "recorded_at": time.time(), **facts}
+    (folder / f"{notebook}.json").write_text(json.dumps(entry, indent=2, default=str))
+    return facts
+
+
+def read_records(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
+    settings = settings or get_settings()
+    folder = settings.bwp_dir / "records"
+    if not folder.is_dir():
+        return {}
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+
+
+def clear_records(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    folder = settings.bwp_dir / "records"
+    if folder.is_dir():
+        for path in folder.glob("*.json"):
+            path.unlink()

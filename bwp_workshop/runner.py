@@ -1,0 +1,141 @@
+"""Headless runs of the workshop notebooks: each notebook in order, executed by papermill in
+a fresh kernel, with executed copies written under ``build/notebooks/``.
+
+A notebook's ``parameters`` cell gets ``target`` (and any extra parameters); the kernel's
+environment carries ``BWP_TARGET`` too, so helper code and notebook agree. The first failure
+stops the run (later notebooks depend on it) and is reported with the notebook and cell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkshopError
+from .settings import Settings, get_settings
+
+NOTEBOOK_PATTERN = re.compile(r"^(\d{2})-[\w-]+\.ipynb$")
+KERNEL_NAME = "bwp-workshop"
+
+
+class NotebookFailed(WorkshopError):
+    """A notebook failed; the message names the notebook and the cell."""
+
+
+@dataclass
+class NotebookResult:
+    number: str
+    name: str
+    status: str  # "passed", "failed", "not run"
+    seconds: float = 0.0
+    output: Path | None = None
+    cell: int | None = None  # execution count in the executed copy (papermill adds one cell for parameters)
+    error: str | None = None
+
+
+def notebooks_dir(settings: Settings) -> Path:
+    return settings.project_dir / "notebooks"
+
+
+def discover(settings: Settings, only: Iterable[str] = ()) -> list[Path]:
+    """The workshop notebooks (``NN-name.ipynb``) in order; ``only`` picks by number."""
+    wanted = {number.zfill(2) for number in only}
+    found = sorted(path for path in notebooks_dir(settings).glob("*.ipynb") if NOTEBOOK_PATTERN.match(path.name))
+    if wanted:
+        unknown = wanted - {NOTEBOOK_PATTERN.match(path.name).group(1) for path in found}  # type: ignore[union-attr]
+        if unknown:
+            raise WorkshopError(
+                f"No notebook numbered {', '.join(sorted(unknown))} in {notebooks_dir(settings)}.",
+                hint="Numbers are the two digits a notebook's file name starts with.",
+            )
+        found = [path for path in found if path.name[:2] in wanted]
+    return found
+
+
+def _kernel_name() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise WorkshopError(
+            f"The Jupyter kernel {KERNEL_NAME!r} is not registered.",
+            hint="Run `make setup` (it registers the kernel in the project's .venv).",
+        ) from None
+    return KERNEL_NAME
+
+
+def run_notebooks(
+    settings: Settings | None = None,
+    *,
+    target: str | None = None,
+    only: Iterable[str] = (),
+    output_dir: Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    on_result: Callable[[NotebookResult], None] | None = None,
+) -> list[NotebookResult]:
+    """Execute the notebooks in order; returns one result per notebook (those after a
+    failure are ``not run``)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    settings = settings or get_settings()
+    target = target or settings.target
+    paths = discover(settings, only)
+    output_dir = output_dir or settings.project_dir / "build" / "notebooks"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    kernel = _kernel_name()
+    results: list[NotebookResult] = []
+    failed = False
+    previous_target = os.environ.get("BWP_TARGET")
+    os.environ["BWP_TARGET"] = target
+    try:
+        for path in paths:
+            result = NotebookResult(number=path.name[:2], name=path.stem, status="not run")
+            results.append(result)
+            if failed:
+                continue
+            result.output = output_dir / path.name
+            started = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(path),
+                    str(result.output),
+                    parameters={"target": target, **(parameters or {})},
+                    kernel_name=kernel,
+                    cwd=str(path.parent),
+                    progress_bar=False,
+                    log_output=False,
+                    report_mode=False,
+                )
+                result.status = "passed"
+            except PapermillExecutionError as exc:
+                failed = True
+                result.status = "failed"
+                result.cell = exc.exec_count
+                result.error = f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}"[:500]
+            finally:
+                result.seconds = time.perf_counter() - started
+            if on_result:
+                on_result(result)
+    finally:
+        if previous_target is None:
+            os.environ.pop("BWP_TARGET", None)
+        else:
+            os.environ["BWP_TARGET"] = previous_target
+    return results
+
+
+def raise_for_failure(results: list[NotebookResult]) -> None:
+    for result in results:
+        if result.status == "failed":
+            raise NotebookFailed(
+                f"Notebook {result.name} failed in cell [{result.cell}]: {result.error}",
+                hint=f"Open the executed copy {result.output} to see the cell and its output; fix the cause "
+                "and run again (every notebook can be re-run on its own with --only).",
+            )

@@ -1,0 +1,65 @@
+"""The headless runner on a throwaway project: order, parameters, failure naming, not-run."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from bwp_workshop.cli import main
+from bwp_workshop.errors import WorkshopError
+from bwp_workshop.runner import discover, run_notebooks
+from bwp_workshop.settings import get_settings
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    cells = [nbformat.v4.new_code_cell('target = "local"', metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "bwp-workshop",
+        "display_name": "Python (bwp-workshop)",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def project(isolated_environment: Path) -> Path:
+    folder = isolated_environment / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "00-first.ipynb", "import os\nassert os.environ['BWP_TARGET'] == target\nprint('first', target)")
+    _notebook(folder / "10-second.ipynb", "x = 1", "raise RuntimeError('the second one breaks')")
+    _notebook(folder / "20-third.ipynb", "print('never')")
+    (folder / "scratch.ipynb").write_text("{}")  # not numbered: ignored
+    return isolated_environment
+
+
+def test_discover_orders_numbered_notebooks_and_filters(project: Path) -> None:
+    settings = get_settings()
+    assert [path.name for path in discover(settings)] == ["00-first.ipynb", "10-second.ipynb", "20-third.ipynb"]
+    assert [path.name for path in discover(settings, ["0"])] == ["00-first.ipynb"]
+    with pytest.raises(WorkshopError, match="No notebook numbered 42"):
+        discover(settings, ["42"])
+
+
+def test_a_failure_names_the_notebook_and_cell_and_stops_the_run(project: Path) -> None:
+    results = run_notebooks(get_settings(), target="local", output_dir=project / "out")
+    assert [(r.name, r.status) for r in results] == [
+        ("00-first", "passed"),
+        ("10-second", "failed"),
+        ("20-third", "not run"),
+    ]
+    assert results[1].cell == 4 and "RuntimeError: the second one breaks" in (results[1].error or "")
+    assert (project / "out" / "00-first.ipynb").is_file()
+    executed = nbformat.read(project / "out" / "00-first.ipynb", as_version=4)
+    assert "first local" in str(executed.cells)
+
+
+def test_cli_prints_a_table_and_exits_non_zero_on_failure(project: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--only", "00", "--only", "10", "--output-dir", str(project / "o")])
+    assert result.exit_code == 1
+    assert "00-first" in result.output and "passed" in result.output
+    assert "Notebook 10-second failed in cell [4]" in result.output
+    ok = CliRunner().invoke(main, ["run", "--only", "00", "--output-dir", str(project / "o")])
+    assert ok.exit_code == 0, ok.output
