@@ -20,6 +20,10 @@ from .core import Caller
 from .event_source import EventSource, SubscriptionError
 
 _log = logging.getLogger(__name__)
+#: ariadne logs every error of a request; the client gets them anyway, and resolver failures
+#: are logged by ``format_error``.
+_quiet = logging.getLogger(f"{__name__}.request_errors")
+_quiet.disabled = True
 
 #: Error classes: GraphQL ``type`` -> (``errorType``, ``errorCode``).
 CLASSIFICATIONS = {
@@ -54,12 +58,12 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, (BwpError, SubscriptionError)):
         kind = original.kind
-    elif original is not None:
+    elif original is not None and not isinstance(original, GraphQLError):
         kind = "InternalServerError"
         _log.error("GraphQL resolver failed at %s", error.path, exc_info=original)
     else:  # syntax or validation error found by graphql-core
         kind = "ValidationError"
-    known = original is None or isinstance(original, BwpError | SubscriptionError)
+    known = kind != "InternalServerError" or isinstance(original, SubscriptionError)
     formatted: dict[str, Any] = {"message": error.message if known else "Internal server error"}
     if error.locations:
         formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
@@ -233,5 +237,5 @@ def schema() -> GraphQLSchema:
 
 def execute(payload: Any, context: dict[str, Any]) -> dict[str, Any]:
     """Run one GraphQL request body (already JSON-decoded); the response body."""
-    _, result = graphql_sync(schema(), payload, context_value=context, error_formatter=format_error)
+    _, result = graphql_sync(schema(), payload, context_value=context, error_formatter=format_error, logger=_quiet)
     return result
