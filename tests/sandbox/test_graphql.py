@@ -253,3 +253,12 @@ def test_unknown_subscriptions_are_access_denied(api: Api) -> None:
         "totalCount": 0,
         "edges": [],
     }
+
+
+def test_the_operation_name_picks_an_operation(api: Api) -> None:
+    document = "query A { buyWithPrimeStore { siteId } } query B { products(first: 1) { totalCount } }"
+    body = api({"query": document, "operationName": "B"})
+    assert body == {"data": {"products": {"totalCount": 5}}}
+    assert classification(api({"query": document})) == "ValidationError"  # which one?
+    response = api.post({"query": document, "operationName": 7})
+    assert response.status_code == 400
