@@ -11,6 +11,7 @@ from ..errors import WorkshopError
 from .config import config
 from .local import local
 from .run import run
+from .sandbox import sandbox
 
 
 class WorkshopGroup(click.Group):
@@ -38,3 +39,4 @@ def main() -> None:
 main.add_command(local)
 main.add_command(config)
 main.add_command(run)
+main.add_command(sandbox)
