@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import WorkshopError
 from .config import config
 from .local import local
+from .stacks import COMMANDS as STACK_COMMANDS
 
 
 class WorkshopGroup(click.Group):
@@ -36,3 +37,5 @@ def main() -> None:
 
 main.add_command(local)
 main.add_command(config)
+for command in STACK_COMMANDS:
+    main.add_command(command)

@@ -37,6 +37,7 @@ The gaps (moto 5.2.5):
     Elastic IP, internet gateway attachment and flow log in place, so the VPC cannot be
     deleted (``cdk destroy`` of a VPC stack failed with "has dependencies"); and its ECS
     service, cluster and task definition and its load balancer target group.
+11. A DynamoDB table created by CloudFormation ignores ``TimeToLiveSpecification``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import Table as DynamoTable
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
@@ -632,6 +635,27 @@ _NETWORK_DELETES = (
 )
 
 
+# --- 11. table time to live ------------------------------------------------------------------
+
+
+def _wrap_table_create(original: Any) -> Any:
+    function = original.__func__
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
+    ) -> Any:
+        table = function(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+        spec = cloudformation_json.get("Properties", {}).get("TimeToLiveSpecification")
+        if spec:
+            dynamodb_backends[account_id][region_name].update_time_to_live(
+                table.name,
+                {"Enabled": str(spec.get("Enabled")).lower() == "true", "AttributeName": spec["AttributeName"]},
+            )
+        return table
+
+    return classmethod(create_from_cloudformation_json)
+
+
 # --- applying -------------------------------------------------------------------------------
 
 
@@ -679,6 +703,8 @@ def apply() -> list[str]:
         (events_models.EventsBackend, "describe_event_source"),
         (events_models.EventsBackend, "describe_partner_event_source"),
         (events_models, "ResourceNotFoundException"),
+        (DynamoTable, "create_from_cloudformation_json"),
+        (DynamoDBBackend, "update_time_to_live"),
         (CloudWatchBackend, "put_metric_alarm"),
         (CloudWatchBackend, "delete_alarms"),
     ):
@@ -712,6 +738,9 @@ def apply() -> list[str]:
     events_models.EventsBackend._normalize_event_bus_arn = _event_bus_name
     for model, delete in _NETWORK_DELETES:
         model.delete = delete  # type: ignore[attr-defined]
+    DynamoTable.create_from_cloudformation_json = _wrap_table_create(  # type: ignore[method-assign]
+        DynamoTable.__dict__["create_from_cloudformation_json"]
+    )
     for method in ("describe_event_source", "describe_partner_event_source"):
         setattr(
             events_models.EventsBackend, method, _wrap_describe_source(getattr(events_models.EventsBackend, method))
@@ -732,6 +761,7 @@ def apply() -> list[str]:
             "describing a missing event source answers ResourceNotFoundException",
             "deleting a stack deletes its route tables, routes, NAT gateway, Elastic IP, internet gateway "
             "attachment, flow log, ECS service, cluster and task definition, and target group",
+            "tables created by CloudFormation get their time to live",
         ]
     )
     return list(_applied)
