@@ -9,6 +9,8 @@ from bwp_workshop import names
 from bwp_workshop.deploy import DeployError, Progress, explain_failure, stack_names
 from bwp_workshop.settings import get_settings
 
+# ruff: noqa: E501 (CLI output lines are long)
+
 FAILED_RESOURCE = """\
 InfraStack: deploying... [1/1]
 InfraStack |  0/25 | 7:03:58 AM | CREATE_IN_PROGRESS   | AWS::CloudFormation::Stack | InfraStack User Initiated
