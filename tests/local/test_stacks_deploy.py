@@ -180,8 +180,11 @@ def test_cli_outputs_prints_the_cached_outputs(settings: Settings, monkeypatch: 
     assert "EcsStack is not deployed" in result.output
 
 
-def test_outputs_are_read_back_from_cloudformation_when_the_cache_is_gone(settings: Settings, tmp_path: Path) -> None:
+def test_diff_and_outputs_read_back_from_cloudformation_when_the_cache_is_gone(
+    settings: Settings, tmp_path: Path
+) -> None:
     deployed = deploy.deploy(names.INFRA_STACK, settings, progress=False)
+    assert "There were no differences" in deploy.diff(names.INFRA_STACK, settings)
     deploy.outputs_file(settings).unlink()
     assert deploy.outputs(names.INFRA_STACK, settings) == deployed
     assert names.INFRA_STACK in json.loads(deploy.outputs_file(settings).read_text())
