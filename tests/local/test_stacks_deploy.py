@@ -1,4 +1,4 @@
-"""The three stacks deployed to the local AWS by the real cdk CLI through the deploy helpers:
+"""The three stacks deployed to the local AWS by the real cdk CLI through bwp_workshop.deploy:
 outputs, the resources in moto, a redeploy without change, destroy leaving nothing, and CLI
 failures turned into errors that name the stack and the fix."""
 
