@@ -19,8 +19,10 @@ STACKS = (INFRA_STACK, ECS_STACK, EVENT_STACK)
 REPOSITORY_NAME = "bwp-saas-integration"
 #: Secrets Manager secret with the app's client credentials, a JSON object
 #: ``{"client_id": ..., "client_secret": ...}``. Written by the onboarding step through the
-#: API (so the value never enters a template) and referenced by name from the stacks.
-CLIENT_SECRET_NAME = "bwp-saas-integration/oauth-client"
+#: API (so the value never enters a template) and referenced by name from the stacks. The
+#: name must not end in a hyphen and six characters: Secrets Manager would read those as the
+#: random suffix of a full ARN when the stacks refer to the secret by partial ARN.
+CLIENT_SECRET_NAME = "bwp-saas-integration/oauth-credentials"
 CLIENT_SECRET_ID_KEY = "client_id"
 CLIENT_SECRET_SECRET_KEY = "client_secret"
 #: Prefix of the partner event source and bus names that Buy with Prime creates.
@@ -66,3 +68,15 @@ ENV_TOKEN_URL = "BWP_TOKEN_URL"
 ENV_GRAPHQL_URL = "BWP_GRAPHQL_URL"
 ENV_API_VERSION = "BWP_API_VERSION"
 ENV_PUBLIC_KEY = "BWP_PUBLIC_KEY"
+ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+
+# --- the deployables ------------------------------------------------------------------------
+#: Service name of the event Lambda in its structured logs (POWERTOOLS_SERVICE_NAME).
+EVENT_HANDLER_SERVICE = "bwp-event-handler"
+#: The OAuth app's port in its container, and the path its health checks call.
+APP_PORT = 8080
+APP_HEALTH_PATH = "/health"
+#: Name of the load balancer. Lowercase on purpose: its DNS name is ``<name>-<digits>.<region>
+#: .elb.amazonaws.com``, so the install URL BwP hashes has no capital letters.
+LOAD_BALANCER_NAME = "bwp-oauth"

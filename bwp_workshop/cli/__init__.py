@@ -12,6 +12,7 @@ from .config import config
 from .local import local
 from .run import run
 from .sandbox import sandbox
+from .stacks import COMMANDS as STACK_COMMANDS
 
 
 class WorkshopGroup(click.Group):
@@ -40,3 +41,5 @@ main.add_command(local)
 main.add_command(config)
 main.add_command(run)
 main.add_command(sandbox)
+for command in STACK_COMMANDS:
+    main.add_command(command)
