@@ -287,24 +287,8 @@ def write_credentials_to_env(settings: Settings, registration: AppRegistration, 
     """Write the issued client id and secret into the project's ``.env`` as ``BWP_CLIENT_ID``
     and ``BWP_CLIENT_SECRET`` (replacing earlier values, keeping every other line); the file's
     path. The file is made readable by its owner only."""
+    from ..envfile import set_env_values
     from ..names import ENV_CLIENT_ID, ENV_CLIENT_SECRET
 
-    path = env_file or settings.project_dir / ".env"
     values = {ENV_CLIENT_ID: registration.client_id, ENV_CLIENT_SECRET: registration.client_secret.get_secret_value()}
-    lines = path.read_text().splitlines() if path.is_file() else []
-    written: set[str] = set()
-    out = []
-    for line in lines:
-        name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-        if name in values and "=" in line and not line.lstrip().startswith("#"):
-            if name not in written:
-                out.append(f"{name}={values[name]}")
-                written.add(name)
-            continue
-        out.append(line)
-    out.extend(f"{name}={value}" for name, value in values.items() if name not in written)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text("\n".join(out) + "\n")
-    return path
+    return set_env_values(values, settings, path=env_file)
