@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import WorkshopError
 from .config import config
 from .local import local
+from .sandbox import sandbox
 
 
 class WorkshopGroup(click.Group):
@@ -36,3 +37,4 @@ def main() -> None:
 
 main.add_command(local)
 main.add_command(config)
+main.add_command(sandbox)
