@@ -40,6 +40,9 @@ class ServiceSpec:
     health_path: str
     env: dict[str, str] = field(default_factory=dict)
     port_setting: str = ""
+    #: False: ``env`` is the whole environment (nothing of the caller's leaks in, such as an
+    #: AWS profile that would win over the local AWS's dummy keys).
+    inherit_env: bool = True
 
     @property
     def health_url(self) -> str:
@@ -196,7 +199,7 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         )
     registry.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = registry.log_dir / f"{spec.name}.log"
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if spec.inherit_env else {}), **spec.env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         log.write(f"\n--- {stamp} starting {spec.name} on {spec.host}:{spec.port}\n".encode())
