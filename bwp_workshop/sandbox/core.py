@@ -171,13 +171,13 @@ class Sandbox:
 
     def apps(self) -> list[dict[str, Any]]:
         rows = self.store.all("SELECT * FROM apps ORDER BY created_at")
-        return [{key: row[key] for key in row if key != "secret_hash"} for row in rows]
+        return [_public(row) for row in rows]
 
     def app(self, app_id: str) -> dict[str, Any]:
         row = self.store.one("SELECT * FROM apps WHERE app_id = ? OR client_id = ?", app_id, app_id)
         if row is None:
             raise NotFound(f"no app {app_id!r}; register one first")
-        return {key: row[key] for key in row if key != "secret_hash"}
+        return _public(row)
 
     def merchant(self, merchant_id: str | None) -> dict[str, Any]:
         if merchant_id is None:
@@ -518,6 +518,13 @@ class Sandbox:
             )
             db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
         return result
+
+
+def _public(row: Any) -> dict[str, Any]:
+    """An app row without its secret hash."""
+    app = dict(row)
+    app.pop("secret_hash", None)
+    return app
 
 
 def _json(value: Any) -> str:

@@ -125,9 +125,9 @@ class EventSource:
         if existing is None:
             client = self._events_client(region)
             try:
-                client.describe_event_source(Name=source_name)
-            except client.exceptions.ResourceNotFoundException:
                 client.create_partner_event_source(Name=source_name, Account=account)
+            except client.exceptions.ResourceAlreadyExistsException:
+                pass
             except Exception as exc:  # the local AWS is not reachable
                 raise SubscriptionError(
                     "InternalServerError",

@@ -8,6 +8,7 @@ errorCode}``, as Buy with Prime answers.
 from __future__ import annotations
 
 import base64
+import logging
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,6 +18,8 @@ from graphql import GraphQLError, GraphQLSchema
 
 from .core import Caller
 from .event_source import EventSource, SubscriptionError
+
+_log = logging.getLogger(__name__)
 
 #: Error classes: GraphQL ``type`` -> (``errorType``, ``errorCode``).
 CLASSIFICATIONS = {
@@ -53,10 +56,11 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         kind = original.kind
     elif original is not None:
         kind = "InternalServerError"
+        _log.error("GraphQL resolver failed at %s", error.path, exc_info=original)
     else:  # syntax or validation error found by graphql-core
         kind = "ValidationError"
-    formatted: dict[str, Any] = {"message": error.message if original is None or kind != "InternalServerError"
-                                 else "Internal server error"}  # fmt: skip
+    known = original is None or isinstance(original, BwpError | SubscriptionError)
+    formatted: dict[str, Any] = {"message": error.message if known else "Internal server error"}
     if error.locations:
         formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     if error.path:
