@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.applications import Starlette
 
 from tests.conftest import free_port
 
@@ -51,7 +51,8 @@ class RoundRobin:
             answer = await client.request(
                 request.method, httpx.URL(target), headers=headers, content=await request.body()
             )
-            kept = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}]
+            dropped = HOP_BY_HOP | {"content-encoding"}  # httpx has decoded the body
+            kept = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in dropped]
             response = Response(content=answer.content, status_code=answer.status_code)
             response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept] + [
                 (b"content-length", str(len(answer.content)).encode())
