@@ -330,7 +330,17 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             pages.settings(current.installation_id, current.installed_at, current.updated_at, current.expires_at)
         )
 
-    @app.post("/uninstall", summary="Uninstall URL")
+    @app.post(
+        "/uninstall",
+        summary="Uninstall URL",
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "description": "As Buy with Prime sends it; its raw bytes are part of the request hash.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     async def uninstall(
         request: Request,
         token_query: Annotated[str | None, Query(alias=TOKEN_PARAMETER)] = None,
