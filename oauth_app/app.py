@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import logging
 import os
-import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -43,6 +43,7 @@ from bwp_workshop.names import OAUTH_STATE_PREFIX
 
 from . import pages
 from .config import AppConfig
+from .middleware import SecurityHeaders
 from .state import STATE_PATTERN, PendingInstalls, PendingStoreError
 
 log = logging.getLogger("oauth_app")
@@ -53,8 +54,6 @@ STATE_COOKIE = "bwp_oauth_state"
 MAX_INSTALLATION_ID = 256
 MAX_CODE = 2048
 MAX_BODY = 64 * 1024
-
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
 class Refusal(Exception):
@@ -113,6 +112,7 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
     app.state.token_store = store
     app.state.pending_installs = pending
     app.state.token_endpoint = endpoint
+    readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="token-read")
 
     # --- responses, headers, logs ------------------------------------------------------
     def refusal_response(request: Request, refusal: Refusal) -> Response:
@@ -142,29 +142,7 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             response.headers[name] = value
         return response
 
-    @app.middleware("http")
-    async def _headers_and_access_log(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")  # /install URLs carry a code
-        headers.setdefault("Cache-Control", "no-store")
-        if headers.get("content-type", "").startswith("text/html"):
-            headers.setdefault("Content-Security-Policy", _CSP)
-            headers.setdefault("X-Frame-Options", "DENY")
-        if secure_cookie:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.url.path not in {"/health", "/_bwp/health"}:
-            # The path only: query strings carry codes and verification tokens.
-            log.info(
-                "%s %s %d %.1f ms",
-                request.method,
-                request.url.path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
-        return response
+    app.add_middleware(SecurityHeaders, hsts=secure_cookie)
 
     # --- helpers -----------------------------------------------------------------------
     def external_url(request: Request) -> str:
@@ -287,6 +265,9 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             raise Refusal(
                 400, "state_mismatch", "the state does not belong to this browser's install; start the install again"
             )
+        # The installation's newest item (whose installed_at a reinstall keeps) is read while
+        # the state is consumed and the code exchanged: they are independent of each other.
+        previous = readers.submit(store.latest, checked.installation_id)
         try:
             verifier = pending.consume(state)
         except PendingStoreError as exc:
@@ -302,8 +283,10 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             raise Refusal(
                 502, "token_endpoint_failed", f"{reason}; nothing was stored, start the install again"
             ) from None
+        finally:
+            wait([previous])
         try:
-            stored = store.put(checked.installation_id, tokens)
+            stored = store.put(checked.installation_id, tokens, previous=previous.result())
         except TokenStoreError as exc:
             raise table_unavailable(str(exc)) from None
         log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
