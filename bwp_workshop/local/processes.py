@@ -9,6 +9,7 @@ stopped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -43,6 +44,15 @@ class ServiceSpec:
     #: False: ``env`` is the whole environment (nothing of the caller's leaks in, such as an
     #: AWS profile that would win over the local AWS's dummy keys).
     inherit_env: bool = True
+    #: True: ``up`` restarts the running service when its command line or environment
+    #: changed (it reads its configuration only when it starts).
+    restart_on_change: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the command line and environment (no value can be read back from it)."""
+        text = json.dumps([list(self.argv), sorted(self.env.items()), self.inherit_env])
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def health_url(self) -> str:
@@ -59,6 +69,8 @@ class ProcessRecord:
     argv: list[str]
     log_file: str
     started_at: float
+    #: ``ServiceSpec.fingerprint`` of the configuration the process was started with.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,7 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         argv=list(spec.argv),
         log_file=str(log_path),
         started_at=time.time(),
+        fingerprint=spec.fingerprint,
     )
     try:
         _wait_ready(spec, child, log_path, ready_timeout)

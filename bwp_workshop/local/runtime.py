@@ -2,12 +2,14 @@
 Prime (the sandbox) and, once InfraStack is deployed, for the Fargate service (the OAuth app
 under uvicorn), started in the background and tracked under ``.bwp/``.
 
-``up`` starts what is not running (a service already up is left alone), ``down`` stops only
+``up`` starts what is not running (a service already up is left alone, except the app, which
+is restarted when its configuration changed: new client credentials, say), ``down`` stops only
 what ``up`` started, ``status`` reports each service, ``reset`` wipes the local AWS state.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import httpx
@@ -25,6 +27,8 @@ SANDBOX_SERVICE = "sandbox"
 OAUTH_APP_SERVICE = "oauth-app"
 #: uvicorn options of the app, as in oauth_app/Dockerfile (host and port are the target's).
 OAUTH_APP_UVICORN_OPTIONS = ("--proxy-headers", "--no-access-log", "--no-server-header")
+#: Variables of the caller's environment the app inherits (none of them configures it).
+_APP_BASE_ENVIRONMENT = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,10 @@ class LocalRuntime:
         public_key = s.public_key
         if not public_key and s.sandbox_public_key_file.is_file():  # the sandbox wrote it since
             public_key = s.sandbox_public_key_file.read_text()
-        env = aws.subprocess_environment(s)
+        # Only what the app needs, so the environment (and the fingerprint that tells `up` to
+        # restart the app) is the same whichever shell or notebook kernel runs `local up`.
+        base = {name: os.environ[name] for name in _APP_BASE_ENVIRONMENT if name in os.environ}
+        env = aws.subprocess_environment(s, base=base)
         env.update(
             {
                 names.ENV_TOKEN_TABLE: stack_output(s, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
@@ -131,6 +138,7 @@ class LocalRuntime:
                 health_path=moto_server.HEALTH_PATH,
                 env=env,
                 inherit_env=False,
+                restart_on_change=True,  # new client credentials or a redeployed table
                 port_setting="BWP_LOCAL_APP_PORT",
             )
         ]
@@ -145,6 +153,18 @@ class LocalRuntime:
                 record = self.registry.read(spec.name)
                 if record is not None and processes.process_of(record) is not None:
                     self._check_running(spec, record)
+                    if spec.restart_on_change and record.fingerprint != spec.fingerprint:
+                        processes.stop(spec.name, self.registry)
+                        record = processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
+                        changes.append(
+                            Change(
+                                spec.name,
+                                "restarted (configuration changed)",
+                                record.pid,
+                                f"http://{record.host}:{record.port}",
+                            )
+                        )
+                        continue
                     changes.append(
                         Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}")
                     )

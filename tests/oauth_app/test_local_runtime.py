@@ -1,5 +1,6 @@
 """`bwp-workshop local up` runs the OAuth app once InfraStack is deployed: configured from the
-stack outputs and the sandbox, isolated from the caller's AWS setup, installable end to end."""
+stack outputs and the sandbox, isolated from the caller's AWS setup, restarted when its
+configuration changes, installable end to end."""
 
 from __future__ import annotations
 
@@ -28,11 +29,19 @@ def test_local_up_starts_the_app_after_infrastack_and_a_merchant_can_install(
     settings = Settings(project_dir=tmp_path, local_ready_timeout=60, **ports)
     runtime = LocalRuntime(settings)
     try:
-        assert [change.name for change in runtime.up()] == ["moto", "sandbox"]
+        assert [change.name for change in runtime.up()] == ["moto", "sandbox"]  # nothing deployed yet
         create_token_table(settings, "workshop-tokens")
         (tmp_path / ".bwp" / "outputs.json").write_text(json.dumps({INFRA_STACK: {OUT_TOKEN_TABLE: "workshop-tokens"}}))
+        # A profile of the caller's that does not exist here must not reach the app.
+        monkeypatch.setenv("AWS_PROFILE", "a-profile-of-the-callers")
+        runtime = LocalRuntime(Settings(project_dir=tmp_path, local_ready_timeout=60, **ports))
+        changes = {change.name: change.action for change in runtime.up()}
+        assert changes == {"moto": "already running", "sandbox": "already running", OAUTH_APP_SERVICE: "started"}
+        app_url = settings.local_app_url
+        unconfigured = httpx.get(f"{app_url}/launch", trust_env=False)
+        assert (unconfigured.status_code, unconfigured.json()["error"]) == (503, "not_configured")
+
         with SandboxClient(settings) as sandbox:
-            app_url = settings.local_app_url
             registration = sandbox.register_app(
                 f"{app_url}/launch", f"{app_url}/install", f"{app_url}/settings", f"{app_url}/uninstall"
             )
@@ -44,13 +53,12 @@ def test_local_up_starts_the_app_after_infrastack_and_a_merchant_can_install(
             **ports,
         )
         runtime = LocalRuntime(settings)
-        # A profile of the caller's that does not exist here must not reach the app.
-        monkeypatch.setenv("AWS_PROFILE", "a-profile-of-the-callers")
         changes = {change.name: change.action for change in runtime.up()}
-        assert changes == {"moto": "already running", "sandbox": "already running", OAUTH_APP_SERVICE: "started"}
+        assert changes[OAUTH_APP_SERVICE] == "restarted (configuration changed)"
+        assert changes["moto"] == changes["sandbox"] == "already running"
+        assert {change.name: change.action for change in runtime.up()}[OAUTH_APP_SERVICE] == "already running"
         assert [state.state for state in runtime.status()] == ["running"] * 3
-        health = httpx.get(f"{settings.local_app_url}/health", trust_env=False)
-        assert health.json() == {"status": "ok"}
+        assert httpx.get(f"{app_url}/health", trust_env=False).json() == {"status": "ok"}
 
         with SandboxClient(settings) as sandbox:
             outcome = sandbox.install(app_id=registration.app_id)
