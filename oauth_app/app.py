@@ -25,7 +25,9 @@ import hashlib
 import hmac
 import logging
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -84,16 +86,21 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
     the token endpoint) default to real ones; tests pass their own."""
     if table is None:
         import boto3
+        from botocore.exceptions import NoRegionError
 
-        table = boto3.resource("dynamodb").Table(config.token_table_name)
+        try:
+            table = boto3.resource("dynamodb").Table(config.token_table_name)
+        except NoRegionError:
+            raise RuntimeError("AWS_REGION is not set: set it to the token table's region") from None
     store = TokenStore(table)
+    own_http = None if http else httpx.Client(timeout=config.token_timeout_seconds, trust_env=False)
     pending = PendingInstalls(table, ttl_seconds=config.state_ttl_seconds)
     client_secret = config.client_secret.get_secret_value()
     endpoint = TokenEndpoint(
         config.token_url,
         config.client_id,
         client_secret,
-        http=http or httpx.Client(timeout=config.token_timeout_seconds, trust_env=False),
+        http=http or own_http,
         attempts=config.token_attempts,
         max_wait=1.0,
     )
@@ -101,7 +108,17 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
     cookie_key = hashlib.sha256(b"bwp-oauth-state-cookie\0" + client_secret.encode()).digest()
     secure_cookie = config.app_base_url.startswith("https://")
 
+    readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="token-read")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        readers.shutdown(wait=False, cancel_futures=True)
+        if own_http is not None:
+            own_http.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Buy with Prime OAuth handler",
         version="1.0.0",
         docs_url=None,
@@ -112,7 +129,6 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
     app.state.token_store = store
     app.state.pending_installs = pending
     app.state.token_endpoint = endpoint
-    readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="token-read")
 
     # --- responses, headers, logs ------------------------------------------------------
     def refusal_response(request: Request, refusal: Refusal) -> Response:

@@ -451,7 +451,7 @@ def _install(client: TestClient, installation_id: str = "inst-1") -> None:
     assert client.get(f"{url}&verification-token={sign(url, installation_id=installation_id)}").status_code == 200
 
 
-def test_settings_shows_the_installation(client: TestClient) -> None:
+def test_settings_shows_the_installation(client: TestClient, caplog: Any, capsys: Any) -> None:
     _install(client, "inst-7")
     url = f"{BASE_URL}/settings?merchant=m1"
     response = client.get(f"{url}&verification-token={sign(url, installation_id='inst-7')}")
@@ -468,10 +468,13 @@ def test_settings_shows_the_installation(client: TestClient) -> None:
         token = make(url)
         response = client.get(url if token is None else f"{url}&verification-token={token}")
         assert (response.status_code, response.json()["error"]) == (status, code)
+        assert_nothing_secret_logged(caplog, capsys, *([token] if token else []))
 
 
 # --- uninstall ---------------------------------------------------------------------------------
-def test_uninstall_deletes_every_token_item_and_repeating_it_is_harmless(client: TestClient, table: Any) -> None:
+def test_uninstall_deletes_every_token_item_and_repeating_it_is_harmless(
+    client: TestClient, table: Any, caplog: Any, capsys: Any
+) -> None:
     _install(client, "inst-9")
     _install(client, "inst-9")
     _install(client, "inst-keep")
@@ -507,6 +510,7 @@ def test_uninstall_deletes_every_token_item_and_repeating_it_is_harmless(client:
     response = client.post(url, content=b"x" * (64 * 1024 + 1), headers={"verification-token": "x"})
     assert response.status_code == 413
     assert [item[TOKEN_PK] for item in token_items(table)] == ["inst-keep"]
+    assert_nothing_secret_logged(caplog, capsys, swapped)
 
 
 def test_uninstall_failure_in_the_table_is_a_503(table: Any, client: TestClient) -> None:
