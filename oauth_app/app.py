@@ -32,6 +32,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -142,6 +143,19 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
     @app.exception_handler(Refusal)
     async def _refused(request: Request, exc: Refusal) -> Response:
         return refusal_response(request, exc)
+
+    @app.exception_handler(BotoCoreError)
+    @app.exception_handler(ClientError)
+    async def _table_unreachable(request: Request, exc: Exception) -> Response:
+        # DynamoDB errors the stores did not translate (no connection, no credentials...).
+        return refusal_response(
+            request,
+            Refusal(
+                503,
+                "token_table_unavailable",
+                f"the token table could not be reached ({type(exc).__name__}); nothing was stored, try again",
+            ),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

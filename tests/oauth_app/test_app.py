@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
@@ -372,7 +372,8 @@ class FailingTable:
     """The real table, except that the named operations fail as DynamoDB does when throttled
     (for token items only, when ``tokens_only``)."""
 
-    def __init__(self, table: Any, operations: set[str], tokens_only: bool = False) -> None:
+    def __init__(self, table: Any, operations: set[str], tokens_only: bool = False, unreachable: bool = False) -> None:
+        self._unreachable = unreachable
         self._table = table
         self._operations = operations
         self._tokens_only = tokens_only
@@ -386,6 +387,8 @@ class FailingTable:
             key = kwargs.get("Item") or kwargs.get("Key") or {}
             if self._tokens_only and str(key.get(TOKEN_PK, "")).startswith(OAUTH_STATE_PREFIX):
                 return real(**kwargs)
+            if self._unreachable:
+                raise EndpointConnectionError(endpoint_url="http://localhost:1/")
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, name
             )
@@ -424,6 +427,24 @@ def test_dynamodb_failures_are_503_and_store_nothing(
     assert token_items(table) == []
     assert len(token_endpoint.requests) == 1  # only the store_fails exchange
     assert_nothing_secret_logged(caplog, capsys, "the-code")
+
+
+@pytest.mark.parametrize("operation", ["put_item", "delete_item", "query"])
+def test_an_unreachable_table_is_a_503_at_every_step(
+    operation: str, table: Any, token_endpoint: ScriptedTokenEndpoint
+) -> None:
+    app = create_app(config(), table=FailingTable(table, {operation}, unreachable=True), http=token_endpoint.client())
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        response = test_client.get("/launch", follow_redirects=False)
+        if operation == "put_item":
+            assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+            assert "EndpointConnectionError" in response.json()["reason"]
+            return
+        state = httpx.URL(response.headers["location"]).params["state"]
+        url = install_url({"code": "the-code", "state": state})
+        response = test_client.get(f"{url}&verification-token={sign(url)}")
+    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert token_items(table) == []
 
 
 def test_without_client_credentials_launch_and_install_say_what_to_set(table: Any) -> None:
