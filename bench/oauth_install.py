@@ -152,7 +152,11 @@ def main() -> None:
     }
     results = {
         "command": f".venv/bin/python bench/oauth_install.py --installs {args.installs} --warmup {args.warmup}",
-        "machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # other work on the machine
+        },
         "python": sys.version.split()[0],
         "installs": args.installs,
         "warmup": args.warmup,
