@@ -26,7 +26,6 @@ import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -109,12 +108,9 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
     cookie_key = hashlib.sha256(b"bwp-oauth-state-cookie\0" + client_secret.encode()).digest()
     secure_cookie = config.app_base_url.startswith("https://")
 
-    readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="token-read")
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        readers.shutdown(wait=False, cancel_futures=True)
         if own_http is not None:
             own_http.close()
 
@@ -295,9 +291,6 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             raise Refusal(
                 400, "state_mismatch", "the state does not belong to this browser's install; start the install again"
             )
-        # The installation's newest item (whose installed_at a reinstall keeps) is read while
-        # the state is consumed and the code exchanged: they are independent of each other.
-        previous = readers.submit(store.latest, checked.installation_id)
         try:
             verifier = pending.consume(state)
         except PendingStoreError as exc:
@@ -313,10 +306,10 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             raise Refusal(
                 502, "token_endpoint_failed", f"{reason}; nothing was stored, start the install again"
             ) from None
-        finally:
-            wait([previous])
         try:
-            stored = store.put(checked.installation_id, tokens, previous=previous.result())
+            # An install starts the installation afresh (installed_at = now): the write needs no
+            # read of the installation's earlier items, which stay until refreshed or uninstalled.
+            stored = store.put(checked.installation_id, tokens, previous=None)
         except TokenStoreError as exc:
             raise table_unavailable(str(exc)) from None
         log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
