@@ -110,6 +110,9 @@ def test_install_settings_uninstall_across_two_app_processes(
     opened = sandbox_server.client.open_settings(iid)
     assert opened.ok, opened
     assert "Installed since" in opened.text and iid in opened.text
+    sandbox_server.client.update_config(verification_token_in="header")
+    opened = sandbox_server.client.open_settings(iid)
+    assert opened.ok, opened  # the token as a header works the same
 
     removed = sandbox_server.client.uninstall(iid)
     assert removed.ok, removed
