@@ -352,12 +352,15 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
         token_query: Annotated[str | None, Query(alias=TOKEN_PARAMETER)] = None,
         token_header: Annotated[str | None, Header(alias=TOKEN_PARAMETER)] = None,
     ) -> dict[str, Any]:
+        too_large = Refusal(413, "body_too_large", f"the body is larger than {MAX_BODY} bytes")
         declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY:
-            raise Refusal(413, "body_too_large", f"the body is larger than {MAX_BODY} bytes")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise Refusal(413, "body_too_large", f"the body is larger than {MAX_BODY} bytes")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise too_large
+        body = b""
+        async for chunk in request.stream():  # read at most MAX_BODY (+ one chunk), whatever is declared
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise too_large
         checked = verified(request, token_query, token_header, body)
         try:
             deleted = await run_in_threadpool(store.delete_installation, checked.installation_id)

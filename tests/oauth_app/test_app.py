@@ -534,7 +534,9 @@ def test_uninstall_deletes_every_token_item_and_repeating_it_is_harmless(
     response = client.post(f"{query_url}&verification-token={swapped}")
     assert (response.status_code, response.json()["error"]) == (403, "request_hash_mismatch")
     response = client.post(url, content=b"x" * (64 * 1024 + 1), headers={"verification-token": "x"})
-    assert response.status_code == 413
+    assert (response.status_code, response.json()["error"]) == (413, "body_too_large")
+    chunked = client.post(url, content=iter([b"x" * 40000, b"x" * 40000]), headers={"verification-token": "x"})
+    assert (chunked.status_code, chunked.json()["error"]) == (413, "body_too_large")
     assert [item[TOKEN_PK] for item in token_items(table)] == ["inst-keep"]
     assert_nothing_secret_logged(caplog, capsys, swapped)
 
