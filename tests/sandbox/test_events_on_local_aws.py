@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from bwp_workshop import aws
+from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE, LIFECYCLES
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import Installed, installed_app
@@ -193,3 +194,17 @@ def test_subscriptions_can_be_read_listed_and_deleted(local_sandbox: SandboxHand
         # An ORDER_CONFIRMED event now has no subscription to go to.
         result = local_sandbox.client.emit(orders=1, lifecycle="delivered")
         assert {entry["type"] for entry in result["entries"]} == {"PACKAGE_DELIVERED"}
+
+
+def test_subscribing_again_after_a_local_aws_reset_recreates_the_source(
+    local_sandbox: SandboxHandle, local_aws: LocalRuntime
+) -> None:
+    settings = local_sandbox.settings
+    name = f"reset-{secrets.token_hex(4)}"
+    source_name = f"aws.partner/buywithprime/{name}"
+    events = aws.client("events", settings)
+    with installed_app(local_sandbox) as installed:
+        assert "errors" not in subscribe(installed, "ORDER_CONFIRMED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
+        local_aws.reset()
+        assert "errors" not in subscribe(installed, "REFUND_COMPLETED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
+    assert events.describe_event_source(Name=source_name)["Name"] == source_name

@@ -94,14 +94,21 @@ def test_added_latency(sandbox_app: SandboxHandle) -> None:
     assert response.status_code == 401  # the request itself still runs
 
 
-def test_faults_from_the_environment_and_their_persistence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_from_the_environment_and_dotenv_and_faults_persist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BWP_SANDBOX_FAULTS", '{"graphql": {"throttle_rate": 0.25, "seed": 9}}')
     monkeypatch.setenv("BWP_SANDBOX_ACCESS_TOKEN_TTL", "30")
+    monkeypatch.setenv("BWP_SANDBOX_EVENT_SHAPES", '["legacy", "2024-01-01"]')
+    (tmp_path / ".env").write_text("BWP_SANDBOX_CODE_TTL=7\nBWP_SANDBOX_ACCESS_TOKEN_TTL=31\n")
     settings = Settings(project_dir=tmp_path)
     with TestClient(create_app(settings)) as http:
         faults = http.get("/_sandbox/faults").json()
         assert faults["graphql"]["throttle_rate"] == 0.25
-        assert http.get("/_sandbox/config").json()["access_token_ttl"] == 30
+        config = http.get("/_sandbox/config").json()
+        assert config["access_token_ttl"] == 30  # the environment wins over .env
+        assert config["code_ttl"] == 7
+        assert config["event_shapes"] == ["legacy", "2024-01-01"]
         http.put("/_sandbox/faults", json={"faults": {"token": {"latency_ms": 5}}})
     monkeypatch.delenv("BWP_SANDBOX_FAULTS")
     with TestClient(create_app(settings)) as http:  # a restart keeps what was set at run time

@@ -262,3 +262,22 @@ def test_the_operation_name_picks_an_operation(api: Api) -> None:
     assert classification(api({"query": document})) == "ValidationError"  # which one?
     response = api.post({"query": document, "operationName": 7})
     assert response.status_code == 400
+
+
+def test_simulated_orders_show_their_packages_returns_and_refunds(api: Api) -> None:
+    """Without a subscription nothing is published, but the orders are placed and walked."""
+    result = api.flow.sandbox.client.emit(orders=1, lifecycle="returned", installation_id=api.installation_id, seed=5)
+    assert result["published"] == 0 and result["occurrences"] == 11
+    order_id = result["orders"][0]["order_id"]
+    order = api(ORDER, {"id": order_id})["data"]["order"]
+    assert order["status"] == "REFUNDED"
+    (package,) = order["packageInformation"]["details"]
+    assert package["state"] == "DELIVERED" and package["packageTracker"]["carrierCode"] == "UPS"
+    (returned,) = order["returns"]["details"]
+    assert returned["state"] == "COMPLETED"
+    assert [m["state"] for m in returned["returnPackageDetails"]["packageTracker"]["milestones"]] == [
+        "IN_TRANSIT",
+        "DELIVERED",
+    ]
+    (refund,) = order["refunds"]["details"]
+    assert refund["state"] == "COMPLETED" and refund["refundTotal"]["currencyCode"] == "USD"
