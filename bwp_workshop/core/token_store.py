@@ -127,8 +127,9 @@ class TokenStore:
         previous: StoredToken | object | None = _READ,
     ) -> StoredToken:
         """Store a new token pair as the installation's newest item. ``previous`` is the
-        installation's newest item when the caller has already read it (``latest``), so the
-        write needs no read of its own."""
+        installation's newest item when the caller has already read it (``latest``), or None
+        to start the installation afresh (``installed_at`` now); either way the write needs no
+        read of its own."""
         if previous is _READ:
             previous = self.latest(installation_id)
         assert previous is None or isinstance(previous, StoredToken)
