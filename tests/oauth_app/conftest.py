@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,7 +22,6 @@ from bwp_workshop import aws
 from bwp_workshop.core.verification import request_hash
 from bwp_workshop.names import TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.settings import Settings
-from oauth_app.app import create_app
 from oauth_app.config import AppConfig
 
 BASE_URL = "https://app.example.test"
@@ -143,13 +142,6 @@ def table(local_settings: Settings) -> Any:
 @pytest.fixture
 def token_endpoint() -> ScriptedTokenEndpoint:
     return ScriptedTokenEndpoint()
-
-
-@pytest.fixture
-def client(table: Any, token_endpoint: ScriptedTokenEndpoint) -> Iterator[TestClient]:
-    app = create_app(config(), table=table, http=token_endpoint.client())
-    with TestClient(app, base_url="http://testserver") as test_client:
-        yield test_client
 
 
 def launch(client: TestClient) -> dict[str, str]:
