@@ -149,3 +149,47 @@ def test_the_image_command_refuses_to_start_without_its_configuration(
     assert result.returncode != 0
     assert missing in result.stderr or missing.lower() in result.stderr
     assert CLIENT_SECRET not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("allow", "expected"),
+    [("127.0.0.1", "https://shop-app.example.test/install"), (None, "http://shop-app.example.test/install")],
+    ids=["trusted proxy", "untrusted proxy (the image's default ranges)"],
+)
+def test_forwarded_mode_trusts_x_forwarded_proto_only_from_allowed_proxies(
+    allow: str | None, expected: str, local_settings: Settings, tmp_path: Path
+) -> None:
+    from .conftest import create_token_table
+
+    create_token_table(local_settings)
+    dockerfile = Dockerfile.parse()
+    tree = stage_image_tree(dockerfile, tmp_path / "app")
+    port = free_port()
+    argv = dockerfile.cmd()
+    argv[argv.index("--port") + 1] = str(port)
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    env = app_environment(
+        local_settings,
+        table=TABLE,
+        base_url="",
+        public_key=PUBLIC_PEM,
+        authorize_url=AUTHORIZE_URL,
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        APP_REQUEST_URL_FROM="forwarded",
+    )
+    env.update({k: v for k, v in dockerfile.env().items() if k != "PATH"})
+    if allow:
+        env["FORWARDED_ALLOW_IPS"] = allow
+    base = f"http://127.0.0.1:{port}"
+    with serving(argv, env, cwd=tree, health_url=f"{base}/health", log=tmp_path / "app.log"):
+        launch = httpx.get(
+            f"{base}/launch",
+            headers={"Host": "shop-app.example.test", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+            trust_env=False,
+            follow_redirects=False,
+        )
+    assert launch.status_code == 302, launch.text
+    assert httpx.URL(launch.headers["location"]).params["redirect_uri"] == expected
