@@ -17,7 +17,7 @@ from bwp_workshop.settings import Settings
 from tests.conftest import clean_environ, free_port
 
 from .conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, PUBLIC_PEM, TABLE, TOKEN_URL, all_items
-from .serving import DOCKERFILE, Dockerfile, app_environment, serving, stage_image_tree
+from .serving import DOCKERFILE, REPO, Dockerfile, app_environment, serving, stage_image_tree
 
 
 def test_the_dockerfile_is_multi_stage_slim_amd64_non_root_with_a_healthcheck() -> None:
@@ -41,6 +41,13 @@ def test_the_dockerfile_is_multi_stage_slim_amd64_non_root_with_a_healthcheck() 
         "bwp_workshop/names.py",
         "bwp_workshop/core/",
     }
+
+
+def test_the_build_context_holds_what_the_image_copies_and_nothing_else() -> None:
+    patterns = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and line[0] != "#"]
+    assert patterns[0] == "*"
+    allowed = {line[1:] for line in patterns if line.startswith("!")}
+    assert allowed == {source for sources, _ in Dockerfile.parse().copies() for source in sources}
 
 
 def test_the_image_files_alone_hold_every_module_the_app_imports(tmp_path: Path) -> None:
