@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bwp_workshop import names
+from bwp_workshop.core.verification import BWP_PUBLIC_KEY_PEM
 
 
 def _env(name: str) -> AliasChoices:
@@ -45,9 +46,11 @@ class AppConfig(BaseSettings):
     authorize_url: str = Field(min_length=1, validation_alias=_env(names.ENV_AUTHORIZE_URL))
     token_url: str = Field(min_length=1, validation_alias=_env(names.ENV_TOKEN_URL))
     public_key: str = Field(
+        BWP_PUBLIC_KEY_PEM,
         min_length=1,
         validation_alias=_env(names.ENV_PUBLIC_KEY),
-        description="PEM of the EC P-256 key that signs verification tokens.",
+        description="PEM of the EC P-256 key that signs verification tokens (default: the key Buy with Prime "
+        "publishes; the local target sets the sandbox's).",
     )
     state_ttl_seconds: int = Field(600, ge=30, le=3600, validation_alias=_env(names.ENV_STATE_TTL))
     token_timeout_seconds: float = Field(10.0, gt=0, description="Per request to the token endpoint.")

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from bwp_workshop.core.verification import request_hash
+from bwp_workshop.core.verification import BWP_PUBLIC_KEY_PEM, request_hash
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_TTL_ATTRIBUTE
 from oauth_app.app import STATE_COOKIE, create_app
 from oauth_app.config import AppConfig
@@ -569,7 +569,9 @@ def test_configuration_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ValidationError) as with_path:
         AppConfig()
     assert "without path" in str(with_path.value)
+    monkeypatch.delenv("BWP_PUBLIC_KEY")
     monkeypatch.setenv("APP_BASE_URL", "http://host")
+    assert AppConfig().public_key == BWP_PUBLIC_KEY_PEM  # the stacks set a key only when it differs
     monkeypatch.setenv("BWP_PUBLIC_KEY", "not a key")
     with pytest.raises(ValidationError) as bad_key:
         AppConfig()
