@@ -50,6 +50,10 @@ TOKEN_SK = "updated_at"
 #: Numeric attribute with DynamoDB time-to-live enabled on the token table (epoch seconds),
 #: for short-lived items such as the OAuth state of a pending install.
 TOKEN_TTL_ATTRIBUTE = "ttl"
+#: Partition-key prefix of the OAuth app's pending-install items (state and PKCE verifier) in
+#: the token table. The app refuses installation ids with this prefix, so the two never collide;
+#: readers of token items skip keys that start with it.
+OAUTH_STATE_PREFIX = "oauth-state#"
 
 # --- data table schema ---------------------------------------------------------------------
 #: Partition key (S): the event's id (``detail.eventId``, else the envelope ``id``).
@@ -80,3 +84,9 @@ APP_HEALTH_PATH = "/health"
 #: Name of the load balancer. Lowercase on purpose: its DNS name is ``<name>-<digits>.<region>
 #: .elb.amazonaws.com``, so the install URL BwP hashes has no capital letters.
 LOAD_BALANCER_NAME = "bwp-oauth"
+#: Where the OAuth app takes the externally visible URL of a request from (the URL Buy with
+#: Prime signs): ``base_url`` (APP_BASE_URL + path + query, the default) or ``forwarded``
+#: (scheme from X-Forwarded-Proto of a trusted proxy, host from the Host header).
+ENV_REQUEST_URL_FROM = "APP_REQUEST_URL_FROM"
+#: Seconds a pending install (state + PKCE verifier) stays valid.
+ENV_STATE_TTL = "APP_STATE_TTL_SECONDS"

@@ -19,16 +19,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .core.verification import BWP_PUBLIC_KEY_PEM
 from .errors import ConfigurationError
 
-#: The EC P-256 key Buy with Prime signs ``verification-token`` JWTs with (ES256), as
-#: published in the upstream workshop. On the local target the sandbox's own key is used.
-BWP_PUBLIC_KEY_PEM = (
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9NrnQefbdiD4Tk65eY2r/fXtf4VV\n"
-    "PIBdR7qP73NhRBdNhUNfERayW67OP+ufvhpgdWUcbxXQkos8KkwL8yRMzQ==\n"
-    "-----END PUBLIC KEY-----\n"
-)
+# BWP_PUBLIC_KEY_PEM, Buy with Prime's published verification key (the aws target's default),
+# lives with the verification code, which the OAuth app's image carries. On the local target
+# the sandbox's own key is used.
 
 #: The real Buy with Prime endpoints, used on the aws target unless set otherwise.
 AWS_BWP_ENDPOINTS = {

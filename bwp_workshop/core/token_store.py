@@ -70,6 +70,10 @@ class StoredToken:
         )
 
 
+#: ``TokenStore.put(previous=...)`` default: read the newest item first.
+_READ = object()
+
+
 def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -114,9 +118,21 @@ class TokenStore:
         items = response.get("Items", [])
         return StoredToken.from_item(items[0]) if items else None
 
-    def put(self, installation_id: str, tokens: TokenSet, *, installed_at: int | None = None) -> StoredToken:
-        """Store a new token pair as the installation's newest item."""
-        previous = self.latest(installation_id)
+    def put(
+        self,
+        installation_id: str,
+        tokens: TokenSet,
+        *,
+        installed_at: int | None = None,
+        previous: StoredToken | object | None = _READ,
+    ) -> StoredToken:
+        """Store a new token pair as the installation's newest item. ``previous`` is the
+        installation's newest item when the caller has already read it (``latest``), or None
+        to start the installation afresh (``installed_at`` now); either way the write needs no
+        read of its own."""
+        if previous is _READ:
+            previous = self.latest(installation_id)
+        assert previous is None or isinstance(previous, StoredToken)
         now_ms = int(time.time() * 1000)
         updated_at = max(now_ms, previous.updated_at + 1) if previous else now_ms
         if installed_at is None:

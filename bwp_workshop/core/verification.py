@@ -19,6 +19,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 
+#: The EC P-256 key Buy with Prime signs verification tokens with (ES256), as published in the
+#: upstream workshop: the default wherever no other key is configured (BWP_PUBLIC_KEY).
+BWP_PUBLIC_KEY_PEM = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9NrnQefbdiD4Tk65eY2r/fXtf4VV\n"
+    "PIBdR7qP73NhRBdNhUNfERayW67OP+ufvhpgdWUcbxXQkos8KkwL8yRMzQ==\n"
+    "-----END PUBLIC KEY-----\n"
+)
 #: Query parameter and header that carry the token.
 TOKEN_PARAMETER = "verification-token"
 #: The only algorithm accepted: pinned, never read from the token's header.

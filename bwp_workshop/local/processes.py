@@ -9,6 +9,7 @@ stopped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -40,6 +41,18 @@ class ServiceSpec:
     health_path: str
     env: dict[str, str] = field(default_factory=dict)
     port_setting: str = ""
+    #: False: ``env`` is the whole environment (nothing of the caller's leaks in, such as an
+    #: AWS profile that would win over the local AWS's dummy keys).
+    inherit_env: bool = True
+    #: True: ``up`` restarts the running service when its command line or environment
+    #: changed (it reads its configuration only when it starts).
+    restart_on_change: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the command line and environment (no value can be read back from it)."""
+        text = json.dumps([list(self.argv), sorted(self.env.items()), self.inherit_env])
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def health_url(self) -> str:
@@ -56,6 +69,8 @@ class ProcessRecord:
     argv: list[str]
     log_file: str
     started_at: float
+    #: ``ServiceSpec.fingerprint`` of the configuration the process was started with.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +211,7 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         )
     registry.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = registry.log_dir / f"{spec.name}.log"
-    env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if spec.inherit_env else {}), **spec.env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         log.write(f"\n--- {stamp} starting {spec.name} on {spec.host}:{spec.port}\n".encode())
@@ -219,6 +234,7 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         argv=list(spec.argv),
         log_file=str(log_path),
         started_at=time.time(),
+        fingerprint=spec.fingerprint,
     )
     try:
         _wait_ready(spec, child, log_path, ready_timeout)

@@ -1,23 +1,34 @@
-"""The local target's runtime: the services that stand in for AWS (moto server) and for Buy
-with Prime (the sandbox), started in the background and tracked under ``.bwp/``.
+"""The local target's runtime: the services that stand in for AWS (moto server), for Buy with
+Prime (the sandbox) and, once InfraStack is deployed, for the Fargate service (the OAuth app
+under uvicorn), started in the background and tracked under ``.bwp/``.
 
-``up`` starts what is not running (a service already up is left alone), ``down`` stops only
+``up`` starts what is not running (a service already up is left alone, except the app, which
+is restarted when its configuration changed: new client credentials, say), ``down`` stops only
 what ``up`` started, ``status`` reports each service, ``reset`` wipes the local AWS state.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import httpx
 
+from .. import aws, names
 from ..errors import ConfigurationError, LocalRuntimeError
+from ..outputs import has_stack, stack_output
 from ..settings import Settings, get_settings
 from . import moto_server, processes
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
 
 #: The Buy with Prime sandbox's service name (``python -m bwp_workshop.sandbox``).
 SANDBOX_SERVICE = "sandbox"
+#: The OAuth app's service name (``uvicorn oauth_app.main:app``, the Fargate stand-in).
+OAUTH_APP_SERVICE = "oauth-app"
+#: uvicorn options of the app, as in oauth_app/Dockerfile (host and port are the target's).
+OAUTH_APP_UVICORN_OPTIONS = ("--proxy-headers", "--no-access-log", "--no-server-header")
+#: Variables of the caller's environment the app inherits (none of them configures it).
+_APP_BASE_ENVIRONMENT = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
 
 
 @dataclass(frozen=True)
@@ -79,15 +90,81 @@ class LocalRuntime:
                 },
                 port_setting="BWP_LOCAL_SANDBOX_PORT",
             ),
+            *self._oauth_app(),
+        ]
+
+    def _oauth_app(self) -> list[ServiceSpec]:
+        """The OAuth app, configured as EcsStack configures the task, once InfraStack's token
+        table exists (so `local up` after the deploy starts it). Its environment is complete
+        in itself: the local AWS's endpoint and dummy keys, nothing of the caller's AWS setup."""
+        s = self.settings
+        if not has_stack(s, names.INFRA_STACK):
+            return []
+        public_key = s.public_key
+        if not public_key and s.sandbox_public_key_file.is_file():  # the sandbox wrote it since
+            public_key = s.sandbox_public_key_file.read_text()
+        # Only what the app needs, so the environment (and the fingerprint that tells `up` to
+        # restart the app) is the same whichever shell or notebook kernel runs `local up`.
+        base = {name: os.environ[name] for name in _APP_BASE_ENVIRONMENT if name in os.environ}
+        env = aws.subprocess_environment(s, base=base)
+        env.update(
+            {
+                names.ENV_TOKEN_TABLE: stack_output(s, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
+                # On local the load balancer is a record only: the app's own URL is the base URL.
+                names.ENV_APP_BASE_URL: s.local_app_url,
+                names.ENV_CLIENT_ID: s.client_id,
+                names.ENV_CLIENT_SECRET: s.client_secret.get_secret_value(),
+                names.ENV_AUTHORIZE_URL: s.authorize_url,
+                names.ENV_TOKEN_URL: s.token_url,
+                names.ENV_GRAPHQL_URL: s.graphql_url,
+                names.ENV_API_VERSION: s.api_version,
+                names.ENV_PUBLIC_KEY: public_key,
+            }
+        )
+        return [
+            ServiceSpec(
+                name=OAUTH_APP_SERVICE,
+                argv=processes.python_module_argv(
+                    "uvicorn",
+                    "oauth_app.main:app",
+                    "--host",
+                    s.local_host,
+                    "--port",
+                    str(s.local_app_port),
+                    *OAUTH_APP_UVICORN_OPTIONS,
+                ),
+                host=s.local_host,
+                port=s.local_app_port,
+                health_path=moto_server.HEALTH_PATH,
+                env=env,
+                inherit_env=False,
+                restart_on_change=True,  # new client credentials or a redeployed table
+                port_setting="BWP_LOCAL_APP_PORT",
+            )
         ]
 
     def up(self) -> list[Change]:
         changes = []
         with self.registry.locked():
-            for spec in self.services():
+            for name in [spec.name for spec in self.services()]:
+                # Each spec is made just before its start: the app's needs the key the sandbox
+                # writes when it first starts.
+                spec = next(spec for spec in self.services() if spec.name == name)
                 record = self.registry.read(spec.name)
                 if record is not None and processes.process_of(record) is not None:
                     self._check_running(spec, record)
+                    if spec.restart_on_change and record.fingerprint != spec.fingerprint:
+                        processes.stop(spec.name, self.registry)
+                        record = processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
+                        changes.append(
+                            Change(
+                                spec.name,
+                                "restarted (configuration changed)",
+                                record.pid,
+                                f"http://{record.host}:{record.port}",
+                            )
+                        )
+                        continue
                     changes.append(
                         Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}")
                     )
@@ -116,9 +193,12 @@ class LocalRuntime:
     def down(self) -> list[Change]:
         changes = []
         with self.registry.locked():
-            for spec in reversed(self.services()):
-                record = processes.stop(spec.name, self.registry)
-                changes.append(Change(spec.name, "stopped", record.pid) if record else Change(spec.name, "not running"))
+            service_names = [spec.name for spec in reversed(self.services())]
+            if OAUTH_APP_SERVICE not in service_names and self.registry.read(OAUTH_APP_SERVICE):
+                service_names.insert(0, OAUTH_APP_SERVICE)  # started before the outputs were reset
+            for name in service_names:
+                record = processes.stop(name, self.registry)
+                changes.append(Change(name, "stopped", record.pid) if record else Change(name, "not running"))
         return changes
 
     def status(self) -> list[ServiceStatus]:

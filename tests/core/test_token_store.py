@@ -66,6 +66,17 @@ def test_put_and_latest_keep_installed_at_across_writes(store: TokenStore) -> No
     assert store.latest("other") is None
 
 
+def test_put_with_the_previous_item_already_read_makes_no_read(store: TokenStore) -> None:
+    first = store.put("inst-1", _expiring(900), installed_at=1_700_000_000)
+    previous = store.latest("inst-1")
+    calls = store.calls
+    second = store.put("inst-1", _expiring(900), previous=previous)
+    assert store.calls == calls + 1  # the write only
+    assert second.installed_at == 1_700_000_000 and second.updated_at > first.updated_at
+    fresh = store.put("inst-2", _expiring(900), previous=None)
+    assert fresh.installed_at == fresh.updated_at // 1000
+
+
 def test_a_fresh_token_is_not_refreshed(store: TokenStore) -> None:
     store.put("inst-1", _expiring(900))
     endpoint = CountingEndpoint()

@@ -1,0 +1,166 @@
+"""Fixtures for the OAuth handler: its own ES256 signing key (standing in for Buy with
+Prime's), a token table on the session's local AWS, a scripted token endpoint, and a
+TestClient over the app."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+
+from bwp_workshop import aws
+from bwp_workshop.core.verification import request_hash
+from bwp_workshop.names import TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
+from bwp_workshop.settings import Settings
+from oauth_app.config import AppConfig
+
+BASE_URL = "https://app.example.test"
+AUTHORIZE_URL = "https://bwp.example.test/marketplace/authorize"
+TOKEN_URL = "https://bwp.example.test/token"
+CLIENT_ID = "client-abc"
+CLIENT_SECRET = "client-secret-value-9f8e7d"
+TABLE = "tokens"
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
+PUBLIC_PEM = _pem(SIGNING_KEY)
+
+
+def sign(
+    url: str,
+    body: bytes | None = None,
+    *,
+    installation_id: str = "inst-1",
+    key: Any = SIGNING_KEY,
+    algorithm: str = "ES256",
+    expires_in: int = 300,
+    request_hash_value: str | None = None,
+    **claims: Any,
+) -> str:
+    """A verification token for a request to ``url`` (with ``body``), as Buy with Prime makes."""
+    payload = {
+        "installationId": installation_id,
+        "requestHash": request_hash_value if request_hash_value is not None else request_hash(url, body),
+        "iat": int(time.time()),
+        "exp": int(time.time()) + expires_in,
+        **claims,
+    }
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+@dataclass
+class ScriptedTokenEndpoint:
+    """The token endpoint as an httpx MockTransport: answers from ``script`` (one callable per
+    request, the last one repeats) and records each request's form."""
+
+    script: list[Callable[[httpx.Request], httpx.Response]] = field(default_factory=list)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    issued: int = 0
+
+    def ok(self, request: httpx.Request) -> httpx.Response:
+        self.issued += 1
+        return httpx.Response(
+            200,
+            json={
+                "access_token": f"access-token-{self.issued}-secretvalue",
+                "refresh_token": f"refresh-token-{self.issued}-secretvalue",
+                "expires_in": 900,
+                "token_type": "Bearer",
+            },
+        )
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        self.requests.append(form)
+        step = self.script[min(len(self.requests) - 1, len(self.script) - 1)] if self.script else self.ok
+        return step(request)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler))
+
+
+def create_token_table(settings: Settings, name: str = TABLE) -> Any:
+    dynamodb = aws.client("dynamodb", settings)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
+            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TOKEN_TTL_ATTRIBUTE}
+    )
+    return aws.resource("dynamodb", settings).Table(name)
+
+
+def all_items(table: Any) -> list[dict[str, Any]]:
+    return table.scan(ConsistentRead=True)["Items"]
+
+
+def config(**overrides: Any) -> AppConfig:
+    values: dict[str, Any] = {
+        "token_table_name": TABLE,
+        "app_base_url": BASE_URL,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "authorize_url": AUTHORIZE_URL,
+        "token_url": TOKEN_URL,
+        "public_key": PUBLIC_PEM,
+        "token_attempts": 2,
+    }
+    values.update(overrides)
+    return AppConfig(**values)
+
+
+@pytest.fixture
+def table(local_settings: Settings) -> Any:
+    return create_token_table(local_settings)
+
+
+@pytest.fixture
+def token_endpoint() -> ScriptedTokenEndpoint:
+    return ScriptedTokenEndpoint()
+
+
+def launch(client: TestClient) -> dict[str, str]:
+    """GET /launch; returns the authorize redirect's query parameters."""
+    response = client.get("/launch", follow_redirects=False)
+    assert response.status_code == 302, response.text
+    location = httpx.URL(response.headers["location"])
+    return dict(location.params)
+
+
+def install_url(params: dict[str, str]) -> str:
+    """The install URL Buy with Prime calls, parameters in its order, token last."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"{BASE_URL}/install?{query}"
+
+
+def secrets_in(text: str, *values: str) -> list[str]:
+    return [value for value in values if value and value in text]
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str)
