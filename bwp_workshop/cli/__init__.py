@@ -9,6 +9,7 @@ import click
 from .. import __version__
 from ..errors import WorkshopError
 from .config import config
+from .events import events
 from .local import local
 
 
@@ -36,3 +37,4 @@ def main() -> None:
 
 main.add_command(local)
 main.add_command(config)
+main.add_command(events)

@@ -22,7 +22,7 @@ from bwp_workshop.local.event_runner import load_handler_module
 from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK, TOKEN_PK, TOKEN_SK
 from bwp_workshop.settings import Settings
 
-from .doubles import CLIENT_ID, CLIENT_SECRET, FakeBwp
+from .doubles import CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
 
 
 @pytest.fixture(scope="session")
@@ -106,3 +106,10 @@ def handler_logs(handler_module: ModuleType) -> Iterator[io.StringIO]:
     handler_module.logger.addHandler(handler)
     yield stream
     handler_module.logger.removeHandler(handler)
+
+
+@pytest.fixture
+def event_queues(local_settings: Settings, tables: dict[str, Any]) -> dict[str, str]:
+    """The queue and dead-letter queue as EventStack makes them (redrive after 2 receives),
+    recorded with the tables as stack outputs."""
+    return create_event_queues(local_settings, max_receive_count=2)

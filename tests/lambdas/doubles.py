@@ -173,3 +173,46 @@ def failed_ids(response: dict[str, Any]) -> list[str]:
 
 def stored(tables: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item[DATA_PK]: item for item in tables["data"].scan(ConsistentRead=True)["Items"]}
+
+
+def create_event_queues(settings: Any, *, max_receive_count: int, visibility_timeout: int = 30) -> dict[str, str]:
+    """Queue and DLQ with a redrive policy, as EventStack creates them, and the stack outputs
+    the runner and the notebooks read (data table ``data``, token table ``tokens``)."""
+    from bwp_workshop import aws, names
+    from bwp_workshop.outputs import outputs_file
+
+    sqs = aws.client("sqs", settings)
+    dlq_url = sqs.create_queue(QueueName=f"events-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"events-{uuid.uuid4().hex[:8]}",
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    outputs = {
+        names.EVENT_STACK: {
+            names.OUT_DATA_TABLE: "data",
+            names.OUT_QUEUE_URL: queue_url,
+            names.OUT_QUEUE_ARN: queue_arn,
+            names.OUT_DLQ_URL: dlq_url,
+        },
+        names.INFRA_STACK: {names.OUT_TOKEN_TABLE: "tokens"},
+    }
+    path = outputs_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(outputs))
+    return {"queue_url": queue_url, "queue_arn": queue_arn, "dlq_url": dlq_url}
+
+
+def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> None:
+    """Poll ``condition`` (backing off from 20 ms) until it is true, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
