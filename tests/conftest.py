@@ -1,17 +1,23 @@
-"""Shared fixtures: an isolated environment for every test, free ports, and one local AWS
-(moto server with the workshop's fixes) per test session."""
+"""Shared fixtures: an isolated environment for every test, free ports, one local AWS (moto
+server with the workshop's fixes) per test session, and the Buy with Prime sandbox in process
+(``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS)."""
 
 from __future__ import annotations
 
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bwp_workshop import aws
-from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.local import processes
+from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
+from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +71,9 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime
     with pytest.MonkeyPatch.context() as patch:
         for name in machine_settings():
             patch.delenv(name)
-        settings = Settings(project_dir=REPO_ROOT, state_dir=state, local_moto_port=free_port())
+        settings = Settings(
+            project_dir=REPO_ROOT, state_dir=state, local_moto_port=free_port(), local_sandbox_port=free_port()
+        )
         runtime = LocalRuntime(settings)
         runtime.up()
     try:
@@ -79,3 +87,75 @@ def local_settings(local_aws: LocalRuntime) -> Settings:
     """Settings of the session's local AWS, with its state wiped before the test."""
     local_aws.reset()
     return local_aws.settings
+
+
+@dataclass
+class SandboxHandle:
+    """A sandbox for a test: its settings (``public_key`` is the sandbox's), its base URL and
+    an admin client. ``app`` is set for the in-process sandbox."""
+
+    settings: Settings
+    url: str
+    client: SandboxClient
+    app: Any = None
+    pid: int | None = None
+
+
+@pytest.fixture
+def sandbox_app(tmp_path: Path) -> Iterator[SandboxHandle]:
+    """The sandbox in process (FastAPI TestClient), state in a temporary folder. Nothing of
+    it reaches AWS unless a test subscribes to events."""
+    from fastapi.testclient import TestClient
+
+    from bwp_workshop.sandbox import create_app
+
+    options = {
+        "project_dir": tmp_path / "project",
+        "state_dir": tmp_path / "sandbox-app",
+        "local_moto_port": free_port(),
+    }
+    app = create_app(Settings(**options))  # type: ignore[arg-type]
+    settings = Settings(**options)  # type: ignore[arg-type]  # now with the sandbox's public key
+    with TestClient(app, base_url=settings.sandbox_url) as http:
+        client = SandboxClient(settings, http=http)
+        yield SandboxHandle(settings=settings, url=settings.sandbox_url, client=client, app=app)
+
+
+@contextmanager
+def served_sandbox(**options: Any) -> Iterator[SandboxHandle]:
+    """``python -m bwp_workshop.sandbox`` on a free port with these settings, stopped after."""
+    options.setdefault("local_sandbox_port", free_port())
+    settings = Settings(**options)
+    spec = next(spec for spec in LocalRuntime(settings).services() if spec.name == SANDBOX_SERVICE)
+    registry = processes.ProcessRegistry(settings.bwp_dir)
+    with registry.locked():
+        record = processes.start(spec, registry, ready_timeout=60)
+    try:
+        settings = Settings(**options)  # now with the sandbox's public key
+        with SandboxClient(settings) as client:
+            yield SandboxHandle(settings=settings, url=settings.sandbox_url, client=client, pid=record.pid)
+    finally:
+        with registry.locked():
+            processes.stop(SANDBOX_SERVICE, registry)
+
+
+@pytest.fixture
+def sandbox_server(tmp_path: Path) -> Iterator[SandboxHandle]:
+    """A served sandbox (a real process) with its state in a temporary folder; its local AWS
+    port points nowhere (use ``local_sandbox`` for events)."""
+    with served_sandbox(
+        project_dir=tmp_path / "project", state_dir=tmp_path / "sandbox-state", local_moto_port=free_port()
+    ) as handle:
+        yield handle
+
+
+@pytest.fixture
+def local_sandbox(local_settings: Settings, tmp_path: Path) -> Iterator[SandboxHandle]:
+    """A served sandbox whose event source is the session's local AWS (wiped before the test)."""
+    with served_sandbox(
+        project_dir=tmp_path / "project",
+        state_dir=tmp_path / "sandbox-state",
+        local_moto_port=local_settings.local_moto_port,
+        region=local_settings.region,
+    ) as handle:
+        yield handle

@@ -11,6 +11,7 @@ from ..errors import WorkshopError
 from .config import config
 from .events import events
 from .local import local
+from .sandbox import sandbox
 
 
 class WorkshopGroup(click.Group):
@@ -38,3 +39,4 @@ def main() -> None:
 main.add_command(local)
 main.add_command(config)
 main.add_command(events)
+main.add_command(sandbox)

@@ -23,6 +23,10 @@ The gaps (moto 5.2.5):
    exported queue was back.
 5. ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy`` and
    ``AWS::EC2::SecurityGroupEgress`` are skipped with a warning, so what refers to them breaks.
+6. EventBridge addresses a bus given by name or ARN by the last ``/`` segment of it (rules,
+   targets, PutEvents), while a partner bus (``aws.partner/buywithprime/<name>``) is filed
+   under its full name: nothing can be routed from a partner bus. The fix addresses a bus
+   by its full name, as EventBridge does.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
+from moto.events import models as events_models
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sqs.models import sqs_backends
 
@@ -405,6 +410,18 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
 _RESOURCE_MODELS = (CfnSecret, CfnQueuePolicy, CfnSecurityGroupEgress)
 
 
+# --- 6. partner event buses ------------------------------------------------------------------
+
+
+def _normalize_event_bus_arn(self: Any, event_bus_arn: str | None) -> str:
+    """The bus name from a name or an ARN, slashes and all (``default`` when none)."""
+    if event_bus_arn is None:
+        return "default"
+    if event_bus_arn.startswith("arn:") and ":event-bus/" in event_bus_arn:
+        return event_bus_arn.split(":event-bus/", 1)[1]
+    return event_bus_arn
+
+
 # --- applying -------------------------------------------------------------------------------
 
 
@@ -446,6 +463,7 @@ def apply() -> list[str]:
         (cfn_parsing, "get_model_list"),
         (cfn_parsing, "get_model_map"),
         (cfn_parsing, "get_name_type_map"),
+        (events_models.EventsBackend, "_normalize_event_bus_arn"),
     ):
         _require(owner, attribute)
 
@@ -468,6 +486,7 @@ def apply() -> list[str]:
     backend.delete_stack = _wrap_delete_stack(backend.delete_stack)
     responses.CloudFormationResponse.delete_change_set = _delete_change_set_response
     responses.CloudFormationResponse.describe_change_set = _describe_change_set_response
+    events_models.EventsBackend._normalize_event_bus_arn = _normalize_event_bus_arn
     _applied.extend(
         [
             "change-set stacks get outputs, exports and imports; export clashes and exports in use are refused",
@@ -476,6 +495,7 @@ def apply() -> list[str]:
             "change sets are looked up within their stack; deleting a missing one succeeds",
             "describing a missing change set answers ChangeSetNotFound",
             *(f"CloudFormation creates {model.cloudformation_type()}" for model in _RESOURCE_MODELS),
+            "event buses are addressed by their full name, so partner buses route events",
         ]
     )
     return list(_applied)

@@ -1,5 +1,5 @@
-"""The local target's runtime: the services that stand in for AWS (and, later, for Buy with
-Prime and for the deployed app), started in the background and tracked under ``.bwp/``.
+"""The local target's runtime: the services that stand in for AWS (moto server) and for Buy
+with Prime (the sandbox), started in the background and tracked under ``.bwp/``.
 
 ``up`` starts what is not running (a service already up is left alone), ``down`` stops only
 what ``up`` started, ``status`` reports each service, ``reset`` wipes the local AWS state.
@@ -17,6 +17,9 @@ from ..outputs import has_stack
 from ..settings import Settings, get_settings
 from . import event_runner, moto_server, processes
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
+
+#: The Buy with Prime sandbox's service name (``python -m bwp_workshop.sandbox``).
+SANDBOX_SERVICE = "sandbox"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,24 @@ class LocalRuntime:
                 port=s.local_moto_port,
                 health_path=moto_server.HEALTH_PATH,
                 port_setting="BWP_LOCAL_MOTO_PORT",
+            ),
+            ServiceSpec(
+                name=SANDBOX_SERVICE,
+                argv=processes.python_module_argv(
+                    "bwp_workshop.sandbox", "--host", s.local_host, "--port", str(s.local_sandbox_port)
+                ),
+                host=s.local_host,
+                port=s.local_sandbox_port,
+                health_path=moto_server.HEALTH_PATH,
+                # The sandbox reads the same settings as this runtime, whatever made them.
+                env={
+                    "BWP_TARGET": "local",
+                    "BWP_PROJECT_DIR": str(s.project_dir),
+                    "BWP_STATE_DIR": str(s.bwp_dir),
+                    "BWP_REGION": s.region,
+                    "BWP_LOCAL_MOTO_PORT": str(s.local_moto_port),
+                },
+                port_setting="BWP_LOCAL_SANDBOX_PORT",
             ),
         ]
         # The event source of the event Lambda, once EventStack exists (or while a runner

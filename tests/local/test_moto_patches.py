@@ -272,3 +272,21 @@ def test_fixes_are_applied_once() -> None:
     assert moto_patches.apply() == first
     assert CloudFormationBackend.execute_change_set is wrapped
     assert len(first) == len(set(first))
+
+
+def test_a_partner_bus_routes_its_events_by_its_full_name(local_settings: Settings) -> None:
+    events, sqs = aws.client("events", local_settings), aws.client("sqs", local_settings)
+    name = "aws.partner/buywithprime/routing"
+    events.create_partner_event_source(Name=name, Account=aws.LOCAL_ACCOUNT_ID)
+    bus_arn = events.create_event_bus(Name=name, EventSourceName=name)["EventBusArn"]
+    queue_url = sqs.create_queue(QueueName="partner-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=bus_arn, EventPattern=json.dumps({"source": [{"prefix": "aws.partner/"}]}))
+    events.put_targets(Rule="all", EventBusName=name, Targets=[{"Id": "q", "Arn": queue_arn}])
+    assert [rule["Name"] for rule in events.list_rules(EventBusName=name)["Rules"]] == ["all"]
+    answer = events.put_events(Entries=[{"Source": name, "DetailType": "T", "Detail": "{}", "EventBusName": name}])
+    assert answer["FailedEntryCount"] == 0
+    received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(received[0]["Body"])["id"] == answer["Entries"][0]["EventId"]
+    with pytest.raises(ClientError, match="does not exist"):  # the last segment alone is another bus
+        events.put_rule(Name="none", EventBusName="routing", EventPattern=json.dumps({"source": ["x"]}))

@@ -1,4 +1,5 @@
-"""The local runtime: background moto server, records under .bwp/, idempotent up, clean down."""
+"""The local runtime: background moto server and BwP sandbox, records under .bwp/, idempotent
+up, clean down."""
 
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ CLI = [sys.executable, "-m", "bwp_workshop"]
 
 
 def _runtime(tmp_path: Path) -> LocalRuntime:
-    return LocalRuntime(Settings(project_dir=tmp_path, local_moto_port=free_port(), local_ready_timeout=60))
+    return LocalRuntime(
+        Settings(
+            project_dir=tmp_path, local_moto_port=free_port(), local_sandbox_port=free_port(), local_ready_timeout=60
+        )
+    )
 
 
 def _gone(pid: int) -> bool:
@@ -39,28 +44,37 @@ def test_up_is_idempotent_and_down_leaves_no_process_and_no_port(tmp_path: Path)
     runtime = _runtime(tmp_path)
     port = runtime.settings.local_moto_port
     try:
-        (started,) = runtime.up()
-        assert started.action == "started"
+        started, sandbox = runtime.up()
+        assert (started.name, sandbox.name) == ("moto", "sandbox")
+        assert started.action == sandbox.action == "started"
         assert started.url == f"http://127.0.0.1:{port}"
+        assert sandbox.url == f"http://127.0.0.1:{runtime.settings.local_sandbox_port}"
         record = json.loads((tmp_path / ".bwp" / "run" / "moto.json").read_text())
         assert record["pid"] == started.pid and record["port"] == port
+
+        sandbox_health = httpx.get(f"{sandbox.url}/_bwp/health").json()
+        assert sandbox_health["service"] == "sandbox" and sandbox_health["pid"] == sandbox.pid
+        assert sandbox_health["state"] == str(tmp_path / ".bwp" / "sandbox")
+        assert runtime.settings.sandbox_public_key_file.is_file()
 
         health = httpx.get(f"{started.url}/_bwp/health").json()
         assert health["service"] == "moto"
         assert health["moto"] == moto_patches.MOTO_VERSION
         assert health["fixes"] == moto_patches.apply()
 
-        (again,) = runtime.up()
-        assert again.action == "already running"
-        assert again.pid == started.pid
-        (state,) = runtime.status()
+        again, sandbox_again = runtime.up()
+        assert again.action == sandbox_again.action == "already running"
+        assert (again.pid, sandbox_again.pid) == (started.pid, sandbox.pid)
+        state, sandbox_state = runtime.status()
         assert (state.state, state.pid, state.port) == ("running", started.pid, port)
+        assert (sandbox_state.state, sandbox_state.pid) == ("running", sandbox.pid)
         assert runtime.is_up()
     finally:
-        (stopped,) = runtime.down()
-    assert stopped.action == "stopped"
-    assert _gone(started.pid)
+        sandbox_stopped, stopped = runtime.down()
+    assert stopped.action == sandbox_stopped.action == "stopped"
+    assert _gone(started.pid) and _gone(sandbox.pid)
     assert not processes.port_in_use("127.0.0.1", port)
+    assert not processes.port_in_use("127.0.0.1", runtime.settings.local_sandbox_port)
     assert not (tmp_path / ".bwp" / "run" / "moto.json").exists()
     assert runtime.status()[0].state == "stopped"
     assert runtime.down()[0].action == "not running"
@@ -68,12 +82,15 @@ def test_up_is_idempotent_and_down_leaves_no_process_and_no_port(tmp_path: Path)
 
 def test_cli_up_outlives_the_calling_process(tmp_path: Path) -> None:
     """`local up` returns while the server keeps running (a notebook kernel restart keeps it)."""
-    port = free_port()
-    env = clean_environ(BWP_PROJECT_DIR=str(tmp_path), BWP_LOCAL_MOTO_PORT=str(port))
+    port, sandbox_port = free_port(), free_port()
+    env = clean_environ(
+        BWP_PROJECT_DIR=str(tmp_path), BWP_LOCAL_MOTO_PORT=str(port), BWP_LOCAL_SANDBOX_PORT=str(sandbox_port)
+    )
     up = subprocess.run([*CLI, "local", "up"], env=env, capture_output=True, text=True, timeout=120)
     try:
         assert up.returncode == 0, up.stderr
         assert f"moto: started on http://127.0.0.1:{port}" in up.stdout
+        assert f"sandbox: started on http://127.0.0.1:{sandbox_port}" in up.stdout
         assert httpx.get(f"http://127.0.0.1:{port}/_bwp/health").status_code == 200
         status = subprocess.run([*CLI, "local", "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0
@@ -86,8 +103,9 @@ def test_cli_up_outlives_the_calling_process(tmp_path: Path) -> None:
     finally:
         down = subprocess.run([*CLI, "local", "down"], env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0
-    assert "moto: stopped" in down.stdout
+    assert "moto: stopped" in down.stdout and "sandbox: stopped" in down.stdout
     assert not processes.port_in_use("127.0.0.1", port)
+    assert not processes.port_in_use("127.0.0.1", sandbox_port)
     after = subprocess.run([*CLI, "local", "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert after.returncode == 3
     assert json.loads(after.stdout)[0]["state"] == "stopped"
@@ -136,7 +154,7 @@ def test_a_stale_record_is_replaced_on_up(tmp_path: Path) -> None:
         ProcessRecord("moto", int(finished.stdout), 1.0, "127.0.0.1", runtime.settings.local_moto_port, [], "", 0)
     )
     try:
-        (change,) = runtime.up()
+        change, _ = runtime.up()
         assert change.action == "started"
         assert change.pid != int(finished.stdout)
     finally:
@@ -211,7 +229,7 @@ def test_the_local_runtime_is_refused_on_the_aws_target(tmp_path: Path) -> None:
 def test_up_refuses_a_running_service_on_another_port_than_configured(tmp_path: Path) -> None:
     runtime = _runtime(tmp_path)
     try:
-        (started,) = runtime.up()
+        started, _ = runtime.up()
         moved = LocalRuntime(runtime.settings.model_copy(update={"local_moto_port": free_port()}))
         with pytest.raises(LocalRuntimeError) as caught:
             moved.up()
@@ -225,7 +243,7 @@ def test_up_refuses_a_running_service_on_another_port_than_configured(tmp_path: 
 def test_up_reports_a_running_service_that_stopped_answering(tmp_path: Path) -> None:
     runtime = _runtime(tmp_path)
     try:
-        (started,) = runtime.up()
+        started, _ = runtime.up()
         psutil.Process(started.pid).suspend()
         with pytest.raises(LocalRuntimeError, match="is running but does not answer"):
             runtime.up()

@@ -1,0 +1,81 @@
+"""The sandbox's own settings (variables ``BWP_SANDBOX_*``), apart from the workshop's.
+
+They change how the stand-in behaves (lifetimes, faults, event shapes), never where the
+workshop finds it: its address comes from the workshop settings (``BWP_LOCAL_HOST``,
+``BWP_LOCAL_SANDBOX_PORT``) and its state lives in ``<state>/sandbox``. Faults and event
+shapes can also be changed while it runs, through ``/_sandbox/faults`` and
+``/_sandbox/config``; those changes are kept in its state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Event payload shapes the simulator can emit: the 2024-11-01 webhook-style detail, the
+#: legacy partner detail (``eventType`` + ``contextKeys``) and the 2024-01-01 empty detail.
+EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
+EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
+
+#: The endpoints faults can be injected into.
+FAULT_ENDPOINTS: tuple[str, ...] = ("authorize", "token", "graphql")
+
+
+class FaultSpec(BaseModel):
+    """Faults of one endpoint. Rates are probabilities per request; off when all are 0."""
+
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of requests answered with HTTP 500/503")
+    throttle_rate: float = Field(
+        0.0, ge=0, le=1, description="share throttled: GraphQL ThrottlingError (HTTP 200), else HTTP 429"
+    )
+    internal_error_rate: float = Field(
+        0.0, ge=0, le=1, description="GraphQL only: share answered with an InternalServerError (HTTP 200)"
+    )
+    latency_ms: float = Field(0.0, ge=0, le=60_000, description="added to every request")
+    seed: int | None = Field(None, description="seed of the fault draws (reproducible runs); none: random")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.error_rate or self.throttle_rate or self.internal_error_rate or self.latency_ms)
+
+
+class SandboxSettings(BaseSettings):
+    """How the sandbox behaves. Field ``x`` is variable ``BWP_SANDBOX_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="BWP_SANDBOX_", extra="ignore", env_file_encoding="utf-8")
+
+    access_token_ttl: int = Field(900, ge=1, description="Access-token lifetime in seconds (BwP: 15 minutes).")
+    refresh_token_ttl: int = Field(30 * 24 * 3600, ge=1, description="Refresh-token lifetime in seconds.")
+    code_ttl: int = Field(60, ge=1, description="Authorization-code lifetime in seconds.")
+    verification_token_ttl: int = Field(300, ge=1, description="verification-token (JWT) lifetime in seconds.")
+    verification_token_in: Literal["query", "header", "both"] = Field(
+        "both",
+        description="How settings and uninstall calls carry the verification-token: as the last query "
+        "parameter, as a `verification-token` header, or both. The install redirect always uses the query.",
+    )
+    event_shapes: list[EventShape] = Field(
+        default_factory=lambda: ["2024-11-01"],
+        description="Payload shapes each simulated event is published in (one event per shape).",
+    )
+    merchants: int = Field(2, ge=1, le=50, description="Merchants seeded on first start.")
+    faults: dict[str, FaultSpec] = Field(
+        default_factory=dict,
+        description="Faults per endpoint (authorize, token, graphql) as JSON, "
+        'e.g. {"graphql": {"throttle_rate": 0.1}}.',
+    )
+    graphql_auth_error_status: int = Field(
+        401, description="HTTP status of a GraphQL call with a missing, unknown, expired or revoked token."
+    )
+
+
+def sandbox_settings(project_dir: Path | None = None, **overrides: object) -> SandboxSettings:
+    """The sandbox settings from the environment, then ``<project_dir>/.env``, then ``overrides``
+    (which win)."""
+    env_file = project_dir / ".env" if project_dir is not None else None
+    return SandboxSettings(
+        _env_file=env_file if env_file is not None and env_file.is_file() else None,  # type: ignore[call-arg]
+        **overrides,
+    )

@@ -1,0 +1,341 @@
+"""The event source: event subscriptions (with their partner event sources in the local AWS),
+the merchant activity simulator, publishing to EventBridge, and the ledger of what was sent.
+
+``createEventSubscription`` with an EventBridge destination creates the partner event source
+``aws.partner/buywithprime/<name>`` in the local AWS, as BwP does on AWS; the workshop then
+associates a bus with it. An event reaches the bus associated with its source (PutEvents to
+that bus with ``Source`` = the source name), or is recorded as undelivered when no bus is.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import uuid
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .. import aws
+from .core import Sandbox
+from .events import (
+    CATALOG_EVENT_TYPES,
+    EVENT_TYPES,
+    LIFECYCLES,
+    MALFORMATIONS,
+    PARTNER_SOURCE_PREFIX,
+    PRIVACY_EVENT_TYPES,
+    Occurrence,
+    catalog_occurrence,
+    detail,
+    malform,
+    privacy_occurrence,
+)
+from .merchants import iso, new_order
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^(us(-gov)?|ap|ca|cn|eu|sa|af)-(central|(north|south)?(east|west)?)-[0-9]$")
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+class SubscriptionError(Exception):
+    """A subscription request BwP would refuse; ``kind`` is the GraphQL error class."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class EmitRequest(BaseModel):
+    """Merchant activity to simulate."""
+
+    installation_id: str | None = Field(None, description="whose merchant acts (default: merchant_id)")
+    merchant_id: str | None = Field(None, description="the acting merchant (default: the first with an install)")
+    orders: int = Field(1, ge=0, le=200, description="orders to place")
+    lifecycle: Literal["delivered", "returned", "cancelled", "return_failed", "mixed"] = "mixed"
+    catalog_events: int = Field(0, ge=0, le=100, description="BUYABILITY_CHANGED/INVENTORY_CHANGED events")
+    privacy_events: int = Field(0, ge=0, le=100, description="PERSONAL_DATA_* task events")
+    duplicates: int = Field(0, ge=0, le=1000, description="published events delivered a second time")
+    malformed: list[Literal["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]] = (
+        Field(default_factory=list, description="one broken event of each kind named")
+    )
+    shapes: list[Literal["2024-11-01", "legacy", "2024-01-01"]] | None = Field(
+        None, description="payload shapes (default: the sandbox's event_shapes)"
+    )
+    seed: int | None = Field(None, description="seed for the lifecycle and product choices")
+
+
+class EventSource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
+
+    # --- subscriptions ---------------------------------------------------------------------------
+    def _events_client(self, region: str) -> Any:
+        settings = self.sandbox.settings
+        if region != settings.region:
+            settings = settings.model_copy(update={"region": region})
+        return aws.client("events", settings)
+
+    def create_subscription(self, installation_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        event_type = payload.get("eventType")
+        destination = payload.get("destination") or {}
+        if event_type not in EVENT_TYPES:
+            raise SubscriptionError("AccessDeniedError", f"You are not authorized to subscribe to {event_type!r}")
+        if "webhook" in destination and destination["webhook"] is not None:
+            raise SubscriptionError(
+                "ValidationError",
+                "Input request is not valid, the following issues were encountered: "
+                "[the sandbox delivers to EventBridge only]",
+            )
+        bridge = destination.get("eventBridge") or {}
+        source = bridge.get("partnerEventSource") or {}
+        account, name, region = source.get("account", ""), source.get("name", ""), bridge.get("region", "")
+        problems = []
+        if not _ACCOUNT.match(account or ""):
+            problems.append("account must be a 12-digit AWS account id")
+        if not _SOURCE_NAME.match(name or ""):
+            problems.append("partnerEventSource.name must be 1-200 characters of [A-Za-z0-9._-]")
+        if not _REGION.match(region or ""):
+            problems.append(f"region must match {_REGION.pattern}")
+        if problems:
+            raise SubscriptionError(
+                "ValidationError",
+                f"Input request is not valid, the following issues were encountered: {problems}",
+            )
+        source_name = f"{PARTNER_SOURCE_PREFIX}{name}"
+        owner = self.store.one(
+            "SELECT s.installation_id, i.merchant_id FROM subscriptions s JOIN installations i "
+            "ON i.installation_id = s.installation_id WHERE s.source_name = ? AND s.installation_id != ? LIMIT 1",
+            source_name,
+            installation_id,
+        )
+        if owner is not None:
+            raise SubscriptionError(
+                "ConflictError", f"The partner event source name {name!r} is taken; choose a unique name"
+            )
+        existing = self.store.one(
+            "SELECT 1 FROM subscriptions WHERE source_name = ? AND account = ? AND region = ?",
+            source_name,
+            account,
+            region,
+        )
+        if existing is None:
+            client = self._events_client(region)
+            try:
+                client.create_partner_event_source(Name=source_name, Account=account)
+            except client.exceptions.ResourceAlreadyExistsException:
+                pass
+            except Exception as exc:  # the local AWS is not reachable
+                raise SubscriptionError(
+                    "InternalServerError",
+                    f"Could not create the partner event source ({type(exc).__name__}); is the local AWS up?",
+                ) from None
+        subscription_id = str(uuid.uuid4())
+        self.store.run(
+            "INSERT INTO subscriptions(subscription_id, installation_id, event_type, source_name, account, region, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            subscription_id,
+            installation_id,
+            event_type,
+            source_name,
+            account,
+            region,
+            time.time(),
+        )
+        return self.subscription(installation_id, subscription_id)
+
+    def subscription(self, installation_id: str, subscription_id: str) -> dict[str, Any]:
+        row = self.store.one(
+            "SELECT * FROM subscriptions WHERE subscription_id = ? AND installation_id = ?",
+            subscription_id,
+            installation_id,
+        )
+        if row is None:  # BwP answers AccessDenied for unknown subscription ids
+            raise SubscriptionError("AccessDeniedError", f"You are not authorized to access {subscription_id!r}")
+        return _subscription_view(dict(row))
+
+    def subscriptions(self, installation_id: str | None = None) -> list[dict[str, Any]]:
+        rows = self.store.all(
+            "SELECT * FROM subscriptions WHERE ? IS NULL OR installation_id = ? ORDER BY created_at, subscription_id",
+            installation_id,
+            installation_id,
+        )
+        return [_subscription_view(dict(row)) for row in rows]
+
+    def delete_subscription(self, installation_id: str, subscription_id: str) -> str:
+        self.subscription(installation_id, subscription_id)
+        self.store.run("DELETE FROM subscriptions WHERE subscription_id = ?", subscription_id)
+        return subscription_id
+
+    # --- merchant activity -------------------------------------------------------------------------
+    def emit(self, request: EmitRequest) -> dict[str, Any]:
+        """Simulate merchant activity and publish its events; returns what was done and the
+        ledger entries written."""
+        merchant = self._acting_merchant(request)
+        bp = merchant["businessProductId"]
+        rng = random.Random(request.seed)
+        shapes = list(request.shapes or self.sandbox.config.event_shapes)
+        occurrences: list[Occurrence] = []
+        lifecycles = list(LIFECYCLES)
+        orders = []
+        for _ in range(request.orders):
+            name = rng.choice(lifecycles) if request.lifecycle == "mixed" else request.lifecycle
+            order = new_order(merchant, rng)
+            now = time.time()
+            for number, step in enumerate(LIFECYCLES[name]):
+                occurrences.append(step(order, rng, now + number, bp))
+            self.store.save_order(merchant["merchantId"], order)
+            orders.append({"order_id": order["id"], "lifecycle": name})
+        for number in range(request.catalog_events):
+            occurrences.append(catalog_occurrence(merchant, rng, CATALOG_EVENT_TYPES[number % 2]))
+        for number in range(request.privacy_events):
+            occurrences.append(privacy_occurrence(merchant, rng, PRIVACY_EVENT_TYPES[number % 4]))
+
+        subscriptions = self._active_subscriptions(merchant["merchantId"])
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for subscription in subscriptions:
+            by_type[subscription["event_type"]].append(subscription)
+
+        outgoing: list[dict[str, Any]] = []  # ledger entry + the PutEvents entry
+        for occurrence in occurrences:
+            for subscription in by_type.get(occurrence.type, []):
+                for shape in shapes:
+                    outgoing.append(self._event(occurrence, subscription, shape, None, rng))
+        for kind in request.malformed:
+            if kind not in MALFORMATIONS:
+                raise ValueError(f"unknown malformation {kind!r}")
+            if not subscriptions:
+                break
+            order_occurrences = [o for o in occurrences if o.type == "ORDER_CONFIRMED"]
+            occurrence = (
+                order_occurrences[0]
+                if order_occurrences
+                else Occurrence("ORDER_CONFIRMED", [f"businessProduct/{bp}/order/order-{uuid.uuid4()}"])
+            )
+            subscription = next(iter(by_type.get(occurrence.type, [])), subscriptions[0])
+            outgoing.append(self._event(occurrence, subscription, shapes[0], kind, rng))
+
+        deliveries = list(outgoing)
+        well_formed = [event for event in outgoing if event["ledger"]["malformed"] is None]
+        for event in rng.sample(well_formed, min(request.duplicates, len(well_formed))):
+            deliveries.append(event)
+        self._publish(deliveries)
+        entries = [event["ledger"] for event in outgoing]
+        self.store.append_ledger(entries)
+        return {
+            "merchant_id": merchant["merchantId"],
+            "orders": orders,
+            "occurrences": len(occurrences),
+            "published": len(entries),
+            "deliveries": len(deliveries),
+            "undelivered": sum(1 for entry in entries if not entry["delivered"]),
+            "subscriptions": len(subscriptions),
+            "entries": entries,
+        }
+
+    def _acting_merchant(self, request: EmitRequest) -> dict[str, Any]:
+        if request.installation_id:
+            installation = self.sandbox.installation(request.installation_id)
+            return self.sandbox.merchant(installation["merchant_id"])
+        if request.merchant_id:
+            return self.sandbox.merchant(request.merchant_id)
+        row = self.store.one(
+            "SELECT merchant_id FROM installations WHERE status = 'installed' ORDER BY created_at LIMIT 1"
+        )
+        return self.sandbox.merchant(row["merchant_id"] if row else None)
+
+    def _active_subscriptions(self, merchant_id: str) -> list[dict[str, Any]]:
+        rows = self.store.all(
+            "SELECT s.* FROM subscriptions s JOIN installations i ON i.installation_id = s.installation_id "
+            "WHERE i.merchant_id = ? AND i.status = 'installed' ORDER BY s.created_at, s.subscription_id",
+            merchant_id,
+        )
+        return [dict(row) for row in rows]
+
+    def _event(
+        self, occurrence: Occurrence, subscription: dict[str, Any], shape: str, kind: str | None, rng: random.Random
+    ) -> dict[str, Any]:
+        event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        when = iso()
+        body = detail(
+            shape,
+            occurrence,
+            event_id=event_id,
+            subscription_id=subscription["subscription_id"],
+            installation_id=subscription["installation_id"],
+            when=when,
+        )
+        source = subscription["source_name"]
+        if kind:
+            source, body = malform(kind, source, body, rng)
+        import json
+
+        return {
+            "region": subscription["region"],
+            "bus": subscription["source_name"],
+            "entry": {
+                "Source": source,
+                "DetailType": occurrence.type,
+                "Detail": json.dumps(body),
+                "Resources": occurrence.resources,
+            },
+            "ledger": {
+                "event_id": event_id,
+                "type": occurrence.type,
+                "shape": shape,
+                "installation_id": subscription["installation_id"],
+                "subscription_id": subscription["subscription_id"],
+                "source": source,
+                "resources": occurrence.resources,
+                "order_id": occurrence.order_id,
+                "malformed": kind,
+                "deliveries": 0,
+                "envelope_ids": [],
+                "delivered": False,
+                "error": "",
+                "published_at": when,
+            },
+        }
+
+    def _publish(self, deliveries: list[dict[str, Any]]) -> None:
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for event in deliveries:
+            groups[(event["region"], event["bus"])].append(event)
+        for (region, bus), events in groups.items():
+            client = self._events_client(region)
+            try:
+                client.describe_event_bus(Name=bus)
+            except client.exceptions.ResourceNotFoundException:
+                for event in events:
+                    event["ledger"]["error"] = f"no event bus is associated with {bus}"
+                continue
+            except Exception as exc:
+                for event in events:
+                    event["ledger"]["error"] = f"the local AWS did not answer ({type(exc).__name__})"
+                continue
+            for start in range(0, len(events), 10):
+                batch = events[start : start + 10]
+                answer = client.put_events(Entries=[{**event["entry"], "EventBusName": bus} for event in batch])
+                for event, result in zip(batch, answer["Entries"], strict=True):
+                    ledger = event["ledger"]
+                    if "EventId" in result:
+                        ledger["deliveries"] += 1
+                        ledger["envelope_ids"].append(result["EventId"])
+                        ledger["delivered"] = True
+                    else:
+                        ledger["error"] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
+
+
+def _subscription_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "subscriptionId": row["subscription_id"],
+        "installationId": row["installation_id"],
+        "eventType": row["event_type"],
+        "sourceName": row["source_name"],
+        "account": row["account"],
+        "region": row["region"],
+        "arn": f"arn:aws:events:{row['region']}::event-source/{row['source_name']}",
+    }

@@ -1,0 +1,301 @@
+"""Buy with Prime events: types, order lifecycles, payload shapes and the EventBridge
+envelope the sandbox publishes to the partner event bus.
+
+Events are thin: ``resources`` names what changed (``businessProduct/<bp>/order/<id>`` and
+sub-resources), the consumer queries the API for the rest. Each event is published in every
+shape asked for: ``2024-11-01`` (the webhook payload as ``detail`` plus
+``contextKeys.installationId``), ``legacy`` (``detail.eventType`` + ``detail.contextKeys``)
+and ``2024-01-01`` (empty ``detail``).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .merchants import iso
+
+PARTNER_SOURCE_PREFIX = "aws.partner/buywithprime/"
+
+ORDER_EVENT_TYPES = (
+    "ORDER_CONFIRMED",
+    "PACKAGE_DELIVERY_IN_TRANSIT",
+    "PACKAGE_DELIVERED",
+    "PACKAGE_DELIVERY_CANCELLED",
+    "PACKAGE_TRACKER_MILESTONE_CHANGED",
+    "REFUND_REQUESTED",
+    "REFUND_COMPLETED",
+    "RETURN_STARTED",
+    "RETURN_PACKAGE_IN_TRANSIT",
+    "RETURN_PACKAGE_DELIVERED",
+    "RETURN_PACKAGE_DELIVERY_FAILED",
+    "RETURN_ITEM_GRADED",
+    "RETURN_COMPLETED",
+)
+CATALOG_EVENT_TYPES = ("BUYABILITY_CHANGED", "INVENTORY_CHANGED")
+PRIVACY_EVENT_TYPES = (
+    "PERSONAL_DATA_DELETION_TASK_COMPLETED",
+    "PERSONAL_DATA_DELETION_TASK_FAILED",
+    "PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED",
+    "PERSONAL_DATA_RETRIEVAL_TASK_FAILED",
+)
+#: Every event type a subscription can name.
+EVENT_TYPES = ORDER_EVENT_TYPES + CATALOG_EVENT_TYPES + PRIVACY_EVENT_TYPES
+
+#: Ways an emitted event can be broken on purpose, to test a consumer's defences.
+MALFORMATIONS = ("missing_installation", "unknown_installation", "garbage_detail", "foreign_source")
+FOREIGN_SOURCE = "com.example.not-buywithprime"
+
+
+@dataclass
+class Occurrence:
+    """One thing that happened to a merchant: an event type and the resources it names."""
+
+    type: str
+    resources: list[str]
+    order_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Step = Callable[[dict[str, Any], random.Random, float, str], Occurrence]
+
+
+def _order_path(bp: str, order: dict[str, Any]) -> str:
+    return f"businessProduct/{bp}/order/{order['id']}"
+
+
+def _touch(order: dict[str, Any], now: float, status: str | None = None) -> None:
+    order["updatedAt"] = iso(now)
+    if status:
+        order["status"] = status
+
+
+def _confirm(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    _touch(order, now, "CONFIRMED")
+    data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
+    return Occurrence("ORDER_CONFIRMED", [_order_path(bp, order)], order["id"], data)
+
+
+def _package(order: dict[str, Any]) -> dict[str, Any]:
+    details = order["packageInformation"]["details"]
+    return details[-1]
+
+
+def _ship(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    package = {
+        "id": f"pkg-{rng.getrandbits(48):012x}",
+        "state": "IN_TRANSIT",
+        "lineItems": [{"lineItemId": line["id"], "amount": line["amount"]} for line in order["lineItems"]],
+        "packageTracker": {
+            "carrierCode": "UPS",
+            "trackingNumber": f"1Z{rng.getrandbits(40):010X}",
+            "milestones": [{"state": "SHIPPED", "occurredAt": iso(now)}],
+        },
+    }
+    order["packageInformation"]["details"].append(package)
+    _touch(order, now, "SHIPPED")
+    return Occurrence(
+        "PACKAGE_DELIVERY_IN_TRANSIT", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"]
+    )
+
+
+def _milestone(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    package = _package(order)
+    package["packageTracker"]["milestones"].append({"state": "OUT_FOR_DELIVERY", "occurredAt": iso(now)})
+    _touch(order, now)
+    return Occurrence(
+        "PACKAGE_TRACKER_MILESTONE_CHANGED", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"]
+    )
+
+
+def _deliver(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    package = _package(order)
+    package["state"] = "DELIVERED"
+    package["packageTracker"]["milestones"].append({"state": "DELIVERED", "occurredAt": iso(now)})
+    _touch(order, now, "DELIVERED")
+    return Occurrence("PACKAGE_DELIVERED", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"])
+
+
+def _cancel_package(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    package = {
+        "id": f"pkg-{rng.getrandbits(48):012x}",
+        "state": "CANCELLED",
+        "lineItems": [{"lineItemId": line["id"], "amount": line["amount"]} for line in order["lineItems"]],
+        "packageTracker": None,
+    }
+    order["packageInformation"]["details"].append(package)
+    _touch(order, now, "CANCELLED")
+    return Occurrence("PACKAGE_DELIVERY_CANCELLED", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"])
+
+
+def _return(order: dict[str, Any]) -> dict[str, Any]:
+    return order["returns"]["details"][-1]
+
+
+def _return_path(bp: str, order: dict[str, Any]) -> list[str]:
+    return [f"{_order_path(bp, order)}/return/{_return(order)['id']}"]
+
+
+def _return_start(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    line = order["lineItems"][0]
+    order["returns"]["details"].append(
+        {
+            "id": f"ret-{rng.getrandbits(48):012x}",
+            "state": "STARTED",
+            "reason": "NO_LONGER_NEEDED",
+            "returnLineItems": [{"lineItemId": line["id"], "amount": line["amount"]}],
+            "returnPackageDetails": {
+                "packageTracker": {
+                    "carrierCode": "UPS",
+                    "trackingNumber": f"1Z{rng.getrandbits(40):010X}",
+                    "milestones": [],
+                }
+            },
+            "grade": None,
+        }
+    )
+    _touch(order, now, "RETURN_STARTED")
+    return Occurrence("RETURN_STARTED", _return_path(bp, order), order["id"])
+
+
+def _return_milestone(event_type: str, state: str) -> Step:
+    def step(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+        details = _return(order)
+        details["state"] = state
+        details["returnPackageDetails"]["packageTracker"]["milestones"].append({"state": state, "occurredAt": iso(now)})
+        _touch(order, now)
+        return Occurrence(event_type, _return_path(bp, order), order["id"])
+
+    return step
+
+
+def _return_graded(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    _return(order)["grade"] = rng.choice(["SELLABLE", "DAMAGED"])
+    _touch(order, now)
+    return Occurrence("RETURN_ITEM_GRADED", _return_path(bp, order), order["id"])
+
+
+def _return_completed(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    _return(order)["state"] = "COMPLETED"
+    _touch(order, now, "RETURNED")
+    return Occurrence("RETURN_COMPLETED", _return_path(bp, order), order["id"])
+
+
+def _refund_requested(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    returned = order["returns"]["details"]
+    if returned:
+        line_ids = {item["lineItemId"] for item in returned[-1]["returnLineItems"]}
+        amount = sum(line["totalPrice"]["amount"] for line in order["lineItems"] if line["id"] in line_ids)
+    else:
+        amount = order["totalPrice"]["amount"]
+    refund = {
+        "id": f"ref-{rng.getrandbits(48):012x}",
+        "state": "REQUESTED",
+        "reason": "RETURN" if returned else "CANCELLATION",
+        "refundTotal": {"amount": round(amount, 2), "currencyCode": "USD"},
+        "createdAt": iso(now),
+    }
+    order["refunds"]["details"].append(refund)
+    _touch(order, now)
+    data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
+    return Occurrence("REFUND_REQUESTED", [f"{_order_path(bp, order)}/refund/{refund['id']}"], order["id"], data)
+
+
+def _refund_completed(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+    refund = order["refunds"]["details"][-1]
+    refund["state"] = "COMPLETED"
+    _touch(order, now, "REFUNDED")
+    data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
+    return Occurrence("REFUND_COMPLETED", [f"{_order_path(bp, order)}/refund/{refund['id']}"], order["id"], data)
+
+
+_DELIVERED: list[Step] = [_confirm, _ship, _milestone, _deliver]
+_RETURN: list[Step] = [
+    _return_start,
+    _return_milestone("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT"),
+    _return_milestone("RETURN_PACKAGE_DELIVERED", "DELIVERED"),
+    _return_graded,
+    _return_completed,
+    _refund_requested,
+    _refund_completed,
+]
+
+#: Order lifecycles: the steps an order walks through, each step one event.
+LIFECYCLES: dict[str, list[Step]] = {
+    "delivered": _DELIVERED,
+    "returned": _DELIVERED + _RETURN,
+    "cancelled": [_confirm, _cancel_package, _refund_requested, _refund_completed],
+    "return_failed": [
+        *_DELIVERED,
+        _return_start,
+        _return_milestone("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT"),
+        _return_milestone("RETURN_PACKAGE_DELIVERY_FAILED", "DELIVERY_FAILED"),
+    ],
+}
+
+
+def lifecycle_types(name: str) -> list[str]:
+    """The event types a lifecycle produces, in order (walks a throwaway order)."""
+    from .merchants import new_order, seed_merchants
+
+    merchant = seed_merchants(1)[0]
+    rng = random.Random(0)
+    order = new_order(merchant, rng)
+    return [step(order, rng, 0.0, merchant["businessProductId"]).type for step in LIFECYCLES[name]]
+
+
+def catalog_occurrence(merchant: dict[str, Any], rng: random.Random, event_type: str) -> Occurrence:
+    product = rng.choice(merchant["products"])
+    return Occurrence(event_type, [f"businessProduct/{merchant['businessProductId']}/items/{product['sku']['value']}"])
+
+
+def privacy_occurrence(merchant: dict[str, Any], rng: random.Random, event_type: str) -> Occurrence:
+    task = f"task-{rng.getrandbits(48):012x}"
+    return Occurrence(event_type, [f"businessProduct/{merchant['businessProductId']}/personalDataTask/{task}"])
+
+
+def detail(
+    shape: str, occurrence: Occurrence, *, event_id: str, subscription_id: str, installation_id: str, when: str
+) -> dict[str, Any]:
+    """The ``detail`` of an event in one of the shapes."""
+    if shape == "2024-01-01":
+        return {}
+    if shape == "legacy":
+        legacy: dict[str, Any] = {
+            "eventId": event_id,
+            "eventType": occurrence.type,
+            "contextKeys": {"installationId": installation_id},
+        }
+        if occurrence.order_id:
+            legacy["orderIdentifier"] = {"orderId": occurrence.order_id}
+        return legacy
+    return {
+        "eventId": event_id,
+        "idempotencyKey": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bwp-sandbox:{event_id}")),
+        "eventDescriptor": occurrence.type,
+        "resources": occurrence.resources,
+        "apiVersion": "2024-11-01",
+        "subscriptionId": subscription_id,
+        "eventTime": when,
+        "data": occurrence.data,
+        "contextKeys": {"installationId": installation_id},
+    }
+
+
+def malform(kind: str, source: str, body: dict[str, Any], rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """The source and detail of an event broken in the way ``kind`` names."""
+    body = dict(body)
+    if kind == "missing_installation":
+        body.pop("contextKeys", None)
+    elif kind == "unknown_installation":
+        body["contextKeys"] = {"installationId": f"inst-unknown-{rng.getrandbits(32):08x}"}
+    elif kind == "garbage_detail":
+        body = {"garbage": f"{rng.getrandbits(64):016x}", "note": "not a Buy with Prime event"}
+    elif kind == "foreign_source":
+        source = FOREIGN_SOURCE
+    else:
+        raise ValueError(f"unknown malformation {kind!r}; choose from {', '.join(MALFORMATIONS)}")
+    return source, body

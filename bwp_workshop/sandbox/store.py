@@ -1,0 +1,149 @@
+"""The sandbox's state: one SQLite database under ``<state>/sandbox``.
+
+SQLite (stdlib) keeps app registrations, merchants, installations, codes, tokens, event
+subscriptions, orders and the event ledger across restarts, and is safe when a second
+process (a test, the CLI) opens the same folder. Codes and tokens are stored as SHA-256
+hashes only, so the file holds nothing that could be replayed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS apps (
+    app_id TEXT PRIMARY KEY, client_id TEXT UNIQUE NOT NULL, secret_hash TEXT NOT NULL,
+    launch_url TEXT NOT NULL, install_url TEXT NOT NULL, settings_url TEXT NOT NULL,
+    uninstall_url TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS merchants (merchant_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS installations (
+    installation_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, merchant_id TEXT NOT NULL,
+    status TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS console_sessions (
+    session_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, app_id TEXT NOT NULL, expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS codes (
+    code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL, installation_id TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, client_id TEXT NOT NULL,
+    installation_id TEXT NOT NULL, code_hash TEXT, expires_at REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0, used INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tokens_by_code ON tokens(code_hash);
+CREATE INDEX IF NOT EXISTS tokens_by_installation ON tokens(installation_id);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    subscription_id TEXT PRIMARY KEY, installation_id TEXT NOT NULL, event_type TEXT NOT NULL,
+    source_name TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, data TEXT NOT NULL, updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_merchant ON orders(merchant_id);
+CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def digest(secret: str) -> str:
+    """The stored form of a code, token or client secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Store:
+    """Thread-safe access to the sandbox database (one connection, one lock per process;
+    SQLite's own locking between processes)."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "sandbox.sqlite3"
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed on success."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def run(self, sql: str, *args: Any) -> int:
+        with self._lock:
+            return self._db.execute(sql, args).rowcount
+
+    # --- small JSON documents -------------------------------------------------------------
+    def get_json(self, key: str, default: Any = None) -> Any:
+        row = self.one("SELECT value FROM kv WHERE key = ?", key)
+        return json.loads(row["value"]) if row else default
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.run("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", key, json.dumps(value))
+
+    # --- merchants and orders -------------------------------------------------------------
+    def merchants(self) -> list[dict[str, Any]]:
+        return [json.loads(row["data"]) for row in self.all("SELECT data FROM merchants ORDER BY merchant_id")]
+
+    def merchant(self, merchant_id: str) -> dict[str, Any] | None:
+        row = self.one("SELECT data FROM merchants WHERE merchant_id = ?", merchant_id)
+        return json.loads(row["data"]) if row else None
+
+    def order(self, merchant_id: str, order_id: str) -> dict[str, Any] | None:
+        row = self.one("SELECT data FROM orders WHERE order_id = ? AND merchant_id = ?", order_id, merchant_id)
+        return json.loads(row["data"]) if row else None
+
+    def orders_by_alias(self, merchant_id: str, alias_type: str, alias_id: str) -> dict[str, Any] | None:
+        for row in self.all("SELECT data FROM orders WHERE merchant_id = ?", merchant_id):
+            order = json.loads(row["data"])
+            if any(a["aliasType"] == alias_type and a["aliasId"] == alias_id for a in order.get("aliases", [])):
+                return order
+        return None
+
+    def save_order(self, merchant_id: str, order: dict[str, Any]) -> None:
+        self.run(
+            "INSERT OR REPLACE INTO orders(order_id, merchant_id, data, updated_at) VALUES (?, ?, ?, ?)",
+            order["id"],
+            merchant_id,
+            json.dumps(order),
+            time.time(),
+        )
+
+    # --- ledger ---------------------------------------------------------------------------
+    def append_ledger(self, entries: list[dict[str, Any]]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT INTO ledger(data) VALUES (?)", [(json.dumps(entry),) for entry in entries])
+
+    def ledger(self, since: int = 0) -> list[dict[str, Any]]:
+        rows = self.all("SELECT seq, data FROM ledger WHERE seq > ? ORDER BY seq", since)
+        return [{"seq": row["seq"], **json.loads(row["data"])} for row in rows]

@@ -1,0 +1,151 @@
+"""Events end to end on the local AWS: subscribe through GraphQL (the partner event source
+appears), associate a bus, route it with a rule to a queue, emit, and receive exactly what
+the ledger says was sent."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+from bwp_workshop import aws
+from bwp_workshop.sandbox.events import FOREIGN_SOURCE, LIFECYCLES
+from tests.conftest import SandboxHandle
+from tests.sandbox.helpers import Installed, installed_app
+
+SUBSCRIBE = """
+mutation Subscribe($input: CreateEventSubscriptionInput!) {
+  createEventSubscription(input: $input) { subscriptionId }
+}"""
+
+
+def subscribe(installed: Installed, event_type: str, name: str, account: str, region: str) -> dict[str, Any]:
+    destination = {"eventBridge": {"partnerEventSource": {"account": account, "name": name}, "region": region}}
+    return installed.graphql(SUBSCRIBE, {"input": {"eventType": event_type, "destination": destination}}).json()
+
+
+def drain(sqs: Any, queue_url: str, expected: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """Receive until ``expected`` messages arrived (and a short extra poll found no more)."""
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wait = 1 if len(messages) >= expected else 2
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get(
+            "Messages", []
+        )
+        if not batch and len(messages) >= expected:
+            break
+        for message in batch:
+            messages.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return messages
+
+
+def route_to_queue(settings: Any, source_name: str) -> tuple[Any, str]:
+    events, sqs = aws.client("events", settings), aws.client("sqs", settings)
+    events.create_event_bus(Name=source_name, EventSourceName=source_name)
+    queue_url = sqs.create_queue(QueueName=f"bwp-events-{secrets.token_hex(4)}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="bwp-to-queue",
+        EventBusName=source_name,
+        EventPattern=json.dumps({"source": [{"prefix": "aws.partner/buywithprime/"}]}),
+    )
+    events.put_targets(Rule="bwp-to-queue", EventBusName=source_name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return sqs, queue_url
+
+
+def test_the_queue_receives_exactly_the_ledger(local_sandbox: SandboxHandle) -> None:
+    settings = local_sandbox.settings
+    account, region = aws.LOCAL_ACCOUNT_ID, settings.region
+    name = f"supadupa-{secrets.token_hex(4)}"
+    source_name = f"aws.partner/buywithprime/{name}"
+    with installed_app(local_sandbox) as installed:
+        event_types = sorted({t for steps in LIFECYCLES.values() for t in _types(steps)})
+        for event_type in event_types:
+            answer = subscribe(installed, event_type, name, account, region)
+            assert "errors" not in answer, answer
+        # BwP created the partner event source; the workshop associates a bus with it.
+        described = aws.client("events", settings).describe_event_source(Name=source_name)
+        assert described["Name"] == source_name and described["State"] == "ACTIVE"
+        sqs, queue_url = route_to_queue(settings, source_name)
+
+        client = local_sandbox.client
+        result = client.emit(
+            orders=4,
+            duplicates=3,
+            malformed=["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"],
+            shapes=["2024-11-01", "legacy", "2024-01-01"],
+            seed=11,
+        )
+        ledger = client.ledger()
+        assert result["undelivered"] == 0
+        assert [entry["event_id"] for entry in ledger] == [entry["event_id"] for entry in result["entries"]]
+        assert {entry["shape"] for entry in ledger} == {"2024-11-01", "legacy", "2024-01-01"}
+        assert sum(1 for entry in ledger if entry["deliveries"] == 2) == 3
+        assert {entry["malformed"] for entry in ledger} - {None} == {
+            "missing_installation",
+            "unknown_installation",
+            "garbage_detail",
+            "foreign_source",
+        }
+
+        # The rule matches BwP sources only, so the foreign-source event never reaches the queue.
+        expected = Counter(
+            envelope for entry in ledger if entry["source"] != FOREIGN_SOURCE for envelope in entry["envelope_ids"]
+        )
+        messages = drain(sqs, queue_url, sum(expected.values()))
+        assert Counter(message["id"] for message in messages) == expected
+
+        by_envelope = {envelope: entry for entry in ledger for envelope in entry["envelope_ids"]}
+        for message in messages:
+            entry = by_envelope[message["id"]]
+            assert message["source"] == source_name
+            assert message["detail-type"] == entry["type"]
+            assert message["resources"] == entry["resources"]
+            detail = message["detail"]
+            if entry["malformed"] == "garbage_detail":
+                assert "eventId" not in detail
+            elif entry["shape"] == "2024-11-01":
+                assert detail["eventId"] == entry["event_id"]
+                assert detail["eventDescriptor"] == entry["type"]
+                assert detail["subscriptionId"] == entry["subscription_id"]
+                assert detail["apiVersion"] == "2024-11-01"
+                if entry["malformed"] is None:
+                    assert detail["contextKeys"] == {"installationId": installed.installation_id}
+            elif entry["shape"] == "legacy":
+                assert detail["eventType"] == entry["type"]
+                assert detail["contextKeys"]["installationId"] == installed.installation_id
+            else:
+                assert detail == {}
+
+        # An order event names an order the API can return to the consumer.
+        order_entry = next(e for e in ledger if e["type"] == "ORDER_CONFIRMED" and e["malformed"] is None)
+        order = installed.graphql(
+            "query($id: String!) { order(orderIdentifier: {orderId: $id}) { id status } }",
+            {"id": order_entry["order_id"]},
+        ).json()
+        assert order["data"]["order"]["id"] == order_entry["order_id"]
+
+
+def test_events_without_an_associated_bus_are_recorded_as_undelivered(local_sandbox: SandboxHandle) -> None:
+    settings = local_sandbox.settings
+    with installed_app(local_sandbox) as installed:
+        name = f"nobus-{secrets.token_hex(4)}"
+        answer = subscribe(installed, "ORDER_CONFIRMED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
+        assert "errors" not in answer
+        result = local_sandbox.client.emit(orders=2, lifecycle="delivered")
+    assert result["published"] == 2
+    assert result["undelivered"] == 2
+    assert all("no event bus is associated" in entry["error"] for entry in result["entries"])
+
+
+def _types(steps: list[Any]) -> list[str]:
+    from bwp_workshop.sandbox.events import lifecycle_types
+
+    for name, candidate in LIFECYCLES.items():
+        if candidate is steps:
+            return lifecycle_types(name)
+    return []
