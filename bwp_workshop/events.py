@@ -241,7 +241,29 @@ def send_test_events(
 def _send_through_sandbox(
     settings: Settings, orders: int, installation_id: str | None, duplicates: int, malformed: int
 ) -> dict[str, Any]:
-    raise ConfigurationError(
-        "Sending through the Buy with Prime sandbox is not available in this checkout.",
-        hint="Use via='queue' (events straight onto the EventStack queue).",
-    )
+    if not settings.is_local:
+        raise ConfigurationError(
+            "The Buy with Prime sandbox exists only on the local target.",
+            hint="On aws, real events come from your store; use via='queue' to test the consumer alone.",
+        )
+    from .sandbox.client import SandboxClient
+    from .sandbox.events import MALFORMATIONS
+
+    kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
+    with SandboxClient(settings) as sandbox:
+        result = sandbox.emit(
+            orders,
+            installation_id=installation_id or settings.installation_id or None,
+            duplicates=duplicates,
+            malformed=kinds,
+        )
+    entries = result.get("entries", [])
+    # A thin 2024-01-01 event names no installation: the consumer dead-letters it.
+    valid = [e for e in entries if e.get("malformed") is None and e.get("shape") != "2024-01-01"]
+    return {
+        "via": "sandbox",
+        "event_ids": [entry["event_id"] for entry in valid],
+        "malformed": len(entries) - len(valid),
+        "messages": int(result.get("deliveries", len(entries))),
+        "undelivered": int(result.get("undelivered", 0)),
+    }

@@ -81,3 +81,43 @@ def test_the_same_holds_when_the_api_fails_and_throttles(local_sandbox: SandboxH
     # The faults were real: about 30 % of the calls were retried.
     counters = outcome["counters"]
     assert counters["api_retries"] >= 0.15 * counters["api_requests"]
+
+
+def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bwp_workshop.cli import main
+
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        for name, value in {
+            "BWP_PROJECT_DIR": settings.project_dir,
+            "BWP_STATE_DIR": settings.bwp_dir,
+            "BWP_LOCAL_MOTO_PORT": settings.local_moto_port,
+            "BWP_LOCAL_SANDBOX_PORT": settings.local_sandbox_port,
+            "BWP_INSTALLATION_ID": pipeline.installation_id,
+        }.items():
+            monkeypatch.setenv(name, str(value))
+        with running(pipeline):
+            sent = events.send_test_events(3, settings=settings, duplicates=2, malformed=3)
+            assert sent["via"] == "sandbox" and sent["malformed"] == 3
+            records = events.wait_for_records(len(sent["event_ids"]), timeout=60, progress=False, settings=settings)
+            assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
+
+            cli = CliRunner()
+            queued = cli.invoke(
+                main, ["events", "send", "--via", "queue", "-n", "2", "--malformed", "1", "--wait", "60"]
+            )
+            assert queued.exit_code == 0, queued.output
+            assert f"the data table holds {len(records) + 2} records" in queued.output
+            # Dead letters: missing and unknown installation, garbage detail, and the queue's junk.
+            settle(pipeline, len(records) + 2, 4)
+
+        tail = cli.invoke(main, ["events", "tail", "-n", "3"])
+        assert tail.exit_code == 0 and len(tail.output.splitlines()) == 3
+        assert "BUYABILITY_CHANGED" in tail.output and pipeline.installation_id in tail.output
+        dlq = cli.invoke(main, ["events", "dlq", "--json"])
+        assert dlq.exit_code == 0 and len(dlq.output.splitlines()) == 4
+        assert cli.invoke(main, ["events", "dlq"]).output.count(" sent ") == 4
+        assert events.queue_depths(settings) == {"queue": 0, "dead_letter_queue": 4}
