@@ -8,7 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import aws
@@ -17,7 +18,11 @@ from .settings import Settings, get_settings
 
 
 class CdkCliError(WorkshopError):
-    """The cdk CLI is missing or a cdk command failed."""
+    """The cdk CLI is missing or a cdk command failed. ``output`` is all the CLI printed."""
+
+    def __init__(self, message: str, *, hint: str = "", output: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.output = output
 
 
 def cdk_executable(settings: Settings) -> Path:
@@ -55,9 +60,12 @@ def run_cdk(
     app: str | None = None,
     output_dir: Path | None = None,
     timeout: float = 900,
+    on_output: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cdk <args>`` in the project folder and return the finished process (output
-    captured). A non-zero exit raises ``CdkCliError`` with the end of the CLI's output."""
+    captured). With ``on_output``, each line the CLI prints (stdout and stderr, merged, in
+    order) is passed to it as it comes. A non-zero exit raises ``CdkCliError`` with the end of
+    the CLI's output."""
     settings = settings or get_settings()
     argv = [str(cdk_executable(settings)), *args]
     if args and not args[0].startswith("-"):
@@ -69,21 +77,56 @@ def run_cdk(
     env = cdk_environment(settings)
     if shutil.which("node", path=env["PATH"]) is None:
         raise CdkCliError("Node.js is not on PATH; the cdk CLI needs it.", hint="Install Node.js 20 or newer.")
-    result = subprocess.run(
-        argv,
-        cwd=settings.project_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    if on_output is None:
+        result = subprocess.run(
+            argv,
+            cwd=settings.project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    else:
+        result = _run_streaming(argv, settings.project_dir, env, timeout, on_output)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        output = result.stdout + result.stderr
+        tail = "\n".join(output.strip().splitlines()[-25:])
         # Name the command by its words only: option values (--parameters, --context) may be secret.
         words = " ".join(arg for arg in itertools.takewhile(lambda arg: not arg.startswith("-"), args))
         raise CdkCliError(
             f"`cdk {words}` failed (exit {result.returncode}):\n{tail}",
             hint="Read the CLI output above for the failing resource.",
+            output=output,
         )
     return result
+
+
+def _run_streaming(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float, on_output: Callable[[str], None]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` with stdout and stderr merged, handing each line to ``on_output``; kill it
+    after ``timeout`` seconds (``subprocess.TimeoutExpired``, as ``subprocess.run`` raises)."""
+    lines: list[str] = []
+    with subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as process:
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            process.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                on_output(line.rstrip("\n"))
+            returncode = process.wait()
+        finally:
+            timer.cancel()
+        if timed_out.is_set():
+            raise subprocess.TimeoutExpired(argv, timeout, output="".join(lines))
+    return subprocess.CompletedProcess(argv, returncode, stdout="".join(lines), stderr="")

@@ -66,3 +66,15 @@ ENV_TOKEN_URL = "BWP_TOKEN_URL"
 ENV_GRAPHQL_URL = "BWP_GRAPHQL_URL"
 ENV_API_VERSION = "BWP_API_VERSION"
 ENV_PUBLIC_KEY = "BWP_PUBLIC_KEY"
+ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+
+# --- the deployables ------------------------------------------------------------------------
+#: Service name of the event Lambda in its structured logs (POWERTOOLS_SERVICE_NAME).
+EVENT_HANDLER_SERVICE = "bwp-event-handler"
+#: The OAuth app's port in its container, and the path its health checks call.
+APP_PORT = 8080
+APP_HEALTH_PATH = "/health"
+#: Name of the load balancer. Lowercase on purpose: its DNS name is ``<name>-<digits>.<region>
+#: .elb.amazonaws.com``, so the install URL BwP hashes has no capital letters.
+LOAD_BALANCER_NAME = "bwp-oauth"

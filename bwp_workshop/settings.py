@@ -49,6 +49,32 @@ _PLACEHOLDER = re.compile(
     re.IGNORECASE,
 )
 
+#: The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
 _EVENT_BUS_ARN = re.compile(
     r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/aws\.partner/buywithprime/[A-Za-z0-9._/-]+$"
 )
@@ -102,6 +128,9 @@ class Settings(BaseSettings):
     state_dir: Path | None = Field(
         None, description="Runtime state (stack outputs, local processes); default <project>/.bwp."
     )
+    build_dir: Path | None = Field(
+        None, description="Cache of built artifacts (the event Lambda's folder); default <state dir>/build."
+    )
 
     # --- Buy with Prime app credentials and installation ------------------------------
     client_id: str = Field("", description="OAuth client id issued when the app onboarding is approved.")
@@ -125,6 +154,33 @@ class Settings(BaseSettings):
         "the sandbox's key on local).",
     )
 
+    # --- the stacks -------------------------------------------------------------------------
+    certificate_arn: str = Field(
+        "",
+        description="ACM certificate ARN for an HTTPS:443 listener on the load balancer (HTTP then "
+        "redirects to HTTPS); empty: HTTP only.",
+    )
+    app_domain_name: str = Field(
+        "",
+        description="DNS name the certificate covers and that points at the load balancer; the app's base "
+        "URL uses it when set (empty: the load balancer's own DNS name).",
+    )
+    image_tag: str = Field("latest", min_length=1, description="Tag of the OAuth app image in the ECR repository.")
+    lambda_timeout: int = Field(
+        30, ge=1, le=900, description="Event Lambda timeout in seconds (the queue's visibility timeout is 6x)."
+    )
+    max_receive_count: int = Field(
+        5, ge=1, le=1000, description="Receives of one message before the queue moves it to the dead-letter queue."
+    )
+    event_batch_size: int = Field(10, ge=1, le=10000, description="Messages per Lambda invocation (SQS batch).")
+    event_batch_window: int = Field(
+        1, ge=0, le=300, description="Seconds the event source waits to fill a batch (0: no wait)."
+    )
+    log_retention_days: int = Field(
+        30, description="Retention of the app's and the Lambda's CloudWatch log groups, in days."
+    )
+    log_level: str = Field("INFO", description="Log level of the event Lambda (DEBUG, INFO, WARNING, ERROR).")
+
     # --- the local runtime --------------------------------------------------------------
     local_host: str = Field("127.0.0.1", description="Address the local services bind to.")
     local_moto_port: int = Field(4566, ge=1, le=65535, description="Port of the local AWS (moto server).")
@@ -147,6 +203,31 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
             raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
         return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate_arn_shape(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+", value):
+            raise ValueError(
+                f"{value!r} is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)"
+            )
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention_value(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; choose one of {list(LOG_RETENTION_DAYS)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level_name(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"{value!r} is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+        return level
 
     @field_validator("public_key")
     @classmethod
@@ -213,6 +294,13 @@ class Settings(BaseSettings):
     def bwp_dir(self) -> Path:
         """Where runtime state lives: ``BWP_STATE_DIR`` (relative to the project), else ``.bwp/``."""
         return (self.project_dir / (self.state_dir or ".bwp")).expanduser().resolve()
+
+    @property
+    def build_cache_dir(self) -> Path:
+        """Where built artifacts are cached: ``BWP_BUILD_DIR`` (relative to the project), else ``<state dir>/build``."""
+        if self.build_dir is None:
+            return self.bwp_dir / "build"
+        return (self.project_dir / self.build_dir).expanduser().resolve()
 
     @property
     def sandbox_dir(self) -> Path:

@@ -80,8 +80,9 @@ def load_handler_module(project_dir: Path | None = None) -> ModuleType:
 
 
 def lambda_environment(settings: Any) -> dict[str, str]:
-    """The variables the stack sets on the Lambda, from the stack outputs and the settings,
-    plus what an AWS SDK needs to reach the target (the local AWS on local)."""
+    """The variables EventStack sets on the Lambda (as ``stacks.app.lambda_environment`` plus
+    the table and secret names), from the stack outputs and the settings, plus what an AWS SDK
+    needs to reach the target (the local AWS on local)."""
     from .. import aws, names
     from ..outputs import stack_output
 
@@ -92,8 +93,8 @@ def lambda_environment(settings: Any) -> dict[str, str]:
         names.ENV_TOKEN_URL: settings.token_url,
         names.ENV_GRAPHQL_URL: settings.graphql_url,
         names.ENV_API_VERSION: settings.api_version,
-        "POWERTOOLS_SERVICE_NAME": "bwp-event-handler",
-        "LOG_LEVEL": str(getattr(settings, "log_level", "INFO")),
+        names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
+        names.ENV_LOG_LEVEL: settings.log_level,
     }
     aws_env = aws.subprocess_environment(settings, base={})
     env.update({name: value for name, value in aws_env.items() if name.startswith("AWS_")})
@@ -336,9 +337,9 @@ def runner_from_settings(settings: Any, *, handler: Handler | None = None, **opt
     if handler is None:
         handler = load_handler_module().handler
     defaults: dict[str, Any] = {
-        "batch_size": int(getattr(settings, "event_batch_size", 10)),
-        "batch_window": float(getattr(settings, "event_batch_window", 0)),
-        "lambda_timeout": float(getattr(settings, "lambda_timeout", 30)),
+        "batch_size": settings.event_batch_size,
+        "batch_window": float(settings.event_batch_window),
+        "lambda_timeout": float(settings.lambda_timeout),
     }
     defaults.update(options)
     return EventRunner(

@@ -1,20 +1,130 @@
-"""The CDK app entry point named in cdk.json (``python3 -m bwp_workshop.stacks.app``)."""
+"""The CDK app entry point named in cdk.json (``python3 -m bwp_workshop.stacks.app``): the
+three stacks, configured from :class:`~bwp_workshop.settings.Settings`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
 
-from ..settings import Settings, get_settings
+from .. import names
+from ..settings import BWP_PUBLIC_KEY_PEM, LOG_RETENTION_DAYS, Settings, get_settings
+from . import nag
+from .ecs_stack import EcsStack
+from .event_stack import EventStack
+from .infra_stack import InfraStack
+from .lambda_asset import asset_hash, build_lambda_asset
+from .synthesis import stack_environment, stack_synthesizer
 
 
-def build_app(settings: Settings | None = None) -> cdk.App:
-    """The workshop's CDK app for the configured target. Stacks are synthesized with
-    :func:`bwp_workshop.stacks.synthesis.stack_synthesizer` and
-    :func:`bwp_workshop.stacks.synthesis.stack_environment`."""
+def log_retention(days: int) -> logs.RetentionDays:
+    """The CDK enum member for a CloudWatch Logs retention in days."""
+    members = [member for member in logs.RetentionDays if member.name != "INFINITE"]
+    return dict(zip(LOG_RETENTION_DAYS, members, strict=True))[days]
+
+
+def app_environment(settings: Settings) -> dict[str, str]:
+    """Environment of the OAuth container besides the table name, base URL and client
+    credentials: the Buy with Prime endpoints, the API version and, when it differs from the
+    key Buy with Prime publishes (the app's default), the verification-token key."""
+    environment = {
+        names.ENV_AUTHORIZE_URL: settings.authorize_url,
+        names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+    }
+    if settings.public_key and settings.public_key != BWP_PUBLIC_KEY_PEM:
+        environment[names.ENV_PUBLIC_KEY] = settings.public_key
+    return environment
+
+
+def lambda_environment(settings: Settings) -> dict[str, str]:
+    """Environment of the event Lambda besides the table and secret names."""
+    return {
+        names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+        names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
+        names.ENV_LOG_LEVEL: settings.log_level,
+    }
+
+
+def project_context(settings: Settings) -> dict[str, object]:
+    """The ``context`` of the project's cdk.json, so an in-process synth matches the CLI's."""
+    path = settings.project_dir / "cdk.json"
+    if not path.is_file():
+        path = Path(__file__).resolve().parents[2] / "cdk.json"
+    return dict(json.loads(path.read_text()).get("context", {})) if path.is_file() else {}
+
+
+def build_app(settings: Settings | None = None, *, outdir: Path | None = None, checks: bool = True) -> cdk.App:
+    """The workshop's CDK app for the configured target: InfraStack, EcsStack and, when
+    ``EVENT_BUS_ARN`` is set, EventStack (it imports that bus). ``checks`` adds cdk-nag's
+    AWS Solutions checks, which fail the synth on an unacknowledged finding."""
     settings = settings or get_settings()
-    app = cdk.App()
+    zones = [f"{settings.region}a", f"{settings.region}b"]
+    context = project_context(settings)
+    if settings.is_local:
+        # The VPC checks its zones against the account's; on local the account is fixed, so
+        # answer that lookup here rather than have the CLI ask moto and write cdk.context.json.
+        from ..aws import LOCAL_ACCOUNT_ID
+
+        context[f"availability-zones:account={LOCAL_ACCOUNT_ID}:region={settings.region}"] = zones
+    app = cdk.App(outdir=str(outdir) if outdir else None, context=context)
     cdk.Tags.of(app).add("project", "bwp-workshop")
     cdk.Tags.of(app).add("bwp-target", settings.target)
+    if checks:
+        nag.add_checks(app)
+
+    retention = log_retention(settings.log_retention_days)
+
+    def stack_options(name: str) -> dict[str, object]:
+        return {"env": stack_environment(settings), "synthesizer": stack_synthesizer(settings), "stack_name": name}
+
+    infra = InfraStack(
+        app,
+        names.INFRA_STACK,
+        availability_zones=zones,
+        log_retention=retention,
+        certificate_arn=settings.certificate_arn,
+        app_domain_name=settings.app_domain_name,
+        description="Buy with Prime workshop: network, load balancer, image repository, token table",
+        **stack_options(names.INFRA_STACK),
+    )
+    EcsStack(
+        app,
+        names.ECS_STACK,
+        vpc=infra.vpc,
+        service_security_group=infra.service_security_group,
+        target_group=infra.target_group,
+        repository=infra.repository,
+        token_table=infra.token_table,
+        app_base_url=infra.app_base_url,
+        bwp_environment=app_environment(settings),
+        image_tag=settings.image_tag,
+        log_retention=retention,
+        description="Buy with Prime workshop: the OAuth app on ECS Fargate",
+        **stack_options(names.ECS_STACK),
+    )
+    if settings.event_bus_arn:
+        EventStack(
+            app,
+            names.EVENT_STACK,
+            event_bus_arn=settings.event_bus_arn,
+            token_table=infra.token_table,
+            asset_dir=build_lambda_asset(settings),
+            asset_hash=asset_hash(settings),
+            lambda_environment=lambda_environment(settings),
+            lambda_timeout=settings.lambda_timeout,
+            max_receive_count=settings.max_receive_count,
+            batch_size=settings.event_batch_size,
+            batch_window=settings.event_batch_window,
+            log_retention=retention,
+            description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
+            **stack_options(names.EVENT_STACK),
+        )
     return app
 
 

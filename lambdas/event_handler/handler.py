@@ -42,11 +42,13 @@ from bwp_workshop.names import (
     ENV_CLIENT_SECRET_NAME,
     ENV_DATA_TABLE,
     ENV_GRAPHQL_URL,
+    ENV_POWERTOOLS_SERVICE,
     ENV_TOKEN_TABLE,
     ENV_TOKEN_URL,
+    EVENT_HANDLER_SERVICE,
 )
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "bwp-event-handler")
+logger = Logger(service=os.environ.get(ENV_POWERTOOLS_SERVICE) or EVENT_HANDLER_SERVICE)
 
 #: Refresh a token that expires within this many seconds (an API call must not outlive it).
 TOKEN_MARGIN_SECONDS = 60.0

@@ -1,0 +1,495 @@
+"""Deploying the workshop's stacks with the pinned cdk CLI, from notebooks and the CLI.
+
+``synth`` builds the cloud assembly once, in process, under ``<state dir>/cdk.out``; ``diff``,
+``deploy`` and ``destroy`` hand that assembly to the CLI (``--app <assembly>``), so the CLI
+does not start the Python app again. ``deploy`` returns the stacks' outputs and keeps them in
+``<state dir>/outputs.json``, which ``outputs`` reads.
+
+On the local target the CLI talks to the moto server of the local runtime: ``deploy``
+bootstraps it when needed and creates the partner event source and bus that Buy with Prime
+would create. CLI failures become a ``DeployError`` that names the stack, the failing resource
+and the likely fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import aws, names, onboarding
+from .cdk_cli import CdkCliError, run_cdk
+from .errors import WorkshopError
+from .settings import Settings, get_settings
+
+#: Pass as ``stack`` to act on every stack.
+ALL = "all"
+#: Name of the stack ``cdk bootstrap`` creates.
+TOOLKIT_STACK = "CDKToolkit"
+#: Stacks whose resources read the client credentials secret.
+SECRET_USERS = (names.ECS_STACK, names.EVENT_STACK)
+#: Outputs the CDK adds for cross-stack references; not part of a stack's documented outputs.
+_INTERNAL_OUTPUT = re.compile(r"^ExportsOutput")
+
+
+class DeployError(WorkshopError):
+    """A stack could not be synthesized, deployed, compared or destroyed."""
+
+    def __init__(self, message: str, *, hint: str = "", stack: str = "", resource: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.stack = stack
+        self.resource = resource
+
+
+# --- paths and names -----------------------------------------------------------------------
+
+
+def assembly_dir(settings: Settings) -> Path:
+    """Where ``synth`` writes the cloud assembly."""
+    return settings.bwp_dir / "cdk.out"
+
+
+def outputs_file(settings: Settings) -> Path:
+    """The cached stack outputs (``{stack: {key: value}}``)."""
+    return settings.bwp_dir / "outputs.json"
+
+
+def stack_names(stack: str | Iterable[str] | None) -> list[str]:
+    """The stacks meant by ``stack`` (a name, names, ``"all"`` or None), in deploy order."""
+    wanted = [ALL] if stack is None else [stack] if isinstance(stack, str) else list(stack)
+    if ALL in (name.lower() for name in wanted):
+        return list(names.STACKS)
+    by_lower = {name.lower(): name for name in names.STACKS}
+    unknown = [name for name in wanted if name.lower() not in by_lower]
+    if unknown:
+        raise DeployError(
+            f"Unknown stack {', '.join(unknown)}.", hint=f"Choose from {', '.join(names.STACKS)} or '{ALL}'."
+        )
+    chosen = {by_lower[name.lower()] for name in wanted}
+    return [name for name in names.STACKS if name in chosen]
+
+
+# --- outputs -------------------------------------------------------------------------------
+
+
+def _public(outputs: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in outputs.items() if not _INTERNAL_OUTPUT.match(key)}
+
+
+def _read_cache(settings: Settings) -> dict[str, dict[str, str]]:
+    path = outputs_file(settings)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError:
+        return {}  # a damaged cache is rebuilt from CloudFormation
+    return {stack: dict(values) for stack, values in data.items() if isinstance(values, dict)}
+
+
+def _write_cache(settings: Settings, data: dict[str, dict[str, str]]) -> None:
+    path = outputs_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    temporary.replace(path)
+
+
+def _deployed_outputs(settings: Settings, stack: str) -> dict[str, str] | None:
+    """The outputs of ``stack`` as CloudFormation reports them, or None when it is not deployed."""
+    try:
+        described = aws.client("cloudformation", settings).describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise DeployError(f"Could not read stack {stack}: {error}", hint=_credentials_hint(settings)) from None
+    except BotoCoreError as error:
+        raise DeployError(f"Could not reach CloudFormation: {error}", hint=_credentials_hint(settings)) from None
+    if not described or described[0]["StackStatus"].startswith("DELETE_COMPLETE"):
+        return None
+    return _public({o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])})
+
+
+def outputs(stack: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Stack outputs from ``.bwp/outputs.json`` (refreshed from CloudFormation for a stack the
+    file does not have). ``outputs("InfraStack")`` gives that stack's ``{key: value}``;
+    ``outputs()`` gives ``{stack: {key: value}}`` for every deployed stack."""
+    settings = settings or get_settings()
+    cache = _read_cache(settings)
+    wanted = stack_names(stack)
+    changed = False
+    for name in wanted:
+        if name not in cache:
+            found = _deployed_outputs(settings, name) if _reachable(settings) else None
+            if found is not None:
+                cache[name] = found
+                changed = True
+    if changed:
+        _write_cache(settings, cache)
+    if stack is None or stack.lower() == ALL:
+        return {name: _public(cache[name]) for name in wanted if name in cache}
+    name = wanted[0]
+    if name not in cache:
+        raise DeployError(
+            f"{name} is not deployed on the {settings.target} target (no outputs).",
+            hint=f"Deploy it first: `bwp-workshop deploy {name}` (or deploy('{name}') in a notebook).",
+            stack=name,
+        )
+    return _public(cache[name])
+
+
+# --- preflight -----------------------------------------------------------------------------
+
+
+def _credentials_hint(settings: Settings) -> str:
+    if settings.is_local:
+        return "Start the local AWS with `bwp-workshop local up` (or `make workshop`)."
+    return "Sign in to AWS (`aws sso login`, AWS_PROFILE or access keys) for the account and region you deploy to."
+
+
+def _reachable(settings: Settings) -> bool:
+    """On local: whether the moto server answers. On aws: always (the CLI reports credential problems)."""
+    if not settings.is_local:
+        return True
+    try:
+        return httpx.get(f"{settings.local_aws_endpoint}/_bwp/health", timeout=3, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _require_local_aws(settings: Settings) -> None:
+    if not _reachable(settings):
+        raise DeployError(
+            f"The local AWS does not answer on {settings.local_aws_endpoint}.",
+            hint="Start it with `bwp-workshop local up` (BWP_LOCAL_MOTO_PORT sets its port).",
+        )
+
+
+def is_bootstrapped(settings: Settings) -> bool:
+    """Whether the target's account and region have the CDK toolkit stack."""
+    return _deployed_outputs(settings, TOOLKIT_STACK) is not None
+
+
+def _missing_event_bus_error() -> DeployError:
+    return DeployError(
+        "EventStack needs EVENT_BUS_ARN, the partner event bus it routes Buy with Prime events from; it is not set.",
+        hint="Subscribe to Buy with Prime events (an event subscription with an EventBridge destination), "
+        "associate the partner event source with a bus (bwp_workshop.onboarding.ensure_partner_event_bus, "
+        "which returns the ARN; the events notebook does both), then set EVENT_BUS_ARN in .env. "
+        "InfraStack and EcsStack deploy without it.",
+        stack=names.EVENT_STACK,
+    )
+
+
+def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
+    """What must exist before the stacks deploy: the local AWS and its bootstrap, the partner
+    bus (created on local, checked on aws), the client credentials secret."""
+    if settings.is_local:
+        _require_local_aws(settings)
+        if not is_bootstrapped(settings):
+            bootstrap(settings, app=app)
+    if names.EVENT_STACK in stacks:
+        if not settings.event_bus_arn:
+            raise _missing_event_bus_error()
+        source = onboarding.source_name_of_bus(settings.event_bus_arn)
+        arn = onboarding.ensure_partner_event_bus(settings, source)
+        if arn != settings.event_bus_arn:
+            raise DeployError(
+                f"EVENT_BUS_ARN is {settings.event_bus_arn}, but the bus of {source} here is {arn}.",
+                hint=f"Set EVENT_BUS_ARN={arn} (account and region must be those you deploy to).",
+                stack=names.EVENT_STACK,
+            )
+    if any(stack in SECRET_USERS for stack in stacks):
+        if settings.client_id and settings.client_secret.get_secret_value():
+            onboarding.store_client_credentials(settings)
+        elif names.ECS_STACK in stacks and not onboarding.client_credentials_stored(settings):
+            raise DeployError(
+                f"EcsStack injects the app's client id and secret from the secret {names.CLIENT_SECRET_NAME}, "
+                "which does not exist, and BWP_CLIENT_ID/BWP_CLIENT_SECRET are not set.",
+                hint="Complete the app onboarding first: put the client id and secret Buy with Prime issued "
+                "(the sandbox on the local target) into .env; deploy then stores them in Secrets Manager.",
+                stack=names.ECS_STACK,
+            )
+
+
+# --- progress ------------------------------------------------------------------------------
+
+_EVENT_LINE = re.compile(
+    r"^(?P<stack>[A-Za-z][\w-]*) \|\s*(?P<done>\d+)/(?P<total>\d+) \|[^|]*\|\s*(?P<status>[A-Z_]+)\s*\|"
+    r"\s*(?P<type>[\w:]+)\s*\|\s*(?P<resource>.*)$"
+)
+
+
+class Progress:
+    """Shows the CLI's progress: a bar per stack (tqdm) fed by the CLI's event lines
+    (``Stack | 3/25 | time | STATUS | Type | Resource``)."""
+
+    def __init__(self, enabled: bool = True, write: Callable[[str], None] | None = None) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+        self.write = write
+
+    def __call__(self, line: str) -> None:
+        if not self.enabled:
+            return
+        match = _EVENT_LINE.match(line.strip())
+        if match is None:
+            text = line.strip()
+            if text.startswith(("✅", "❌", "✨")) and self.write is not None:
+                self.write(text)
+            return
+        stack = match["stack"]
+        bar = self.bars.get(stack)
+        if bar is None:
+            from tqdm.auto import tqdm
+
+            bar = self.bars[stack] = tqdm(total=int(match["total"]), desc=stack, unit="res", leave=True)
+        bar.total = max(bar.total or 0, int(match["total"]))
+        bar.n = min(int(match["done"]), bar.total)
+        bar.set_postfix_str(f"{match['status']} {match['resource'].split(' ')[0]}"[:60], refresh=True)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+# --- failures ------------------------------------------------------------------------------
+
+_FAILED_EVENT = re.compile(
+    r"^(?P<stack>[A-Za-z][\w-]*) \|[^|]*\|[^|]*\|\s*(?P<status>\w+_FAILED)\s*\|\s*(?P<type>[\w:]+)\s*\|"
+    r"\s*(?P<resource>\S+)(?: \([^)]*\))?\s*(?P<reason>.*)$"
+)
+_FAILED_STACK = re.compile(r"❌\s+(?P<stack>[A-Za-z][\w-]*)")
+
+_KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, Callable[[Settings], str]], ...] = (
+    (
+        re.compile(r"schema version mismatch|not compatible with the CDK library|Cloud assembly schema", re.I),
+        "the cdk CLI is older than the aws-cdk-lib that wrote the cloud assembly",
+        lambda s: "Run `make setup` (npm ci) so the CLI pinned in package.json, matching aws-cdk-lib, is used.",
+    ),
+    (
+        re.compile(r"bootstrap|/cdk-bootstrap/|CDKToolkit|cdk-hnb659fds", re.I),
+        "the account and region are not bootstrapped for the CDK (or the bootstrap is out of date)",
+        lambda s: "Run `bwp-workshop bootstrap` (bootstrap(settings) in a notebook), then deploy again.",
+    ),
+    (
+        re.compile(
+            r"Unable to resolve AWS account|credentials|ExpiredToken|InvalidClientTokenId|security token|"
+            r"Could not load credentials|UnrecognizedClientException",
+            re.I,
+        ),
+        "no valid AWS credentials",
+        _credentials_hint,
+    ),
+    (
+        re.compile(r"ECONNREFUSED|connect ECONN|socket hang up|EHOSTUNREACH", re.I),
+        "the AWS endpoint could not be reached",
+        _credentials_hint,
+    ),
+    (
+        re.compile(r"Event ?bus .* does not exist|EventBusName", re.I),
+        "the partner event bus in EVENT_BUS_ARN does not exist",
+        lambda s: (
+            "Associate the partner event source with a bus (onboarding.ensure_partner_event_bus) and set "
+            "EVENT_BUS_ARN to the ARN it returns."
+        ),
+    ),
+    (
+        re.compile(r"is in (?:UPDATE_)?ROLLBACK_(?:COMPLETE|FAILED)|ROLLBACK_COMPLETE state", re.I),
+        "an earlier deploy of the stack failed and CloudFormation keeps it rolled back",
+        lambda s: "Destroy the stack (`bwp-workshop destroy STACK`), fix the cause, and deploy again.",
+    ),
+    (
+        re.compile(r"already exists", re.I),
+        "a resource with a fixed name already exists outside the stack",
+        lambda s: (
+            "Delete the leftover resource (for example the ECR repository bwp-saas-integration) or destroy "
+            "the stack that owns it, then deploy again."
+        ),
+    ),
+)
+
+
+def explain_failure(action: str, stacks: list[str], output: str, settings: Settings) -> DeployError:
+    """A ``DeployError`` for a failed CLI run: which stack, which resource, why and what to do."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    stack = resource = reason = ""
+    for line in lines:
+        failed = _FAILED_EVENT.match(line)
+        if failed and not resource:
+            stack = failed["stack"]
+            resource = f"{failed['resource']} ({failed['type']})"
+            reason = failed["reason"].strip()
+    if not stack:
+        for line in lines:
+            match = _FAILED_STACK.search(line)
+            if match:
+                stack = match["stack"]
+                break
+    stack = stack or ", ".join(stacks)
+    cause, hint = "", "Read the CLI output above; fix what it names and run the command again."
+    for pattern, known_cause, make_hint in _KNOWN_CAUSES:
+        if pattern.search(output):
+            cause, hint = known_cause, make_hint(settings)
+            break
+    tail = "\n".join(lines[-12:])
+    parts = [f"{action} of {stack} failed"]
+    if resource:
+        parts.append(f" at {resource}")
+    if reason:
+        parts.append(f": {reason}")
+    if cause:
+        parts.append(f"\n  Likely cause: {cause}.")
+    parts.append(f"\n  CLI output (end):\n{tail}")
+    return DeployError("".join(parts), hint=hint, stack=stack, resource=resource)
+
+
+def _cdk(
+    action: str, args: list[str], settings: Settings, stacks: list[str], *, app: Path, progress: Progress | None = None
+) -> str:
+    try:
+        result = run_cdk(args, settings, app=str(app), on_output=progress)
+    except CdkCliError as error:
+        raise explain_failure(action, stacks, error.output or str(error), settings) from None
+    finally:
+        if progress is not None:
+            progress.close()
+    return result.stdout + result.stderr
+
+
+# --- the commands --------------------------------------------------------------------------
+
+
+def _settings_for_deployed(settings: Settings) -> Settings:
+    """``settings``, with EVENT_BUS_ARN taken from the deployed EventStack when it is not set,
+    so that diff and destroy still see that stack."""
+    if settings.event_bus_arn:
+        return settings
+    deployed = _deployed_outputs(settings, names.EVENT_STACK) if _reachable(settings) else None
+    arn = (deployed or {}).get(names.OUT_EVENT_BUS_ARN, "")
+    return settings.model_copy(update={"event_bus_arn": arn}) if arn else settings
+
+
+def synth(settings: Settings | None = None) -> Path:
+    """Synthesize the app in process (cdk-nag checks included) into ``<state dir>/cdk.out``
+    and return that folder. Stacks other than EventStack synthesize without EVENT_BUS_ARN."""
+    settings = settings or get_settings()
+    from .stacks.app import build_app
+
+    out = assembly_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        build_app(settings, outdir=out).synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error) and "Validation failed" not in str(error):
+            raise
+        raise _validation_error(out) from None
+    _prune_assets(out)
+    return out
+
+
+def _validation_error(out: Path) -> DeployError:
+    findings = []
+    try:
+        report = json.loads((out / "validation-report.json").read_text())
+        for plugin in report.get("pluginReports", []):
+            for violation in plugin.get("violations", []):
+                paths = ", ".join(c["constructPath"] for c in violation.get("violatingConstructs", []))
+                findings.append(
+                    f"{plugin['pluginName']}::{violation['ruleName']} at {paths}: {violation['description']}"
+                )
+    except (OSError, ValueError, KeyError):
+        findings.append("(no validation report)")
+    return DeployError(
+        "The stacks fail their checks (cdk-nag AWS Solutions and template validation):\n  " + "\n  ".join(findings),
+        hint="Fix the resource, or acknowledge the rule with a written reason (bwp_workshop.stacks.nag.acknowledge).",
+    )
+
+
+def _prune_assets(out: Path) -> None:
+    """Remove staged assets no stack of the assembly refers to (a Lambda asset is ~50 MB)."""
+    used: set[str] = set()
+    for manifest in out.glob("*.assets.json"):
+        text = manifest.read_text()
+        used.update(re.findall(r'"path":\s*"(asset\.[^"]+)"', text))
+    for staged in out.glob("asset.*"):
+        if staged.name not in used:
+            shutil.rmtree(staged, ignore_errors=True) if staged.is_dir() else staged.unlink(missing_ok=True)
+
+
+def bootstrap(settings: Settings | None = None, *, app: Path | None = None) -> None:
+    """``cdk bootstrap`` the target's account and region (idempotent). ``app``: an assembly
+    ``synth`` already wrote (the CLI reads one even when told the environment)."""
+    settings = settings or get_settings()
+    if settings.is_local:
+        _require_local_aws(settings)
+    environment = f"aws://{aws.account_id(settings)}/{settings.region}"
+    _cdk("Bootstrap", ["bootstrap", environment], settings, [TOOLKIT_STACK], app=app or synth(settings))
+
+
+def diff(stack: str | None = ALL, settings: Settings | None = None) -> str:
+    """What ``deploy(stack)`` would change, as the CLI prints it."""
+    settings = _settings_for_deployed(settings or get_settings())
+    stacks = stack_names(stack)
+    if names.EVENT_STACK in stacks and not settings.event_bus_arn:
+        if stack is not None and stack.lower() != ALL:
+            raise _missing_event_bus_error()
+        stacks.remove(names.EVENT_STACK)
+    if settings.is_local:
+        _require_local_aws(settings)
+    app = synth(settings)
+    return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
+
+
+def deploy(stack: str | None = ALL, settings: Settings | None = None, progress: bool = True) -> dict[str, Any]:
+    """Deploy ``stack`` (with the stacks it depends on) or ``"all"``; return the outputs:
+    ``{key: value}`` for one stack, ``{stack: {key: value}}`` for all."""
+    settings = settings or get_settings()
+    stacks = stack_names(stack)
+    if names.EVENT_STACK in stacks and not settings.event_bus_arn:
+        raise _missing_event_bus_error()
+    if settings.is_local:
+        _require_local_aws(settings)
+    app = synth(settings)
+    _prepare(settings, stacks, app)
+    fresh = settings.bwp_dir / "outputs.deploy.json"
+    fresh.unlink(missing_ok=True)
+    args = ["deploy", *stacks, "--require-approval", "never", "--outputs-file", str(fresh), "--progress", "events"]
+    if len(stacks) > 1:
+        args += ["--concurrency", "2"]
+    shown = Progress(progress, write=lambda text: print(text, file=sys.stderr))
+    _cdk("Deploy", args, settings, stacks, app=app, progress=shown)
+    deployed = json.loads(fresh.read_text()) if fresh.is_file() else {}
+    fresh.unlink(missing_ok=True)
+    cache = _read_cache(settings)
+    for name, values in deployed.items():
+        cache[name] = _public(values)
+    _write_cache(settings, cache)
+    if stack is None or stack.lower() == ALL:
+        return {name: cache[name] for name in stacks if name in cache}
+    return dict(cache.get(stacks[0], {}))
+
+
+def destroy(stack: str | None = ALL, settings: Settings | None = None, progress: bool = True) -> None:
+    """Destroy ``stack`` and the stacks that depend on it (or all); forget their outputs."""
+    settings = _settings_for_deployed(settings or get_settings())
+    stacks = stack_names(stack)
+    if settings.is_local:
+        _require_local_aws(settings)
+    dependents = {names.INFRA_STACK: list(names.STACKS)}.get(stacks[0], stacks) if len(stacks) == 1 else stacks
+    if names.EVENT_STACK in dependents and not settings.event_bus_arn:
+        dependents = [name for name in dependents if name != names.EVENT_STACK]  # not deployed: nothing to do
+    app = synth(settings)
+    shown = Progress(progress, write=lambda text: print(text, file=sys.stderr))
+    _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)
+    cache = _read_cache(settings)
+    for name in dependents:
+        cache.pop(name, None)
+    _write_cache(settings, cache)

@@ -1,0 +1,191 @@
+"""What the stacks expect to exist before they deploy, made through the AWS APIs:
+
+* the app's client credentials in Secrets Manager (``names.CLIENT_SECRET_NAME``), written from
+  the settings so that the value never enters a CloudFormation template;
+* the partner event bus associated with Buy with Prime's partner event source
+  ``aws.partner/buywithprime/<name>``. On aws, Buy with Prime creates the source when you
+  subscribe to events; on the local target the sandbox does, and if it has not, this module
+  creates the source as Buy with Prime would.
+
+Every function is idempotent and never logs or returns a secret value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import aws, names
+from .errors import WorkshopError
+from .settings import Settings, get_settings
+
+_SOURCE_NAME = re.compile(r"^aws\.partner/buywithprime/[A-Za-z0-9._/-]+$")
+
+
+class OnboardingError(WorkshopError):
+    """A resource the stacks depend on could not be created or found."""
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _aws_error(action: str, error: ClientError, hint: str) -> OnboardingError:
+    message = error.response.get("Error", {}).get("Message", "")
+    return OnboardingError(f"{action} failed: {_code(error)} {message}".rstrip(), hint=hint)
+
+
+# --- client credentials ------------------------------------------------------------------
+
+
+def _secret_value(settings: Settings) -> str:
+    client_id, client_secret = settings.require_client_credentials()
+    return json.dumps({names.CLIENT_SECRET_ID_KEY: client_id, names.CLIENT_SECRET_SECRET_KEY: client_secret})
+
+
+def client_credentials_stored(settings: Settings | None = None) -> bool:
+    """Whether the client credentials secret exists (and is not scheduled for deletion)."""
+    settings = settings or get_settings()
+    try:
+        described = aws.client("secretsmanager", settings).describe_secret(SecretId=names.CLIENT_SECRET_NAME)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return False
+        raise _aws_error("Reading the client credentials secret", error, hint="Check your AWS credentials.") from None
+    return "DeletedDate" not in described
+
+
+def store_client_credentials(settings: Settings | None = None) -> str:
+    """Create or update the secret ``names.CLIENT_SECRET_NAME`` with ``{"client_id", "client_secret"}``
+    from ``BWP_CLIENT_ID``/``BWP_CLIENT_SECRET``; returns the secret's ARN. An unchanged value
+    writes no new version."""
+    settings = settings or get_settings()
+    value = _secret_value(settings)
+    client = aws.client("secretsmanager", settings)
+    hint = "Check your AWS credentials and that they may use Secrets Manager in this region."
+    try:
+        try:
+            described = client.describe_secret(SecretId=names.CLIENT_SECRET_NAME)
+        except ClientError as error:
+            if _code(error) != "ResourceNotFoundException":
+                raise
+            created = client.create_secret(
+                Name=names.CLIENT_SECRET_NAME,
+                SecretString=value,
+                Description="Buy with Prime app client credentials (client_id, client_secret)",
+            )
+            return str(created["ARN"])
+        if "DeletedDate" in described:
+            client.restore_secret(SecretId=names.CLIENT_SECRET_NAME)
+        elif client.get_secret_value(SecretId=names.CLIENT_SECRET_NAME).get("SecretString") == value:
+            return str(described["ARN"])
+        client.put_secret_value(SecretId=names.CLIENT_SECRET_NAME, SecretString=value)
+        return str(described["ARN"])
+    except ClientError as error:
+        raise _aws_error("Storing the client credentials", error, hint) from None
+
+
+def delete_client_credentials(settings: Settings | None = None) -> bool:
+    """Delete the client credentials secret at once (no recovery window); False when there was none."""
+    settings = settings or get_settings()
+    try:
+        aws.client("secretsmanager", settings).delete_secret(
+            SecretId=names.CLIENT_SECRET_NAME, ForceDeleteWithoutRecovery=True
+        )
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return False
+        raise _aws_error("Deleting the client credentials", error, hint="Check your AWS credentials.") from None
+    return True
+
+
+# --- partner event bus -------------------------------------------------------------------
+
+
+def partner_source_name(source_name: str) -> str:
+    """``aws.partner/buywithprime/<name>`` from that or from ``<name>`` alone."""
+    name = source_name.strip()
+    if not name.startswith(names.PARTNER_SOURCE_PREFIX + "/"):
+        name = f"{names.PARTNER_SOURCE_PREFIX}/{name}"
+    if not _SOURCE_NAME.match(name):
+        raise OnboardingError(
+            f"{source_name!r} is not a Buy with Prime partner event source name.",
+            hint=f"Use {names.PARTNER_SOURCE_PREFIX}/<name> with letters, digits, '.', '_', '-' or '/' in <name>.",
+        )
+    return name
+
+
+def source_name_of_bus(event_bus_arn: str) -> str:
+    """The partner event source (= bus) name in a partner event bus ARN."""
+    return partner_source_name(event_bus_arn.split(":event-bus/", 1)[-1])
+
+
+def _event_source_state(events: Any, source: str) -> str | None:
+    try:
+        return str(events.describe_event_source(Name=source).get("State", ""))
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def ensure_partner_event_bus(settings: Settings | None, source_name: str) -> str:
+    """Associate the partner event source with an event bus of the same name and return the
+    bus ARN (the value of ``EVENT_BUS_ARN``). Idempotent.
+
+    On aws the source must exist: Buy with Prime creates it when you subscribe to events
+    (``createEventSubscription`` with an EventBridge destination). On local, a source the
+    sandbox has not created yet is created here, as Buy with Prime would.
+    """
+    settings = settings or get_settings()
+    source = partner_source_name(source_name)
+    events = aws.client("events", settings)
+    try:
+        state = _event_source_state(events, source)
+        if state is None or state == "DELETED":
+            if not settings.is_local:
+                raise OnboardingError(
+                    f"The partner event source {source} does not exist in account "
+                    f"{aws.account_id(settings)} ({settings.region}).",
+                    hint="Subscribe first: create a Buy with Prime event subscription with an EventBridge "
+                    "destination for this account, region and source name; Buy with Prime then creates the "
+                    "source, which you associate here.",
+                )
+            events.create_partner_event_source(Name=source, Account=aws.account_id(settings))
+        try:
+            return str(events.describe_event_bus(Name=source)["Arn"])
+        except ClientError as error:
+            if _code(error) != "ResourceNotFoundException":
+                raise
+        return str(events.create_event_bus(Name=source, EventSourceName=source)["EventBusArn"])
+    except ClientError as error:
+        raise _aws_error(
+            f"Associating the partner event source {source} with an event bus",
+            error,
+            hint="Check your AWS credentials and that they may use EventBridge in this region.",
+        ) from None
+
+
+def delete_partner_event_bus(settings: Settings | None, source_name: str) -> bool:
+    """Delete the partner event bus of ``source_name`` (its rules must be gone: destroy the
+    EventStack first). False when there was none. The event source itself belongs to Buy with
+    Prime: deleting the event subscription removes it."""
+    settings = settings or get_settings()
+    source = partner_source_name(source_name)
+    events = aws.client("events", settings)
+    try:
+        events.describe_event_bus(Name=source)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return False
+        raise _aws_error(f"Reading the event bus {source}", error, hint="Check your AWS credentials.") from None
+    try:
+        events.delete_event_bus(Name=source)
+    except ClientError as error:
+        raise _aws_error(
+            f"Deleting the event bus {source}", error, hint="Destroy the EventStack first (its rule uses the bus)."
+        ) from None
+    return True

@@ -1,0 +1,162 @@
+"""EventStack: Buy with Prime events from the partner bus, through a queue, to the Lambda that
+records them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .. import names
+from .nag import acknowledge
+
+#: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
+#: event sources, so a message is not redelivered while a retried batch still runs).
+VISIBILITY_FACTOR = 6
+
+
+class EventStack(cdk.Stack):
+    """Data table; the partner event bus (imported by ARN); a rule matching Buy with Prime
+    events only, into a queue with a dead-letter queue; the Lambda consuming the queue with
+    partial batch failures; an alarm when the dead-letter queue holds messages."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        event_bus_arn: str,
+        token_table: dynamodb.ITable,
+        asset_dir: Path,
+        asset_hash: str,
+        lambda_environment: dict[str, str],
+        lambda_timeout: int,
+        max_receive_count: int,
+        batch_size: int,
+        batch_window: int,
+        log_retention: logs.RetentionDays,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+
+        self.data_table = dynamodb.Table(
+            self,
+            "DataTable",
+            partition_key=dynamodb.Attribute(name=names.DATA_PK, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.event_bus = events.EventBus.from_event_bus_arn(self, "PartnerBus", event_bus_arn)
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            visibility_timeout=cdk.Duration.seconds(VISIBILITY_FACTOR * lambda_timeout),
+            retention_period=cdk.Duration.days(4),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_receive_count, queue=self.dead_letter_queue),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "HandlerLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        # An explicit role: basic execution as a grant on this log group only (no managed policy).
+        self.role = iam.Role(
+            self,
+            "HandlerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Event handler: consume the queue, write the data table, read/write tokens, read the secret",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Handler",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(
+                str(asset_dir), asset_hash=asset_hash, asset_hash_type=cdk.AssetHashType.CUSTOM
+            ),
+            timeout=cdk.Duration.seconds(lambda_timeout),
+            memory_size=512,
+            role=self.role,
+            log_group=self.log_group,
+            environment={
+                names.ENV_DATA_TABLE: self.data_table.table_name,
+                names.ENV_TOKEN_TABLE: token_table.table_name,
+                names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
+                **lambda_environment,
+            },
+            description="Records Buy with Prime events from the event queue",
+        )
+        self.data_table.grant_write_data(self.role)
+        token_table.grant_read_write_data(self.role)  # a refresh writes the new token pair
+        secretsmanager.Secret.from_secret_name_v2(self, "ClientSecret", names.CLIENT_SECRET_NAME).grant_read(self.role)
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=batch_size,
+                max_batching_window=cdk.Duration.seconds(batch_window) if batch_window else None,
+                report_batch_item_failures=True,
+            )
+        )
+
+        self.rule = events.Rule(
+            self,
+            "BuyWithPrimeEvents",
+            event_bus=self.event_bus,
+            description="Buy with Prime events only",
+            event_pattern=events.EventPattern(source=events.Match.prefix(names.PARTNER_SOURCE_PREFIX)),
+            targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
+        )
+
+        self.dlq_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterQueueAlarm",
+            alarm_description="Buy with Prime events failed and wait in the dead-letter queue",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        cdk.CfnOutput(self, names.OUT_DATA_TABLE, value=self.data_table.table_name)
+        cdk.CfnOutput(self, names.OUT_QUEUE_URL, value=self.queue.queue_url)
+        cdk.CfnOutput(self, names.OUT_QUEUE_ARN, value=self.queue.queue_arn)
+        cdk.CfnOutput(self, names.OUT_DLQ_URL, value=self.dead_letter_queue.queue_url)
+        cdk.CfnOutput(self, names.OUT_FUNCTION_NAME, value=self.function.function_name)
+        cdk.CfnOutput(self, names.OUT_RULE_NAME, value=self.rule.rule_name)
+        cdk.CfnOutput(self, names.OUT_EVENT_BUS_ARN, value=event_bus_arn)
+
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "The handler and its wheels are built and tested for Python 3.12 on x86_64.",
+        )

@@ -1,0 +1,91 @@
+"""One in-process synth of the workshop's app per test session (one jsii process), shared by
+the template and cdk-nag tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bwp_workshop import names
+from bwp_workshop.settings import Settings
+from tests.conftest import REPO_ROOT, machine_settings
+
+BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/supadupa-test"
+#: A distinctive client secret: it must appear in no template.
+CLIENT_SECRET = "cs-9f8e7d6c5b4a-never-in-a-template"
+CLIENT_ID = "client-id-in-settings-only"
+#: Built Lambda folders are cached in the checkout's state folder, so test sessions reuse them.
+BUILD_DIR = REPO_ROOT / ".bwp" / "build"
+
+
+def stack_settings(tmp: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "project_dir": REPO_ROOT,
+        "state_dir": tmp / ".bwp",
+        "build_dir": BUILD_DIR,
+        "event_bus_arn": BUS_ARN,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "lambda_timeout": 40,
+        "max_receive_count": 4,
+        "log_retention_days": 14,
+        **overrides,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name in machine_settings():
+            patch.delenv(name)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Synthesized:
+    settings: Settings
+    outdir: Path
+    templates: dict[str, object]  # stack name -> aws_cdk.assertions.Template
+    raw: dict[str, dict]  # stack name -> template JSON
+
+    def report(self) -> dict:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+def synthesize(settings: Settings, outdir: Path) -> Synthesized:
+    from aws_cdk import assertions
+
+    from bwp_workshop.stacks.app import build_app
+
+    app = build_app(settings, outdir=outdir)
+    assembly = app.synth()
+    stacks = {stack.stack_name: stack for stack in assembly.stacks}
+    raw = {name: stack.template for name, stack in stacks.items()}
+    templates = {name: assertions.Template.from_json(template) for name, template in raw.items()}
+    return Synthesized(settings, outdir, templates, raw)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The three stacks, synthesized once (cdk-nag checks on) for the local target."""
+    tmp = tmp_path_factory.mktemp("stacks")
+    yield synthesize(stack_settings(tmp), tmp / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def with_certificate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stacks with an HTTPS certificate and a domain name configured."""
+    tmp = tmp_path_factory.mktemp("stacks-https")
+    settings = stack_settings(
+        tmp,
+        certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+        app_domain_name="Install.SupaDupa.example",
+    )
+    return synthesize(settings, tmp / "cdk.out")
+
+
+def template(synthesized: Synthesized, stack: str):  # -> assertions.Template
+    return synthesized.templates[stack]
+
+
+STACKS = names.STACKS

@@ -1,0 +1,59 @@
+"""cdk-nag's AWS Solutions checks run on every synth of the app: no unacknowledged finding,
+and every acknowledgment says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Synthesized
+
+
+def _plugin(report: dict, name: str) -> dict:
+    return next(plugin for plugin in report["pluginReports"] if plugin["pluginName"] == name)
+
+
+def test_no_unacknowledged_aws_solutions_finding(synthesized: Synthesized) -> None:
+    nag = _plugin(synthesized.report(), "AwsSolutions")
+    assert nag["conclusion"] == "success"
+    assert nag.get("violations", []) == []
+
+
+def test_every_acknowledged_finding_has_a_reason(synthesized: Synthesized) -> None:
+    acknowledged = _plugin(synthesized.report(), "AwsSolutions").get("suppressedViolations", [])
+    assert acknowledged, "the report lists acknowledged findings"
+    for finding in acknowledged:
+        assert len(finding["reason"].strip()) > 30, finding["ruleName"]
+    rules = {finding["ruleName"] for finding in acknowledged}
+    # The accepted exceptions, each explained at its construct.
+    assert rules == {
+        "AwsSolutions-EC23",
+        "AwsSolutions-ELB2",
+        "AwsSolutions-ECS2",
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-L1",
+    }
+
+
+def test_an_unacknowledged_finding_fails_the_synth(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_sqs as sqs
+
+    from bwp_workshop.stacks import nag
+
+    app = cdk.App(outdir=str(tmp_path))
+    nag.add_checks(app)
+    stack = cdk.Stack(app, "Unsafe")
+    sqs.Queue(stack, "NoDeadLetterQueueNoTls")
+    with pytest.raises(RuntimeError, match=r"ValidationFailed(.|\n)*AwsSolutions-SQS3"):
+        app.synth()
+
+
+def test_an_acknowledgment_needs_a_reason() -> None:
+    import aws_cdk as cdk
+
+    from bwp_workshop.stacks.nag import acknowledge
+
+    with pytest.raises(ValueError, match="needs a reason"):
+        acknowledge(cdk.App(), "AwsSolutions-SQS3", "  ")

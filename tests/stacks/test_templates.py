@@ -1,0 +1,431 @@
+"""The synthesized templates, property by property, including those moto does not keep
+(stickiness, launch type, cpu/memory, service load balancers, batch failure reporting)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Match
+
+from bwp_workshop import names
+from bwp_workshop.settings import BWP_PUBLIC_KEY_PEM
+from bwp_workshop.stacks.app import app_environment, lambda_environment
+
+from .conftest import BUS_ARN, CLIENT_ID, CLIENT_SECRET, Synthesized
+
+
+def resources(synthesized: Synthesized, stack: str, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in synthesized.raw[stack]["Resources"].items() if v["Type"] == kind}
+
+
+def only(synthesized: Synthesized, stack: str, kind: str) -> dict:
+    found = resources(synthesized, stack, kind)
+    assert len(found) == 1, f"{stack} has {len(found)} {kind}"
+    return next(iter(found.values()))
+
+
+# --- all stacks -----------------------------------------------------------------------------
+
+
+def test_the_app_has_the_three_stacks(synthesized: Synthesized) -> None:
+    assert set(synthesized.raw) == set(names.STACKS)
+
+
+def test_no_secret_value_in_any_template(synthesized: Synthesized) -> None:
+    for stack, body in synthesized.raw.items():
+        text = json.dumps(body)
+        assert CLIENT_SECRET not in text, f"the client secret is in the {stack} template"
+        assert CLIENT_ID not in text, f"the client id is in the {stack} template"
+        assert "AWS::SecretsManager::Secret" not in text, f"{stack} creates a secret (its value would be in it)"
+
+
+def test_destroy_leaves_nothing_retained_and_needs_no_custom_resource(synthesized: Synthesized) -> None:
+    for stack, body in synthesized.raw.items():
+        for logical_id, resource in body["Resources"].items():
+            assert resource.get("DeletionPolicy") != "Retain", f"{stack}/{logical_id} is retained on destroy"
+            assert resource.get("UpdateReplacePolicy") != "Retain", f"{stack}/{logical_id} is retained"
+            assert not resource["Type"].startswith("Custom::"), f"{stack}/{logical_id} needs a Lambda to deploy"
+        functions = resources(synthesized, stack, "AWS::Lambda::Function")
+        assert len(functions) == (1 if stack == names.EVENT_STACK else 0)
+
+
+def test_stateful_resources_are_deleted_with_their_stack(synthesized: Synthesized) -> None:
+    for stack, kind in [
+        (names.INFRA_STACK, "AWS::DynamoDB::Table"),
+        (names.INFRA_STACK, "AWS::ECR::Repository"),
+        (names.INFRA_STACK, "AWS::Logs::LogGroup"),
+        (names.ECS_STACK, "AWS::Logs::LogGroup"),
+        (names.EVENT_STACK, "AWS::DynamoDB::Table"),
+        (names.EVENT_STACK, "AWS::Logs::LogGroup"),
+        (names.EVENT_STACK, "AWS::SQS::Queue"),
+    ]:
+        for resource in resources(synthesized, stack, kind).values():
+            assert resource["DeletionPolicy"] == "Delete", f"{stack} {kind}"
+
+
+def test_log_groups_keep_the_configured_retention(synthesized: Synthesized) -> None:
+    for stack in names.STACKS:
+        for group in resources(synthesized, stack, "AWS::Logs::LogGroup").values():
+            assert group["Properties"]["RetentionInDays"] == synthesized.settings.log_retention_days == 14
+
+
+def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
+    expected = {
+        names.INFRA_STACK: {
+            names.OUT_ALB_DNS_NAME,
+            names.OUT_APP_BASE_URL,
+            names.OUT_TOKEN_TABLE,
+            names.OUT_REPOSITORY_URI,
+        },
+        names.ECS_STACK: {names.OUT_CLUSTER_NAME, names.OUT_SERVICE_NAME},
+        names.EVENT_STACK: {
+            names.OUT_DATA_TABLE,
+            names.OUT_QUEUE_URL,
+            names.OUT_QUEUE_ARN,
+            names.OUT_DLQ_URL,
+            names.OUT_FUNCTION_NAME,
+            names.OUT_RULE_NAME,
+            names.OUT_EVENT_BUS_ARN,
+        },
+    }
+    for stack, keys in expected.items():
+        declared = {key for key in synthesized.raw[stack].get("Outputs", {}) if not key.startswith("ExportsOutput")}
+        assert declared == keys, stack
+
+
+# --- InfraStack -----------------------------------------------------------------------------
+
+
+def test_vpc_spans_two_zones_with_the_workshop_cidr(synthesized: Synthesized) -> None:
+    infra = synthesized.templates[names.INFRA_STACK]
+    infra.has_resource_properties("AWS::EC2::VPC", {"CidrBlock": "10.0.0.0/16"})
+    subnets = resources(synthesized, names.INFRA_STACK, "AWS::EC2::Subnet").values()
+    assert {s["Properties"]["AvailabilityZone"] for s in subnets} == {"us-east-1a", "us-east-1b"}
+    assert len(resources(synthesized, names.INFRA_STACK, "AWS::EC2::NatGateway")) == 1
+    infra.has_resource_properties("AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL"})
+
+
+def test_internet_facing_load_balancer_with_a_lowercase_name(synthesized: Synthesized) -> None:
+    lb = only(synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    assert lb["Scheme"] == "internet-facing"
+    assert lb["Type"] == "application"
+    assert lb["Name"] == names.LOAD_BALANCER_NAME == names.LOAD_BALANCER_NAME.lower()
+    assert {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"} in lb["LoadBalancerAttributes"]
+
+
+def test_http_listener_forwards_to_the_app_target_group(synthesized: Synthesized) -> None:
+    listener = only(synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::Listener")["Properties"]
+    assert listener["Port"] == 80
+    assert listener["Protocol"] == "HTTP"
+    assert listener["DefaultActions"][0]["Type"] == "forward"
+    group_id = next(iter(resources(synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::TargetGroup")))
+    assert listener["DefaultActions"][0]["TargetGroupArn"] == {"Ref": group_id}
+
+
+def test_target_group_checks_the_health_endpoint_without_stickiness(synthesized: Synthesized) -> None:
+    group = only(synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert group["Port"] == 8080 == names.APP_PORT
+    assert group["Protocol"] == "HTTP"
+    assert group["TargetType"] == "ip"
+    assert group["HealthCheckPath"] == names.APP_HEALTH_PATH == "/health"
+    assert group["Matcher"] == {"HttpCode": "200"}
+    attributes = {a["Key"]: a["Value"] for a in group.get("TargetGroupAttributes", [])}
+    # The app keeps no session in memory: any task may answer /install, so no sticky cookie.
+    assert attributes.get("stickiness.enabled", "false") == "false"
+
+
+def test_load_balancer_reaches_the_tasks_only_on_the_app_port(synthesized: Synthesized) -> None:
+    infra = synthesized.templates[names.INFRA_STACK]
+    infra.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "SourceSecurityGroupId": Match.any_value()},
+    )
+    infra.has_resource_properties(
+        "AWS::EC2::SecurityGroupEgress", {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}
+    )
+
+
+def test_repository_is_emptied_and_deleted_on_destroy(synthesized: Synthesized) -> None:
+    repository = only(synthesized, names.INFRA_STACK, "AWS::ECR::Repository")
+    assert repository["Properties"]["RepositoryName"] == names.REPOSITORY_NAME == "bwp-saas-integration"
+    assert repository["Properties"]["EmptyOnDelete"] is True
+    assert repository["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repository["DeletionPolicy"] == "Delete"
+
+
+def test_token_table_schema(synthesized: Synthesized) -> None:
+    table = only(synthesized, names.INFRA_STACK, "AWS::DynamoDB::Table")["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": names.TOKEN_PK, "KeyType": "HASH"},
+        {"AttributeName": names.TOKEN_SK, "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+        ("installation_id", "S"),
+        ("updated_at", "N"),
+    }
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": names.TOKEN_TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_app_base_url_is_http_and_the_load_balancer_dns_name(synthesized: Synthesized) -> None:
+    value = synthesized.raw[names.INFRA_STACK]["Outputs"][names.OUT_APP_BASE_URL]["Value"]
+    lb_id = next(iter(resources(synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::LoadBalancer")))
+    assert value == {"Fn::Join": ["", ["http://", {"Fn::GetAtt": [lb_id, "DNSName"]}]]}
+
+
+def test_with_a_certificate_https_serves_and_http_redirects(with_certificate: Synthesized) -> None:
+    listeners = resources(with_certificate, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::Listener").values()
+    by_port = {listener["Properties"]["Port"]: listener["Properties"] for listener in listeners}
+    assert set(by_port) == {80, 443}
+    assert by_port[443]["Protocol"] == "HTTPS"
+    assert by_port[443]["Certificates"] == [{"CertificateArn": with_certificate.settings.certificate_arn}]
+    assert by_port[443]["DefaultActions"][0]["Type"] == "forward"
+    redirect = by_port[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["Port"] == "443"
+    base_url = with_certificate.raw[names.INFRA_STACK]["Outputs"][names.OUT_APP_BASE_URL]["Value"]
+    assert base_url == "https://install.supadupa.example"
+
+
+# --- EcsStack -------------------------------------------------------------------------------
+
+
+def _container(synthesized: Synthesized) -> dict:
+    definition = only(synthesized, names.ECS_STACK, "AWS::ECS::TaskDefinition")["Properties"]
+    (container,) = definition["ContainerDefinitions"]
+    return container
+
+
+def test_fargate_task_is_one_vcpu_two_gib_linux_x86(synthesized: Synthesized) -> None:
+    definition = only(synthesized, names.ECS_STACK, "AWS::ECS::TaskDefinition")["Properties"]
+    assert definition["Cpu"] == "1024"
+    assert definition["Memory"] == "2048"
+    assert definition["RequiresCompatibilities"] == ["FARGATE"]
+    assert definition["NetworkMode"] == "awsvpc"
+    assert definition["RuntimePlatform"] == {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"}
+
+
+def test_container_runs_the_repository_image_on_the_app_port_with_a_health_check(synthesized: Synthesized) -> None:
+    container = _container(synthesized)
+    assert container["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
+    image = json.dumps(container["Image"])
+    assert "ImportValue" in image and "Repository" in image and ":latest" in image
+    check = container["HealthCheck"]
+    assert check["Command"][0] == "CMD-SHELL"
+    assert "http://127.0.0.1:8080/health" in check["Command"][1]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["LogConfiguration"]["Options"]["mode"] == "non-blocking"
+
+
+def test_container_environment_is_the_contract(synthesized: Synthesized) -> None:
+    container = _container(synthesized)
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert set(environment) == {
+        "TOKEN_TABLE_NAME",
+        "APP_BASE_URL",
+        "BWP_AUTHORIZE_URL",
+        "BWP_TOKEN_URL",
+        "BWP_GRAPHQL_URL",
+        "BWP_API_VERSION",
+    }
+    settings = synthesized.settings
+    assert environment["BWP_TOKEN_URL"] == settings.token_url
+    assert environment["BWP_AUTHORIZE_URL"] == settings.authorize_url
+    assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
+    assert environment["BWP_API_VERSION"] == "2024-11-01"
+    assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
+
+
+def test_client_credentials_come_from_the_named_secret(synthesized: Synthesized) -> None:
+    secrets = {item["Name"]: json.dumps(item["ValueFrom"]) for item in _container(synthesized)["Secrets"]}
+    assert set(secrets) == {"BWP_CLIENT_ID", "BWP_CLIENT_SECRET"}
+    assert f"secret:{names.CLIENT_SECRET_NAME}:client_id::" in secrets["BWP_CLIENT_ID"]
+    assert f"secret:{names.CLIENT_SECRET_NAME}:client_secret::" in secrets["BWP_CLIENT_SECRET"]
+
+
+def test_service_runs_two_fargate_tasks_behind_the_target_group(synthesized: Synthesized) -> None:
+    service = only(synthesized, names.ECS_STACK, "AWS::ECS::Service")["Properties"]
+    assert service["LaunchType"] == "FARGATE"
+    assert service["DesiredCount"] == 2
+    assert service["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert service["HealthCheckGracePeriodSeconds"] == 60
+    (balancer,) = service["LoadBalancers"]
+    assert balancer["ContainerName"] == "oauth"
+    assert balancer["ContainerPort"] == 8080
+    assert "TargetGroup" in json.dumps(balancer["TargetGroupArn"])
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    assert "ServiceSecurityGroup" in json.dumps(network["SecurityGroups"])
+
+
+def _policy_actions(synthesized: Synthesized, stack: str, role_fragment: str) -> list[tuple[set[str], str]]:
+    """(actions, resource JSON) of each statement of the policies attached to a role."""
+    found = []
+    for policy in resources(synthesized, stack, "AWS::IAM::Policy").values():
+        if role_fragment not in json.dumps(policy["Properties"]["Roles"]):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow"
+            found.append((set(actions), json.dumps(statement["Resource"])))
+    return found
+
+
+def test_task_role_reads_and_writes_tokens_and_reads_the_secret_only(synthesized: Synthesized) -> None:
+    statements = _policy_actions(synthesized, names.ECS_STACK, "TaskRole")
+    services = {action.split(":")[0] for actions, _ in statements for action in actions}
+    assert services == {"dynamodb", "secretsmanager"}
+    table_actions: set[str] = set()
+    for actions, resource in statements:
+        if any(action.startswith("dynamodb:") for action in actions):
+            table_actions |= actions
+            assert "TokenTable" in resource
+        else:
+            assert actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+            assert names.CLIENT_SECRET_NAME in resource
+    assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"} <= table_actions
+    for role in resources(synthesized, names.ECS_STACK, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+# --- EventStack -----------------------------------------------------------------------------
+
+
+def test_data_table_schema(synthesized: Synthesized) -> None:
+    table = only(synthesized, names.EVENT_STACK, "AWS::DynamoDB::Table")["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "event_id", "AttributeType": "S"}]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def _queues(synthesized: Synthesized) -> tuple[dict, dict, str]:
+    queues = resources(synthesized, names.EVENT_STACK, "AWS::SQS::Queue")
+    dlq_id = next(key for key in queues if key.startswith("DeadLetterQueue"))
+    queue_id = next(key for key in queues if key != dlq_id)
+    return queues[queue_id]["Properties"], queues[dlq_id]["Properties"], dlq_id
+
+
+def test_queue_redrives_to_the_dlq_and_outlasts_the_lambda(synthesized: Synthesized) -> None:
+    queue, dlq, dlq_id = _queues(synthesized)
+    assert queue["VisibilityTimeout"] == 6 * synthesized.settings.lambda_timeout == 240
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 4}
+    assert queue["SqsManagedSseEnabled"] is True
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
+    policies = resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values()
+    assert len(policies) == 2
+    for policy in policies:
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
+
+
+def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -> None:
+    function = only(synthesized, names.EVENT_STACK, "AWS::Lambda::Function")["Properties"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Handler"] == "handler.handler"
+    assert function["Architectures"] == ["x86_64"]
+    assert function["Timeout"] == 40
+    assert "S3Key" in function["Code"]
+    environment = function["Environment"]["Variables"]
+    assert set(environment) == {
+        "DATA_TABLE_NAME",
+        "TOKEN_TABLE_NAME",
+        "CLIENT_SECRET_NAME",
+        "BWP_TOKEN_URL",
+        "BWP_GRAPHQL_URL",
+        "BWP_API_VERSION",
+        "POWERTOOLS_SERVICE_NAME",
+        "LOG_LEVEL",
+    }
+    assert environment["CLIENT_SECRET_NAME"] == names.CLIENT_SECRET_NAME
+    assert environment["POWERTOOLS_SERVICE_NAME"] == names.EVENT_HANDLER_SERVICE
+    assert environment["LOG_LEVEL"] == "INFO"
+    assert "LoggingConfig" in function
+
+
+def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) -> None:
+    mapping = only(synthesized, names.EVENT_STACK, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10
+    assert mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert "Queue" in json.dumps(mapping["EventSourceArn"])
+
+
+def test_rule_matches_buy_with_prime_events_only_into_the_queue(synthesized: Synthesized) -> None:
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule")["Properties"]
+    assert rule["EventBusName"] == "aws.partner/buywithprime/supadupa-test"
+    assert rule["EventPattern"] == {"source": [{"prefix": "aws.partner/buywithprime"}]}
+    (target,) = rule["Targets"]
+    _, _, dlq_id = _queues(synthesized)
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("Queue")
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert synthesized.raw[names.EVENT_STACK]["Outputs"][names.OUT_EVENT_BUS_ARN]["Value"] == BUS_ARN
+
+
+def test_alarm_fires_when_the_dlq_holds_a_message(synthesized: Synthesized) -> None:
+    alarm = only(synthesized, names.EVENT_STACK, "AWS::CloudWatch::Alarm")["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    _, _, dlq_id = _queues(synthesized)
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+
+
+def test_lambda_role_writes_data_reads_and_writes_tokens_reads_the_secret(synthesized: Synthesized) -> None:
+    statements = _policy_actions(synthesized, names.EVENT_STACK, "HandlerRole")
+    by_target: dict[str, set[str]] = {}
+    for actions, resource in statements:
+        key = next(
+            (k for k in ("DataTable", "TokenTable", names.CLIENT_SECRET_NAME, "Queue", "HandlerLogs") if k in resource),
+            resource,
+        )
+        by_target.setdefault(key, set()).update(actions)
+    assert set(by_target) == {"DataTable", "TokenTable", names.CLIENT_SECRET_NAME, "Queue", "HandlerLogs"}
+    assert "dynamodb:PutItem" in by_target["DataTable"]
+    assert not {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"} & by_target["DataTable"]
+    assert {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"} <= by_target["TokenTable"]
+    assert by_target[names.CLIENT_SECRET_NAME] == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= by_target["Queue"]
+    assert by_target["HandlerLogs"] <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+    role = next(
+        r for k, r in resources(synthesized, names.EVENT_STACK, "AWS::IAM::Role").items() if k.startswith("HandlerRole")
+    )
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+# --- configuration of the deployables -------------------------------------------------------
+
+
+def test_public_key_is_passed_only_when_it_is_not_the_published_one(synthesized: Synthesized) -> None:
+    settings = synthesized.settings
+    assert names.ENV_PUBLIC_KEY not in app_environment(settings.model_copy(update={"public_key": ""}))
+    published = settings.model_copy(update={"public_key": BWP_PUBLIC_KEY_PEM})
+    assert names.ENV_PUBLIC_KEY not in app_environment(published)
+    own = "-----BEGIN PUBLIC KEY-----\nsandbox\n-----END PUBLIC KEY-----\n"
+    assert app_environment(settings.model_copy(update={"public_key": own}))[names.ENV_PUBLIC_KEY] == own
+
+
+def test_lambda_log_level_follows_the_settings(synthesized: Synthesized) -> None:
+    debug = synthesized.settings.model_copy(update={"log_level": "DEBUG"})
+    assert lambda_environment(debug)["LOG_LEVEL"] == "DEBUG"
+
+
+@pytest.mark.parametrize("stack", names.STACKS)
+def test_stacks_are_tagged_with_the_project(synthesized: Synthesized, stack: str) -> None:
+    tagged = [
+        r
+        for r in synthesized.raw[stack]["Resources"].values()
+        if "Tags" in r.get("Properties", {}) and isinstance(r["Properties"]["Tags"], list)
+    ]
+    assert tagged
+    assert all(re.search(r'"project"', json.dumps(r["Properties"]["Tags"])) for r in tagged)
