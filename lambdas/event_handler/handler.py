@@ -334,7 +334,7 @@ def handler(event: dict[str, Any], context: Any, *, app: EventProcessor | None =
                     "message_id": record.message_id,
                     "reason": exc.reason,
                     "failure": exc.kind,
-                    "receive_count": record.attributes.approximate_receive_count,
+                    "receive_count": record.raw_event.get("attributes", {}).get("ApproximateReceiveCount"),
                 },
             )
             raise
