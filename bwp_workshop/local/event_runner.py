@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True, help="port of the health endpoint")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--batch-window", type=float, default=None)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4, help="pollers running batches side by side")
     parser.add_argument(
         "--retry-after",
         type=float,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -54,6 +55,8 @@ logger = Logger(service=os.environ.get(ENV_POWERTOOLS_SERVICE) or EVENT_HANDLER_
 TOKEN_MARGIN_SECONDS = 60.0
 #: How long a store's site and widget ids are reused before they are asked again.
 STORE_CACHE_SECONDS = 3600.0
+#: API queries of one batch that run side by side.
+API_CONCURRENCY = 4
 
 #: Failures a retry cannot fix; anything else is logged as transient.
 PERMANENT = "permanent"
@@ -115,6 +118,7 @@ class EventProcessor:
         self._http = http
         self._endpoint: TokenEndpoint | None = None
         self._stores: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         #: DynamoDB calls on the data table (the token store counts its own), for measurements.
         self.data_calls = 0
@@ -147,31 +151,70 @@ class EventProcessor:
             self._stores[token.installation_id] = (time.monotonic(), store)
         return store
 
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for a batch's API queries (the calls wait on the network, not the CPU)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=API_CONCURRENCY, thread_name_prefix="bwp-api")
+            return self._executor
+
     def new_batch(self) -> Batch:
         return Batch(self)
 
 
 class Batch:
-    """One invocation: the token of each installation is looked up once for the whole batch,
-    and event ids already in the data table are found with one read before any API call."""
+    """One invocation. Before its records are handled one by one, :meth:`prepare` does what
+    they share: one read finds the event ids the table already holds (redeliveries), the
+    token of each installation is looked up once, and each order named in the batch is
+    queried once, the queries running side by side."""
 
     def __init__(self, processor: EventProcessor) -> None:
         self.processor = processor
+        self._events: dict[str, BwpEvent | MalformedEvent] = {}
         self._tokens: dict[str, StoredToken | RecordFailed] = {}
+        self._orders: dict[tuple[str, str], dict[str, Any] | RecordFailed] = {}
+        self._stores: dict[str, dict[str, Any] | RecordFailed] = {}
         self._known: set[str] = set()
         self._seen: set[str] = set()
 
-    def prefetch_known(self, records: list[dict[str, Any]]) -> None:
-        """Mark the batch's event ids that the table already holds (redeliveries): one
-        ``BatchGetItem`` for the batch. Unparseable records are left to the record handler."""
-        ids: set[str] = set()
+    def event(self, message_id: str, body: str) -> BwpEvent:
+        parsed = self._events.get(message_id)
+        if parsed is None:
+            try:
+                parsed = parse_event(body)
+            except MalformedEvent as exc:
+                parsed = exc
+            self._events[message_id] = parsed
+        if isinstance(parsed, MalformedEvent):
+            raise RecordFailed(f"malformed event: {parsed.reason}", PERMANENT)
+        return parsed
+
+    def prepare(self, records: list[dict[str, Any]]) -> None:
+        """The batch's shared work; a failure here only costs the saving (each record then
+        does its own work, and fails on its own)."""
+        events = []
         for record in records:
             try:
-                ids.add(parse_event(record.get("body", ""), require_installation=False).event_id)
-            except MalformedEvent:
+                events.append(self.event(str(record.get("messageId")), record.get("body", "")))
+            except RecordFailed:
                 continue
+        self._prefetch_known({event.event_id for event in events})
+        wanted = {(e.installation_id, e.order_id) for e in events if e.event_id not in self._known and e.order_id}
+        ready = []
+        for installation_id, order_id in sorted(wanted):  # type: ignore[type-var]
+            try:
+                token = self.token(str(installation_id))
+                self.store(token)
+            except RecordFailed:
+                continue
+            ready.append((token, str(order_id)))
+        if len(ready) > 1:
+            list(self.processor.executor().map(lambda pair: self.order(*pair), ready))
+
+    def _prefetch_known(self, event_ids: set[str]) -> None:
+        """Mark the event ids the table already holds: one ``BatchGetItem`` per 100."""
         table = self.processor.data_table
-        keys = [{DATA_PK: event_id} for event_id in sorted(ids)]
+        keys = [{DATA_PK: event_id} for event_id in sorted(event_ids)]
         while keys:
             chunk, keys = keys[:100], keys[100:]
             request: dict[str, Any] = {
@@ -203,34 +246,59 @@ class Batch:
             raise RecordFailed(cached.reason, cached.kind)
         return cached
 
+    def store(self, token: StoredToken) -> dict[str, Any]:
+        """The installation's store (cached by the instance); a failure fails the batch's
+        records of that installation without asking again."""
+        cached = self._stores.get(token.installation_id)
+        if cached is None:
+            try:
+                cached = self.processor.store(token)
+            except GraphQLError as exc:
+                cached = RecordFailed(f"API call failed: {exc}", TRANSIENT if exc.transient else PERMANENT)
+            self._stores[token.installation_id] = cached
+        if isinstance(cached, RecordFailed):
+            raise RecordFailed(cached.reason, cached.kind)
+        return cached
+
+    def order(self, token: StoredToken, order_id: str) -> dict[str, Any]:
+        """The order, queried once per batch (events of one order often travel together)."""
+        key = (token.installation_id, order_id)
+        cached = self._orders.get(key)
+        if cached is None:
+            try:
+                cached = self.processor.graphql.order(
+                    order_id, access_token=token.access_token, installation_id=token.installation_id
+                )
+            except GraphQLError as exc:
+                cached = RecordFailed(f"API call failed: {exc}", TRANSIENT if exc.transient else PERMANENT)
+            self._orders[key] = cached
+        if isinstance(cached, RecordFailed):
+            raise RecordFailed(cached.reason, cached.kind)
+        return cached
+
     def handle(self, record: SQSRecord) -> dict[str, Any] | None:
-        """Process one SQS record; raises :class:`RecordFailed` when it must be retried (or,
-        after the maximum receive count, dead-lettered)."""
-        try:
-            event = parse_event(record.body)
-        except MalformedEvent as exc:
-            raise RecordFailed(f"malformed event: {exc.reason}", PERMANENT) from None
+        """Process one SQS record: the stored item, None for a duplicate; raises
+        :class:`RecordFailed` when it must be retried (or, after the maximum receive count,
+        dead-lettered)."""
+        item = self._item(record)
+        if item is None:
+            return None
+        return item if self._put(item) else None
+
+    def _item(self, record: SQSRecord) -> dict[str, Any] | None:
+        """The record's data item, or None when its event is already recorded (or earlier in
+        this batch)."""
+        event = self.event(record.message_id, record.body)
         if event.event_id in self._known or event.event_id in self._seen:
             self.processor._count("duplicates")
             logger.info("duplicate event skipped", extra={"message_id": record.message_id, "event_id": event.event_id})
             return None
         assert event.installation_id is not None  # parse_event requires it
         token = self.token(event.installation_id)
-        try:
-            store = self.processor.store(token)
-            order = (
-                self.processor.graphql.order(
-                    event.order_id, access_token=token.access_token, installation_id=event.installation_id
-                )
-                if event.order_id
-                else None
-            )
-        except GraphQLError as exc:
-            raise RecordFailed(f"API call failed: {exc}", TRANSIENT if exc.transient else PERMANENT) from None
-        item = data_item(event, store, order, record)
-        stored = self._put(item)
+        store = self.store(token)
+        order = self.order(token, event.order_id) if event.order_id else None
         self._seen.add(event.event_id)
-        return item if stored else None
+        return data_item(event, store, order, record)
 
     def _put(self, item: dict[str, Any]) -> bool:
         from botocore.exceptions import ClientError
@@ -320,9 +388,9 @@ def handler(event: dict[str, Any], context: Any, *, app: EventProcessor | None =
     batch = app.new_batch()
     records = event.get("Records", [])
     try:
-        batch.prefetch_known(records)
-    except Exception as exc:  # the pre-check only saves API calls; the conditional put still dedups
-        logger.warning("duplicate pre-check failed", extra={"error": type(exc).__name__})
+        batch.prepare(records)
+    except Exception as exc:  # preparing only saves calls; each record still does its own work
+        logger.warning("batch preparation failed", extra={"error": type(exc).__name__})
 
     def record_handler(record: SQSRecord) -> dict[str, Any] | None:
         try:

@@ -42,9 +42,12 @@ print(json.dumps({{"response": response, "heavy": heavy, "origins": origins}}))
 def _python312() -> str:
     for candidate in (shutil.which("python3.12"), str(Path.home() / ".pyenv/versions/3.12.1/bin/python3.12")):
         if candidate and Path(candidate).is_file():
-            probe = subprocess.run([candidate, "-c", "print(1)"], capture_output=True, check=False)
+            # The interpreter itself, not a version manager's shim (which depends on the folder).
+            probe = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=False
+            )
             if probe.returncode == 0:
-                return candidate
+                return probe.stdout.strip()
     pytest.fail("python3.12 (the Lambda runtime's Python) is not installed; pyenv provides it on these machines")
 
 

@@ -49,9 +49,30 @@ def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
     buyability = items[bodies[4]["detail"]["eventId"]]
     assert "order_id" not in buyability and buyability["resource_ids"] == {"items": "sku-1"}
 
-    # The store is asked once per installation, the order once per event that names one.
-    assert (bwp.queries("buyWithPrimeStore"), bwp.queries("order(")) == (1, 4)
+    # The store is asked once per installation, each order once per batch.
+    assert (bwp.queries("buyWithPrimeStore"), bwp.queries("order(")) == (1, 1)
     assert app.records_stored == 5
+
+
+def test_each_order_is_queried_once_per_batch_and_in_parallel(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    for n in range(2, 6):
+        bwp.orders[f"o-{n}"] = {**bwp.orders["o-1"], "id": f"o-{n}", "lineItems": [{"id": "li"}] * n}
+    bodies = [envelope(resources=[f"businessProduct/{BP}/order/o-{n}"]) for n in range(1, 6) for _ in range(3)]
+    assert invoke(handler_module, app, sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert bwp.queries("order(") == 5
+    items = stored(tables)
+    assert len(items) == 15
+    assert {item["order_id"]: item["order_line_count"] for item in items.values()} == {
+        "o-1": 2,
+        "o-2": 2,
+        "o-3": 3,
+        "o-4": 4,
+        "o-5": 5,
+    }
+    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
+    assert bwp.queries("order(") == 6  # a new batch asks again: the order may have changed
 
 
 def test_malformed_records_fail_and_the_rest_of_the_batch_succeeds(
@@ -208,13 +229,24 @@ def test_an_api_outage_fails_the_record_for_redelivery(
 def test_permanent_api_errors_fail_the_record_without_retries(
     handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
+    item_event = envelope("BUYABILITY_CHANGED", resources=[f"businessProduct/{BP}/items/sku-1"])
+    assert invoke(handler_module, app, sqs_event(item_event)) == {"batchItemFailures": []}  # store cached
     bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
     missing = envelope(resources=[f"businessProduct/{BP}/order/o-404"])
     records = [sqs_record(envelope(), message_id="m-denied"), sqs_record(missing, message_id="m-missing")]
-    records.append(sqs_record(envelope(), message_id="m-ok"))
+    records.append(sqs_record(envelope("INVENTORY_CHANGED", resources=[]), message_id="m-ok"))
     response = invoke(handler_module, app, {"Records": records})
     assert sorted(failed_ids(response)) == ["m-denied", "m-missing"]
-    assert app.graphql.retries == 0 and len(stored(tables)) == 1
+    assert app.graphql.retries == 0 and len(stored(tables)) == 2
+
+
+def test_a_store_the_api_denies_fails_the_installations_records(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
+    response = invoke(handler_module, app, sqs_event(envelope(), envelope(resources=[])))
+    assert len(failed_ids(response)) == 2 and not stored(tables)
+    assert bwp.queries("buyWithPrimeStore") == 1  # once per batch, not per record
 
 
 def test_logs_carry_no_tokens_or_secrets(
