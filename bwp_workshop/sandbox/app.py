@@ -161,6 +161,8 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
             )
         if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
             return JSONResponse(error_body("ValidationError", '"variables" must be a JSON object'), status_code=400)
+        if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+            return JSONResponse(error_body("ValidationError", '"operationName" must be a string'), status_code=400)
         context = {"caller": caller, "sandbox": sandbox, "events": events}
         if "mutation" in payload["query"]:  # mutations may call the local AWS: keep the loop free
             result = await run_in_threadpool(execute, payload, context)

@@ -116,23 +116,17 @@ class EventSource:
             raise SubscriptionError(
                 "ConflictError", f"The partner event source name {name!r} is taken; choose a unique name"
             )
-        existing = self.store.one(
-            "SELECT 1 FROM subscriptions WHERE source_name = ? AND account = ? AND region = ?",
-            source_name,
-            account,
-            region,
-        )
-        if existing is None:
-            client = self._events_client(region)
-            try:
-                client.create_partner_event_source(Name=source_name, Account=account)
-            except client.exceptions.ResourceAlreadyExistsException:
-                pass
-            except Exception as exc:  # the local AWS is not reachable
-                raise SubscriptionError(
-                    "InternalServerError",
-                    f"Could not create the partner event source ({type(exc).__name__}); is the local AWS up?",
-                ) from None
+        # Every time, not only for a new name: the local AWS may have been reset since.
+        client = self._events_client(region)
+        try:
+            client.create_partner_event_source(Name=source_name, Account=account)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+        except Exception as exc:  # the local AWS is not reachable
+            raise SubscriptionError(
+                "InternalServerError",
+                f"Could not create the partner event source ({type(exc).__name__}); is the local AWS up?",
+            ) from None
         subscription_id = str(uuid.uuid4())
         self.store.run(
             "INSERT INTO subscriptions(subscription_id, installation_id, event_type, source_name, account, region, "

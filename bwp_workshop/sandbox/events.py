@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import names
 from .merchants import iso
 
-PARTNER_SOURCE_PREFIX = "aws.partner/buywithprime/"
+#: What a partner event source's name starts with: ``aws.partner/buywithprime/<name>``.
+PARTNER_SOURCE_PREFIX = f"{names.PARTNER_SOURCE_PREFIX}/"
 
 ORDER_EVENT_TYPES = (
     "ORDER_CONFIRMED",

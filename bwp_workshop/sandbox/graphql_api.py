@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import logging
-from functools import cache
+from collections.abc import Awaitable
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from ariadne import MutationType, QueryType, graphql_sync, make_executable_schema
-from graphql import GraphQLError, GraphQLSchema
+from ariadne import MutationType, QueryType, make_executable_schema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute_sync, parse, validate
 
 from .core import Caller
 from .event_source import EventSource, SubscriptionError
@@ -54,12 +55,12 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, (BwpError, SubscriptionError)):
         kind = original.kind
-    elif original is not None:
+    elif original is not None and not isinstance(original, GraphQLError):
         kind = "InternalServerError"
         _log.error("GraphQL resolver failed at %s", error.path, exc_info=original)
     else:  # syntax or validation error found by graphql-core
         kind = "ValidationError"
-    known = original is None or isinstance(original, BwpError | SubscriptionError)
+    known = kind != "InternalServerError" or isinstance(original, SubscriptionError)
     formatted: dict[str, Any] = {"message": error.message if known else "Internal server error"}
     if error.locations:
         formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
@@ -231,7 +232,37 @@ def schema() -> GraphQLSchema:
     return make_executable_schema(sdl, query, mutation)
 
 
-def execute(payload: Any, context: dict[str, Any]) -> dict[str, Any]:
-    """Run one GraphQL request body (already JSON-decoded); the response body."""
-    _, result = graphql_sync(schema(), payload, context_value=context, error_formatter=format_error)
-    return result
+@lru_cache(maxsize=512)
+def _document(query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """The parsed and validated document of ``query``, or the errors that stop it. Cached:
+    validation depends only on the schema and the text, and it is most of the cost of a
+    small query."""
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return None, (error,)
+    errors = validate(schema(), document)
+    return (None, tuple(errors)) if errors else (document, ())
+
+
+def execute(payload: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Run one GraphQL request body (a dict with ``query``, ``variables``, ``operationName``);
+    the response body."""
+    document, errors = _document(payload["query"])
+    if document is None:
+        return {"errors": [format_error(error) for error in errors]}
+    result = execute_sync(
+        schema(),
+        document,
+        context_value=context,
+        variable_values=payload.get("variables") or None,
+        operation_name=payload.get("operationName"),
+    )
+    if isinstance(result, Awaitable):  # no resolver here is async
+        raise TypeError("asynchronous resolvers are not supported")
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [format_error(error) for error in result.errors]
+    if result.data is not None or not result.errors:
+        body = {"data": result.data, **body}
+    return body

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from bwp_workshop import aws
+from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE, LIFECYCLES
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import Installed, installed_app
@@ -149,3 +150,61 @@ def _types(steps: list[Any]) -> list[str]:
         if candidate is steps:
             return lifecycle_types(name)
     return []
+
+
+def test_subscriptions_can_be_read_listed_and_deleted(local_sandbox: SandboxHandle) -> None:
+    settings = local_sandbox.settings
+    name = f"crud-{secrets.token_hex(4)}"
+    with installed_app(local_sandbox) as installed:
+        ids = [
+            subscribe(installed, event_type, name, aws.LOCAL_ACCOUNT_ID, settings.region)["data"][
+                "createEventSubscription"
+            ]["subscriptionId"]
+            for event_type in ("ORDER_CONFIRMED", "REFUND_COMPLETED", "PACKAGE_DELIVERED")
+        ]
+        one = installed.graphql(
+            """query($id: String!) { eventSubscription(subscriptionId: $id) {
+                subscriptionId targetId
+                eventSubscriptionDetails { eventType destination { ... on EventBridgeData { arn } } }
+            } }""",
+            {"id": ids[1]},
+        ).json()["data"]["eventSubscription"]
+        merchant = local_sandbox.client.merchants()[0]
+        assert one == {
+            "subscriptionId": ids[1],
+            "targetId": merchant["businessProductId"],
+            "eventSubscriptionDetails": {
+                "eventType": "REFUND_COMPLETED",
+                "destination": {
+                    "arn": f"arn:aws:events:{settings.region}::event-source/aws.partner/buywithprime/{name}"
+                },
+            },
+        }
+        page = installed.graphql(
+            "{ eventSubscriptions(first: 2) { totalCount edges { node { id } } pageInfo { hasNextPage } } }"
+        ).json()["data"]["eventSubscriptions"]
+        assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"]
+        assert [edge["node"]["id"] for edge in page["edges"]] == sorted(ids[:2], key=ids.index)
+        deleted = installed.graphql(
+            "mutation($id: String!) { deleteEventSubscription(input: {subscriptionId: $id}) { subscriptionId } }",
+            {"id": ids[0]},
+        ).json()
+        assert deleted == {"data": {"deleteEventSubscription": {"subscriptionId": ids[0]}}}
+        assert [s["subscriptionId"] for s in local_sandbox.client.subscriptions(installed.installation_id)] == ids[1:]
+        # An ORDER_CONFIRMED event now has no subscription to go to.
+        result = local_sandbox.client.emit(orders=1, lifecycle="delivered")
+        assert {entry["type"] for entry in result["entries"]} == {"PACKAGE_DELIVERED"}
+
+
+def test_subscribing_again_after_a_local_aws_reset_recreates_the_source(
+    local_sandbox: SandboxHandle, local_aws: LocalRuntime
+) -> None:
+    settings = local_sandbox.settings
+    name = f"reset-{secrets.token_hex(4)}"
+    source_name = f"aws.partner/buywithprime/{name}"
+    events = aws.client("events", settings)
+    with installed_app(local_sandbox) as installed:
+        assert "errors" not in subscribe(installed, "ORDER_CONFIRMED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
+        local_aws.reset()
+        assert "errors" not in subscribe(installed, "REFUND_COMPLETED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
+    assert events.describe_event_source(Name=source_name)["Name"] == source_name

@@ -1,0 +1,144 @@
+"""Event types, order lifecycles, payload shapes and malformations (no AWS needed)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from bwp_workshop.sandbox import events
+from bwp_workshop.sandbox.merchants import new_order, seed_merchants
+
+RESOURCE = re.compile(r"^businessProduct/bp-[0-9a-f-]{36}/(order/order-[0-9a-f-]{36}(/(delivery|return|refund)/\S+)?|"
+                      r"items/SKU-\S+|personalDataTask/task-[0-9a-f]{12})$")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "types"),
+    [
+        ("delivered", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_TRACKER_MILESTONE_CHANGED",
+                       "PACKAGE_DELIVERED"]),
+        ("returned", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_TRACKER_MILESTONE_CHANGED",
+                      "PACKAGE_DELIVERED", "RETURN_STARTED", "RETURN_PACKAGE_IN_TRANSIT", "RETURN_PACKAGE_DELIVERED",
+                      "RETURN_ITEM_GRADED", "RETURN_COMPLETED", "REFUND_REQUESTED", "REFUND_COMPLETED"]),
+        ("cancelled", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_CANCELLED", "REFUND_REQUESTED", "REFUND_COMPLETED"]),
+        ("return_failed", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_TRACKER_MILESTONE_CHANGED",
+                           "PACKAGE_DELIVERED", "RETURN_STARTED", "RETURN_PACKAGE_IN_TRANSIT",
+                           "RETURN_PACKAGE_DELIVERY_FAILED"]),
+    ],
+)  # fmt: skip
+def test_lifecycles_walk_an_order_through_its_events(lifecycle: str, types: list[str]) -> None:
+    assert events.lifecycle_types(lifecycle) == types
+
+
+def test_every_order_event_type_is_in_some_lifecycle() -> None:
+    walked = {t for name in events.LIFECYCLES for t in events.lifecycle_types(name)}
+    assert walked == set(events.ORDER_EVENT_TYPES)
+
+
+def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> None:
+    merchant = seed_merchants(1)[0]
+    bp = merchant["businessProductId"]
+    rng = random.Random(3)
+    order = new_order(merchant, rng)
+    occurrences = [step(order, rng, 1000.0 + n, bp) for n, step in enumerate(events.LIFECYCLES["returned"])]
+    assert order["status"] == "REFUNDED"
+    package = order["packageInformation"]["details"][0]
+    returned = order["returns"]["details"][0]
+    refund = order["refunds"]["details"][0]
+    assert package["state"] == "DELIVERED"
+    assert [m["state"] for m in package["packageTracker"]["milestones"]] == ["SHIPPED", "OUT_FOR_DELIVERY", "DELIVERED"]
+    assert returned["state"] == "COMPLETED" and returned["grade"] in ("SELLABLE", "DAMAGED")
+    assert refund["state"] == "COMPLETED"
+    returned_line = next(
+        line for line in order["lineItems"] if line["id"] == returned["returnLineItems"][0]["lineItemId"]
+    )
+    assert refund["refundTotal"]["amount"] == pytest.approx(returned_line["totalPrice"]["amount"])
+    by_type = {o.type: o for o in occurrences}
+    base = f"businessProduct/{bp}/order/{order['id']}"
+    assert by_type["ORDER_CONFIRMED"].resources == [base]
+    assert by_type["PACKAGE_DELIVERED"].resources == [f"{base}/delivery/{package['id']}"]
+    assert by_type["RETURN_ITEM_GRADED"].resources == [f"{base}/return/{returned['id']}"]
+    assert by_type["REFUND_COMPLETED"].resources == [f"{base}/refund/{refund['id']}"]
+    assert by_type["REFUND_REQUESTED"].data == {"order": {"id": order["id"], "aliases": order["aliases"]}}
+    for occurrence in occurrences:
+        assert all(RESOURCE.match(resource) for resource in occurrence.resources), occurrence.resources
+
+
+def test_catalog_and_privacy_events_name_their_resources() -> None:
+    merchant = seed_merchants(1)[0]
+    rng = random.Random(1)
+    for event_type in events.CATALOG_EVENT_TYPES:
+        assert RESOURCE.match(events.catalog_occurrence(merchant, rng, event_type).resources[0])
+    for event_type in events.PRIVACY_EVENT_TYPES:
+        assert RESOURCE.match(events.privacy_occurrence(merchant, rng, event_type).resources[0])
+    assert set(events.EVENT_TYPES) >= {"BUYABILITY_CHANGED", "INVENTORY_CHANGED", "PERSONAL_DATA_DELETION_TASK_FAILED"}
+
+
+def _occurrence() -> events.Occurrence:
+    return events.Occurrence(
+        "ORDER_CONFIRMED", ["businessProduct/bp-1/order/o-1"], "o-1", {"order": {"id": "o-1", "aliases": []}}
+    )
+
+
+def test_the_2024_11_01_shape_carries_the_webhook_payload_and_the_installation() -> None:
+    detail = events.detail(
+        "2024-11-01", _occurrence(), event_id="e-1", subscription_id="s-1", installation_id="i-1", when="T"
+    )
+    assert detail == {
+        "eventId": "e-1",
+        "idempotencyKey": detail["idempotencyKey"],
+        "eventDescriptor": "ORDER_CONFIRMED",
+        "resources": ["businessProduct/bp-1/order/o-1"],
+        "apiVersion": "2024-11-01",
+        "subscriptionId": "s-1",
+        "eventTime": "T",
+        "data": {"order": {"id": "o-1", "aliases": []}},
+        "contextKeys": {"installationId": "i-1"},
+    }
+    again = events.detail(
+        "2024-11-01", _occurrence(), event_id="e-1", subscription_id="s-1", installation_id="i-1", when="T2"
+    )
+    assert again["idempotencyKey"] == detail["idempotencyKey"]  # stable for a redelivered event
+
+
+def test_the_legacy_and_2024_01_01_shapes() -> None:
+    legacy = events.detail("legacy", _occurrence(), event_id="e", subscription_id="s", installation_id="i", when="T")
+    assert legacy == {
+        "eventId": "e",
+        "eventType": "ORDER_CONFIRMED",
+        "contextKeys": {"installationId": "i"},
+        "orderIdentifier": {"orderId": "o-1"},
+    }
+    thin = events.detail("2024-01-01", _occurrence(), event_id="e", subscription_id="s", installation_id="i", when="T")
+    assert thin == {}
+
+
+@pytest.mark.parametrize("kind", events.MALFORMATIONS)
+def test_malformations(kind: str) -> None:
+    body = {"eventId": "e", "contextKeys": {"installationId": "i"}, "eventDescriptor": "ORDER_CONFIRMED"}
+    source, broken = events.malform(kind, "aws.partner/buywithprime/x", body, random.Random(0))
+    if kind == "foreign_source":
+        assert source == events.FOREIGN_SOURCE and broken == body
+        return
+    assert source == "aws.partner/buywithprime/x"
+    if kind == "missing_installation":
+        assert "contextKeys" not in broken
+    elif kind == "unknown_installation":
+        assert broken["contextKeys"]["installationId"].startswith("inst-unknown-")
+    else:
+        assert "eventId" not in broken and "contextKeys" not in broken
+    assert body["contextKeys"] == {"installationId": "i"}  # the original is untouched
+
+
+def test_an_unknown_malformation_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown malformation"):
+        events.malform("shouty", "s", {}, random.Random(0))
+
+
+def test_seeded_merchants_are_the_same_every_time() -> None:
+    assert seed_merchants(3) == seed_merchants(3)
+    first, second = seed_merchants(2)
+    assert first["businessProductId"] != second["businessProductId"]
+    assert len(first["products"]) == 5

@@ -1,0 +1,283 @@
+"""The GraphQL API in process: authentication, the installation header, queries, Relay
+pagination and BwP-shaped errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import SandboxHandle
+from tests.sandbox.flow import Flow, new_flow
+
+ORDER = """
+query Order($id: String!) {
+  order(orderIdentifier: {orderId: $id}) {
+    id status createdAt aliases { aliasType aliasId }
+    lineItems { id amount { unit value } product { id sku { value } title price { amount currencyCode } }
+                totalPrice { amount currencyCode } }
+    totalPrice { amount currencyCode }
+    customer { contact { id name email } }
+    packageInformation { details { id state packageTracker { carrierCode milestones { state occurredAt } } } }
+    returns { details { id state returnLineItems { lineItemId amount { value } }
+              returnPackageDetails { packageTracker { milestones { state } } } } }
+    refunds { details { id state refundTotal { amount currencyCode } } }
+  }
+}"""
+
+
+class Api:
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.tokens = flow.tokens()
+        self.installation_id = self.tokens["installation_id"]
+
+    def __call__(self, query: Any, variables: dict[str, Any] | None = None, **headers: Any) -> dict[str, Any]:
+        response = self.post(query, variables, **headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def post(self, query: Any, variables: dict[str, Any] | None = None, **headers: Any) -> Any:
+        token = headers.get("token", self.tokens["access_token"])
+        installation_id = headers.get("installation_id", self.installation_id)
+        return self.flow.graphql(query, variables, token=token, installation_id=installation_id)
+
+
+@pytest.fixture
+def api(sandbox_app: SandboxHandle) -> Api:
+    return Api(new_flow(sandbox_app))
+
+
+def classification(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["classification"]["type"])
+
+
+def test_the_store_of_the_installing_merchant(api: Api) -> None:
+    merchant = api.flow.sandbox.client.merchants()[0]
+    body = api("query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId } }")
+    assert body == {"data": {"buyWithPrimeStore": {"siteId": merchant["siteId"], "widgetId": merchant["widgetId"]}}}
+
+
+def test_an_order_with_line_items_amounts_and_customer(api: Api) -> None:
+    merchant = api.flow.sandbox.client.merchants()[0]
+    seeded = api.flow.sandbox.client.orders(merchant["merchantId"])
+    assert len(seeded) == 3  # the order history
+    order = api(ORDER, {"id": seeded[0]["id"]})["data"]["order"]
+    assert order["id"] == seeded[0]["id"]
+    assert order["lineItems"] and all(line["amount"]["value"] >= 1 for line in order["lineItems"])
+    total = sum(line["totalPrice"]["amount"] for line in order["lineItems"])
+    assert order["totalPrice"] == {"amount": pytest.approx(total), "currencyCode": "USD"}
+    assert order["customer"]["contact"]["email"].endswith("@example.com")
+    by_alias = api(
+        "query($t: String!, $a: String!) { order(orderIdentifier: {alias: {aliasType: $t, aliasId: $a}}) { id } }",
+        {"t": "EXTERNAL_ID", "a": order["aliases"][0]["aliasId"]},
+    )
+    assert by_alias["data"]["order"]["id"] == order["id"]
+
+
+def test_an_unknown_order_is_resource_not_found(api: Api) -> None:
+    body = api('{ order(orderIdentifier: {orderId: "order-nope"}) { id } }')
+    assert body["data"] == {"order": None}
+    error = body["errors"][0]
+    assert error["path"] == ["order"]
+    assert error["locations"] == [{"line": 1, "column": 3}]
+    assert error["extensions"]["classification"] == {
+        "type": "ResourceNotFoundError",
+        "errorType": "ResourceNotFoundException",
+        "errorCode": 404,
+    }
+
+
+def test_another_merchants_order_is_not_found(sandbox_app: SandboxHandle) -> None:
+    api = Api(new_flow(sandbox_app))
+    other = sandbox_app.client.merchants()[1]
+    order_id = sandbox_app.client.orders(other["merchantId"])[0]["id"]
+    assert classification(api(ORDER, {"id": order_id})) == "ResourceNotFoundError"
+
+
+def test_an_order_identifier_needs_exactly_one_key(api: Api) -> None:
+    body = api("{ order(orderIdentifier: {}) { id } }")
+    assert classification(body) == "ValidationError"
+    assert body["errors"][0]["extensions"]["classification"]["errorCode"] == 400
+
+
+def test_products_page_with_relay_cursors(api: Api) -> None:
+    query = """query($first: Int, $after: String) { products(first: $first, after: $after) {
+        edges { cursor node { sku { value } title price { amount } } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } totalCount } }"""
+    first = api(query, {"first": 2})["data"]["products"]
+    assert [edge["node"]["sku"]["value"] for edge in first["edges"]] == ["SKU-01-001", "SKU-01-002"]
+    assert first["pageInfo"]["hasNextPage"] and not first["pageInfo"]["hasPreviousPage"]
+    assert first["totalCount"] == 5
+    seen = [edge["node"]["sku"]["value"] for edge in first["edges"]]
+    after = first["pageInfo"]["endCursor"]
+    while True:
+        page = api(query, {"first": 2, "after": after})["data"]["products"]
+        seen += [edge["node"]["sku"]["value"] for edge in page["edges"]]
+        assert page["pageInfo"]["hasPreviousPage"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [f"SKU-01-{n:03d}" for n in range(1, 6)]
+    assert classification(api(query, {"first": 21})) == "ValidationError"
+    assert classification(api(query, {"first": 1, "after": "garbage"})) == "ValidationError"
+
+
+def test_products_filter_and_product_lookup(api: Api) -> None:
+    body = api('{ products(filter: "sku==SKU-01-003") { edges { node { sku { value } } } totalCount } }')
+    assert body["data"]["products"]["totalCount"] == 1
+    assert classification(api('{ products(filter: "colour==red") { totalCount } }')) == "ValidationError"
+    product = api('{ product(identifier: {sku: "SKU-01-002"}) { id title externalId { value } } }')
+    assert product["data"]["product"]["externalId"]["value"] == "ext-01-002"
+    external = product["data"]["product"]["externalId"]["value"]
+    same = api("query($e: String) { product(identifier: {externalId: $e}) { id } }", {"e": external})
+    assert same["data"]["product"]["id"] == product["data"]["product"]["id"]
+    assert classification(api('{ product(identifier: {sku: "SKU-99"}) { id } }')) == "ResourceNotFoundError"
+    assert classification(api('{ product(identifier: {sku: "a", externalId: "b"}) { id } }')) == "ValidationError"
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("{ buyWithPrimeStore { siteId ", "Syntax Error"),
+        ("{ buyWithPrimeStore { colour } }", "Cannot query field 'colour'"),
+        ("{ order { id } }", "orderIdentifier"),
+        ("query($id: String!) { order(orderIdentifier: {orderId: $id}) { id } }", "Variable '$id'"),
+    ],
+)
+def test_malformed_graphql_is_a_validation_error(api: Api, query: str, fragment: str) -> None:
+    body = api(query)
+    assert classification(body) == "ValidationError"
+    assert fragment in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(b"not json", "must be JSON"), (b'{"variables": {}}', '"query" string'), (b"[1]", '"query" string')],
+)
+def test_a_body_that_is_not_a_graphql_request_is_http_400(api: Api, body: bytes, reason: str) -> None:
+    response = api.flow.http.post(
+        "/graphql",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {api.tokens['access_token']}",
+            "X-Omni-InstallationId": api.installation_id,
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 400
+    assert reason in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (None, "Missing bearer token"),
+        ("", "Missing bearer token"),
+        ("not-a-token", "the access token is not valid"),
+    ],
+)
+def test_a_missing_or_unknown_token_is_refused(api: Api, token: str | None, message: str) -> None:
+    response = api.post("{ buyWithPrimeStore { siteId } }", token=token)
+    assert response.status_code == 401
+    assert response.json()["data"] is None
+    assert message in response.json()["errors"][0]["message"]
+    assert classification(response.json()) == "AccessDeniedError"
+
+
+def test_the_installation_header_must_match_the_token(sandbox_app: SandboxHandle) -> None:
+    api = Api(new_flow(sandbox_app))
+    wrong = api.post("{ buyWithPrimeStore { siteId } }", installation_id="inst-other")
+    assert wrong.status_code == 200
+    assert wrong.json()["data"] is None
+    assert classification(wrong.json()) == "AccessDeniedError"
+    assert "does not match" in wrong.json()["errors"][0]["message"]
+    missing = api.post("{ buyWithPrimeStore { siteId } }", installation_id=None)
+    assert "X-Omni-InstallationId header is missing" in missing.json()["errors"][0]["message"]
+
+
+def test_an_uninstalled_installation_token_is_revoked(api: Api) -> None:
+    store = api.flow.sandbox.app.state.sandbox.store
+    store.run("UPDATE installations SET status = 'uninstalled'")
+    response = api.post("{ buyWithPrimeStore { siteId } }")
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "the access token was revoked"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "destination", "kind", "fragment"),
+    [
+        ("ORDER_SHIPPED", None, "AccessDeniedError", "not authorized to subscribe"),
+        (
+            "ORDER_CONFIRMED",
+            {"eventBridge": {"partnerEventSource": {"account": "12", "name": "ok"}, "region": "us-east-1"}},
+            "ValidationError",
+            "12-digit",
+        ),
+        (
+            "ORDER_CONFIRMED",
+            {"eventBridge": {"partnerEventSource": {"account": "123456789012", "name": "ok"}, "region": "mars-1"}},
+            "ValidationError",
+            "region must match",
+        ),
+        (
+            "ORDER_CONFIRMED",
+            {"eventBridge": {"partnerEventSource": {"account": "123456789012", "name": "a/b"}, "region": "us-east-1"}},
+            "ValidationError",
+            "partnerEventSource.name",
+        ),
+        ("ORDER_CONFIRMED", {"webhook": {"url": "https://hook.test"}}, "ValidationError", "EventBridge only"),
+    ],
+)
+def test_bad_subscriptions_are_refused_in_bwp_shape(
+    api: Api, event_type: str, destination: dict | None, kind: str, fragment: str
+) -> None:
+    destination = destination or {
+        "eventBridge": {"partnerEventSource": {"account": "123456789012", "name": "ok"}, "region": "us-east-1"}
+    }
+    body = api(
+        "mutation($input: CreateEventSubscriptionInput!) { createEventSubscription(input: $input) { subscriptionId } }",
+        {"input": {"eventType": event_type, "destination": destination}},
+    )
+    assert body["data"] == {"createEventSubscription": None}
+    assert classification(body) == kind
+    assert fragment in body["errors"][0]["message"]
+
+
+def test_unknown_subscriptions_are_access_denied(api: Api) -> None:
+    body = api('{ eventSubscription(subscriptionId: "nope") { subscriptionId } }')
+    assert classification(body) == "AccessDeniedError"
+    body = api('mutation { deleteEventSubscription(input: {subscriptionId: "nope"}) { subscriptionId } }')
+    assert classification(body) == "AccessDeniedError"
+    assert api("{ eventSubscriptions { totalCount edges { cursor } } }")["data"]["eventSubscriptions"] == {
+        "totalCount": 0,
+        "edges": [],
+    }
+
+
+def test_the_operation_name_picks_an_operation(api: Api) -> None:
+    document = "query A { buyWithPrimeStore { siteId } } query B { products(first: 1) { totalCount } }"
+    body = api({"query": document, "operationName": "B"})
+    assert body == {"data": {"products": {"totalCount": 5}}}
+    assert classification(api({"query": document})) == "ValidationError"  # which one?
+    response = api.post({"query": document, "operationName": 7})
+    assert response.status_code == 400
+
+
+def test_simulated_orders_show_their_packages_returns_and_refunds(api: Api) -> None:
+    """Without a subscription nothing is published, but the orders are placed and walked."""
+    result = api.flow.sandbox.client.emit(orders=1, lifecycle="returned", installation_id=api.installation_id, seed=5)
+    assert result["published"] == 0 and result["occurrences"] == 11
+    order_id = result["orders"][0]["order_id"]
+    order = api(ORDER, {"id": order_id})["data"]["order"]
+    assert order["status"] == "REFUNDED"
+    (package,) = order["packageInformation"]["details"]
+    assert package["state"] == "DELIVERED" and package["packageTracker"]["carrierCode"] == "UPS"
+    (returned,) = order["returns"]["details"]
+    assert returned["state"] == "COMPLETED"
+    assert [m["state"] for m in returned["returnPackageDetails"]["packageTracker"]["milestones"]] == [
+        "IN_TRANSIT",
+        "DELIVERED",
+    ]
+    (refund,) = order["refunds"]["details"]
+    assert refund["state"] == "COMPLETED" and refund["refundTotal"]["currencyCode"] == "USD"
