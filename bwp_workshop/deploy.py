@@ -188,16 +188,30 @@ def _missing_event_bus_error() -> DeployError:
     )
 
 
-def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
-    """What must exist before the stacks deploy: the local AWS and its bootstrap, the partner
-    bus (created on local, checked on aws), the client credentials secret."""
+def _check(settings: Settings, stacks: list[str]) -> None:
+    """Refuse early (before synth) what cannot deploy: EventStack without EVENT_BUS_ARN, the
+    local AWS down, EcsStack with neither client credentials nor their secret."""
+    if names.EVENT_STACK in stacks and not settings.event_bus_arn:
+        raise _missing_event_bus_error()
     if settings.is_local:
         _require_local_aws(settings)
-        if not is_bootstrapped(settings):
-            bootstrap(settings, app=app)
+    has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
+    if names.ECS_STACK in stacks and not has_credentials and not onboarding.client_credentials_stored(settings):
+        raise DeployError(
+            f"EcsStack injects the app's client id and secret from the secret {names.CLIENT_SECRET_NAME}, "
+            "which does not exist, and BWP_CLIENT_ID/BWP_CLIENT_SECRET are not set.",
+            hint="Complete the app onboarding first: put the client id and secret Buy with Prime issued "
+            "(the sandbox on the local target) into .env; deploy then stores them in Secrets Manager.",
+            stack=names.ECS_STACK,
+        )
+
+
+def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
+    """What must exist before the stacks deploy: the local bootstrap, the partner bus (created
+    on local, checked on aws), the client credentials secret (written from the settings)."""
+    if settings.is_local and not is_bootstrapped(settings):
+        bootstrap(settings, app=app)
     if names.EVENT_STACK in stacks:
-        if not settings.event_bus_arn:
-            raise _missing_event_bus_error()
         source = onboarding.source_name_of_bus(settings.event_bus_arn)
         arn = onboarding.ensure_partner_event_bus(settings, source)
         if arn != settings.event_bus_arn:
@@ -206,17 +220,9 @@ def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
                 hint=f"Set EVENT_BUS_ARN={arn} (account and region must be those you deploy to).",
                 stack=names.EVENT_STACK,
             )
-    if any(stack in SECRET_USERS for stack in stacks):
-        if settings.client_id and settings.client_secret.get_secret_value():
-            onboarding.store_client_credentials(settings)
-        elif names.ECS_STACK in stacks and not onboarding.client_credentials_stored(settings):
-            raise DeployError(
-                f"EcsStack injects the app's client id and secret from the secret {names.CLIENT_SECRET_NAME}, "
-                "which does not exist, and BWP_CLIENT_ID/BWP_CLIENT_SECRET are not set.",
-                hint="Complete the app onboarding first: put the client id and secret Buy with Prime issued "
-                "(the sandbox on the local target) into .env; deploy then stores them in Secrets Manager.",
-                stack=names.ECS_STACK,
-            )
+    has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
+    if has_credentials and any(stack in SECRET_USERS for stack in stacks):
+        onboarding.store_client_credentials(settings)
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -453,10 +459,7 @@ def deploy(stack: str | None = ALL, settings: Settings | None = None, progress: 
     ``{key: value}`` for one stack, ``{stack: {key: value}}`` for all."""
     settings = settings or get_settings()
     stacks = stack_names(stack)
-    if names.EVENT_STACK in stacks and not settings.event_bus_arn:
-        raise _missing_event_bus_error()
-    if settings.is_local:
-        _require_local_aws(settings)
+    _check(settings, stacks)
     app = synth(settings)
     _prepare(settings, stacks, app)
     fresh = settings.bwp_dir / "outputs.deploy.json"

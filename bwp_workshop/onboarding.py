@@ -91,6 +91,8 @@ def store_client_credentials(settings: Settings | None = None) -> str:
 def delete_client_credentials(settings: Settings | None = None) -> bool:
     """Delete the client credentials secret at once (no recovery window); False when there was none."""
     settings = settings or get_settings()
+    if not client_credentials_stored(settings):  # a forced delete of a missing secret succeeds
+        return False
     try:
         aws.client("secretsmanager", settings).delete_secret(
             SecretId=names.CLIENT_SECRET_NAME, ForceDeleteWithoutRecovery=True
@@ -108,7 +110,7 @@ def delete_client_credentials(settings: Settings | None = None) -> bool:
 def partner_source_name(source_name: str) -> str:
     """``aws.partner/buywithprime/<name>`` from that or from ``<name>`` alone."""
     name = source_name.strip()
-    if not name.startswith(names.PARTNER_SOURCE_PREFIX + "/"):
+    if not name.startswith(names.PARTNER_SOURCE_PREFIX + "/") and not name.startswith("aws.partner/"):
         name = f"{names.PARTNER_SOURCE_PREFIX}/{name}"
     if not _SOURCE_NAME.match(name):
         raise OnboardingError(

@@ -12,6 +12,7 @@ from .config import config
 from .events import events
 from .local import local
 from .sandbox import sandbox
+from .stacks import COMMANDS as STACK_COMMANDS
 
 
 class WorkshopGroup(click.Group):
@@ -40,3 +41,5 @@ main.add_command(local)
 main.add_command(config)
 main.add_command(events)
 main.add_command(sandbox)
+for command in STACK_COMMANDS:
+    main.add_command(command)

@@ -37,7 +37,8 @@ The gaps (moto 5.2.5):
     Elastic IP, internet gateway attachment and flow log in place, so the VPC cannot be
     deleted (``cdk destroy`` of a VPC stack failed with "has dependencies"); and its ECS
     service, cluster and task definition and its load balancer target group.
-11. ``ReceiveMessage`` checks each message it returns against the queue's retention period
+11. A DynamoDB table created by CloudFormation ignores ``TimeToLiveSpecification``.
+12. ``ReceiveMessage`` checks each message it returns against the queue's retention period
     by computing every queue attribute, three of which scan the whole queue: a receive from
     a queue of n messages costs n scans, so a queue 1,000 events deep drained at about ten
     messages a second. The fix reads the retention period alone.
@@ -58,6 +59,8 @@ from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import Table as DynamoTable
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.elastic_ip_addresses import ElasticAddress
@@ -637,6 +640,27 @@ _NETWORK_DELETES = (
 )
 
 
+# --- 11. table time to live ------------------------------------------------------------------
+
+
+def _wrap_table_create(original: Any) -> Any:
+    function = original.__func__
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
+    ) -> Any:
+        table = function(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+        spec = cloudformation_json.get("Properties", {}).get("TimeToLiveSpecification")
+        if spec:
+            dynamodb_backends[account_id][region_name].update_time_to_live(
+                table.name,
+                {"Enabled": str(spec.get("Enabled")).lower() == "true", "AttributeName": spec["AttributeName"]},
+            )
+        return table
+
+    return classmethod(create_from_cloudformation_json)
+
+
 # --- applying -------------------------------------------------------------------------------
 
 
@@ -657,7 +681,7 @@ def _check_version() -> None:
         )
 
 
-# --- 11. the retention check of ReceiveMessage -------------------------------------------------
+# --- 12. the retention check of ReceiveMessage -------------------------------------------------
 
 
 def _message_within_retention(self: Any, queue_name: str, message: Any) -> bool:
@@ -695,6 +719,8 @@ def apply() -> list[str]:
         (events_models.EventsBackend, "describe_event_source"),
         (events_models.EventsBackend, "describe_partner_event_source"),
         (events_models, "ResourceNotFoundException"),
+        (DynamoTable, "create_from_cloudformation_json"),
+        (DynamoDBBackend, "update_time_to_live"),
         (CloudWatchBackend, "put_metric_alarm"),
         (CloudWatchBackend, "delete_alarms"),
         (sqs_models.SQSBackend, "is_message_valid_based_on_retention_period"),
@@ -730,6 +756,9 @@ def apply() -> list[str]:
     events_models.EventsBackend._normalize_event_bus_arn = _event_bus_name
     for model, delete in _NETWORK_DELETES:
         model.delete = delete  # type: ignore[attr-defined]
+    DynamoTable.create_from_cloudformation_json = _wrap_table_create(  # type: ignore[method-assign]
+        DynamoTable.__dict__["create_from_cloudformation_json"]
+    )
     for method in ("describe_event_source", "describe_partner_event_source"):
         setattr(
             events_models.EventsBackend, method, _wrap_describe_source(getattr(events_models.EventsBackend, method))
@@ -751,6 +780,7 @@ def apply() -> list[str]:
             "describing a missing event source answers ResourceNotFoundException",
             "deleting a stack deletes its route tables, routes, NAT gateway, Elastic IP, internet gateway "
             "attachment, flow log, ECS service, cluster and task definition, and target group",
+            "tables created by CloudFormation get their time to live",
             "receiving from a queue reads its retention period alone (not every attribute, per message)",
         ]
     )

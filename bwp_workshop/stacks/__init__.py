@@ -1,1 +1,6 @@
 """The workshop's CDK app (app.py) and how its stacks are synthesized for each target (synthesis.py)."""
+
+import os
+
+# jsii prints an end-of-life banner on Node 20 with every synth; the workshop pins its Node.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

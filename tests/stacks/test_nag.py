@@ -42,7 +42,7 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path: Path) -> None:
 
     from bwp_workshop.stacks import nag
 
-    app = cdk.App(outdir=str(tmp_path))
+    app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     nag.add_checks(app)
     stack = cdk.Stack(app, "Unsafe")
     sqs.Queue(stack, "NoDeadLetterQueueNoTls")
@@ -57,3 +57,18 @@ def test_an_acknowledgment_needs_a_reason() -> None:
 
     with pytest.raises(ValueError, match="needs a reason"):
         acknowledge(cdk.App(), "AwsSolutions-SQS3", "  ")
+
+
+def test_templates_pass_the_cdk_cloudformation_rule_set(tmp_path: Path) -> None:
+    """The CDK's built-in CloudFormation validation (off in everyday synths for speed)."""
+    import json
+
+    from bwp_workshop.stacks.app import build_app
+
+    from .conftest import stack_settings
+
+    build_app(stack_settings(tmp_path), outdir=tmp_path / "cdk.out", validate_templates=True).synth()
+    report = json.loads((tmp_path / "cdk.out" / "validation-report.json").read_text())
+    validate = _plugin(report, "CloudFormation Validate")
+    assert validate["conclusion"] == "success"
+    assert validate.get("violations", []) == []
