@@ -9,8 +9,8 @@ Per record: parse the EventBridge envelope (any of the three Buy with Prime shap
 valid access token for the event's installation (once per installation per batch; refreshed
 at the token endpoint when it is about to expire, at most once across concurrent
 invocations), query the store (cached per installation) and, when the event names an order,
-the order, then write one item keyed by the event id with a conditional put, so a redelivered
-event is never stored twice.
+the order (each order once per batch), then write one item keyed by the event id with a
+conditional put, so a redelivered event is never stored twice.
 
 Configuration comes from the environment the stack sets (``DATA_TABLE_NAME``,
 ``TOKEN_TABLE_NAME``, ``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``,
@@ -164,9 +164,11 @@ class EventProcessor:
 
 class Batch:
     """One invocation. Before its records are handled one by one, :meth:`prepare` does what
-    they share: one read finds the event ids the table already holds (redeliveries), the
-    token of each installation is looked up once, and each order named in the batch is
-    queried once, the queries running side by side."""
+    they share: the token of each installation is looked up once, its store asked once (and
+    then cached), and each order named in the batch is queried once, the queries running side
+    by side. An event twice in the batch is recorded once; one recorded by an earlier delivery
+    is refused by the conditional put (the handler reads nothing of the data table: its role
+    may only write there)."""
 
     def __init__(self, processor: EventProcessor) -> None:
         self.processor = processor
@@ -174,7 +176,6 @@ class Batch:
         self._tokens: dict[str, StoredToken | RecordFailed] = {}
         self._orders: dict[tuple[str, str], dict[str, Any] | RecordFailed] = {}
         self._stores: dict[str, dict[str, Any] | RecordFailed] = {}
-        self._known: set[str] = set()
         self._seen: set[str] = set()
 
     def event(self, message_id: str, body: str) -> BwpEvent:
@@ -198,8 +199,7 @@ class Batch:
                 events.append(self.event(str(record.get("messageId")), record.get("body", "")))
             except RecordFailed:
                 continue
-        self._prefetch_known({event.event_id for event in events})
-        wanted = {(e.installation_id, e.order_id) for e in events if e.event_id not in self._known and e.order_id}
+        wanted = {(event.installation_id, event.order_id) for event in events if event.order_id}
         ready = []
         for installation_id, order_id in sorted(wanted):  # type: ignore[type-var]
             try:
@@ -210,23 +210,6 @@ class Batch:
             ready.append((token, str(order_id)))
         if len(ready) > 1:
             list(self.processor.executor().map(lambda pair: self.order(*pair), ready))
-
-    def _prefetch_known(self, event_ids: set[str]) -> None:
-        """Mark the event ids the table already holds: one ``BatchGetItem`` per 100."""
-        table = self.processor.data_table
-        keys = [{DATA_PK: event_id} for event_id in sorted(event_ids)]
-        while keys:
-            chunk, keys = keys[:100], keys[100:]
-            request: dict[str, Any] = {
-                table.name: {"Keys": chunk, "ProjectionExpression": "#pk", "ExpressionAttributeNames": {"#pk": DATA_PK}}
-            }
-            for _ in range(5):
-                self.processor._count("data_calls")
-                response = self.processor.dynamodb.batch_get_item(RequestItems=request)
-                self._known.update(item[DATA_PK] for item in response.get("Responses", {}).get(table.name, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
 
     def token(self, installation_id: str) -> StoredToken:
         cached = self._tokens.get(installation_id)
@@ -289,7 +272,7 @@ class Batch:
         """The record's data item, or None when its event is already recorded (or earlier in
         this batch)."""
         event = self.event(record.message_id, record.body)
-        if event.event_id in self._known or event.event_id in self._seen:
+        if event.event_id in self._seen:
             self.processor._count("duplicates")
             logger.info("duplicate event skipped", extra={"message_id": record.message_id, "event_id": event.event_id})
             return None
