@@ -43,11 +43,10 @@ class Pipeline:
     counters: dict[str, int] | None = None
 
 
-def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
+def subscribe(installed: Installed, name: str) -> str:
+    """Subscribe the installation to every event type with an EventBridge destination (the
+    sandbox creates the partner event source); the source name."""
     settings = installed.sandbox.settings
-    suffix = secrets.token_hex(4)
-    name = f"supadupa-{suffix}"
-    source_name = f"{names.PARTNER_SOURCE_PREFIX}/{name}"
     destination = {
         "eventBridge": {
             "partnerEventSource": {"account": aws.LOCAL_ACCOUNT_ID, "name": name},
@@ -57,6 +56,15 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     for event_type in EVENT_TYPES:
         answer = installed.graphql(SUBSCRIBE, {"input": {"eventType": event_type, "destination": destination}}).json()
         assert "errors" not in answer, answer
+    return f"{names.PARTNER_SOURCE_PREFIX}/{name}"
+
+
+def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
+    """The EventStack resources made with boto3 as the stack makes them (fast; the deployed
+    stack itself is exercised through ``deploy_event_stack``)."""
+    settings = installed.sandbox.settings
+    suffix = secrets.token_hex(4)
+    source_name = subscribe(installed, f"supadupa-{suffix}")
     events = aws.client("events", settings)
     events.create_event_bus(Name=source_name, EventSourceName=source_name)
 
@@ -132,6 +140,43 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         )
     )
     return Pipeline(settings, installed.installation_id, source_name, queue_url, dlq_url, data_table)
+
+
+def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> Pipeline:
+    """The stacks deployed to the local AWS by the real cdk CLI (the deploy
+    helpers associate the partner bus and store the client credentials), and the
+    installation's token pair in the deployed token table."""
+    from pydantic import SecretStr
+
+    from bwp_workshop import deploy
+    from tests.conftest import REPO_ROOT
+
+    source_name = subscribe(installed, f"supadupa-{secrets.token_hex(4)}")
+    base = installed.sandbox.settings
+    settings = base.model_copy(
+        update={
+            "event_bus_arn": f"arn:aws:events:{base.region}:{aws.LOCAL_ACCOUNT_ID}:event-bus/{source_name}",
+            "client_id": installed.client_id,
+            "client_secret": SecretStr(installed.client_secret),
+            "project_dir": REPO_ROOT,  # the checkout: cdk.json, node_modules, lambdas/
+            "build_dir": REPO_ROOT / ".bwp" / "build",
+            "max_receive_count": max_receive_count,
+        }
+    )
+    deployed = deploy.deploy("all", settings, progress=False)
+    token_table = deployed[names.INFRA_STACK][names.OUT_TOKEN_TABLE]
+    TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
+        installed.installation_id, TokenSet.from_response(installed.tokens)
+    )
+    event = deployed[names.EVENT_STACK]
+    return Pipeline(
+        settings,
+        installed.installation_id,
+        source_name,
+        event[names.OUT_QUEUE_URL],
+        event[names.OUT_DLQ_URL],
+        event[names.OUT_DATA_TABLE],
+    )
 
 
 @contextlib.contextmanager

@@ -16,14 +16,14 @@ from bwp_workshop.sandbox.events import FOREIGN_SOURCE
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
 
-from .pipeline import depth, provision, running, settle
+from .pipeline import deploy_event_stack, depth, provision, running, settle
 
 MALFORMED = ["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]
 
 
-def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None) -> dict[str, Any]:
+def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None, *, deployed: bool = False) -> dict[str, Any]:
     with installed_app(local_sandbox) as installed:
-        pipeline = provision(installed)
+        pipeline = deploy_event_stack(installed) if deployed else provision(installed)
         client = local_sandbox.client
         if faults:
             client.set_faults(**faults)
@@ -81,6 +81,12 @@ def test_the_same_holds_when_the_api_fails_and_throttles(local_sandbox: SandboxH
     # The faults were real: about 30 % of the calls were retried.
     counters = outcome["counters"]
     assert counters["api_retries"] >= 0.15 * counters["api_requests"]
+
+
+def test_the_deployed_event_stack_carries_the_events_the_same_way(local_sandbox: SandboxHandle) -> None:
+    """The queue, DLQ, rule and tables made by ``cdk deploy`` of EventStack (not by boto3)."""
+    outcome = _run(local_sandbox, faults=None, deployed=True)
+    assert outcome["duplicates"] == 8 and outcome["stats"].received >= outcome["valid"]
 
 
 def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
