@@ -136,12 +136,15 @@ def main() -> None:
     if not shutil.which("node"):
         raise SystemExit("node is needed for the cdk CLI")
 
+    load_before = os.getloadavg()
     asset_cold = lambda_asset_cold(build_dir)
     synth_runs = [synth_run(build_dir) for _ in range(args.runs)]
     deploy_runs = [deploy_run(build_dir) for _ in range(args.runs)]
     results = {
         "command": f".venv/bin/python bench/stacks.py --runs {args.runs}",
         "machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        # Other work on the machine slows every figure; the 1-minute load average before and after.
+        "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "runs": args.runs,
         "lambda_asset_cold_build_s": round(asset_cold, 2),
         "synth": summary(synth_runs),

@@ -427,7 +427,10 @@ def _prune_assets(out: Path) -> None:
         used.update(re.findall(r'"path":\s*"(asset\.[^"]+)"', text))
     for staged in out.glob("asset.*"):
         if staged.name not in used:
-            shutil.rmtree(staged, ignore_errors=True) if staged.is_dir() else staged.unlink(missing_ok=True)
+            if staged.is_dir():
+                shutil.rmtree(staged, ignore_errors=True)
+            else:
+                staged.unlink(missing_ok=True)
 
 
 def bootstrap(settings: Settings | None = None, *, app: Path | None = None) -> None:
@@ -448,6 +451,8 @@ def diff(stack: str | None = ALL, settings: Settings | None = None) -> str:
         if stack is not None and stack.lower() != ALL:
             raise _missing_event_bus_error()
         stacks.remove(names.EVENT_STACK)
+    if not stacks:
+        return ""
     if settings.is_local:
         _require_local_aws(settings)
     app = synth(settings)
@@ -489,6 +494,8 @@ def destroy(stack: str | None = ALL, settings: Settings | None = None, progress:
     dependents = {names.INFRA_STACK: list(names.STACKS)}.get(stacks[0], stacks) if len(stacks) == 1 else stacks
     if names.EVENT_STACK in dependents and not settings.event_bus_arn:
         dependents = [name for name in dependents if name != names.EVENT_STACK]  # not deployed: nothing to do
+    if not dependents:
+        return  # never hand the CLI an empty selection
     app = synth(settings)
     shown = Progress(progress, write=lambda text: print(text, file=sys.stderr))
     _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)

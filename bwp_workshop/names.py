@@ -19,8 +19,10 @@ STACKS = (INFRA_STACK, ECS_STACK, EVENT_STACK)
 REPOSITORY_NAME = "bwp-saas-integration"
 #: Secrets Manager secret with the app's client credentials, a JSON object
 #: ``{"client_id": ..., "client_secret": ...}``. Written by the onboarding step through the
-#: API (so the value never enters a template) and referenced by name from the stacks.
-CLIENT_SECRET_NAME = "bwp-saas-integration/oauth-client"
+#: API (so the value never enters a template) and referenced by name from the stacks. The
+#: name must not end in a hyphen and six characters: Secrets Manager would read those as the
+#: random suffix of a full ARN when the stacks refer to the secret by partial ARN.
+CLIENT_SECRET_NAME = "bwp-saas-integration/oauth-credentials"
 CLIENT_SECRET_ID_KEY = "client_id"
 CLIENT_SECRET_SECRET_KEY = "client_secret"
 #: Prefix of the partner event source and bus names that Buy with Prime creates.

@@ -1,4 +1,4 @@
-"""The three stacks deployed to the local AWS by the real cdk CLI through the deploy helpers:
+"""The three stacks deployed to the local AWS by the real cdk CLI through bwp_workshop.deploy:
 outputs, the resources in moto, a redeploy without change, destroy leaving nothing, and CLI
 failures turned into errors that name the stack and the fix."""
 
@@ -188,3 +188,13 @@ def test_diff_and_outputs_read_back_from_cloudformation_when_the_cache_is_gone(
     deploy.outputs_file(settings).unlink()
     assert deploy.outputs(names.INFRA_STACK, settings) == deployed
     assert names.INFRA_STACK in json.loads(deploy.outputs_file(settings).read_text())
+
+
+def test_destroying_an_event_stack_that_was_never_deployed_touches_nothing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without = settings.model_copy(update={"event_bus_arn": ""})
+    monkeypatch.setattr(deploy, "run_cdk", lambda *args, **kwargs: pytest.fail("the CLI ran with no stack"))
+    deploy.destroy(names.EVENT_STACK, without, progress=False)
+    with pytest.raises(DeployError, match="EVENT_BUS_ARN"):
+        deploy.diff(names.EVENT_STACK, without)

@@ -21,3 +21,11 @@ def test_local_target_needs_no_context_lookup(tmp_path: Path) -> None:
     synthesize(stack_settings(tmp_path, event_bus_arn=""), tmp_path / "cdk.out")
     manifest = json.loads((tmp_path / "cdk.out" / "manifest.json").read_text())
     assert "missing" not in manifest  # the CLI would look the zones up and write cdk.context.json
+
+
+def test_the_secret_name_works_as_a_partial_arn() -> None:
+    import re
+
+    # Secrets Manager reads "-" plus six characters at the end of a partial ARN as the random
+    # suffix of a full ARN; the stacks refer to the secret by partial ARN.
+    assert not re.search(r"-[A-Za-z0-9]{6}$", names.CLIENT_SECRET_NAME)
