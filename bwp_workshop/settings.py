@@ -183,6 +183,15 @@ class Settings(BaseSettings):
     local_sandbox_port: int = Field(4567, ge=1, le=65535, description="Port of the BwP sandbox.")
     local_app_port: int = Field(8080, ge=1, le=65535, description="Port of the local OAuth app.")
     local_ready_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a local service.")
+    local_event_runner_port: int = Field(
+        4568, ge=1, le=65535, description="Port of the local event runner's health endpoint."
+    )
+    local_event_retry_after: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds until the local event runner redelivers a failed record (AWS waits for the "
+        "queue's visibility timeout).",
+    )
 
     @field_validator("region")
     @classmethod

@@ -9,6 +9,7 @@ import click
 from .. import __version__
 from ..errors import WorkshopError
 from .config import config
+from .events import events
 from .local import local
 from .run import run
 from .sandbox import sandbox
@@ -40,6 +41,7 @@ def main() -> None:
 main.add_command(local)
 main.add_command(config)
 main.add_command(run)
+main.add_command(events)
 main.add_command(sandbox)
 for command in STACK_COMMANDS:
     main.add_command(command)

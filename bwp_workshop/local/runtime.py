@@ -18,7 +18,7 @@ from .. import aws, names
 from ..errors import ConfigurationError, LocalRuntimeError
 from ..outputs import has_stack, stack_output
 from ..settings import Settings, get_settings
-from . import moto_server, processes
+from . import event_runner, moto_server, processes
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
 
 #: The Buy with Prime sandbox's service name (``python -m bwp_workshop.sandbox``).
@@ -61,7 +61,7 @@ class LocalRuntime:
     def services(self) -> list[ServiceSpec]:
         """The services in start order."""
         s = self.settings
-        return [
+        specs = [
             ServiceSpec(
                 name=moto_server.SERVICE_NAME,
                 argv=processes.python_module_argv(
@@ -92,6 +92,11 @@ class LocalRuntime:
             ),
             *self._oauth_app(),
         ]
+        # The event source of the event Lambda, once EventStack exists (or while a runner
+        # started earlier still runs, so `down` stops it after a reset forgot the outputs).
+        if has_stack(s, names.EVENT_STACK) or self.registry.read(event_runner.SERVICE_NAME) is not None:
+            specs.append(self._event_runner_spec())
+        return specs
 
     def _oauth_app(self) -> list[ServiceSpec]:
         """The OAuth app, configured as EcsStack configures the task, once InfraStack's token
@@ -142,6 +147,38 @@ class LocalRuntime:
                 port_setting="BWP_LOCAL_APP_PORT",
             )
         ]
+
+    def _event_runner_spec(self) -> ServiceSpec:
+        s = self.settings
+        return ServiceSpec(
+            name=event_runner.SERVICE_NAME,
+            argv=processes.python_module_argv(
+                "bwp_workshop.local.event_runner",
+                "--host",
+                s.local_host,
+                "--port",
+                str(s.local_event_runner_port),
+                "--retry-after",
+                str(s.local_event_retry_after),
+            ),
+            host=s.local_host,
+            port=s.local_event_runner_port,
+            health_path=event_runner.HEALTH_PATH,
+            # The runner reads the same settings as this process, whatever set them.
+            env={
+                "BWP_TARGET": s.target,
+                "BWP_PROJECT_DIR": str(s.project_dir),
+                "BWP_STATE_DIR": str(s.bwp_dir),
+                "BWP_REGION": s.region,
+                "BWP_LOCAL_HOST": s.local_host,
+                "BWP_LOCAL_MOTO_PORT": str(s.local_moto_port),
+                "BWP_LOCAL_SANDBOX_PORT": str(s.local_sandbox_port),
+                "BWP_TOKEN_URL": s.token_url,
+                "BWP_GRAPHQL_URL": s.graphql_url,
+                "BWP_API_VERSION": s.api_version,
+            },
+            port_setting="BWP_LOCAL_EVENT_RUNNER_PORT",
+        )
 
     def up(self) -> list[Change]:
         changes = []

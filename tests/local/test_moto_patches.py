@@ -290,3 +290,25 @@ def test_a_partner_bus_routes_its_events_by_its_full_name(local_settings: Settin
     assert json.loads(received[0]["Body"])["id"] == answer["Entries"][0]["EventId"]
     with pytest.raises(ClientError, match="does not exist"):  # the last segment alone is another bus
         events.put_rule(Name="none", EventBusName="routing", EventPattern=json.dumps({"source": ["x"]}))
+
+
+def test_receiving_checks_the_retention_period_without_reading_every_queue_attribute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moto_patches.apply()
+    from moto.sqs import models as sqs_models
+
+    backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.create_queue("retention-check", MessageRetentionPeriod="60")
+    try:
+        message = backend.send_message("retention-check", "hello")
+        reads: list[int] = []
+        counted = property(lambda self: reads.append(1) or sqs_models.Queue.attributes.fget(self))
+        monkeypatch.setattr(sqs_models.Queue, "attributes", counted)
+        assert backend.is_message_valid_based_on_retention_period("retention-check", message)
+        message.sent_timestamp -= 61_000  # older than the retention period: dropped, as before
+        assert not backend.is_message_valid_based_on_retention_period("retention-check", message)
+        assert reads == []  # the queue's attributes (three of them scan the queue) were not computed
+        assert queue.name == "retention-check"
+    finally:
+        backend.delete_queue("retention-check")

@@ -1,0 +1,94 @@
+"""``bwp-workshop events ...``: send test events, tail the data table, peek at the DLQ."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from .. import events as pipeline
+
+
+@click.group()
+def events() -> None:
+    """Send test events through the pipeline and look at what arrived (or failed)."""
+
+
+@events.command()
+@click.option("--count", "-n", default=5, show_default=True, help="Orders (sandbox) or events (queue) to send.")
+@click.option("--duplicates", default=0, show_default=True, help="Events delivered a second time.")
+@click.option("--malformed", default=0, show_default=True, help="Broken events (they end in the DLQ).")
+@click.option("--installation", "installation_id", default=None, help="Installation id (default: from settings).")
+@click.option(
+    "--via",
+    type=click.Choice(["auto", "sandbox", "queue"]),
+    default="auto",
+    show_default=True,
+    help="sandbox: merchant activity in the BwP sandbox (local); queue: synthetic events onto the queue.",
+)
+@click.option("--wait", "wait_seconds", type=float, default=0, help="Then wait this long for the records.")
+def send(
+    count: int, duplicates: int, malformed: int, installation_id: str | None, via: str, wait_seconds: float
+) -> None:
+    """Send test events."""
+    sent = pipeline.send_test_events(
+        count, installation_id=installation_id, duplicates=duplicates, malformed=malformed, via=via
+    )
+    click.echo(
+        f"sent via {sent['via']}: {len(sent['event_ids'])} events, {sent['malformed']} malformed, "
+        f"{sent['messages']} messages in all"
+    )
+    if wait_seconds:
+        before = pipeline.count_records()
+        records = pipeline.wait_for_records(before + len(sent["event_ids"]), timeout=wait_seconds, progress=False)
+        click.echo(f"the data table holds {len(records)} records")
+
+
+def _line(record: dict) -> str:
+    order = ""
+    if record.get("order_id"):
+        total = record.get("order_total_amount")
+        order = (
+            f" order {record['order_id']} {record.get('order_status', '')} {total} {record.get('order_currency', '')}"
+        )
+    return (
+        f"{record.get('received_at', '')}  {record.get('event_type', ''):<34} "
+        f"{record.get('installation_id', '')} site {record.get('site_id', '')}{order}"
+    ).rstrip()
+
+
+@events.command()
+@click.option("--limit", "-n", default=20, show_default=True, help="How many of the newest records to show.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing records as they arrive (Ctrl-C to stop).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def tail(limit: int, follow: bool, as_json: bool) -> None:
+    """Show the newest records of the data table."""
+    shown: set[str] = set()
+    records = pipeline.data_records()
+    while True:
+        fresh = [record for record in records if record["event_id"] not in shown]
+        for record in fresh[-limit:] if not shown else fresh:
+            click.echo(json.dumps(record, default=str) if as_json else _line(record))
+        shown.update(record["event_id"] for record in fresh)
+        if not follow:
+            return
+        time.sleep(2)
+        records = pipeline.data_records()
+
+
+@events.command()
+@click.option("--limit", "-n", default=20, show_default=True, help="How many messages to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def dlq(limit: int, as_json: bool) -> None:
+    """Peek at the dead-letter queue (nothing is removed)."""
+    messages = pipeline.dlq_messages(limit=limit)
+    if not messages:
+        click.echo("the dead-letter queue is empty")
+    for message in messages:
+        if as_json:
+            click.echo(json.dumps(message, default=str))
+            continue
+        body = message["body"] if isinstance(message["body"], str) else json.dumps(message["body"])
+        click.echo(f"{message['message_id']}  received {message['receive_count']}x  sent {message['sent_at']}")
+        click.echo(f"    {body[:200]}")

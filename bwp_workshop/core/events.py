@@ -1,0 +1,221 @@
+"""Buy with Prime events as they arrive from EventBridge (the SQS message body is the
+EventBridge envelope), in the three ``detail`` shapes seen in the wild:
+
+- ``2024-11-01``: ``detail`` is the webhook payload (``eventId``, ``idempotencyKey``,
+  ``eventDescriptor``, ``resources``, ``eventTime``, ``data``...);
+- ``2024-01-01``: ``detail`` is ``{}`` (a thin event: everything is in ``resources``);
+- ``legacy`` (the partner format of the original workshop): ``detail.eventType`` and
+  ``detail.contextKeys.installationId``.
+
+The event type is taken from ``detail-type`` first, then ``detail.eventDescriptor``, then
+``detail.eventType``. ``resources`` are paths ``businessProduct/<id>/`` followed by
+alternating kind/id pairs (``order/<id>/refund/<id>``, ``items/<id>``...), parsed generically.
+
+A body that is not JSON, not a Buy with Prime event or names no installation raises
+:class:`MalformedEvent`: such a record can never succeed, however often it is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..names import PARTNER_SOURCE_PREFIX
+
+SHAPE_2024_11 = "2024-11-01"
+SHAPE_2024_01 = "2024-01-01"
+SHAPE_LEGACY = "legacy"
+
+BUSINESS_PRODUCT = "businessProduct"
+
+
+class MalformedEvent(ValueError):
+    """The record is not a usable Buy with Prime event; ``reason`` says why (it never quotes
+    the record's content beyond short identifiers)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One ``resources`` path: the business product and the kind/id pairs under it."""
+
+    path: str
+    business_product_id: str | None
+    pairs: tuple[tuple[str, str], ...]
+
+    def id_of(self, kind: str) -> str | None:
+        for name, value in self.pairs:
+            if name == kind:
+                return value
+        return None
+
+    @property
+    def kind(self) -> str | None:
+        """The innermost kind (``refund`` for ``.../order/1/refund/2``)."""
+        return self.pairs[-1][0] if self.pairs else None
+
+
+def parse_resource(path: str) -> Resource:
+    """``businessProduct/bp-1/order/o-1/refund/r-1`` -> pairs ``(order, o-1), (refund, r-1)``."""
+    if not isinstance(path, str) or not path.strip("/"):
+        raise MalformedEvent("a resource is empty or not a string")
+    segments = path.strip("/").split("/")
+    if len(segments) % 2 or any(not segment for segment in segments):
+        raise MalformedEvent(f"resource {path[:120]!r} is not a sequence of kind/id pairs")
+    pairs = tuple(zip(segments[0::2], segments[1::2], strict=True))
+    business_product = None
+    if pairs[0][0] == BUSINESS_PRODUCT:
+        business_product = pairs[0][1]
+        pairs = pairs[1:]
+    return Resource(path=path, business_product_id=business_product, pairs=pairs)
+
+
+@dataclass(frozen=True)
+class BwpEvent:
+    """What the consumer needs from one event, whatever its shape."""
+
+    event_id: str
+    envelope_id: str
+    event_type: str
+    event_time: str
+    source: str
+    installation_id: str | None
+    shape: str
+    resources: tuple[Resource, ...] = ()
+    idempotency_key: str | None = None
+    subscription_id: str | None = None
+    #: Order id named by the legacy ``detail.orderIdentifier`` or the 2024-11-01
+    #: ``detail.data.order`` snapshot, for events whose resources name none.
+    detail_order_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def id_of(self, kind: str) -> str | None:
+        """The first id of ``kind`` (``order``, ``refund``, ``return``, ``delivery``, ``items``...)
+        named by any resource."""
+        for resource in self.resources:
+            value = resource.id_of(kind)
+            if value:
+                return value
+        return None
+
+    @property
+    def order_id(self) -> str | None:
+        return self.id_of("order") or self.detail_order_id
+
+    @property
+    def business_product_id(self) -> str | None:
+        for resource in self.resources:
+            if resource.business_product_id:
+                return resource.business_product_id
+        return None
+
+    def resource_ids(self) -> dict[str, str]:
+        """Every kind named by the resources with its (first) id: ``{"order": ..., "refund": ...}``."""
+        ids: dict[str, str] = {}
+        for resource in self.resources:
+            for kind, value in resource.pairs:
+                ids.setdefault(kind, value)
+        return ids
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _nested(mapping: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(mapping, dict):
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def shape_of(detail: dict[str, Any]) -> str:
+    if not detail:
+        return SHAPE_2024_01
+    if "eventDescriptor" in detail or "apiVersion" in detail or "idempotencyKey" in detail:
+        return SHAPE_2024_11
+    if "eventType" in detail:
+        return SHAPE_LEGACY
+    return "unknown"
+
+
+def load_body(body: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """The JSON object of an SQS message body."""
+    if isinstance(body, dict):
+        return body
+    try:
+        value = json.loads(body)
+    except (TypeError, ValueError):
+        raise MalformedEvent("the message body is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"the message body is JSON {type(value).__name__}, not an object")
+    return value
+
+
+def parse_event(
+    body: str | bytes | dict[str, Any],
+    *,
+    source_prefix: str = PARTNER_SOURCE_PREFIX,
+    require_installation: bool = True,
+) -> BwpEvent:
+    """The event in an SQS message body (an EventBridge envelope), or :class:`MalformedEvent`.
+
+    A thin 2024-01-01 event carries no installation; with ``require_installation`` (the
+    default, what a consumer that calls the API per installation needs) that is malformed."""
+    envelope = load_body(body)
+    source = _text(envelope.get("source"))
+    if source is None or not source.startswith(source_prefix):
+        raise MalformedEvent(
+            f"not a Buy with Prime event (source {str(source)[:80]!r} does not start with {source_prefix!r})"
+        )
+    envelope_id = _text(envelope.get("id"))
+    if envelope_id is None:
+        raise MalformedEvent("the EventBridge envelope has no id")
+    detail = envelope.get("detail", {})
+    if detail is None:
+        detail = {}
+    if not isinstance(detail, dict):
+        raise MalformedEvent(f"detail is {type(detail).__name__}, not an object")
+    shape = shape_of(detail)
+    if shape == "unknown":
+        raise MalformedEvent("detail is in none of the Buy with Prime shapes (2024-11-01, 2024-01-01, legacy)")
+
+    event_type = _text(envelope.get("detail-type")) or _text(detail.get("eventDescriptor"))
+    event_type = event_type or _text(detail.get("eventType"))
+    if event_type is None:
+        raise MalformedEvent("no event type (detail-type, detail.eventDescriptor and detail.eventType are empty)")
+
+    installation_id = _text(_nested(detail, "contextKeys", "installationId"))
+    if installation_id is None and require_installation:
+        raise MalformedEvent("the event names no installation (detail.contextKeys.installationId)")
+
+    raw_resources = envelope.get("resources") or detail.get("resources") or []
+    if not isinstance(raw_resources, list):
+        raise MalformedEvent("resources is not a list")
+    resources = tuple(parse_resource(path) for path in raw_resources)
+
+    event_time = _text(envelope.get("time")) or _text(detail.get("eventTime"))
+    if event_time is None:
+        raise MalformedEvent("the event has no time")
+
+    data = detail.get("data") if isinstance(detail.get("data"), dict) else {}
+    detail_order = _text(_nested(detail, "orderIdentifier", "orderId")) or _text(_nested(data, "order", "id"))
+    return BwpEvent(
+        event_id=_text(detail.get("eventId")) or envelope_id,
+        envelope_id=envelope_id,
+        event_type=event_type,
+        event_time=event_time,
+        source=source,
+        installation_id=installation_id,
+        shape=shape,
+        resources=resources,
+        idempotency_key=_text(detail.get("idempotencyKey")),
+        subscription_id=_text(detail.get("subscriptionId")),
+        detail_order_id=detail_order,
+        data=data or {},
+    )

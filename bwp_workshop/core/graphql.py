@@ -1,0 +1,219 @@
+"""The Buy with Prime GraphQL API, as the partner app calls it: ``POST`` JSON with a bearer
+token, ``X-Omni-InstallationId`` naming the installation and ``x-api-version``.
+
+Failures are classified so a caller knows whether a retry can help:
+
+- network errors, timeouts, HTTP 429 and 5xx are transient;
+- GraphQL ``errors[]`` (HTTP 200) are classified by ``extensions.classification.errorType``
+  (or ``type``): throttling and internal/unavailable errors are transient; access denied,
+  validation, not found, conflict (and anything unknown) are permanent;
+- any other HTTP status is permanent.
+
+Transient failures are retried here with exponential backoff and full jitter, a few times,
+before :class:`GraphQLError` is raised. Messages never contain the access token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+INSTALLATION_HEADER = "X-Omni-InstallationId"
+VERSION_HEADER = "x-api-version"
+
+STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId } }"
+ORDER_QUERY = """query Order($orderIdentifier: OrderIdentifierInput!) {
+  order(orderIdentifier: $orderIdentifier) {
+    id
+    status
+    totalPrice { amount currencyCode }
+    lineItems { id }
+  }
+}"""
+
+_TRANSIENT_MARKERS = ("throttl", "toomanyrequests", "internalserver", "serviceunavailable", "timeout", "unavailable")
+
+
+class GraphQLError(Exception):
+    """A call failed. ``transient``: a later retry may succeed. ``error_type``: the API's
+    classification (``ThrottlingError``, ``AccessDeniedError``...), or ``http``/``network``."""
+
+    def __init__(self, message: str, *, transient: bool, error_type: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.error_type = error_type
+        self.status = status
+
+
+def classify(error: Any) -> tuple[str, bool]:
+    """``(error type, transient)`` of one entry of a GraphQL ``errors[]``."""
+    classification = error.get("extensions", {}).get("classification", {}) if isinstance(error, dict) else {}
+    if not isinstance(classification, dict):
+        classification = {}
+    error_type = str(classification.get("errorType") or classification.get("type") or "Unknown")
+    key = error_type.replace("_", "").lower()
+    return error_type, any(marker in key for marker in _TRANSIENT_MARKERS)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, GraphQLError) and exc.transient
+
+
+class GraphQLClient:
+    """Client of one GraphQL endpoint. Thread-safe (one pooled ``httpx.Client``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_version: str = "",
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        attempts: int = 5,
+        backoff: float = 0.05,
+        max_wait: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.api_version = api_version
+        self._http = http or httpx.Client(timeout=timeout, trust_env=False)
+        self._attempts = attempts
+        self._backoff = backoff
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        #: HTTP round trips made and retries among them (for measurements).
+        self.requests = 0
+        self.retries = 0
+
+    def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        access_token: str,
+        installation_id: str,
+        operation: str = "query",
+    ) -> dict[str, Any]:
+        """``data`` of a successful call; :class:`GraphQLError` otherwise."""
+        headers = {
+            "Authorization": f"Bearer {access_token}",
+            INSTALLATION_HEADER: installation_id,
+            "Accept": "application/json",
+        }
+        if self.api_version:
+            headers[VERSION_HEADER] = self.api_version
+        payload: dict[str, Any] = {"query": query}
+        if variables:
+            payload["variables"] = variables
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=self._backoff, max=self._max_wait),
+            retry=retry_if_exception(_is_transient),
+            sleep=self._sleep,
+            before_sleep=lambda _state: self._count_retry(),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._post(payload, headers, operation)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def _post(self, payload: dict[str, Any], headers: dict[str, str], operation: str) -> dict[str, Any]:
+        with self._lock:
+            self.requests += 1
+        try:
+            response = self._http.post(self.url, json=payload, headers=headers)
+        except httpx.TimeoutException:
+            raise GraphQLError(
+                f"{operation}: the API did not answer in time", transient=True, error_type="timeout"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise GraphQLError(
+                f"{operation}: the API could not be reached ({type(exc).__name__})",
+                transient=True,
+                error_type="network",
+            ) from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise GraphQLError(
+                f"{operation}: the API answered HTTP {status}",
+                transient=True,
+                error_type="ThrottlingError" if status == 429 else "http",
+                status=status,
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if status != 200:
+            raise GraphQLError(
+                f"{operation}: the API answered HTTP {status}{_first_message(body)}",
+                transient=False,
+                error_type="http",
+                status=status,
+            )
+        if not isinstance(body, dict):
+            raise GraphQLError(f"{operation}: the API answered with a body that is not a JSON object", transient=False)
+        errors = body.get("errors")
+        if errors:
+            classified = [classify(error) for error in errors] if isinstance(errors, list) else [("Unknown", False)]
+            # All transient: worth a retry. Any permanent error makes the whole call permanent.
+            transient = all(is_transient for _type, is_transient in classified)
+            error_type = next((t for t, is_transient in classified if not is_transient), classified[0][0])
+            raise GraphQLError(
+                f"{operation}: {error_type}{_first_message(body)}",
+                transient=transient,
+                error_type=error_type,
+                status=200,
+            )
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise GraphQLError(f"{operation}: the API answered without data", transient=False, status=200)
+        return data
+
+    # --- the queries the event handler makes -----------------------------------------------
+    def store(self, *, access_token: str, installation_id: str) -> dict[str, Any]:
+        """``{"siteId": ..., "widgetId": ...}`` of the installation's store."""
+        data = self.execute(
+            STORE_QUERY, access_token=access_token, installation_id=installation_id, operation="buyWithPrimeStore"
+        )
+        store = data.get("buyWithPrimeStore")
+        if not isinstance(store, dict):
+            raise GraphQLError("buyWithPrimeStore: the API returned no store", transient=False)
+        return store
+
+    def order(self, order_id: str, *, access_token: str, installation_id: str) -> dict[str, Any]:
+        """The order's id, status, total price and line items."""
+        data = self.execute(
+            ORDER_QUERY,
+            {"orderIdentifier": {"orderId": order_id}},
+            access_token=access_token,
+            installation_id=installation_id,
+            operation="order",
+        )
+        order = data.get("order")
+        if not isinstance(order, dict):
+            raise GraphQLError(f"order: the API returned no order {order_id}", transient=False)
+        return order
+
+
+def _first_message(body: Any) -> str:
+    """`` (first error message)``, shortened, when the body carries one."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            message = str(errors[0].get("message", ""))[:200]
+            return f" ({message})" if message else ""
+        if body.get("error"):
+            return f" ({str(body.get('error'))[:100]})"
+    return ""

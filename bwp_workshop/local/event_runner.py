@@ -1,0 +1,426 @@
+"""The local stand-in for the Lambda service's SQS event source mapping.
+
+The local AWS cannot run Lambda functions, so this runner does what AWS does for the event
+Lambda: long-poll the EventStack queue, gather a batch (batch size and batching window as
+configured on the event source), invoke the handler from ``lambdas/event_handler`` in this
+process with an SQS-shaped event (``messageId``, ``receiptHandle``, ``body``, ``attributes``
+with ``ApproximateReceiveCount``, ``eventSourceARN``...), delete the records that succeeded
+and leave the failed ones (``batchItemFailures``) on the queue. A failed record becomes
+visible again after the queue's visibility timeout (or ``retry_after`` seconds, to rehearse
+faster), and the queue's redrive policy moves it to the dead-letter queue once it has been
+received ``maxReceiveCount`` times. An invocation that raises fails its whole batch, as on AWS.
+
+Run as ``python -m bwp_workshop.local.event_runner`` (``bwp-workshop local up`` does, once
+EventStack is deployed); ``/_bwp/health`` answers ``{"service": "event-runner", "pid": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+SERVICE_NAME = "event-runner"
+HEALTH_PATH = "/_bwp/health"
+#: Module name the handler is loaded under (its file is ``lambdas/event_handler/handler.py``).
+HANDLER_MODULE = "bwp_event_handler"
+#: SQS returns at most this many messages per receive.
+SQS_MAX_MESSAGES = 10
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def handler_path(project_dir: Path | None = None) -> Path:
+    """``lambdas/event_handler/handler.py`` of the checkout this package runs from (or of
+    ``project_dir``)."""
+    candidates = [Path(__file__).resolve().parents[2]]
+    if project_dir is not None:
+        candidates.insert(0, project_dir)
+    for root in candidates:
+        path = root / "lambdas" / "event_handler" / "handler.py"
+        if path.is_file():
+            return path
+    from ..errors import ConfigurationError
+
+    raise ConfigurationError(
+        "lambdas/event_handler/handler.py was not found next to the bwp_workshop package.",
+        hint="Run from the workshop checkout (pip install -e . in it).",
+    )
+
+
+def load_handler_module(project_dir: Path | None = None) -> ModuleType:
+    """The event Lambda's handler module, imported once per process."""
+    loaded = sys.modules.get(HANDLER_MODULE)
+    if loaded is not None:
+        return loaded
+    path = handler_path(project_dir)
+    spec = importlib.util.spec_from_file_location(HANDLER_MODULE, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[HANDLER_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[HANDLER_MODULE]
+        raise
+    return module
+
+
+def lambda_environment(settings: Any) -> dict[str, str]:
+    """The variables EventStack sets on the Lambda (as ``stacks.app.lambda_environment`` plus
+    the table and secret names), from the stack outputs and the settings, plus what an AWS SDK
+    needs to reach the target (the local AWS on local)."""
+    from .. import aws, names
+    from ..outputs import stack_output
+
+    env = {
+        names.ENV_DATA_TABLE: stack_output(settings, names.EVENT_STACK, names.OUT_DATA_TABLE),
+        names.ENV_TOKEN_TABLE: stack_output(settings, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
+        names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
+        names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+        names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
+        names.ENV_LOG_LEVEL: settings.log_level,
+    }
+    aws_env = aws.subprocess_environment(settings, base={})
+    env.update({name: value for name, value in aws_env.items() if name.startswith("AWS_")})
+    return env
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``values`` for the duration (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object handlers use."""
+
+    function_name: str = "bwp-event-handler-local"
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 30.0
+    aws_request_id: str = ""
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bwp-event-handler-local"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/bwp-event-handler-local"
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self._started = time.monotonic()
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+@dataclass
+class RunnerStats:
+    received: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    batches: int = 0
+    invocation_errors: int = 0
+
+
+def _message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """SQS API message attributes in the Lambda event's spelling."""
+    converted = {}
+    for name, value in attributes.items():
+        converted[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+    return converted
+
+
+def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the Lambda SQS event for a message as ``ReceiveMessage`` returned it."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": _message_attributes(message.get("MessageAttributes", {})),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class EventRunner:
+    """Polls one queue and invokes ``handler`` with batches, like an SQS event source mapping
+    with ``ReportBatchItemFailures``. ``concurrency`` pollers run side by side (AWS runs
+    several concurrent batches too)."""
+
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_url: str,
+        handler: Handler,
+        queue_arn: str | None = None,
+        region: str = "us-east-1",
+        batch_size: int = 10,
+        batch_window: float = 0.0,
+        wait_seconds: int = 1,
+        concurrency: int = 2,
+        retry_after: float | None = None,
+        lambda_timeout: float = 30.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.handler = handler
+        self.queue_arn = queue_arn or self._queue_arn()
+        self.region = region
+        self.batch_size = batch_size
+        self.batch_window = batch_window
+        self.wait_seconds = wait_seconds
+        self.concurrency = concurrency
+        self.retry_after = retry_after
+        self.lambda_timeout = lambda_timeout
+        self.log = log or (lambda _line: None)
+        self.stats = RunnerStats()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _queue_arn(self) -> str:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    # --- one batch ------------------------------------------------------------------------
+    def receive_batch(self) -> list[dict[str, Any]]:
+        """Up to ``batch_size`` messages: the first receive long-polls, later ones gather
+        more while the batching window lasts."""
+        messages: list[dict[str, Any]] = []
+        deadline: float | None = None
+        while len(messages) < self.batch_size and not self._stop.is_set():
+            wait = self.wait_seconds if deadline is None else max(0, min(20, int(deadline - time.monotonic())))
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(SQS_MAX_MESSAGES, self.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            got = response.get("Messages", [])
+            messages.extend(got)
+            if not messages:
+                break  # nothing arrived during the long poll; the caller polls again
+            if deadline is None:  # the batching window opens with the first message
+                deadline = time.monotonic() + self.batch_window
+            if not got or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def invoke(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Invoke the handler with ``messages``; returns ``(succeeded, failed)``."""
+        records = [sqs_record(message, queue_arn=self.queue_arn, region=self.region) for message in messages]
+        context = LambdaContext(timeout_seconds=self.lambda_timeout)
+        try:
+            response = self.handler({"Records": records}, context)
+            failures = response.get("batchItemFailures", []) if isinstance(response, dict) else None
+            failed_ids = {str(failure["itemIdentifier"]) for failure in failures} if failures is not None else None
+        except Exception as exc:
+            self.log(f"invocation failed ({type(exc).__name__}): the whole batch of {len(messages)} is retried")
+            with self._lock:
+                self.stats.invocation_errors += 1
+            failed_ids = None
+        if failed_ids is None or not failed_ids <= {message["MessageId"] for message in messages}:
+            return [], messages  # as on AWS: an invalid response fails the whole batch
+        succeeded = [message for message in messages if message["MessageId"] not in failed_ids]
+        failed = [message for message in messages if message["MessageId"] in failed_ids]
+        return succeeded, failed
+
+    def settle(self, succeeded: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+        for start in range(0, len(succeeded), SQS_MAX_MESSAGES):
+            chunk = succeeded[start : start + SQS_MAX_MESSAGES]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        if self.retry_after is not None:
+            for start in range(0, len(failed), SQS_MAX_MESSAGES):
+                chunk = failed[start : start + SQS_MAX_MESSAGES]
+                self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": int(self.retry_after)}
+                        for i, m in enumerate(chunk)
+                    ],
+                )
+
+    def poll_once(self) -> int:
+        """Receive, invoke and settle one batch; returns how many messages it held."""
+        messages = self.receive_batch()
+        if not messages:
+            return 0
+        succeeded, failed = self.invoke(messages)
+        self.settle(succeeded, failed)
+        with self._lock:
+            self.stats.batches += 1
+            self.stats.received += len(messages)
+            self.stats.succeeded += len(succeeded)
+            self.stats.failed += len(failed)
+        if failed:
+            self.log(f"batch of {len(messages)}: {len(failed)} failed, left on the queue for redelivery")
+        return len(messages)
+
+    # --- running in the background --------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:  # a hiccup of the local AWS must not end the poller
+                self.log(f"polling failed ({type(exc).__name__}: {str(exc)[:200]}); retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def start(self) -> EventRunner:
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"event-runner-{i}", daemon=True) for i in range(self.concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def __enter__(self) -> EventRunner:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def runner_from_settings(settings: Any, *, handler: Handler | None = None, **options: Any) -> EventRunner:
+    """A runner on the EventStack queue, with the event source's batch settings, invoking the
+    event Lambda's handler (loaded from ``lambdas/event_handler``)."""
+    from .. import aws, names
+    from ..outputs import stack_output
+
+    if handler is None:
+        handler = load_handler_module().handler
+    defaults: dict[str, Any] = {
+        "batch_size": settings.event_batch_size,
+        "batch_window": float(settings.event_batch_window),
+        "lambda_timeout": float(settings.lambda_timeout),
+    }
+    defaults.update(options)
+    return EventRunner(
+        sqs=aws.client("sqs", settings),
+        queue_url=stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL),
+        queue_arn=stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_ARN),
+        region=settings.region,
+        handler=handler,
+        **defaults,
+    )
+
+
+class _Health(BaseHTTPRequestHandler):
+    runner: EventRunner | None = None
+
+    def do_GET(self) -> None:
+        if self.path != HEALTH_PATH:
+            self.send_error(404)
+            return
+        stats = asdict(self.runner.stats) if self.runner else {}
+        body = json.dumps({"service": SERVICE_NAME, "pid": os.getpid(), "stats": stats}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..settings import get_settings
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="port of the health endpoint")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--batch-window", type=float, default=None)
+    parser.add_argument("--concurrency", type=int, default=4, help="pollers running batches side by side")
+    parser.add_argument(
+        "--retry-after",
+        type=float,
+        default=None,
+        help="seconds until a failed record is visible again (default: the queue's visibility timeout)",
+    )
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    os.environ.update(lambda_environment(settings))
+    options: dict[str, Any] = {"concurrency": args.concurrency, "retry_after": args.retry_after}
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
+    if args.batch_window is not None:
+        options["batch_window"] = args.batch_window
+    runner = runner_from_settings(settings, log=lambda line: print(line, flush=True), **options)
+
+    _Health.runner = runner
+    server = ThreadingHTTPServer((args.host, args.port), _Health)
+    server.daemon_threads = True
+    stopping = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    runner.start()
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    print(
+        f"event-runner: polling {runner.queue_url} (batch {runner.batch_size}, window {runner.batch_window} s, "
+        f"{runner.concurrency} pollers); health on http://{args.host}:{args.port}{HEALTH_PATH}",
+        flush=True,
+    )
+    stopping.wait()
+    server.shutdown()
+    runner.stop(timeout=runner.wait_seconds + 10)
+    print(f"event-runner: stopped ({asdict(runner.stats)})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

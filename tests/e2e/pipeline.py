@@ -1,0 +1,235 @@
+"""The event pipeline on the local target, provisioned as the workshop does it: an app
+installed in the Buy with Prime sandbox (its token pair in the token table, its client
+credentials in Secrets Manager), event subscriptions whose partner event source gets a bus,
+the EventStack resources (data table, queue with a redrive policy to a dead-letter queue, a
+rule matching Buy with Prime sources only into the queue) and their stack outputs; the local
+event runner invoking the real handler module with the Lambda's environment."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bwp_workshop import aws, names
+from bwp_workshop.core import credentials
+from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.tokens import TokenSet
+from bwp_workshop.local import event_runner
+from bwp_workshop.outputs import outputs_file
+from bwp_workshop.sandbox.events import EVENT_TYPES
+from bwp_workshop.settings import Settings
+from tests.sandbox.helpers import Installed
+
+SUBSCRIBE = """
+mutation Subscribe($input: CreateEventSubscriptionInput!) {
+  createEventSubscription(input: $input) { subscriptionId }
+}"""
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    installation_id: str
+    source_name: str
+    queue_url: str
+    dlq_url: str
+    data_table: str
+    #: The handler's counters after the runner stopped (API round trips, DynamoDB calls...).
+    counters: dict[str, int] | None = None
+
+
+def subscribe(installed: Installed, name: str) -> str:
+    """Subscribe the installation to every event type with an EventBridge destination (the
+    sandbox creates the partner event source); the source name."""
+    settings = installed.sandbox.settings
+    destination = {
+        "eventBridge": {
+            "partnerEventSource": {"account": aws.LOCAL_ACCOUNT_ID, "name": name},
+            "region": settings.region,
+        }
+    }
+    for event_type in EVENT_TYPES:
+        answer = installed.graphql(SUBSCRIBE, {"input": {"eventType": event_type, "destination": destination}}).json()
+        assert "errors" not in answer, answer
+    return f"{names.PARTNER_SOURCE_PREFIX}/{name}"
+
+
+def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
+    """The EventStack resources made with boto3 as the stack makes them (fast; the deployed
+    stack itself is exercised through ``deploy_event_stack``)."""
+    settings = installed.sandbox.settings
+    suffix = secrets.token_hex(4)
+    source_name = subscribe(installed, f"supadupa-{suffix}")
+    events = aws.client("events", settings)
+    events.create_event_bus(Name=source_name, EventSourceName=source_name)
+
+    dynamodb = aws.client("dynamodb", settings)
+    data_table, token_table = f"data-{suffix}", f"tokens-{suffix}"
+    dynamodb.create_table(
+        TableName=data_table,
+        KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.create_table(
+        TableName=token_table,
+        KeySchema=[
+            {"AttributeName": names.TOKEN_PK, "KeyType": "HASH"},
+            {"AttributeName": names.TOKEN_SK, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": names.TOKEN_PK, "AttributeType": "S"},
+            {"AttributeName": names.TOKEN_SK, "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
+        installed.installation_id, TokenSet.from_response(installed.tokens)
+    )
+    aws.client("secretsmanager", settings).create_secret(
+        Name=names.CLIENT_SECRET_NAME,
+        SecretString=json.dumps(
+            {names.CLIENT_SECRET_ID_KEY: installed.client_id, names.CLIENT_SECRET_SECRET_KEY: installed.client_secret}
+        ),
+    )
+
+    sqs = aws.client("sqs", settings)
+    dlq_url = sqs.create_queue(QueueName=f"bwp-events-dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"bwp-events-{suffix}",
+        Attributes={
+            "VisibilityTimeout": "180",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"bwp-events-{suffix}"
+    events.put_rule(
+        Name=rule,
+        EventBusName=source_name,
+        EventPattern=json.dumps({"source": [{"prefix": names.PARTNER_SOURCE_PREFIX}]}),
+    )
+    events.put_targets(
+        Rule=rule,
+        EventBusName=source_name,
+        Targets=[{"Id": "queue", "Arn": queue_arn, "DeadLetterConfig": {"Arn": dlq_arn}}],
+    )
+    bus_arn = events.describe_event_bus(Name=source_name)["Arn"]
+
+    path = outputs_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                names.INFRA_STACK: {names.OUT_TOKEN_TABLE: token_table},
+                names.EVENT_STACK: {
+                    names.OUT_DATA_TABLE: data_table,
+                    names.OUT_QUEUE_URL: queue_url,
+                    names.OUT_QUEUE_ARN: queue_arn,
+                    names.OUT_DLQ_URL: dlq_url,
+                    names.OUT_RULE_NAME: rule,
+                    names.OUT_EVENT_BUS_ARN: bus_arn,
+                },
+            }
+        )
+    )
+    return Pipeline(settings, installed.installation_id, source_name, queue_url, dlq_url, data_table)
+
+
+def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> Pipeline:
+    """The stacks deployed to the local AWS by the real cdk CLI (the deploy
+    helpers associate the partner bus and store the client credentials), and the
+    installation's token pair in the deployed token table."""
+    from pydantic import SecretStr
+
+    from bwp_workshop import deploy
+    from tests.conftest import REPO_ROOT
+
+    source_name = subscribe(installed, f"supadupa-{secrets.token_hex(4)}")
+    base = installed.sandbox.settings
+    settings = base.model_copy(
+        update={
+            "event_bus_arn": f"arn:aws:events:{base.region}:{aws.LOCAL_ACCOUNT_ID}:event-bus/{source_name}",
+            "client_id": installed.client_id,
+            "client_secret": SecretStr(installed.client_secret),
+            "project_dir": REPO_ROOT,  # the checkout: cdk.json, node_modules, lambdas/
+            "build_dir": REPO_ROOT / ".bwp" / "build",
+            "max_receive_count": max_receive_count,
+        }
+    )
+    deployed = deploy.deploy("all", settings, progress=False)
+    token_table = deployed[names.INFRA_STACK][names.OUT_TOKEN_TABLE]
+    TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
+        installed.installation_id, TokenSet.from_response(installed.tokens)
+    )
+    event = deployed[names.EVENT_STACK]
+    return Pipeline(
+        settings,
+        installed.installation_id,
+        source_name,
+        event[names.OUT_QUEUE_URL],
+        event[names.OUT_DLQ_URL],
+        event[names.OUT_DATA_TABLE],
+    )
+
+
+@contextlib.contextmanager
+def running(pipeline: Pipeline, **options: Any) -> Iterator[event_runner.EventRunner]:
+    """The local event runner on the pipeline's queue, invoking the real handler module with
+    the Lambda's environment (as ``python -m bwp_workshop.local.event_runner`` does)."""
+    handler = event_runner.load_handler_module()
+    credentials.clear_cache()
+    with event_runner.environment(event_runner.lambda_environment(pipeline.settings)):
+        handler.reset()
+        options = {"retry_after": 0, "concurrency": 3, "wait_seconds": 1, **options}
+        runner = event_runner.runner_from_settings(pipeline.settings, handler=handler.handler, **options)
+        try:
+            with runner:
+                yield runner
+            app = handler.processor()
+            pipeline.counters = {
+                "api_requests": app.graphql.requests,
+                "api_retries": app.graphql.retries,
+                "token_requests": app._endpoint.requests if app._endpoint else 0,
+                "token_table_calls": app.tokens.calls,
+                "data_table_calls": app.data_calls,
+                "records_stored": app.records_stored,
+                "duplicates_skipped": app.duplicates,
+            }
+        finally:
+            handler.reset()
+            credentials.clear_cache()
+
+
+def depth(settings: Settings, url: str) -> int:
+    attributes = aws.client("sqs", settings).get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def settle(pipeline: Pipeline, expected_records: int, expected_dead: int, timeout: float = 120) -> None:
+    """Wait until the table and the DLQ hold what is expected and the queue is empty."""
+    from bwp_workshop import events
+
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        records = events.count_records(pipeline.settings)
+        dead = depth(pipeline.settings, pipeline.dlq_url)
+        waiting = depth(pipeline.settings, pipeline.queue_url)
+        if records >= expected_records and dead >= expected_dead and waiting == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"after {timeout} s: {records}/{expected_records} records, {dead}/{expected_dead} dead letters, "
+                f"{waiting} messages still queued"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)

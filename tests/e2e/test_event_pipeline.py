@@ -1,0 +1,129 @@
+"""The event pipeline end to end on the local target: the sandbox's merchant activity (mixed
+order lifecycles in two payload shapes, duplicates, malformed events) -> partner bus -> rule
+-> queue -> local event runner -> the handler -> the data table. Every valid event of the
+ledger is recorded exactly once, every malformed one that the rule lets through waits in the
+dead-letter queue, and nothing else is anywhere; also with the sandbox failing and
+throttling a share of its API calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bwp_workshop import events
+from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from tests.conftest import SandboxHandle
+from tests.sandbox.helpers import installed_app
+
+from .pipeline import deploy_event_stack, depth, provision, running, settle
+
+MALFORMED = ["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]
+
+
+def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None, *, deployed: bool = False) -> dict[str, Any]:
+    with installed_app(local_sandbox) as installed:
+        pipeline = deploy_event_stack(installed) if deployed else provision(installed)
+        client = local_sandbox.client
+        if faults:
+            client.set_faults(**faults)
+        with running(pipeline) as runner:
+            result = client.emit(orders=6, duplicates=8, malformed=MALFORMED, shapes=["2024-11-01", "legacy"], seed=5)
+            ledger = client.ledger()
+            valid = [entry for entry in ledger if entry["malformed"] is None]
+            dead = [e for e in ledger if e["malformed"] is not None and e["source"] != FOREIGN_SOURCE]
+            settle(pipeline, len(valid), len(dead))
+        client.set_faults(replace=True)
+        stats = runner.stats
+
+    assert result["undelivered"] == 0 and len(valid) > 40
+    records = events.data_records(pipeline.settings)
+    # Every valid ledger event exactly once (the table is keyed by event id; count the rows too).
+    assert sorted(record["event_id"] for record in records) == sorted(entry["event_id"] for entry in valid)
+    by_id = {record["event_id"]: record for record in records}
+    for entry in valid:
+        record = by_id[entry["event_id"]]
+        assert record["event_type"] == entry["type"]
+        assert record["installation_id"] == pipeline.installation_id
+        assert record["site_id"].startswith("site-")
+        if entry["order_id"]:
+            assert record["order_id"] == entry["order_id"]
+            assert record["order_line_count"] >= 1 and record["order_currency"] == "USD"
+            assert record["order_total_amount"] > 0 and record["order_status"]
+    # Every malformed event the rule lets through is in the DLQ; nothing else is.
+    letters = events.dlq_messages(pipeline.settings)
+    assert sorted(letter["body"]["id"] for letter in letters) == sorted(
+        envelope for entry in dead for envelope in entry["envelope_ids"]
+    )
+    assert depth(pipeline.settings, pipeline.queue_url) == 0
+    assert pipeline.counters is not None and pipeline.counters["records_stored"] == len(valid)
+    return {
+        "stats": stats,
+        "counters": pipeline.counters,
+        "valid": len(valid),
+        "duplicates": sum(e["deliveries"] - 1 for e in valid),
+    }
+
+
+def test_every_ledger_event_is_recorded_once_and_every_malformed_one_is_dead_lettered(
+    local_sandbox: SandboxHandle,
+) -> None:
+    outcome = _run(local_sandbox, faults=None)
+    assert outcome["duplicates"] == 8
+    assert outcome["counters"]["api_retries"] == 0
+
+
+@pytest.mark.parametrize("seed", [7])
+def test_the_same_holds_when_the_api_fails_and_throttles(local_sandbox: SandboxHandle, seed: int) -> None:
+    spec = {"error_rate": 0.2, "throttle_rate": 0.1, "seed": seed}
+    outcome = _run(local_sandbox, faults={"graphql": spec, "token": {**spec, "seed": seed + 1}})
+    assert outcome["duplicates"] == 8
+    # The faults were real: about 30 % of the calls were retried.
+    counters = outcome["counters"]
+    assert counters["api_retries"] >= 0.15 * counters["api_requests"]
+
+
+def test_the_deployed_event_stack_carries_the_events_the_same_way(local_sandbox: SandboxHandle) -> None:
+    """The queue, DLQ, rule and tables made by ``cdk deploy`` of EventStack (not by boto3)."""
+    outcome = _run(local_sandbox, faults=None, deployed=True)
+    assert outcome["duplicates"] == 8 and outcome["stats"].received >= outcome["valid"]
+
+
+def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bwp_workshop.cli import main
+
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        for name, value in {
+            "BWP_PROJECT_DIR": settings.project_dir,
+            "BWP_STATE_DIR": settings.bwp_dir,
+            "BWP_LOCAL_MOTO_PORT": settings.local_moto_port,
+            "BWP_LOCAL_SANDBOX_PORT": settings.local_sandbox_port,
+            "BWP_INSTALLATION_ID": pipeline.installation_id,
+        }.items():
+            monkeypatch.setenv(name, str(value))
+        with running(pipeline):
+            sent = events.send_test_events(3, settings=settings, duplicates=2, malformed=3)
+            assert sent["via"] == "sandbox" and sent["malformed"] == 3
+            records = events.wait_for_records(len(sent["event_ids"]), timeout=60, progress=False, settings=settings)
+            assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
+
+            cli = CliRunner()
+            queued = cli.invoke(
+                main, ["events", "send", "--via", "queue", "-n", "2", "--malformed", "1", "--wait", "60"]
+            )
+            assert queued.exit_code == 0, queued.output
+            assert f"the data table holds {len(records) + 2} records" in queued.output
+            # Dead letters: missing and unknown installation, garbage detail, and the queue's junk.
+            settle(pipeline, len(records) + 2, 4)
+
+        tail = cli.invoke(main, ["events", "tail", "-n", "3"])
+        assert tail.exit_code == 0 and len(tail.output.splitlines()) == 3
+        assert "BUYABILITY_CHANGED" in tail.output and pipeline.installation_id in tail.output
+        dlq = cli.invoke(main, ["events", "dlq", "--json"])
+        assert dlq.exit_code == 0 and len(dlq.output.splitlines()) == 4
+        assert cli.invoke(main, ["events", "dlq"]).output.count(" sent ") == 4
+        assert events.queue_depths(settings) == {"queue": 0, "dead_letter_queue": 4}

@@ -1,0 +1,115 @@
+"""Fixtures for the event Lambda: the handler module loaded from ``lambdas/event_handler``,
+its tables and secret on the session's local AWS, and a Buy with Prime double (token endpoint
+and GraphQL API) served through ``httpx.MockTransport``."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from bwp_workshop import aws
+from bwp_workshop.core import credentials
+from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.tokens import TokenSet
+from bwp_workshop.local.event_runner import load_handler_module
+from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK, TOKEN_PK, TOKEN_SK
+from bwp_workshop.settings import Settings
+
+from .doubles import CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
+
+
+@pytest.fixture(scope="session")
+def handler_module() -> ModuleType:
+    return load_handler_module()
+
+
+@pytest.fixture
+def bwp() -> FakeBwp:
+    return FakeBwp()
+
+
+@pytest.fixture
+def tables(local_settings: Settings) -> dict[str, Any]:
+    """Data table, token table (with a fresh token for inst-1) and the client secret."""
+    client = aws.client("dynamodb", local_settings)
+    client.create_table(
+        TableName="data",
+        KeySchema=[{"AttributeName": DATA_PK, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": DATA_PK, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.create_table(
+        TableName="tokens",
+        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
+            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    aws.client("secretsmanager", local_settings).create_secret(
+        Name=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    )
+    credentials.clear_cache()
+    resource = aws.resource("dynamodb", local_settings)
+    store = TokenStore(resource.Table("tokens"))
+    store.put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=900))
+    return {"data": resource.Table("data"), "tokens": store, "resource": resource}
+
+
+@pytest.fixture
+def make_app(
+    handler_module: ModuleType, tables: dict[str, Any], bwp: FakeBwp, local_settings: Settings
+) -> Iterator[Callable[[], Any]]:
+    clients: list[httpx.Client] = []
+
+    def make() -> Any:
+        config = handler_module.Config(
+            data_table="data",
+            token_table="tokens",
+            client_secret_name=CLIENT_SECRET_NAME,
+            token_url="http://bwp.test/token",
+            graphql_url="http://bwp.test/graphql",
+            api_version="2024-11-01",
+        )
+        http = httpx.Client(transport=httpx.MockTransport(bwp))
+        clients.append(http)
+        app = handler_module.EventProcessor(
+            config, dynamodb=tables["resource"], secrets=aws.client("secretsmanager", local_settings), http=http
+        )
+        app.graphql._sleep = lambda _seconds: None  # retries without waiting
+        return app
+
+    yield make
+    for http in clients:
+        http.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[[], Any]) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+def handler_logs(handler_module: ModuleType) -> Iterator[io.StringIO]:
+    """What the handler logs, formatted as in CloudWatch (JSON lines)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(handler_module.logger.registered_formatter)
+    handler_module.logger.addHandler(handler)
+    yield stream
+    handler_module.logger.removeHandler(handler)
+
+
+@pytest.fixture
+def event_queues(local_settings: Settings, tables: dict[str, Any]) -> dict[str, str]:
+    """The queue and dead-letter queue as EventStack makes them (redrive after 2 receives),
+    recorded with the tables as stack outputs."""
+    return create_event_queues(local_settings, max_receive_count=2)

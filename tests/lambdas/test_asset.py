@@ -1,0 +1,103 @@
+"""The deployable is self-contained: the Lambda's folder, built as the stack builds it, runs
+the handler on Python 3.12 with nothing but that folder and the standard library on the path
+(``python3.12 -I -S``), against the local AWS and the Buy with Prime sandbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bwp_workshop import aws, events
+from bwp_workshop.local.event_runner import lambda_environment, sqs_record
+from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.settings import Settings
+from bwp_workshop.stacks.lambda_asset import build_lambda_asset
+from tests.conftest import REPO_ROOT, SandboxHandle, clean_environ
+from tests.e2e.pipeline import provision
+from tests.sandbox.helpers import installed_app
+
+#: Shared with the stack tests: built folders are cached in the checkout's state folder.
+BUILD_DIR = REPO_ROOT / ".bwp" / "build"
+
+SCRIPT = """
+import json, sys
+sys.path.insert(0, {folder!r})
+import handler
+event = json.loads(sys.stdin.read())
+response = handler.handler(event, None)
+heavy = sorted(m for m in ("pandas", "aws_cdk", "pydantic_settings", "jupyter_client", "IPython", "pydantic")
+               if m in sys.modules)
+import boto3, bwp_workshop, httpx
+origins = [module.__file__ for module in (bwp_workshop, boto3, httpx, handler)]
+print(json.dumps({{"response": response, "heavy": heavy, "origins": origins}}))
+"""
+
+
+def _python312() -> str:
+    for candidate in (shutil.which("python3.12"), str(Path.home() / ".pyenv/versions/3.12.1/bin/python3.12")):
+        if candidate and Path(candidate).is_file():
+            # The interpreter itself, not a version manager's shim (which depends on the folder).
+            probe = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=False
+            )
+            if probe.returncode == 0:
+                return probe.stdout.strip()
+    pytest.fail("python3.12 (the Lambda runtime's Python) is not installed; pyenv provides it on these machines")
+
+
+def _receive_all(settings: Settings, queue_url: str, expected: int) -> list[dict[str, Any]]:
+    sqs = aws.client("sqs", settings)
+    messages: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 30
+    while len(messages) < expected and time.monotonic() < deadline:
+        answer = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+        )
+        messages.update({message["MessageId"]: message for message in answer.get("Messages", [])})
+    return list(messages.values())
+
+
+def test_the_built_folder_runs_the_handler_alone_on_python_312(local_sandbox: SandboxHandle, tmp_path: Path) -> None:
+    python = _python312()
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        build_settings = Settings(project_dir=REPO_ROOT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR)
+        folder = build_lambda_asset(build_settings, out_dir=tmp_path / "asset")
+
+        result = local_sandbox.client.emit(orders=1, lifecycle="delivered", malformed=["garbage_detail"], seed=3)
+        entries = [entry for entry in result["entries"] if entry["source"] != FOREIGN_SOURCE]
+        messages = _receive_all(settings, pipeline.queue_url, len(entries))
+        assert len(messages) == len(entries) == 5
+        queue_arn = aws.client("sqs", settings).get_queue_attributes(
+            QueueUrl=pipeline.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        event = {"Records": [sqs_record(m, queue_arn=queue_arn, region=settings.region) for m in messages]}
+
+        env = clean_environ(**lambda_environment(settings))
+        run = subprocess.run(
+            [python, "-I", "-S", "-c", SCRIPT.format(folder=str(folder))],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=120,
+            cwd=tmp_path,
+        )
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    garbage = next(e for e in entries if e["malformed"] == "garbage_detail")
+    failed = {failure["itemIdentifier"] for failure in outcome["response"]["batchItemFailures"]}
+    assert failed == {m["MessageId"] for m in messages if json.loads(m["Body"])["id"] in garbage["envelope_ids"]}
+    assert outcome["heavy"] == []
+    assert all(origin.startswith(str(folder)) for origin in outcome["origins"]), outcome["origins"]
+    stored = {record["event_id"]: record for record in events.data_records(settings)}
+    assert set(stored) == {entry["event_id"] for entry in entries if entry["malformed"] is None}
+    assert all(record["order_currency"] == "USD" for record in stored.values())

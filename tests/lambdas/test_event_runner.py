@@ -1,0 +1,158 @@
+"""The local event source: SQS batches into the handler, deletes on success, redelivery and
+dead-lettering of failures, the background service with its health endpoint."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bwp_workshop import aws, events
+from bwp_workshop.local import event_runner, processes
+from bwp_workshop.local.event_runner import EventRunner
+from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.settings import Settings
+from tests.conftest import free_port
+
+from .doubles import envelope, stored, wait_until
+
+
+def _runner(local_settings: Settings, queues: dict[str, str], handler: Any, **options: Any) -> EventRunner:
+    return EventRunner(
+        sqs=aws.client("sqs", local_settings),
+        queue_url=queues["queue_url"],
+        handler=handler,
+        **{"retry_after": 0, "wait_seconds": 0, **options},
+    )
+
+
+def _depth(local_settings: Settings, url: str) -> int:
+    attributes = aws.client("sqs", local_settings).get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_records_are_sqs_shaped_and_batches_respect_the_batch_size(
+    local_settings: Settings, event_queues: dict[str, str]
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        assert context.get_remaining_time_in_millis() > 0
+        seen.append(event)
+        return {"batchItemFailures": []}
+
+    events.send_to_queue([json.dumps({"n": i}) for i in range(7)], local_settings)
+    runner = _runner(local_settings, event_queues, handler, batch_size=3, concurrency=1)
+    while runner.poll_once():
+        pass
+    batches = [len(event["Records"]) for event in seen]
+    assert sum(batches) == 7 and max(batches) <= 3
+    record = seen[0]["Records"][0]
+    assert set(record) >= {"messageId", "receiptHandle", "body", "attributes", "eventSourceARN", "eventSource"}
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["eventSourceARN"] == event_queues["queue_arn"] and record["eventSource"] == "aws:sqs"
+    assert _depth(local_settings, event_queues["queue_url"]) == 0  # succeeded records are deleted
+
+
+def test_failed_records_are_redelivered_then_dead_lettered(
+    local_settings: Settings, event_queues: dict[str, str]
+) -> None:
+    counts: dict[str, list[str]] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        failures = []
+        for record in event["Records"]:
+            counts.setdefault(record["body"], []).append(record["attributes"]["ApproximateReceiveCount"])
+            if "bad" in record["body"]:
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    events.send_to_queue(['"good"', '"bad"'], local_settings)
+    runner = _runner(local_settings, event_queues, handler, concurrency=1)
+    for _ in range(6):
+        runner.poll_once()
+    assert counts['"good"'] == ["1"]
+    assert counts['"bad"'] == ["1", "2"]  # maxReceiveCount 2: then the redrive policy moves it
+    (dead,) = events.dlq_messages(local_settings)
+    assert dead["body"] == "bad"
+    assert _depth(local_settings, event_queues["queue_url"]) == 0
+
+
+def test_an_invocation_that_raises_fails_its_whole_batch(
+    local_settings: Settings, event_queues: dict[str, str]
+) -> None:
+    calls = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(len(event["Records"]))
+        raise RuntimeError("boom")
+
+    events.send_to_queue(['"a"', '"b"'], local_settings)
+    runner = _runner(local_settings, event_queues, handler, concurrency=1)
+    for _ in range(4):
+        runner.poll_once()
+    assert runner.stats.invocation_errors >= 2 and runner.stats.succeeded == 0
+    assert sorted(message["body"] for message in events.dlq_messages(local_settings)) == ["a", "b"]
+
+
+def test_the_real_handler_behind_the_runner_records_each_event_once(
+    local_settings: Settings, event_queues: dict[str, str], handler_module: Any, app: Any, tables: dict[str, Any]
+) -> None:
+    bodies = [envelope() for _ in range(25)]
+    messages = [json.dumps(body) for body in bodies] + [json.dumps(bodies[0]), json.dumps(bodies[1])]
+    messages += ["not json", json.dumps(envelope(installation=None))]
+    events.send_to_queue(messages, local_settings)
+    handler = functools.partial(handler_module.handler, app=app)
+    with _runner(local_settings, event_queues, handler, concurrency=3, batch_window=0.2, wait_seconds=1):
+        wait_until(
+            lambda: len(stored(tables)) == 25 and _depth(local_settings, event_queues["dlq_url"]) == 2,
+            message="25 records and 2 dead letters",
+        )
+    assert set(stored(tables)) == {body["detail"]["eventId"] for body in bodies}
+    assert _depth(local_settings, event_queues["queue_url"]) == 0
+    records = events.data_records(local_settings)
+    assert len(records) == 25 and isinstance(records[0]["order_total_amount"], float)
+
+
+def test_the_runner_is_a_service_of_the_local_runtime_once_event_stack_exists(tmp_path: Path) -> None:
+    settings = Settings(project_dir=tmp_path, local_moto_port=free_port(), local_event_runner_port=free_port())
+    runtime = LocalRuntime(settings)
+    assert event_runner.SERVICE_NAME not in [spec.name for spec in runtime.services()]
+    (settings.bwp_dir).mkdir(parents=True)
+    (settings.bwp_dir / "outputs.json").write_text(json.dumps({"EventStack": {"QueueUrl": "q"}}))
+    spec = runtime.services()[-1]
+    assert spec.name == event_runner.SERVICE_NAME
+    assert spec.port == settings.local_event_runner_port and spec.health_path == "/_bwp/health"
+    assert spec.env["BWP_STATE_DIR"] == str(settings.bwp_dir)
+
+
+def test_the_runner_process_answers_its_health_check_and_dead_letters_a_malformed_event(
+    local_settings: Settings, event_queues: dict[str, str], tmp_path: Path
+) -> None:
+    settings = Settings(
+        project_dir=tmp_path,
+        state_dir=local_settings.bwp_dir,  # where the outputs were recorded
+        local_moto_port=local_settings.local_moto_port,
+        local_event_runner_port=free_port(),
+        local_event_retry_after=0,
+    )
+    runtime = LocalRuntime(settings)
+    spec = runtime.services()[-1]
+    registry = processes.ProcessRegistry(tmp_path / "runner-state")
+    with registry.locked():
+        record = processes.start(spec, registry, ready_timeout=60)
+    try:
+        health = httpx.get(spec.health_url, trust_env=False).json()
+        assert health["service"] == "event-runner" and health["pid"] == record.pid
+        events.send_to_queue(["not a Buy with Prime event"], local_settings)
+        wait_until(lambda: _depth(local_settings, event_queues["dlq_url"]) == 1, message="the dead letter")
+        assert httpx.get(spec.health_url, trust_env=False).json()["stats"]["failed"] >= 2
+    finally:
+        with registry.locked():
+            processes.stop(event_runner.SERVICE_NAME, registry)
+    assert processes.process_of(record) is None

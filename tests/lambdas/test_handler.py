@@ -1,0 +1,275 @@
+"""The event Lambda's handler against the local AWS (tables, secret) and a Buy with Prime
+double: every branch of a record's processing, partial batch failures, idempotency."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from bwp_workshop.core.tokens import TokenSet
+
+from .doubles import BP, FakeBwp, envelope, error_response, failed_ids, sqs_event, sqs_record, stored
+
+
+def invoke(handler_module: Any, app: Any, event: dict[str, Any]) -> dict[str, Any]:
+    return handler_module.handler(event, None, app=app)
+
+
+def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    bodies = [
+        envelope("ORDER_CONFIRMED"),
+        envelope("REFUND_REQUESTED", resources=[f"businessProduct/{BP}/order/o-1/refund/r-1"]),
+        envelope("RETURN_STARTED", shape="legacy", resources=[f"businessProduct/{BP}/order/o-1/return/x-1"]),
+        envelope("PACKAGE_DELIVERED", resources=[f"businessProduct/{BP}/order/o-1/delivery/d-1"]),
+        envelope("BUYABILITY_CHANGED", resources=[f"businessProduct/{BP}/items/sku-1"]),
+    ]
+    response = invoke(handler_module, app, sqs_event(*bodies))
+    assert response == {"batchItemFailures": []}
+    items = stored(tables)
+    assert set(items) == {body["detail"]["eventId"] for body in bodies}
+
+    confirmed = items[bodies[0]["detail"]["eventId"]]
+    assert confirmed["event_type"] == "ORDER_CONFIRMED"
+    assert confirmed["event_time"] == "2026-11-28T07:00:00Z"
+    assert (confirmed["installation_id"], confirmed["site_id"], confirmed["widget_id"]) == ("inst-1", "site-1", "w-1")
+    assert confirmed["order_id"] == "o-1" and confirmed["order_status"] == "CONFIRMED"
+    assert confirmed["order_line_count"] == 2
+    assert (confirmed["order_total_amount"], confirmed["order_currency"]) == (Decimal("59.97"), "USD")
+    assert confirmed["received_at"].endswith("+00:00") and confirmed["shape"] == "2024-11-01"
+    assert items[bodies[1]["detail"]["eventId"]]["resource_ids"] == {"order": "o-1", "refund": "r-1"}
+    assert items[bodies[2]["detail"]["eventId"]]["shape"] == "legacy"
+    buyability = items[bodies[4]["detail"]["eventId"]]
+    assert "order_id" not in buyability and buyability["resource_ids"] == {"items": "sku-1"}
+
+    # The store is asked once per installation, each order once per batch.
+    assert (bwp.queries("buyWithPrimeStore"), bwp.queries("order(")) == (1, 1)
+    assert app.records_stored == 5
+
+
+def test_each_order_is_queried_once_per_batch_and_in_parallel(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    for n in range(2, 6):
+        bwp.orders[f"o-{n}"] = {**bwp.orders["o-1"], "id": f"o-{n}", "lineItems": [{"id": "li"}] * n}
+    bodies = [envelope(resources=[f"businessProduct/{BP}/order/o-{n}"]) for n in range(1, 6) for _ in range(3)]
+    assert invoke(handler_module, app, sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert bwp.queries("order(") == 5
+    items = stored(tables)
+    assert len(items) == 15
+    assert {item["order_id"]: item["order_line_count"] for item in items.values()} == {
+        "o-1": 2,
+        "o-2": 2,
+        "o-3": 3,
+        "o-4": 4,
+        "o-5": 5,
+    }
+    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
+    assert bwp.queries("order(") == 6  # a new batch asks again: the order may have changed
+
+
+def test_malformed_records_fail_and_the_rest_of_the_batch_succeeds(
+    handler_module: Any, app: Any, tables: dict[str, Any], handler_logs: io.StringIO
+) -> None:
+    good = envelope()
+    records = [
+        sqs_record("not json", message_id="m-not-json"),
+        sqs_record({**envelope(), "source": "com.example"}, message_id="m-foreign"),
+        sqs_record(envelope(installation=None), message_id="m-no-installation"),
+        sqs_record(envelope(shape="2024-01-01"), message_id="m-thin"),
+        sqs_record({**envelope(), "detail": {"garbage": 1}}, message_id="m-garbage"),
+        sqs_record(good, message_id="m-good"),
+    ]
+    response = invoke(handler_module, app, {"Records": records})
+    assert sorted(failed_ids(response)) == sorted(
+        ["m-not-json", "m-foreign", "m-no-installation", "m-thin", "m-garbage"]
+    )
+    assert set(stored(tables)) == {good["detail"]["eventId"]}
+    logs = [json.loads(line) for line in handler_logs.getvalue().splitlines() if line.startswith("{")]
+    failures = {entry["message_id"]: entry for entry in logs if entry.get("message") == "record failed"}
+    assert failures["m-not-json"]["reason"] == "malformed event: the message body is not JSON"
+    assert failures["m-not-json"]["failure"] == "permanent"
+    assert "no installation" in failures["m-thin"]["reason"]
+
+
+def test_duplicate_delivery_is_stored_once(handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp) -> None:
+    body = envelope()
+    first = invoke(handler_module, app, sqs_event(body, body))  # twice in one batch
+    assert first == {"batchItemFailures": []}
+    assert bwp.queries("order(") == 1
+    again = invoke(handler_module, app, sqs_event(body))  # redelivered later
+    assert again == {"batchItemFailures": []}  # acknowledged: the conditional put refused it
+    assert len(stored(tables)) == 1
+    assert (app.records_stored, app.duplicates) == (1, 2)
+
+
+def test_a_redelivery_racing_the_first_delivery_is_not_stored_twice(
+    handler_module: Any, app: Any, tables: dict[str, Any]
+) -> None:
+    body = envelope()
+    batch = app.new_batch()  # no pre-check: as if both deliveries ran at the same time
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    assert batch.handle(SQSRecord(sqs_record(body))) is not None
+    assert app.new_batch().handle(SQSRecord(sqs_record(body))) is None  # the conditional put refused it
+    assert len(stored(tables)) == 1
+
+
+def test_one_token_lookup_per_installation_per_batch(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
+    tables["tokens"].put("inst-2", TokenSet(access_token="at-x", refresh_token="rt-x", expires_in=900))
+    bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2") for _ in range(3)]
+    before = app.tokens.calls
+    response = invoke(handler_module, app, sqs_event(*bodies))
+    # inst-2's token is unknown to the API double: its records fail, inst-1's succeed.
+    assert len(failed_ids(response)) == 3 and len(stored(tables)) == 4
+    assert app.tokens.calls - before == 2  # one query per installation
+
+
+def test_an_expiring_token_is_refreshed_once_and_stored(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
+    response = invoke(handler_module, app, sqs_event(envelope(), envelope()))
+    assert response == {"batchItemFailures": []}
+    assert bwp.token_requests == 1
+    latest = tables["tokens"].latest("inst-1")
+    assert (latest.access_token, latest.refresh_token) == ("at-1", "rt-1")
+    assert {call["headers"]["authorization"] for call in bwp.graphql_requests} == {"Bearer at-1"}
+
+
+def test_concurrent_invocations_refresh_an_expiring_token_once(
+    handler_module: Any, make_app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
+    bwp.refresh_delay = 0.2  # the winner holds its lease a while; the others must wait for its token
+    apps = [make_app() for _ in range(4)]  # four Lambda instances
+    results: list[dict[str, Any]] = []
+
+    def run(app: Any) -> None:
+        results.append(invoke(handler_module, app, sqs_event(envelope(), envelope())))
+
+    threads = [threading.Thread(target=run, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [{"batchItemFailures": []}] * 4
+    assert bwp.token_requests == 1  # rt-0 was spent once; a second use would be invalid_grant
+    assert len(stored(tables)) == 8
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        (httpx.Response(400, json={"error": "invalid_grant"}), "permanent"),
+        (httpx.Response(503), "transient"),
+    ],
+)
+def test_a_failed_refresh_fails_the_installations_records(
+    handler_module: Any,
+    app: Any,
+    tables: dict[str, Any],
+    bwp: FakeBwp,
+    fault: httpx.Response,
+    kind: str,
+    handler_logs: io.StringIO,
+) -> None:
+    tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
+    app.token_endpoint()._max_wait = 0  # retries without waiting
+    bwp.token_faults = [fault] * 10
+    event = sqs_event(envelope(), envelope())
+    response = invoke(handler_module, app, event)
+    assert len(failed_ids(response)) == 2 and not stored(tables)
+    assert bwp.token_requests == (1 if kind == "permanent" else 4)  # per batch, not per record
+    out = handler_logs.getvalue()
+    assert f'"failure":"{kind}"' in out.replace(" ", "")
+    assert CLIENT_SECRET_FRAGMENT not in out and "rt-0" not in out
+
+
+CLIENT_SECRET_FRAGMENT = "client-secret-value"
+
+
+def test_an_installation_without_token_fails_permanently(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
+    response = invoke(handler_module, app, {"Records": [sqs_record(envelope(installation="ghost"), message_id="m")]})
+    assert failed_ids(response) == ["m"]
+
+
+def test_transient_api_errors_are_retried_within_the_record(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    bwp.graphql_faults = [httpx.Response(502), error_response("ThrottlingError"), httpx.Response(429)]
+    response = invoke(handler_module, app, sqs_event(envelope()))
+    assert response == {"batchItemFailures": []}
+    assert len(stored(tables)) == 1 and app.graphql.retries == 3
+
+
+def test_an_api_outage_fails_the_record_for_redelivery(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
+) -> None:
+    bwp.graphql_faults = [httpx.Response(503)] * 5
+    body = envelope()
+    response = invoke(handler_module, app, {"Records": [sqs_record(body, message_id="m-1")]})
+    assert failed_ids(response) == ["m-1"] and not stored(tables)
+    assert '"failure":"transient"' in handler_logs.getvalue().replace(" ", "")
+    # Redelivered once the API is back: recorded.
+    assert invoke(handler_module, app, sqs_event(body)) == {"batchItemFailures": []}
+    assert len(stored(tables)) == 1
+
+
+def test_permanent_api_errors_fail_the_record_without_retries(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    item_event = envelope("BUYABILITY_CHANGED", resources=[f"businessProduct/{BP}/items/sku-1"])
+    assert invoke(handler_module, app, sqs_event(item_event)) == {"batchItemFailures": []}  # store cached
+    bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
+    missing = envelope(resources=[f"businessProduct/{BP}/order/o-404"])
+    records = [sqs_record(envelope(), message_id="m-denied"), sqs_record(missing, message_id="m-missing")]
+    records.append(sqs_record(envelope("INVENTORY_CHANGED", resources=[]), message_id="m-ok"))
+    response = invoke(handler_module, app, {"Records": records})
+    assert sorted(failed_ids(response)) == ["m-denied", "m-missing"]
+    assert app.graphql.retries == 0 and len(stored(tables)) == 2
+
+
+def test_a_store_the_api_denies_fails_the_installations_records(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+) -> None:
+    bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
+    response = invoke(handler_module, app, sqs_event(envelope(), envelope(resources=[])))
+    assert len(failed_ids(response)) == 2 and not stored(tables)
+    assert bwp.queries("buyWithPrimeStore") == 1  # once per batch, not per record
+
+
+def test_logs_carry_no_tokens_or_secrets(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
+) -> None:
+    tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
+    bwp.graphql_faults = [error_response("AccessDeniedError")]
+    invoke(handler_module, app, sqs_event(envelope(), "garbage", envelope()))
+    out = handler_logs.getvalue()
+    assert "record failed" in out
+    for secret in ("at-0", "at-1", "rt-0", "rt-1", CLIENT_SECRET_FRAGMENT, "Bearer"):
+        assert secret not in out
+
+
+def test_the_handler_reads_its_configuration_from_the_environment(
+    handler_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(RuntimeError, match="DATA_TABLE_NAME"):
+        handler_module.Config.from_environment({})
+    env = {
+        "DATA_TABLE_NAME": "d",
+        "TOKEN_TABLE_NAME": "t",
+        "CLIENT_SECRET_NAME": "s",
+        "BWP_TOKEN_URL": "http://x/token",
+        "BWP_GRAPHQL_URL": "http://x/graphql",
+        "BWP_API_VERSION": "2024-11-01",
+    }
+    config = handler_module.Config.from_environment(env)
+    assert (config.data_table, config.api_version) == ("d", "2024-11-01")
