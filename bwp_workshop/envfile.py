@@ -9,13 +9,13 @@ from pathlib import Path
 
 from dotenv import set_key, unset_key
 
-from .settings import Settings, get_settings
+from .settings import Settings, dotenv_path, get_settings
 
 _PLAIN = re.compile(r"[\w.:/+=@,-]*")
 
 
 def env_file(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).project_dir / ".env"
+    return dotenv_path((settings or get_settings()).project_dir)
 
 
 def set_env_values(values: dict[str, str], settings: Settings | None = None, path: Path | None = None) -> Path:

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         description="ARN of the partner event bus aws.partner/buywithprime/<name>.",
     )
 
+    event_source_name: str = Field(
+        "supadupa-analytics",
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="<name> of the partner event source aws.partner/buywithprime/<name> that event "
+        "subscriptions deliver to (globally unique on aws: pick one for your company).",
+    )
+
     # --- Buy with Prime endpoints (unconfirmed facts are configurable) ----------------
     # Empty means "the target's default": the real BwP on aws, the sandbox on local.
     authorize_url: str = Field("", description="BwP authorize endpoint (empty: the target's default).")
@@ -372,12 +379,19 @@ class Settings(BaseSettings):
         return shown
 
 
+def dotenv_path(project_dir: Path) -> Path:
+    """The ``.env`` file: ``BWP_ENV_FILE`` when set (tests and parallel runs keep their own),
+    else ``<project>/.env``."""
+    explicit = os.environ.get("BWP_ENV_FILE")
+    return Path(explicit).expanduser().resolve() if explicit else project_dir / ".env"
+
+
 def get_settings(**overrides: object) -> Settings:
     """Read the settings afresh (the environment and ``<project>/.env``), so a cell that just
     wrote ``.env`` sees the new values. Errors become a ``ConfigurationError`` that names the
     variable to fix."""
     project_dir = Path(str(overrides["project_dir"])) if "project_dir" in overrides else find_project_dir()
-    env_file = project_dir / ".env"
+    env_file = dotenv_path(project_dir)
     try:
         return Settings(_env_file=env_file if env_file.is_file() else None, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:

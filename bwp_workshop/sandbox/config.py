@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..settings import dotenv_path
+
 #: Event payload shapes the simulator can emit: the 2024-11-01 webhook-style detail, the
 #: legacy partner detail (``eventType`` + ``contextKeys``) and the 2024-01-01 empty detail.
 EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
@@ -74,7 +76,7 @@ class SandboxSettings(BaseSettings):
 def sandbox_settings(project_dir: Path | None = None, **overrides: object) -> SandboxSettings:
     """The sandbox settings from the environment, then ``<project_dir>/.env``, then ``overrides``
     (which win)."""
-    env_file = project_dir / ".env" if project_dir is not None else None
+    env_file = dotenv_path(project_dir) if project_dir is not None else None
     return SandboxSettings(
         _env_file=env_file if env_file is not None and env_file.is_file() else None,  # type: ignore[call-arg]
         **overrides,
