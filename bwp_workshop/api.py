@@ -172,7 +172,10 @@ def subscribe_events(
     for event_type in event_types:
         if event_type in existing:
             continue
-        destination = {"partnerEventSource": {"account": account, "name": name}, "region": settings.region}
+        destination = {
+            "partnerEventSource": {"account": account, "name": settings.event_source_name},
+            "region": settings.region,
+        }
         execute(
             CREATE_SUBSCRIPTION,
             {"input": {"eventType": event_type, "destination": {"eventBridge": destination}}},

@@ -194,7 +194,7 @@ class Settings(BaseSettings):
         4568, ge=1, le=65535, description="Port of the local event runner's health endpoint."
     )
     local_event_retry_after: float = Field(
-        5.0,
+        1.0,
         ge=0,
         description="Seconds until the local event runner redelivers a failed record (AWS waits for the "
         "queue's visibility timeout).",
