@@ -50,6 +50,8 @@ def cdk_environment(settings: Settings) -> dict[str, str]:
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     env.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
     env.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+    env.setdefault("FORCE_COLOR", "0")  # plain text: the output lands in notebooks and error messages
+    env.setdefault("NO_COLOR", "1")
     return env
 
 

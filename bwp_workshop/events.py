@@ -202,13 +202,15 @@ def send_test_events(
     duplicates: int = 0,
     malformed: int = 0,
     via: str = "auto",
+    history_hours: float = 0.0,
 ) -> dict[str, Any]:
     """Send test events; returns ``{"via", "event_ids", "malformed", "messages"}`` where
     ``event_ids`` are the distinct valid events the data table should end up holding.
 
     ``via="sandbox"`` (the default on local): the sandbox simulates ``count`` orders of the
     installation's merchant walking their lifecycles; ``duplicates`` of the events are
-    delivered twice, and ``malformed`` broken events are added. ``via="queue"``: ``count``
+    delivered twice, and ``malformed`` broken events are added; ``history_hours`` places the
+    orders at random times over that many past hours. ``via="queue"``: ``count``
     synthetic BUYABILITY_CHANGED events of ``installation_id`` (default: BWP_INSTALLATION_ID)
     go straight onto the queue, plus ``duplicates`` repeats and ``malformed`` bodies that are
     not events."""
@@ -216,7 +218,7 @@ def send_test_events(
     if via == "auto":
         via = "sandbox" if settings.is_local else "queue"
     if via == "sandbox":
-        return _send_through_sandbox(settings, count, installation_id, duplicates, malformed)
+        return _send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours)
     if via != "queue":
         raise ConfigurationError(f"Unknown way to send events: {via!r}.", hint="Use 'sandbox' or 'queue'.")
     installation_id = installation_id or settings.installation_id
@@ -239,7 +241,12 @@ def send_test_events(
 
 
 def _send_through_sandbox(
-    settings: Settings, orders: int, installation_id: str | None, duplicates: int, malformed: int
+    settings: Settings,
+    orders: int,
+    installation_id: str | None,
+    duplicates: int,
+    malformed: int,
+    history_hours: float = 0.0,
 ) -> dict[str, Any]:
     if not settings.is_local:
         raise ConfigurationError(
@@ -256,6 +263,7 @@ def _send_through_sandbox(
             installation_id=installation_id or settings.installation_id or None,
             duplicates=duplicates,
             malformed=kinds,
+            spread_hours=history_hours,
         )
     entries = result.get("entries", [])
     # A thin 2024-01-01 event names no installation: the consumer dead-letters it.

@@ -94,6 +94,11 @@ def run_notebooks(
     failed = False
     previous_target = os.environ.get("BWP_TARGET")
     os.environ["BWP_TARGET"] = target
+    # Kernels write their own diagnostics to the inherited stderr; keep them in a log file so
+    # the run's table stays readable.
+    kernel_log = open(output_dir / "kernels.log", "ab")  # noqa: SIM115 - closed below
+    saved_stderr = os.dup(2)
+    os.dup2(kernel_log.fileno(), 2)
     try:
         for path in paths:
             result = NotebookResult(number=path.name[:2], name=path.stem, status="not run")
@@ -124,6 +129,9 @@ def run_notebooks(
             if on_result:
                 on_result(result)
     finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        kernel_log.close()
         if previous_target is None:
             os.environ.pop("BWP_TARGET", None)
         else:

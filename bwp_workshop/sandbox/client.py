@@ -237,12 +237,14 @@ class SandboxClient:
         malformed: list[str] | tuple[str, ...] = (),
         shapes: list[str] | tuple[str, ...] | None = None,
         seed: int | None = None,
+        spread_hours: float = 0.0,
     ) -> dict[str, Any]:
         """Simulate merchant activity: ``orders`` orders walking ``lifecycle`` (delivered,
         returned, cancelled, return_failed or mixed), catalog and privacy events, some events
         delivered twice, and one broken event per kind in ``malformed``
         (missing_installation, unknown_installation, garbage_detail, foreign_source). Events
-        go to every matching subscription; the answer lists the ledger entries written."""
+        go to every matching subscription; the answer lists the ledger entries written.
+        ``spread_hours`` backdates the orders over that many past hours (a history to analyse)."""
         body = {
             "orders": orders,
             "installation_id": installation_id,
@@ -254,6 +256,7 @@ class SandboxClient:
             "malformed": list(malformed),
             "shapes": list(shapes) if shapes is not None else None,
             "seed": seed,
+            "spread_hours": spread_hours,
         }
         return dict(self._request("POST", "/emit", json=body))
 

@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -65,6 +66,13 @@ class EmitRequest(BaseModel):
         None, description="payload shapes (default: the sandbox's event_shapes)"
     )
     seed: int | None = Field(None, description="seed for the lifecycle and product choices")
+    spread_hours: float = Field(
+        0.0,
+        ge=0,
+        le=24 * 90,
+        description="place the orders at random times over this many past hours, their lifecycle steps "
+        "hours apart (event times in the past, as a history); 0: everything happens now",
+    )
 
 
 class EventSource:
@@ -179,8 +187,16 @@ class EventSource:
             name = rng.choice(lifecycles) if request.lifecycle == "mixed" else request.lifecycle
             order = new_order(merchant, rng)
             now = time.time()
-            for number, step in enumerate(LIFECYCLES[name]):
-                occurrences.append(step(order, rng, now + number, bp))
+            if request.spread_hours:
+                at = now - rng.uniform(0.1, 1.0) * request.spread_hours * 3600
+                for step in LIFECYCLES[name]:
+                    occurrence = step(order, rng, at, bp)
+                    occurrence.at = at
+                    occurrences.append(occurrence)
+                    at = min(now, at + rng.uniform(0.05, 0.25) * request.spread_hours * 3600)
+            else:
+                for number, step in enumerate(LIFECYCLES[name]):
+                    occurrences.append(step(order, rng, now + number, bp))
             self.store.save_order(merchant["merchantId"], order)
             orders.append({"order_id": order["id"], "lifecycle": name})
         for number in range(request.catalog_events):
@@ -253,7 +269,7 @@ class EventSource:
         self, occurrence: Occurrence, subscription: dict[str, Any], shape: str, kind: str | None, rng: random.Random
     ) -> dict[str, Any]:
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        when = iso()
+        when = iso(occurrence.at)
         body = detail(
             shape,
             occurrence,
@@ -275,6 +291,7 @@ class EventSource:
                 "DetailType": occurrence.type,
                 "Detail": json.dumps(body),
                 "Resources": occurrence.resources,
+                **({"Time": datetime.fromtimestamp(occurrence.at, UTC)} if occurrence.at else {}),
             },
             "ledger": {
                 "event_id": event_id,

@@ -60,6 +60,8 @@ class Occurrence:
     resources: list[str]
     order_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: When it happened (epoch seconds); None: when it is published.
+    at: float | None = None
 
 
 Step = Callable[[dict[str, Any], random.Random, float, str], Occurrence]

@@ -208,3 +208,23 @@ def test_subscribing_again_after_a_local_aws_reset_recreates_the_source(
         local_aws.reset()
         assert "errors" not in subscribe(installed, "REFUND_COMPLETED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
     assert events.describe_event_source(Name=source_name)["Name"] == source_name
+
+
+def test_spread_hours_places_each_order_history_in_the_past(local_sandbox: SandboxHandle) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    settings = local_sandbox.settings
+    with installed_app(local_sandbox) as installed:
+        name = f"history-{secrets.token_hex(4)}"
+        for event_type in ("ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_DELIVERED"):
+            assert "errors" not in subscribe(installed, event_type, name, aws.LOCAL_ACCOUNT_ID, settings.region)
+        result = local_sandbox.client.emit(orders=4, lifecycle="delivered", spread_hours=48, seed=3)
+    now = datetime.now(UTC)
+    by_order: dict[str, list[datetime]] = {}
+    for entry in result["entries"]:
+        when = datetime.fromisoformat(entry["published_at"].replace("Z", "+00:00"))
+        assert now - timedelta(hours=48, minutes=1) <= when <= now
+        by_order.setdefault(entry["order_id"], []).append(when)
+    assert len(by_order) == 4
+    assert all(times == sorted(times) for times in by_order.values())
+    assert min(min(times) for times in by_order.values()) < now - timedelta(hours=1)
