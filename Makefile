@@ -31,9 +31,9 @@ $(CDK_CLI): package.json package-lock.json
 
 setup: $(INSTALLED) $(CDK_CLI)  ## Create or update .venv and node_modules, register the Jupyter kernel.
 
-workshop: setup  ## Run the workshop on the local target (starts the local runtime, shows its status).
-	$(BIN)/bwp-workshop local up
-	$(BIN)/bwp-workshop local status
+workshop: setup  ## Run every workshop notebook headless on the local target, from a clean local runtime.
+	$(BIN)/bwp-workshop local down
+	$(BIN)/bwp-workshop run --target local
 
 test: setup  ## Run the tests.
 	$(BIN)/python -m pytest

@@ -1,0 +1,101 @@
+"""Benchmark: the whole workshop headless on the local target (`bwp-workshop run`), total and
+per notebook. Target: <= 60 s warm on a 2-core machine.
+
+    .venv/bin/python bench/workshop_run.py [--runs 2]
+
+Each run has its own state folder, .env file and free ports (the checkout's .bwp/ and .env are
+not touched). The first run is "cold" only in that its state folder is new (the Lambda folder
+is built, the sandbox makes its key); later runs reuse a shared build cache, so they are the
+"warm" figure. Prints a table and writes bench/results/workshop_run.json:
+``{"total_seconds": <median of warm runs>, "notebooks": {name: median seconds}, ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ROW = re.compile(r"^\s+(\d\d-[\w-]+)\s+passed\s+([\d.]+) s$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def one_run(folder: Path, build_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BWP_", "AWS_")) and k != "EVENT_BUS_ARN"}
+    env.update(
+        BWP_PROJECT_DIR=str(ROOT),
+        BWP_STATE_DIR=str(folder / ".bwp"),
+        BWP_ENV_FILE=str(folder / ".env"),
+        BWP_BUILD_DIR=str(build_dir),
+        BWP_LOCAL_MOTO_PORT=str(free_port()),
+        BWP_LOCAL_SANDBOX_PORT=str(free_port()),
+        BWP_LOCAL_APP_PORT=str(free_port()),
+        BWP_LOCAL_EVENT_RUNNER_PORT=str(free_port()),
+    )
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "bwp-workshop"), "run", "--output-dir", str(folder / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    total = time.perf_counter() - started
+    subprocess.run([str(BIN / "bwp-workshop"), "local", "down"], env=env, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"the workshop run failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+    notebooks = {m.group(1): float(m.group(2)) for m in map(ROW.match, result.stdout.splitlines()) if m}
+    return {"total_seconds": total, "notebooks": notebooks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2, help="runs; the first is cold, the rest warm")
+    args = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bwp-bench-workshop-") as tmp:
+        build_dir = Path(tmp) / "build"
+        for number in range(max(args.runs, 2)):
+            folder = Path(tmp) / f"run{number}"
+            folder.mkdir()
+            runs.append(one_run(folder, build_dir))
+            print(f"run {number + 1}: {runs[-1]['total_seconds']:.1f} s", flush=True)
+    warm = runs[1:]
+    names = list(warm[0]["notebooks"])
+    result = {
+        "command": ".venv/bin/python bench/workshop_run.py --runs " + str(args.runs),
+        "machine": {"cores": os.cpu_count(), "load_average_1m": os.getloadavg()[0]},
+        "target_seconds": 60,
+        "cold_total_seconds": round(runs[0]["total_seconds"], 1),
+        "total_seconds": round(statistics.median(r["total_seconds"] for r in warm), 1),
+        "notebooks": {n: round(statistics.median(r["notebooks"][n] for r in warm), 1) for n in names},
+    }
+    print(f"{'notebook':<28}{'seconds':>8}")
+    for name, seconds in result["notebooks"].items():
+        print(f"{name:<28}{seconds:>8.1f}")
+    print(
+        f"{'total (warm, median)':<28}{result['total_seconds']:>8.1f}   target <= 60 s; "
+        f"cold {result['cold_total_seconds']} s"
+    )
+    out = ROOT / "bench" / "results" / "workshop_run.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written: {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
