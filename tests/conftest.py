@@ -17,6 +17,7 @@ import pytest
 from bwp_workshop import aws
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
+from bwp_workshop.names import TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 
@@ -159,3 +160,21 @@ def local_sandbox(local_settings: Settings, tmp_path: Path) -> Iterator[SandboxH
         region=local_settings.region,
     ) as handle:
         yield handle
+
+
+def create_token_table(settings: Settings, name: str = "tokens") -> Any:
+    """A token table as InfraStack makes it (keys, time to live) on the local AWS; its resource."""
+    dynamodb = aws.client("dynamodb", settings)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
+            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TOKEN_TTL_ATTRIBUTE}
+    )
+    return aws.resource("dynamodb", settings).Table(name)

@@ -8,8 +8,8 @@ import pytest
 from bwp_workshop import aws
 from bwp_workshop.core.token_store import NoTokenError, TokenStore
 from bwp_workshop.core.tokens import TokenEndpointError, TokenSet
-from bwp_workshop.names import TOKEN_PK, TOKEN_SK
 from bwp_workshop.settings import Settings
+from tests.conftest import create_token_table
 
 
 class CountingEndpoint:
@@ -39,16 +39,7 @@ class CountingEndpoint:
 
 @pytest.fixture
 def store(local_settings: Settings) -> TokenStore:
-    dynamodb = aws.client("dynamodb", local_settings)
-    dynamodb.create_table(
-        TableName="tokens",
-        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
-            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_token_table(local_settings, "tokens")
     return TokenStore(aws.resource("dynamodb", local_settings).Table("tokens"), lease_seconds=3, poll_seconds=0.02)
 
 

@@ -19,8 +19,9 @@ from bwp_workshop.core import credentials
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local.event_runner import load_handler_module
-from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK, TOKEN_PK, TOKEN_SK
+from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK
 from bwp_workshop.settings import Settings
+from tests.conftest import create_token_table
 
 from .doubles import CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
 
@@ -45,15 +46,7 @@ def tables(local_settings: Settings) -> dict[str, Any]:
         AttributeDefinitions=[{"AttributeName": DATA_PK, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    client.create_table(
-        TableName="tokens",
-        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
-            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_token_table(local_settings, "tokens")
     aws.client("secretsmanager", local_settings).create_secret(
         Name=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     )

@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from bwp_workshop import aws
 from bwp_workshop.core.verification import request_hash
-from bwp_workshop.names import TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.settings import Settings
 from oauth_app.config import AppConfig
+from tests.conftest import create_token_table
 
 BASE_URL = "https://app.example.test"
 AUTHORIZE_URL = "https://bwp.example.test/marketplace/authorize"
@@ -96,23 +95,6 @@ class ScriptedTokenEndpoint:
 
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handler))
-
-
-def create_token_table(settings: Settings, name: str = TABLE) -> Any:
-    dynamodb = aws.client("dynamodb", settings)
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
-            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TOKEN_TTL_ATTRIBUTE}
-    )
-    return aws.resource("dynamodb", settings).Table(name)
 
 
 def all_items(table: Any) -> list[dict[str, Any]]:
