@@ -465,7 +465,9 @@ def diff(stack: str | Iterable[str] | None = ALL, settings: Settings | None = No
     return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
 
 
-def deploy(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True) -> dict[str, Any]:
+def deploy(
+    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Deploy ``stack`` (with the stacks it depends on), a list of stacks or ``"all"``; return
     the outputs: ``{key: value}`` for one stack, ``{stack: {key: value}}`` for a list or all."""
     settings = settings or get_settings()

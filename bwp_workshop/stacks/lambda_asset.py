@@ -110,9 +110,7 @@ def _compile(paths: list[Path]) -> None:
     if python is None or not paths:
         return
     command = [python, "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
-    result = subprocess.run(
-        [*command, *map(str, paths)], capture_output=True, text=True, check=False, timeout=600
-    )
+    result = subprocess.run([*command, *map(str, paths)], capture_output=True, text=True, check=False, timeout=600)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
         raise LambdaAssetError(
