@@ -49,7 +49,8 @@ def run(command: str, log: list[dict[str, Any]]) -> bool:
     print(f"$ {command}", flush=True)
     load_before = round(os.getloadavg()[0], 2)
     start = time.perf_counter()
-    done = subprocess.run(command, shell=True, cwd=REPO, check=False)
+    done = subprocess.run(command, shell=True, cwd=REPO, check=False, stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(done.stderr)
     seconds = round(time.perf_counter() - start, 1)
     log.append(
         {
@@ -60,6 +61,7 @@ def run(command: str, log: list[dict[str, Any]]) -> bool:
         }
     )
     if done.returncode != 0:
+        log[-1]["error"] = (done.stderr.strip().splitlines() or [""])[-1][:300]
         print(f"  failed (exit code {done.returncode})", flush=True)
     return done.returncode == 0
 
@@ -440,12 +442,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {r['figure']} | {fmt(r['value'], r['unit'])} | {r['target']} | {met} | `{r['command']}` |")
     missed = [r["figure"] for r in report["figures"] if r["met"] is False]
     lines += ["", "Targets missed: " + ("; ".join(missed) if missed else "none") + "."]
-    failed = [r["command"] for r in report["runs"] if r["exit_code"] != 0]
+    failed = [r for r in report["runs"] if r["exit_code"] != 0]
     if failed:
-        lines += [
-            "",
-            "Benchmarks that failed (their figures are missing or older): " + "; ".join(f"`{c}`" for c in failed) + ".",
-        ]
+        lines += ["", "Benchmarks that failed (their figures are missing or older):", ""]
+        lines += [f"- `{r['command']}`: {r.get('error') or 'exit code ' + str(r['exit_code'])}" for r in failed]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,7 @@ import httpx
 
 from .. import aws, names
 from ..errors import ConfigurationError, LocalRuntimeError
-from ..outputs import has_stack, stack_output
+from ..outputs import has_stack, load_outputs
 from ..settings import Settings, get_settings
 from . import event_runner, moto_server, processes
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
@@ -109,7 +109,8 @@ class LocalRuntime:
         table exists (so `local up` after the deploy starts it). Its environment is complete
         in itself: the local AWS's endpoint and dummy keys, nothing of the caller's AWS setup."""
         s = self.settings
-        if not has_stack(s, names.INFRA_STACK):
+        token_table = load_outputs(s).get(names.INFRA_STACK, {}).get(names.OUT_TOKEN_TABLE)
+        if not token_table:
             return []
         public_key = s.public_key
         if not public_key and s.sandbox_public_key_file.is_file():  # the sandbox wrote it since
@@ -120,7 +121,7 @@ class LocalRuntime:
         env = aws.subprocess_environment(s, base=base)
         env.update(
             {
-                names.ENV_TOKEN_TABLE: stack_output(s, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
+                names.ENV_TOKEN_TABLE: token_table,
                 # On local the load balancer is a record only: the app's own URL is the base URL.
                 names.ENV_APP_BASE_URL: s.local_app_url,
                 names.ENV_CLIENT_ID: s.client_id,
