@@ -104,6 +104,7 @@ def main() -> None:
         "puts_10000": f"{PYTHON} bench/dynamodb_puts.py --puts 10000 --runs 1",
         "stacks": f"{PYTHON} bench/stacks.py --runs {1 if quick else 3}",
     }
+    previous: dict[str, Any] = {}
     if args.report_only:
         pipeline_runs = 0
         previous = read("../results.json") or {}
@@ -148,8 +149,8 @@ def main() -> None:
 
     rows = figures(commands, pipeline_1000, pipeline_10000, workshop, make_test_s)
     report = {
-        "machine": {"at_start": started, "at_end": machine()},
-        "total_seconds": round(time.perf_counter() - t0, 1),
+        "machine": previous.get("machine") or {"at_start": started, "at_end": machine()},
+        "total_seconds": previous.get("total_seconds", 0) if args.report_only else round(time.perf_counter() - t0, 1),
         "quick": quick,
         "figures": rows,
         "runs": log,
