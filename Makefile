@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.bwp-installed
 CDK_CLI := node_modules/.package-lock.json
 KERNEL := bwp-workshop
 
-.PHONY: help setup workshop test lab down clean
+.PHONY: help setup workshop test bench lab down clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ workshop: setup  ## Run every workshop notebook headless on the local target, fr
 
 test: setup  ## Run the tests.
 	$(BIN)/python -m pytest
+
+bench: setup  ## Run the benchmarks on the local target; writes bench/results.md (minutes).
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 lab: setup  ## Open JupyterLab on the workshop's kernel.
 	$(BIN)/jupyter lab

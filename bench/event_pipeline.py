@@ -14,10 +14,10 @@ tests/e2e/pipeline.py) and runs the local event runner with the real handler. Th
 - per event: API round trips (GraphQL and token endpoint), DynamoDB calls (data and token
   tables), records stored per SQS record received;
 - the cold import time of ``lambdas/event_handler/handler.py`` in a fresh interpreter
-  (median of ``--imports``), in this venv and from the built Lambda folder on Python 3.12
-  without bytecode caches (as on Lambda's read-only file system).
+  (median of ``--imports``; see bench/lambda_cold_import.py).
 
-Prints a table and writes bench/results/event_pipeline.json.
+``--no-drain`` measures end to end only. Prints a table and writes
+bench/results/event_pipeline.json (or ``--out``).
 """
 
 from __future__ import annotations
@@ -25,9 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -111,64 +108,34 @@ def settle_queue(pipeline: Pipeline, n: int, timeout: float = 120) -> None:
 
 
 def import_times(runs: int) -> dict[str, Any]:
-    venv = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", IMPORT_SCRIPT], cwd=HANDLER_DIR, capture_output=True, text=True, check=True
-        )
-        venv.append(float(out.stdout.strip()))
-    result: dict[str, Any] = {"venv_median_s": round(statistics.median(venv), 3), "venv_max_s": round(max(venv), 3)}
+    """The handler's cold import (bench/lambda_cold_import.py): venv, and the Lambda folder on
+    Python 3.12 with and without its bytecode."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from lambda_cold_import import measure
 
-    python312 = None
-    for candidate in (shutil.which("python3.12"), str(Path.home() / ".pyenv/versions/3.12.1/bin/python3.12")):
-        probe = subprocess.run(  # the interpreter itself, not a version manager's shim
-            [candidate or "false", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True
-        )
-        if probe.returncode == 0:
-            python312 = probe.stdout.strip()
-            break
-    if python312:
-        from bwp_workshop.stacks.lambda_asset import build_lambda_asset
-
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(project_dir=REPO, state_dir=Path(tmp) / ".bwp", build_dir=REPO / ".bwp" / "build")
-            folder = build_lambda_asset(settings, out_dir=Path(tmp) / "asset")
-            asset = []
-            for _ in range(runs):
-                out = subprocess.run(
-                    [
-                        python312,
-                        "-I",
-                        "-S",
-                        "-B",
-                        "-c",
-                        f"import sys; sys.path.insert(0, {str(folder)!r}); {IMPORT_SCRIPT}",
-                    ],
-                    cwd=folder,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                asset.append(float(out.stdout.strip()))
-        result["lambda_folder_py312_no_bytecode_median_s"] = round(statistics.median(asset), 3)
-    return result
+    return measure(runs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4, help="pollers of the event runner")
-    parser.add_argument("--imports", type=int, default=7, help="fresh interpreters for the import time")
+    parser.add_argument("--imports", type=int, default=7, help="fresh interpreters for the import time (0: skip)")
+    parser.add_argument("--no-drain", action="store_true", help="measure end to end only")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results file (default bench/results/event_pipeline.json)"
+    )
     args = parser.parse_args()
     for name in machine_settings():
         os.environ.pop(name)
 
     results: dict[str, Any] = {
         "command": f".venv/bin/python bench/event_pipeline.py --events {args.events} "
-        f"--concurrency {args.concurrency} --imports {args.imports}",
+        f"--concurrency {args.concurrency} --imports {args.imports}" + (" --no-drain" if args.no_drain else ""),
         "machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
     }
-    results["handler_import"] = import_times(args.imports)
+    if args.imports > 0:
+        results["handler_import"] = import_times(args.imports)
     with tempfile.TemporaryDirectory() as state:
         settings = Settings(
             project_dir=Path(state) / "project",
@@ -190,28 +157,35 @@ def main() -> None:
                         "batch_window_s": settings.event_batch_window,
                     }
                     results["end_to_end"] = run_pipeline(pipeline, client, args.events, args.concurrency, drain=False)
-                    results["drain"] = run_pipeline(pipeline, client, args.events, args.concurrency, drain=True)
+                    if not args.no_drain:
+                        results["drain"] = run_pipeline(pipeline, client, args.events, args.concurrency, drain=True)
         finally:
             runtime.down()
 
-    out = REPO / "bench" / "results" / "event_pipeline.json"
+    out = (args.out or REPO / "bench" / "results" / "event_pipeline.json").resolve()
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"event pipeline on the local target, {results['machine']['cores']} cores")
     print(f"  command: {results['command']}")
     for phase in ("end_to_end", "drain"):
+        if phase not in results:
+            continue
         r = results[phase]
         print(
             f"  {phase:<11} {r['events']} events in {r['seconds']} s = {r['events_per_s']} events/s; "
             f"{r['api_round_trips_per_event']} API round trips, {r['dynamodb_calls_per_event']} DynamoDB calls "
             f"per event; {r['records_stored_per_record_received']} records stored per record received"
         )
-    imports = results["handler_import"]
-    print(f"  handler cold import: median {imports['venv_median_s']} s (venv)", end="")
-    if "lambda_folder_py312_no_bytecode_median_s" in imports:
-        print(f", {imports['lambda_folder_py312_no_bytecode_median_s']} s (Lambda folder, py3.12, no bytecode)")
-    else:
-        print()
+    imports = results.get("handler_import")
+    if imports:
+        print(f"  handler cold import: median {imports['venv_median_s']} s (venv)", end="")
+        if imports.get("lambda_folder_py312_bytecode_median_s") is not None:
+            print(
+                f", Lambda folder on py3.12 {imports['lambda_folder_py312_bytecode_median_s']} s with its bytecode, "
+                f"{imports['lambda_folder_py312_no_bytecode_median_s']} s without"
+            )
+        else:
+            print()
     print(f"  written to {out.relative_to(REPO)}")
 
 

@@ -76,6 +76,12 @@ def stack_names(stack: str | Iterable[str] | None) -> list[str]:
     return [name for name in names.STACKS if name in chosen]
 
 
+def _one_stack(stack: str | Iterable[str] | None) -> bool:
+    """Whether ``stack`` names a single stack (a name other than ``"all"``); a list of names,
+    ``"all"`` or None mean several, whose outputs come back keyed by stack."""
+    return isinstance(stack, str) and stack.lower() != ALL
+
+
 # --- outputs -------------------------------------------------------------------------------
 
 
@@ -117,7 +123,7 @@ def _deployed_outputs(settings: Settings, stack: str) -> dict[str, str] | None:
     return _public({o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])})
 
 
-def outputs(stack: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def outputs(stack: str | Iterable[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Stack outputs from ``.bwp/outputs.json`` (refreshed from CloudFormation for a stack the
     file does not have). ``outputs("InfraStack")`` gives that stack's ``{key: value}``;
     ``outputs()`` gives ``{stack: {key: value}}`` for every deployed stack."""
@@ -133,7 +139,7 @@ def outputs(stack: str | None = None, settings: Settings | None = None) -> dict[
                 changed = True
     if changed:
         _write_cache(settings, cache)
-    if stack is None or stack.lower() == ALL:
+    if not _one_stack(stack):
         return {name: _public(cache[name]) for name in wanted if name in cache}
     name = wanted[0]
     if name not in cache:
@@ -443,12 +449,12 @@ def bootstrap(settings: Settings | None = None, *, app: Path | None = None) -> N
     _cdk("Bootstrap", ["bootstrap", environment], settings, [TOOLKIT_STACK], app=app or synth(settings))
 
 
-def diff(stack: str | None = ALL, settings: Settings | None = None) -> str:
+def diff(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None) -> str:
     """What ``deploy(stack)`` would change, as the CLI prints it."""
     settings = _settings_for_deployed(settings or get_settings())
     stacks = stack_names(stack)
     if names.EVENT_STACK in stacks and not settings.event_bus_arn:
-        if stack is not None and stack.lower() != ALL:
+        if _one_stack(stack) or (stack is not None and not isinstance(stack, str)):
             raise _missing_event_bus_error()
         stacks.remove(names.EVENT_STACK)
     if not stacks:
@@ -459,9 +465,11 @@ def diff(stack: str | None = ALL, settings: Settings | None = None) -> str:
     return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
 
 
-def deploy(stack: str | None = ALL, settings: Settings | None = None, progress: bool = True) -> dict[str, Any]:
-    """Deploy ``stack`` (with the stacks it depends on) or ``"all"``; return the outputs:
-    ``{key: value}`` for one stack, ``{stack: {key: value}}`` for all."""
+def deploy(
+    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True
+) -> dict[str, Any]:
+    """Deploy ``stack`` (with the stacks it depends on), a list of stacks or ``"all"``; return
+    the outputs: ``{key: value}`` for one stack, ``{stack: {key: value}}`` for a list or all."""
     settings = settings or get_settings()
     stacks = stack_names(stack)
     _check(settings, stacks)
@@ -480,12 +488,12 @@ def deploy(stack: str | None = ALL, settings: Settings | None = None, progress: 
     for name, values in deployed.items():
         cache[name] = _public(values)
     _write_cache(settings, cache)
-    if stack is None or stack.lower() == ALL:
+    if not _one_stack(stack):
         return {name: cache[name] for name in stacks if name in cache}
     return dict(cache.get(stacks[0], {}))
 
 
-def destroy(stack: str | None = ALL, settings: Settings | None = None, progress: bool = True) -> None:
+def destroy(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True) -> None:
     """Destroy ``stack`` and the stacks that depend on it (or all); forget their outputs."""
     settings = _settings_for_deployed(settings or get_settings())
     stacks = stack_names(stack)

@@ -42,14 +42,23 @@ The gaps (moto 5.2.5):
     by computing every queue attribute, three of which scan the whole queue: a receive from
     a queue of n messages costs n scans, so a queue 1,000 events deep drained at about ten
     messages a second. The fix reads the retention period alone.
+13. ``SendMessage`` to a standard queue computes every queue attribute (three scan the
+    queue) to read one that only FIFO queues have: each message sent to a queue n deep cost
+    a scan of n, so EventBridge's delivery into the event queue slowed as the queue filled
+    (quadratic). The fix skips that lookup for standard queues (FIFO queues are unchanged).
+14. EventBridge compiles the JSONPath expressions of its default input template (eight of
+    them) again for every event it delivers to a target (about 8 ms of CPU per event). The
+    fix caches compiled expressions by their text (they are immutable).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Any
 
+import jsonpath_ng.ext
 import moto
 from moto.awslambda import models as lambda_models
 from moto.cloudformation import models as cfn_models
@@ -692,6 +701,65 @@ def _message_within_retention(self: Any, queue_name: str, message: Any) -> bool:
     return bool(retain_until > sqs_models.unix_time())
 
 
+# --- 13. SendMessage to a standard queue -------------------------------------------------------
+
+
+def _wrap_send_message(original: Any) -> Any:
+    """moto's ``send_message`` for standard queues without the attribute lookup that only
+    matters to FIFO queues (``ContentBasedDeduplication``); FIFO queues go to moto's own."""
+
+    def send_message(
+        self: Any,
+        queue_name: str,
+        message_body: str,
+        message_attributes: dict[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        deduplication_id: str | None = None,
+        group_id: str | None = None,
+        system_attributes: dict[str, Any] | None = None,
+        validate_group_id: bool = True,
+    ) -> Any:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            return original(
+                self,
+                queue_name,
+                message_body,
+                message_attributes,
+                delay_seconds,
+                deduplication_id,
+                group_id,
+                system_attributes,
+                validate_group_id,
+            )
+        self._validate_message(
+            queue,
+            message_body=message_body,
+            delay_seconds=int(delay_seconds or 0),
+            deduplication_id=deduplication_id,
+            group_id=group_id,
+            validate_group_id=validate_group_id,
+        )
+        delay = int(delay_seconds) if delay_seconds is not None else queue.delay_seconds
+        message = sqs_models.Message(str(sqs_models.random.uuid4()), message_body, system_attributes)
+        if deduplication_id is not None:
+            message.deduplication_id = deduplication_id
+            message.sequence_number = "".join(sqs_models.random.choice("0123456789") for _ in range(20))
+        if group_id is not None:
+            message.group_id = group_id
+        if message_attributes:
+            message.message_attributes = message_attributes
+        if delay > sqs_models.MAXIMUM_MESSAGE_DELAY:
+            raise sqs_models.InvalidParameterValue(
+                f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+            )
+        message.mark_sent(delay_seconds=delay)
+        queue.add_message(message)
+        return message
+
+    return send_message
+
+
 def apply() -> list[str]:
     """Apply every fix once (later calls return the same list). Returns the fixes' names."""
     if _applied:
@@ -725,6 +793,13 @@ def apply() -> list[str]:
         (CloudWatchBackend, "delete_alarms"),
         (sqs_models.SQSBackend, "is_message_valid_based_on_retention_period"),
         (sqs_models, "unix_time"),
+        (sqs_models.SQSBackend, "send_message"),
+        (sqs_models.SQSBackend, "_validate_message"),
+        (sqs_models, "Message"),
+        (sqs_models, "random"),
+        (sqs_models, "MAXIMUM_MESSAGE_DELAY"),
+        (sqs_models, "InvalidParameterValue"),
+        (jsonpath_ng.ext, "parse"),
     ):
         _require(owner, attribute)
 
@@ -767,6 +842,9 @@ def apply() -> list[str]:
         lambda_models.LambdaBackend.create_event_source_mapping
     )
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _message_within_retention
+    sqs_models.SQSBackend.send_message = _wrap_send_message(sqs_models.SQSBackend.send_message)
+    # moto's event template parser imports ``parse`` from jsonpath_ng.ext at each call.
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)
     _applied.extend(
         [
             "change-set stacks get outputs, exports and imports; export clashes and exports in use are refused",
@@ -782,6 +860,8 @@ def apply() -> list[str]:
             "attachment, flow log, ECS service, cluster and task definition, and target group",
             "tables created by CloudFormation get their time to live",
             "receiving from a queue reads its retention period alone (not every attribute, per message)",
+            "sending to a standard queue computes no queue attribute (each send scanned the queue)",
+            "EventBridge compiles each JSONPath of its input template once (not once per event)",
         ]
     )
     return list(_applied)

@@ -44,6 +44,10 @@ class ServiceSpec:
     #: False: ``env`` is the whole environment (nothing of the caller's leaks in, such as an
     #: AWS profile that would win over the local AWS's dummy keys).
     inherit_env: bool = True
+    #: Prefixes of the caller's variables the service does not inherit (``("AWS_",)``: a
+    #: profile that does not exist, or credentials of a real account, never reach a service
+    #: that only talks to the local AWS).
+    hidden_env_prefixes: tuple[str, ...] = ()
     #: True: ``up`` restarts the running service when its command line or environment
     #: changed (it reads its configuration only when it starts).
     restart_on_change: bool = False
@@ -51,7 +55,7 @@ class ServiceSpec:
     @property
     def fingerprint(self) -> str:
         """A digest of the command line and environment (no value can be read back from it)."""
-        text = json.dumps([list(self.argv), sorted(self.env.items()), self.inherit_env])
+        text = json.dumps([list(self.argv), sorted(self.env.items()), self.inherit_env, list(self.hidden_env_prefixes)])
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -211,7 +215,12 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         )
     registry.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = registry.log_dir / f"{spec.name}.log"
-    env = {**(os.environ if spec.inherit_env else {}), **spec.env, "PYTHONUNBUFFERED": "1"}
+    inherited = {
+        name: value
+        for name, value in (os.environ.items() if spec.inherit_env else ())
+        if not (spec.hidden_env_prefixes and name.startswith(spec.hidden_env_prefixes))
+    }
+    env = {**inherited, **spec.env, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         log.write(f"\n--- {stamp} starting {spec.name} on {spec.host}:{spec.port}\n".encode())

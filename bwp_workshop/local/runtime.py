@@ -29,6 +29,10 @@ OAUTH_APP_SERVICE = "oauth-app"
 OAUTH_APP_UVICORN_OPTIONS = ("--proxy-headers", "--no-access-log", "--no-server-header")
 #: Variables of the caller's environment the app inherits (none of them configures it).
 _APP_BASE_ENVIRONMENT = ("HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
+#: The caller's variables the moto server, the sandbox and the event runner do not inherit:
+#: they only talk to the local AWS, which an AWS profile (even one that does not exist) or a
+#: real account's credentials must not reach.
+_HIDDEN_FROM_LOCAL_SERVICES = ("AWS_",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class LocalRuntime:
                 host=s.local_host,
                 port=s.local_moto_port,
                 health_path=moto_server.HEALTH_PATH,
+                hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
                 port_setting="BWP_LOCAL_MOTO_PORT",
             ),
             ServiceSpec(
@@ -88,6 +93,7 @@ class LocalRuntime:
                     "BWP_REGION": s.region,
                     "BWP_LOCAL_MOTO_PORT": str(s.local_moto_port),
                 },
+                hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
                 port_setting="BWP_LOCAL_SANDBOX_PORT",
             ),
             *self._oauth_app(),
@@ -178,6 +184,7 @@ class LocalRuntime:
                 "BWP_GRAPHQL_URL": s.graphql_url,
                 "BWP_API_VERSION": s.api_version,
             },
+            hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
             port_setting="BWP_LOCAL_EVENT_RUNNER_PORT",
         )
 

@@ -58,7 +58,12 @@ class EmitRequest(BaseModel):
     lifecycle: Literal["delivered", "returned", "cancelled", "return_failed", "mixed"] = "mixed"
     catalog_events: int = Field(0, ge=0, le=100, description="BUYABILITY_CHANGED/INVENTORY_CHANGED events")
     privacy_events: int = Field(0, ge=0, le=100, description="PERSONAL_DATA_* task events")
-    duplicates: int = Field(0, ge=0, le=1000, description="published events delivered a second time")
+    duplicates: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="extra deliveries: events delivered a second time (beyond one per event, a third...)",
+    )
     malformed: list[Literal["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]] = (
         Field(default_factory=list, description="one broken event of each kind named")
     )
@@ -230,8 +235,13 @@ class EventSource:
 
         deliveries = list(outgoing)
         well_formed = [event for event in outgoing if event["ledger"]["malformed"] is None]
-        for event in rng.sample(well_formed, min(request.duplicates, len(well_formed))):
-            deliveries.append(event)
+        # Extra deliveries: a sample of the events a second time, then (beyond one per event)
+        # a third time, and so on, as an at-least-once bus may deliver them.
+        extra = request.duplicates
+        while extra > 0 and well_formed:
+            chosen = rng.sample(well_formed, min(extra, len(well_formed)))
+            deliveries.extend(chosen)
+            extra -= len(chosen)
         self._publish(deliveries)
         entries = [event["ledger"] for event in outgoing]
         self.store.append_ledger(entries)

@@ -7,6 +7,11 @@ from ``lambdas/event_handler/``, the light shared part of :mod:`bwp_workshop` (t
 manylinux2014_x86_64 --only-binary=:all:``. Nothing here imports the CDK, so the event tests
 can build the folder and run the handler from it with ``python3.12 -I``.
 
+The folder carries bytecode compiled by Python 3.12 (``__pycache__/*.cpython-312.pyc``,
+unchecked-hash pycs: the folder never changes once built), so a cold start on Lambda's
+read-only file system does not compile every module it imports. Without a Python 3.12 on this
+machine the folder has no bytecode (it still works, its cold start is slower).
+
 Builds are cached under ``BWP_BUILD_DIR`` (default ``<state dir>/build/``): the dependencies by a hash of the
 requirements and pip options, the whole folder by a hash of every input file, so a repeated
 synth neither runs pip nor copies anything.
@@ -14,6 +19,8 @@ synth neither runs pip nor copies anything.
 
 from __future__ import annotations
 
+import functools
+import glob
 import hashlib
 import os
 import shutil
@@ -41,7 +48,7 @@ PIP_PLATFORM_OPTIONS = (
     "cp",
 )
 #: Bump when the layout of the built folder changes, so old cache entries are not reused.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 #: How many built folders (and dependency sets) to keep in the cache.
 KEEP_BUILDS = 3
 
@@ -58,17 +65,58 @@ def package_dir() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def _files(root: Path) -> Iterator[Path]:
-    """Every file below ``root`` (or ``root`` itself), sorted, without caches and tests."""
+def _files(root: Path, *, bytecode: bool = False) -> Iterator[Path]:
+    """Every file below ``root`` (or ``root`` itself), sorted, without tests and (unless
+    ``bytecode``) without bytecode caches."""
     if root.is_file():
         yield root
         return
+    skip = _SKIP_NAMES - {"__pycache__"} if bytecode else _SKIP_NAMES
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_NAMES)
+        dirs[:] = sorted(d for d in dirs if d not in skip)
         for name in sorted(names):
-            if name in _SKIP_NAMES or name.endswith((".pyc", ".pyo")):
+            if name in skip or (not bytecode and name.endswith((".pyc", ".pyo"))):
                 continue
             yield Path(folder) / name
+
+
+@functools.lru_cache(maxsize=1)
+def python312() -> str | None:
+    """A Python 3.12 interpreter (the Lambda runtime's version): this one, ``python3.12`` on
+    the PATH or one pyenv installed; the interpreter itself, not a version manager's shim."""
+    candidates = [sys.executable] if sys.version_info[:2] == (3, 12) else []
+    candidates += [shutil.which("python3.12") or ""]
+    candidates += sorted(glob.glob(str(Path.home() / ".pyenv" / "versions" / "3.12*" / "bin" / "python3.12")))
+    for candidate in filter(None, candidates):
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12)); print(sys.executable)"],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+        except OSError:
+            continue
+        lines = probe.stdout.split()
+        if probe.returncode == 0 and lines[:1] == ["True"]:
+            return lines[1]
+    return None
+
+
+def _compile(paths: list[Path]) -> None:
+    """Bytecode for ``paths`` (files or folders) written by Python 3.12, if there is one."""
+    python = python312()
+    if python is None or not paths:
+        return
+    command = [python, "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    result = subprocess.run([*command, *map(str, paths)], capture_output=True, text=True, check=False, timeout=600)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+        raise LambdaAssetError(
+            f"Python 3.12 could not compile the event Lambda's folder:\n{tail}",
+            hint="A module of the handler or its dependencies does not compile on Python 3.12; fix or pin it.",
+        )
 
 
 def _sources(settings: Settings) -> list[tuple[Path, Path]]:
@@ -108,7 +156,12 @@ def _digest(parts: list[bytes]) -> str:
 def dependencies_hash(settings: Settings) -> str:
     """Hash of what decides the installed dependencies: the requirements and pip's options."""
     return _digest(
-        [LAYOUT_VERSION.encode(), _requirements(settings).read_bytes(), *(o.encode() for o in PIP_PLATFORM_OPTIONS)]
+        [
+            LAYOUT_VERSION.encode(),
+            _requirements(settings).read_bytes(),
+            *(o.encode() for o in PIP_PLATFORM_OPTIONS),
+            b"bytecode-3.12" if python312() else b"no-bytecode",
+        ]
     )
 
 
@@ -163,6 +216,11 @@ def _install_dependencies(settings: Settings, cache: Path) -> Path:
             "pure-Python wheel, and the package index must be reachable.",
         )
     shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: not importable, not needed
+    try:
+        _compile([staging])
+    except LambdaAssetError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     (staging / _STAMP).write_text(key)
     try:
         staging.rename(target)
@@ -201,7 +259,7 @@ def build_lambda_asset(settings: Settings | Path | None = None, *, out_dir: Path
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    for source in _files(dependencies):
+    for source in _files(dependencies, bytecode=True):
         if source.name != _STAMP:
             _link_or_copy(source, staging / source.relative_to(dependencies))
     for source, relative in _sources(settings):
@@ -209,6 +267,7 @@ def build_lambda_asset(settings: Settings | Path | None = None, *, out_dir: Path
         destination.unlink(missing_ok=True)  # never write through a hard link into the cache
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, destination)
+    _compile([staging / relative for _source, relative in _sources(settings) if relative.suffix == ".py"])
     (staging / _STAMP).write_text(digest)
     if target.exists():
         shutil.rmtree(target)

@@ -312,3 +312,64 @@ def test_receiving_checks_the_retention_period_without_reading_every_queue_attri
         assert queue.name == "retention-check"
     finally:
         backend.delete_queue("retention-check")
+
+
+def test_sending_to_a_standard_queue_reads_no_queue_attribute_and_fifo_queues_still_deduplicate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moto_patches.apply()
+    from moto.sqs import models as sqs_models
+
+    backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
+    backend.create_queue("send-check", DelaySeconds="0")
+    backend.create_queue("send-check.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    try:
+        reads: list[int] = []
+        original = sqs_models.Queue.attributes.fget
+        monkeypatch.setattr(sqs_models.Queue, "attributes", property(lambda self: reads.append(1) or original(self)))
+        sent = [backend.send_message("send-check", f"m{i}", delay_seconds=None) for i in range(5)]
+        late = backend.send_message(
+            "send-check",
+            "later",
+            delay_seconds=30,
+            message_attributes={"a": {"DataType": "String", "StringValue": "1"}},
+        )
+        assert reads == []  # no attribute computed (three of them scan the queue)
+        assert len({m.id for m in sent}) == 5 and all(m.body.startswith("m") for m in sent)
+        assert late.delayed and late.message_attributes == {"a": {"DataType": "String", "StringValue": "1"}}
+        queue = backend.get_queue("send-check")
+        assert [m.body for m in queue.messages] == [f"m{i}" for i in range(5)]
+        with pytest.raises(sqs_models.InvalidParameterValue, match="DelaySeconds"):
+            backend.send_message("send-check", "x", delay_seconds=901)
+        # FIFO: moto's own path, content-based deduplication as before.
+        first = backend.send_message("send-check.fifo", "same", group_id="g")
+        second = backend.send_message("send-check.fifo", "same", group_id="g")
+        assert first.deduplication_id == second.deduplication_id
+        assert len(backend.get_queue("send-check.fifo").messages) == 1
+    finally:
+        backend.delete_queue("send-check")
+        backend.delete_queue("send-check.fifo")
+
+
+def test_eventbridge_compiles_each_template_path_once(local_settings: Settings) -> None:
+    """Through the server: events reach the queue as before (body = the event), and in this
+    process the cached JSONPath compiler answers repeated expressions from its cache."""
+    import jsonpath_ng.ext
+
+    moto_patches.apply()
+    assert jsonpath_ng.ext.parse("$.detail") is jsonpath_ng.ext.parse("$.detail")
+    events, sqs = aws.client("events", local_settings), aws.client("sqs", local_settings)
+    url = sqs.create_queue(QueueName="template-check")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": arn}])
+    entries = [{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"n": i})} for i in range(12)]
+    events.put_events(Entries=entries[:10])
+    events.put_events(Entries=entries[10:])
+    bodies: list[dict[str, Any]] = []
+    while len(bodies) < 12:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        assert got, bodies
+        bodies += [json.loads(m["Body"]) for m in got]
+    assert sorted(b["detail"]["n"] for b in bodies) == list(range(12))
+    assert {(b["source"], b["detail-type"]) for b in bodies} == {("shop", "order")}

@@ -284,3 +284,21 @@ def test_a_held_lock_times_out_with_a_clear_message(tmp_path: Path) -> None:
         registry.locked(timeout=0.2),
     ):
         pass
+
+
+def test_up_ignores_the_callers_aws_profile_and_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shell with AWS_PROFILE set to a profile this machine does not have (or a real
+    account's keys) still starts the local services, and none of them sees those variables."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALACCOUNTKEY00")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "a-real-session-token")
+    runtime = _runtime(tmp_path)
+    try:
+        changes = runtime.up()
+        assert [change.action for change in changes] == ["started", "started"]
+        for change in changes:
+            inherited = psutil.Process(change.pid).environ()
+            assert not [name for name in inherited if name.startswith("AWS_")], change.name
+            assert httpx.get(f"{change.url}/_bwp/health", trust_env=False).json()["pid"] == change.pid
+    finally:
+        runtime.down()

@@ -109,8 +109,8 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     )["services"]
     assert service["desiredCount"] == 2
 
-    # --- a redeploy without change changes nothing ---
-    assert deploy.deploy("all", settings, progress=False) == deployed
+    # --- a redeploy without change changes nothing (the stacks named as a list this time) ---
+    assert deploy.deploy(list(names.STACKS), settings, progress=False) == deployed
     for stack in names.STACKS:
         assert _stack_status(settings, stack) == "CREATE_COMPLETE", stack
 

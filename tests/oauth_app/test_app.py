@@ -251,22 +251,7 @@ def _swap_query(url: str) -> str:
     return sign(f"{base}?{second}&{first}")
 
 
-@pytest.mark.parametrize("case", list(BAD_TOKENS))
-def test_install_refuses_a_bad_verification_token(
-    case: str, client: TestClient, table: Any, token_endpoint: ScriptedTokenEndpoint, caplog: Any, capsys: Any
-) -> None:
-    make, status, code, reason = BAD_TOKENS[case]
-    params = launch(client)
-    url = install_url({"code": "the-code", "state": params["state"]})
-    token = make(url)
-    response = client.get(url if token is None else f"{url}&verification-token={token}")
-    assert response.status_code == status, response.text
-    assert response.json()["error"] == code
-    assert reason in response.json()["reason"]
-    assert token_endpoint.requests == []
-    assert token_items(table) == []
-    assert len(state_items(table)) == 1  # the pending install is not spent by a refused request
-    assert_nothing_secret_logged(caplog, capsys, "the-code", params["state"], *([token] if token else []))
+# Each of BAD_TOKENS refused at /install: the named table of tests/faults/test_oauth_bad_requests.py.
 
 
 def test_install_refuses_missing_malformed_unknown_and_replayed_state(

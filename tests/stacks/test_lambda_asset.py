@@ -26,6 +26,15 @@ def _python312() -> str | None:
     return None
 
 
+_run = subprocess.run
+
+
+def _no_pip(command, *args, **kwargs):  # type: ignore[no-untyped-def]
+    if "pip" in command:
+        pytest.fail("pip ran again")
+    return _run(command, *args, **kwargs)
+
+
 def test_the_folder_has_the_handler_the_shared_package_and_the_wheels(tmp_path: Path) -> None:
     folder = build_lambda_asset(stack_settings(tmp_path))
     assert (folder / "handler.py").is_file()
@@ -36,14 +45,20 @@ def test_the_folder_has_the_handler_the_shared_package_and_the_wheels(tmp_path: 
     assert not (folder / "bwp_workshop" / "settings.py").exists()
     for package in ("aws_lambda_powertools", "httpx", "boto3"):
         assert (folder / package).is_dir(), package
-    assert not list(folder.rglob("__pycache__"))
+    # Bytecode for the Lambda's Python, compiled at build time (no compile on a cold start).
+    if lambda_asset.python312():
+        for module in ("handler", "bwp_workshop/names", "httpx/_client", "botocore/session"):
+            path = folder / module
+            pyc = path.parent / "__pycache__" / f"{path.name}.cpython-312.pyc"
+            assert pyc.is_file(), module
+        assert not [p for p in folder.rglob("*.pyc") if not p.name.endswith(".cpython-312.pyc")]
     assert not (folder / "aws_cdk").exists() and not (folder / "pandas").exists()
 
 
 def test_a_second_build_reuses_the_folder_without_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = stack_settings(tmp_path)
     first = build_lambda_asset(settings)
-    monkeypatch.setattr(lambda_asset.subprocess, "run", lambda *a, **k: pytest.fail("pip ran again"))
+    monkeypatch.setattr(lambda_asset.subprocess, "run", _no_pip)
     assert build_lambda_asset(settings) == first
 
 
@@ -54,7 +69,7 @@ def test_a_changed_handler_changes_the_hash_and_reuses_the_wheels(tmp_path: Path
     before = asset_hash(settings)
     first = build_lambda_asset(settings)
     (project / "lambdas" / "event_handler" / "handler.py").write_text("def handler(event, context):\n    return 1\n")
-    monkeypatch.setattr(lambda_asset.subprocess, "run", lambda *a, **k: pytest.fail("pip ran again"))
+    monkeypatch.setattr(lambda_asset.subprocess, "run", _no_pip)
     assert asset_hash(settings) != before
     second = build_lambda_asset(settings)
     assert second != first
@@ -98,8 +113,11 @@ def test_the_handler_runs_from_the_folder_alone_on_python_312(tmp_path: Path) ->
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
     )
+    bytecode = sorted(folder.rglob("*.pyc"))
     result = subprocess.run(
         [python, "-I", "-c", script], capture_output=True, text=True, check=False, timeout=60, env=env
     )
     assert result.returncode == 0, result.stderr
+    # The build's bytecode served every import: the run compiled (and wrote) nothing.
+    assert bytecode and sorted(folder.rglob("*.pyc")) == bytecode
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

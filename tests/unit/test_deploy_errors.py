@@ -93,3 +93,17 @@ def test_progress_follows_the_cli_event_lines() -> None:
     progress.close()
     assert shown == ["✅  InfraStack"]
     Progress(False)("InfraStack |  3/25 | 7:04:10 AM | CREATE_COMPLETE | AWS::EC2::VPC | Vpc")  # shows nothing
+
+
+def test_outputs_of_a_list_of_stacks_are_keyed_by_stack(tmp_path) -> None:
+    import json
+
+    from bwp_workshop import deploy
+
+    settings = get_settings(state_dir=tmp_path / ".bwp")
+    cached = {"InfraStack": {"TokenTableName": "tokens"}, "EventStack": {"DataTableName": "data"}}
+    deploy.outputs_file(settings).parent.mkdir(parents=True)
+    deploy.outputs_file(settings).write_text(json.dumps(cached))
+    assert deploy.outputs(["EventStack", "infrastack"], settings) == cached
+    assert deploy.outputs(("InfraStack",), settings) == {"InfraStack": {"TokenTableName": "tokens"}}
+    assert deploy.outputs("InfraStack", settings) == {"TokenTableName": "tokens"}
