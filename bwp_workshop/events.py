@@ -107,30 +107,42 @@ def dlq_messages(settings: Settings | None = None, limit: int = 100) -> list[dic
     sqs = aws.client("sqs", settings)
     url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     seen: dict[str, dict[str, Any]] = {}
-    empty_receives = 0
-    while len(seen) < limit and empty_receives < 2:
-        response = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(10, limit - len(seen)),
-            VisibilityTimeout=0,  # peek: every message stays visible
-            AttributeNames=["All"],
-            WaitTimeSeconds=0,
-        )
-        new = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
-        empty_receives = 0 if new else empty_receives + 1
-        for message in new:
-            try:
-                body: Any = json.loads(message.get("Body", ""))
-            except ValueError:
-                body = message.get("Body", "")
-            attributes = message.get("Attributes", {})
-            sent = int(attributes.get("SentTimestamp", "0")) / 1000
-            seen[message["MessageId"]] = {
-                "message_id": message["MessageId"],
-                "receive_count": int(attributes.get("ApproximateReceiveCount", "0")),
-                "sent_at": datetime.fromtimestamp(sent, UTC).isoformat(timespec="seconds") if sent else "",
-                "body": body,
-            }
+    handles: list[str] = []
+    try:
+        while len(seen) < limit:
+            # Received messages stay hidden while we look, so each receive returns new ones;
+            # they are made visible again below (a peek on SQS still counts as a receive).
+            response = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, limit - len(seen)),
+                VisibilityTimeout=30,
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+            if not messages:
+                break
+            for message in messages:
+                handles.append(message["ReceiptHandle"])
+                try:
+                    body: Any = json.loads(message.get("Body", ""))
+                except ValueError:
+                    body = message.get("Body", "")
+                attributes = message.get("Attributes", {})
+                sent = int(attributes.get("SentTimestamp", "0")) / 1000
+                seen[message["MessageId"]] = {
+                    "message_id": message["MessageId"],
+                    "receive_count": int(attributes.get("ApproximateReceiveCount", "0")),
+                    "sent_at": datetime.fromtimestamp(sent, UTC).isoformat(timespec="seconds") if sent else "",
+                    "body": body,
+                }
+    finally:
+        for start in range(0, len(handles), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(handles[start : start + 10])
+            ]
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
     return list(seen.values())
 
 

@@ -156,3 +156,23 @@ def test_the_runner_process_answers_its_health_check_and_dead_letters_a_malforme
         with registry.locked():
             processes.stop(event_runner.SERVICE_NAME, registry)
     assert processes.process_of(record) is None
+
+
+def test_the_dead_letter_peek_sees_every_message_and_leaves_them_visible(
+    local_settings: Settings, event_queues: dict[str, str]
+) -> None:
+    from bwp_workshop import aws
+    from bwp_workshop.names import EVENT_STACK, OUT_DLQ_URL
+    from bwp_workshop.outputs import stack_output
+
+    sqs = aws.client("sqs", local_settings)
+    url = stack_output(local_settings, EVENT_STACK, OUT_DLQ_URL)
+    for start in range(0, 25, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f'"m{n}"'} for n in range(start, min(start + 10, 25))]
+        )
+    first = events.dlq_messages(local_settings)
+    assert sorted(message["body"] for message in first) == sorted(f"m{n}" for n in range(25))
+    again = events.dlq_messages(local_settings, limit=12)
+    assert len(again) == 12  # the limit holds, and the first look hid nothing
+    assert events.queue_depths(local_settings)["dead_letter_queue"] == 25
