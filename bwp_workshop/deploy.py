@@ -26,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws, names, onboarding
 from .cdk_cli import CdkCliError, run_cdk
-from .errors import WorkshopError
+from .errors import ConfigurationError, WorkshopError
+from .outputs import load_outputs, outputs_file
 from .settings import Settings, get_settings
 
 #: Pass as ``stack`` to act on every stack.
@@ -54,11 +55,6 @@ class DeployError(WorkshopError):
 def assembly_dir(settings: Settings) -> Path:
     """Where ``synth`` writes the cloud assembly."""
     return settings.bwp_dir / "cdk.out"
-
-
-def outputs_file(settings: Settings) -> Path:
-    """The cached stack outputs (``{stack: {key: value}}``)."""
-    return settings.bwp_dir / "outputs.json"
 
 
 def stack_names(stack: str | Iterable[str] | None) -> list[str]:
@@ -90,14 +86,10 @@ def _public(outputs: dict[str, str]) -> dict[str, str]:
 
 
 def _read_cache(settings: Settings) -> dict[str, dict[str, str]]:
-    path = outputs_file(settings)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except json.JSONDecodeError:
+        return load_outputs(settings)
+    except ConfigurationError:
         return {}  # a damaged cache is rebuilt from CloudFormation
-    return {stack: dict(values) for stack, values in data.items() if isinstance(values, dict)}
 
 
 def _write_cache(settings: Settings, data: dict[str, dict[str, str]]) -> None:

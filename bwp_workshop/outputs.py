@@ -29,7 +29,13 @@ def load_outputs(settings: Settings) -> dict[str, dict[str, str]]:
         raise ConfigurationError(
             f"{path} is not valid JSON.", hint="Deploy again (it is rewritten), or delete the file."
         ) from None
-    return {str(stack): {str(k): str(v) for k, v in values.items()} for stack, values in data.items()}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path} does not hold stack outputs.", hint="Deploy again, or delete the file.")
+    return {
+        str(stack): {str(k): str(v) for k, v in values.items()}
+        for stack, values in data.items()
+        if isinstance(values, dict)
+    }
 
 
 def stack_output(settings: Settings, stack: str, key: str) -> str:
