@@ -13,6 +13,8 @@ INFRA_STACK = "InfraStack"
 ECS_STACK = "EcsStack"
 EVENT_STACK = "EventStack"
 STACKS = (INFRA_STACK, ECS_STACK, EVENT_STACK)
+#: The workshop notebook that deploys each stack (what to run again when one is gone).
+STACK_NOTEBOOKS = {INFRA_STACK: "01", ECS_STACK: "03", EVENT_STACK: "05"}
 
 # --- resources named outside CloudFormation or fixed by the workshop ---------------------
 #: ECR repository of the OAuth handler image.
@@ -42,6 +44,7 @@ OUT_DLQ_URL = "DeadLetterQueueUrl"
 OUT_FUNCTION_NAME = "FunctionName"
 OUT_RULE_NAME = "RuleName"
 OUT_EVENT_BUS_ARN = "EventBusArn"
+OUT_HANDLER_LOG_GROUP = "HandlerLogGroupName"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.

@@ -2,7 +2,9 @@
 ``{"InfraStack": {"TokenTableName": "...", ...}, "EcsStack": {...}, ...}``.
 
 The file is the one place later steps (the local app, the event runner, the notebooks) learn
-where the deployed resources are, so any of them can run in a fresh process.
+where the deployed resources are, so any of them can run in a fresh process. It is a cache of
+what the target holds: stacks found gone are *forgotten* (``outputs.forgotten.json`` keeps
+why), so a later step that needs one says what happened and which notebooks to run again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .names import ECS_STACK, STACK_NOTEBOOKS
 from .settings import Settings
 
 
@@ -38,13 +41,72 @@ def load_outputs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+def _write_json(path: Path, data: dict) -> None:
+    """Atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    temporary.replace(path)
+
+
+def write_outputs(settings: Settings, data: dict[str, dict[str, str]]) -> None:
+    """Replace the recorded outputs; a stack recorded again is no longer forgotten."""
+    _write_json(outputs_file(settings), data)
+    lost = forgotten(settings)
+    if any(stack in lost for stack in data):
+        _write_json(_forgotten_file(settings), {stack: why for stack, why in lost.items() if stack not in data})
+
+
+def _forgotten_file(settings: Settings) -> Path:
+    return settings.bwp_dir / "outputs.forgotten.json"
+
+
+def forgotten(settings: Settings) -> dict[str, str]:
+    """Stacks whose outputs were dropped because the target no longer has them: ``{stack: why}``."""
+    try:
+        data = json.loads(_forgotten_file(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(stack): str(why) for stack, why in data.items()} if isinstance(data, dict) else {}
+
+
+def forget(settings: Settings, stacks: tuple[str, ...] | list[str], why: str) -> None:
+    """Drop the outputs of ``stacks`` (the target no longer has them) and remember ``why``."""
+    cached = load_outputs(settings)
+    _write_json(outputs_file(settings), {stack: values for stack, values in cached.items() if stack not in stacks})
+    _write_json(_forgotten_file(settings), {**forgotten(settings), **dict.fromkeys(stacks, why)})
+
+
+#: What else goes with a stack, by the notebook that makes it again: the install's token pair
+#: (04) lives in InfraStack's token table, and an install needs the app (EcsStack).
+_ALSO_RERUN = {ECS_STACK: ("04",)}
+
+
+def notebooks_to_rerun(stacks: tuple[str, ...] | list[str]) -> list[str]:
+    """The notebooks that make ``stacks`` (and what depends on them) again, in order."""
+    wanted = {STACK_NOTEBOOKS[stack] for stack in stacks if stack in STACK_NOTEBOOKS}
+    return sorted(wanted | {number for stack in stacks for number in _ALSO_RERUN.get(stack, ())})
+
+
+def rerun_hint(stacks: tuple[str, ...] | list[str]) -> str:
+    numbers = notebooks_to_rerun(stacks)
+    plural = "s" if len(numbers) > 1 else ""
+    return f"run notebook{plural} {', '.join(numbers)} again (each is safe to re-run), or `make workshop`."
+
+
 def stack_output(settings: Settings, stack: str, key: str) -> str:
     """One output, or an error that says which stack to deploy."""
     value = load_outputs(settings).get(stack, {}).get(key)
+    lost = forgotten(settings)
+    if not value and stack in lost:
+        raise ConfigurationError(
+            f"{stack} no longer exists on the {settings.target} target ({lost[stack]}).", hint=rerun_hint(list(lost))
+        )
     if not value:
         raise ConfigurationError(
             f"{stack} output {key} is not recorded in {outputs_file(settings)}.",
-            hint=f"Deploy {stack} first: `bwp-workshop deploy {stack}` (or run its notebook).",
+            hint=f"Deploy {stack} first: run notebook {STACK_NOTEBOOKS.get(stack, '')} "
+            f"(or `bwp-workshop deploy {stack}`).",
         )
     return value
 

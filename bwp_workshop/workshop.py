@@ -187,6 +187,7 @@ def install_app(settings: Settings | None = None, merchant_id: str | None = None
         }
     from .sandbox.client import SandboxClient
 
+    stack_output(settings, names.ECS_STACK, names.OUT_SERVICE_NAME)  # the app runs: says what to deploy if not
     with SandboxClient(settings) as sandbox:
         outcome = sandbox.install(merchant_id)
     if not outcome.ok or not outcome.installation_id:

@@ -178,3 +178,23 @@ def create_token_table(settings: Settings, name: str = "tokens") -> Any:
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TOKEN_TTL_ATTRIBUTE}
     )
     return aws.resource("dynamodb", settings).Table(name)
+
+
+def record_stack(settings: Settings, stack: str, outputs: dict[str, str]) -> None:
+    """A stack named ``stack`` in the local AWS (one SSM parameter, nothing else) with
+    ``outputs`` recorded in ``.bwp/outputs.json`` as a deploy would: the local runtime checks
+    the cache against CloudFormation and forgets stacks that do not exist."""
+    import json as _json
+
+    from bwp_workshop.outputs import load_outputs, write_outputs
+
+    template = {
+        "Resources": {
+            "Marker": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": f"/bwp-tests/{stack}", "Type": "String", "Value": stack},
+            },
+        }
+    }
+    aws.client("cloudformation", settings).create_stack(StackName=stack, TemplateBody=_json.dumps(template))
+    write_outputs(settings, {**load_outputs(settings), stack: outputs})

@@ -211,6 +211,8 @@ class EventRunner:
         self.lambda_timeout = lambda_timeout
         self.log = log or (lambda _line: None)
         self.stats = RunnerStats()
+        #: Why the runner cannot work right now (its queue does not exist, say); '' when it can.
+        self.problem = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -302,7 +304,10 @@ class EventRunner:
         while not self._stop.is_set():
             try:
                 self.poll_once()
+                self.problem = ""
             except Exception as exc:  # a hiccup of the local AWS must not end the poller
+                if _queue_missing(exc):
+                    self.problem = f"its queue {self.queue_url} does not exist (was EventStack destroyed?)"
                 self.log(f"polling failed ({type(exc).__name__}: {str(exc)[:200]}); retrying in 1 s")
                 self._stop.wait(1.0)
 
@@ -328,9 +333,15 @@ class EventRunner:
         self.stop()
 
 
+def _queue_missing(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
 def runner_from_settings(settings: Any, *, handler: Handler | None = None, **options: Any) -> EventRunner:
-    """A runner on the EventStack queue, with the event source's batch settings, invoking the
-    event Lambda's handler (loaded from ``lambdas/event_handler``)."""
+    """A runner on the EventStack queue (or the ``queue_url``/``queue_arn`` options), with the
+    event source's batch settings, invoking the event Lambda's handler (loaded from
+    ``lambdas/event_handler``)."""
     from .. import aws, names
     from ..outputs import stack_output
 
@@ -342,10 +353,12 @@ def runner_from_settings(settings: Any, *, handler: Handler | None = None, **opt
         "lambda_timeout": float(settings.lambda_timeout),
     }
     defaults.update(options)
+    queue_url = defaults.pop("queue_url", None) or stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)
+    queue_arn = defaults.pop("queue_arn", None) or stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_ARN)
     return EventRunner(
         sqs=aws.client("sqs", settings),
-        queue_url=stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL),
-        queue_arn=stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_ARN),
+        queue_url=queue_url,
+        queue_arn=queue_arn,
         region=settings.region,
         handler=handler,
         **defaults,
@@ -360,8 +373,12 @@ class _Health(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         stats = asdict(self.runner.stats) if self.runner else {}
-        body = json.dumps({"service": SERVICE_NAME, "pid": os.getpid(), "stats": stats}).encode()
-        self.send_response(200)
+        problem = self.runner.problem if self.runner else ""
+        answer = {"service": SERVICE_NAME, "pid": os.getpid(), "stats": stats}
+        if problem:  # unhealthy: `local status` shows why, `local up` restarts it
+            answer["problem"] = problem
+        body = json.dumps(answer).encode()
+        self.send_response(503 if problem else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -386,16 +403,34 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds until a failed record is visible again (default: the queue's visibility timeout)",
     )
+    parser.add_argument("--queue-url", default=None, help="the queue to poll (default: EventStack's)")
+    parser.add_argument("--queue-arn", default=None, help="its ARN (default: EventStack's)")
     args = parser.parse_args(argv)
 
     settings = get_settings()
     os.environ.update(lambda_environment(settings))
-    options: dict[str, Any] = {"concurrency": args.concurrency, "retry_after": args.retry_after}
+    options: dict[str, Any] = {
+        "concurrency": args.concurrency,
+        "retry_after": args.retry_after,
+        "queue_url": args.queue_url,
+        "queue_arn": args.queue_arn,
+    }
     if args.batch_size is not None:
         options["batch_size"] = args.batch_size
     if args.batch_window is not None:
         options["batch_window"] = args.batch_window
     runner = runner_from_settings(settings, log=lambda line: print(line, flush=True), **options)
+    try:
+        runner.sqs.get_queue_attributes(QueueUrl=runner.queue_url, AttributeNames=["QueueArn"])
+    except Exception as exc:
+        if not _queue_missing(exc):
+            raise
+        print(
+            f"event-runner: the queue {runner.queue_url} does not exist in the local AWS; "
+            "deploy EventStack (notebook 05), then run `bwp-workshop local up`.",
+            flush=True,
+        )
+        return 2
 
     _Health.runner = runner
     server = ThreadingHTTPServer((args.host, args.port), _Health)

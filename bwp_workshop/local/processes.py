@@ -329,6 +329,7 @@ def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:
         return ServiceStatus(spec.name, "stopped", port=spec.port, detail=detail)
     url = f"http://{record.host}:{record.port}"
     healthy = answers(spec, record.host, record.port, pid=record.pid)
+    problem = "" if healthy else _reported_problem(spec, record)
     return ServiceStatus(
         spec.name,
         "running" if healthy else "unhealthy",
@@ -336,8 +337,20 @@ def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:
         port=record.port,
         url=url,
         log_file=record.log_file,
-        detail="" if healthy else f"not answering on {url}{spec.health_path}; see {record.log_file}",
+        detail=""
+        if healthy
+        else f"{problem or f'not answering on {url}{spec.health_path}'}; see {record.log_file}, "
+        "and `bwp-workshop local up` restarts it",
     )
+
+
+def _reported_problem(spec: ServiceSpec, record: ProcessRecord) -> str:
+    """What an unhealthy service says is wrong (its health answer's ``problem``), if anything."""
+    try:
+        body = httpx.get(f"http://{record.host}:{record.port}{spec.health_path}", timeout=3, trust_env=False).json()
+    except (httpx.HTTPError, ValueError):
+        return ""
+    return str(body.get("problem", "")) if isinstance(body, dict) else ""
 
 
 def python_module_argv(module: str, *args: str) -> list[str]:

@@ -10,21 +10,29 @@ what ``up`` started, ``status`` reports each service, ``reset`` wipes the local 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
 from .. import aws, names
 from ..errors import ConfigurationError, LocalRuntimeError
-from ..outputs import has_stack, load_outputs
+from ..outputs import forget, has_stack, load_outputs, stack_output
 from ..settings import Settings, get_settings
 from . import event_runner, moto_server, processes
+from . import state as local_state
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
 
 #: The Buy with Prime sandbox's service name (``python -m bwp_workshop.sandbox``).
 SANDBOX_SERVICE = "sandbox"
 #: The OAuth app's service name (``uvicorn oauth_app.main:app``, the Fargate stand-in).
 OAUTH_APP_SERVICE = "oauth-app"
+#: The line ``up`` adds when the local AWS has lost stacks that ``.bwp/`` remembered.
+LOCAL_AWS = "local AWS"
+#: Every service, in start order (``down`` stops them in reverse).
+ALL_SERVICES = (moto_server.SERVICE_NAME, SANDBOX_SERVICE, OAUTH_APP_SERVICE, event_runner.SERVICE_NAME)
+#: Services that exist only while their stack does (InfraStack's table, EventStack's queue).
+_STACK_OF_SERVICE = {OAUTH_APP_SERVICE: names.INFRA_STACK, event_runner.SERVICE_NAME: names.EVENT_STACK}
+STOPPED_WITH_THEIR_STACK = tuple(_STACK_OF_SERVICE)
 #: uvicorn options of the app, as in oauth_app/Dockerfile (host and port are the target's).
 OAUTH_APP_UVICORN_OPTIONS = ("--proxy-headers", "--no-access-log", "--no-server-header")
 #: Variables of the caller's environment the app inherits (none of them configures it).
@@ -61,46 +69,50 @@ class LocalRuntime:
                 hint="Unset BWP_TARGET (or set it to 'local') to use the local runtime.",
             )
         self.registry = ProcessRegistry(self.settings.bwp_dir)
+        #: What the last ``up`` found when it checked ``.bwp/`` against the local AWS.
+        self.reconciliation = local_state.Reconciliation()
+
+    def _moto_spec(self) -> ServiceSpec:
+        s = self.settings
+        return ServiceSpec(
+            name=moto_server.SERVICE_NAME,
+            argv=processes.python_module_argv(
+                "bwp_workshop.local.moto_server", "--host", s.local_host, "--port", str(s.local_moto_port)
+            ),
+            host=s.local_host,
+            port=s.local_moto_port,
+            health_path=moto_server.HEALTH_PATH,
+            hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
+            port_setting="BWP_LOCAL_MOTO_PORT",
+        )
+
+    def _sandbox_spec(self) -> ServiceSpec:
+        s = self.settings
+        return ServiceSpec(
+            name=SANDBOX_SERVICE,
+            argv=processes.python_module_argv(
+                "bwp_workshop.sandbox", "--host", s.local_host, "--port", str(s.local_sandbox_port)
+            ),
+            host=s.local_host,
+            port=s.local_sandbox_port,
+            health_path=moto_server.HEALTH_PATH,
+            # The sandbox reads the same settings as this runtime, whatever made them.
+            env={
+                "BWP_TARGET": "local",
+                "BWP_PROJECT_DIR": str(s.project_dir),
+                "BWP_STATE_DIR": str(s.bwp_dir),
+                "BWP_REGION": s.region,
+                "BWP_LOCAL_MOTO_PORT": str(s.local_moto_port),
+            },
+            hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
+            port_setting="BWP_LOCAL_SANDBOX_PORT",
+        )
 
     def services(self) -> list[ServiceSpec]:
-        """The services in start order."""
-        s = self.settings
-        specs = [
-            ServiceSpec(
-                name=moto_server.SERVICE_NAME,
-                argv=processes.python_module_argv(
-                    "bwp_workshop.local.moto_server", "--host", s.local_host, "--port", str(s.local_moto_port)
-                ),
-                host=s.local_host,
-                port=s.local_moto_port,
-                health_path=moto_server.HEALTH_PATH,
-                hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
-                port_setting="BWP_LOCAL_MOTO_PORT",
-            ),
-            ServiceSpec(
-                name=SANDBOX_SERVICE,
-                argv=processes.python_module_argv(
-                    "bwp_workshop.sandbox", "--host", s.local_host, "--port", str(s.local_sandbox_port)
-                ),
-                host=s.local_host,
-                port=s.local_sandbox_port,
-                health_path=moto_server.HEALTH_PATH,
-                # The sandbox reads the same settings as this runtime, whatever made them.
-                env={
-                    "BWP_TARGET": "local",
-                    "BWP_PROJECT_DIR": str(s.project_dir),
-                    "BWP_STATE_DIR": str(s.bwp_dir),
-                    "BWP_REGION": s.region,
-                    "BWP_LOCAL_MOTO_PORT": str(s.local_moto_port),
-                },
-                hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
-                port_setting="BWP_LOCAL_SANDBOX_PORT",
-            ),
-            *self._oauth_app(),
-        ]
-        # The event source of the event Lambda, once EventStack exists (or while a runner
-        # started earlier still runs, so `down` stops it after a reset forgot the outputs).
-        if has_stack(s, names.EVENT_STACK) or self.registry.read(event_runner.SERVICE_NAME) is not None:
+        """The services the recorded stacks call for, in start order: the local AWS and the
+        sandbox always, the app once InfraStack is deployed, the event runner once EventStack is."""
+        specs = [self._moto_spec(), self._sandbox_spec(), *self._oauth_app()]
+        if has_stack(self.settings, names.EVENT_STACK):
             specs.append(self._event_runner_spec())
         return specs
 
@@ -167,6 +179,11 @@ class LocalRuntime:
                 str(s.local_event_runner_port),
                 "--retry-after",
                 str(s.local_event_retry_after),
+                # The queue it polls: a redeployed EventStack (another queue) restarts it.
+                "--queue-url",
+                stack_output(s, names.EVENT_STACK, names.OUT_QUEUE_URL),
+                "--queue-arn",
+                stack_output(s, names.EVENT_STACK, names.OUT_QUEUE_ARN),
             ),
             host=s.local_host,
             port=s.local_event_runner_port,
@@ -186,69 +203,125 @@ class LocalRuntime:
             },
             hidden_env_prefixes=_HIDDEN_FROM_LOCAL_SERVICES,
             port_setting="BWP_LOCAL_EVENT_RUNNER_PORT",
+            restart_on_change=True,
         )
 
     def up(self) -> list[Change]:
+        """Start what is not running, restart what runs with an old configuration or does not
+        answer, stop what serves a stack that is gone. The local AWS starts first; then what
+        ``.bwp/`` remembers is checked against it (a restarted local AWS has forgotten every
+        stack), and a ``Change`` named ``local AWS`` says what to run again."""
         changes = []
         with self.registry.locked():
-            for name in [spec.name for spec in self.services()]:
+            changes.append(self._up_one(self._moto_spec()))
+            found = local_state.reconcile(self.settings)
+            self.reconciliation = found
+            if found.changed:
+                changes.append(Change(LOCAL_AWS, found.message()))
+            wanted = [spec.name for spec in self.services()]
+            for name in STOPPED_WITH_THEIR_STACK:
+                if name not in wanted and processes.stop(name, self.registry) is not None:
+                    changes.append(Change(name, "stopped (the stack it served is gone)"))
+            for name in wanted[1:]:
                 # Each spec is made just before its start: the app's needs the key the sandbox
                 # writes when it first starts.
                 spec = next(spec for spec in self.services() if spec.name == name)
-                record = self.registry.read(spec.name)
-                if record is not None and processes.process_of(record) is not None:
-                    self._check_running(spec, record)
-                    if spec.restart_on_change and record.fingerprint != spec.fingerprint:
-                        processes.stop(spec.name, self.registry)
-                        record = processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
-                        changes.append(
-                            Change(
-                                spec.name,
-                                "restarted (configuration changed)",
-                                record.pid,
-                                f"http://{record.host}:{record.port}",
-                            )
-                        )
-                        continue
-                    changes.append(
-                        Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}")
-                    )
-                    continue
-                record = processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
-                changes.append(Change(spec.name, "started", record.pid, f"http://{record.host}:{record.port}"))
+                changes.append(self._up_one(spec))
         return changes
 
+    def _up_one(self, spec: ServiceSpec) -> Change:
+        record = self.registry.read(spec.name)
+        if record is None or processes.process_of(record) is None:
+            record = self._start(spec)
+            return Change(spec.name, "started", record.pid, f"http://{record.host}:{record.port}")
+        self._check_place(spec, record)
+        if spec.restart_on_change and record.fingerprint != spec.fingerprint:
+            why = "restarted (configuration changed)"
+        elif not processes.answers(spec, record.host, record.port, pid=record.pid, timeout=5):
+            if spec.name == moto_server.SERVICE_NAME:  # restarting it would lose every resource
+                raise LocalRuntimeError(
+                    f"{spec.name} (pid {record.pid}) is running but does not answer on "
+                    f"http://{record.host}:{record.port}{spec.health_path}; see {record.log_file}.",
+                    hint="Run `bwp-workshop local down`, then `bwp-workshop local up` (the local AWS then "
+                    "starts empty: the notebooks say what to run again).",
+                )
+            why = "restarted (it was not answering)"
+        else:
+            return Change(spec.name, "already running", record.pid, f"http://{record.host}:{record.port}")
+        processes.stop(spec.name, self.registry)
+        record = self._start(spec)
+        return Change(spec.name, why, record.pid, f"http://{record.host}:{record.port}")
+
+    def _start(self, spec: ServiceSpec) -> processes.ProcessRecord:
+        return processes.start(spec, self.registry, ready_timeout=self.settings.local_ready_timeout)
+
     @staticmethod
-    def _check_running(spec: ServiceSpec, record: processes.ProcessRecord) -> None:
-        """A running service must be where the settings say and answer as itself."""
-        restart = "Run `bwp-workshop local down`, then `bwp-workshop local up`."
+    def _check_place(spec: ServiceSpec, record: processes.ProcessRecord) -> None:
+        """A running service must be where the settings say."""
         if (record.host, record.port) != (spec.host, spec.port):
             raise LocalRuntimeError(
                 f"{spec.name} (pid {record.pid}) runs on {record.host}:{record.port}, but the settings say "
                 f"{spec.host}:{spec.port}.",
-                hint=f"{restart} (or set {spec.port_setting}={record.port} again).",
-            )
-        if not processes.answers(spec, record.host, record.port, pid=record.pid, timeout=5):
-            raise LocalRuntimeError(
-                f"{spec.name} (pid {record.pid}) is running but does not answer on "
-                f"http://{record.host}:{record.port}{spec.health_path}; see {record.log_file}.",
-                hint=restart,
+                hint="Run `bwp-workshop local down`, then `bwp-workshop local up` "
+                f"(or set {spec.port_setting}={record.port} again).",
             )
 
     def down(self) -> list[Change]:
         changes = []
         with self.registry.locked():
-            service_names = [spec.name for spec in reversed(self.services())]
-            if OAUTH_APP_SERVICE not in service_names and self.registry.read(OAUTH_APP_SERVICE):
-                service_names.insert(0, OAUTH_APP_SERVICE)  # started before the outputs were reset
-            for name in service_names:
+            for name in reversed(ALL_SERVICES):
                 record = processes.stop(name, self.registry)
                 changes.append(Change(name, "stopped", record.pid) if record else Change(name, "not running"))
         return changes
 
     def status(self) -> list[ServiceStatus]:
+        """Each service's state: ``running``, ``stopped``, ``unhealthy``, or ``stale`` (running,
+        but for a configuration or a stack that is no longer the deployed one), with the fix."""
         with self.registry.locked():
-            return [processes.status(spec, self.registry) for spec in self.services()]
+            moto = processes.status(self._moto_spec(), self.registry)
+            found = local_state.reconcile(self.settings, correct=False) if moto.state == "running" else None
+            if found is not None and found.changed:
+                moto = replace(
+                    moto, detail=found.message().replace("; run", "; `bwp-workshop local up` forgets them; run")
+                )
+            result = [moto]
+            specs = self.services()
+            for spec in specs[1:]:
+                service = processes.status(spec, self.registry)
+                record = self.registry.read(spec.name)
+                gone = found is not None and _STACK_OF_SERVICE.get(spec.name) in found.dropped
+                if service.state != "stopped" and gone:
+                    service = replace(
+                        service, state="stale", detail="serves a stack that is gone; `bwp-workshop local up` stops it"
+                    )
+                elif (
+                    service.state == "running"
+                    and record
+                    and spec.restart_on_change
+                    and record.fingerprint != spec.fingerprint
+                ):
+                    service = replace(
+                        service,
+                        state="stale",
+                        detail="runs with another configuration than the deployed stacks and .env give it; "
+                        "`bwp-workshop local up` restarts it",
+                    )
+                result.append(service)
+            for name in STOPPED_WITH_THEIR_STACK:
+                record = self.registry.read(name)
+                if name not in {spec.name for spec in specs} and record and processes.process_of(record):
+                    result.append(
+                        ServiceStatus(
+                            name,
+                            "stale",
+                            pid=record.pid,
+                            port=record.port,
+                            url=f"http://{record.host}:{record.port}",
+                            log_file=record.log_file,
+                            detail="serves a stack that is gone; `bwp-workshop local up` stops it",
+                        )
+                    )
+            return result
 
     def is_up(self) -> bool:
         return all(service.state == "running" for service in self.status())
@@ -268,4 +341,15 @@ class LocalRuntime:
                 f"The local AWS refused the reset (HTTP {response.status_code}).",
                 hint=f"Restart it: `bwp-workshop local down && bwp-workshop local up` (log: {moto.log_file}).",
             )
-        (self.settings.bwp_dir / "outputs.json").unlink(missing_ok=True)
+        forget(self.settings, list(load_outputs(self.settings)), "the local AWS was reset")
+
+
+def ensure_event_runner(settings: Settings | None = None) -> None:
+    """Make sure the local services run and the event runner polls the deployed EventStack
+    queue (what sends events calls this first); says what to run when EventStack is gone.
+    Does nothing when this state folder's runtime never started the local AWS."""
+    runtime = LocalRuntime(settings)
+    if runtime.registry.read(moto_server.SERVICE_NAME) is None:
+        return  # the local AWS was not started by this runtime (a test harness's): not ours to manage
+    runtime.up()
+    stack_output(runtime.settings, names.EVENT_STACK, names.OUT_QUEUE_URL)  # says what to run if it is gone

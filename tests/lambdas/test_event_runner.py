@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bwp_workshop import aws, events
+from bwp_workshop.errors import LocalRuntimeError
 from bwp_workshop.local import event_runner, processes
 from bwp_workshop.local.event_runner import EventRunner
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, record_stack
 
 from .doubles import envelope, stored, wait_until
 
@@ -124,11 +126,16 @@ def test_the_runner_is_a_service_of_the_local_runtime_once_event_stack_exists(tm
     runtime = LocalRuntime(settings)
     assert event_runner.SERVICE_NAME not in [spec.name for spec in runtime.services()]
     (settings.bwp_dir).mkdir(parents=True)
-    (settings.bwp_dir / "outputs.json").write_text(json.dumps({"EventStack": {"QueueUrl": "q"}}))
+    queue = {"QueueUrl": "http://localhost/123456789012/q", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:q"}
+    (settings.bwp_dir / "outputs.json").write_text(json.dumps({"EventStack": queue}))
     spec = runtime.services()[-1]
     assert spec.name == event_runner.SERVICE_NAME
     assert spec.port == settings.local_event_runner_port and spec.health_path == "/_bwp/health"
     assert spec.env["BWP_STATE_DIR"] == str(settings.bwp_dir)
+    # It polls the deployed queue, and a redeployed EventStack (another queue) restarts it.
+    assert queue["QueueUrl"] in spec.argv and queue["QueueArn"] in spec.argv and spec.restart_on_change
+    (settings.bwp_dir / "outputs.json").write_text(json.dumps({"EventStack": {**queue, "QueueUrl": "other"}}))
+    assert runtime.services()[-1].fingerprint != spec.fingerprint
 
 
 def test_the_runner_process_answers_its_health_check_and_dead_letters_a_malformed_event(
@@ -176,3 +183,40 @@ def test_the_dead_letter_peek_sees_every_message_and_leaves_them_visible(
     again = events.dlq_messages(local_settings, limit=12)
     assert len(again) == 12  # the limit holds, and the first look hid nothing
     assert events.queue_depths(local_settings)["dead_letter_queue"] == 25
+
+
+def test_the_runner_is_unhealthy_while_its_queue_does_not_exist_and_says_so(
+    local_settings: Settings, event_queues: dict[str, str], tmp_path: Path
+) -> None:
+    from bwp_workshop.names import EVENT_STACK
+    from bwp_workshop.outputs import load_outputs
+
+    record_stack(
+        local_settings, EVENT_STACK, load_outputs(local_settings)[EVENT_STACK]
+    )  # deployed, as far as CFN knows
+    settings = Settings(
+        project_dir=tmp_path,
+        state_dir=local_settings.bwp_dir,
+        local_moto_port=local_settings.local_moto_port,
+        local_event_runner_port=free_port(),
+    )
+    runtime = LocalRuntime(settings)
+    spec = runtime.services()[-1]
+    with runtime.registry.locked():
+        record = processes.start(spec, runtime.registry, ready_timeout=60)
+    try:
+        aws.client("sqs", local_settings).delete_queue(QueueUrl=event_queues["queue_url"])
+        wait_until(
+            lambda: httpx.get(spec.health_url, trust_env=False).status_code == 503, message="an unhealthy runner"
+        )
+        (status,) = [s for s in runtime.status() if s.name == event_runner.SERVICE_NAME]
+        assert status.state == "unhealthy" and "does not exist" in status.detail and "local up" in status.detail
+        # A runner started on a queue that does not exist says so and exits, rather than idling.
+        with runtime.registry.locked():
+            processes.stop(spec.name, runtime.registry)
+            with pytest.raises(LocalRuntimeError, match="does not exist in the local AWS"):
+                processes.start(spec, runtime.registry, ready_timeout=60)
+    finally:
+        with runtime.registry.locked():
+            processes.stop(event_runner.SERVICE_NAME, runtime.registry)
+    assert processes.process_of(record) is None

@@ -19,6 +19,7 @@ from bwp_workshop.errors import ConfigurationError, LocalRuntimeError, PortInUse
 from bwp_workshop.local import moto_patches, processes
 from bwp_workshop.local.processes import ProcessRecord, ProcessRegistry, ServiceSpec
 from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.outputs import stack_output
 from bwp_workshop.settings import Settings
 from tests.conftest import clean_environ, free_port
 
@@ -70,7 +71,8 @@ def test_up_is_idempotent_and_down_leaves_no_process_and_no_port(tmp_path: Path)
         assert (sandbox_state.state, sandbox_state.pid) == ("running", sandbox.pid)
         assert runtime.is_up()
     finally:
-        sandbox_stopped, stopped = runtime.down()
+        down = {change.name: change for change in runtime.down()}
+        stopped, sandbox_stopped = down["moto"], down["sandbox"]
     assert stopped.action == sandbox_stopped.action == "stopped"
     assert _gone(started.pid) and _gone(sandbox.pid)
     assert not processes.port_in_use("127.0.0.1", port)
@@ -209,10 +211,13 @@ def test_reset_wipes_the_local_aws_and_the_cached_outputs(local_aws: LocalRuntim
         BillingMode="PAY_PER_REQUEST",
     )
     outputs = settings.bwp_dir / "outputs.json"
-    outputs.write_text("{}")
+    outputs.write_text('{"InfraStack": {"TokenTableName": "scratch"}}')
     local_aws.reset()
     assert dynamodb.list_tables()["TableNames"] == []
-    assert not outputs.exists()
+    assert json.loads(outputs.read_text()) == {}
+    with pytest.raises(ConfigurationError, match=r"InfraStack no longer exists.*reset") as caught:
+        stack_output(settings, "InfraStack", "TokenTableName")
+    assert "run notebook 01 again" in str(caught.value)
     assert local_aws.is_up()
 
 

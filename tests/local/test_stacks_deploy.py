@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from bwp_workshop import aws, deploy, names, onboarding
 from bwp_workshop.cli import main
 from bwp_workshop.deploy import DeployError
+from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.local.inventory import leftovers
@@ -59,7 +60,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
     assert event["EventBusArn"] == BUS_ARN
-    assert json.loads(deploy.outputs_file(settings).read_text()) == deployed
+    assert json.loads(outputs_file(settings).read_text()) == deployed
     assert deploy.outputs(names.EVENT_STACK, settings) == event
     assert deploy.outputs(settings=settings) == deployed
 
@@ -116,7 +117,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
 
     # --- destroy leaves nothing (the secret and the bus belong to the onboarding step) ---
     deploy.destroy("all", settings, progress=False)
-    assert json.loads(deploy.outputs_file(settings).read_text()) == {}
+    assert json.loads(outputs_file(settings).read_text()) == {}
     with pytest.raises(DeployError, match="InfraStack is not deployed"):
         deploy.outputs(names.INFRA_STACK, settings)
     assert leftovers(settings) == {"secrets": [names.CLIENT_SECRET_NAME], "event buses": [SOURCE]}
@@ -167,8 +168,8 @@ def test_deploy_refuses_when_the_local_aws_is_down(settings: Settings) -> None:
 
 def test_cli_outputs_prints_the_cached_outputs(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     cached = {names.INFRA_STACK: {"AppBaseUrl": "http://bwp-oauth-1.us-east-1.elb.amazonaws.com"}}
-    deploy.outputs_file(settings).parent.mkdir(parents=True, exist_ok=True)
-    deploy.outputs_file(settings).write_text(json.dumps(cached))
+    outputs_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    outputs_file(settings).write_text(json.dumps(cached))
     monkeypatch.setenv("BWP_PROJECT_DIR", str(settings.project_dir))
     monkeypatch.setenv("BWP_STATE_DIR", str(settings.bwp_dir))
     monkeypatch.setenv("BWP_LOCAL_MOTO_PORT", str(settings.local_moto_port))
@@ -185,9 +186,9 @@ def test_diff_and_outputs_read_back_from_cloudformation_when_the_cache_is_gone(
 ) -> None:
     deployed = deploy.deploy(names.INFRA_STACK, settings, progress=False)
     assert "There were no differences" in deploy.diff(names.INFRA_STACK, settings)
-    deploy.outputs_file(settings).unlink()
+    outputs_file(settings).unlink()
     assert deploy.outputs(names.INFRA_STACK, settings) == deployed
-    assert names.INFRA_STACK in json.loads(deploy.outputs_file(settings).read_text())
+    assert names.INFRA_STACK in json.loads(outputs_file(settings).read_text())
 
 
 def test_destroying_an_event_stack_that_was_never_deployed_touches_nothing(

@@ -4,7 +4,6 @@ configuration changes, installable end to end."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from bwp_workshop.local.runtime import OAUTH_APP_SERVICE, LocalRuntime
 from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, record_stack
 
 from .conftest import create_token_table
 
@@ -31,7 +30,7 @@ def test_local_up_starts_the_app_after_infrastack_and_a_merchant_can_install(
     try:
         assert [change.name for change in runtime.up()] == ["moto", "sandbox"]  # nothing deployed yet
         create_token_table(settings, "workshop-tokens")
-        (tmp_path / ".bwp" / "outputs.json").write_text(json.dumps({INFRA_STACK: {OUT_TOKEN_TABLE: "workshop-tokens"}}))
+        record_stack(settings, INFRA_STACK, {OUT_TOKEN_TABLE: "workshop-tokens"})
         # A profile of the caller's that does not exist here must not reach the app.
         monkeypatch.setenv("AWS_PROFILE", "a-profile-of-the-callers")
         runtime = LocalRuntime(Settings(project_dir=tmp_path, local_ready_timeout=60, **ports))

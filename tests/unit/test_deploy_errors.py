@@ -7,6 +7,7 @@ import pytest
 
 from bwp_workshop import names
 from bwp_workshop.deploy import DeployError, Progress, explain_failure, stack_names
+from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import get_settings
 
 # ruff: noqa: E501 (CLI output lines are long)
@@ -102,8 +103,8 @@ def test_outputs_of_a_list_of_stacks_are_keyed_by_stack(tmp_path) -> None:
 
     settings = get_settings(state_dir=tmp_path / ".bwp")
     cached = {"InfraStack": {"TokenTableName": "tokens"}, "EventStack": {"DataTableName": "data"}}
-    deploy.outputs_file(settings).parent.mkdir(parents=True)
-    deploy.outputs_file(settings).write_text(json.dumps(cached))
+    outputs_file(settings).parent.mkdir(parents=True)
+    outputs_file(settings).write_text(json.dumps(cached))
     assert deploy.outputs(["EventStack", "infrastack"], settings) == cached
     assert deploy.outputs(("InfraStack",), settings) == {"InfraStack": {"TokenTableName": "tokens"}}
     assert deploy.outputs("InfraStack", settings) == {"TokenTableName": "tokens"}
