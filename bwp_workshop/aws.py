@@ -18,6 +18,14 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ProfileNotFound,
+    SSOTokenLoadError,
+    UnauthorizedSSOTokenError,
+)
 
 from .errors import CredentialsError
 from .settings import Settings, get_settings
@@ -25,6 +33,15 @@ from .settings import Settings, get_settings
 #: The account id moto reports for the dummy credentials.
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+#: How to give the aws target credentials (shown wherever they are missing or refused).
+SIGN_IN_HINT = (
+    "Sign in first, in the terminal that starts JupyterLab (or set the variables in .env): "
+    "with AWS IAM Identity Center, `aws configure sso` once, then `aws sso login --profile NAME` and "
+    "AWS_PROFILE=NAME; with access keys, `aws configure` or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(and AWS_SESSION_TOKEN for temporary keys). Check with `aws sts get-caller-identity`. "
+    "No account yet? Set BWP_TARGET=local to rehearse the whole workshop without one."
+)
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
 
@@ -58,14 +75,13 @@ def session(settings: Settings | None = None) -> boto3.Session:
         )
         new = boto3.Session(botocore_session=core, region_name=settings.region, **LOCAL_CREDENTIALS)
     else:
-        new = boto3.Session(region_name=settings.region)
-        if new.get_credentials() is None:
-            raise CredentialsError(
-                "No AWS credentials found for the aws target.",
-                hint="Sign in first (`aws configure`, `aws sso login --profile NAME` with AWS_PROFILE=NAME, "
-                "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or set BWP_TARGET=local to rehearse "
-                "the workshop without an account.",
-            )
+        try:
+            new = boto3.Session(region_name=settings.region)
+            found = new.get_credentials()
+        except BotoCoreError as error:  # a profile that does not exist, an SSO cache that cannot be read
+            raise credentials_error(error) from None
+        if found is None:
+            raise CredentialsError("No AWS credentials found for the aws target.", hint=SIGN_IN_HINT)
     with _lock:
         return _sessions.setdefault(key, new)
 
@@ -93,12 +109,38 @@ def resource(service: str, settings: Settings | None = None) -> Any:
     return session(settings).resource(service, endpoint_url=endpoint_url(settings), config=_CLIENT_CONFIG)
 
 
+def credentials_error(error: Exception) -> CredentialsError:
+    """What is wrong with the aws target's credentials, said so a person can act on it (the
+    error's text names no secret: botocore's messages carry profile names, not keys)."""
+    text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    if isinstance(error, ProfileNotFound):
+        what = f"The AWS profile in AWS_PROFILE does not exist here ({text})."
+    elif isinstance(error, SSOTokenLoadError | UnauthorizedSSOTokenError) or "sso" in text.lower():
+        what = f"The AWS SSO sign-in has expired or never happened ({text})."
+        return CredentialsError(
+            what, hint="Run `aws sso login` (with --profile NAME if you use one), then run the cell again."
+        )
+    elif code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+        what = "The AWS credentials have expired."
+    elif code in ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AccessDenied"):
+        what = f"AWS refused the credentials ({code})."
+    elif isinstance(error, NoCredentialsError):
+        what = "No AWS credentials found for the aws target."
+    else:
+        what = f"The AWS credentials could not be used ({type(error).__name__}: {text})."
+    return CredentialsError(what, hint=SIGN_IN_HINT)
+
+
 def account_id(settings: Settings | None = None) -> str:
     """The account the target deploys into."""
     settings = settings or get_settings()
     if settings.is_local:
         return LOCAL_ACCOUNT_ID
-    return str(client("sts", settings).get_caller_identity()["Account"])
+    try:
+        return str(client("sts", settings).get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as error:
+        raise credentials_error(error) from None
 
 
 def subprocess_environment(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:

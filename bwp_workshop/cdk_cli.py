@@ -50,8 +50,9 @@ def cdk_environment(settings: Settings) -> dict[str, str]:
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     env.setdefault("CDK_DISABLE_VERSION_CHECK", "1")
     env.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
-    env.setdefault("FORCE_COLOR", "0")  # plain text: the output lands in notebooks and error messages
-    env.setdefault("NO_COLOR", "1")
+    # Plain text, whatever the caller's terminal asks for (a Jupyter kernel sets FORCE_COLOR and
+    # CLICOLOR): the output is parsed for progress and failures and lands in error messages.
+    env.update(FORCE_COLOR="0", NO_COLOR="1", CLICOLOR="0")
     return env
 
 

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import aws, names, onboarding
 from .cdk_cli import CdkCliError, run_cdk
 from .errors import ConfigurationError, WorkshopError
-from .outputs import load_outputs, outputs_file
+from .outputs import load_outputs, write_outputs
 from .settings import Settings, get_settings
 
 #: Pass as ``stack`` to act on every stack.
@@ -92,14 +92,6 @@ def _read_cache(settings: Settings) -> dict[str, dict[str, str]]:
         return {}  # a damaged cache is rebuilt from CloudFormation
 
 
-def _write_cache(settings: Settings, data: dict[str, dict[str, str]]) -> None:
-    path = outputs_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
-
-
 def _deployed_outputs(settings: Settings, stack: str) -> dict[str, str] | None:
     """The outputs of ``stack`` as CloudFormation reports them, or None when it is not deployed."""
     try:
@@ -130,7 +122,7 @@ def outputs(stack: str | Iterable[str] | None = None, settings: Settings | None 
                 cache[name] = found
                 changed = True
     if changed:
-        _write_cache(settings, cache)
+        write_outputs(settings, cache)
     if not _one_stack(stack):
         return {name: _public(cache[name]) for name in wanted if name in cache}
     name = wanted[0]
@@ -247,16 +239,21 @@ class Progress:
         if match is None:
             text = line.strip()
             if text.startswith(("✅", "❌", "✨")) and self.write is not None:
-                self.write(text)
+                from tqdm import tqdm
+
+                with tqdm.external_write_mode(file=sys.stdout):  # above the bars, drawn again below
+                    self.write(text)
             return
         stack = match["stack"]
         bar = self.bars.get(stack)
         if bar is None:
-            from tqdm.auto import tqdm
+            from .progress import bar as progress_bar
 
-            bar = self.bars[stack] = tqdm(total=int(match["total"]), desc=stack, unit="res", leave=True)
+            bar = self.bars[stack] = progress_bar(int(match["total"]), desc=stack, unit="res")
         bar.total = max(bar.total or 0, int(match["total"]))
         bar.n = min(int(match["done"]), bar.total)
+        if match["status"].endswith("_COMPLETE") and match["type"] == "AWS::CloudFormation::Stack":
+            bar.n = bar.total  # the stack's own last event: every resource is done
         bar.set_postfix_str(f"{match['status']} {match['resource'].split(' ')[0]}"[:60], refresh=True)
 
     def close(self) -> None:
@@ -457,6 +454,31 @@ def diff(stack: str | Iterable[str] | None = ALL, settings: Settings | None = No
     return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
 
 
+_DIFF_STACK = re.compile(r"^Stack (?P<stack>[A-Za-z][\w-]*)")
+_DIFF_RESOURCE = re.compile(r"^\[(?P<sign>[+~-])\] (?P<type>[A-Z][\w]*::[\w:]+) ")
+_DIFF_ACTIONS = {"+": "add", "~": "change", "-": "remove"}
+
+
+def summarize_diff(text: str) -> list[dict[str, Any]]:
+    """What a ``diff`` would do, per stack and resource type: ``{"stack", "resource type",
+    "add", "change", "remove"}`` rows (resources only; the CLI's text has the details)."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    stack = ""
+    for line in text.splitlines():
+        if found := _DIFF_STACK.match(line):
+            stack = found["stack"]
+        elif (found := _DIFF_RESOURCE.match(line)) and stack:
+            kind = found["type"].removeprefix("AWS::")
+            row = counts.setdefault((stack, kind), dict.fromkeys(_DIFF_ACTIONS.values(), 0))
+            row[_DIFF_ACTIONS[found["sign"]]] += 1
+    return [{"stack": stack, "resource type": kind, **row} for (stack, kind), row in counts.items()]
+
+
+def planned_changes(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """:func:`diff` summarized by :func:`summarize_diff` (empty when nothing would change)."""
+    return summarize_diff(diff(stack, settings))
+
+
 def deploy(
     stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True
 ) -> dict[str, Any]:
@@ -472,14 +494,14 @@ def deploy(
     args = ["deploy", *stacks, "--require-approval", "never", "--outputs-file", str(fresh), "--progress", "events"]
     if len(stacks) > 1:
         args += ["--concurrency", "2"]
-    shown = Progress(progress, write=lambda text: print(text, file=sys.stderr))
+    shown = Progress(progress, write=print)
     _cdk("Deploy", args, settings, stacks, app=app, progress=shown)
     deployed = json.loads(fresh.read_text()) if fresh.is_file() else {}
     fresh.unlink(missing_ok=True)
     cache = _read_cache(settings)
     for name, values in deployed.items():
         cache[name] = _public(values)
-    _write_cache(settings, cache)
+    write_outputs(settings, cache)
     if not _one_stack(stack):
         return {name: cache[name] for name in stacks if name in cache}
     return dict(cache.get(stacks[0], {}))
@@ -497,9 +519,9 @@ def destroy(stack: str | Iterable[str] | None = ALL, settings: Settings | None =
     if not dependents:
         return  # never hand the CLI an empty selection
     app = synth(settings)
-    shown = Progress(progress, write=lambda text: print(text, file=sys.stderr))
+    shown = Progress(progress, write=print)
     _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)
     cache = _read_cache(settings)
     for name in dependents:
         cache.pop(name, None)
-    _write_cache(settings, cache)
+    write_outputs(settings, cache)

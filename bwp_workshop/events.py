@@ -100,42 +100,37 @@ def wait_for_records(
             bar.close()
 
 
-def dlq_messages(settings: Settings | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """A look at the dead-letter queue without removing anything: up to ``limit`` messages
-    with their id, receive count, sent time and body (parsed when it is JSON)."""
+#: At most this many dead letters are read in one look.
+_MAX_LOOK = 1000
+
+
+def dlq_messages(
+    settings: Settings | None = None, limit: int = 100, *, since: float | None = None
+) -> list[dict[str, Any]]:
+    """A look at the dead-letter queue that removes nothing: up to ``limit`` messages with
+    their id, receive count, sent time, why the handler refused them (from its log) and body
+    (parsed when it is JSON). ``since``: only messages sent at or after that epoch time.
+
+    SQS has no read-only peek: a look is a receive, so each look adds one to every message's
+    receive count (the messages are made visible again at once)."""
     settings = settings or get_settings()
     sqs = aws.client("sqs", settings)
     url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     seen: dict[str, dict[str, Any]] = {}
     handles: list[str] = []
     try:
-        while len(seen) < limit:
+        while len(seen) < _MAX_LOOK:
             # Received messages stay hidden while we look, so each receive returns new ones;
-            # they are made visible again below (a peek on SQS still counts as a receive).
+            # they are made visible again below.
             response = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, limit - len(seen)),
-                VisibilityTimeout=30,
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, AttributeNames=["All"], WaitTimeSeconds=0
             )
             messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
             if not messages:
                 break
             for message in messages:
                 handles.append(message["ReceiptHandle"])
-                try:
-                    body: Any = json.loads(message.get("Body", ""))
-                except ValueError:
-                    body = message.get("Body", "")
-                attributes = message.get("Attributes", {})
-                sent = int(attributes.get("SentTimestamp", "0")) / 1000
-                seen[message["MessageId"]] = {
-                    "message_id": message["MessageId"],
-                    "receive_count": int(attributes.get("ApproximateReceiveCount", "0")),
-                    "sent_at": datetime.fromtimestamp(sent, UTC).isoformat(timespec="seconds") if sent else "",
-                    "body": body,
-                }
+                seen[message["MessageId"]] = _dead_letter(message)
     finally:
         for start in range(0, len(handles), 10):
             entries = [
@@ -143,7 +138,100 @@ def dlq_messages(settings: Settings | None = None, limit: int = 100) -> list[dic
                 for n, handle in enumerate(handles[start : start + 10])
             ]
             sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
-    return list(seen.values())
+    found = sorted(seen.values(), key=lambda message: message["sent_at"])
+    if since is not None:
+        found = [message for message in found if message["sent_at"] >= _utc(since)]
+    found = found[-limit:]
+    reasons = failure_reasons([message["message_id"] for message in found], settings)
+    for message in found:
+        message["reason"] = reasons.get(message["message_id"], "(not in the handler's log)")
+    return found
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _dead_letter(message: dict[str, Any]) -> dict[str, Any]:
+    try:
+        body: Any = json.loads(message.get("Body", ""))
+    except ValueError:
+        body = message.get("Body", "")
+    attributes = message.get("Attributes", {})
+    return {
+        "message_id": message["MessageId"],
+        "sent_at": _utc(int(attributes.get("SentTimestamp", "0")) / 1000),
+        "receive_count": int(attributes.get("ApproximateReceiveCount", "0")),
+        "reason": "",
+        "body": body,
+    }
+
+
+#: The handler's log line for a record it reports as failed (``lambdas/event_handler``).
+_FAILED_RECORD_LINES = ("record failed", "record failed unexpectedly")
+
+
+def failure_reasons(message_ids: list[str], settings: Settings | None = None) -> dict[str, str]:
+    """Why the handler failed each message, from its log: the local event runner's log file on
+    local, the function's CloudWatch log group on aws. The newest line per message wins."""
+    settings = settings or get_settings()
+    wanted = set(message_ids)
+    if not wanted:
+        return {}
+    reasons: dict[str, str] = {}
+    for line in _handler_log_lines(settings):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("message") not in _FAILED_RECORD_LINES:
+            continue
+        if entry.get("message_id") in wanted:
+            reason = entry.get("reason") or entry.get("error") or entry.get("message")
+            kind = f" ({entry['failure']})" if entry.get("failure") else ""
+            reasons[str(entry["message_id"])] = f"{reason}{kind}"
+    return reasons
+
+
+def _handler_log_lines(settings: Settings) -> list[str]:
+    if settings.is_local:
+        from .local.event_runner import SERVICE_NAME
+        from .local.processes import ProcessRegistry
+
+        path = ProcessRegistry(settings.bwp_dir).log_dir / f"{SERVICE_NAME}.log"
+        try:
+            return path.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+    group = stack_output(settings, names.EVENT_STACK, names.OUT_HANDLER_LOG_GROUP)
+    logs = aws.client("logs", settings)
+    lines: list[str] = []
+    pattern = " ".join(f'?"{text}"' for text in _FAILED_RECORD_LINES)
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=pattern):
+        lines.extend(event.get("message", "") for event in page.get("events", []))
+    return lines
+
+
+def wait_for_dead_letters(sent: dict[str, Any], timeout: float = 120.0, settings: Settings | None = None) -> list:
+    """Wait until the malformed events of ``sent`` (what :func:`send_test_events` returned)
+    are in the dead-letter queue, then look at them (see :func:`dlq_messages`). Waits on the
+    queue's depth, which costs no receive; the one look at the end does."""
+    settings = settings or get_settings()
+    expected = int(sent.get("dead_letter_depth", 0)) + int(sent.get("malformed", 0))
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while queue_depths(settings)["dead_letter_queue"] < expected:
+        if time.monotonic() > deadline:
+            raise WorkshopError(
+                f"{sent.get('malformed', 0)} malformed events did not reach the dead-letter queue within "
+                f"{timeout:.0f} s.",
+                hint="A failed record returns after the queue's visibility timeout (BWP_LOCAL_EVENT_RETRY_AFTER on "
+                "local) and moves after BWP_MAX_RECEIVE_COUNT receives; is the event runner up "
+                "(`bwp-workshop local status`)?",
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+    return dlq_messages(settings, since=sent.get("sent_at"))
 
 
 def queue_depths(settings: Settings | None = None) -> dict[str, int]:
@@ -216,8 +304,10 @@ def send_test_events(
     via: str = "auto",
     history_hours: float = 0.0,
 ) -> dict[str, Any]:
-    """Send test events; returns ``{"via", "event_ids", "malformed", "messages"}`` where
-    ``event_ids`` are the distinct valid events the data table should end up holding.
+    """Send test events; returns ``{"via", "event_ids", "malformed", "messages", "sent_at",
+    "dead_letter_depth"}`` where ``event_ids`` are the distinct valid events the data table
+    should end up holding (wait for them with :func:`wait_for_records`, for the malformed ones
+    with :func:`wait_for_dead_letters`).
 
     ``via="sandbox"`` (the default on local): the sandbox simulates ``count`` orders of the
     installation's merchant walking their lifecycles; ``duplicates`` of the events are
@@ -229,8 +319,16 @@ def send_test_events(
     settings = settings or get_settings()
     if via == "auto":
         via = "sandbox" if settings.is_local else "queue"
+    if settings.is_local:  # whatever sends events first makes sure the runner polls the deployed queue
+        from .local.runtime import ensure_event_runner
+
+        ensure_event_runner(settings)
+    before = {"sent_at": time.time(), "dead_letter_depth": queue_depths(settings)["dead_letter_queue"]}
     if via == "sandbox":
-        return _send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours)
+        return {
+            **before,
+            **_send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours),
+        }
     if via != "queue":
         raise ConfigurationError(f"Unknown way to send events: {via!r}.", hint="Use 'sandbox' or 'queue'.")
     installation_id = installation_id or settings.installation_id
@@ -245,6 +343,7 @@ def send_test_events(
     bodies += [json.dumps({"test": "not a Buy with Prime event", "n": i}) for i in range(malformed)]
     messages = send_to_queue(bodies, settings)
     return {
+        **before,
         "via": "queue",
         "event_ids": [event["detail"]["eventId"] for event in events],
         "malformed": malformed,

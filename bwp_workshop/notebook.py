@@ -1,31 +1,84 @@
 """Small conveniences for the workshop notebooks: the parameters cell's target applied to the
-kernel, and results shown as tables."""
+kernel (and, on local, the local runtime brought in line with what is deployed), and results
+shown as tables."""
 
 from __future__ import annotations
 
 import os
+import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from .settings import Settings, get_settings
 
+#: Columns whose ids are long and only told apart in a table (the full value is in the data).
+SHORTENED_COLUMNS = ("event_id", "message_id", "order_id", "installation_id")
 
-def start(target: str | None = None) -> Settings:
+
+def start(target: str | None = None, *, local_up: bool = True) -> Settings:
     """Apply the notebook's ``target`` parameter to this kernel (helpers called later see it)
-    and return the settings in force."""
+    and return the settings in force. On local (unless ``local_up=False``) the local runtime is
+    started or brought in line with what is deployed, and anything it had to change is said:
+    a restarted local AWS, say, and which notebooks to run again."""
     if target:
         os.environ["BWP_TARGET"] = target
     settings = get_settings()
+    _table_display_options()
     print(f"target: {settings.target}   region: {settings.region}   state: {settings.bwp_dir}")
+    if settings.is_local and local_up:
+        from .local.runtime import LocalRuntime
+
+        for change in LocalRuntime(settings).up():
+            if change.action != "already running":
+                print(change)
     return settings
 
 
-def table(data: Any, columns: list[str] | None = None) -> Any:
-    """A pandas DataFrame of a dict (two columns) or a list of dicts/dataclass rows."""
+def _table_display_options() -> None:
+    """Tables show values in full (URLs, hints) and never read ``$`` as maths."""
+    if "pandas" not in sys.modules:
+        import pandas  # noqa: F401  (the options below need it; notebooks show tables anyway)
     import pandas as pd
 
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.html.use_mathjax", False)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 200)
+
+
+def _when(value: Any) -> Any:
+    """An epoch number in a time column as a UTC datetime (other values as they are)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1e9:
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC).replace(microsecond=0)
+    return value
+
+
+def short_id(value: Any, keep: int = 8) -> Any:
+    """``abcdef12…`` for a long id; other values as they are."""
+    text = str(value)
+    return f"{text[:keep]}…" if isinstance(value, str) and len(text) > keep + 4 else value
+
+
+def table(data: Any, columns: list[str] | None = None, *, short_ids: bool = False) -> Any:
+    """A pandas DataFrame of a dict (two columns) or a list of dicts/dataclass rows (or a
+    DataFrame). Columns named ``*_at``/``* at`` holding epoch numbers show as UTC datetimes;
+    with ``short_ids`` the id columns (:data:`SHORTENED_COLUMNS`) show their first characters."""
+    import pandas as pd
+
+    _table_display_options()
     if isinstance(data, dict):
-        frame = pd.DataFrame({"": list(data.keys()), "value": [str(v) for v in data.values()]})
+        values = [_when(v) if str(k).endswith(("_at", " at")) else v for k, v in data.items()]
+        frame = pd.DataFrame({"": list(data.keys()), "value": [str(v) for v in values]})
         return frame.set_index("")
-    rows = [row.as_row() if hasattr(row, "as_row") else row for row in data]
-    frame = pd.DataFrame(rows)
+    if isinstance(data, pd.DataFrame):
+        frame = data.copy()
+    else:
+        rows = [row.as_row() if hasattr(row, "as_row") else row for row in data]
+        frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        name = str(column)
+        if name.endswith(("_at", " at")) and frame[column].dtype.kind in "if":
+            frame[column] = frame[column].map(_when)
+        if short_ids and name in SHORTENED_COLUMNS:
+            frame[column] = frame[column].map(short_id)
     return frame[columns] if columns else frame

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
+from .errors import WorkshopError
 from .settings import Settings, get_settings
 
 
@@ -104,11 +105,15 @@ def check_target(settings: Settings) -> Check:
         detail = ", ".join(f"{name} {state}" for name, state in states.items())
         return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
     from . import aws
+    from .errors import CredentialsError
 
     try:
         account = aws.account_id(settings)
-    except Exception as exc:  # the credential chain raises many types; the message says what to do
-        return Check("AWS credentials", False, type(exc).__name__, str(exc).splitlines()[0][:200])
+    except CredentialsError as error:
+        return Check("AWS credentials", False, error.message, error.hint)
+    except Exception as error:  # the credential chain raises many types; say what to do all the same
+        problem = aws.credentials_error(error)
+        return Check("AWS credentials", False, problem.message, problem.hint)
     return Check("AWS credentials", True, f"account {account}, region {settings.region}")
 
 
@@ -125,3 +130,18 @@ def run_checks(settings: Settings | None = None) -> list[Check]:
 
 def blocking_failures(checks: list[Check]) -> list[Check]:
     return [check for check in checks if check.blocking and not check.ok]
+
+
+class PreflightFailed(WorkshopError):
+    """A blocking preflight check failed."""
+
+
+def require(checks: list[Check]) -> None:
+    """Raise :class:`PreflightFailed` (shown without a traceback) naming every blocking check
+    that failed and what to do about each; nothing when all pass."""
+    blocking = blocking_failures(checks)
+    if blocking:
+        raise PreflightFailed(
+            "Fix these before you go on: " + "; ".join(f"{check.name}: {check.detail}" for check in blocking) + ".",
+            hint=" ".join(check.hint for check in blocking) + " Then run this notebook again.",
+        )

@@ -36,6 +36,8 @@ class NotebookResult:
     output: Path | None = None
     cell: int | None = None  # execution count in the executed copy (papermill adds one cell for parameters)
     error: str | None = None
+    #: What the failing cell's own error said to do (a ``WorkshopError``'s hint), if anything.
+    hint: str = ""
 
 
 def notebooks_dir(settings: Settings) -> Path:
@@ -123,7 +125,9 @@ def run_notebooks(
                 failed = True
                 result.status = "failed"
                 result.cell = exc.exec_count
-                result.error = f"{exc.ename}: {str(exc.evalue).splitlines()[0] if exc.evalue else ''}"[:500]
+                message, _, hint = str(exc.evalue or "").partition("\n  What to do: ")
+                result.error = f"{exc.ename}: {message.splitlines()[0] if message else ''}"[:500]
+                result.hint = " ".join(hint.split())[:1000]
             finally:
                 result.seconds = time.perf_counter() - started
             if on_result:
@@ -142,8 +146,10 @@ def run_notebooks(
 def raise_for_failure(results: list[NotebookResult]) -> None:
     for result in results:
         if result.status == "failed":
+            where = f"The executed copy {result.output} shows the cell and its output."
             raise NotebookFailed(
                 f"Notebook {result.name} failed in cell [{result.cell}]: {result.error}",
-                hint=f"Open the executed copy {result.output} to see the cell and its output; fix the cause "
-                "and run again (every notebook can be re-run on its own with --only).",
+                hint=f"{result.hint} {where}"
+                if result.hint
+                else f"{where} Fix the cause and run again (every notebook can be re-run on its own with --only).",
             )

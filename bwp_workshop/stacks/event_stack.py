@@ -152,6 +152,7 @@ class EventStack(cdk.Stack):
         cdk.CfnOutput(self, names.OUT_QUEUE_ARN, value=self.queue.queue_arn)
         cdk.CfnOutput(self, names.OUT_DLQ_URL, value=self.dead_letter_queue.queue_url)
         cdk.CfnOutput(self, names.OUT_FUNCTION_NAME, value=self.function.function_name)
+        cdk.CfnOutput(self, names.OUT_HANDLER_LOG_GROUP, value=self.log_group.log_group_name)
         cdk.CfnOutput(self, names.OUT_RULE_NAME, value=self.rule.rule_name)
         cdk.CfnOutput(self, names.OUT_EVENT_BUS_ARN, value=event_bus_arn)
 

@@ -88,6 +88,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_FUNCTION_NAME,
             names.OUT_RULE_NAME,
             names.OUT_EVENT_BUS_ARN,
+            names.OUT_HANDLER_LOG_GROUP,
         },
     }
     for stack, keys in expected.items():

@@ -1,0 +1,106 @@
+"""What a person does to the workshop, with real processes: stops half way, stops the local
+runtime between notebooks, has the local AWS killed, re-runs notebooks, and comes back to a
+full run that converges (the story is ``conftest.story``; each test checks one step of it)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.notebooks.workshop_run import BIN, environment, outputs_of
+
+pytestmark = pytest.mark.timeout(1500)
+
+
+def test_a_run_stopped_half_way_then_a_full_run_converges(story: dict[str, Any]) -> None:
+    assert story["stopped after 05"]["result"].returncode == 0, story["stopped after 05"]["result"].stdout
+    full = story["full run"]
+    assert full["result"].returncode == 0, full["result"].stdout + full["result"].stderr
+    records = full["records"]
+    assert records["06"]["all_stored"] and records["06"]["stored"] == records["06"]["sent"] > 0
+    assert records["06"]["dead_lettered"] == 1
+
+
+def test_after_local_down_the_next_notebook_says_what_to_run_again(story: dict[str, Any]) -> None:
+    step = story["06 after local down"]
+    assert step["result"].returncode != 0
+    said = step["result"].stdout + step["result"].stderr
+    # The CLI carries the notebook's own hint, not a generic one.
+    assert "EventStack no longer exists" in said and "run notebooks 01, 03, 04, 05 again" in said, said
+    shown = "".join("".join(o.get("text", "")) for o in outputs_of(step["out"] / "06-test-events.ipynb"))
+    assert "the local AWS was restarted" in shown and "notebooks 01, 03, 04, 05 again" in shown
+
+
+def test_notebooks_run_again_give_right_answers(story: dict[str, Any]) -> None:
+    for step in ("re-run 1", "re-run 2"):
+        result = story[step]["result"]
+        assert result.returncode == 0, result.stdout + result.stderr
+        records = story[step]["records"]
+        assert records["04"]["refreshed"]
+        # Counts are of this run's events: every one stored once, one dead letter from this send.
+        assert records["06"]["all_stored"] and records["06"]["stored"] == records["06"]["sent"] > 0
+        assert records["06"]["dead_lettered"] == 1
+        assert records["07"]["records"] >= records["06"]["sent"] and records["07"]["order_queried"]
+
+
+def test_a_killed_local_aws_is_noticed_and_the_next_run_converges(story: dict[str, Any]) -> None:
+    status = story["status after kill"]
+    assert status.returncode == 3 and "moto" in status.stdout and "stopped" in status.stdout, status.stdout
+    step = story["06 after the local AWS was killed"]
+    said = step["result"].stdout + step["result"].stderr
+    assert step["result"].returncode != 0 and "run notebooks 01, 03, 04, 05 again" in said, said
+    converged = story["converged"]
+    assert converged["result"].returncode == 0, converged["result"].stdout + converged["result"].stderr
+    clean_up = story["clean-up"]["result"]
+    assert clean_up.returncode == 0 and story["clean-up"]["records"]["99"]["nothing_left"], clean_up.stdout
+
+
+def test_executed_copies_show_plots_and_finished_progress(story: dict[str, Any]) -> None:
+    out = story["converged"]["out"]
+    assert (story["clean-up"]["out"] / "99-clean-up.ipynb").is_file()
+    analytics = outputs_of(out / "07-api-and-analytics.ipynb")
+    assert sum("image/png" in output.get("data", {}) for output in analytics) >= 2
+    for notebook in [*out.glob("*.ipynb"), *story["clean-up"]["out"].glob("*.ipynb")]:
+        for output in outputs_of(notebook):
+            assert output.get("name") != "stderr", f"{notebook.name} shows stderr: {output.get('text')}"
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), notebook.name
+
+
+@pytest.mark.parametrize(
+    ("credentials", "said"),
+    [
+        ({}, "No AWS credentials found"),
+        ({"AWS_PROFILE": "a-profile-that-is-not-here"}, "does not exist here"),
+    ],
+    ids=["none", "unknown profile"],
+)
+def test_the_aws_target_without_credentials_says_how_to_sign_in(
+    tmp_path: Path, credentials: dict[str, str], said: str
+) -> None:
+    env = {
+        **environment(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **credentials,
+    }
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [str(BIN / "bwp-workshop"), "run", "--target", "aws", "--only", "00", "--output-dir", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    shown = result.stdout + result.stderr
+    assert result.returncode == 1, shown
+    # The notebook's own hint reaches the CLI: how to sign in, and the local target as a way out.
+    assert said in shown and "aws sso login" in shown and "BWP_TARGET=local" in shown, shown
+    errors = [o for o in outputs_of(out / "00-prerequisites.ipynb") if o["output_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["ename"] == "PreflightFailed"
+    traceback = "\n".join(errors[0]["traceback"])
+    assert "aws sso login" in traceback and "Traceback" not in traceback and "AssertionError" not in traceback
