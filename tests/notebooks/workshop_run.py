@@ -24,6 +24,8 @@ def environment(folder: Path) -> dict[str, str]:
         BWP_LOCAL_SANDBOX_PORT=str(free_port()),
         BWP_LOCAL_APP_PORT=str(free_port()),
         BWP_LOCAL_EVENT_RUNNER_PORT=str(free_port()),
+        # A loaded 2-core machine (a test run beside another) can take over 30 s to start moto.
+        BWP_LOCAL_READY_TIMEOUT="120",
     )
 
 
