@@ -69,8 +69,6 @@ class LocalRuntime:
                 hint="Unset BWP_TARGET (or set it to 'local') to use the local runtime.",
             )
         self.registry = ProcessRegistry(self.settings.bwp_dir)
-        #: What the last ``up`` found when it checked ``.bwp/`` against the local AWS.
-        self.reconciliation = local_state.Reconciliation()
 
     def _moto_spec(self) -> ServiceSpec:
         s = self.settings
@@ -215,7 +213,6 @@ class LocalRuntime:
         with self.registry.locked():
             changes.append(self._up_one(self._moto_spec()))
             found = local_state.reconcile(self.settings)
-            self.reconciliation = found
             if found.changed:
                 changes.append(Change(LOCAL_AWS, found.message()))
             wanted = [spec.name for spec in self.services()]
