@@ -19,7 +19,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -178,8 +178,8 @@ def sign_in_page(message: str, console_url: str) -> HTMLResponse:
     """What the authorize endpoint answers when no merchant is signed in (someone opened the
     app's launch URL directly): where to start instead."""
     body = (
-        f"<p>{escape(message[:1].upper() + message[1:])}.</p><p>A merchant starts an install from the console: pick a merchant there "
-        "and click Install next to the app.</p>"
+        f"<p>{escape(message[:1].upper() + message[1:])}.</p>"
+        "<p>A merchant starts an install from the console: pick a merchant there and click Install next to the app.</p>"
         f'<p><a class="button" href="{escape(console_url)}">Open the console</a> '
         f"<code>{escape(console_url)}</code></p>"
     )

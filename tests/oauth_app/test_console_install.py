@@ -38,7 +38,9 @@ def app(local_settings: Settings, sandbox_server: SandboxHandle, tmp_path: Path)
     tree = stage_image_tree(dockerfile, tmp_path / "app")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    registration = sandbox_server.client.register_app(f"{url}/launch", f"{url}/install", f"{url}/settings", f"{url}/uninstall")
+    registration = sandbox_server.client.register_app(
+        f"{url}/launch", f"{url}/install", f"{url}/settings", f"{url}/uninstall"
+    )
     sandbox = sandbox_server.settings
     argv = dockerfile.cmd()
     argv[argv.index("--port") + 1] = str(port)
@@ -92,7 +94,9 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
 
         opened = browser.post(settings_action)
         assert opened.status_code == 200, opened.text
-        assert "Settings opened" in opened.text and "Installed since" in opened.text and "<iframe sandbox" in opened.text
+        assert (
+            "Settings opened" in opened.text and "Installed since" in opened.text and "<iframe sandbox" in opened.text
+        )
         assert "/console?merchant_id=merchant-02" in links(opened.text)
 
         removed = browser.post(uninstall_action)

@@ -24,7 +24,9 @@ def hrefs(page: str) -> list[str]:
 
 
 def test_the_console_lists_apps_and_merchants_and_links_install(sandbox_app: SandboxHandle) -> None:
-    app = sandbox_app.client.register_app("http://a.test/launch", "http://a.test/install", "http://a.test/s", "http://a.test/u")
+    app = sandbox_app.client.register_app(
+        "http://a.test/launch", "http://a.test/install", "http://a.test/s", "http://a.test/u"
+    )
     root = _http(sandbox_app).get("/", follow_redirects=True)
     assert root.status_code == 200 and root.url.path == "/console"
     assert root.headers["content-type"].startswith("text/html")
@@ -65,7 +67,9 @@ def test_actions_on_unknown_installations_are_clear(sandbox_app: SandboxHandle) 
 
 
 def test_the_sign_in_page_points_to_the_console(sandbox_app: SandboxHandle) -> None:
-    app = sandbox_app.client.register_app("http://a.test/launch", "http://a.test/install", "http://a.test/s", "http://a.test/u")
+    app = sandbox_app.client.register_app(
+        "http://a.test/launch", "http://a.test/install", "http://a.test/s", "http://a.test/u"
+    )
     query = {
         "response_type": "code",
         "client_id": app.client_id,

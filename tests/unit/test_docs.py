@@ -35,9 +35,7 @@ def test_every_relative_link_resolves(page: Path) -> None:
     for target in relative_links(page):
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
-        if not resolved.exists():
-            broken.append(target)
-        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+        if not resolved.exists() or (anchor and resolved.suffix == ".md" and anchor not in anchors(resolved)):
             broken.append(target)
     assert not broken, f"{page.name}: {broken}"
 
@@ -46,7 +44,9 @@ def test_every_relative_link_resolves(page: Path) -> None:
 def test_every_table_has_a_header_separator(page: Path) -> None:
     text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
     lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))]
+    starts = [
+        i for i, line in enumerate(lines) if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))
+    ]
     for start in starts:
         assert re.fullmatch(r"\|(\s*:?-{3,}:?\s*\|)+", lines[start + 1].strip()), f"{page.name}:{start + 1}"
 
