@@ -9,6 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -202,6 +203,39 @@ def install_app(settings: Settings | None = None, merchant_id: str | None = None
         "status": outcome.status_code,
         "went through": [url.split("?")[0] for url in outcome.redirects],
     }
+
+
+def console_install_url(settings: Settings | None = None) -> str:
+    """The page a person opens in a browser to install the app as a merchant: on local the
+    sandbox's console (pick a merchant, click Install); on aws the Buy with Prime console
+    (the host of the authorize endpoint), where the app's marketplace page has Install."""
+    settings = settings or get_settings()
+    if settings.is_local:
+        from .sandbox.config import CONSOLE_PATH
+
+        return f"{settings.sandbox_url}{CONSOLE_PATH}"
+    parts = urlsplit(settings.authorize_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def browser_install(settings: Settings | None = None) -> dict[str, str]:
+    """How a person installs the app with a browser, beside the scripted :func:`install_app`:
+    the page to open and what to click there."""
+    settings = settings or get_settings()
+    url = console_install_url(settings)
+    if settings.is_local:
+        steps = (
+            "Open the sandbox console, pick a merchant, click Install next to your app: the browser goes "
+            "through the app's launch URL, the authorize page and back to the app's install URL. "
+            "The console then lists the installation, with Settings and Uninstall."
+        )
+    else:
+        steps = (
+            "Sign in to the Buy with Prime console as your test merchant, open your app's page in the "
+            "marketplace and click Install; then set BWP_INSTALLATION_ID in .env to the installation id "
+            "the token table shows."
+        )
+    return {"open in a browser": url, "what to do": steps}
 
 
 # --- clean-up ---------------------------------------------------------------------------------------

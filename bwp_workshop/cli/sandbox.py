@@ -97,6 +97,40 @@ def merchants() -> None:
             )
 
 
+def _display_available() -> bool:
+    import os
+    import sys
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@sandbox.command()
+@click.option("--open", "open_browser", is_flag=True, help="Also open the page in a browser (where a display exists).")
+def console(open_browser: bool) -> None:
+    """Print the console page where a person installs the app as a merchant, with a browser."""
+    import webbrowser
+
+    from ..errors import LocalRuntimeError
+    from ..workshop import browser_install
+
+    settings = get_settings()
+    how = browser_install(settings)
+    url = how["open in a browser"]
+    click.echo(url)
+    click.echo(how["what to do"])
+    if settings.is_local:
+        try:
+            with _client() as client:
+                client.merchants()
+        except LocalRuntimeError as error:
+            click.echo(str(error), err=True)
+    if open_browser:
+        if _display_available() and webbrowser.open(url):
+            click.echo("Opened in your browser.")
+        else:
+            click.echo("No browser can be opened here: open the URL above yourself.", err=True)
+
+
 @sandbox.command()
 @click.option("--merchant", "merchant_id", default=None, help="Merchant id (default: the first merchant).")
 @click.option("--app", "app_id", default=None, help="App or client id (default: BWP_CLIENT_ID, else the last app).")

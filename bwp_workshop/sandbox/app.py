@@ -5,6 +5,8 @@ Routes, at the paths of ``Settings.sandbox_endpoints``:
 * ``GET  /marketplace/authorize``: the authorization endpoint (RFC 6749 4.1 with PKCE S256);
 * ``POST /token``: the token endpoint (``authorization_code``, ``refresh_token``);
 * ``POST /graphql``: the GraphQL API (bearer token + ``X-Omni-InstallationId``);
+* ``GET  /console`` (and ``/``): the partner console as HTML pages for a person with a browser
+  (``console.py``): pick a merchant, install an app, open its settings, uninstall it;
 * ``GET  /_bwp/health``: ``{"service": "sandbox", "pid": ...}`` for the local runtime;
 * ``/_sandbox/...``: the admin API (the partner console, the merchant's actions, the event
   simulator, faults, the ledger), used by ``SandboxClient`` and ``bwp-workshop sandbox``.
@@ -25,14 +27,22 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..settings import SANDBOX_AUTHORIZE_PATH, Settings, get_settings
-from .config import FAULT_ENDPOINTS, FaultSpec, SandboxSettings, sandbox_settings
+from .config import (
+    ADMIN_PREFIX,
+    CONSOLE_INSTALL_PATH,
+    CONSOLE_PATH,
+    FAULT_ENDPOINTS,
+    FaultSpec,
+    SandboxSettings,
+    sandbox_settings,
+)
+from .console import console_router, sign_in_page
 from .core import CONSOLE_COOKIE, AuthorizeError, NotFound, OAuthError, Sandbox
 from .event_source import EmitRequest, EventSource
 from .graphql_api import error_body, execute
 
 SERVICE_NAME = "sandbox"
 HEALTH_PATH = "/_bwp/health"
-ADMIN_PREFIX = "/_sandbox"
 _FAULT_PATHS = {SANDBOX_AUTHORIZE_PATH: "authorize", "/token": "token", "/graphql": "graphql"}
 
 
@@ -114,8 +124,9 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
         try:
             location = sandbox.authorize(request.url.query, request.cookies.get(CONSOLE_COOKIE))
         except AuthorizeError as error:
-            title = "Sign in to Buy with Prime" if error.status == 401 else "Invalid authorization request"
-            return _page(title, error.message, error.status)
+            if error.status == 401:
+                return sign_in_page(error.message, f"{str(request.base_url).rstrip('/')}{CONSOLE_PATH}")
+            return _page("Invalid authorization request", error.message, error.status)
         return RedirectResponse(location, status_code=302)
 
     @app.post("/token", response_model=None)
@@ -171,6 +182,7 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
         return JSONResponse(result)
 
     app.include_router(_admin_router(sandbox, events, settings))
+    app.include_router(console_router(sandbox))
     return app
 
 
@@ -204,7 +216,7 @@ def _admin_router(sandbox: Sandbox, events: EventSource, settings: Settings) -> 
         rows = sandbox.store.all("SELECT data FROM orders WHERE merchant_id = ? ORDER BY updated_at", merchant_id)
         return [json.loads(row["data"]) for row in rows]
 
-    @router.get("/console/install", response_model=None)
+    @router.get(CONSOLE_INSTALL_PATH.removeprefix(ADMIN_PREFIX), response_model=None)
     async def console_install(app_id: str, merchant_id: str | None = None) -> Response:
         """The merchant clicks "install" in the console: sign the merchant in (cookie) and
         go to the app's launch URL."""

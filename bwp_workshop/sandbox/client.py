@@ -25,8 +25,9 @@ from pydantic import SecretStr
 
 from ..errors import LocalRuntimeError, WorkshopError
 from ..settings import Settings, get_settings
+from .config import ADMIN_PREFIX, CONSOLE_INSTALL_PATH
 
-ADMIN = "/_sandbox"
+ADMIN = ADMIN_PREFIX
 
 
 class SandboxError(WorkshopError):
@@ -171,7 +172,7 @@ class SandboxClient:
         params = {"app_id": self._app_id(app_id)}
         if merchant_id:
             params["merchant_id"] = merchant_id
-        start = httpx.URL(f"{self.base_url}{ADMIN}/console/install", params=params)
+        start = httpx.URL(f"{self.base_url}{CONSOLE_INSTALL_PATH}", params=params)
         with httpx.Client(trust_env=False, timeout=self._timeout, follow_redirects=True) as browser:
             try:
                 response = browser.get(start)

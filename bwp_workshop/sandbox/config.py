@@ -22,6 +22,12 @@ from ..settings import dotenv_path
 EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
 EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
 
+#: Where the sandbox serves its admin API, its console pages for a person, and the console's
+#: Install action (signs the merchant in, then goes to the app's launch URL).
+ADMIN_PREFIX = "/_sandbox"
+CONSOLE_PATH = "/console"
+CONSOLE_INSTALL_PATH = f"{ADMIN_PREFIX}/console/install"
+
 #: The endpoints faults can be injected into.
 FAULT_ENDPOINTS: tuple[str, ...] = ("authorize", "token", "graphql")
 

@@ -476,7 +476,9 @@ class Sandbox:
         )
 
     # --- calls to the app ----------------------------------------------------------------------------
-    def _signed_call(self, installation_id: str, method: str, url: str, body: bytes | None) -> dict[str, Any]:
+    def _signed_call(
+        self, installation_id: str, method: str, url: str, body: bytes | None, limit: int = 500
+    ) -> dict[str, Any]:
         token = self.key.token(installation_id, url, body, ttl=self.config.verification_token_ttl)
         where = self.config.verification_token_in
         target = with_token(url, token) if where in ("query", "both") else url
@@ -493,14 +495,15 @@ class Sandbox:
             "url": url,
             "ok": response.is_success,
             "error": "" if response.is_success else f"HTTP {response.status_code}",
-            "text": response.text[:500],
+            "text": response.text[:limit],
         }
 
-    def open_settings(self, installation_id: str) -> dict[str, Any]:
-        """The merchant opens the app's settings from the console: GET the settings URL."""
+    def open_settings(self, installation_id: str, limit: int = 500) -> dict[str, Any]:
+        """The merchant opens the app's settings from the console: GET the settings URL (the
+        answer's first ``limit`` characters are kept)."""
         installation = self.installation(installation_id)
         app = self.app(installation["app_id"])
-        return self._signed_call(installation_id, "GET", app["settings_url"], None)
+        return self._signed_call(installation_id, "GET", app["settings_url"], None, limit)
 
     def uninstall(self, installation_id: str) -> dict[str, Any]:
         """The merchant removes the app: POST the uninstall URL with a JSON body, then revoke

@@ -76,7 +76,7 @@ class EmitRequest(BaseModel):
         ge=0,
         le=24 * 90,
         description="place the orders at random times over this many past hours, their lifecycle steps "
-        "hours apart (event times in the past, as a history); 0: everything happens now",
+        "spread between the order and now (event times in the past, as a history); 0: everything happens now",
     )
 
 
@@ -194,11 +194,13 @@ class EventSource:
             now = time.time()
             if request.spread_hours:
                 at = now - rng.uniform(0.1, 1.0) * request.spread_hours * 3600
-                for step in LIFECYCLES[name]:
+                steps = LIFECYCLES[name]
+                gap = (now - at) / len(steps)  # the lifecycle fits between the order and now
+                for step in steps:
                     occurrence = step(order, rng, at, bp)
                     occurrence.at = at
                     occurrences.append(occurrence)
-                    at = min(now, at + rng.uniform(0.05, 0.25) * request.spread_hours * 3600)
+                    at = min(now, at + rng.uniform(0.3, 1.0) * gap)
             else:
                 for number, step in enumerate(LIFECYCLES[name]):
                     occurrences.append(step(order, rng, now + number, bp))

@@ -74,3 +74,29 @@ def test_settings_of_an_unknown_installation_is_an_error(cli: CliRunner) -> None
     result = cli.invoke(main, ["sandbox", "settings", "inst-nope"])
     assert result.exit_code == 1
     assert "no installation 'inst-nope'" in result.output
+
+
+def test_console_prints_the_page_where_a_person_installs(
+    cli: CliRunner, sandbox_server: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = cli.invoke(main, ["sandbox", "console"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"{sandbox_server.url}/console"
+    assert "pick a merchant, click Install" in result.output
+    assert "does not answer" not in result.output
+    opened = cli.invoke(main, ["sandbox", "console", "--open"])
+    assert opened.exit_code == 0
+    assert "No browser can be opened here: open the URL above yourself." in opened.output
+
+
+def test_console_says_when_the_sandbox_is_not_running(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import free_port
+
+    port = free_port()
+    monkeypatch.setenv("BWP_LOCAL_SANDBOX_PORT", str(port))
+    result = cli.invoke(main, ["sandbox", "console"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == f"http://127.0.0.1:{port}/console"
+    assert "bwp-workshop local up" in result.output

@@ -1,8 +1,17 @@
+import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import matplotlib.dates as mdates
 import pandas as pd
+import pytest
 
 from bwp_workshop import analytics
+from bwp_workshop.sandbox.events import LIFECYCLES
+from bwp_workshop.sandbox.merchants import new_order, seed_merchants
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _items() -> list[dict]:
@@ -67,8 +76,133 @@ def test_records_frame_types_and_orders_count_each_order_once() -> None:
     assert lag["max"] == 2.0
 
 
+def spread_items(orders: int = 20, hours: float = 72, seed: int = 7) -> list[dict]:
+    """Records as a 06 run leaves them: ``orders`` orders placed over the past ``hours`` hours as
+    the sandbox places them (``spread_hours``: each lifecycle's steps between the order and now),
+    plus events without order facts (no amount, no currency) that cluster at the end."""
+    rng = random.Random(seed)
+    merchant = seed_merchants(1)[0]
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC).timestamp()
+    items = []
+    for number in range(orders):
+        order = new_order(merchant, rng)
+        at = now - rng.uniform(0.1, 1.0) * hours * 3600
+        steps = LIFECYCLES[rng.choice(sorted(LIFECYCLES))]
+        gap = (now - at) / len(steps)
+        for step in steps:
+            event_type = step(order, rng, at, merchant["businessProductId"]).type
+            items.append(
+                {
+                    "event_id": f"e{len(items)}",
+                    "event_type": event_type,
+                    "event_time": datetime.fromtimestamp(at, UTC).isoformat(),
+                    "installation_id": "inst-a" if number % 3 else "inst-b",
+                    "order_id": order["id"],
+                    "order_total_amount": order["totalPrice"]["amount"],
+                    "order_currency": order["totalPrice"]["currencyCode"],
+                    "received_at": datetime.fromtimestamp(now, UTC).isoformat(),
+                }
+            )
+            at = min(now, at + rng.uniform(0.3, 1.0) * gap)
+    for number in range(6):  # unenriched: no order facts
+        items.append(
+            {
+                "event_id": f"u{number}",
+                "event_type": "BUYABILITY_STATUS_CHANGED",
+                "event_time": datetime.fromtimestamp(now - number, UTC).isoformat(),
+                "installation_id": "inst-a",
+            }
+        )
+    return items
+
+
+def _png(figure) -> bytes:
+    data = analytics.show(figure)._repr_png_()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000
+    return data
+
+
+def _labels(figure) -> list[str]:
+    return [text for axes in figure.axes for text in (axes.get_ylabel(), axes.get_xlabel())]
+
+
+def test_bins_fit_a_72_hour_spread() -> None:
+    frame = analytics.records_frame(spread_items())
+    period = analytics.choose_period(frame["event_time"])
+    assert period in {"3h", "4h", "6h"}, period
+    counts = analytics.events_over_time(frame).sum(axis=1)
+    assert analytics.MIN_BINS <= len(counts) <= analytics.MAX_BINS + 1
+    assert (counts > 0).mean() >= 0.6, counts  # not mostly empty
+    assert counts.max() <= 0.5 * counts.sum(), counts  # not one spike
+    assert len(frame) == counts.sum()  # every event in a bin
+
+
+@pytest.mark.parametrize(
+    ("span", "count", "expected"),
+    [(timedelta(seconds=45), 4, "10s"), (timedelta(minutes=20), 60, "2min"), (timedelta(days=9), 200, "12h")],
+)
+def test_the_period_follows_span_and_count(span: timedelta, count: int, expected: str) -> None:
+    start = pd.Timestamp("2026-11-28", tz="UTC")
+    times = pd.Series([start + span * i / (count - 1) for i in range(count)])
+    assert analytics.choose_period(times) == expected
+    assert analytics.choose_period(times[:1]) == "10s"
+
+
+def test_the_plots_are_pngs_with_units_and_currency(tmp_path: Path) -> None:
+    frame = analytics.records_frame(spread_items())
+    assert frame["order_total_amount"].isna().sum() == 6
+    events = analytics.plot_events_over_time(frame)
+    _png(events)
+    period = analytics.period_label(analytics.choose_period(frame["event_time"]))
+    assert f"events per {period}" in _labels(events)
+    assert any(label.startswith("event time (UTC), bins of") for label in _labels(events))
+    bars = [patch.get_height() for patch in events.axes[0].patches]
+    assert sum(bars) == len(frame)
+
+    value = analytics.plot_order_value_over_time(frame)
+    _png(value)
+    labels = _labels(value)
+    assert any(label.startswith("order value per") and label.endswith("(USD)") for label in labels), labels
+    assert "running total (USD)" in labels
+    total = value.axes[1].lines[0].get_ydata()[-1]
+    assert total == pytest.approx(analytics.orders(frame)["order_total_amount"].sum())
+    first = mdates.num2date(value.axes[0].patches[0].get_x())
+    assert first <= frame["event_time"].min().to_pydatetime()
+
+    shown = analytics.show(value)
+    assert shown.save(tmp_path / "value.png").read_bytes() == shown.data
+
+
+def test_several_currencies_get_a_panel_each() -> None:
+    items = spread_items(orders=8)
+    for item in items[::2]:
+        if "order_currency" in item:
+            item["order_currency"] = "EUR"
+    items[1].pop("order_currency", None)
+    frame = analytics.records_frame(items)
+    figure = analytics.plot_order_value_over_time(frame)
+    _png(figure)
+    currencies = {label.rsplit("(", 1)[1].rstrip(")") for label in _labels(figure) if label.startswith("running")}
+    expected = set(analytics.orders(frame)["order_currency"].fillna(analytics.UNKNOWN_CURRENCY))
+    assert currencies == expected and "EUR" in currencies
+
+
 def test_plots_render_even_without_data() -> None:
     empty = analytics.records_frame([])
+    _png(analytics.plot_events_over_time(empty))
+    _png(analytics.plot_order_value_over_time(empty))
+    unenriched = analytics.records_frame([item for item in spread_items() if item["event_id"].startswith("u")])
+    _png(analytics.plot_order_value_over_time(unenriched))
+    _png(analytics.plot_events_over_time(unenriched))
     figure = analytics.plot_over_time(analytics.order_value_over_time(empty), "order value", "USD")
     assert figure.axes[0].get_title() == "order value"
     assert isinstance(analytics.events_over_time(empty), pd.DataFrame)
+
+
+def test_a_notebook_cell_displays_the_plot_as_png() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shown = analytics.show(analytics.plot_events_over_time(analytics.records_frame(spread_items())))
+    data, _ = InteractiveShell.instance().display_formatter.format(shown)
+    assert data["image/png"] == shown.data
+    assert "Events per time bin" in data["text/plain"]

@@ -57,3 +57,11 @@ def test_workshop_errors_render_without_a_traceback_in_notebooks() -> None:
     assert error._render_traceback_() == [
         "PortInUseError: Cannot start moto: port 4566 is in use.\n  What to do: set BWP_LOCAL_MOTO_PORT"
     ]
+
+
+def test_sandbox_console_on_aws_names_the_buy_with_prime_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BWP_TARGET", "aws")
+    result = CliRunner().invoke(main, ["sandbox", "console"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "https://console.buywithprime.amazon.com/"
+    assert "open your app's page in the marketplace and click Install" in result.output

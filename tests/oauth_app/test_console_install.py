@@ -1,0 +1,111 @@
+"""A person installs the app with a browser: the sandbox console page as a process, the real
+app as a process (the image's command line), the token table on the local AWS. Every step
+follows a link or a form of the page, with redirects followed as a browser does."""
+
+from __future__ import annotations
+
+import html
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.settings import Settings
+from tests.conftest import SandboxHandle, free_port
+
+from .conftest import all_items, create_token_table
+from .serving import Dockerfile, app_environment, serving, stage_image_tree
+
+
+def links(page: str) -> list[str]:
+    return [html.unescape(value) for value in re.findall(r'href="([^"]+)"', page)]
+
+
+def forms(page: str) -> list[str]:
+    return [html.unescape(value) for value in re.findall(r'<form[^>]*method="post" action="([^"]+)"', page)]
+
+
+@pytest.fixture
+def app(local_settings: Settings, sandbox_server: SandboxHandle, tmp_path: Path) -> Iterator[Any]:
+    """The real app on a free port, registered with the sandbox."""
+    table = create_token_table(local_settings)
+    dockerfile = Dockerfile.parse()
+    tree = stage_image_tree(dockerfile, tmp_path / "app")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    registration = sandbox_server.client.register_app(
+        f"{url}/launch", f"{url}/install", f"{url}/settings", f"{url}/uninstall"
+    )
+    sandbox = sandbox_server.settings
+    argv = dockerfile.cmd()
+    argv[argv.index("--port") + 1] = str(port)
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    env = app_environment(
+        local_settings,
+        table="tokens",
+        base_url=url,
+        public_key=sandbox.public_key,
+        authorize_url=sandbox.authorize_url,
+        token_url=sandbox.token_url,
+        client_id=registration.client_id,
+        client_secret=registration.client_secret.get_secret_value(),
+    )
+    with serving(argv, env, cwd=tree, health_url=f"{url}/health", log=tmp_path / "app.log"):
+        yield registration, table, url
+
+
+def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
+    app: Any, sandbox_server: SandboxHandle
+) -> None:
+    registration, table, app_url = app
+    with httpx.Client(base_url=sandbox_server.url, follow_redirects=True, trust_env=False, timeout=30) as browser:
+        console = browser.get("/")
+        assert console.status_code == 200 and registration.app_id in console.text
+        signed_in = browser.get("/console", params={"merchant_id": "merchant-02"})
+        install = next(link for link in links(signed_in.text) if registration.app_id in link)
+
+        installed = browser.get(install)
+        assert installed.status_code == 200, installed.text
+        assert "is installed" in installed.text
+        went = [str(response.url).split("?")[0] for response in installed.history]
+        assert went == [
+            f"{sandbox_server.url}/_sandbox/console/install",
+            f"{app_url}/launch",
+            f"{sandbox_server.url}/marketplace/authorize",
+        ]
+        assert str(installed.url).startswith(f"{app_url}/install?code=")
+
+        [installation] = sandbox_server.client.installations(merchant_id="merchant-02")
+        iid = installation["installation_id"]
+        assert installation["status"] == "installed"
+        stored = TokenStore(table).latest(iid)
+        assert stored is not None and stored.refresh_token
+
+        back = browser.get("/console", params={"merchant_id": "merchant-02"}).text
+        assert iid in back and 'class="status-installed"' in back
+        settings_action, uninstall_action = forms(back)
+        assert settings_action == f"/console/installations/{iid}/settings"
+
+        opened = browser.post(settings_action)
+        assert opened.status_code == 200, opened.text
+        assert (
+            "Settings opened" in opened.text and "Installed since" in opened.text and "<iframe sandbox" in opened.text
+        )
+        assert "/console?merchant_id=merchant-02" in links(opened.text)
+
+        removed = browser.post(uninstall_action)
+        assert removed.status_code == 200, removed.text
+        assert f"POST <code>{app_url}/uninstall</code>: HTTP 200" in removed.text
+        assert TokenStore(table).latest(iid) is None and all_items(table) == []
+
+        after = browser.get("/console", params={"merchant_id": "merchant-02"}).text
+        assert 'class="status-uninstalled"' in after and forms(after) == []
+        again = browser.post(uninstall_action)
+        assert again.status_code == 409 and "already uninstalled" in again.text
+    assert sandbox_server.client.installations(merchant_id="merchant-01") == []
