@@ -231,6 +231,9 @@ def plot_events_over_time(frame: pd.DataFrame, period: str | None = None) -> Any
                  label=str(installation))  # fmt: skip
         bottom = values if bottom is None else bottom + values
     axes.set_ylabel(f"events per {period_label(period)}")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # events come whole
     if len(table.columns) > 1:
         axes.legend(title="installation", fontsize="small")
     _time_axis(axes, period)
