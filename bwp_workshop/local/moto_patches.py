@@ -64,7 +64,8 @@ The gaps (moto 5.2.5):
     that record off for DynamoDB items and SQS messages (S3's reset needs it for its keys).
 17. Every request looked its service up by listing moto's package folder and matching some
     four hundred URL patterns, under one lock that all requests share. The fix remembers the
-    answer per host.
+    answer per host; and each request listed its handler class's methods (``inspect``), which
+    the fix lists once per class.
 18. Counting a queue's visible, in-flight and delayed messages (``GetQueueAttributes``, and the
     wake-up check of every long poll after each send) read the clock twice per message through
     ``datetime``; the fix reads it once per count.
@@ -87,6 +88,7 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation import responses
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.core import responses as core_responses
 from moto.core.common_models import BaseModel, CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
@@ -891,6 +893,17 @@ def _wrap_backend_for_host(original: Any) -> Any:
     return get_backend_for_host
 
 
+def _cached_method_names(original: Any) -> Any:
+    names: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: type) -> list[str]:
+        if clazz not in names:
+            names[clazz] = original(clazz)
+        return names[clazz]
+
+    return method_names_from_class
+
+
 # --- 18. queue counts with one clock read ---------------------------------------------------------
 
 
@@ -978,6 +991,7 @@ def apply() -> list[str]:
         (sqs_models.Message, "instances_tracked"),
         (FakeKey, "instances_tracked"),
         (werkzeug_app.DomainDispatcherApplication, "get_backend_for_host"),
+        (core_responses, "method_names_from_class"),
     ):
         _require(owner, attribute)
     # What a queue sets on itself (a probe queue, never registered with a backend).
@@ -1046,6 +1060,7 @@ def apply() -> list[str]:
     werkzeug_app.DomainDispatcherApplication.get_backend_for_host = _wrap_backend_for_host(
         werkzeug_app.DomainDispatcherApplication.get_backend_for_host
     )
+    core_responses.method_names_from_class = _cached_method_names(core_responses.method_names_from_class)
     sqs_models.Queue.messages = property(_visible_messages)  # type: ignore[assignment]
     sqs_models.Queue.approximate_number_of_messages_not_visible = property(_not_visible_count)  # type: ignore
     sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)  # type: ignore
@@ -1071,7 +1086,8 @@ def apply() -> list[str]:
             "and sends lost messages and brought deleted ones back); a receive copies messages shallowly",
             "DynamoDB items and SQS messages are not recorded in moto's instance lists (every Scan "
             "kept a copy of every item)",
-            "the service of a request is remembered per host (each request listed moto's folder)",
+            "the service of a request is remembered per host (each request listed moto's folder), "
+            "and a handler class's methods are listed once",
             "queue counts read the clock once per count, not twice per message",
         ]
     )

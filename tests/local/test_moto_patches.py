@@ -629,3 +629,15 @@ def test_the_service_of_a_request_is_looked_up_once_per_host(monkeypatch: pytest
     assert app.get_backend_for_host(host) == "sqs"
     assert len(listings) <= 1  # the second lookup listed nothing
     assert app.get_backend_for_host("dynamodb") == "dynamodb"
+
+    import inspect
+
+    from moto.core import responses as core_responses
+    from moto.sqs.responses import SQSResponse
+
+    listed: list[int] = []
+    original_getmembers = inspect.getmembers
+    monkeypatch.setattr(inspect, "getmembers", lambda *a, **k: listed.append(1) or original_getmembers(*a, **k))
+    first = core_responses.method_names_from_class(SQSResponse)
+    assert "receive_message" in first and core_responses.method_names_from_class(SQSResponse) == first
+    assert len(listed) <= 1  # listed once per class
