@@ -63,6 +63,7 @@ def run_pipeline(
     pipeline: Pipeline, client: SandboxClient, n: int, concurrency: int, drain: bool, moto: psutil.Process
 ) -> dict[str, Any]:
     timeout = max(600.0, n / 20)
+    cpu_before = sum(moto.cpu_times()[:2])
     if drain:
         entries = emit_at_least(client, n, seed=1000)
         settle_queue(pipeline, len(entries))
@@ -104,11 +105,13 @@ def run_pipeline(
         "dead_letters": depth(pipeline.settings, pipeline.dlq_url),
         "queue_left": depth(pipeline.settings, pipeline.queue_url),
         "moto_rss_mib": round(moto.memory_info().rss / 2**20, 1),
+        # CPU the moto server spent per event (less sensitive to the machine's load than a rate).
+        "moto_cpu_ms_per_event": round((sum(moto.cpu_times()[:2]) - cpu_before) * 1000 / len(entries), 2),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }
 
 
-def raw_put_rate(settings: Settings, puts: int, concurrency: int) -> dict[str, Any]:
+def raw_put_rate(settings: Settings, puts: int, concurrency: int, moto: psutil.Process) -> dict[str, Any]:
     """bench/dynamodb_puts.py on this run's local AWS (same process, same moment): the rate
     the event pipeline's ceiling is measured against. The table is dropped afterwards."""
     sys.path.insert(0, str(REPO / "bench"))
@@ -122,11 +125,19 @@ def raw_put_rate(settings: Settings, puts: int, concurrency: int) -> dict[str, A
         AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    cpu_before = sum(moto.cpu_times()[:2])
     try:
         seconds = put_all(settings, table, puts, concurrency)
+        cpu = sum(moto.cpu_times()[:2]) - cpu_before
     finally:
         dynamodb.delete_table(TableName=table)
-    return {"puts": puts, "concurrency": concurrency, "puts_per_s": round(puts / seconds, 1)}
+    return {
+        "puts": puts,
+        "concurrency": concurrency,
+        "puts_per_s": round(puts / seconds, 1),
+        "moto_cpu_ms_per_put": round(cpu * 1000 / puts, 2),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
 
 
 def settle_queue(pipeline: Pipeline, n: int, timeout: float = 120) -> None:
@@ -189,7 +200,7 @@ def main() -> None:
         moto = psutil.Process(next(change.pid for change in runtime.up() if change.name == "moto" and change.pid))
         try:
             if args.puts > 0:
-                results["raw_puts"] = raw_put_rate(settings, args.puts, args.concurrency)
+                results["raw_puts"] = raw_put_rate(settings, args.puts, args.concurrency, moto)
             settings = Settings(**{**settings.model_dump(), "public_key": ""})  # the sandbox's key, now written
             with SandboxClient(settings) as client:
                 sandbox = SandboxHandle(settings=settings, url=settings.sandbox_url, client=client)
