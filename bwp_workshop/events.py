@@ -66,6 +66,8 @@ def count_records(settings: Settings | None = None) -> int:
 
 #: BatchGetItem takes at most this many keys per call.
 _BATCH_GET_MAX_KEYS = 100
+#: How many of the missing ids a look at the data table asks for first.
+_WAIT_PROBE_KEYS = 10
 #: The first pause between two looks at the data table, and the longest.
 _WAIT_FIRST_DELAY_S = 0.005
 _WAIT_MAX_DELAY_S = 1.0
@@ -114,16 +116,19 @@ def wait_for_events(
     delay = _WAIT_FIRST_DELAY_S
     try:
         while True:
-            # Look up the missing ids a hundred at a time, oldest first, and stop at the first
-            # hundred not all there yet: events arrive about in the order they were sent, so
-            # a look costs one call, not one per hundred ids still to come.
+            # Look up the missing ids oldest first: a probe of the first few, then (while each
+            # look finds all it asked for) a hundred at a time. Events arrive about in the
+            # order they were sent, so a look while they are still coming costs one small call,
+            # not one per hundred ids still to come.
             arrived: set[str] = set()
-            for start in range(0, len(missing), _BATCH_GET_MAX_KEYS):
-                chunk = missing[start : start + _BATCH_GET_MAX_KEYS]
+            start, size = 0, _WAIT_PROBE_KEYS
+            while start < len(missing):
+                chunk = missing[start : start + size]
                 got = {str(record[names.DATA_PK]) for record in _stored(client, table, chunk, keys_only=True)}
                 arrived |= got
                 if len(got) < len(chunk):
                     break
+                start, size = start + size, _BATCH_GET_MAX_KEYS
             missing = [event_id for event_id in missing if event_id not in arrived]
             if bar is not None:
                 bar.update(len(wanted) - len(missing) - bar.n)
