@@ -36,12 +36,12 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bwp_workshop import events  # noqa: E402
+from bwp_workshop import aws, names  # noqa: E402
 from bwp_workshop.local.runtime import LocalRuntime  # noqa: E402
 from bwp_workshop.sandbox.client import SandboxClient  # noqa: E402
 from bwp_workshop.settings import Settings  # noqa: E402
 from tests.conftest import SandboxHandle, free_port, machine_settings  # noqa: E402
-from tests.e2e.pipeline import Pipeline, provision, running, settle  # noqa: E402
+from tests.e2e.pipeline import Pipeline, depth, provision, running, settle  # noqa: E402
 from tests.sandbox.helpers import installed_app  # noqa: E402
 
 HANDLER_DIR = REPO / "lambdas" / "event_handler"
@@ -59,25 +59,29 @@ def emit_at_least(client: SandboxClient, n: int, seed: int) -> list[dict[str, An
     return entries
 
 
-def run_pipeline(pipeline: Pipeline, client: SandboxClient, n: int, concurrency: int, drain: bool) -> dict[str, Any]:
-    before = events.count_records(pipeline.settings)
+def run_pipeline(
+    pipeline: Pipeline, client: SandboxClient, n: int, concurrency: int, drain: bool, moto: psutil.Process
+) -> dict[str, Any]:
+    timeout = max(600.0, n / 20)
+    cpu_before = sum(moto.cpu_times()[:2])
     if drain:
         entries = emit_at_least(client, n, seed=1000)
         settle_queue(pipeline, len(entries))
         start = time.perf_counter()
         with running(pipeline, concurrency=concurrency) as runner:
-            settle(pipeline, before + len(entries), 0, timeout=600)
+            settle(pipeline, [entry["event_id"] for entry in entries], 0, timeout=timeout)
             elapsed = time.perf_counter() - start
     else:
         with running(pipeline, concurrency=concurrency) as runner:
             start = time.perf_counter()
             entries = emit_at_least(client, n, seed=1)
-            settle(pipeline, before + len(entries), 0, timeout=600)
+            settle(pipeline, [entry["event_id"] for entry in entries], 0, timeout=timeout)
             elapsed = time.perf_counter() - start
     counters = dict(pipeline.counters or {})
     stored = counters["records_stored"]
     received = runner.stats.received
     order_events = sum(1 for entry in entries if entry["order_id"])
+    ids = {entry["event_id"] for entry in entries}
     return {
         "events": len(entries),
         "order_events": order_events,
@@ -93,13 +97,51 @@ def run_pipeline(pipeline: Pipeline, client: SandboxClient, n: int, concurrency:
         "dynamodb_calls_per_event": round((counters["data_table_calls"] + counters["token_table_calls"]) / stored, 3),
         "data_table_calls": counters["data_table_calls"],
         "token_table_calls": counters["token_table_calls"],
+        # Checked once the events are in (settle waited on their ids; one Scan here, not in a loop).
+        "distinct_events": len(ids),
+        # settle() found a record for every id; the handler stored each with one successful put.
+        "stored_once": stored == len(ids),
+        "duplicates_skipped": counters.get("duplicates_skipped", 0),
+        "dead_letters": depth(pipeline.settings, pipeline.dlq_url),
+        "queue_left": depth(pipeline.settings, pipeline.queue_url),
+        "moto_rss_mib": round(moto.memory_info().rss / 2**20, 1),
+        # CPU the moto server spent per event (less sensitive to the machine's load than a rate).
+        "moto_cpu_ms_per_event": round((sum(moto.cpu_times()[:2]) - cpu_before) * 1000 / len(entries), 2),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def raw_put_rate(settings: Settings, puts: int, concurrency: int, moto: psutil.Process) -> dict[str, Any]:
+    """bench/dynamodb_puts.py on this run's local AWS (same process, same moment): the rate
+    the event pipeline's ceiling is measured against. The table is dropped afterwards."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from dynamodb_puts import put_all
+
+    dynamodb = aws.client("dynamodb", settings)
+    table = "raw-puts"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    cpu_before = sum(moto.cpu_times()[:2])
+    try:
+        seconds = put_all(settings, table, puts, concurrency)
+        cpu = sum(moto.cpu_times()[:2]) - cpu_before
+    finally:
+        dynamodb.delete_table(TableName=table)
+    return {
+        "puts": puts,
+        "concurrency": concurrency,
+        "puts_per_s": round(puts / seconds, 1),
+        "moto_cpu_ms_per_put": round(cpu * 1000 / puts, 2),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }
 
 
 def settle_queue(pipeline: Pipeline, n: int, timeout: float = 120) -> None:
     """Wait until the rule delivered ``n`` messages into the queue."""
-    from tests.e2e.pipeline import depth
-
     deadline = time.monotonic() + timeout
     while depth(pipeline.settings, pipeline.queue_url) < n:
         if time.monotonic() > deadline:
@@ -123,6 +165,12 @@ def main() -> None:
     parser.add_argument("--imports", type=int, default=7, help="fresh interpreters for the import time (0: skip)")
     parser.add_argument("--no-drain", action="store_true", help="measure end to end only")
     parser.add_argument(
+        "--puts",
+        type=int,
+        default=1000,
+        help="raw conditional puts measured on the same local AWS before the pipeline, for the ratio (0: skip)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="results file (default bench/results/event_pipeline.json)"
     )
     args = parser.parse_args()
@@ -131,8 +179,13 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "command": f".venv/bin/python bench/event_pipeline.py --events {args.events} "
-        f"--concurrency {args.concurrency} --imports {args.imports}" + (" --no-drain" if args.no_drain else ""),
-        "machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        f"--concurrency {args.concurrency} --imports {args.imports} --puts {args.puts}"
+        + (" --no-drain" if args.no_drain else ""),
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
     }
     if args.imports > 0:
         results["handler_import"] = import_times(args.imports)
@@ -144,8 +197,10 @@ def main() -> None:
             local_sandbox_port=free_port(),
         )
         runtime = LocalRuntime(settings)
-        runtime.up()
+        moto = psutil.Process(next(change.pid for change in runtime.up() if change.name == "moto" and change.pid))
         try:
+            if args.puts > 0:
+                results["raw_puts"] = raw_put_rate(settings, args.puts, args.concurrency, moto)
             settings = Settings(**{**settings.model_dump(), "public_key": ""})  # the sandbox's key, now written
             with SandboxClient(settings) as client:
                 sandbox = SandboxHandle(settings=settings, url=settings.sandbox_url, client=client)
@@ -156,9 +211,13 @@ def main() -> None:
                         "batch_size": settings.event_batch_size,
                         "batch_window_s": settings.event_batch_window,
                     }
-                    results["end_to_end"] = run_pipeline(pipeline, client, args.events, args.concurrency, drain=False)
+                    results["end_to_end"] = run_pipeline(
+                        pipeline, client, args.events, args.concurrency, drain=False, moto=moto
+                    )
                     if not args.no_drain:
-                        results["drain"] = run_pipeline(pipeline, client, args.events, args.concurrency, drain=True)
+                        results["drain"] = run_pipeline(
+                            pipeline, client, args.events, args.concurrency, drain=True, moto=moto
+                        )
         finally:
             runtime.down()
 
@@ -176,6 +235,16 @@ def main() -> None:
             f"{r['api_round_trips_per_event']} API round trips, {r['dynamodb_calls_per_event']} DynamoDB calls "
             f"per event; {r['records_stored_per_record_received']} records stored per record received"
         )
+        print(
+            f"  {'':<11} stored once: {r['stored_once']}; {r['dead_letters']} in the DLQ, {r['queue_left']} left "
+            f"in the queue; moto RSS {r['moto_rss_mib']} MiB; load {r['load_average_1m_at_end']}"
+        )
+        if "raw_puts" in results:
+            raw = results["raw_puts"]["puts_per_s"]
+            print(
+                f"  {'':<11} raw conditional puts on the same local AWS: {raw} puts/s; "
+                f"ratio {r['events_per_s'] / raw:.2f}"
+            )
     imports = results.get("handler_import")
     if imports:
         print(f"  handler cold import: median {imports['venv_median_s']} s (venv)", end="")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -49,7 +50,7 @@ def data_records(settings: Settings | None = None) -> list[dict[str, Any]]:
     for page in client.get_paginator("scan").paginate(TableName=data_table_name(settings), ConsistentRead=True):
         for raw in page.get("Items", []):
             items.append(_plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
-    return sorted(items, key=lambda item: (str(item.get("received_at", "")), str(item.get(names.DATA_PK))))
+    return sorted(items, key=_arrival)
 
 
 def count_records(settings: Settings | None = None) -> int:
@@ -63,19 +64,134 @@ def count_records(settings: Settings | None = None) -> int:
     return total
 
 
-def wait_for_records(
-    n: int, timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
-) -> list[dict[str, Any]]:
-    """Wait until the data table holds at least ``n`` records (with a progress bar), then
-    return them all. Raises a :class:`WorkshopError` that says where to look on timeout."""
+#: BatchGetItem takes at most this many keys per call.
+_BATCH_GET_MAX_KEYS = 100
+#: How many of the missing ids a look at the data table asks for first.
+_WAIT_PROBE_KEYS = 10
+#: The first pause between two looks at the data table, and the longest.
+_WAIT_FIRST_DELAY_S = 0.005
+_WAIT_MAX_DELAY_S = 1.0
+
+
+def _stored(client: Any, table: str, event_ids: list[str], *, keys_only: bool = False) -> list[dict[str, Any]]:
+    """The data records of those of ``event_ids`` (at most 100) that are stored: one
+    BatchGetItem by key, strongly consistent; unprocessed keys are asked again. With
+    ``keys_only`` each record holds its ``event_id`` alone (a much smaller answer)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    found: list[dict[str, Any]] = []
+    keys = [{names.DATA_PK: {"S": event_id}} for event_id in event_ids]
+    spec: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+    if keys_only:
+        spec.update(ProjectionExpression="#id", ExpressionAttributeNames={"#id": names.DATA_PK})
+    request: dict[str, Any] = {table: spec}
+    while request:
+        answer = client.batch_get_item(RequestItems=request)
+        for raw in answer.get("Responses", {}).get(table, []):
+            found.append(_plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def wait_for_events(
+    event_ids: Iterable[str], timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
+) -> int:
+    """Wait until the data table holds a record for each of ``event_ids``, with a progress bar
+    that counts those events only; returns how many there are. Only the ids still missing are
+    looked up again, by key (BatchGetItem asking for the key alone; never a Scan), after a
+    pause that starts at a few milliseconds and doubles up to a second. Raises a
+    :class:`WorkshopError` that says where to look on timeout."""
     settings = settings or get_settings()
+    wanted = list(dict.fromkeys(event_ids))
+    missing = list(wanted)
+    client = aws.client("dynamodb", settings)
+    table = data_table_name(settings)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(wanted), desc="records", unit="event")
+    deadline = time.monotonic() + timeout
+    delay = _WAIT_FIRST_DELAY_S
+    try:
+        while True:
+            # Look up the missing ids oldest first: a probe of the first few, then (while each
+            # look finds all it asked for) a hundred at a time. Events arrive about in the
+            # order they were sent, so a look while they are still coming costs one small call,
+            # not one per hundred ids still to come.
+            arrived: set[str] = set()
+            start, size = 0, _WAIT_PROBE_KEYS
+            while start < len(missing):
+                chunk = missing[start : start + size]
+                got = {str(record[names.DATA_PK]) for record in _stored(client, table, chunk, keys_only=True)}
+                arrived |= got
+                if len(got) < len(chunk):
+                    break
+                start, size = start + size, _BATCH_GET_MAX_KEYS
+            missing = [event_id for event_id in missing if event_id not in arrived]
+            if bar is not None:
+                bar.update(len(wanted) - len(missing) - bar.n)
+            if not missing:
+                return len(wanted)
+            if time.monotonic() > deadline:
+                raise _not_arrived(settings, len(wanted) - len(missing), len(wanted), timeout)
+            time.sleep(delay)
+            delay = min(delay * 2, _WAIT_MAX_DELAY_S)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def wait_for_records(
+    event_ids: Iterable[str] | int, timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Wait until the data table holds a record for each of ``event_ids`` (the ``event_ids``
+    that :func:`send_test_events` returns) as :func:`wait_for_events` does, progress bar
+    included (it counts those events only and ends at 100 %); then returns their records,
+    oldest received first (read once, by key).
+
+    An int (the old form: "at least n records in the table") still works but counts every
+    record with a Scan; pass the ids instead."""
+    settings = settings or get_settings()
+    if isinstance(event_ids, int):
+        return _wait_for_count(event_ids, timeout, progress, settings)
+    wanted = list(dict.fromkeys(event_ids))
+    wait_for_events(wanted, timeout=timeout, progress=progress, settings=settings)
+    client = aws.client("dynamodb", settings)
+    table = data_table_name(settings)
+    records: list[dict[str, Any]] = []
+    for start in range(0, len(wanted), _BATCH_GET_MAX_KEYS):
+        records += _stored(client, table, wanted[start : start + _BATCH_GET_MAX_KEYS])
+    return sorted(records, key=_arrival)
+
+
+def _arrival(record: dict[str, Any]) -> tuple[str, str]:
+    return (str(record.get("received_at", "")), str(record.get(names.DATA_PK)))
+
+
+def _not_arrived(settings: Settings, count: int, n: int, timeout: float) -> WorkshopError:
+    where = (
+        "Is the event runner up (`bwp-workshop local status`)? Its log is .bwp/logs/event-runner.log."
+        if settings.is_local
+        else "Check the Lambda's log group and the event source mapping in the console."
+    )
+    return WorkshopError(
+        f"Only {count} of {n} records arrived in the data table within {timeout:.0f} s.",
+        hint=f"{where} Failed events wait in the dead-letter queue: `bwp-workshop events dlq`.",
+    )
+
+
+def _wait_for_count(n: int, timeout: float, progress: bool, settings: Settings) -> list[dict[str, Any]]:
+    """The old form of :func:`wait_for_records`: until the table holds at least ``n`` records
+    (every record counts, also those of earlier runs); then all of them."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc="records", unit="event")
     deadline = time.monotonic() + timeout
-    delay = 0.1
+    delay = _WAIT_FIRST_DELAY_S
     try:
         while True:
             count = count_records(settings)
@@ -84,17 +200,9 @@ def wait_for_records(
             if count >= n:
                 return data_records(settings)
             if time.monotonic() > deadline:
-                where = (
-                    "Is the event runner up (`bwp-workshop local status`)? Its log is .bwp/logs/event-runner.log."
-                    if settings.is_local
-                    else "Check the Lambda's log group and the event source mapping in the console."
-                )
-                raise WorkshopError(
-                    f"Only {count} of {n} records arrived in the data table within {timeout:.0f} s.",
-                    hint=f"{where} Failed events wait in the dead-letter queue: `bwp-workshop events dlq`.",
-                )
+                raise _not_arrived(settings, count, n, timeout)
             time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            delay = min(delay * 2, _WAIT_MAX_DELAY_S)
     finally:
         if bar is not None:
             bar.close()

@@ -40,9 +40,8 @@ def send(
         f"{sent['messages']} messages in all"
     )
     if wait_seconds:
-        before = pipeline.count_records()
-        records = pipeline.wait_for_records(before + len(sent["event_ids"]), timeout=wait_seconds, progress=False)
-        click.echo(f"the data table holds {len(records)} records")
+        records = pipeline.wait_for_records(sent["event_ids"], timeout=wait_seconds, progress=False)
+        click.echo(f"the data table holds the {len(records)} events sent")
 
 
 def _line(record: dict) -> str:

@@ -33,12 +33,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
+
 SERVICE_NAME = "event-runner"
 HEALTH_PATH = "/_bwp/health"
 #: Module name the handler is loaded under (its file is ``lambdas/event_handler/handler.py``).
 HANDLER_MODULE = "bwp_event_handler"
 #: SQS returns at most this many messages per receive.
 SQS_MAX_MESSAGES = 10
+#: DeleteMessageBatch tries for the entries SQS reports as failed; the pause grows from this.
+DELETE_ATTEMPTS = 5
+DELETE_BACKOFF_S = 0.05
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -267,11 +272,7 @@ class EventRunner:
 
     def settle(self, succeeded: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
         for start in range(0, len(succeeded), SQS_MAX_MESSAGES):
-            chunk = succeeded[start : start + SQS_MAX_MESSAGES]
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+            self.delete(succeeded[start : start + SQS_MAX_MESSAGES])
         if self.retry_after is not None:
             for start in range(0, len(failed), SQS_MAX_MESSAGES):
                 chunk = failed[start : start + SQS_MAX_MESSAGES]
@@ -282,6 +283,40 @@ class EventRunner:
                         for i, m in enumerate(chunk)
                     ],
                 )
+
+    def delete(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """DeleteMessageBatch for up to ten messages. Entries the queue reports as failed are
+        deleted again with backoff (up to ``DELETE_ATTEMPTS`` tries), except those it blames on
+        the request (an invalid receipt handle does not heal); what could not be deleted is
+        logged (it will be delivered again, and the handler skips what it stored). Returns the
+        messages left undeleted."""
+        pending = {str(i): message for i, message in enumerate(messages)}
+        errors: dict[str, str] = {}
+
+        def delete_pending() -> bool:
+            """One DeleteMessageBatch of what is pending; True when some should be tried again."""
+            nonlocal pending
+            answer = self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": key, "ReceiptHandle": m["ReceiptHandle"]} for key, m in pending.items()],
+            )
+            failures = {f["Id"]: f for f in answer.get("Failed", []) if f.get("Id") in pending}
+            pending = {key: pending[key] for key in failures}
+            errors.update({key: f"{f.get('Code', '?')}: {f.get('Message', '')}"[:200] for key, f in failures.items()})
+            return any(not f.get("SenderFault") for f in failures.values())
+
+        Retrying(
+            stop=stop_after_attempt(DELETE_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=DELETE_BACKOFF_S, max=2.0),
+            retry=retry_if_result(bool),
+            retry_error_callback=lambda _state: True,
+        )(delete_pending)
+        if pending:
+            self.log(
+                f"could not delete {len(pending)} processed message(s); they will be delivered again: "
+                + "; ".join(f"{m['MessageId']} ({errors.get(key, '?')})" for key, m in pending.items())
+            )
+        return list(pending.values())
 
     def poll_once(self) -> int:
         """Receive, invoke and settle one batch; returns how many messages it held."""

@@ -49,12 +49,34 @@ The gaps (moto 5.2.5):
 14. EventBridge compiles the JSONPath expressions of its default input template (eight of
     them) again for every event it delivers to a target (about 8 ms of CPU per event). The
     fix caches compiled expressions by their text (they are immutable).
+15. ``DeleteMessage`` rebuilds the queue's message list from the list it read when it
+    started, without the lock ``SendMessage`` takes: when two deletes and a send overlap, the
+    slower delete writes back the old list, so the new message is lost and the message the
+    other delete removed comes back (10,000 messages, 4 consumers: 180 lost, 569 delivered
+    twice). The move to a dead-letter queue in ``ReceiveMessage`` has the same shape. The fix
+    deletes, receives and dead-letters under the queue's lock (a receive claims each message
+    it returns under it, so two receives no longer hand out the same message), finds the
+    message without rebuilding the list, and copies a received message shallowly (moto
+    deep-copied each one).
+16. moto records every model object it creates in a class-level list that is never cleared
+    (for its dashboard): each DynamoDB Scan deep-copied every item into it (about 26 MiB per
+    scan of 10,000 items) and each received SQS message was copied into it too. The fix turns
+    that record off for DynamoDB items and SQS messages (S3's reset needs it for its keys).
+17. Every request looked its service up by listing moto's package folder and matching some
+    four hundred URL patterns, under one lock that all requests share. The fix remembers the
+    answer per host; and each request listed its handler class's methods (``inspect``), which
+    the fix lists once per class.
+18. Counting a queue's visible, in-flight and delayed messages (``GetQueueAttributes``, and the
+    wake-up check of every long poll after each send) read the clock twice per message through
+    ``datetime``; the fix reads it once per count.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -66,9 +88,11 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation import responses
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
-from moto.core.common_models import CloudFormationModel
+from moto.core import responses as core_responses
+from moto.core.common_models import BaseModel, CloudFormationModel
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import Item as DynamoItem
 from moto.dynamodb.models.table import Table as DynamoTable
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
@@ -81,6 +105,8 @@ from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
 from moto.ecs import models as ecs_models
 from moto.elbv2 import models as elbv2_models
 from moto.events import models as events_models
+from moto.moto_server import werkzeug_app
+from moto.s3.models import FakeKey
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sqs import models as sqs_models
 from moto.sqs.models import sqs_backends
@@ -760,6 +786,152 @@ def _wrap_send_message(original: Any) -> Any:
     return send_message
 
 
+# --- 15. SQS deletes, receives and dead-letter moves under the queue's lock --------------------
+
+
+def _delete_message(self: Any, receipt_handle: str) -> None:
+    """moto's ``Queue.delete_message`` under the queue's lock (the one ``add_message`` takes),
+    removing the one message in place instead of writing back a list read before."""
+    with self._messages_lock:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: SQS accepts a second delete
+        for index, message in enumerate(self._messages):  # noqa: B007 - used after the loop
+            if message.had_receipt_handle(receipt_handle):
+                break
+        else:
+            raise sqs_models.ReceiptHandleIsInvalid()
+        del self._messages[index]
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)
+
+
+def _receive_message(
+    self: Any,
+    queue_name: str,
+    count: int,
+    wait_seconds_timeout: int,
+    visibility_timeout: int,
+    message_attribute_names: list[str] | None = None,
+) -> list[Any]:
+    """moto's ``SQSBackend.receive_message`` with each pass over the queue under its lock: a
+    message is claimed (marked received) or moved out for the dead-letter queue while no
+    delete, send or other receive can interleave. The pass stops once it has ``count``
+    messages (moto first listed every visible message), and the returned copies are shallow
+    (moto deep-copied each message, body included)."""
+    names = message_attribute_names or []
+    queue = self.get_queue(queue_name)
+    result: list[Any] = []
+    polling_end = sqs_models.unix_time() + wait_seconds_timeout
+    while True:
+        if result or (wait_seconds_timeout and sqs_models.unix_time() > polling_end):
+            break
+        to_dead_letter: list[Any] = []
+        with queue._messages_lock:
+            now = sqs_models.unix_time_millis()
+            pending_groups = set(queue.pending_message_groups) if queue.fifo_queue else set()
+            redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
+            for message in queue._messages:
+                if not (now > message.visible_at and now >= message.delayed_until):
+                    continue  # in flight or delayed
+                if message in queue.pending_messages:
+                    # Pending but visible again: its consumer timed out.
+                    queue.pending_messages.remove(message)
+                    if queue.fifo_queue:
+                        pending_groups = set(queue.pending_message_groups)
+                if message.group_id and queue.fifo_queue and message.group_id in pending_groups:
+                    continue  # another consumer still holds this group
+                if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
+                    to_dead_letter.append(message)
+                    continue
+                queue.pending_messages.add(message)
+                message.mark_received(visibility_timeout=visibility_timeout)
+                if not self.is_message_valid_based_on_retention_period(queue_name, message):
+                    break
+                answer = copy.copy(message)  # the caller's view; attributes filtered on the copy
+                sqs_models._filter_message_attributes(answer, names)
+                result.append(answer)
+                if len(result) >= count:
+                    break
+            for message in to_dead_letter:
+                queue._messages.remove(message)
+        # Outside this queue's lock: adding takes the dead-letter queue's lock.
+        for message in to_dead_letter:
+            queue.dead_letter_queue.add_message(message)
+        if not result:
+            if wait_seconds_timeout == 0:
+                break
+            queue.wait_for_messages(1)
+    return result
+
+
+# --- 16. no instance records for DynamoDB items and SQS messages -------------------------------
+
+_UNTRACKED_MODELS = (DynamoItem, sqs_models.Message)
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``BaseModel.__new__`` without appending the instance to ``cls.instances_tracked``."""
+    return object.__new__(cls)
+
+
+# --- 17. the service of a request, remembered per host -----------------------------------------
+
+_BACKEND_CACHE_SIZE = 1024
+
+
+def _wrap_backend_for_host(original: Any) -> Any:
+    found: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host in found:
+            return found[host]
+        backend = original(self, host)
+        if backend and len(found) < _BACKEND_CACHE_SIZE:  # misses print a hint each time, as before
+            found[host] = backend
+        return backend
+
+    return get_backend_for_host
+
+
+def _cached_method_names(original: Any) -> Any:
+    names: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: type) -> list[str]:
+        if clazz not in names:
+            names[clazz] = original(clazz)
+        return names[clazz]
+
+    return method_names_from_class
+
+
+# --- 18. queue counts with one clock read ---------------------------------------------------------
+
+
+def _visible_messages(self: Any) -> list[Any]:
+    now = sqs_models.unix_time_millis()
+    return [m for m in self._messages if now > m.visible_at and now >= m.delayed_until]
+
+
+def _not_visible_count(self: Any) -> int:
+    now = sqs_models.unix_time_millis()
+    return sum(1 for m in self._messages if not now > m.visible_at)
+
+
+def _delayed_count(self: Any) -> int:
+    now = sqs_models.unix_time_millis()
+    return sum(1 for m in self._messages if now < m.delayed_until)
+
+
+def _has_visible(queue: Any) -> bool:
+    now = sqs_models.unix_time_millis()
+    return any(now > m.visible_at and now >= m.delayed_until for m in queue._messages)
+
+
+def _wait_for_messages(self: Any, timeout: int) -> None:
+    with self._messages_lock:
+        self._messages_lock.wait_for(lambda: _has_visible(self), timeout=timeout)
+
+
 def apply() -> list[str]:
     """Apply every fix once (later calls return the same list). Returns the fixes' names."""
     if _applied:
@@ -800,8 +972,44 @@ def apply() -> list[str]:
         (sqs_models, "MAXIMUM_MESSAGE_DELAY"),
         (sqs_models, "InvalidParameterValue"),
         (jsonpath_ng.ext, "parse"),
+        (sqs_models.Queue, "delete_message"),
+        (sqs_models.Queue, "pending_messages"),
+        (sqs_models.Queue, "pending_message_groups"),
+        (sqs_models.Queue, "wait_for_messages"),
+        (sqs_models.Queue, "messages"),
+        (sqs_models.Queue, "approximate_number_of_messages_not_visible"),
+        (sqs_models.Queue, "approximate_number_of_messages_delayed"),
+        (sqs_models.SQSBackend, "receive_message"),
+        (sqs_models, "ReceiptHandleIsInvalid"),
+        (sqs_models, "unix_time_millis"),
+        (sqs_models, "_filter_message_attributes"),
+        (sqs_models.Message, "had_receipt_handle"),
+        (sqs_models.Message, "mark_received"),
+        (sqs_models.Message, "all_receipt_handles"),
+        (BaseModel, "__new__"),
+        (DynamoItem, "instances_tracked"),
+        (sqs_models.Message, "instances_tracked"),
+        (FakeKey, "instances_tracked"),
+        (werkzeug_app.DomainDispatcherApplication, "get_backend_for_host"),
+        (core_responses, "method_names_from_class"),
     ):
         _require(owner, attribute)
+    # What a queue sets on itself (a probe queue, never registered with a backend).
+    probe = sqs_models.Queue("bwp-probe", "us-east-1", "123456789012")
+    for attribute in ("_messages", "_messages_lock", "deleted_messages", "redrive_policy", "dead_letter_queue"):
+        _require(probe, attribute)
+    if not isinstance(probe._messages_lock, threading.Condition):
+        raise MotoPatchError(
+            f"moto {moto.__version__} no longer guards a queue's messages with a Condition.",
+            hint="Re-check the SQS lock fix in bwp_workshop.local.moto_patches against this moto.",
+        )
+    for model in _UNTRACKED_MODELS:
+        if model.__new__ is not BaseModel.__new__:
+            raise MotoPatchError(
+                f"moto {moto.__version__} makes {model.__name__} objects in another way; "
+                "the fix that stops recording them no longer applies.",
+                hint="Re-check the instance-tracking fix in bwp_workshop.local.moto_patches.",
+            )
 
     # moto builds its type map from CloudFormationModel's direct subclasses once (lru_cache):
     # the classes above exist now, so clear the caches and check they are seen.
@@ -845,6 +1053,18 @@ def apply() -> list[str]:
     sqs_models.SQSBackend.send_message = _wrap_send_message(sqs_models.SQSBackend.send_message)
     # moto's event template parser imports ``parse`` from jsonpath_ng.ext at each call.
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)
+    sqs_models.Queue.delete_message = _delete_message
+    sqs_models.SQSBackend.receive_message = _receive_message
+    for model in _UNTRACKED_MODELS:
+        model.__new__ = _untracked_new  # type: ignore[assignment]
+    werkzeug_app.DomainDispatcherApplication.get_backend_for_host = _wrap_backend_for_host(
+        werkzeug_app.DomainDispatcherApplication.get_backend_for_host
+    )
+    core_responses.method_names_from_class = _cached_method_names(core_responses.method_names_from_class)
+    sqs_models.Queue.messages = property(_visible_messages)  # type: ignore[assignment]
+    sqs_models.Queue.approximate_number_of_messages_not_visible = property(_not_visible_count)  # type: ignore
+    sqs_models.Queue.approximate_number_of_messages_delayed = property(_delayed_count)  # type: ignore
+    sqs_models.Queue.wait_for_messages = _wait_for_messages
     _applied.extend(
         [
             "change-set stacks get outputs, exports and imports; export clashes and exports in use are refused",
@@ -862,6 +1082,13 @@ def apply() -> list[str]:
             "receiving from a queue reads its retention period alone (not every attribute, per message)",
             "sending to a standard queue computes no queue attribute (each send scanned the queue)",
             "EventBridge compiles each JSONPath of its input template once (not once per event)",
+            "SQS deletes, receives and dead-letter moves hold the queue's lock (overlapping deletes "
+            "and sends lost messages and brought deleted ones back); a receive copies messages shallowly",
+            "DynamoDB items and SQS messages are not recorded in moto's instance lists (every Scan "
+            "kept a copy of every item)",
+            "the service of a request is remembered per host (each request listed moto's folder), "
+            "and a handler class's methods are listed once",
+            "queue counts read the clock once per count, not twice per message",
         ]
     )
     return list(_applied)

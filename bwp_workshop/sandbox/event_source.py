@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from .. import aws
 from .core import Sandbox
@@ -39,6 +40,9 @@ from .merchants import iso, new_order
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us(-gov)?|ap|ca|cn|eu|sa|af)-(central|(north|south)?(east|west)?)-[0-9]$")
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+#: PutEvents tries per batch; the pause between tries grows from about this many seconds.
+PUBLISH_ATTEMPTS = 5
+PUBLISH_BACKOFF_S = 0.05
 
 
 class SubscriptionError(Exception):
@@ -244,9 +248,7 @@ class EventSource:
             chosen = rng.sample(well_formed, min(extra, len(well_formed)))
             deliveries.extend(chosen)
             extra -= len(chosen)
-        self._publish(deliveries)
-        entries = [event["ledger"] for event in outgoing]
-        self.store.append_ledger(entries)
+        entries = self._publish_recorded(outgoing, deliveries)
         return {
             "merchant_id": merchant["merchantId"],
             "orders": orders,
@@ -323,6 +325,19 @@ class EventSource:
             },
         }
 
+    def _publish_recorded(self, outgoing: list[dict[str, Any]], deliveries: list[dict[str, Any]]) -> list[dict]:
+        """Publish ``deliveries`` (events of ``outgoing``, some more than once) with the
+        ledger holding each event before it is published (as not delivered yet), so an emit
+        that fails half way still shows every event it meant to send; then record the
+        outcome. The ledger entries."""
+        entries = [event["ledger"] for event in outgoing]
+        seqs = self.store.append_ledger(entries)
+        try:
+            self._publish(deliveries)
+        finally:
+            self.store.update_ledger(dict(zip(seqs, entries, strict=True)))
+        return entries
+
     def _publish(self, deliveries: list[dict[str, Any]]) -> None:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for event in deliveries:
@@ -340,16 +355,43 @@ class EventSource:
                     event["ledger"]["error"] = f"the local AWS did not answer ({type(exc).__name__})"
                 continue
             for start in range(0, len(events), 10):
-                batch = events[start : start + 10]
-                answer = client.put_events(Entries=[{**event["entry"], "EventBusName": bus} for event in batch])
-                for event, result in zip(batch, answer["Entries"], strict=True):
-                    ledger = event["ledger"]
-                    if "EventId" in result:
-                        ledger["deliveries"] += 1
-                        ledger["envelope_ids"].append(result["EventId"])
-                        ledger["delivered"] = True
-                    else:
-                        ledger["error"] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
+                self._put_events(client, bus, events[start : start + 10])
+
+    def _put_events(self, client: Any, bus: str, batch: list[dict[str, Any]]) -> None:
+        """PutEvents for up to ten events; the entries PutEvents reports as failed (and the
+        whole batch when the call itself fails) are sent again with backoff, up to
+        ``PUBLISH_ATTEMPTS`` times. What still fails keeps its error in the ledger."""
+        pending = list(batch)
+
+        def send() -> list[dict[str, Any]]:
+            """One PutEvents of what is pending; what failed (and is pending now)."""
+            nonlocal pending
+            try:
+                answer = client.put_events(Entries=[{**event["entry"], "EventBusName": bus} for event in pending])
+            except Exception as exc:  # the local AWS did not answer: the whole batch again
+                for event in pending:
+                    event["ledger"]["error"] = f"the local AWS did not answer ({type(exc).__name__})"
+                return pending
+            failed = []
+            for event, result in zip(pending, answer["Entries"], strict=True):
+                ledger = event["ledger"]
+                if "EventId" in result:
+                    ledger["deliveries"] += 1
+                    ledger["envelope_ids"].append(result["EventId"])
+                    ledger["delivered"] = True
+                    ledger["error"] = ""
+                else:
+                    ledger["error"] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
+                    failed.append(event)
+            pending = failed
+            return failed
+
+        Retrying(
+            stop=stop_after_attempt(PUBLISH_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=PUBLISH_BACKOFF_S, max=2.0),
+            retry=retry_if_result(bool),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )(send)
 
 
 def _subscription_view(row: dict[str, Any]) -> dict[str, Any]:

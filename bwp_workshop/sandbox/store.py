@@ -140,9 +140,19 @@ class Store:
         )
 
     # --- ledger ---------------------------------------------------------------------------
-    def append_ledger(self, entries: list[dict[str, Any]]) -> None:
+    def append_ledger(self, entries: list[dict[str, Any]]) -> list[int]:
+        """Append ``entries``; their sequence numbers, in order."""
         with self.transaction() as db:
-            db.executemany("INSERT INTO ledger(data) VALUES (?)", [(json.dumps(entry),) for entry in entries])
+            return [
+                db.execute("INSERT INTO ledger(data) VALUES (?)", (json.dumps(entry),)).lastrowid for entry in entries
+            ]
+
+    def update_ledger(self, entries: dict[int, dict[str, Any]]) -> None:
+        """Rewrite the entries with these sequence numbers."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE ledger SET data = ? WHERE seq = ?", [(json.dumps(e), seq) for seq, e in entries.items()]
+            )
 
     def ledger(self, since: int = 0) -> list[dict[str, Any]]:
         rows = self.all("SELECT seq, data FROM ledger WHERE seq > ? ORDER BY seq", since)

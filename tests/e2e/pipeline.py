@@ -11,7 +11,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,22 +214,28 @@ def depth(settings: Settings, url: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def settle(pipeline: Pipeline, expected_records: int, expected_dead: int, timeout: float = 120) -> None:
-    """Wait until the table and the DLQ hold what is expected and the queue is empty."""
+def settle(pipeline: Pipeline, expected: Sequence[str] | int, expected_dead: int, timeout: float = 120) -> None:
+    """Wait until the data table holds the records ``expected`` (event ids, or a count of
+    records), the DLQ ``expected_dead`` messages and the queue none. Ids are waited on by key
+    (``events.wait_for_events``); only a count scans the table. Pauses start at milliseconds
+    and double up to a second."""
     from bwp_workshop import events
 
     deadline = time.monotonic() + timeout
-    delay = 0.1
+    if not isinstance(expected, int):
+        events.wait_for_events(expected, timeout=timeout, progress=False, settings=pipeline.settings)
+    delay = 0.005
     while True:
-        records = events.count_records(pipeline.settings)
+        records = events.count_records(pipeline.settings) if isinstance(expected, int) else len(expected)
         dead = depth(pipeline.settings, pipeline.dlq_url)
         waiting = depth(pipeline.settings, pipeline.queue_url)
-        if records >= expected_records and dead >= expected_dead and waiting == 0:
+        wanted = expected if isinstance(expected, int) else len(expected)
+        if records >= wanted and dead >= expected_dead and waiting == 0:
             return
         if time.monotonic() > deadline:
             raise AssertionError(
-                f"after {timeout} s: {records}/{expected_records} records, {dead}/{expected_dead} dead letters, "
+                f"after {timeout} s: {records}/{wanted} records, {dead}/{expected_dead} dead letters, "
                 f"{waiting} messages still queued"
             )
         time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
+        delay = min(delay * 2, 1.0)

@@ -94,7 +94,7 @@ def test_every_valid_event_once_and_every_malformed_one_dead_lettered_despite_fa
                 assert second.pid != first.pid
         valid = [entry for entry in entries if entry["malformed"] is None]
         malformed = [entry for entry in entries if entry["malformed"] is not None]
-        settle(pipeline, len(valid), len(malformed), timeout=150)
+        settle(pipeline, [entry["event_id"] for entry in valid], len(malformed), timeout=150)
         _stop_runner(settings)
         faults_seen = client.faults()
         client.set_faults(replace=True)

@@ -191,9 +191,8 @@ def test_the_runner_is_unhealthy_while_its_queue_does_not_exist_and_says_so(
     from bwp_workshop.names import EVENT_STACK
     from bwp_workshop.outputs import load_outputs
 
-    record_stack(
-        local_settings, EVENT_STACK, load_outputs(local_settings)[EVENT_STACK]
-    )  # deployed, as far as CFN knows
+    # Deployed, as far as CloudFormation knows.
+    record_stack(local_settings, EVENT_STACK, load_outputs(local_settings)[EVENT_STACK])
     settings = Settings(
         project_dir=tmp_path,
         state_dir=local_settings.bwp_dir,
@@ -220,3 +219,55 @@ def test_the_runner_is_unhealthy_while_its_queue_does_not_exist_and_says_so(
         with runtime.registry.locked():
             processes.stop(event_runner.SERVICE_NAME, runtime.registry)
     assert processes.process_of(record) is None
+
+
+class _FlakyDeletes:
+    """The local AWS's SQS client, except that the first DeleteMessageBatch leaves out (and
+    reports as failed, as SQS does on an internal error) every other entry, and an entry whose
+    message body is ``"stuck"`` goes with a broken receipt handle every time (SQS refuses it
+    as the sender's fault)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.deletes = real, 0
+        self.stuck: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def receive_message(self, **kwargs: Any) -> Any:
+        answer = self.real.receive_message(**kwargs)
+        self.stuck |= {m["ReceiptHandle"] for m in answer.get("Messages", []) if m["Body"] == '"stuck"'}
+        return answer
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> Any:
+        self.deletes += 1
+        entries = [{**e, "ReceiptHandle": "broken"} if e["ReceiptHandle"] in self.stuck else e for e in Entries]
+        refused = (
+            [] if self.deletes > 1 else [e for n, e in enumerate(entries) if n % 2 and e["ReceiptHandle"] != "broken"]
+        )
+        sent = [e for e in entries if e not in refused]
+        answer = self.real.delete_message_batch(QueueUrl=QueueUrl, Entries=sent) if sent else {}
+        failed = list(answer.get("Failed", []))
+        failed += [
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"} for e in refused
+        ]
+        return {"Successful": answer.get("Successful", []), "Failed": failed}
+
+
+def test_failed_deletes_are_retried_and_what_cannot_be_deleted_is_logged(
+    local_settings: Settings, event_queues: dict[str, str], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(event_runner, "DELETE_BACKOFF_S", 0.001)
+    lines: list[str] = []
+    events.send_to_queue([json.dumps({"n": i}) for i in range(6)] + ['"stuck"'], local_settings)
+    flaky = _FlakyDeletes(aws.client("sqs", local_settings))
+    runner = _runner(local_settings, event_queues, lambda event, context: {"batchItemFailures": []}, concurrency=1)
+    runner.sqs, runner.log = flaky, lines.append
+    assert runner.poll_once() == 7
+    assert flaky.deletes == 2  # the refused half again, once; the broken handle not again
+    attributes = flaky.real.get_queue_attributes(
+        QueueUrl=event_queues["queue_url"], AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"  # only "stuck" is left, in flight
+    (line,) = [line for line in lines if "could not delete" in line]
+    assert "1 processed message(s)" in line and "ReceiptHandleIsInvalid" in line

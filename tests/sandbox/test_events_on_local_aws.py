@@ -228,3 +228,85 @@ def test_spread_hours_places_each_order_history_in_the_past(local_sandbox: Sandb
     assert len(by_order) == 4
     assert all(times == sorted(times) for times in by_order.values())
     assert min(min(times) for times in by_order.values()) < now - timedelta(hours=1)
+
+
+class _FlakyEvents:
+    """The local AWS's EventBridge client, except that the first PutEvents refuses the entries
+    whose detail says ``"flaky": true`` (they are not sent; their results carry an error, as
+    a throttled PutEvents reports them) and the second raises before sending anything. Each
+    call first checks that the ledger already holds every entry of the batch."""
+
+    def __init__(self, real: Any, ledger: Any) -> None:
+        self.real, self.ledger, self.calls = real, ledger, 0
+        self.exceptions = real.exceptions
+
+    def describe_event_bus(self, **kwargs: Any) -> Any:
+        return self.real.describe_event_bus(**kwargs)
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        recorded = {json.loads(entry["detail"])["n"] for entry in (e["data"] for e in self.ledger())}
+        assert {json.loads(e["Detail"])["n"] for e in Entries} <= recorded, "PutEvents before the ledger entry"
+        if self.calls == 2:
+            raise ConnectionError("the local AWS went away for a moment")
+        if self.calls > 1:
+            return self.real.put_events(Entries=Entries)
+        sent = [e for e in Entries if not json.loads(e["Detail"]).get("flaky")]
+        answer = iter(self.real.put_events(Entries=sent)["Entries"]) if sent else iter(())
+        return {
+            "Entries": [
+                {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
+                if json.loads(e["Detail"]).get("flaky")
+                else next(answer)
+                for e in Entries
+            ]
+        }
+
+
+def test_publishing_records_the_ledger_first_and_retries_failed_entries(
+    local_settings: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    from types import SimpleNamespace
+
+    from bwp_workshop.sandbox import event_source
+    from bwp_workshop.sandbox.store import Store
+
+    monkeypatch.setattr(event_source, "PUBLISH_BACKOFF_S", 0.001)
+    source_name = f"aws.partner/buywithprime/retry-{secrets.token_hex(4)}"
+    aws.client("events", local_settings).create_partner_event_source(Name=source_name, Account=aws.LOCAL_ACCOUNT_ID)
+    sqs, queue_url = route_to_queue(local_settings, source_name)
+    store = Store(tmp_path / "sandbox")
+    publisher = event_source.EventSource.__new__(event_source.EventSource)
+    publisher.store = store
+    publisher.sandbox = SimpleNamespace(settings=local_settings)  # type: ignore[assignment]
+    flaky = _FlakyEvents(
+        aws.client("events", local_settings),
+        lambda: [{"data": {"detail": entry["detail"]}} for entry in store.ledger()],
+    )
+    monkeypatch.setattr(publisher, "_events_client", lambda region: flaky)
+    outgoing = []
+    for n in range(12):
+        detail = json.dumps({"n": n, "flaky": n % 4 == 0})
+        outgoing.append(
+            {
+                "region": local_settings.region,
+                "bus": source_name,
+                "entry": {"Source": source_name, "DetailType": "T", "Detail": detail},
+                "ledger": {
+                    "n": n,
+                    "detail": detail,
+                    "deliveries": 0,
+                    "envelope_ids": [],
+                    "delivered": False,
+                    "error": "",
+                },
+            }
+        )
+    entries = publisher._publish_recorded(outgoing, outgoing)
+    assert flaky.calls >= 3  # the refused entries went again, after a failed call too
+    ledger = store.ledger()
+    assert [entry["n"] for entry in ledger] == list(range(12))
+    assert all(entry["delivered"] and entry["deliveries"] == 1 and entry["error"] == "" for entry in ledger)
+    assert entries == [{k: v for k, v in entry.items() if k != "seq"} for entry in ledger]
+    received = drain(sqs, queue_url, 12)
+    assert sorted(message["detail"]["n"] for message in received) == list(range(12))
