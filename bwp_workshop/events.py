@@ -109,9 +109,9 @@ def wait_for_events(
     table = data_table_name(settings)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from .progress import bar as progress_bar
 
-        bar = tqdm(total=len(wanted), desc="records", unit="event")
+        bar = progress_bar(len(wanted), desc="records", unit="event")
     deadline = time.monotonic() + timeout
     delay = _WAIT_FIRST_DELAY_S
     try:
@@ -144,18 +144,13 @@ def wait_for_events(
 
 
 def wait_for_records(
-    event_ids: Iterable[str] | int, timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
+    event_ids: Iterable[str], timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
 ) -> list[dict[str, Any]]:
     """Wait until the data table holds a record for each of ``event_ids`` (the ``event_ids``
     that :func:`send_test_events` returns) as :func:`wait_for_events` does, progress bar
     included (it counts those events only and ends at 100 %); then returns their records,
-    oldest received first (read once, by key).
-
-    An int (the old form: "at least n records in the table") still works but counts every
-    record with a Scan; pass the ids instead."""
+    oldest received first (read once, by key)."""
     settings = settings or get_settings()
-    if isinstance(event_ids, int):
-        return _wait_for_count(event_ids, timeout, progress, settings)
     wanted = list(dict.fromkeys(event_ids))
     wait_for_events(wanted, timeout=timeout, progress=progress, settings=settings)
     client = aws.client("dynamodb", settings)
@@ -180,32 +175,6 @@ def _not_arrived(settings: Settings, count: int, n: int, timeout: float) -> Work
         f"Only {count} of {n} records arrived in the data table within {timeout:.0f} s.",
         hint=f"{where} Failed events wait in the dead-letter queue: `bwp-workshop events dlq`.",
     )
-
-
-def _wait_for_count(n: int, timeout: float, progress: bool, settings: Settings) -> list[dict[str, Any]]:
-    """The old form of :func:`wait_for_records`: until the table holds at least ``n`` records
-    (every record counts, also those of earlier runs); then all of them."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc="records", unit="event")
-    deadline = time.monotonic() + timeout
-    delay = _WAIT_FIRST_DELAY_S
-    try:
-        while True:
-            count = count_records(settings)
-            if bar is not None:
-                bar.update(min(count, n) - bar.n)
-            if count >= n:
-                return data_records(settings)
-            if time.monotonic() > deadline:
-                raise _not_arrived(settings, count, n, timeout)
-            time.sleep(delay)
-            delay = min(delay * 2, _WAIT_MAX_DELAY_S)
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 #: At most this many dead letters are read in one look.
