@@ -162,7 +162,9 @@ def redrive_dead_letters(
     received, sent to the event queue and only then deleted from the dead-letter queue
     (``"copy"``): a failure leaves it where it was, nothing is lost. A message moved twice
     (a delete that failed after its send) is harmless: the data table's conditional put stores
-    an event once. A message that can never succeed comes back to the dead-letter queue."""
+    an event once. A message that can never succeed comes back to the dead-letter queue; one
+    that arrives there after the redrive began is left for the next redrive (so a running
+    consumer and the redrive never pass a message back and forth)."""
     settings = settings or get_settings()
     if method not in REDRIVE_METHODS:
         raise ConfigurationError(
@@ -211,22 +213,28 @@ def _redrive_with_move_task(sqs: Any, dlq_url: str, queue_url: str, timeout: flo
 def _redrive_by_copy(sqs: Any, dlq_url: str, queue_url: str, timeout: float) -> dict[str, Any]:
     moved = failed = 0
     seen: set[str] = set()
+    started_ms = int(time.time() * 1000)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # Hidden while they are moved; a message whose send fails shows again after 60 s.
+        # Hidden while they are moved; a message whose send fails shows again after 60 s, and so
+        # does one that arrived after the redrive began (it is not moved).
         response = sqs.receive_message(
             QueueUrl=dlq_url,
             MaxNumberOfMessages=10,
             VisibilityTimeout=60,
             WaitTimeSeconds=0,
+            AttributeNames=["SentTimestamp"],
             MessageAttributeNames=["All"],
         )
-        messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
-        if not messages:
+        received = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+        if not received:
             break
+        seen.update(m["MessageId"] for m in received)
+        messages = [m for m in received if int(m.get("Attributes", {}).get("SentTimestamp", 0)) < started_ms]
+        if not messages:
+            continue
         entries = []
         for n, message in enumerate(messages):
-            seen.add(message["MessageId"])
             entry: dict[str, Any] = {"Id": str(n), "MessageBody": message.get("Body", "")}
             if message.get("MessageAttributes"):
                 entry["MessageAttributes"] = message["MessageAttributes"]
