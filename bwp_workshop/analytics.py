@@ -30,6 +30,8 @@ COLUMNS = [
     "order_total_amount",
     "order_currency",
     "shape",
+    "enriched",
+    "unenriched_reason",
     "received_at",
 ]
 
@@ -55,7 +57,9 @@ def scan_data_table(settings: Settings | None = None) -> list[dict[str, Any]]:
 
 
 def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    """The data table items as a DataFrame with typed columns, oldest event first."""
+    """The data table items as a DataFrame with typed columns, oldest event first. Records
+    without order facts (catalog and privacy events, events stored unenriched) have empty
+    order columns; records written before ``enriched`` existed count as enriched."""
     frame = pd.DataFrame(items)
     for column in COLUMNS:
         if column not in frame:
@@ -65,6 +69,9 @@ def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True, errors="coerce", format="ISO8601")
     frame["order_total_amount"] = pd.to_numeric(frame["order_total_amount"], errors="coerce")
     frame["order_line_count"] = pd.to_numeric(frame["order_line_count"], errors="coerce").astype("Int64")
+    frame["enriched"] = [
+        value is None or value is pd.NA or value != value or bool(value) for value in frame["enriched"]
+    ]
     return frame.sort_values(["event_time", "event_id"]).reset_index(drop=True)
 
 

@@ -34,6 +34,7 @@ PARTNER_SOURCE_PREFIX = "aws.partner/buywithprime"
 OUT_ALB_DNS_NAME = "AlbDnsName"
 OUT_APP_BASE_URL = "AppBaseUrl"
 OUT_TOKEN_TABLE = "TokenTableName"
+OUT_BUSINESS_PRODUCT_TABLE = "BusinessProductTableName"
 OUT_REPOSITORY_URI = "RepositoryUri"
 OUT_CLUSTER_NAME = "ClusterName"
 OUT_SERVICE_NAME = "ServiceName"
@@ -58,6 +59,17 @@ TOKEN_TTL_ATTRIBUTE = "ttl"
 #: readers of token items skip keys that start with it.
 OAUTH_STATE_PREFIX = "oauth-state#"
 
+# --- business product table schema (InfraStack) -------------------------------------------
+#: Which installation a business product belongs to: written by the OAuth app at install (from
+#: ``buyWithPrimeStore.businessProductId``), removed at uninstall, read by the event handler for
+#: events that carry no ``detail.contextKeys.installationId`` (the ``businessProduct/<id>`` of
+#: their ``resources`` names the tenant). Partition key (S): the business product id.
+BUSINESS_PRODUCT_PK = "business_product_id"
+#: Attribute (S) with the installation id, also the partition key of the index below.
+BUSINESS_PRODUCT_INSTALLATION = "installation_id"
+#: Global secondary index (keys only) that finds an installation's business products at uninstall.
+BUSINESS_PRODUCT_BY_INSTALLATION = "by-installation"
+
 # --- data table schema ---------------------------------------------------------------------
 #: Partition key (S): the event's id (``detail.eventId``, else the envelope ``id``).
 DATA_PK = "event_id"
@@ -65,6 +77,10 @@ DATA_PK = "event_id"
 # --- environment of the deployables (set by the stacks; set by the local runtime on local) --
 ENV_TOKEN_TABLE = "TOKEN_TABLE_NAME"
 ENV_DATA_TABLE = "DATA_TABLE_NAME"
+ENV_BUSINESS_PRODUCT_TABLE = "BUSINESS_PRODUCT_TABLE_NAME"
+#: The event handler sends a record that can never succeed (not a Buy with Prime event, no
+#: tenant) to this queue itself, on its first receive, instead of letting it be retried.
+ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 ENV_APP_BASE_URL = "APP_BASE_URL"
 ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
 #: The OAuth container gets the client credentials injected from the secret under these names.

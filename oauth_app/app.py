@@ -6,10 +6,12 @@ Endpoints (the URLs registered with Buy with Prime are the first four):
   table), then a redirect to the authorize URL with the S256 challenge.
 * ``GET /install`` (the OAuth redirect URI): checks the verification token, the state
   (known, unexpired, bound to this browser when it carries the state cookie, used once),
-  exchanges the code with the verifier and stores the token pair.
+  exchanges the code with the verifier, records the store's business product for the
+  installation (``buyWithPrimeStore.businessProductId``, so events that name only their
+  business product find their tenant) and stores the token pair.
 * ``GET /settings``: checks the verification token and shows the installation's token facts.
 * ``POST /uninstall``: checks the verification token (over the raw body too) and deletes every
-  token item of the installation; repeating it is harmless.
+  token item and the business product of the installation; repeating it is harmless.
 * ``GET /health`` (load balancer and container), ``GET /_bwp/health`` (the local runtime's
   supervisor), ``GET /`` (landing page).
 
@@ -38,6 +40,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
+from bwp_workshop.core.graphql import GraphQLClient, GraphQLError
 from bwp_workshop.core.token_store import TokenStore, TokenStoreError
 from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
 from bwp_workshop.core.verification import TOKEN_PARAMETER, VerificationError, VerifiedRequest, verify
@@ -81,9 +85,12 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
-def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | None = None) -> FastAPI:
-    """The app for ``config``. ``table`` (a boto3 DynamoDB Table) and ``http`` (the client for
-    the token endpoint) default to real ones; tests pass their own."""
+def create_app(
+    config: AppConfig, *, table: Any = None, http: httpx.Client | None = None, business_product_table: Any = None
+) -> FastAPI:
+    """The app for ``config``. ``table`` (the token table), ``business_product_table`` (boto3
+    DynamoDB Tables) and ``http`` (the client for the token endpoint and the GraphQL API)
+    default to real ones; tests pass their own."""
     if table is None:
         import boto3
         from botocore.exceptions import NoRegionError
@@ -92,8 +99,18 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             table = boto3.resource("dynamodb").Table(config.token_table_name)
         except NoRegionError:
             raise RuntimeError("AWS_REGION is not set: set it to the token table's region") from None
+    if business_product_table is None and config.business_product_table:
+        import boto3
+
+        business_product_table = boto3.resource("dynamodb").Table(config.business_product_table)
     store = TokenStore(table)
     own_http = None if http else httpx.Client(timeout=config.token_timeout_seconds, trust_env=False)
+    business_products = BusinessProductMap(business_product_table) if business_product_table is not None else None
+    graphql = (
+        GraphQLClient(config.graphql_url, api_version=config.api_version, http=http or own_http, max_wait=1.0)
+        if business_products is not None and config.graphql_url
+        else None
+    )
     pending = PendingInstalls(table, ttl_seconds=config.state_ttl_seconds)
     client_secret = config.client_secret.get_secret_value()
     endpoint = TokenEndpoint(
@@ -306,6 +323,26 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
             raise Refusal(
                 502, "token_endpoint_failed", f"{reason}; nothing was stored, start the install again"
             ) from None
+        if business_products is not None and graphql is not None:
+            # Before the tokens: a stored token means the installation's events can be tied to it.
+            try:
+                business_product = graphql.store(
+                    access_token=tokens.access_token, installation_id=checked.installation_id
+                ).get("businessProductId")
+            except GraphQLError as exc:
+                raise Refusal(
+                    502,
+                    "store_unavailable",
+                    f"the Buy with Prime API did not return the store ({exc}); nothing was stored, start the "
+                    "install again",
+                ) from None
+            if business_product:
+                try:
+                    business_products.put(str(business_product), checked.installation_id)
+                except BusinessProductMapError as exc:
+                    raise table_unavailable(str(exc)) from None
+            else:
+                log.warning("installation %s: the store has no businessProductId", checked.installation_id)
         try:
             # An install starts the installation afresh (installed_at = now): the write needs no
             # read of the installation's earlier items, which stay until refreshed or uninstalled.
@@ -364,7 +401,9 @@ def create_app(config: AppConfig, *, table: Any = None, http: httpx.Client | Non
         checked = verified(request, token_query, token_header, body)
         try:
             deleted = await run_in_threadpool(store.delete_installation, checked.installation_id)
-        except TokenStoreError as exc:
+            if business_products is not None:
+                await run_in_threadpool(business_products.remove_installation, checked.installation_id)
+        except (TokenStoreError, BusinessProductMapError) as exc:
             raise table_unavailable(str(exc)) from None
         log.info("uninstalled %s (%d token items deleted)", checked.installation_id, deleted)
         return {"installation_id": checked.installation_id, "uninstalled": True, "deleted_items": deleted}

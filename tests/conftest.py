@@ -17,7 +17,14 @@ import pytest
 from bwp_workshop import aws
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
-from bwp_workshop.names import TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
+from bwp_workshop.names import (
+    BUSINESS_PRODUCT_BY_INSTALLATION,
+    BUSINESS_PRODUCT_INSTALLATION,
+    BUSINESS_PRODUCT_PK,
+    TOKEN_PK,
+    TOKEN_SK,
+    TOKEN_TTL_ATTRIBUTE,
+)
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 
@@ -198,3 +205,25 @@ def record_stack(settings: Settings, stack: str, outputs: dict[str, str]) -> Non
     }
     aws.client("cloudformation", settings).create_stack(StackName=stack, TemplateBody=_json.dumps(template))
     write_outputs(settings, {**load_outputs(settings), stack: outputs})
+
+
+def create_business_product_table(settings: Settings, name: str = "business-products") -> Any:
+    """A business product table as InfraStack makes it (key, keys-only index by installation)
+    on the local AWS; its resource."""
+    aws.client("dynamodb", settings).create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": BUSINESS_PRODUCT_PK, "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": BUSINESS_PRODUCT_PK, "AttributeType": "S"},
+            {"AttributeName": BUSINESS_PRODUCT_INSTALLATION, "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": BUSINESS_PRODUCT_BY_INSTALLATION,
+                "KeySchema": [{"AttributeName": BUSINESS_PRODUCT_INSTALLATION, "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return aws.resource("dynamodb", settings).Table(name)

@@ -1,4 +1,5 @@
-"""``bwp-workshop events ...``: send test events, tail the data table, peek at the DLQ."""
+"""``bwp-workshop events ...``: send test events, tail the data table, peek at the DLQ,
+redrive it."""
 
 from __future__ import annotations
 
@@ -91,3 +92,21 @@ def dlq(limit: int, as_json: bool) -> None:
         body = message["body"] if isinstance(message["body"], str) else json.dumps(message["body"])
         click.echo(f"{message['message_id']}  received {message['receive_count']}x  sent {message['sent_at']}")
         click.echo(f"    {body[:200]}")
+
+
+@events.command()
+@click.option(
+    "--method",
+    type=click.Choice(list(pipeline.REDRIVE_METHODS)),
+    default="auto",
+    show_default=True,
+    help="move-task: SQS's message move task (aws); copy: receive, send, then delete (local); auto: by target.",
+)
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the move.")
+def redrive(method: str, timeout: float) -> None:
+    """Move the dead-letter queue's messages back to the event queue."""
+    result = pipeline.redrive_dead_letters(method=method, timeout=timeout)
+    line = f"moved {result['moved']} messages from the dead-letter queue to the event queue ({result['method']})"
+    if result["failed"]:
+        line += f"; {result['failed']} could not be sent and stay in the dead-letter queue"
+    click.echo(line)

@@ -1,17 +1,22 @@
 """Buy with Prime events as they arrive from EventBridge (the SQS message body is the
-EventBridge envelope), in the three ``detail`` shapes seen in the wild:
+EventBridge envelope), in the ``detail`` shapes seen in the wild:
 
 - ``2024-11-01``: ``detail`` is the webhook payload (``eventId``, ``idempotencyKey``,
-  ``eventDescriptor``, ``resources``, ``eventTime``, ``data``...);
+  ``eventDescriptor``, ``resources``, ``eventTime``, ``data``...), with or without
+  ``contextKeys.installationId`` (the public schema does not show it);
 - ``2024-01-01``: ``detail`` is ``{}`` (a thin event: everything is in ``resources``);
 - ``legacy`` (the partner format of the original workshop): ``detail.eventType`` and
-  ``detail.contextKeys.installationId``.
+  ``detail.contextKeys.installationId``;
+- ``other``: any other ``detail`` object (an event type or version this code does not know
+  yet): kept, read like the others.
 
 The event type is taken from ``detail-type`` first, then ``detail.eventDescriptor``, then
 ``detail.eventType``. ``resources`` are paths ``businessProduct/<id>/`` followed by
 alternating kind/id pairs (``order/<id>/refund/<id>``, ``items/<id>``...), parsed generically.
+The tenant is ``detail.contextKeys.installationId`` when present; otherwise the consumer
+resolves the ``businessProduct`` of ``resources`` (:mod:`.business_products`).
 
-A body that is not JSON, not a Buy with Prime event or names no installation raises
+A body that is not JSON or not a well-formed Buy with Prime event raises
 :class:`MalformedEvent`: such a record can never succeed, however often it is retried.
 """
 
@@ -26,6 +31,7 @@ from ..names import PARTNER_SOURCE_PREFIX
 SHAPE_2024_11 = "2024-11-01"
 SHAPE_2024_01 = "2024-01-01"
 SHAPE_LEGACY = "legacy"
+SHAPE_OTHER = "other"
 
 BUSINESS_PRODUCT = "businessProduct"
 
@@ -141,7 +147,7 @@ def shape_of(detail: dict[str, Any]) -> str:
         return SHAPE_2024_11
     if "eventType" in detail:
         return SHAPE_LEGACY
-    return "unknown"
+    return SHAPE_OTHER
 
 
 def load_body(body: str | bytes | dict[str, Any]) -> dict[str, Any]:
@@ -161,12 +167,13 @@ def parse_event(
     body: str | bytes | dict[str, Any],
     *,
     source_prefix: str = PARTNER_SOURCE_PREFIX,
-    require_installation: bool = True,
+    require_installation: bool = False,
 ) -> BwpEvent:
     """The event in an SQS message body (an EventBridge envelope), or :class:`MalformedEvent`.
 
-    A thin 2024-01-01 event carries no installation; with ``require_installation`` (the
-    default, what a consumer that calls the API per installation needs) that is malformed."""
+    Most events carry no installation id (their tenant is the ``businessProduct`` of their
+    resources); with ``require_installation`` an event without ``contextKeys.installationId``
+    is malformed."""
     envelope = load_body(body)
     source = _text(envelope.get("source"))
     if source is None or not source.startswith(source_prefix):
@@ -182,8 +189,6 @@ def parse_event(
     if not isinstance(detail, dict):
         raise MalformedEvent(f"detail is {type(detail).__name__}, not an object")
     shape = shape_of(detail)
-    if shape == "unknown":
-        raise MalformedEvent("detail is in none of the Buy with Prime shapes (2024-11-01, 2024-01-01, legacy)")
 
     event_type = _text(envelope.get("detail-type")) or _text(detail.get("eventDescriptor"))
     event_type = event_type or _text(detail.get("eventType"))
@@ -192,7 +197,7 @@ def parse_event(
 
     installation_id = _text(_nested(detail, "contextKeys", "installationId"))
     if installation_id is None and require_installation:
-        raise MalformedEvent("the event names no installation (detail.contextKeys.installationId)")
+        raise MalformedEvent("the event carries no installation id (detail.contextKeys.installationId)")
 
     raw_resources = envelope.get("resources") or detail.get("resources") or []
     if not isinstance(raw_resources, list):

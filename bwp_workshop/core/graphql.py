@@ -26,7 +26,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 INSTALLATION_HEADER = "X-Omni-InstallationId"
 VERSION_HEADER = "x-api-version"
 
-STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId } }"
+STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId businessProductId } }"
 ORDER_QUERY = """query Order($orderIdentifier: OrderIdentifierInput!) {
   order(orderIdentifier: $orderIdentifier) {
     id
@@ -183,7 +183,7 @@ class GraphQLClient:
 
     # --- the queries the event handler makes -----------------------------------------------
     def store(self, *, access_token: str, installation_id: str) -> dict[str, Any]:
-        """``{"siteId": ..., "widgetId": ...}`` of the installation's store."""
+        """``{"siteId": ..., "widgetId": ..., "businessProductId": ...}`` of the installation's store."""
         data = self.execute(
             STORE_QUERY, access_token=access_token, installation_id=installation_id, operation="buyWithPrimeStore"
         )

@@ -7,7 +7,9 @@ process with an SQS-shaped event (``messageId``, ``receiptHandle``, ``body``, ``
 with ``ApproximateReceiveCount``, ``eventSourceARN``...), delete the records that succeeded
 and leave the failed ones (``batchItemFailures``) on the queue. A failed record becomes
 visible again after the queue's visibility timeout (or ``retry_after`` seconds, to rehearse
-faster), and the queue's redrive policy moves it to the dead-letter queue once it has been
+faster: that delay doubles with each receive of the record, up to
+``RETRY_DELAY_CAP`` seconds, so a short outage does not use up the receives in seconds), and
+the queue's redrive policy moves it to the dead-letter queue once it has been
 received ``maxReceiveCount`` times. An invocation that raises fails its whole batch, as on AWS.
 
 Run as ``python -m bwp_workshop.local.event_runner`` (``bwp-workshop local up`` does, once
@@ -44,6 +46,8 @@ SQS_MAX_MESSAGES = 10
 #: DeleteMessageBatch tries for the entries SQS reports as failed; the pause grows from this.
 DELETE_ATTEMPTS = 5
 DELETE_BACKOFF_S = 0.05
+#: Longest delay before a failed record is redelivered when ``retry_after`` is set.
+RETRY_DELAY_CAP = 60.0
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -89,11 +93,16 @@ def lambda_environment(settings: Any) -> dict[str, str]:
     the table and secret names), from the stack outputs and the settings, plus what an AWS SDK
     needs to reach the target (the local AWS on local)."""
     from .. import aws, names
-    from ..outputs import stack_output
+    from ..outputs import load_outputs, stack_output
 
     env = {
         names.ENV_DATA_TABLE: stack_output(settings, names.EVENT_STACK, names.OUT_DATA_TABLE),
         names.ENV_TOKEN_TABLE: stack_output(settings, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
+        # Empty for an InfraStack deployed before the table existed (contextKeys events only).
+        names.ENV_BUSINESS_PRODUCT_TABLE: load_outputs(settings)
+        .get(names.INFRA_STACK, {})
+        .get(names.OUT_BUSINESS_PRODUCT_TABLE, ""),
+        names.ENV_DEAD_LETTER_QUEUE_URL: stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL),
         names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
         names.ENV_TOKEN_URL: settings.token_url,
         names.ENV_GRAPHQL_URL: settings.graphql_url,
@@ -279,7 +288,7 @@ class EventRunner:
                 self.sqs.change_message_visibility_batch(
                     QueueUrl=self.queue_url,
                     Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": int(self.retry_after)}
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_delay(m)}
                         for i, m in enumerate(chunk)
                     ],
                 )
@@ -317,6 +326,12 @@ class EventRunner:
                 + "; ".join(f"{m['MessageId']} ({errors.get(key, '?')})" for key, m in pending.items())
             )
         return list(pending.values())
+
+    def retry_delay(self, message: dict[str, Any]) -> int:
+        """Seconds until a failed record is visible again: ``retry_after`` at its first
+        receive, doubled with each further receive, at most ``RETRY_DELAY_CAP``."""
+        count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1") or 1)
+        return int(min(RETRY_DELAY_CAP, (self.retry_after or 0.0) * 2 ** max(0, count - 1)))
 
     def poll_once(self) -> int:
         """Receive, invoke and settle one batch; returns how many messages it held."""

@@ -132,6 +132,9 @@ class LocalRuntime:
         env.update(
             {
                 names.ENV_TOKEN_TABLE: token_table,
+                names.ENV_BUSINESS_PRODUCT_TABLE: load_outputs(s)
+                .get(names.INFRA_STACK, {})
+                .get(names.OUT_BUSINESS_PRODUCT_TABLE, ""),
                 # On local the load balancer is a record only: the app's own URL is the base URL.
                 names.ENV_APP_BASE_URL: s.local_app_url,
                 names.ENV_CLIENT_ID: s.client_id,

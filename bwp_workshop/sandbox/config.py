@@ -19,6 +19,7 @@ from ..settings import dotenv_path
 
 #: Event payload shapes the simulator can emit: the 2024-11-01 webhook-style detail, the
 #: legacy partner detail (``eventType`` + ``contextKeys``) and the 2024-01-01 empty detail.
+#: The documented ones (2024-11-01 and 2024-01-01) are the default; legacy is on a switch.
 EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
 EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
 
@@ -65,8 +66,14 @@ class SandboxSettings(BaseSettings):
         "parameter, as a `verification-token` header, or both. The install redirect always uses the query.",
     )
     event_shapes: list[EventShape] = Field(
-        default_factory=lambda: ["2024-11-01"],
-        description="Payload shapes each simulated event is published in (one event per shape).",
+        default_factory=lambda: ["2024-11-01", "2024-01-01"],
+        description="Payload shapes each simulated event is published in (one event per shape): the "
+        "documented 2024-11-01 and thin 2024-01-01 by default; add legacy for the original workshop's shape.",
+    )
+    event_context_keys: bool = Field(
+        True,
+        description="Whether 2024-11-01 events carry detail.contextKeys.installationId (the public schema "
+        "does not show it; without it the consumer finds the tenant from the businessProduct in resources).",
     )
     merchants: int = Field(2, ge=1, le=50, description="Merchants seeded on first start.")
     faults: dict[str, FaultSpec] = Field(

@@ -33,7 +33,7 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 #: Runtime settings the admin API may change (kept in the state, winning over the environment).
 RUNTIME_CONFIG = ("access_token_ttl", "refresh_token_ttl", "code_ttl", "verification_token_ttl",
-                  "verification_token_in", "event_shapes")  # fmt: skip
+                  "verification_token_in", "event_shapes", "event_context_keys")  # fmt: skip
 
 
 class OAuthError(Exception):

@@ -29,6 +29,7 @@ from .events import (
     MALFORMATIONS,
     PARTNER_SOURCE_PREFIX,
     PRIVACY_EVENT_TYPES,
+    THIN_SHAPE,
     Occurrence,
     catalog_occurrence,
     detail,
@@ -240,7 +241,11 @@ class EventSource:
             outgoing.append(self._event(occurrence, subscription, shapes[0], kind, rng))
 
         deliveries = list(outgoing)
-        well_formed = [event for event in outgoing if event["ledger"]["malformed"] is None]
+        well_formed = [
+            event
+            for event in outgoing
+            if event["ledger"]["malformed"] is None and event["ledger"]["shape"] != THIN_SHAPE
+        ]
         # Extra deliveries: a sample of the events a second time, then (beyond one per event)
         # a third time, and so on, as an at-least-once bus may deliver them.
         extra = request.duplicates
@@ -291,10 +296,12 @@ class EventSource:
             subscription_id=subscription["subscription_id"],
             installation_id=subscription["installation_id"],
             when=when,
+            context_keys=self.sandbox.config.event_context_keys,
         )
         source = subscription["source_name"]
+        resources = occurrence.resources
         if kind:
-            source, body = malform(kind, source, body, rng)
+            source, body, resources = malform(kind, source, body, rng, resources)
         import json
 
         return {
@@ -304,7 +311,7 @@ class EventSource:
                 "Source": source,
                 "DetailType": occurrence.type,
                 "Detail": json.dumps(body),
-                "Resources": occurrence.resources,
+                "Resources": resources,
                 **({"Time": datetime.fromtimestamp(occurrence.at, UTC)} if occurrence.at else {}),
             },
             "ledger": {
@@ -314,7 +321,7 @@ class EventSource:
                 "installation_id": subscription["installation_id"],
                 "subscription_id": subscription["subscription_id"],
                 "source": source,
-                "resources": occurrence.resources,
+                "resources": resources,
                 "order_id": occurrence.order_id,
                 "malformed": kind,
                 "deliveries": 0,

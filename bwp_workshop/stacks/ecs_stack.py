@@ -40,6 +40,7 @@ class EcsStack(cdk.Stack):
         target_group: elbv2.ApplicationTargetGroup,
         repository: ecr.IRepository,
         token_table: dynamodb.ITable,
+        business_product_table: dynamodb.ITable,
         app_base_url: str,
         bwp_environment: dict[str, str],
         image_tag: str,
@@ -55,9 +56,22 @@ class EcsStack(cdk.Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="OAuth app: read/write the token table, read the client secret",
+            description="OAuth app: read/write the token table, keep the business product table, read the client "
+            "secret",
         )
         token_table.grant_read_write_data(self.task_role)
+        # Install writes the business product, uninstall finds it (through the index) and deletes it.
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"], resources=[business_product_table.table_arn]
+            )
+        )
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"],
+                resources=[f"{business_product_table.table_arn}/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"],
+            )
+        )
         client_secret.grant_read(self.task_role)
 
         self.task_definition = ecs.FargateTaskDefinition(
@@ -76,6 +90,7 @@ class EcsStack(cdk.Stack):
         )
         environment = {
             names.ENV_TOKEN_TABLE: token_table.table_name,
+            names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table.table_name,
             names.ENV_APP_BASE_URL: app_base_url,
             **bwp_environment,
         }

@@ -24,6 +24,16 @@ from .nag import acknowledge
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).
 VISIBILITY_FACTOR = 6
+#: Shortest outage of the Buy with Prime API (or the token endpoint) that the queue must ride
+#: out before a transiently failing record reaches the dead-letter queue.
+MIN_RETRY_WINDOW_SECONDS = 15 * 60
+
+
+def retry_window_seconds(lambda_timeout: int, max_receive_count: int) -> int:
+    """How long after its first failed receive a record is received for the last time: each
+    failed receive hides it for the visibility timeout, and the receive after the
+    ``max_receive_count``-th moves it to the dead-letter queue instead."""
+    return VISIBILITY_FACTOR * lambda_timeout * (max_receive_count - 1)
 
 
 class EventStack(cdk.Stack):
@@ -38,6 +48,7 @@ class EventStack(cdk.Stack):
         *,
         event_bus_arn: str,
         token_table: dynamodb.ITable,
+        business_product_table: dynamodb.ITable,
         asset_dir: Path,
         asset_hash: str,
         lambda_environment: dict[str, str],
@@ -108,6 +119,8 @@ class EventStack(cdk.Stack):
             environment={
                 names.ENV_DATA_TABLE: self.data_table.table_name,
                 names.ENV_TOKEN_TABLE: token_table.table_name,
+                names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table.table_name,
+                names.ENV_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
                 names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
                 **lambda_environment,
             },
@@ -115,6 +128,12 @@ class EventStack(cdk.Stack):
         )
         self.data_table.grant_write_data(self.role)
         token_table.grant_read_write_data(self.role)  # a refresh writes the new token pair
+        # Only what resolving a tenant needs: one item by its key.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[business_product_table.table_arn])
+        )
+        # A record that can never succeed goes to the dead-letter queue on its first receive.
+        self.dead_letter_queue.grant_send_messages(self.role)
         secretsmanager.Secret.from_secret_name_v2(self, "ClientSecret", names.CLIENT_SECRET_NAME).grant_read(self.role)
         self.function.add_event_source(
             event_sources.SqsEventSource(

@@ -141,6 +141,26 @@ class InfraStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
+        # Which installation a business product belongs to: the app writes it at install and
+        # removes it at uninstall (through the index), the event handler reads it.
+        self.business_product_table = dynamodb.Table(
+            self,
+            "BusinessProductTable",
+            partition_key=dynamodb.Attribute(name=names.BUSINESS_PRODUCT_PK, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.business_product_table.add_global_secondary_index(
+            index_name=names.BUSINESS_PRODUCT_BY_INSTALLATION,
+            partition_key=dynamodb.Attribute(
+                name=names.BUSINESS_PRODUCT_INSTALLATION, type=dynamodb.AttributeType.STRING
+            ),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+
         # The load balancer's name is lowercase, so its DNS name is too (CloudFormation cannot
         # lowercase a value): the install URL that BwP hashes matches byte for byte.
         self.app_base_url = (
@@ -151,6 +171,7 @@ class InfraStack(cdk.Stack):
         cdk.CfnOutput(self, names.OUT_ALB_DNS_NAME, value=self.load_balancer.load_balancer_dns_name)
         cdk.CfnOutput(self, names.OUT_APP_BASE_URL, value=self.app_base_url)
         cdk.CfnOutput(self, names.OUT_TOKEN_TABLE, value=self.token_table.table_name)
+        cdk.CfnOutput(self, names.OUT_BUSINESS_PRODUCT_TABLE, value=self.business_product_table.table_name)
         cdk.CfnOutput(self, names.OUT_REPOSITORY_URI, value=self.repository.repository_uri)
 
         acknowledge(

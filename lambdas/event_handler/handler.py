@@ -5,16 +5,27 @@ record that fails is reported in ``batchItemFailures`` so SQS redelivers it (and
 queue's maximum receive count, moves it to the dead-letter queue), while the batch's other
 records are acknowledged. Nothing is acknowledged unprocessed.
 
-Per record: parse the EventBridge envelope (any of the three Buy with Prime shapes), get a
-valid access token for the event's installation (once per installation per batch; refreshed
-at the token endpoint when it is about to expire, at most once across concurrent
+Per record: parse the EventBridge envelope (any Buy with Prime shape, any event type), find
+the tenant (``detail.contextKeys.installationId`` when present, else the installation the
+``businessProduct`` of ``resources`` belongs to, from the business product table the OAuth app
+keeps), get a valid access token for the installation (once per installation per batch;
+refreshed at the token endpoint when it is about to expire, at most once across concurrent
 invocations), query the store (cached per installation) and, when the event names an order,
 the order (each order once per batch), then write one item keyed by the event id with a
 conditional put, so a redelivered event is never stored twice.
 
+Every well-formed Buy with Prime event is stored. When enrichment fails for good (the
+installation has no token because it was uninstalled, the API refuses the query) the event is
+stored without the API's facts, with ``enriched`` false and the reason. A transient failure
+(5xx, throttling, timeouts) fails the record, so the queue redelivers it later. A record that
+can never succeed (not JSON, not a Buy with Prime event, no tenant) is sent to the dead-letter
+queue by the handler on its first receive (``DEAD_LETTER_QUEUE_URL``), with the reason as the
+message attribute ``bwp-failure-reason``.
+
 Configuration comes from the environment the stack sets (``DATA_TABLE_NAME``,
-``TOKEN_TABLE_NAME``, ``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``,
-``BWP_API_VERSION``). AWS clients are made on the first invocation, not at import.
+``TOKEN_TABLE_NAME``, ``BUSINESS_PRODUCT_TABLE_NAME``, ``DEAD_LETTER_QUEUE_URL``,
+``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``). AWS
+clients are made on the first invocation, not at import.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
 from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
 from bwp_workshop.core.events import BwpEvent, MalformedEvent, parse_event
 from bwp_workshop.core.graphql import GraphQLClient, GraphQLError
@@ -40,8 +52,10 @@ from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
 from bwp_workshop.names import (
     DATA_PK,
     ENV_API_VERSION,
+    ENV_BUSINESS_PRODUCT_TABLE,
     ENV_CLIENT_SECRET_NAME,
     ENV_DATA_TABLE,
+    ENV_DEAD_LETTER_QUEUE_URL,
     ENV_GRAPHQL_URL,
     ENV_POWERTOOLS_SERVICE,
     ENV_TOKEN_TABLE,
@@ -61,6 +75,11 @@ API_CONCURRENCY = 4
 #: Failures a retry cannot fix; anything else is logged as transient.
 PERMANENT = "permanent"
 TRANSIENT = "transient"
+#: Message attribute with the reason the handler dead-lettered a record.
+FAILURE_REASON_ATTRIBUTE = "bwp-failure-reason"
+#: Where an event's installation came from (the ``installation_from`` of its record).
+FROM_CONTEXT_KEYS = "contextKeys"
+FROM_BUSINESS_PRODUCT = "businessProduct"
 
 
 class RecordFailed(Exception):
@@ -81,6 +100,10 @@ class Config:
     token_url: str
     graphql_url: str
     api_version: str = ""
+    #: Empty: only events with ``contextKeys.installationId`` can be tied to a tenant.
+    business_product_table: str = ""
+    #: Empty: a permanent failure is left to the queue's redrive policy (after its receives).
+    dead_letter_queue_url: str = ""
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
@@ -96,21 +119,34 @@ class Config:
         if missing:
             raise RuntimeError(f"the event handler is not configured: set {', '.join(missing)}")
         values = {field: env[name] for name, field in required.items()}
-        return cls(**values, api_version=env.get(ENV_API_VERSION, ""))
+        return cls(
+            **values,
+            api_version=env.get(ENV_API_VERSION, ""),
+            business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
+            dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
+        )
 
 
 class EventProcessor:
     """Long-lived state of one Lambda instance: clients, the token endpoint, the store cache.
     Thread-safe, so the local event runner may invoke the handler from several pollers."""
 
-    def __init__(self, config: Config, *, dynamodb: Any = None, secrets: Any = None, http: Any = None) -> None:
+    def __init__(
+        self, config: Config, *, dynamodb: Any = None, secrets: Any = None, http: Any = None, sqs: Any = None
+    ) -> None:
         self.config = config
-        if dynamodb is None or secrets is None:
+        if dynamodb is None or secrets is None or (sqs is None and config.dead_letter_queue_url):
             import boto3  # here, not at import: the cold start pays it only when it is needed
 
             dynamodb = dynamodb or boto3.resource("dynamodb")
             secrets = secrets or boto3.client("secretsmanager")
+            if config.dead_letter_queue_url:
+                sqs = sqs or boto3.client("sqs")
+        self.sqs = sqs
         self.data_table = dynamodb.Table(config.data_table)
+        self.business_products = (
+            BusinessProductMap(dynamodb.Table(config.business_product_table)) if config.business_product_table else None
+        )
         self.dynamodb = dynamodb
         self.tokens = TokenStore(dynamodb.Table(config.token_table))
         self.secrets = secrets
@@ -124,6 +160,8 @@ class EventProcessor:
         self.data_calls = 0
         self.records_stored = 0
         self.duplicates = 0
+        self.unenriched = 0
+        self.dead_lettered = 0
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -161,6 +199,23 @@ class EventProcessor:
     def new_batch(self) -> Batch:
         return Batch(self)
 
+    def dead_letter(self, record: SQSRecord, reason: str) -> bool:
+        """Send a record that can never succeed to the dead-letter queue now (its body as it
+        came, the reason as a message attribute); False when no dead-letter queue is
+        configured (the queue's redrive policy then moves it after its last receive)."""
+        if not self.config.dead_letter_queue_url or self.sqs is None:
+            return False
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.config.dead_letter_queue_url,
+                MessageBody=record.body,
+                MessageAttributes={FAILURE_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1024]}},
+            )
+        except Exception as exc:  # the record stays on the queue and is retried
+            raise RecordFailed(f"could not dead-letter ({type(exc).__name__}): {reason}", TRANSIENT) from None
+        self._count("dead_lettered")
+        return True
+
 
 class Batch:
     """One invocation. Before its records are handled one by one, :meth:`prepare` does what
@@ -176,6 +231,7 @@ class Batch:
         self._tokens: dict[str, StoredToken | RecordFailed] = {}
         self._orders: dict[tuple[str, str], dict[str, Any] | RecordFailed] = {}
         self._stores: dict[str, dict[str, Any] | RecordFailed] = {}
+        self._tenants: dict[str, str | RecordFailed] = {}
         self._seen: set[str] = set()
 
     def event(self, message_id: str, body: str) -> BwpEvent:
@@ -199,7 +255,13 @@ class Batch:
                 events.append(self.event(str(record.get("messageId")), record.get("body", "")))
             except RecordFailed:
                 continue
-        wanted = {(event.installation_id, event.order_id) for event in events if event.order_id}
+        wanted = set()
+        for event in events:
+            if event.order_id:
+                try:
+                    wanted.add((self.tenant(event)[0], event.order_id))
+                except RecordFailed:
+                    continue
         ready = []
         for installation_id, order_id in sorted(wanted):  # type: ignore[type-var]
             try:
@@ -210,6 +272,40 @@ class Batch:
             ready.append((token, str(order_id)))
         if len(ready) > 1:
             list(self.processor.executor().map(lambda pair: self.order(*pair), ready))
+
+    def tenant(self, event: BwpEvent) -> tuple[str, str]:
+        """The event's installation and where it came from: ``contextKeys.installationId``
+        when the event carries it, else the installation its business product belongs to."""
+        if event.installation_id:
+            return event.installation_id, FROM_CONTEXT_KEYS
+        business_product = event.business_product_id
+        if business_product is None:
+            raise RecordFailed(
+                "the event names no tenant (no detail.contextKeys.installationId, no businessProduct in resources)",
+                PERMANENT,
+            )
+        cached = self._tenants.get(business_product)
+        if cached is None:
+            table = self.processor.business_products
+            if table is None:
+                cached = RecordFailed(
+                    f"business product {business_product}: the handler has no business product table "
+                    f"({ENV_BUSINESS_PRODUCT_TABLE})",
+                    PERMANENT,
+                )
+            else:
+                try:
+                    found = table.installation_of(business_product)
+                    cached = found or RecordFailed(
+                        f"business product {business_product} maps to no installation (not installed, or uninstalled)",
+                        PERMANENT,
+                    )
+                except BusinessProductMapError as exc:
+                    cached = RecordFailed(str(exc), TRANSIENT if exc.transient else PERMANENT)
+            self._tenants[business_product] = cached
+        if isinstance(cached, RecordFailed):
+            raise RecordFailed(cached.reason, cached.kind)
+        return cached, FROM_BUSINESS_PRODUCT
 
     def token(self, installation_id: str) -> StoredToken:
         cached = self._tokens.get(installation_id)
@@ -263,7 +359,15 @@ class Batch:
         """Process one SQS record: the stored item, None for a duplicate; raises
         :class:`RecordFailed` when it must be retried (or, after the maximum receive count,
         dead-lettered)."""
-        item = self._item(record)
+        try:
+            item = self._item(record)
+        except RecordFailed as exc:
+            if exc.kind == PERMANENT and self.processor.dead_letter(record, exc.reason):
+                logger.error(
+                    "record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason}
+                )
+                return None
+            raise
         if item is None:
             return None
         return item if self._put(item) else None
@@ -276,12 +380,34 @@ class Batch:
             self.processor._count("duplicates")
             logger.info("duplicate event skipped", extra={"message_id": record.message_id, "event_id": event.event_id})
             return None
-        assert event.installation_id is not None  # parse_event requires it
-        token = self.token(event.installation_id)
-        store = self.store(token)
-        order = self.order(token, event.order_id) if event.order_id else None
+        installation_id, installation_from = self.tenant(event)
+        store: dict[str, Any] = {}
+        order = None
+        unenriched = None
+        try:
+            token = self.token(installation_id)
+            store = self.store(token)
+            order = self.order(token, event.order_id) if event.order_id else None
+        except RecordFailed as exc:
+            if exc.kind != PERMANENT:
+                raise
+            # Kept without the API's facts (no token: uninstalled; the API refuses the query).
+            unenriched = exc.reason
+            self.processor._count("unenriched")
+            logger.warning(
+                "event stored unenriched",
+                extra={"message_id": record.message_id, "reason": unenriched, "failure": PERMANENT},
+            )
         self._seen.add(event.event_id)
-        return data_item(event, store, order, record)
+        return data_item(
+            event,
+            store,
+            order,
+            record,
+            installation_id=installation_id,
+            installation_from=installation_from,
+            unenriched_reason=unenriched,
+        )
 
     def _put(self, item: dict[str, Any]) -> bool:
         from botocore.exceptions import ClientError
@@ -311,14 +437,33 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def data_item(
-    event: BwpEvent, store: dict[str, Any], order: dict[str, Any] | None, record: SQSRecord
+    event: BwpEvent,
+    store: dict[str, Any],
+    order: dict[str, Any] | None,
+    record: SQSRecord,
+    *,
+    installation_id: str | None = None,
+    installation_from: str | None = None,
+    unenriched_reason: str | None = None,
 ) -> dict[str, Any]:
-    """The data table item of one event (no empty values: DynamoDB refuses empty keys)."""
+    """The data table item of one event: the one definition of a data record (no empty
+    values: DynamoDB refuses empty keys).
+
+    Always: ``event_id`` (key), ``event_type``, ``event_time``, ``installation_id``,
+    ``installation_from`` (``contextKeys`` or ``businessProduct``), ``shape``,
+    ``envelope_id``, ``message_id``, ``received_at``, ``enriched`` (bool) and, when they
+    exist, ``business_product_id``, ``resources``, ``resource_ids``, ``idempotency_key``.
+    Enriched: ``site_id``, ``widget_id`` and, for events naming an order, ``order_status``,
+    ``order_line_count``, ``order_total_amount``, ``order_currency``. Not enriched:
+    ``unenriched_reason`` (why the API's facts are missing)."""
     item: dict[str, Any] = {
         DATA_PK: event.event_id,
         "event_type": event.event_type,
         "event_time": event.event_time,
-        "installation_id": event.installation_id,
+        "installation_id": installation_id or event.installation_id,
+        "installation_from": installation_from,
+        "enriched": unenriched_reason is None,
+        "unenriched_reason": unenriched_reason,
         "site_id": store.get("siteId"),
         "widget_id": store.get("widgetId"),
         "business_product_id": event.business_product_id,

@@ -17,12 +17,14 @@ from typing import Any
 
 from bwp_workshop import aws, names
 from bwp_workshop.core import credentials
+from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local import event_runner
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.sandbox.events import EVENT_TYPES
 from bwp_workshop.settings import Settings
+from tests.conftest import create_business_product_table
 from tests.sandbox.helpers import Installed
 
 SUBSCRIBE = """
@@ -59,6 +61,12 @@ def subscribe(installed: Installed, name: str) -> str:
     return f"{names.PARTNER_SOURCE_PREFIX}/{name}"
 
 
+def business_product(installed: Installed) -> str:
+    """The installation's business product, as the OAuth app reads it at install."""
+    answer = installed.graphql("query { buyWithPrimeStore { businessProductId } }").json()
+    return str(answer["data"]["buyWithPrimeStore"]["businessProductId"])
+
+
 def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     """The EventStack resources made with boto3 as the stack makes them (fast; the deployed
     stack itself is exercised through ``deploy_event_stack``)."""
@@ -69,7 +77,11 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     events.create_event_bus(Name=source_name, EventSourceName=source_name)
 
     dynamodb = aws.client("dynamodb", settings)
-    data_table, token_table = f"data-{suffix}", f"tokens-{suffix}"
+    data_table, token_table, products = f"data-{suffix}", f"tokens-{suffix}", f"business-products-{suffix}"
+    # What the OAuth app writes at install: events without contextKeys find their tenant here.
+    BusinessProductMap(create_business_product_table(settings, products)).put(
+        business_product(installed), installed.installation_id
+    )
     dynamodb.create_table(
         TableName=data_table,
         KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
@@ -127,7 +139,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     path.write_text(
         json.dumps(
             {
-                names.INFRA_STACK: {names.OUT_TOKEN_TABLE: token_table},
+                names.INFRA_STACK: {names.OUT_TOKEN_TABLE: token_table, names.OUT_BUSINESS_PRODUCT_TABLE: products},
                 names.EVENT_STACK: {
                     names.OUT_DATA_TABLE: data_table,
                     names.OUT_QUEUE_URL: queue_url,
@@ -168,6 +180,8 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
     TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
         installed.installation_id, TokenSet.from_response(installed.tokens)
     )
+    products = aws.resource("dynamodb", settings).Table(deployed[names.INFRA_STACK][names.OUT_BUSINESS_PRODUCT_TABLE])
+    BusinessProductMap(products).put(business_product(installed), installed.installation_id)
     event = deployed[names.EVENT_STACK]
     return Pipeline(
         settings,
@@ -201,6 +215,8 @@ def running(pipeline: Pipeline, **options: Any) -> Iterator[event_runner.EventRu
                 "data_table_calls": app.data_calls,
                 "records_stored": app.records_stored,
                 "duplicates_skipped": app.duplicates,
+                "unenriched": app.unenriched,
+                "dead_lettered_by_handler": app.dead_lettered,
             }
         finally:
             handler.reset()

@@ -123,7 +123,8 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
             )
             assert queued.exit_code == 0, queued.output
             assert "the data table holds the 2 events sent" in queued.output
-            # Dead letters: missing and unknown installation, garbage detail, and the queue's junk.
+            # Dead letters (each on its first receive): no tenant, a business product nobody has,
+            # garbage resources, and the queue's junk.
             settle(pipeline, len(records) + 2, 4)
 
         tail = cli.invoke(main, ["events", "tail", "-n", "3"])
@@ -133,3 +134,7 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         assert dlq.exit_code == 0 and len(dlq.output.splitlines()) == 4
         assert cli.invoke(main, ["events", "dlq"]).output.count(" sent ") == 4
         assert events.queue_depths(settings) == {"queue": 0, "dead_letter_queue": 4}
+        redriven = cli.invoke(main, ["events", "redrive"])
+        assert redriven.exit_code == 0, redriven.output
+        assert "moved 4 messages from the dead-letter queue to the event queue (copy)" in redriven.output
+        assert events.queue_depths(settings) == {"queue": 4, "dead_letter_queue": 0}

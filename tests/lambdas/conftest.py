@@ -21,9 +21,10 @@ from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local.event_runner import load_handler_module
 from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK
 from bwp_workshop.settings import Settings
-from tests.conftest import create_token_table
+from bwp_workshop.core.business_products import BusinessProductMap
+from tests.conftest import create_business_product_table, create_token_table
 
-from .doubles import CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
+from .doubles import BP, CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,8 @@ def bwp() -> FakeBwp:
 
 @pytest.fixture
 def tables(local_settings: Settings) -> dict[str, Any]:
-    """Data table, token table (with a fresh token for inst-1) and the client secret."""
+    """Data table, token table (with a fresh token for inst-1), business product table
+    (``bp-0001`` belongs to inst-1) and the client secret."""
     client = aws.client("dynamodb", local_settings)
     client.create_table(
         TableName="data",
@@ -47,6 +49,8 @@ def tables(local_settings: Settings) -> dict[str, Any]:
         BillingMode="PAY_PER_REQUEST",
     )
     create_token_table(local_settings, "tokens")
+    business_products = BusinessProductMap(create_business_product_table(local_settings, "business-products"))
+    business_products.put(BP, "inst-1")
     aws.client("secretsmanager", local_settings).create_secret(
         Name=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     )
@@ -54,7 +58,12 @@ def tables(local_settings: Settings) -> dict[str, Any]:
     resource = aws.resource("dynamodb", local_settings)
     store = TokenStore(resource.Table("tokens"))
     store.put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=900))
-    return {"data": resource.Table("data"), "tokens": store, "resource": resource}
+    return {
+        "data": resource.Table("data"),
+        "tokens": store,
+        "resource": resource,
+        "business_products": business_products,
+    }
 
 
 @pytest.fixture
@@ -71,6 +80,7 @@ def make_app(
             token_url="http://bwp.test/token",
             graphql_url="http://bwp.test/graphql",
             api_version="2024-11-01",
+            business_product_table="business-products",
         )
         http = httpx.Client(transport=httpx.MockTransport(bwp))
         clients.append(http)

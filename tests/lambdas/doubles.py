@@ -199,7 +199,7 @@ def create_event_queues(settings: Any, *, max_receive_count: int, visibility_tim
             names.OUT_QUEUE_ARN: queue_arn,
             names.OUT_DLQ_URL: dlq_url,
         },
-        names.INFRA_STACK: {names.OUT_TOKEN_TABLE: "tokens"},
+        names.INFRA_STACK: {names.OUT_TOKEN_TABLE: "tokens", names.OUT_BUSINESS_PRODUCT_TABLE: "business-products"},
     }
     path = outputs_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,7 @@ def test_the_real_handler_behind_the_runner_records_each_event_once(
 ) -> None:
     bodies = [envelope() for _ in range(25)]
     messages = [json.dumps(body) for body in bodies] + [json.dumps(bodies[0]), json.dumps(bodies[1])]
-    messages += ["not json", json.dumps(envelope(installation=None))]
+    messages += ["not json", json.dumps(envelope(installation=None, resources=["order/o-1"]))]  # no tenant
     events.send_to_queue(messages, local_settings)
     handler = functools.partial(handler_module.handler, app=app)
     with _runner(local_settings, event_queues, handler, concurrency=3, batch_window=0.2, wait_seconds=1):
@@ -158,7 +158,10 @@ def test_the_runner_process_answers_its_health_check_and_dead_letters_a_malforme
         assert health["service"] == "event-runner" and health["pid"] == record.pid
         events.send_to_queue(["not a Buy with Prime event"], local_settings)
         wait_until(lambda: _depth(local_settings, event_queues["dlq_url"]) == 1, message="the dead letter")
-        assert httpx.get(spec.health_url, trust_env=False).json()["stats"]["failed"] >= 2
+        # The handler dead-letters it itself on its first receive (no retries for what can never succeed).
+        assert httpx.get(spec.health_url, trust_env=False).json()["stats"]["failed"] == 0
+        (letter,) = events.dlq_messages(local_settings)
+        assert letter["receive_count"] == 1
     finally:
         with registry.locked():
             processes.stop(event_runner.SERVICE_NAME, registry)
@@ -271,3 +274,12 @@ def test_failed_deletes_are_retried_and_what_cannot_be_deleted_is_logged(
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"  # only "stuck" is left, in flight
     (line,) = [line for line in lines if "could not delete" in line]
     assert "1 processed message(s)" in line and "ReceiptHandleIsInvalid" in line
+
+
+def test_the_retry_delay_grows_with_the_receive_count(local_settings: Settings, event_queues: dict[str, str]) -> None:
+    runner = _runner(local_settings, event_queues, lambda event, context: {}, retry_after=1.0)
+    delays = [runner.retry_delay({"Attributes": {"ApproximateReceiveCount": str(n)}}) for n in range(1, 11)]
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
+    # The receives of the stacks' default (10) span minutes: a 30 s outage uses up none of them.
+    assert sum(delays[:9]) > 4 * 60 and sum(delays[:5]) > 30
+    assert _runner(local_settings, event_queues, lambda e, c: {}, retry_after=0).retry_delay({}) == 0

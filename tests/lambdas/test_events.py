@@ -53,14 +53,22 @@ def test_detail_type_wins_over_the_detail_fields() -> None:
     assert parse_event(body).event_type == "SOMETHING_ELSE"
 
 
-def test_the_thin_2024_01_01_shape_parses_but_names_no_installation() -> None:
+def test_the_thin_2024_01_01_shape_parses_and_names_its_tenant_by_business_product() -> None:
     body = envelope("RETURN_STARTED", shape="2024-01-01", resources=[f"businessProduct/{BP}/order/o-1/return/x-1"])
-    event = parse_event(body, require_installation=False)
+    event = parse_event(body)
     assert (event.shape, event.event_type, event.installation_id) == (SHAPE_2024_01, "RETURN_STARTED", None)
+    assert event.business_product_id == BP
     assert event.event_id == body["id"]  # no detail.eventId: the envelope id
     assert (event.order_id, event.id_of("return")) == ("o-1", "x-1")
-    with pytest.raises(MalformedEvent, match="no installation"):
-        parse_event(body)
+    with pytest.raises(MalformedEvent, match="no installation id"):
+        parse_event(body, require_installation=True)
+
+
+def test_a_detail_of_no_known_shape_is_kept_as_other() -> None:
+    body = {**envelope("STORE_SETTINGS_CHANGED", resources=[f"businessProduct/{BP}"]), "detail": {"garbage": "x"}}
+    event = parse_event(body)
+    assert (event.shape, event.event_type, event.business_product_id) == ("other", "STORE_SETTINGS_CHANGED", BP)
+    assert event.event_id == body["id"]
 
 
 @pytest.mark.parametrize(
@@ -99,8 +107,7 @@ def test_an_event_without_order_resources_has_no_order() -> None:
         ("[1, 2]", "not an object"),
         (json.dumps({**envelope(), "source": "com.example.shop"}), "not a Buy with Prime event"),
         (json.dumps({k: v for k, v in envelope().items() if k != "source"}), "not a Buy with Prime event"),
-        (json.dumps(envelope(installation=None)), "no installation"),
-        (json.dumps({**envelope(), "detail": {"garbage": "x"}}), "none of the Buy with Prime shapes"),
+        (json.dumps({**envelope(), "detail-type": "", "detail": {"garbage": "x"}}), "no event type"),
         (json.dumps({**envelope(), "detail": "text"}), "not an object"),
         (json.dumps({k: v for k, v in envelope().items() if k != "id"}), "no id"),
         (json.dumps(envelope(resources=["businessProduct/bp/order"])), "kind/id pairs"),

@@ -75,28 +75,32 @@ def test_each_order_is_queried_once_per_batch_and_in_parallel(
     assert bwp.queries("order(") == 6  # a new batch asks again: the order may have changed
 
 
-def test_malformed_records_fail_and_the_rest_of_the_batch_succeeds(
+def test_records_that_can_never_succeed_fail_and_every_buy_with_prime_event_is_stored(
     handler_module: Any, app: Any, tables: dict[str, Any], handler_logs: io.StringIO
 ) -> None:
-    good = envelope()
+    kept = [
+        envelope(),
+        envelope(installation=None),  # the tenant from the business product
+        envelope(shape="2024-01-01"),
+        {**envelope(), "detail": {"garbage": 1}},  # a detail of no known shape: kept all the same
+    ]
     records = [
         sqs_record("not json", message_id="m-not-json"),
         sqs_record({**envelope(), "source": "com.example"}, message_id="m-foreign"),
-        sqs_record(envelope(installation=None), message_id="m-no-installation"),
-        sqs_record(envelope(shape="2024-01-01"), message_id="m-thin"),
-        sqs_record({**envelope(), "detail": {"garbage": 1}}, message_id="m-garbage"),
-        sqs_record(good, message_id="m-good"),
+        sqs_record(envelope(installation=None, resources=["order/o-1"]), message_id="m-no-tenant"),
+        sqs_record(envelope(installation=None, resources=["businessProduct/bp-nobody/order/o-1"]), message_id="m-bp"),
+        *(sqs_record(body, message_id=f"m-kept-{n}") for n, body in enumerate(kept)),
     ]
     response = invoke(handler_module, app, {"Records": records})
-    assert sorted(failed_ids(response)) == sorted(
-        ["m-not-json", "m-foreign", "m-no-installation", "m-thin", "m-garbage"]
-    )
-    assert set(stored(tables)) == {good["detail"]["eventId"]}
+    assert sorted(failed_ids(response)) == sorted(["m-not-json", "m-foreign", "m-no-tenant", "m-bp"])
+    assert len(stored(tables)) == 4
     logs = [json.loads(line) for line in handler_logs.getvalue().splitlines() if line.startswith("{")]
     failures = {entry["message_id"]: entry for entry in logs if entry.get("message") == "record failed"}
     assert failures["m-not-json"]["reason"] == "malformed event: the message body is not JSON"
     assert failures["m-not-json"]["failure"] == "permanent"
-    assert "no installation" in failures["m-thin"]["reason"]
+    assert "names no tenant" in failures["m-no-tenant"]["reason"]
+    assert "bp-nobody maps to no installation" in failures["m-bp"]["reason"]
+    assert failures["m-bp"]["failure"] == "permanent"
 
 
 def test_duplicate_delivery_is_stored_once(handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp) -> None:
@@ -127,8 +131,9 @@ def test_one_token_lookup_per_installation_per_batch(handler_module: Any, app: A
     bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2") for _ in range(3)]
     before = app.tokens.calls
     response = invoke(handler_module, app, sqs_event(*bodies))
-    # inst-2's token is unknown to the API double: its records fail, inst-1's succeed.
-    assert len(failed_ids(response)) == 3 and len(stored(tables)) == 4
+    # inst-2's token is unknown to the API double: its records are stored without the API's facts.
+    assert failed_ids(response) == [] and len(stored(tables)) == 7
+    assert sum(1 for item in stored(tables).values() if not item["enriched"]) == 3
     assert app.tokens.calls - before == 2  # one query per installation
 
 
@@ -172,7 +177,7 @@ def test_concurrent_invocations_refresh_an_expiring_token_once(
         (httpx.Response(503), "transient"),
     ],
 )
-def test_a_failed_refresh_fails_the_installations_records(
+def test_a_failed_refresh_is_retried_or_stores_the_records_unenriched(
     handler_module: Any,
     app: Any,
     tables: dict[str, Any],
@@ -186,7 +191,11 @@ def test_a_failed_refresh_fails_the_installations_records(
     bwp.token_faults = [fault] * 10
     event = sqs_event(envelope(), envelope())
     response = invoke(handler_module, app, event)
-    assert len(failed_ids(response)) == 2 and not stored(tables)
+    if kind == "permanent":  # refused for good: stored without the API's facts
+        assert failed_ids(response) == [] and len(stored(tables)) == 2
+        assert {item["enriched"] for item in stored(tables).values()} == {False}
+    else:  # retried later
+        assert len(failed_ids(response)) == 2 and not stored(tables)
     assert bwp.token_requests == (1 if kind == "permanent" else 4)  # per batch, not per record
     out = handler_logs.getvalue()
     assert f'"failure":"{kind}"' in out.replace(" ", "")
@@ -196,9 +205,16 @@ def test_a_failed_refresh_fails_the_installations_records(
 CLIENT_SECRET_FRAGMENT = "client-secret-value"
 
 
-def test_an_installation_without_token_fails_permanently(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
-    response = invoke(handler_module, app, {"Records": [sqs_record(envelope(installation="ghost"), message_id="m")]})
-    assert failed_ids(response) == ["m"]
+def test_an_installation_without_token_is_stored_unenriched(
+    handler_module: Any, app: Any, tables: dict[str, Any]
+) -> None:
+    body = envelope(installation="ghost")
+    response = invoke(handler_module, app, {"Records": [sqs_record(body, message_id="m")]})
+    assert failed_ids(response) == []
+    item = stored(tables)[body["detail"]["eventId"]]
+    assert (item["installation_id"], item["enriched"]) == ("ghost", False)
+    assert "no token" in item["unenriched_reason"] and "site_id" not in item and "order_status" not in item
+    assert item["order_id"] == "o-1"  # what the event itself says is kept
 
 
 def test_transient_api_errors_are_retried_within_the_record(
@@ -223,7 +239,7 @@ def test_an_api_outage_fails_the_record_for_redelivery(
     assert len(stored(tables)) == 1
 
 
-def test_permanent_api_errors_fail_the_record_without_retries(
+def test_permanent_api_errors_store_the_record_unenriched_without_retries(
     handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     item_event = envelope("BUYABILITY_CHANGED", resources=[f"businessProduct/{BP}/items/sku-1"])
@@ -233,16 +249,20 @@ def test_permanent_api_errors_fail_the_record_without_retries(
     records = [sqs_record(envelope(), message_id="m-denied"), sqs_record(missing, message_id="m-missing")]
     records.append(sqs_record(envelope("INVENTORY_CHANGED", resources=[]), message_id="m-ok"))
     response = invoke(handler_module, app, {"Records": records})
-    assert sorted(failed_ids(response)) == ["m-denied", "m-missing"]
-    assert app.graphql.retries == 0 and len(stored(tables)) == 2
+    assert failed_ids(response) == []
+    assert app.graphql.retries == 0 and len(stored(tables)) == 4
+    unenriched = {item["order_id"]: item for item in stored(tables).values() if not item["enriched"]}
+    assert set(unenriched) == {"o-1", "o-404"}
+    assert all(item["site_id"] == "site-1" for item in unenriched.values())  # the store's facts are kept
 
 
-def test_a_store_the_api_denies_fails_the_installations_records(
+def test_a_store_the_api_denies_stores_the_installations_records_unenriched(
     handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
     response = invoke(handler_module, app, sqs_event(envelope(), envelope(resources=[])))
-    assert len(failed_ids(response)) == 2 and not stored(tables)
+    assert failed_ids(response) == [] and len(stored(tables)) == 2
+    assert all("AccessDeniedError" in item["unenriched_reason"] for item in stored(tables).values())
     assert bwp.queries("buyWithPrimeStore") == 1  # once per batch, not per record
 
 

@@ -46,7 +46,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
 
     assert set(deployed) == set(names.STACKS)
     infra, ecs, event = deployed[names.INFRA_STACK], deployed[names.ECS_STACK], deployed[names.EVENT_STACK]
-    assert set(infra) == {"AlbDnsName", "AppBaseUrl", "TokenTableName", "RepositoryUri"}
+    assert set(infra) == {"AlbDnsName", "AppBaseUrl", "TokenTableName", "BusinessProductTableName", "RepositoryUri"}
     assert set(ecs) == {"ClusterName", "ServiceName"}
     assert set(event) == {
         "DataTableName",
@@ -73,6 +73,9 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     ]
     ttl = dynamodb.describe_time_to_live(TableName=infra["TokenTableName"])["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    products = dynamodb.describe_table(TableName=infra["BusinessProductTableName"])["Table"]
+    assert products["KeySchema"] == [{"AttributeName": "business_product_id", "KeyType": "HASH"}]
+    assert [index["IndexName"] for index in products["GlobalSecondaryIndexes"]] == ["by-installation"]
     data_table = dynamodb.describe_table(TableName=event["DataTableName"])["Table"]
     assert data_table["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
 

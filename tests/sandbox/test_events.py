@@ -9,6 +9,7 @@ import pytest
 
 from bwp_workshop.sandbox import events
 from bwp_workshop.sandbox.merchants import new_order, seed_merchants
+from tests import events as samples
 
 RESOURCE = re.compile(r"^businessProduct/bp-[0-9a-f-]{36}/(order/order-[0-9a-f-]{36}(/(delivery|return|refund)/\S+)?|"
                       r"items/SKU-\S+|personalDataTask/task-[0-9a-f]{12})$")  # fmt: skip
@@ -115,26 +116,92 @@ def test_the_legacy_and_2024_01_01_shapes() -> None:
     assert thin == {}
 
 
+def test_without_context_keys_the_2024_11_01_shape_is_the_public_schema() -> None:
+    detail = events.detail(
+        "2024-11-01",
+        _occurrence(),
+        event_id="e-1",
+        subscription_id="s-1",
+        installation_id="i-1",
+        when="T",
+        context_keys=False,
+    )
+    assert "contextKeys" not in detail and detail["resources"] == ["businessProduct/bp-1/order/o-1"]
+
+
+def test_the_documented_shapes_are_the_default_and_legacy_is_on_a_switch() -> None:
+    from bwp_workshop.sandbox.config import SandboxSettings
+
+    default = SandboxSettings()
+    assert (default.event_shapes, default.event_context_keys) == (["2024-11-01", "2024-01-01"], True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "sample", "context_keys"),
+    [
+        ("2024-11-01", samples.SHAPES["2024-11-01"], True),
+        ("2024-11-01", samples.SHAPES["2024-11-01 without contextKeys"], False),
+        ("2024-01-01", samples.SHAPES["2024-01-01"], True),
+        ("legacy", samples.SHAPES["legacy"], True),
+    ],
+)
+def test_the_sandbox_emits_the_structure_of_the_event_samples(shape: str, sample: str, context_keys: bool) -> None:
+    expected = samples.event(sample)
+    detail = events.detail(
+        shape,
+        _occurrence(),
+        event_id="e-1",
+        subscription_id="s-1",
+        installation_id="i-1",
+        when="T",
+        context_keys=context_keys,
+    )
+    assert set(detail) == set(expected["detail"])
+    assert all(path.startswith("businessProduct/") for path in expected["resources"])
+
+
 @pytest.mark.parametrize("kind", events.MALFORMATIONS)
-def test_malformations(kind: str) -> None:
-    body = {"eventId": "e", "contextKeys": {"installationId": "i"}, "eventDescriptor": "ORDER_CONFIRMED"}
-    source, broken = events.malform(kind, "aws.partner/buywithprime/x", body, random.Random(0))
+def test_malformations_can_never_be_recorded(kind: str) -> None:
+    from bwp_workshop.core.events import MalformedEvent, parse_event
+
+    body = {
+        "eventId": "e",
+        "contextKeys": {"installationId": "i"},
+        "eventDescriptor": "ORDER_CONFIRMED",
+        "apiVersion": "2024-11-01",
+        "resources": ["businessProduct/bp-1/order/o-1"],
+    }
+    resources = ["businessProduct/bp-1/order/o-1"]
+    source, broken, paths = events.malform(kind, "aws.partner/buywithprime/x", body, random.Random(0), resources)
+    assert body["contextKeys"] == {"installationId": "i"} and resources == ["businessProduct/bp-1/order/o-1"]
+    envelope = {"id": "x", "source": source, "detail-type": "ORDER_CONFIRMED", "time": "T", "resources": paths}
     if kind == "foreign_source":
         assert source == events.FOREIGN_SOURCE and broken == body
+        with pytest.raises(MalformedEvent, match="not a Buy with Prime event"):
+            parse_event({**envelope, "detail": broken})
         return
-    assert source == "aws.partner/buywithprime/x"
+    assert source == "aws.partner/buywithprime/x" and "contextKeys" not in broken
+    if kind == "garbage_detail":
+        with pytest.raises(MalformedEvent, match="kind/id pairs"):
+            parse_event({**envelope, "detail": broken})
+        return
+    event = parse_event({**envelope, "detail": broken})  # well formed, but whose is it?
+    assert event.installation_id is None
     if kind == "missing_installation":
-        assert "contextKeys" not in broken
-    elif kind == "unknown_installation":
-        assert broken["contextKeys"]["installationId"].startswith("inst-unknown-")
+        assert paths == ["order/o-1"] and event.business_product_id is None
     else:
-        assert "eventId" not in broken and "contextKeys" not in broken
-    assert body["contextKeys"] == {"installationId": "i"}  # the original is untouched
+        assert event.business_product_id.startswith("bp-unknown-") and event.order_id == "o-1"
 
 
 def test_an_unknown_malformation_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown malformation"):
         events.malform("shouty", "s", {}, random.Random(0))
+
+
+def test_the_record_key_of_a_thin_event_is_its_envelope_id() -> None:
+    assert events.record_key({"shape": "2024-11-01", "event_id": "e", "envelope_ids": ["x"]}) == "e"
+    assert events.record_key({"shape": "2024-01-01", "event_id": "e", "envelope_ids": ["x", "y"]}) == "x"
+    assert events.record_key({"shape": "2024-01-01", "event_id": "e", "envelope_ids": []}) is None
 
 
 def test_seeded_merchants_are_the_same_every_time() -> None:

@@ -137,7 +137,7 @@ def test_events_without_an_associated_bus_are_recorded_as_undelivered(local_sand
         name = f"nobus-{secrets.token_hex(4)}"
         answer = subscribe(installed, "ORDER_CONFIRMED", name, aws.LOCAL_ACCOUNT_ID, settings.region)
         assert "errors" not in answer
-        result = local_sandbox.client.emit(orders=2, lifecycle="delivered")
+        result = local_sandbox.client.emit(orders=2, lifecycle="delivered", shapes=["2024-11-01"])
     assert result["published"] == 2
     assert result["undelivered"] == 2
     assert all("no event bus is associated" in entry["error"] for entry in result["entries"])

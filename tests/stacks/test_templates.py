@@ -20,9 +20,9 @@ def resources(synthesized: Synthesized, stack: str, kind: str) -> dict[str, dict
     return {k: v for k, v in synthesized.raw[stack]["Resources"].items() if v["Type"] == kind}
 
 
-def only(synthesized: Synthesized, stack: str, kind: str) -> dict:
-    found = resources(synthesized, stack, kind)
-    assert len(found) == 1, f"{stack} has {len(found)} {kind}"
+def only(synthesized: Synthesized, stack: str, kind: str, prefix: str = "") -> dict:
+    found = {k: v for k, v in resources(synthesized, stack, kind).items() if k.startswith(prefix)}
+    assert len(found) == 1, f"{stack} has {len(found)} {kind} {prefix}"
     return next(iter(found.values()))
 
 
@@ -77,6 +77,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_ALB_DNS_NAME,
             names.OUT_APP_BASE_URL,
             names.OUT_TOKEN_TABLE,
+            names.OUT_BUSINESS_PRODUCT_TABLE,
             names.OUT_REPOSITORY_URI,
         },
         names.ECS_STACK: {names.OUT_CLUSTER_NAME, names.OUT_SERVICE_NAME},
@@ -157,7 +158,7 @@ def test_repository_is_emptied_and_deleted_on_destroy(synthesized: Synthesized) 
 
 
 def test_token_table_schema(synthesized: Synthesized) -> None:
-    table = only(synthesized, names.INFRA_STACK, "AWS::DynamoDB::Table")["Properties"]
+    table = only(synthesized, names.INFRA_STACK, "AWS::DynamoDB::Table", "TokenTable")["Properties"]
     assert table["KeySchema"] == [
         {"AttributeName": names.TOKEN_PK, "KeyType": "HASH"},
         {"AttributeName": names.TOKEN_SK, "KeyType": "RANGE"},
@@ -169,6 +170,20 @@ def test_token_table_schema(synthesized: Synthesized) -> None:
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["TimeToLiveSpecification"] == {"AttributeName": names.TOKEN_TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_business_product_table_schema(synthesized: Synthesized) -> None:
+    table = only(synthesized, names.INFRA_STACK, "AWS::DynamoDB::Table", "BusinessProductTable")["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": names.BUSINESS_PRODUCT_PK, "KeyType": "HASH"}]
+    assert table["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": names.BUSINESS_PRODUCT_BY_INSTALLATION,
+            "KeySchema": [{"AttributeName": names.BUSINESS_PRODUCT_INSTALLATION, "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
 def test_app_base_url_is_http_and_the_load_balancer_dns_name(synthesized: Synthesized) -> None:
@@ -227,6 +242,7 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
     assert set(environment) == {
         "TOKEN_TABLE_NAME",
+        "BUSINESS_PRODUCT_TABLE_NAME",
         "APP_BASE_URL",
         "BWP_AUTHORIZE_URL",
         "BWP_TOKEN_URL",
@@ -239,6 +255,7 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
     assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
     assert environment["BWP_API_VERSION"] == "2024-11-01"
     assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
+    assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
 
 
 def test_client_credentials_come_from_the_named_secret(synthesized: Synthesized) -> None:
@@ -276,13 +293,18 @@ def _policy_actions(synthesized: Synthesized, stack: str, role_fragment: str) ->
     return found
 
 
-def test_task_role_reads_and_writes_tokens_and_reads_the_secret_only(synthesized: Synthesized) -> None:
+def test_task_role_reads_and_writes_tokens_keeps_business_products_and_reads_the_secret_only(
+    synthesized: Synthesized,
+) -> None:
     statements = _policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
     assert services == {"dynamodb", "secretsmanager"}
     table_actions: set[str] = set()
     for actions, resource in statements:
-        if any(action.startswith("dynamodb:") for action in actions):
+        if "BusinessProductTable" in resource:  # install writes, uninstall finds (index) and deletes
+            index = f"/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"
+            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:PutItem", "dynamodb:DeleteItem"})
+        elif any(action.startswith("dynamodb:") for action in actions):
             table_actions |= actions
             assert "TokenTable" in resource
         else:
@@ -309,6 +331,24 @@ def _queues(synthesized: Synthesized) -> tuple[dict, dict, str]:
     dlq_id = next(key for key in queues if key.startswith("DeadLetterQueue"))
     queue_id = next(key for key in queues if key != dlq_id)
     return queues[queue_id]["Properties"], queues[dlq_id]["Properties"], dlq_id
+
+
+def test_the_aws_retry_window_rides_out_a_fifteen_minute_outage_with_the_default_settings(
+    synthesized: Synthesized,
+) -> None:
+    from bwp_workshop.settings import Settings
+    from bwp_workshop.stacks.event_stack import MIN_RETRY_WINDOW_SECONDS, retry_window_seconds
+
+    # The template's own numbers: a failed record is hidden for the visibility timeout, and
+    # the receive after the maxReceiveCount-th moves it to the DLQ.
+    queue, _, _ = _queues(synthesized)
+    settings = synthesized.settings
+    from_template = queue["VisibilityTimeout"] * (queue["RedrivePolicy"]["maxReceiveCount"] - 1)
+    assert from_template == retry_window_seconds(settings.lambda_timeout, settings.max_receive_count)
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    window = retry_window_seconds(defaults["lambda_timeout"], defaults["max_receive_count"])
+    assert window >= MIN_RETRY_WINDOW_SECONDS
+    assert window == 27 * 60  # 6 x 30 s visibility, 10 receives
 
 
 def test_queue_redrives_to_the_dlq_and_outlasts_the_lambda(synthesized: Synthesized) -> None:
@@ -340,6 +380,8 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
     assert set(environment) == {
         "DATA_TABLE_NAME",
         "TOKEN_TABLE_NAME",
+        "BUSINESS_PRODUCT_TABLE_NAME",
+        "DEAD_LETTER_QUEUE_URL",
         "CLIENT_SECRET_NAME",
         "BWP_TOKEN_URL",
         "BWP_GRAPHQL_URL",
@@ -350,6 +392,8 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
     assert environment["CLIENT_SECRET_NAME"] == names.CLIENT_SECRET_NAME
     assert environment["POWERTOOLS_SERVICE_NAME"] == names.EVENT_HANDLER_SERVICE
     assert environment["LOG_LEVEL"] == "INFO"
+    assert "DeadLetterQueue" in json.dumps(environment["DEAD_LETTER_QUEUE_URL"])
+    assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
     assert "LoggingConfig" in function
 
 
@@ -385,13 +429,22 @@ def test_alarm_fires_when_the_dlq_holds_a_message(synthesized: Synthesized) -> N
 def test_lambda_role_writes_data_reads_and_writes_tokens_reads_the_secret(synthesized: Synthesized) -> None:
     statements = _policy_actions(synthesized, names.EVENT_STACK, "HandlerRole")
     by_target: dict[str, set[str]] = {}
+    targets = (
+        "DataTable",
+        "TokenTable",
+        "BusinessProductTable",
+        names.CLIENT_SECRET_NAME,
+        "DeadLetterQueue",
+        "Queue",
+        "HandlerLogs",
+    )
     for actions, resource in statements:
-        key = next(
-            (k for k in ("DataTable", "TokenTable", names.CLIENT_SECRET_NAME, "Queue", "HandlerLogs") if k in resource),
-            resource,
-        )
+        key = next((k for k in targets if k in resource), resource)
         by_target.setdefault(key, set()).update(actions)
-    assert set(by_target) == {"DataTable", "TokenTable", names.CLIENT_SECRET_NAME, "Queue", "HandlerLogs"}
+    assert set(by_target) == set(targets)
+    # Resolving a tenant reads one item by its key, nothing else; a poison record is sent to the DLQ.
+    assert by_target["BusinessProductTable"] == {"dynamodb:GetItem"}
+    assert by_target["DeadLetterQueue"] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
     assert "dynamodb:PutItem" in by_target["DataTable"]
     assert not {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"} & by_target["DataTable"]
     assert {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"} <= by_target["TokenTable"]

@@ -206,3 +206,32 @@ def test_a_notebook_cell_displays_the_plot_as_png() -> None:
     data, _ = InteractiveShell.instance().display_formatter.format(shown)
     assert data["image/png"] == shown.data
     assert "Events per time bin" in data["text/plain"]
+
+
+def test_records_without_order_facts_and_unenriched_records_are_tolerated() -> None:
+    items = [
+        {
+            "event_id": "c1",
+            "event_type": "BUYABILITY_CHANGED",
+            "event_time": "2026-11-28T10:00:00Z",
+            "installation_id": "i-a",
+            "enriched": True,
+            "received_at": "2026-11-28T10:00:01Z",
+        },
+        {
+            "event_id": "u1",
+            "event_type": "ORDER_CONFIRMED",
+            "event_time": "2026-11-28T10:00:05Z",
+            "installation_id": "i-gone",
+            "order_id": "o9",
+            "enriched": False,
+            "unenriched_reason": "installation i-gone has no token",
+            "received_at": "2026-11-28T10:00:06Z",
+        },
+        {"event_id": "old", "event_type": "NEW_TYPE", "event_time": "2026-11-28T10:00:09Z", "installation_id": "i-a"},
+    ]
+    frame = analytics.records_frame(items)
+    assert list(frame["enriched"]) == [True, False, True]  # a record from before the field counts as enriched
+    assert analytics.orders(frame).empty  # an order without its facts is not counted as a sale
+    assert analytics.order_value_over_time(frame).empty
+    assert int(analytics.events_over_time(frame, period="1min").to_numpy().sum()) == 3
