@@ -201,7 +201,12 @@ def dlq_messages(
             # Received messages stay hidden while we look, so each receive returns new ones;
             # they are made visible again below.
             response = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, AttributeNames=["All"], WaitTimeSeconds=0
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                AttributeNames=["All"],
+                MessageAttributeNames=[names.FAILURE_REASON_ATTRIBUTE],
+                WaitTimeSeconds=0,
             )
             messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
             if not messages:
@@ -220,9 +225,11 @@ def dlq_messages(
     if since is not None:
         found = [message for message in found if message["sent_at"] >= _utc(since)]
     found = found[-limit:]
-    reasons = failure_reasons([message["message_id"] for message in found], settings)
+    # What the handler dead-lettered itself carries its reason; what the queue moved after its
+    # last receive has it in the handler's log only.
+    reasons = failure_reasons([message["message_id"] for message in found if not message["reason"]], settings)
     for message in found:
-        message["reason"] = reasons.get(message["message_id"], "(not in the handler's log)")
+        message["reason"] = message["reason"] or reasons.get(message["message_id"], "(not in the handler's log)")
     return found
 
 
@@ -240,7 +247,7 @@ def _dead_letter(message: dict[str, Any]) -> dict[str, Any]:
         "message_id": message["MessageId"],
         "sent_at": _utc(int(attributes.get("SentTimestamp", "0")) / 1000),
         "receive_count": int(attributes.get("ApproximateReceiveCount", "0")),
-        "reason": "",
+        "reason": message.get("MessageAttributes", {}).get(names.FAILURE_REASON_ATTRIBUTE, {}).get("StringValue", ""),
         "body": body,
     }
 

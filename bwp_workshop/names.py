@@ -95,6 +95,9 @@ ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_LOG_LEVEL = "LOG_LEVEL"
 
 # --- the deployables ------------------------------------------------------------------------
+#: Message attribute with the reason, on what the event handler sends to the dead-letter queue
+#: itself (a record that can never succeed).
+FAILURE_REASON_ATTRIBUTE = "bwp-failure-reason"
 #: Service name of the event Lambda in its structured logs (POWERTOOLS_SERVICE_NAME).
 EVENT_HANDLER_SERVICE = "bwp-event-handler"
 #: The OAuth app's port in its container, and the path its health checks call.

@@ -50,6 +50,7 @@ from bwp_workshop.core.graphql import GraphQLClient, GraphQLError
 from bwp_workshop.core.token_store import StoredToken, TokenStore, TokenStoreError
 from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
 from bwp_workshop.names import (
+    FAILURE_REASON_ATTRIBUTE,
     DATA_PK,
     ENV_API_VERSION,
     ENV_BUSINESS_PRODUCT_TABLE,
@@ -76,7 +77,6 @@ API_CONCURRENCY = 4
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 #: Message attribute with the reason the handler dead-lettered a record.
-FAILURE_REASON_ATTRIBUTE = "bwp-failure-reason"
 #: Where an event's installation came from (the ``installation_from`` of its record).
 FROM_CONTEXT_KEYS = "contextKeys"
 FROM_BUSINESS_PRODUCT = "businessProduct"
@@ -363,9 +363,7 @@ class Batch:
             item = self._item(record)
         except RecordFailed as exc:
             if exc.kind == PERMANENT and self.processor.dead_letter(record, exc.reason):
-                logger.error(
-                    "record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason}
-                )
+                logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason})
                 return None
             raise
         if item is None:
