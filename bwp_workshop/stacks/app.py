@@ -14,6 +14,7 @@ from ..settings import BWP_PUBLIC_KEY_PEM, LOG_RETENTION_DAYS, Settings, get_set
 from . import nag
 from .ecs_stack import EcsStack
 from .event_stack import EventStack
+from .image_tag import image_tag
 from .infra_stack import InfraStack
 from .lambda_asset import asset_hash, build_lambda_asset
 from .synthesis import stack_environment, stack_synthesizer
@@ -99,7 +100,7 @@ def build_app(
     infra = InfraStack(
         app,
         names.INFRA_STACK,
-        availability_zones=zones,
+        availability_zones=zones if settings.is_local else None,
         log_retention=retention,
         certificate_arn=settings.certificate_arn,
         app_domain_name=settings.app_domain_name,
@@ -116,7 +117,7 @@ def build_app(
         token_table=infra.token_table,
         app_base_url=infra.app_base_url,
         bwp_environment=app_environment(settings),
-        image_tag=settings.image_tag,
+        image_tag=image_tag(settings),
         log_retention=retention,
         description="Buy with Prime workshop: the OAuth app on ECS Fargate",
         **stack_options(names.ECS_STACK),
@@ -134,6 +135,7 @@ def build_app(
             max_receive_count=settings.max_receive_count,
             batch_size=settings.event_batch_size,
             batch_window=settings.event_batch_window,
+            max_concurrency=settings.event_max_concurrency,
             log_retention=retention,
             description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
             **stack_options(names.EVENT_STACK),

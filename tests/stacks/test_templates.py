@@ -152,7 +152,18 @@ def test_repository_is_emptied_and_deleted_on_destroy(synthesized: Synthesized) 
     assert repository["Properties"]["RepositoryName"] == names.REPOSITORY_NAME == "bwp-saas-integration"
     assert repository["Properties"]["EmptyOnDelete"] is True
     assert repository["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repository["Properties"]["ImageTagMutability"] == "IMMUTABLE"
     assert repository["DeletionPolicy"] == "Delete"
+
+
+def test_the_task_runs_the_image_tagged_with_the_hash_of_its_sources(synthesized: Synthesized) -> None:
+    from bwp_workshop.stacks.image_tag import source_tag
+
+    (task,) = resources(synthesized, names.ECS_STACK, "AWS::ECS::TaskDefinition").values()
+    image = json.dumps(task["Properties"]["ContainerDefinitions"][0]["Image"])
+    tag = source_tag(synthesized.settings.project_dir)
+    assert tag.startswith("src-") and len(tag) == 20
+    assert f":{tag}" in image
 
 
 def test_token_table_schema(synthesized: Synthesized) -> None:
@@ -213,7 +224,7 @@ def test_container_runs_the_repository_image_on_the_app_port_with_a_health_check
     container = _container(synthesized)
     assert container["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
     image = json.dumps(container["Image"])
-    assert "ImportValue" in image and "Repository" in image and ":latest" in image
+    assert "ImportValue" in image and "Repository" in image and ":src-" in image
     check = container["HealthCheck"]
     assert check["Command"][0] == "CMD-SHELL"
     assert "http://127.0.0.1:8080/health" in check["Command"][1]
@@ -315,6 +326,7 @@ def test_queue_redrives_to_the_dlq_and_outlasts_the_lambda(synthesized: Synthesi
     assert queue["VisibilityTimeout"] == 6 * synthesized.settings.lambda_timeout == 240
     assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 4}
     assert queue["SqsManagedSseEnabled"] is True
+    assert dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -357,6 +369,9 @@ def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) 
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 10
     assert mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": synthesized.settings.event_max_concurrency} == {
+        "MaximumConcurrency": 5
+    }
     assert "Queue" in json.dumps(mapping["EventSourceArn"])
 
 
