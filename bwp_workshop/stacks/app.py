@@ -28,13 +28,12 @@ def log_retention(days: int) -> logs.RetentionDays:
 
 def app_environment(settings: Settings) -> dict[str, str]:
     """Environment of the OAuth container besides the table name, base URL and client
-    credentials: the Buy with Prime endpoints, the API version and, when it differs from the
-    key Buy with Prime publishes (the app's default), the verification-token key."""
+    credentials: the Buy with Prime authorize and token endpoints and, when it differs from the
+    key Buy with Prime publishes (the app's default), the verification-token key. Only what
+    ``oauth_app.config.AppConfig`` reads: the app calls no GraphQL."""
     environment = {
         names.ENV_AUTHORIZE_URL: settings.authorize_url,
         names.ENV_TOKEN_URL: settings.token_url,
-        names.ENV_GRAPHQL_URL: settings.graphql_url,
-        names.ENV_API_VERSION: settings.api_version,
     }
     if settings.public_key and settings.public_key != BWP_PUBLIC_KEY_PEM:
         environment[names.ENV_PUBLIC_KEY] = settings.public_key
