@@ -63,6 +63,8 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     #: Acknowledgements that matched no finding on a target they name: (tool, rule, target).
     unused: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The targets whose templates were checked.
+    targets: tuple[str, ...] = TARGETS
 
     @property
     def failures(self) -> list[Finding]:
@@ -76,13 +78,17 @@ class CheckResult:
         """Findings per tool, rule and target: how many, and whether accepted."""
         counts = Counter((f.tool, f.rule, f.target, f.accepted) for f in self.findings)
         rows = sorted({(tool, rule) for tool, rule, _, _ in counts})
-        lines = [f"{'tool':<9} {'rule':<12} {'local':>5} {'aws':>5}  status"]
+        lines = [f"{'tool':<9} {'rule':<12} " + " ".join(f"{target:>5}" for target in self.targets) + "  status"]
         for tool, rule in rows:
-            per = [sum(n for (t, r, g, _), n in counts.items() if (t, r, g) == (tool, rule, target)) for target in TARGETS]
+            per = [
+                sum(n for (t, r, g, _), n in counts.items() if (t, r, g) == (tool, rule, target))
+                for target in self.targets
+            ]
             accepted = all(a for (t, r, _, a) in counts if (t, r) == (tool, rule))
-            lines.append(f"{tool:<9} {rule:<12} {per[0]:>5} {per[1]:>5}  {'accepted' if accepted else 'FAILS'}")
+            cells = " ".join(f"{n:>5}" for n in per)
+            lines.append(f"{tool:<9} {rule:<12} {cells}  {'accepted' if accepted else 'FAILS'}")
         for tool in TOOLS:
-            for target in TARGETS:
+            for target in self.targets:
                 total = sum(1 for f in self.findings if (f.tool, f.target) == (tool, target))
                 failing = sum(1 for f in self.failures if (f.tool, f.target) == (tool, target))
                 lines.append(f"{tool} on {target}: {total} findings, {failing} not accepted")
@@ -199,7 +205,7 @@ def check_templates(
     and judge every finding against the list."""
     acknowledged = load_acknowledgements() if acknowledgements is None else acknowledgements
     tools = tuple(tools)
-    result = CheckResult()
+    result = CheckResult(targets=tuple(assemblies))
     for target, assembly in assemblies.items():
         templates = templates_of(assembly)
         for tool in tools:
