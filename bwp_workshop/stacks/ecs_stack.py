@@ -55,10 +55,11 @@ class EcsStack(cdk.Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="OAuth app: read/write the token table, read the client secret",
+            description="OAuth app: read/write the token table",
         )
         token_table.grant_read_write_data(self.task_role)
-        client_secret.grant_read(self.task_role)
+        # The client id and secret are injected by ECS through the execution role: the app never
+        # reads the secret itself (tests/stacks/test_deployed_environment.py records its calls).
 
         self.task_definition = ecs.FargateTaskDefinition(
             self,

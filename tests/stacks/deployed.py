@@ -149,7 +149,7 @@ def config_reads(model: Any) -> tuple[set[str], set[str]]:
 
 #: Runs in the Lambda's Python: records every environment variable looked up by name (not the
 #: ones only iterated over) while the handler is imported and handles the event on stdin, and
-#: the variables its configuration reads.
+#: the variables its configuration reads; its AWS calls go to ``call_log`` (tests/stacks/call_log).
 RECORDING_SCRIPT = """
 import json, os, sys
 sys.path.insert(0, {folder!r})
@@ -171,6 +171,9 @@ class Recording(type(os.environ)):
         return super().__getitem__(key)
 
 os.environ.__class__ = Recording
+sys.path.append({call_log_dir!r})
+import call_log
+call_log.install({call_log!r})
 import handler
 response = handler.handler(json.loads(sys.stdin.read()), None)
 

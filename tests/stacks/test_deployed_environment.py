@@ -35,6 +35,13 @@ from .deployed import (
     platform_environment,
     task_environment,
 )
+from .privileges import CALL_LOG_DIR, judge, read_calls, role_statements
+
+ACCOUNT = aws.LOCAL_ACCOUNT_ID
+
+
+def _table_arn(region: str, name: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
 
 
 def _endpoints(sandbox: Settings) -> dict[str, str]:
@@ -99,16 +106,32 @@ def test_the_app_installs_with_only_its_task_definition(
             **platform_environment(local_settings),
             **stack_env,
         }
+        # The test's instrument, not the stack's: every AWS call the app makes is recorded.
+        calls_file = tmp_path / "app-calls.jsonl"
+        env.update(PYTHONPATH=str(CALL_LOG_DIR), BWP_TEST_CALL_LOG=str(calls_file))
         log = tmp_path / "app.log"
         with serving(argv, env, cwd=tree, health_url=f"http://127.0.0.1:{app_port}/health", log=log):
             outcome = sandbox_server.client.install(app_id=registration.app_id)
-    assert outcome.ok, outcome
-    stored = TokenStore(table).latest(outcome.installation_id)
-    assert stored is not None and stored.access_token and stored.refresh_token
-    assert {path for path, _ in proxy.served} >= {"/launch", "/install"}
+            assert outcome.ok, outcome
+            stored = TokenStore(table).latest(outcome.installation_id)
+            assert stored is not None and stored.access_token and stored.refresh_token
+            removed = sandbox_server.client.uninstall(outcome.installation_id)
+            assert removed.ok, removed
+            assert TokenStore(table).latest(outcome.installation_id) is None
+    assert {path for path, _ in proxy.served} >= {"/launch", "/install", "/uninstall"}
     text = log.read_text()
     assert "GET /install 200" in text
     assert registration.client_secret.get_secret_value() not in text and stored.access_token not in text
+
+    # Every call the app made is one the task role allows (its grants, resolved to these ARNs).
+    region = local_settings.region
+    resolver.attributes[("TokenTable", "Arn")] = _table_arn(region, table.name)
+    statements = role_statements(synthesized.raw[names.ECS_STACK], "TaskRole", resolver, names.ECS_STACK)
+    calls = read_calls(calls_file, region=region, account=ACCOUNT)
+    judged = judge(calls, statements)
+    print("\ntask role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "dynamodb:Query"}
+    assert judged.denied == []
 
 
 def test_the_handler_records_events_with_only_the_lambda_environment(
@@ -142,8 +165,10 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
         )["Attributes"]["QueueArn"]
         event = {"Records": [sqs_record(m, queue_arn=queue_arn, region=settings.region) for m in messages]}
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **platform_environment(settings), **stack_env}
+        calls_file = tmp_path / "handler-calls.jsonl"
+        script = RECORDING_SCRIPT.format(folder=str(folder), call_log_dir=str(CALL_LOG_DIR), call_log=str(calls_file))
         run = subprocess.run(
-            [python, "-I", "-S", "-c", RECORDING_SCRIPT.format(folder=str(folder))],
+            [python, "-I", "-S", "-c", script],
             input=json.dumps(event),
             capture_output=True,
             text=True,
@@ -162,3 +187,25 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
     assert set(outcome["config"]) <= set(stack_env), set(outcome["config"]) - set(stack_env)
     unread = set(stack_env) - set(outcome["reads"]) - set(outcome["config"])
     assert unread == set(), unread
+
+    # Every call the handler made is one the Lambda role allows; the grants it left unused.
+    region = settings.region
+    resolver.attributes.update(
+        {
+            ("DataTable", "Arn"): _table_arn(region, pipeline.data_table),
+            ("TokenTable", "Arn"): _table_arn(region, token_table),
+            ("Queue", "Arn"): queue_arn,
+            ("HandlerLogs", "Arn"): f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/handler:*",
+        }
+    )
+    statements = role_statements(synthesized.raw[names.EVENT_STACK], "HandlerRole", resolver, names.EVENT_STACK)
+    calls = read_calls(calls_file, region=region, account=ACCOUNT)
+    judged = judge(calls, statements)
+    print("\nhandler role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "secretsmanager:GetSecretValue"}
+    assert judged.denied == []
+    # A grant taken away is a call denied, as on AWS.
+    narrowed = [
+        {**statement, "Action": [a for a in statement["Action"] if a != "dynamodb:PutItem"]} for statement in statements
+    ]
+    assert {call.action for call in judge(calls, narrowed).denied} == {"dynamodb:PutItem"}

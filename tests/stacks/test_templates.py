@@ -282,19 +282,19 @@ def _policy_actions(synthesized: Synthesized, stack: str, role_fragment: str) ->
     return found
 
 
-def test_task_role_reads_and_writes_tokens_and_reads_the_secret_only(synthesized: Synthesized) -> None:
+def test_task_role_reads_and_writes_tokens_only(synthesized: Synthesized) -> None:
     statements = _policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
-    assert services == {"dynamodb", "secretsmanager"}
+    # The client credentials reach the app through the execution role (ECS injects them).
+    assert services == {"dynamodb"}
     table_actions: set[str] = set()
     for actions, resource in statements:
-        if any(action.startswith("dynamodb:") for action in actions):
-            table_actions |= actions
-            assert "TokenTable" in resource
-        else:
-            assert actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
-            assert names.CLIENT_SECRET_NAME in resource
+        table_actions |= actions
+        assert "TokenTable" in resource
     assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"} <= table_actions
+    execution = _policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
+    secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
+    assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]
     for role in resources(synthesized, names.ECS_STACK, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
