@@ -66,7 +66,8 @@ class DryRun:
         out.append("Preflight (local tools):")
         for check in self.preflight:
             state = "ok" if check.ok else ("NO" if check.blocking else "no (optional)")
-            out.append(f"  {check.name:<24} {state:<14} {check.detail}" + (f"  -> {check.hint}" if not check.ok else ""))
+            hint = "" if check.ok else f"  -> {check.hint}"
+            out.append(f"  {check.name:<24} {state:<14} {check.detail}{hint}")
         out += ["", f"Synthesized for aws into {self.assembly}"]
         if self.placeholder_bus:
             out.append(f"  (EVENT_BUS_ARN not set yet: EventStack uses {PLACEHOLDER_BUS.format(region=s.region)})")
@@ -75,7 +76,8 @@ class DryRun:
         out += ["", "What would be deployed:"]
         for stack in self.stacks:
             total = sum(stack.resources.values())
-            out.append(f"  {stack.name}: {total} resources, {stack.assets} asset(s), outputs {', '.join(stack.outputs)}")
+            outputs = ", ".join(stack.outputs)
+            out.append(f"  {stack.name}: {total} resources, {stack.assets} asset(s), outputs {outputs}")
             for kind, count in sorted(stack.resources.items()):
                 out.append(f"    {count:>3} {kind}")
             for role, actions in sorted(stack.grants.items()):
@@ -154,7 +156,12 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "03-oauth-handler",
-            ("workshop.build_and_push_image", "onboarding.store_client_credentials", "deploy.deploy", "workshop.wait_for_app"),
+            (
+                "workshop.build_and_push_image",
+                "onboarding.store_client_credentials",
+                "deploy.deploy",
+                "workshop.wait_for_app",
+            ),
             (
                 image,
                 f"secretsmanager:DescribeSecret, CreateSecret or PutSecretValue {names.CLIENT_SECRET_NAME}",
@@ -194,7 +201,12 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "99-clean-up",
-            ("api.unsubscribe_events", "deploy.destroy", "workshop.clean_up_outside_cloudformation", "workshop.leftovers"),
+            (
+                "api.unsubscribe_events",
+                "deploy.destroy",
+                "workshop.clean_up_outside_cloudformation",
+                "workshop.leftovers",
+            ),
             (
                 "Buy with Prime GraphQL deleteEventSubscription",
                 f"cdk destroy {' '.join(reversed(stacks))}",

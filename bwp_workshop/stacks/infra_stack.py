@@ -16,9 +16,10 @@ from .nag import acknowledge
 
 
 class InfraStack(cdk.Stack):
-    """VPC (10.0.0.0/16, two AZs: ``availability_zones``, or the region's first two), internet-facing ALB (HTTP:80, and HTTPS:443 when a
-    certificate is given) forwarding to a target group on the app's port, the ECR repository
-    of the app image and the token table."""
+    """VPC (10.0.0.0/16, two AZs: ``availability_zones``, or the region's first two),
+    internet-facing ALB (HTTP:80, and HTTPS:443 when a certificate is given) forwarding to a
+    target group on the app's port, the ECR repository of the app image (immutable tags) and
+    the token table."""
 
     def __init__(
         self,

@@ -48,7 +48,8 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
         if "SecretId" in params:
             secret = params["SecretId"]
             # A name stands for the secret's ARN, which ends in "-" and six random characters.
-            resources.append(secret if secret.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf")
+            arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"
+            resources.append(secret if secret.startswith("arn:") else arn)
         if "QueueUrl" in params:
             resources.append(f"arn:aws:sqs:{region}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}")
         calls.append(Call(f"{service}:{entry['operation']}", tuple(resources) or ("*",)))

@@ -154,7 +154,8 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
         assert stack_env[names.ENV_TOKEN_TABLE] == token_table
 
         folder = build_lambda_asset(
-            Settings(project_dir=REPO_ROOT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR), out_dir=tmp_path / "asset"
+            Settings(project_dir=REPO_ROOT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR),
+            out_dir=tmp_path / "asset",
         )
         result = local_sandbox.client.emit(orders=1, lifecycle="delivered", seed=5)
         entries = [entry for entry in result["entries"] if entry["source"] != FOREIGN_SOURCE]

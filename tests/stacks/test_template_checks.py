@@ -99,7 +99,11 @@ def test_an_unaccepted_finding_and_a_stale_entry_fail(tmp_path: Path) -> None:
             "Plain": {"Type": "AWS::SQS::Queue", "Properties": {}},
             "Subnet": {
                 "Type": "AWS::EC2::Subnet",
-                "Properties": {"VpcId": "vpc-0123456789abcdef0", "CidrBlock": "10.0.0.0/24", "AvailabilityZone": "us-east-1a"},
+                "Properties": {
+                    "VpcId": "vpc-0123456789abcdef0",
+                    "CidrBlock": "10.0.0.0/24",
+                    "AvailabilityZone": "us-east-1a",
+                },
             },
         }
     }
