@@ -7,6 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.bwp-installed
 CDK_CLI := node_modules/.package-lock.json
+# checkov's pins conflict with the project's, so it gets an environment of its own
+# (bwp_workshop/stacks/template_checks.py runs it from there).
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/.bwp-installed
 KERNEL := bwp-workshop
 
 .PHONY: help setup workshop test bench lab down clean
@@ -29,7 +33,12 @@ $(CDK_CLI): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for the AWS CDK CLI"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 
-setup: $(INSTALLED) $(CDK_CLI)  ## Create or update .venv and node_modules, register the Jupyter kernel.
+$(CHECKOV): tools/checkov/requirements.txt | $(BIN)/python
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check --quiet --requirement tools/checkov/requirements.txt
+	@touch $@
+
+setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
 
 workshop: setup  ## Run every workshop notebook headless on the local target, from a clean local runtime.
 	$(BIN)/bwp-workshop local down
@@ -48,4 +57,4 @@ down:  ## Stop the local runtime.
 	@if [ -x $(BIN)/bwp-workshop ]; then $(BIN)/bwp-workshop local down; fi
 
 clean: down  ## Remove the environment, the CDK CLI and all local state.
-	rm -rf $(VENV) node_modules build cdk.out .bwp
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules build cdk.out .bwp

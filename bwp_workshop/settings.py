@@ -168,7 +168,12 @@ class Settings(BaseSettings):
         description="DNS name the certificate covers and that points at the load balancer; the app's base "
         "URL uses it when set (empty: the load balancer's own DNS name).",
     )
-    image_tag: str = Field("latest", min_length=1, description="Tag of the OAuth app image in the ECR repository.")
+    image_tag: str = Field(
+        "",
+        pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",
+        description="Tag of the OAuth app image in the ECR repository, whose tags are immutable (empty: "
+        "src-<hash of the image's sources>, a new tag whenever the app changes).",
+    )
     lambda_timeout: int = Field(
         30, ge=1, le=900, description="Event Lambda timeout in seconds (the queue's visibility timeout is 6x)."
     )
@@ -183,6 +188,13 @@ class Settings(BaseSettings):
     event_batch_size: int = Field(10, ge=1, le=10000, description="Messages per Lambda invocation (SQS batch).")
     event_batch_window: int = Field(
         1, ge=0, le=300, description="Seconds the event source waits to fill a batch (0: no wait)."
+    )
+    event_max_concurrency: int = Field(
+        5,
+        ge=2,
+        le=1000,
+        description="Most concurrent Lambda invocations the queue's event source starts (it bounds the calls "
+        "to the Buy with Prime token endpoint and API in a burst of events).",
     )
     log_retention_days: int = Field(
         30, description="Retention of the app's and the Lambda's CloudWatch log groups, in days."

@@ -92,16 +92,21 @@ def build_and_push_image(settings: Settings | None = None) -> ImageResult:
     """``docker build --platform linux/amd64`` of ``oauth_app/Dockerfile`` and a push to the ECR
     repository, when a Docker engine is present; otherwise says what happens instead."""
     settings = settings or get_settings()
+    from .stacks.image_tag import image_tag
+
+    tag = image_tag(settings)
     if not docker_engine_available():
         where = (
             "the local target runs the app as a process instead (`bwp-workshop local up`)"
             if settings.is_local
             else "build and push it on a machine with Docker: "
-            f"`docker build --platform linux/amd64 -f oauth_app/Dockerfile -t <repository-uri>:{settings.image_tag} .`"
+            f"`docker build --platform linux/amd64 -f oauth_app/Dockerfile -t <repository-uri>:{tag} .`"
         )
         return ImageResult(False, f"No Docker engine here, so no image is built; {where}.")
     repository = stack_output(settings, names.INFRA_STACK, names.OUT_REPOSITORY_URI)
-    image = f"{repository}:{settings.image_tag}"
+    image = f"{repository}:{tag}"
+    if not settings.is_local and _image_in_repository(settings, tag):
+        return ImageResult(False, f"The repository already holds {tag} (the same sources); nothing to build.", image)
     build = ["docker", "build", "--platform", "linux/amd64", "-f", "oauth_app/Dockerfile", "-t", image, "."]
     _docker(build, settings)
     if settings.is_local:
@@ -113,6 +118,16 @@ def build_and_push_image(settings: Settings | None = None) -> ImageResult:
     _docker(["docker", "login", "--username", user, "--password-stdin", token["proxyEndpoint"]], settings, password)
     _docker(["docker", "push", image], settings)
     return ImageResult(True, "Built and pushed.", image)
+
+
+def _image_in_repository(settings: Settings, tag: str) -> bool:
+    """Whether the ECR repository holds ``tag`` (its tags are immutable: a push would fail)."""
+    ecr = aws.client("ecr", settings)
+    try:
+        ecr.describe_images(repositoryName=names.REPOSITORY_NAME, imageIds=[{"imageTag": tag}])
+    except ecr.exceptions.ImageNotFoundException:
+        return False
+    return True
 
 
 def _docker(argv: list[str], settings: Settings, stdin: str | None = None) -> None:

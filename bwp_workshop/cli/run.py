@@ -14,9 +14,23 @@ from ..settings import get_settings
 @click.option("--target", type=click.Choice(["local", "aws"]), help="Override BWP_TARGET for this run.")
 @click.option("--only", "only", multiple=True, metavar="NN", help="Run only these notebooks (repeatable).")
 @click.option("--output-dir", type=click.Path(path_type=Path), help="Executed copies (default build/notebooks).")
-def run(target: str | None, only: tuple[str, ...], output_dir: Path | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="aws target only: synthesize, check the templates and print what would be deployed and called, "
+    "without calling AWS.",
+)
+def run(target: str | None, only: tuple[str, ...], output_dir: Path | None, dry_run: bool) -> None:
     """Execute the notebooks in order with papermill and print a table of the outcome."""
     settings = get_settings(**({"target": target} if target else {}))
+    if dry_run:
+        from ..dry_run import dry_run as rehearse
+
+        result = rehearse(settings)
+        click.echo(result.report())
+        if not result.ok:
+            raise SystemExit(1)
+        return
     click.echo(f"Running the workshop notebooks on the {settings.target} target")
 
     def show(result: NotebookResult) -> None:

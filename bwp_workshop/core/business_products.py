@@ -71,9 +71,7 @@ class BusinessProductMap:
     def installation_of(self, business_product_id: str) -> str | None:
         """The installation the business product belongs to, or None when it has none."""
         try:
-            item = self.table.get_item(
-                Key={BUSINESS_PRODUCT_PK: business_product_id}, ConsistentRead=True
-            ).get("Item")
+            item = self.table.get_item(Key={BUSINESS_PRODUCT_PK: business_product_id}, ConsistentRead=True).get("Item")
         except ClientError as exc:
             raise _error("read a business product", exc) from None
         value = (item or {}).get(BUSINESS_PRODUCT_INSTALLATION)

@@ -69,6 +69,8 @@ def record_key(entry: dict[str, Any]) -> str | None:
         envelopes = entry.get("envelope_ids") or []
         return str(envelopes[0]) if envelopes else None
     return str(entry["event_id"])
+
+
 FOREIGN_SOURCE = "com.example.not-buywithprime"
 
 

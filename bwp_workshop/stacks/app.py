@@ -14,6 +14,7 @@ from ..settings import BWP_PUBLIC_KEY_PEM, LOG_RETENTION_DAYS, Settings, get_set
 from . import nag
 from .ecs_stack import EcsStack
 from .event_stack import EventStack
+from .image_tag import image_tag
 from .infra_stack import InfraStack
 from .lambda_asset import asset_hash, build_lambda_asset
 from .synthesis import stack_environment, stack_synthesizer
@@ -27,13 +28,12 @@ def log_retention(days: int) -> logs.RetentionDays:
 
 def app_environment(settings: Settings) -> dict[str, str]:
     """Environment of the OAuth container besides the table name, base URL and client
-    credentials: the Buy with Prime endpoints, the API version and, when it differs from the
-    key Buy with Prime publishes (the app's default), the verification-token key."""
+    credentials: the Buy with Prime authorize and token endpoints and, when it differs from the
+    key Buy with Prime publishes (the app's default), the verification-token key. Only what
+    ``oauth_app.config.AppConfig`` reads: the app calls no GraphQL."""
     environment = {
         names.ENV_AUTHORIZE_URL: settings.authorize_url,
         names.ENV_TOKEN_URL: settings.token_url,
-        names.ENV_GRAPHQL_URL: settings.graphql_url,
-        names.ENV_API_VERSION: settings.api_version,
     }
     if settings.public_key and settings.public_key != BWP_PUBLIC_KEY_PEM:
         environment[names.ENV_PUBLIC_KEY] = settings.public_key
@@ -99,7 +99,7 @@ def build_app(
     infra = InfraStack(
         app,
         names.INFRA_STACK,
-        availability_zones=zones,
+        availability_zones=zones if settings.is_local else None,
         log_retention=retention,
         certificate_arn=settings.certificate_arn,
         app_domain_name=settings.app_domain_name,
@@ -117,7 +117,7 @@ def build_app(
         business_product_table=infra.business_product_table,
         app_base_url=infra.app_base_url,
         bwp_environment=app_environment(settings),
-        image_tag=settings.image_tag,
+        image_tag=image_tag(settings),
         log_retention=retention,
         description="Buy with Prime workshop: the OAuth app on ECS Fargate",
         **stack_options(names.ECS_STACK),
@@ -136,6 +136,7 @@ def build_app(
             max_receive_count=settings.max_receive_count,
             batch_size=settings.event_batch_size,
             batch_window=settings.event_batch_window,
+            max_concurrency=settings.event_max_concurrency,
             log_retention=retention,
             description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
             **stack_options(names.EVENT_STACK),

@@ -56,8 +56,7 @@ class EcsStack(cdk.Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="OAuth app: read/write the token table, keep the business product table, read the client "
-            "secret",
+            description="OAuth app: read/write the token table, keep the business product table",
         )
         token_table.grant_read_write_data(self.task_role)
         # Install writes the business product, uninstall finds it (through the index) and deletes it.
@@ -72,7 +71,8 @@ class EcsStack(cdk.Stack):
                 resources=[f"{business_product_table.table_arn}/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"],
             )
         )
-        client_secret.grant_read(self.task_role)
+        # The client id and secret are injected by ECS through the execution role: the app never
+        # reads the secret itself (tests/stacks/test_deployed_environment.py records its calls).
 
         self.task_definition = ecs.FargateTaskDefinition(
             self,

@@ -56,6 +56,7 @@ class EventStack(cdk.Stack):
         max_receive_count: int,
         batch_size: int,
         batch_window: int,
+        max_concurrency: int,
         log_retention: logs.RetentionDays,
         **kwargs: object,
     ) -> None:
@@ -141,6 +142,7 @@ class EventStack(cdk.Stack):
                 batch_size=batch_size,
                 max_batching_window=cdk.Duration.seconds(batch_window) if batch_window else None,
                 report_batch_item_failures=True,
+                max_concurrency=max_concurrency,  # bounds calls to the token endpoint in a burst
             )
         )
 

@@ -16,16 +16,17 @@ from .nag import acknowledge
 
 
 class InfraStack(cdk.Stack):
-    """VPC (10.0.0.0/16, two AZs), internet-facing ALB (HTTP:80, and HTTPS:443 when a
-    certificate is given) forwarding to a target group on the app's port, the ECR repository
-    of the app image and the token table."""
+    """VPC (10.0.0.0/16, two AZs: ``availability_zones``, or the region's first two),
+    internet-facing ALB (HTTP:80, and HTTPS:443 when a certificate is given) forwarding to a
+    target group on the app's port, the ECR repository of the app image (immutable tags) and
+    the token table."""
 
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
-        availability_zones: list[str],
+        availability_zones: list[str] | None,
         log_retention: logs.RetentionDays,
         certificate_arn: str = "",
         app_domain_name: str = "",
@@ -40,7 +41,10 @@ class InfraStack(cdk.Stack):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr("10.0.0.0/16"),
+            # Named zones where the account is known (the local AWS); otherwise the region's first
+            # two, resolved by CloudFormation (Fn::GetAZs): zone names differ between accounts.
             availability_zones=availability_zones,
+            max_azs=None if availability_zones else 2,
             nat_gateways=1,  # one is enough for a workshop; each costs by the hour
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
@@ -123,6 +127,8 @@ class InfraStack(cdk.Stack):
             "Repository",
             repository_name=names.REPOSITORY_NAME,
             image_scan_on_push=True,
+            # A tag names one image for good; tags are derived from the sources (stacks/image_tag.py).
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
             removal_policy=cdk.RemovalPolicy.DESTROY,
             empty_on_delete=True,  # a CloudFormation property: no custom resource needed
             lifecycle_rules=[ecr.LifecycleRule(max_image_count=10, description="keep the last 10 images")],

@@ -50,7 +50,6 @@ from bwp_workshop.core.graphql import GraphQLClient, GraphQLError
 from bwp_workshop.core.token_store import StoredToken, TokenStore, TokenStoreError
 from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
 from bwp_workshop.names import (
-    FAILURE_REASON_ATTRIBUTE,
     DATA_PK,
     ENV_API_VERSION,
     ENV_BUSINESS_PRODUCT_TABLE,
@@ -62,6 +61,7 @@ from bwp_workshop.names import (
     ENV_TOKEN_TABLE,
     ENV_TOKEN_URL,
     EVENT_HANDLER_SERVICE,
+    FAILURE_REASON_ATTRIBUTE,
 )
 
 logger = Logger(service=os.environ.get(ENV_POWERTOOLS_SERVICE) or EVENT_HANDLER_SERVICE)

@@ -50,9 +50,7 @@ def test_each_documented_shape_is_stored_once(
     assert item["shape"] == shape.split(" ")[0]
 
 
-@pytest.mark.parametrize(
-    "name", ["new_event_type_2024_11_01.json", "new_event_type_unknown_detail.json"]
-)
+@pytest.mark.parametrize("name", ["new_event_type_2024_11_01.json", "new_event_type_unknown_detail.json"])
 def test_a_new_event_type_is_stored(handler_module: Any, app: Any, tables: dict[str, Any], name: str) -> None:
     body = sample(name)
     assert invoke(handler_module, app, body) == {"batchItemFailures": []}

@@ -73,6 +73,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
 
 
 @pytest.fixture(scope="session")
+def aws_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The three stacks synthesized for the aws target (the same jsii process)."""
+    tmp = tmp_path_factory.mktemp("stacks-aws")
+    return synthesize(stack_settings(tmp, target="aws", client_id="", client_secret=""), tmp / "cdk.out")
+
+
+@pytest.fixture(scope="session")
 def with_certificate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The stacks with an HTTPS certificate and a domain name configured."""
     tmp = tmp_path_factory.mktemp("stacks-https")

@@ -154,7 +154,18 @@ def test_repository_is_emptied_and_deleted_on_destroy(synthesized: Synthesized) 
     assert repository["Properties"]["RepositoryName"] == names.REPOSITORY_NAME == "bwp-saas-integration"
     assert repository["Properties"]["EmptyOnDelete"] is True
     assert repository["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repository["Properties"]["ImageTagMutability"] == "IMMUTABLE"
     assert repository["DeletionPolicy"] == "Delete"
+
+
+def test_the_task_runs_the_image_tagged_with_the_hash_of_its_sources(synthesized: Synthesized) -> None:
+    from bwp_workshop.stacks.image_tag import source_tag
+
+    (task,) = resources(synthesized, names.ECS_STACK, "AWS::ECS::TaskDefinition").values()
+    image = json.dumps(task["Properties"]["ContainerDefinitions"][0]["Image"])
+    tag = source_tag(synthesized.settings.project_dir)
+    assert tag.startswith("src-") and len(tag) == 20
+    assert f":{tag}" in image
 
 
 def test_token_table_schema(synthesized: Synthesized) -> None:
@@ -229,7 +240,7 @@ def test_container_runs_the_repository_image_on_the_app_port_with_a_health_check
     container = _container(synthesized)
     assert container["PortMappings"] == [{"ContainerPort": 8080, "Protocol": "tcp"}]
     image = json.dumps(container["Image"])
-    assert "ImportValue" in image and "Repository" in image and ":latest" in image
+    assert "ImportValue" in image and "Repository" in image and ":src-" in image
     check = container["HealthCheck"]
     assert check["Command"][0] == "CMD-SHELL"
     assert "http://127.0.0.1:8080/health" in check["Command"][1]
@@ -246,14 +257,10 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
         "APP_BASE_URL",
         "BWP_AUTHORIZE_URL",
         "BWP_TOKEN_URL",
-        "BWP_GRAPHQL_URL",
-        "BWP_API_VERSION",
-    }
+    }  # the app calls no GraphQL: only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
     assert environment["BWP_TOKEN_URL"] == settings.token_url
     assert environment["BWP_AUTHORIZE_URL"] == settings.authorize_url
-    assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
-    assert environment["BWP_API_VERSION"] == "2024-11-01"
     assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
 
@@ -293,24 +300,23 @@ def _policy_actions(synthesized: Synthesized, stack: str, role_fragment: str) ->
     return found
 
 
-def test_task_role_reads_and_writes_tokens_keeps_business_products_and_reads_the_secret_only(
-    synthesized: Synthesized,
-) -> None:
+def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synthesized: Synthesized) -> None:
     statements = _policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
-    assert services == {"dynamodb", "secretsmanager"}
+    # The client credentials reach the app through the execution role (ECS injects them).
+    assert services == {"dynamodb"}
     table_actions: set[str] = set()
     for actions, resource in statements:
         if "BusinessProductTable" in resource:  # install writes, uninstall finds (index) and deletes
             index = f"/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"
             assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:PutItem", "dynamodb:DeleteItem"})
-        elif any(action.startswith("dynamodb:") for action in actions):
+        else:
             table_actions |= actions
             assert "TokenTable" in resource
-        else:
-            assert actions == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
-            assert names.CLIENT_SECRET_NAME in resource
     assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"} <= table_actions
+    execution = _policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
+    secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
+    assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]
     for role in resources(synthesized, names.ECS_STACK, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
@@ -356,6 +362,7 @@ def test_queue_redrives_to_the_dlq_and_outlasts_the_lambda(synthesized: Synthesi
     assert queue["VisibilityTimeout"] == 6 * synthesized.settings.lambda_timeout == 240
     assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 4}
     assert queue["SqsManagedSseEnabled"] is True
+    assert dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -402,6 +409,11 @@ def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) 
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 10
     assert mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert (
+        mapping["ScalingConfig"]
+        == {"MaximumConcurrency": synthesized.settings.event_max_concurrency}
+        == {"MaximumConcurrency": 5}
+    )
     assert "Queue" in json.dumps(mapping["EventSourceArn"])
 
 

@@ -1,0 +1,212 @@
+"""The deployables with exactly what their stacks give them: the OAuth app with only the
+environment and secrets of the synthesized task definition (references resolved, secrets read
+from Secrets Manager as ECS does), running the image's command behind a proxy that sets the
+forwarded headers as an ALB does, completes an install against the sandbox; the handler with
+only the Lambda's environment records events. Nothing a deployable reads is missing from its
+stack, and nothing its stack sets goes unread."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bwp_workshop import aws, events, names, onboarding
+from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.local.event_runner import sqs_record
+from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.settings import Settings
+from bwp_workshop.stacks.lambda_asset import build_lambda_asset
+from oauth_app.config import AppConfig
+from tests.conftest import REPO_ROOT, SandboxHandle, create_token_table, free_port
+from tests.e2e.pipeline import provision
+from tests.lambdas.test_asset import _python312, _receive_all
+from tests.oauth_app.proxy import round_robin
+from tests.oauth_app.serving import Dockerfile, serving, stage_image_tree
+from tests.sandbox.helpers import installed_app
+
+from .conftest import BUILD_DIR, stack_settings, synthesize
+from .deployed import (
+    RECORDING_SCRIPT,
+    Resolver,
+    config_reads,
+    lambda_function,
+    platform_environment,
+    task_environment,
+)
+from .privileges import CALL_LOG_DIR, judge, read_calls, role_statements
+
+ACCOUNT = aws.LOCAL_ACCOUNT_ID
+
+
+def _table_arn(region: str, name: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
+
+
+def _endpoints(sandbox: Settings) -> dict[str, str]:
+    return {
+        "authorize_url": sandbox.authorize_url,
+        "token_url": sandbox.token_url,
+        "graphql_url": sandbox.graphql_url,
+        "public_key": sandbox.public_key,
+    }
+
+
+def test_the_app_installs_with_only_its_task_definition(
+    local_settings: Settings, sandbox_server: SandboxHandle, tmp_path: Path
+) -> None:
+    app_port = free_port()
+    with round_robin([f"http://127.0.0.1:{app_port}"]) as proxy:
+        # The proxy stands in for the load balancer: its address is what the ALB's DNS name resolves to.
+        alb = proxy.url.removeprefix("http://")
+        registration = sandbox_server.client.register_app(
+            launch_url=f"http://{alb}/launch",
+            install_url=f"http://{alb}/install",
+            settings_url=f"http://{alb}/settings",
+            uninstall_url=f"http://{alb}/uninstall",
+        )
+        onboarding.store_client_credentials(
+            local_settings.model_copy(
+                update={"client_id": registration.client_id, "client_secret": registration.client_secret}
+            )
+        )
+        table = create_token_table(local_settings, "infra-tokentable-deployed")
+        synthesized = synthesize(
+            stack_settings(tmp_path, event_bus_arn="", **_endpoints(sandbox_server.settings)), tmp_path / "cdk.out"
+        )
+        resolver = Resolver(
+            synthesized.raw,
+            region=local_settings.region,
+            physical={"TokenTable": table.name},
+            attributes={("LoadBalancer", "DNSName"): alb},
+        )
+        stack_env = task_environment(synthesized.raw[names.ECS_STACK], resolver, names.ECS_STACK, local_settings)
+
+        # Nothing the app's configuration needs is missing; nothing the task sets goes unread.
+        required, optional = config_reads(AppConfig)
+        assert required <= set(stack_env), required - set(stack_env)
+        assert set(stack_env) <= required | optional, set(stack_env) - (required | optional)
+        assert stack_env[names.ENV_APP_BASE_URL] == f"http://{alb}"
+        assert stack_env[names.ENV_CLIENT_ID] == registration.client_id
+
+        dockerfile = Dockerfile.parse()
+        tree = stage_image_tree(dockerfile, tmp_path / "image")
+        argv = dockerfile.cmd()
+        assert "--proxy-headers" in argv
+        argv[argv.index("--port") + 1] = str(app_port)
+        argv[argv.index("--host") + 1] = "127.0.0.1"
+        argv[0] = str(Path(sys.executable).parent / argv[0])  # the image's PATH puts its venv first
+        image_env = dockerfile.env()
+        env = {
+            **{name: value for name, value in image_env.items() if name != "PATH"},
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            # The proxy connects from 127.0.0.1, which stands in for the ALB's private address.
+            "FORWARDED_ALLOW_IPS": image_env["FORWARDED_ALLOW_IPS"] + ",127.0.0.1",
+            **platform_environment(local_settings),
+            **stack_env,
+        }
+        # The test's instrument, not the stack's: every AWS call the app makes is recorded.
+        calls_file = tmp_path / "app-calls.jsonl"
+        env.update(PYTHONPATH=str(CALL_LOG_DIR), BWP_TEST_CALL_LOG=str(calls_file))
+        log = tmp_path / "app.log"
+        with serving(argv, env, cwd=tree, health_url=f"http://127.0.0.1:{app_port}/health", log=log):
+            outcome = sandbox_server.client.install(app_id=registration.app_id)
+            assert outcome.ok, outcome
+            stored = TokenStore(table).latest(outcome.installation_id)
+            assert stored is not None and stored.access_token and stored.refresh_token
+            removed = sandbox_server.client.uninstall(outcome.installation_id)
+            assert removed.ok, removed
+            assert TokenStore(table).latest(outcome.installation_id) is None
+    assert {path for path, _ in proxy.served} >= {"/launch", "/install", "/uninstall"}
+    text = log.read_text()
+    assert "GET /install 200" in text
+    assert registration.client_secret.get_secret_value() not in text and stored.access_token not in text
+
+    # Every call the app made is one the task role allows (its grants, resolved to these ARNs).
+    region = local_settings.region
+    resolver.attributes[("TokenTable", "Arn")] = _table_arn(region, table.name)
+    statements = role_statements(synthesized.raw[names.ECS_STACK], "TaskRole", resolver, names.ECS_STACK)
+    calls = read_calls(calls_file, region=region, account=ACCOUNT)
+    judged = judge(calls, statements)
+    print("\ntask role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "dynamodb:Query"}
+    assert judged.denied == []
+
+
+def test_the_handler_records_events_with_only_the_lambda_environment(
+    local_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    python = _python312()
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        synthesized = synthesize(stack_settings(tmp_path, **_endpoints(settings)), tmp_path / "cdk.out")
+        token_table = "tokens-" + pipeline.data_table.removeprefix("data-")  # as provision names them
+        resolver = Resolver(
+            synthesized.raw,
+            region=settings.region,
+            physical={"DataTable": pipeline.data_table, "TokenTable": token_table},
+        )
+        variables = lambda_function(synthesized.raw[names.EVENT_STACK])["Environment"]["Variables"]
+        stack_env = {name: str(resolver.resolve(value, names.EVENT_STACK)) for name, value in variables.items()}
+        assert stack_env[names.ENV_DATA_TABLE] == pipeline.data_table
+        assert stack_env[names.ENV_TOKEN_TABLE] == token_table
+
+        folder = build_lambda_asset(
+            Settings(project_dir=REPO_ROOT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR),
+            out_dir=tmp_path / "asset",
+        )
+        result = local_sandbox.client.emit(orders=1, lifecycle="delivered", seed=5)
+        entries = [entry for entry in result["entries"] if entry["source"] != FOREIGN_SOURCE]
+        messages = _receive_all(settings, pipeline.queue_url, len(entries))
+        assert len(messages) == len(entries) >= 3
+        queue_arn = aws.client("sqs", settings).get_queue_attributes(
+            QueueUrl=pipeline.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        event = {"Records": [sqs_record(m, queue_arn=queue_arn, region=settings.region) for m in messages]}
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **platform_environment(settings), **stack_env}
+        calls_file = tmp_path / "handler-calls.jsonl"
+        script = RECORDING_SCRIPT.format(folder=str(folder), call_log_dir=str(CALL_LOG_DIR), call_log=str(calls_file))
+        run = subprocess.run(
+            [python, "-I", "-S", "-c", script],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=120,
+            cwd=tmp_path,
+        )
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome["response"] == {"batchItemFailures": []}
+    stored = {record["event_id"] for record in events.data_records(settings)}
+    assert stored == {entry["event_id"] for entry in entries if entry["malformed"] is None}
+
+    # Nothing the handler's configuration reads is missing; nothing the stack sets goes unread.
+    assert set(outcome["config"]) <= set(stack_env), set(outcome["config"]) - set(stack_env)
+    unread = set(stack_env) - set(outcome["reads"]) - set(outcome["config"])
+    assert unread == set(), unread
+
+    # Every call the handler made is one the Lambda role allows; the grants it left unused.
+    region = settings.region
+    resolver.attributes.update(
+        {
+            ("DataTable", "Arn"): _table_arn(region, pipeline.data_table),
+            ("TokenTable", "Arn"): _table_arn(region, token_table),
+            ("Queue", "Arn"): queue_arn,
+            ("HandlerLogs", "Arn"): f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/handler:*",
+        }
+    )
+    statements = role_statements(synthesized.raw[names.EVENT_STACK], "HandlerRole", resolver, names.EVENT_STACK)
+    calls = read_calls(calls_file, region=region, account=ACCOUNT)
+    judged = judge(calls, statements)
+    print("\nhandler role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "secretsmanager:GetSecretValue"}
+    assert judged.denied == []
+    # A grant taken away is a call denied, as on AWS.
+    narrowed = [
+        {**statement, "Action": [a for a in statement["Action"] if a != "dynamodb:PutItem"]} for statement in statements
+    ]
+    assert {call.action for call in judge(calls, narrowed).denied} == {"dynamodb:PutItem"}

@@ -1,0 +1,75 @@
+"""The aws dry run: synthesizes for aws, checks the templates and prints what would be
+deployed and called, with every AWS request forbidden."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bwp_workshop import names
+from bwp_workshop.cli import main
+from bwp_workshop.dry_run import dry_run, notebook_steps
+from bwp_workshop.errors import ConfigurationError
+from bwp_workshop.settings import Settings
+from tests.conftest import REPO_ROOT
+
+from .conftest import BUILD_DIR
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any AWS client or request fails the test."""
+    import botocore.endpoint
+
+    from bwp_workshop import aws
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the dry run called AWS")
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", refuse)
+    for name in ("client", "resource", "session", "account_id"):
+        monkeypatch.setattr(aws, name, refuse)
+
+
+def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
+    no_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BWP_PROJECT_DIR", str(REPO_ROOT))
+    monkeypatch.setenv("BWP_ENV_FILE", str(tmp_path / "none.env"))
+    monkeypatch.setenv("BWP_STATE_DIR", str(tmp_path / ".bwp"))
+    monkeypatch.setenv("BWP_BUILD_DIR", str(BUILD_DIR))
+    result = CliRunner().invoke(main, ["run", "--target", "aws", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert "no AWS call is made" in output and output.rstrip().endswith("Dry run passed.")
+    assert "EVENT_BUS_ARN not set yet" in output
+    for stack in names.STACKS:
+        assert re.search(rf"^  {stack}: \d+ resources", output, re.M), stack
+        assert (tmp_path / ".bwp" / "dry-run" / "cdk.out" / f"{stack}.template.json").is_file()
+    assert "checkov on aws: 16 findings, 0 not accepted" in output
+    assert "role HandlerRole" in output and "role TaskRole" in output
+    for notebook in sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        assert f"  {notebook.stem}: " in output, notebook.name
+    # The aws templates: zones from the region, the bootstrap version rule present.
+    infra = json.loads((tmp_path / ".bwp" / "dry-run" / "cdk.out" / "InfraStack.template.json").read_text())
+    assert "CheckBootstrapVersion" in infra.get("Rules", {})
+
+
+def test_each_planned_call_is_one_the_notebook_makes() -> None:
+    steps = notebook_steps(Settings(project_dir=REPO_ROOT, target="aws"), docker=False)
+    notebooks = {path.stem: path for path in (REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
+    assert [step.notebook for step in steps] == sorted(notebooks)
+    for step in steps:
+        cells = json.loads(notebooks[step.notebook].read_text())["cells"]
+        source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        for call in step.calls:
+            assert f"{call}(" in source, (step.notebook, call)
+
+
+def test_the_dry_run_is_for_the_aws_target() -> None:
+    with pytest.raises(ConfigurationError, match="aws target"):
+        dry_run(Settings(project_dir=REPO_ROOT, target="local"))
