@@ -143,7 +143,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "01-infra-stack",
-            ("deploy.synth", "deploy.diff", "deploy.deploy"),
+            ("deploy.planned_changes", "deploy.deploy"),
             (f"cdk diff {stacks[0]}", deploy.format(stacks[0]), "cloudformation:DescribeStacks (outputs)"),
         ),
         Step(
@@ -188,10 +188,18 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "06-test-events",
-            ("events.send_test_events", "events.wait_for_records", "events.queue_depths", "events.dlq_messages"),
             (
-                "sqs:SendMessageBatch test events onto the queue; sqs:GetQueueAttributes; dynamodb:Scan "
-                "(count) of the data table until the records are there; sqs:ReceiveMessage on the dead-letter queue",
+                "events.send_test_events",
+                "events.wait_for_records",
+                "events.queue_depths",
+                "events.wait_for_dead_letters",
+                "events.redrive_dead_letters",
+            ),
+            (
+                "sqs:SendMessageBatch test events onto the queue; dynamodb:BatchGetItem of the sent events' keys "
+                "until they are stored; sqs:GetQueueAttributes; sqs:ReceiveMessage on the dead-letter queue; "
+                "logs:FilterLogEvents in the handler's log group (why a record failed); sqs:StartMessageMoveTask "
+                "(redrive)",
             ),
         ),
         Step(

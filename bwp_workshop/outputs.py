@@ -77,6 +77,12 @@ def forget(settings: Settings, stacks: tuple[str, ...] | list[str], why: str) ->
     _write_json(_forgotten_file(settings), {**forgotten(settings), **dict.fromkeys(stacks, why)})
 
 
+def clear_outputs(settings: Settings) -> None:
+    """Forget every recorded output, and that any stack was forgotten (a fresh state folder)."""
+    outputs_file(settings).unlink(missing_ok=True)
+    _forgotten_file(settings).unlink(missing_ok=True)
+
+
 #: What else goes with a stack, by the notebook that makes it again: the install's token pair
 #: (04) lives in InfraStack's token table, and an install needs the app (EcsStack).
 _ALSO_RERUN = {ECS_STACK: ("04",)}

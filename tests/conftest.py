@@ -25,6 +25,7 @@ from bwp_workshop.names import (
     TOKEN_SK,
     TOKEN_TTL_ATTRIBUTE,
 )
+from bwp_workshop.outputs import clear_outputs
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 
@@ -94,6 +95,7 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime
 def local_settings(local_aws: LocalRuntime) -> Settings:
     """Settings of the session's local AWS, with its state wiped before the test."""
     local_aws.reset()
+    clear_outputs(local_aws.settings)  # each test starts as if nothing had ever been deployed
     return local_aws.settings
 
 

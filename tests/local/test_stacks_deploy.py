@@ -56,6 +56,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "FunctionName",
         "RuleName",
         "EventBusArn",
+        "HandlerLogGroupName",
     }
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")

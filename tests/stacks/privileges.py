@@ -44,7 +44,9 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
         resources: list[str] = []
         tables = [params["TableName"]] if "TableName" in params else []
         tables += params.get("RequestItems", []) + params.get("TransactItems", [])
-        resources += [f"arn:aws:dynamodb:{region}:{account}:table/{table}" for table in tables]
+        # A Query or Scan of an index is authorized against the index's ARN (as IAM does).
+        index = f"/index/{params['IndexName']}" if "IndexName" in params else ""
+        resources += [f"arn:aws:dynamodb:{region}:{account}:table/{table}{index}" for table in tables]
         if "SecretId" in params:
             secret = params["SecretId"]
             # A name stands for the secret's ARN, which ends in "-" and six random characters.

@@ -15,11 +15,11 @@ from pathlib import Path
 from bwp_workshop import aws, events, names, onboarding
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.local.event_runner import sqs_record
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from oauth_app.config import AppConfig
-from tests.conftest import REPO_ROOT, SandboxHandle, create_token_table, free_port
+from tests.conftest import REPO_ROOT, SandboxHandle, create_business_product_table, create_token_table, free_port
 from tests.e2e.pipeline import provision
 from tests.lambdas.test_asset import _python312, _receive_all
 from tests.oauth_app.proxy import round_robin
@@ -72,13 +72,14 @@ def test_the_app_installs_with_only_its_task_definition(
             )
         )
         table = create_token_table(local_settings, "infra-tokentable-deployed")
+        products = create_business_product_table(local_settings, "infra-businessproducts-deployed")
         synthesized = synthesize(
             stack_settings(tmp_path, event_bus_arn="", **_endpoints(sandbox_server.settings)), tmp_path / "cdk.out"
         )
         resolver = Resolver(
             synthesized.raw,
             region=local_settings.region,
-            physical={"TokenTable": table.name},
+            physical={"TokenTable": table.name, "BusinessProductTable": products.name},
             attributes={("LoadBalancer", "DNSName"): alb},
         )
         stack_env = task_environment(synthesized.raw[names.ECS_STACK], resolver, names.ECS_STACK, local_settings)
@@ -126,6 +127,7 @@ def test_the_app_installs_with_only_its_task_definition(
     # Every call the app made is one the task role allows (its grants, resolved to these ARNs).
     region = local_settings.region
     resolver.attributes[("TokenTable", "Arn")] = _table_arn(region, table.name)
+    resolver.attributes[("BusinessProductTable", "Arn")] = _table_arn(region, products.name)
     statements = role_statements(synthesized.raw[names.ECS_STACK], "TaskRole", resolver, names.ECS_STACK)
     calls = read_calls(calls_file, region=region, account=ACCOUNT)
     judged = judge(calls, statements)
@@ -142,11 +144,17 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
         pipeline = provision(installed)
         settings = pipeline.settings
         synthesized = synthesize(stack_settings(tmp_path, **_endpoints(settings)), tmp_path / "cdk.out")
-        token_table = "tokens-" + pipeline.data_table.removeprefix("data-")  # as provision names them
+        suffix = pipeline.data_table.removeprefix("data-")  # as provision names them
+        token_table, products_table = f"tokens-{suffix}", f"business-products-{suffix}"
         resolver = Resolver(
             synthesized.raw,
             region=settings.region,
-            physical={"DataTable": pipeline.data_table, "TokenTable": token_table},
+            physical={
+                "DataTable": pipeline.data_table,
+                "TokenTable": token_table,
+                "BusinessProductTable": products_table,
+                "DeadLetterQueue": pipeline.dlq_url,
+            },
         )
         variables = lambda_function(synthesized.raw[names.EVENT_STACK])["Environment"]["Variables"]
         stack_env = {name: str(resolver.resolve(value, names.EVENT_STACK)) for name, value in variables.items()}
@@ -182,7 +190,7 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
     outcome = json.loads(run.stdout.strip().splitlines()[-1])
     assert outcome["response"] == {"batchItemFailures": []}
     stored = {record["event_id"] for record in events.data_records(settings)}
-    assert stored == {entry["event_id"] for entry in entries if entry["malformed"] is None}
+    assert stored == {record_key(entry) for entry in entries if entry["malformed"] is None}
 
     # Nothing the handler's configuration reads is missing; nothing the stack sets goes unread.
     assert set(outcome["config"]) <= set(stack_env), set(outcome["config"]) - set(stack_env)
@@ -195,7 +203,11 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
         {
             ("DataTable", "Arn"): _table_arn(region, pipeline.data_table),
             ("TokenTable", "Arn"): _table_arn(region, token_table),
+            ("BusinessProductTable", "Arn"): _table_arn(region, products_table),
             ("Queue", "Arn"): queue_arn,
+            ("DeadLetterQueue", "Arn"): aws.client("sqs", settings).get_queue_attributes(
+                QueueUrl=pipeline.dlq_url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"],
             ("HandlerLogs", "Arn"): f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/handler:*",
         }
     )

@@ -50,7 +50,7 @@ def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
     for stack in names.STACKS:
         assert re.search(rf"^  {stack}: \d+ resources", output, re.M), stack
         assert (tmp_path / ".bwp" / "dry-run" / "cdk.out" / f"{stack}.template.json").is_file()
-    assert "checkov on aws: 16 findings, 0 not accepted" in output
+    assert re.search(r"checkov on aws: \d+ findings, 0 not accepted", output), output
     assert "role HandlerRole" in output and "role TaskRole" in output
     for notebook in sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
         assert f"  {notebook.stem}: " in output, notebook.name
