@@ -255,7 +255,7 @@ def main() -> None:
             )
         else:
             print()
-    print(f"  written to {out.relative_to(REPO)}")
+    print(f"  written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
 
 
 if __name__ == "__main__":
