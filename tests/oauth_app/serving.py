@@ -9,6 +9,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,6 +57,16 @@ class Dockerfile:
     def cmd(self) -> list[str]:
         """The final CMD in exec (JSON) form."""
         return list(json.loads(self.last("CMD")))
+
+    def local_cmd(self, port: int, host: str | None = None) -> list[str]:
+        """The CMD as it runs here: on ``port`` (and ``host``, when given), its program taken
+        from this interpreter's environment (the image's PATH puts its venv first)."""
+        argv = self.cmd()
+        argv[argv.index("--port") + 1] = str(port)
+        if host is not None:
+            argv[argv.index("--host") + 1] = host
+        argv[0] = str(Path(sys.executable).parent / argv[0])
+        return argv
 
     def env(self) -> dict[str, str]:
         values: dict[str, str] = {}

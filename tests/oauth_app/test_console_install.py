@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,10 +41,7 @@ def app(local_settings: Settings, sandbox_server: SandboxHandle, tmp_path: Path)
         f"{url}/launch", f"{url}/install", f"{url}/settings", f"{url}/uninstall"
     )
     sandbox = sandbox_server.settings
-    argv = dockerfile.cmd()
-    argv[argv.index("--port") + 1] = str(port)
-    argv[argv.index("--host") + 1] = "127.0.0.1"
-    argv[0] = str(Path(sys.executable).parent / argv[0])
+    argv = dockerfile.local_cmd(port, host="127.0.0.1")
     env = app_environment(
         local_settings,
         table="tokens",

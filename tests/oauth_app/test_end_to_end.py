@@ -5,7 +5,6 @@ processes), opens the settings and uninstalls."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -55,10 +54,7 @@ def deployment(local_settings: Settings, sandbox_server: SandboxHandle, tmp_path
         sandbox = sandbox_server.settings
         logs = []
         for index, port in enumerate(ports):
-            argv = dockerfile.cmd()
-            argv[argv.index("--port") + 1] = str(port)
-            argv[argv.index("--host") + 1] = "127.0.0.1"
-            argv[0] = str(Path(sys.executable).parent / argv[0])
+            argv = dockerfile.local_cmd(port, host="127.0.0.1")
             env = app_environment(
                 local_settings,
                 table="tokens",

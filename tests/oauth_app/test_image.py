@@ -87,9 +87,7 @@ def test_the_image_command_serves_health_and_launch(local_settings: Settings, tm
     dockerfile = Dockerfile.parse()
     tree = stage_image_tree(dockerfile, tmp_path / "app")
     port = free_port()
-    argv = dockerfile.cmd()
-    argv[argv.index("--port") + 1] = str(port)
-    argv[0] = str(Path(sys.executable).parent / argv[0])  # the image's PATH puts its venv first
+    argv = dockerfile.local_cmd(port)
     env = app_environment(
         local_settings,
         table=TABLE,
@@ -138,9 +136,7 @@ def test_the_image_command_refuses_to_start_without_its_configuration(
 ) -> None:
     dockerfile = Dockerfile.parse()
     tree = stage_image_tree(dockerfile, tmp_path / "app")
-    argv = dockerfile.cmd()
-    argv[argv.index("--port") + 1] = str(free_port())
-    argv[0] = str(Path(sys.executable).parent / argv[0])
+    argv = dockerfile.local_cmd(free_port())
     env = app_environment(
         local_settings,
         table=TABLE,
@@ -172,10 +168,7 @@ def test_forwarded_mode_trusts_x_forwarded_proto_only_from_allowed_proxies(
     dockerfile = Dockerfile.parse()
     tree = stage_image_tree(dockerfile, tmp_path / "app")
     port = free_port()
-    argv = dockerfile.cmd()
-    argv[argv.index("--port") + 1] = str(port)
-    argv[argv.index("--host") + 1] = "127.0.0.1"
-    argv[0] = str(Path(sys.executable).parent / argv[0])
+    argv = dockerfile.local_cmd(port, host="127.0.0.1")
     env = app_environment(
         local_settings,
         table=TABLE,

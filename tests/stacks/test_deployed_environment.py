@@ -93,11 +93,8 @@ def test_the_app_installs_with_only_its_task_definition(
 
         dockerfile = Dockerfile.parse()
         tree = stage_image_tree(dockerfile, tmp_path / "image")
-        argv = dockerfile.cmd()
-        assert "--proxy-headers" in argv
-        argv[argv.index("--port") + 1] = str(app_port)
-        argv[argv.index("--host") + 1] = "127.0.0.1"
-        argv[0] = str(Path(sys.executable).parent / argv[0])  # the image's PATH puts its venv first
+        assert "--proxy-headers" in dockerfile.cmd()
+        argv = dockerfile.local_cmd(app_port, host="127.0.0.1")
         image_env = dockerfile.env()
         env = {
             **{name: value for name, value in image_env.items() if name != "PATH"},
