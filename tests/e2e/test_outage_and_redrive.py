@@ -66,23 +66,24 @@ def test_a_30_second_outage_dead_letters_nothing_and_a_redrive_stores_every_even
     settings = local_sandbox.settings
     with installed_app(local_sandbox) as installed:
         pipeline = provision(installed, max_receive_count=MAX_RECEIVE_COUNT)
+        # The events wait on the queue while Buy with Prime goes away: every record the runner
+        # takes during the outage needs the API, so the outage is certain to be felt.
+        client.emit(orders=10, duplicates=10, malformed=["garbage_detail"], seed=31)
+        ledger = client.ledger()
+        expected = _expected(ledger)
+        registry = processes.ProcessRegistry(settings.bwp_dir)
+        with registry.locked():
+            processes.stop(SANDBOX_SERVICE, registry)
+        down_at = time.monotonic()
         with running(pipeline, retry_after=1) as runner:
-            client.emit(orders=10, duplicates=10, malformed=["garbage_detail"], seed=31)
-            # Buy with Prime goes away while the events are still being processed...
-            registry = processes.ProcessRegistry(settings.bwp_dir)
-            with registry.locked():
-                processes.stop(SANDBOX_SERVICE, registry)
-            down_at = time.monotonic()
             time.sleep(OUTAGE_SECONDS)
+            failed_during_outage = runner.stats.failed
             # ... and comes back (same port, same state) after 30 s.
             spec = next(s for s in LocalRuntime(settings).services() if s.name == SANDBOX_SERVICE)
             with registry.locked():
                 processes.start(spec, registry, ready_timeout=60)
             outage = time.monotonic() - down_at
-            ledger = client.ledger()
-            expected = _expected(ledger)
             settle(pipeline, len(expected), 1, timeout=300)
-            failed_during_outage = runner.stats.failed
         records = _stored(pipeline)
         letters = events.dlq_messages(pipeline.settings)
         print(
