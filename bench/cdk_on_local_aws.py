@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 
 from bwp_workshop import aws
-from bwp_workshop.cdk_cli import pinned_cli_version, run_cdk
+from bwp_workshop.deploy.cdk import pinned_cli_version, run_cdk
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
 

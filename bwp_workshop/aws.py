@@ -27,7 +27,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from .errors import CredentialsError
+from .errors import CredentialsError, SetupError
 from .settings import Settings, get_settings
 
 #: The account id moto reports for the dummy credentials.
@@ -170,3 +170,14 @@ def clear_cache() -> None:
     with _lock:
         _sessions.clear()
         _clients.clear()
+
+
+def error_code(error: ClientError) -> str:
+    """The ``Code`` of an AWS API error."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def failed(action: str, error: ClientError, hint: str) -> SetupError:
+    """``action`` failed with an AWS API error: its code and message, and what to do."""
+    message = error.response.get("Error", {}).get("Message", "")
+    return SetupError(f"{action} failed: {error_code(error)} {message}".rstrip(), hint=hint)

@@ -41,3 +41,16 @@ class PortInUseError(LocalRuntimeError):
 
 class MotoPatchError(WorkshopError):
     """A fix for a moto gap no longer fits the installed moto."""
+
+
+class SetupError(WorkshopError):
+    """A resource the stacks depend on (made through the AWS APIs) could not be created or found."""
+
+
+class DeployError(WorkshopError):
+    """A stack could not be synthesized, deployed, compared or destroyed."""
+
+    def __init__(self, message: str, *, hint: str = "", stack: str = "", resource: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.stack = stack
+        self.resource = resource

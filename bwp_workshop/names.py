@@ -30,6 +30,13 @@ CLIENT_SECRET_SECRET_KEY = "client_secret"
 #: Prefix of the partner event source and bus names that Buy with Prime creates.
 PARTNER_SOURCE_PREFIX = "aws.partner/buywithprime"
 
+
+def partner_event_source(name: str) -> str:
+    """The partner event source (and bus) name Buy with Prime gives ``name``:
+    ``aws.partner/buywithprime/<name>``."""
+    return f"{PARTNER_SOURCE_PREFIX}/{name}"
+
+
 # --- CloudFormation output keys ----------------------------------------------------------
 OUT_ALB_DNS_NAME = "AlbDnsName"
 OUT_APP_BASE_URL = "AppBaseUrl"

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from .. import events as pipeline
+from ..steps import dead_letters, pipeline
 
 
 @click.group()
@@ -82,7 +82,7 @@ def tail(limit: int, follow: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def dlq(limit: int, as_json: bool) -> None:
     """Peek at the dead-letter queue (nothing is removed)."""
-    messages = pipeline.dlq_messages(limit=limit)
+    messages = dead_letters.dlq_messages(limit=limit)
     if not messages:
         click.echo("the dead-letter queue is empty")
     for message in messages:
@@ -97,7 +97,7 @@ def dlq(limit: int, as_json: bool) -> None:
 @events.command()
 @click.option(
     "--method",
-    type=click.Choice(list(pipeline.REDRIVE_METHODS)),
+    type=click.Choice(list(dead_letters.REDRIVE_METHODS)),
     default="auto",
     show_default=True,
     help="move-task: SQS's message move task (aws); copy: receive, send, then delete (local); auto: by target.",
@@ -105,7 +105,7 @@ def dlq(limit: int, as_json: bool) -> None:
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the move.")
 def redrive(method: str, timeout: float) -> None:
     """Move the dead-letter queue's messages back to the event queue."""
-    result = pipeline.redrive_dead_letters(method=method, timeout=timeout)
+    result = dead_letters.redrive_dead_letters(method=method, timeout=timeout)
     line = f"moved {result['moved']} messages from the dead-letter queue to the event queue ({result['method']})"
     if result["failed"]:
         line += f"; {result['failed']} could not be sent and stay in the dead-letter queue"

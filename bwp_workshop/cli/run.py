@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..runner import NotebookResult, raise_for_failure, run_notebooks
+from ..notebook.runner import NotebookResult, raise_for_failure, run_notebooks
 from ..settings import get_settings
 
 
@@ -24,7 +24,7 @@ def run(target: str | None, only: tuple[str, ...], output_dir: Path | None, dry_
     """Execute the notebooks in order with papermill and print a table of the outcome."""
     settings = get_settings(**({"target": target} if target else {}))
     if dry_run:
-        from ..dry_run import dry_run as rehearse
+        from ..notebook.dry_run import dry_run as rehearse
 
         result = rehearse(settings)
         click.echo(result.report())

@@ -111,7 +111,7 @@ def console(open_browser: bool) -> None:
     import webbrowser
 
     from ..errors import LocalRuntimeError
-    from ..workshop import browser_install
+    from ..steps.install import browser_install
 
     settings = get_settings()
     how = browser_install(settings)

@@ -27,12 +27,24 @@ INSTALLATION_HEADER = "X-Omni-InstallationId"
 VERSION_HEADER = "x-api-version"
 
 STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId businessProductId } }"
+#: The order as the event handler reads it (the fields its records keep).
 ORDER_QUERY = """query Order($orderIdentifier: OrderIdentifierInput!) {
   order(orderIdentifier: $orderIdentifier) {
     id
     status
     totalPrice { amount currencyCode }
     lineItems { id }
+  }
+}"""
+#: The order as notebook 07 shows it: also its products, packages, returns and refunds.
+ORDER_DETAILS_QUERY = """query OrderDetails($orderIdentifier: OrderIdentifierInput!) {
+  order(orderIdentifier: $orderIdentifier) {
+    id status createdAt
+    totalPrice { amount currencyCode }
+    lineItems { id amount { unit value } product { title sku { value } price { amount currencyCode } } }
+    packageInformation { details { id state } }
+    returns { details { id state reason } }
+    refunds { details { id state } }
   }
 }"""
 
@@ -181,7 +193,7 @@ class GraphQLClient:
             raise GraphQLError(f"{operation}: the API answered without data", transient=False, status=200)
         return data
 
-    # --- the queries the event handler makes -----------------------------------------------
+    # --- the queries the event handler and the notebooks make ------------------------------
     def store(self, *, access_token: str, installation_id: str) -> dict[str, Any]:
         """``{"siteId": ..., "widgetId": ..., "businessProductId": ...}`` of the installation's store."""
         data = self.execute(
@@ -192,10 +204,11 @@ class GraphQLClient:
             raise GraphQLError("buyWithPrimeStore: the API returned no store", transient=False)
         return store
 
-    def order(self, order_id: str, *, access_token: str, installation_id: str) -> dict[str, Any]:
-        """The order's id, status, total price and line items."""
+    def order(self, order_id: str, *, access_token: str, installation_id: str, details: bool = False) -> dict[str, Any]:
+        """The order's id, status, total price and line items (``details``: also its products,
+        packages, returns and refunds)."""
         data = self.execute(
-            ORDER_QUERY,
+            ORDER_DETAILS_QUERY if details else ORDER_QUERY,
             {"orderIdentifier": {"orderId": order_id}},
             access_token=access_token,
             installation_id=installation_id,

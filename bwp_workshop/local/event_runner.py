@@ -19,28 +19,22 @@ EventStack is deployed); ``/_bwp/health`` answers ``{"service": "event-runner", 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
 import os
 import signal
-import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
+from .lambda_host import LambdaContext, lambda_environment, load_handler_module, sqs_record
+
 SERVICE_NAME = "event-runner"
 HEALTH_PATH = "/_bwp/health"
-#: Module name the handler is loaded under (its file is ``lambdas/event_handler/handler.py``).
-HANDLER_MODULE = "bwp_event_handler"
 #: SQS returns at most this many messages per receive.
 SQS_MAX_MESSAGES = 10
 #: DeleteMessageBatch tries for the entries SQS reports as failed; the pause grows from this.
@@ -52,103 +46,14 @@ RETRY_DELAY_CAP = 60.0
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def handler_path(project_dir: Path | None = None) -> Path:
-    """``lambdas/event_handler/handler.py`` of the checkout this package runs from (or of
-    ``project_dir``)."""
-    candidates = [Path(__file__).resolve().parents[2]]
-    if project_dir is not None:
-        candidates.insert(0, project_dir)
-    for root in candidates:
-        path = root / "lambdas" / "event_handler" / "handler.py"
-        if path.is_file():
-            return path
-    from ..errors import ConfigurationError
-
-    raise ConfigurationError(
-        "lambdas/event_handler/handler.py was not found next to the bwp_workshop package.",
-        hint="Run from the workshop checkout (pip install -e . in it).",
-    )
 
 
-def load_handler_module(project_dir: Path | None = None) -> ModuleType:
-    """The event Lambda's handler module, imported once per process."""
-    loaded = sys.modules.get(HANDLER_MODULE)
-    if loaded is not None:
-        return loaded
-    path = handler_path(project_dir)
-    spec = importlib.util.spec_from_file_location(HANDLER_MODULE, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[HANDLER_MODULE] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[HANDLER_MODULE]
-        raise
-    return module
 
 
-def lambda_environment(settings: Any) -> dict[str, str]:
-    """The variables EventStack sets on the Lambda (as ``stacks.app.lambda_environment`` plus
-    the table and secret names), from the stack outputs and the settings, plus what an AWS SDK
-    needs to reach the target (the local AWS on local)."""
-    from .. import aws, names
-    from ..outputs import load_outputs, stack_output
-
-    env = {
-        names.ENV_DATA_TABLE: stack_output(settings, names.EVENT_STACK, names.OUT_DATA_TABLE),
-        names.ENV_TOKEN_TABLE: stack_output(settings, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
-        # Empty for an InfraStack deployed before the table existed (contextKeys events only).
-        names.ENV_BUSINESS_PRODUCT_TABLE: load_outputs(settings)
-        .get(names.INFRA_STACK, {})
-        .get(names.OUT_BUSINESS_PRODUCT_TABLE, ""),
-        names.ENV_DEAD_LETTER_QUEUE_URL: stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL),
-        names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
-        names.ENV_TOKEN_URL: settings.token_url,
-        names.ENV_GRAPHQL_URL: settings.graphql_url,
-        names.ENV_API_VERSION: settings.api_version,
-        names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
-        names.ENV_LOG_LEVEL: settings.log_level,
-    }
-    aws_env = aws.subprocess_environment(settings, base={})
-    env.update({name: value for name, value in aws_env.items() if name.startswith("AWS_")})
-    return env
 
 
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """``os.environ`` updated with ``values`` for the duration (restored afterwards)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object handlers use."""
-
-    function_name: str = "bwp-event-handler-local"
-    memory_limit_in_mb: int = 512
-    timeout_seconds: float = 30.0
-    aws_request_id: str = ""
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bwp-event-handler-local"
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/bwp-event-handler-local"
-    log_stream_name: str = "local"
-
-    def __post_init__(self) -> None:
-        self._started = time.monotonic()
-        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
 @dataclass
@@ -160,33 +65,8 @@ class RunnerStats:
     invocation_errors: int = 0
 
 
-def _message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """SQS API message attributes in the Lambda event's spelling."""
-    converted = {}
-    for name, value in attributes.items():
-        converted[name] = {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": value.get("StringListValues", []),
-            "binaryListValues": value.get("BinaryListValues", []),
-            "dataType": value.get("DataType"),
-        }
-    return converted
 
 
-def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
-    """One record of the Lambda SQS event for a message as ``ReceiveMessage`` returned it."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": _message_attributes(message.get("MessageAttributes", {})),
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
 
 
 class EventRunner:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from .. import aws, names
+from .. import aws, environments, names
 from ..errors import ConfigurationError, LocalRuntimeError
 from ..outputs import forget, has_stack, load_outputs, stack_output
 from ..settings import Settings, get_settings
@@ -130,22 +130,20 @@ class LocalRuntime:
         base = {name: os.environ[name] for name in _APP_BASE_ENVIRONMENT if name in os.environ}
         env = aws.subprocess_environment(s, base=base)
         env.update(
-            {
-                names.ENV_TOKEN_TABLE: token_table,
-                names.ENV_BUSINESS_PRODUCT_TABLE: load_outputs(s)
+            environments.app_environment(
+                s,
+                token_table=token_table,
+                business_product_table=load_outputs(s)
                 .get(names.INFRA_STACK, {})
                 .get(names.OUT_BUSINESS_PRODUCT_TABLE, ""),
                 # On local the load balancer is a record only: the app's own URL is the base URL.
-                names.ENV_APP_BASE_URL: s.local_app_url,
-                names.ENV_CLIENT_ID: s.client_id,
-                names.ENV_CLIENT_SECRET: s.client_secret.get_secret_value(),
-                names.ENV_AUTHORIZE_URL: s.authorize_url,
-                names.ENV_TOKEN_URL: s.token_url,
-                names.ENV_GRAPHQL_URL: s.graphql_url,
-                names.ENV_API_VERSION: s.api_version,
-                names.ENV_PUBLIC_KEY: public_key,
-            }
+                app_base_url=s.local_app_url,
+                public_key=public_key,
+            )
         )
+        # On aws ECS injects these from Secrets Manager.
+        env[names.ENV_CLIENT_ID] = s.client_id
+        env[names.ENV_CLIENT_SECRET] = s.client_secret.get_secret_value()
         return [
             ServiceSpec(
                 name=OAUTH_APP_SERVICE,

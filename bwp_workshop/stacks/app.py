@@ -3,14 +3,15 @@ three stacks, configured from :class:`~bwp_workshop.settings.Settings`."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
-from .. import names
-from ..settings import BWP_PUBLIC_KEY_PEM, LOG_RETENTION_DAYS, Settings, get_settings
+from .. import environments, names
+from ..settings import LOG_RETENTION_DAYS, Settings, get_settings
 from . import nag
 from .ecs_stack import EcsStack
 from .event_stack import EventStack
@@ -24,31 +25,6 @@ def log_retention(days: int) -> logs.RetentionDays:
     """The CDK enum member for a CloudWatch Logs retention in days."""
     members = [member for member in logs.RetentionDays if member.name != "INFINITE"]
     return dict(zip(LOG_RETENTION_DAYS, members, strict=True))[days]
-
-
-def app_environment(settings: Settings) -> dict[str, str]:
-    """Environment of the OAuth container besides the table name, base URL and client
-    credentials: the Buy with Prime authorize and token endpoints and, when it differs from the
-    key Buy with Prime publishes (the app's default), the verification-token key. Only what
-    ``oauth_app.config.AppConfig`` reads: the app calls no GraphQL."""
-    environment = {
-        names.ENV_AUTHORIZE_URL: settings.authorize_url,
-        names.ENV_TOKEN_URL: settings.token_url,
-    }
-    if settings.public_key and settings.public_key != BWP_PUBLIC_KEY_PEM:
-        environment[names.ENV_PUBLIC_KEY] = settings.public_key
-    return environment
-
-
-def lambda_environment(settings: Settings) -> dict[str, str]:
-    """Environment of the event Lambda besides the table and secret names."""
-    return {
-        names.ENV_TOKEN_URL: settings.token_url,
-        names.ENV_GRAPHQL_URL: settings.graphql_url,
-        names.ENV_API_VERSION: settings.api_version,
-        names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
-        names.ENV_LOG_LEVEL: settings.log_level,
-    }
 
 
 def project_context(settings: Settings) -> dict[str, object]:
@@ -116,7 +92,7 @@ def build_app(
         token_table=infra.token_table,
         business_product_table=infra.business_product_table,
         app_base_url=infra.app_base_url,
-        bwp_environment=app_environment(settings),
+        app_environment=functools.partial(environments.app_environment, settings),
         image_tag=image_tag(settings),
         log_retention=retention,
         description="Buy with Prime workshop: the OAuth app on ECS Fargate",
@@ -131,7 +107,7 @@ def build_app(
             business_product_table=infra.business_product_table,
             asset_dir=build_lambda_asset(settings),
             asset_hash=asset_hash(settings),
-            lambda_environment=lambda_environment(settings),
+            lambda_environment=functools.partial(environments.lambda_environment, settings),
             lambda_timeout=settings.lambda_timeout,
             max_receive_count=settings.max_receive_count,
             batch_size=settings.event_batch_size,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
@@ -42,7 +44,7 @@ class EcsStack(cdk.Stack):
         token_table: dynamodb.ITable,
         business_product_table: dynamodb.ITable,
         app_base_url: str,
-        bwp_environment: dict[str, str],
+        app_environment: Callable[..., dict[str, str]],
         image_tag: str,
         log_retention: logs.RetentionDays,
         **kwargs: object,
@@ -88,12 +90,11 @@ class EcsStack(cdk.Stack):
         self.log_group = logs.LogGroup(
             self, "AppLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
         )
-        environment = {
-            names.ENV_TOKEN_TABLE: token_table.table_name,
-            names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table.table_name,
-            names.ENV_APP_BASE_URL: app_base_url,
-            **bwp_environment,
-        }
+        environment = app_environment(
+            token_table=token_table.table_name,
+            business_product_table=business_product_table.table_name,
+            app_base_url=app_base_url,
+        )
         self.container = self.task_definition.add_container(
             "oauth",
             image=ecs.ContainerImage.from_ecr_repository(repository, image_tag),

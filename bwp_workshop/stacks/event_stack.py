@@ -3,6 +3,7 @@ records them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -51,7 +52,7 @@ class EventStack(cdk.Stack):
         business_product_table: dynamodb.ITable,
         asset_dir: Path,
         asset_hash: str,
-        lambda_environment: dict[str, str],
+        lambda_environment: Callable[..., dict[str, str]],
         lambda_timeout: int,
         max_receive_count: int,
         batch_size: int,
@@ -117,14 +118,12 @@ class EventStack(cdk.Stack):
             memory_size=512,
             role=self.role,
             log_group=self.log_group,
-            environment={
-                names.ENV_DATA_TABLE: self.data_table.table_name,
-                names.ENV_TOKEN_TABLE: token_table.table_name,
-                names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table.table_name,
-                names.ENV_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
-                names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
-                **lambda_environment,
-            },
+            environment=lambda_environment(
+                data_table=self.data_table.table_name,
+                token_table=token_table.table_name,
+                business_product_table=business_product_table.table_name,
+                dead_letter_queue_url=self.dead_letter_queue.queue_url,
+            ),
             description="Records Buy with Prime events from the event queue",
         )
         self.data_table.grant_write_data(self.role)

@@ -20,7 +20,7 @@ from bwp_workshop.core import credentials
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
-from bwp_workshop.local import event_runner
+from bwp_workshop.local import event_runner, lambda_host
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.sandbox.events import EVENT_TYPES
 from bwp_workshop.settings import Settings
@@ -197,9 +197,9 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
 def running(pipeline: Pipeline, **options: Any) -> Iterator[event_runner.EventRunner]:
     """The local event runner on the pipeline's queue, invoking the real handler module with
     the Lambda's environment (as ``python -m bwp_workshop.local.event_runner`` does)."""
-    handler = event_runner.load_handler_module()
+    handler = lambda_host.load_handler_module()
     credentials.clear_cache()
-    with event_runner.environment(event_runner.lambda_environment(pipeline.settings)):
+    with lambda_host.environment(lambda_host.lambda_environment(pipeline.settings)):
         handler.reset()
         options = {"retry_after": 0, "concurrency": 3, "wait_seconds": 1, **options}
         runner = event_runner.runner_from_settings(pipeline.settings, handler=handler.handler, **options)
@@ -233,16 +233,16 @@ def depth(settings: Settings, url: str) -> int:
 def settle(pipeline: Pipeline, expected: Sequence[str] | int, expected_dead: int, timeout: float = 120) -> None:
     """Wait until the data table holds the records ``expected`` (event ids, or a count of
     records), the DLQ ``expected_dead`` messages and the queue none. Ids are waited on by key
-    (``events.wait_for_events``); only a count scans the table. Pauses start at milliseconds
+    (``event_pipeline.wait_for_events``); only a count scans the table. Pauses start at milliseconds
     and double up to a second."""
-    from bwp_workshop import events
+    from bwp_workshop.steps import pipeline as event_pipeline
 
     deadline = time.monotonic() + timeout
     if not isinstance(expected, int):
-        events.wait_for_events(expected, timeout=timeout, progress=False, settings=pipeline.settings)
+        event_pipeline.wait_for_events(expected, timeout=timeout, progress=False, settings=pipeline.settings)
     delay = 0.005
     while True:
-        records = events.count_records(pipeline.settings) if isinstance(expected, int) else len(expected)
+        records = event_pipeline.count_records(pipeline.settings) if isinstance(expected, int) else len(expected)
         dead = depth(pipeline.settings, pipeline.dlq_url)
         waiting = depth(pipeline.settings, pipeline.queue_url)
         wanted = expected if isinstance(expected, int) else len(expected)

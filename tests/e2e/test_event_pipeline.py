@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from bwp_workshop import events
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.steps import dead_letters
+from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
 
@@ -37,7 +38,7 @@ def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None, *, deploye
         stats = runner.stats
 
     assert result["undelivered"] == 0 and len(valid) > 40
-    records = events.data_records(pipeline.settings)
+    records = event_pipeline.data_records(pipeline.settings)
     # Every valid ledger event exactly once (the table is keyed by event id; count the rows too).
     assert sorted(record["event_id"] for record in records) == sorted(entry["event_id"] for entry in valid)
     by_id = {record["event_id"]: record for record in records}
@@ -51,7 +52,7 @@ def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None, *, deploye
             assert record["order_line_count"] >= 1 and record["order_currency"] == "USD"
             assert record["order_total_amount"] > 0 and record["order_status"]
     # Every malformed event the rule lets through is in the DLQ; nothing else is.
-    letters = events.dlq_messages(pipeline.settings)
+    letters = dead_letters.dlq_messages(pipeline.settings)
     assert sorted(letter["body"]["id"] for letter in letters) == sorted(
         envelope for entry in dead for envelope in entry["envelope_ids"]
     )
@@ -106,16 +107,16 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         }.items():
             monkeypatch.setenv(name, str(value))
         with running(pipeline):
-            sent = events.send_test_events(3, settings=settings, duplicates=2, malformed=3)
+            sent = event_pipeline.send_test_events(3, settings=settings, duplicates=2, malformed=3)
             assert sent["via"] == "sandbox" and sent["malformed"] == 3
-            records = events.wait_for_records(sent["event_ids"], timeout=60, progress=False, settings=settings)
+            records = event_pipeline.wait_for_records(sent["event_ids"], timeout=60, progress=False, settings=settings)
             assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
             # A second run counts its own events only (the first run's records are there too).
-            again = events.send_test_events(2, settings=settings)
-            rerun = events.wait_for_records(again["event_ids"], timeout=60, progress=False, settings=settings)
+            again = event_pipeline.send_test_events(2, settings=settings)
+            rerun = event_pipeline.wait_for_records(again["event_ids"], timeout=60, progress=False, settings=settings)
             assert sorted(r["event_id"] for r in rerun) == sorted(again["event_ids"])
             assert not {r["event_id"] for r in rerun} & set(sent["event_ids"])
-            records = events.data_records(settings)
+            records = event_pipeline.data_records(settings)
 
             cli = CliRunner()
             queued = cli.invoke(
@@ -133,8 +134,8 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         dlq = cli.invoke(main, ["events", "dlq", "--json"])
         assert dlq.exit_code == 0 and len(dlq.output.splitlines()) == 4
         assert cli.invoke(main, ["events", "dlq"]).output.count(" sent ") == 4
-        assert events.queue_depths(settings) == {"queue": 0, "dead_letter_queue": 4}
+        assert event_pipeline.queue_depths(settings) == {"queue": 0, "dead_letter_queue": 4}
         redriven = cli.invoke(main, ["events", "redrive"])
         assert redriven.exit_code == 0, redriven.output
         assert "moved 4 messages from the dead-letter queue to the event queue (copy)" in redriven.output
-        assert events.queue_depths(settings) == {"queue": 4, "dead_letter_queue": 0}
+        assert event_pipeline.queue_depths(settings) == {"queue": 4, "dead_letter_queue": 0}

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from bwp_workshop import aws, events
+from bwp_workshop import aws
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.events import record_key
+from bwp_workshop.steps import dead_letters
+from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
 
@@ -31,7 +33,7 @@ def _expected(ledger: list[dict[str, Any]]) -> list[str]:
 
 
 def _stored(pipeline: Pipeline) -> list[dict[str, Any]]:
-    return events.data_records(pipeline.settings)
+    return event_pipeline.data_records(pipeline.settings)
 
 
 @pytest.mark.parametrize("context_keys", [True, False], ids=["with-contextKeys", "without-contextKeys"])
@@ -85,7 +87,7 @@ def test_a_30_second_outage_dead_letters_nothing_and_a_redrive_stores_every_even
             outage = time.monotonic() - down_at
             settle(pipeline, len(expected), 1, timeout=300)
         records = _stored(pipeline)
-        letters = events.dlq_messages(pipeline.settings)
+        letters = dead_letters.dlq_messages(pipeline.settings)
         print(
             f"\noutage {outage:.0f} s: {len(ledger)} events ({len(expected)} valid), {failed_during_outage} failed "
             f"receives, {len(records)} records, {len(letters)} dead letters (the malformed one)"
@@ -109,7 +111,7 @@ def test_a_30_second_outage_dead_letters_nothing_and_a_redrive_stores_every_even
         filled = depth(pipeline.settings, pipeline.dlq_url)
         expected_after = sorted(expected + _expected(fresh))
         with running(pipeline, retry_after=1) as runner:
-            moved = events.redrive_dead_letters(pipeline.settings)
+            moved = dead_letters.redrive_dead_letters(pipeline.settings)
             settle(pipeline, len(expected_after), 1, timeout=180)
         after = _stored(pipeline)
         print(

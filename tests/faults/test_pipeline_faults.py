@@ -16,12 +16,13 @@ from typing import Any
 
 import psutil
 
-from bwp_workshop import aws, events
+from bwp_workshop import aws
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local import event_runner, processes
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
+from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import SandboxHandle, free_port
 from tests.e2e.pipeline import Pipeline, depth, provision, settle
 from tests.lambdas.doubles import wait_until
@@ -85,10 +86,10 @@ def test_every_valid_event_once_and_every_malformed_one_dead_lettered_despite_fa
             entries += emitted["entries"]
             if number == 1:
                 # Mid-run: some records are stored, many are not yet; the runner dies at once.
-                wait_until(lambda: events.count_records(pipeline.settings) >= 20, 60, "records before the kill")
+                wait_until(lambda: event_pipeline.count_records(pipeline.settings) >= 20, 60, "records before the kill")
                 os.kill(first.pid, signal.SIGKILL)
                 wait_until(lambda: not psutil.pid_exists(first.pid) or _zombie(first.pid), 10, "the runner gone")
-                stored_at_kill = events.count_records(pipeline.settings)
+                stored_at_kill = event_pipeline.count_records(pipeline.settings)
             if number == 2:
                 second = _start_runner(settings)
                 assert second.pid != first.pid
@@ -100,7 +101,7 @@ def test_every_valid_event_once_and_every_malformed_one_dead_lettered_despite_fa
         client.set_faults(replace=True)
         refreshes = refresh_tokens(local_sandbox.settings, installed.installation_id).refreshes
 
-    records = events.data_records(pipeline.settings)
+    records = event_pipeline.data_records(pipeline.settings)
     letters = _drain(pipeline.settings, pipeline.dlq_url)
     deliveries = Counter(entry["deliveries"] for entry in valid)
     print(

@@ -10,12 +10,13 @@ import threading
 import time
 from typing import Any
 
-from bwp_workshop import aws, events, names
+from bwp_workshop import aws, names
 from bwp_workshop.core import credentials
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint, TokenSet
-from bwp_workshop.local import event_runner
+from bwp_workshop.local import lambda_host
 from bwp_workshop.outputs import stack_output
+from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import SandboxHandle
 from tests.e2e.pipeline import provision
 from tests.sandbox.helpers import installed_app
@@ -53,14 +54,14 @@ def test_ten_concurrent_handlers_refresh_an_expiring_token_once(local_sandbox: S
         messages = _messages(settings, pipeline.queue_url, len(emitted["entries"]))
         assert len(messages) == len(emitted["entries"]) >= INVOCATIONS
         queue_arn = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_ARN)
-        records = [event_runner.sqs_record(m, queue_arn=queue_arn, region=settings.region) for m in messages]
+        records = [lambda_host.sqs_record(m, queue_arn=queue_arn, region=settings.region) for m in messages]
         batches = [{"Records": records[i::INVOCATIONS]} for i in range(INVOCATIONS)]
 
         # The refresh takes a while at the sandbox: the others must wait for its result.
         client.set_faults(token={"latency_ms": 400})
-        handler = event_runner.load_handler_module()
+        handler = lambda_host.load_handler_module()
         credentials.clear_cache()
-        with event_runner.environment(event_runner.lambda_environment(settings)):
+        with lambda_host.environment(lambda_host.lambda_environment(settings)):
             instances = [handler.EventProcessor(handler.Config.from_environment()) for _ in range(INVOCATIONS)]
             results: list[Any] = [None] * INVOCATIONS
             start = threading.Barrier(INVOCATIONS)
@@ -68,7 +69,7 @@ def test_ten_concurrent_handlers_refresh_an_expiring_token_once(local_sandbox: S
             def invoke(i: int) -> None:
                 start.wait()
                 try:
-                    results[i] = handler.handler(batches[i], event_runner.LambdaContext(), app=instances[i])
+                    results[i] = handler.handler(batches[i], lambda_host.LambdaContext(), app=instances[i])
                 except Exception as exc:  # reported below, with the others
                     results[i] = exc
 
@@ -95,4 +96,4 @@ def test_ten_concurrent_handlers_refresh_an_expiring_token_once(local_sandbox: S
         assert after.live_hash == token_hash(latest.refresh_token)
         endpoint = TokenEndpoint(settings.token_url, installed.client_id, installed.client_secret)
         assert endpoint.refresh(latest.refresh_token).access_token
-        assert len(events.data_records(settings)) == len(messages)
+        assert len(event_pipeline.data_records(settings)) == len(messages)

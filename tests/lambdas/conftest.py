@@ -19,7 +19,7 @@ from bwp_workshop.core import credentials
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
-from bwp_workshop.local.event_runner import load_handler_module
+from bwp_workshop.local.lambda_host import load_handler_module
 from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK
 from bwp_workshop.settings import Settings
 from tests.conftest import create_business_product_table, create_token_table

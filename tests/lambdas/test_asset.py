@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from bwp_workshop import aws, events
-from bwp_workshop.local.event_runner import lambda_environment, sqs_record
+from bwp_workshop import aws
+from bwp_workshop.local.lambda_host import lambda_environment, sqs_record
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
+from bwp_workshop.steps import dead_letters
+from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import REPO_ROOT, SandboxHandle, clean_environ
 from tests.e2e.pipeline import provision
 from tests.sandbox.helpers import installed_app
@@ -97,10 +99,10 @@ def test_the_built_folder_runs_the_handler_alone_on_python_312(local_sandbox: Sa
     garbage = next(e for e in entries if e["malformed"] == "garbage_detail")
     # The broken one was sent to the dead-letter queue by the handler, on this first receive.
     assert outcome["response"]["batchItemFailures"] == []
-    (letter,) = events.dlq_messages(settings)
+    (letter,) = dead_letters.dlq_messages(settings)
     assert letter["body"]["id"] in garbage["envelope_ids"]
     assert outcome["heavy"] == []
     assert all(origin.startswith(str(folder)) for origin in outcome["origins"]), outcome["origins"]
-    stored = {record["event_id"]: record for record in events.data_records(settings)}
+    stored = {record["event_id"]: record for record in event_pipeline.data_records(settings)}
     assert set(stored) == {record_key(entry) for entry in entries if entry["malformed"] is None}
     assert all(record["order_currency"] == "USD" for record in stored.values())

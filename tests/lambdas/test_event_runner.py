@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bwp_workshop import aws, events
+from bwp_workshop import aws
 from bwp_workshop.errors import LocalRuntimeError
 from bwp_workshop.local import event_runner, processes
 from bwp_workshop.local.event_runner import EventRunner
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
+from bwp_workshop.steps import dead_letters, pipeline
 from tests.conftest import free_port, record_stack
 
 from .doubles import envelope, stored, wait_until
@@ -48,7 +49,7 @@ def test_records_are_sqs_shaped_and_batches_respect_the_batch_size(
         seen.append(event)
         return {"batchItemFailures": []}
 
-    events.send_to_queue([json.dumps({"n": i}) for i in range(7)], local_settings)
+    pipeline.send_to_queue([json.dumps({"n": i}) for i in range(7)], local_settings)
     runner = _runner(local_settings, event_queues, handler, batch_size=3, concurrency=1)
     while runner.poll_once():
         pass
@@ -74,13 +75,13 @@ def test_failed_records_are_redelivered_then_dead_lettered(
                 failures.append({"itemIdentifier": record["messageId"]})
         return {"batchItemFailures": failures}
 
-    events.send_to_queue(['"good"', '"bad"'], local_settings)
+    pipeline.send_to_queue(['"good"', '"bad"'], local_settings)
     runner = _runner(local_settings, event_queues, handler, concurrency=1)
     for _ in range(6):
         runner.poll_once()
     assert counts['"good"'] == ["1"]
     assert counts['"bad"'] == ["1", "2"]  # maxReceiveCount 2: then the redrive policy moves it
-    (dead,) = events.dlq_messages(local_settings)
+    (dead,) = dead_letters.dlq_messages(local_settings)
     assert dead["body"] == "bad"
     assert _depth(local_settings, event_queues["queue_url"]) == 0
 
@@ -94,12 +95,12 @@ def test_an_invocation_that_raises_fails_its_whole_batch(
         calls.append(len(event["Records"]))
         raise RuntimeError("boom")
 
-    events.send_to_queue(['"a"', '"b"'], local_settings)
+    pipeline.send_to_queue(['"a"', '"b"'], local_settings)
     runner = _runner(local_settings, event_queues, handler, concurrency=1)
     for _ in range(4):
         runner.poll_once()
     assert runner.stats.invocation_errors >= 2 and runner.stats.succeeded == 0
-    assert sorted(message["body"] for message in events.dlq_messages(local_settings)) == ["a", "b"]
+    assert sorted(message["body"] for message in dead_letters.dlq_messages(local_settings)) == ["a", "b"]
 
 
 def test_the_real_handler_behind_the_runner_records_each_event_once(
@@ -108,7 +109,7 @@ def test_the_real_handler_behind_the_runner_records_each_event_once(
     bodies = [envelope() for _ in range(25)]
     messages = [json.dumps(body) for body in bodies] + [json.dumps(bodies[0]), json.dumps(bodies[1])]
     messages += ["not json", json.dumps(envelope(installation=None, resources=["order/o-1"]))]  # no tenant
-    events.send_to_queue(messages, local_settings)
+    pipeline.send_to_queue(messages, local_settings)
     handler = functools.partial(handler_module.handler, app=app)
     with _runner(local_settings, event_queues, handler, concurrency=3, batch_window=0.2, wait_seconds=1):
         wait_until(
@@ -117,7 +118,7 @@ def test_the_real_handler_behind_the_runner_records_each_event_once(
         )
     assert set(stored(tables)) == {body["detail"]["eventId"] for body in bodies}
     assert _depth(local_settings, event_queues["queue_url"]) == 0
-    records = events.data_records(local_settings)
+    records = pipeline.data_records(local_settings)
     assert len(records) == 25 and isinstance(records[0]["order_total_amount"], float)
 
 
@@ -156,11 +157,11 @@ def test_the_runner_process_answers_its_health_check_and_dead_letters_a_malforme
     try:
         health = httpx.get(spec.health_url, trust_env=False).json()
         assert health["service"] == "event-runner" and health["pid"] == record.pid
-        events.send_to_queue(["not a Buy with Prime event"], local_settings)
+        pipeline.send_to_queue(["not a Buy with Prime event"], local_settings)
         wait_until(lambda: _depth(local_settings, event_queues["dlq_url"]) == 1, message="the dead letter")
         # The handler dead-letters it itself on its first receive (no retries for what can never succeed).
         assert httpx.get(spec.health_url, trust_env=False).json()["stats"]["failed"] == 0
-        (letter,) = events.dlq_messages(local_settings)
+        (letter,) = dead_letters.dlq_messages(local_settings)
         assert letter["receive_count"] == 1
     finally:
         with registry.locked():
@@ -181,11 +182,11 @@ def test_the_dead_letter_peek_sees_every_message_and_leaves_them_visible(
         sqs.send_message_batch(
             QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f'"m{n}"'} for n in range(start, min(start + 10, 25))]
         )
-    first = events.dlq_messages(local_settings)
+    first = dead_letters.dlq_messages(local_settings)
     assert sorted(message["body"] for message in first) == sorted(f"m{n}" for n in range(25))
-    again = events.dlq_messages(local_settings, limit=12)
+    again = dead_letters.dlq_messages(local_settings, limit=12)
     assert len(again) == 12  # the limit holds, and the first look hid nothing
-    assert events.queue_depths(local_settings)["dead_letter_queue"] == 25
+    assert pipeline.queue_depths(local_settings)["dead_letter_queue"] == 25
 
 
 def test_the_runner_is_unhealthy_while_its_queue_does_not_exist_and_says_so(
@@ -262,7 +263,7 @@ def test_failed_deletes_are_retried_and_what_cannot_be_deleted_is_logged(
 ) -> None:
     monkeypatch.setattr(event_runner, "DELETE_BACKOFF_S", 0.001)
     lines: list[str] = []
-    events.send_to_queue([json.dumps({"n": i}) for i in range(6)] + ['"stuck"'], local_settings)
+    pipeline.send_to_queue([json.dumps({"n": i}) for i in range(6)] + ['"stuck"'], local_settings)
     flaky = _FlakyDeletes(aws.client("sqs", local_settings))
     runner = _runner(local_settings, event_queues, lambda event, context: {"batchItemFailures": []}, concurrency=1)
     runner.sqs, runner.log = flaky, lines.append

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bwp_workshop import aws
-from bwp_workshop.cdk_cli import pinned_cli_version, run_cdk
+from bwp_workshop.deploy.cdk import pinned_cli_version, run_cdk
 from bwp_workshop.settings import Settings
 from tests.conftest import REPO_ROOT
 

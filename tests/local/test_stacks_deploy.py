@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bwp_workshop import aws, deploy, names, onboarding
+from bwp_workshop import aws, deploy, names
 from bwp_workshop.cli import main
-from bwp_workshop.deploy import DeployError
+from bwp_workshop.deploy import commands, prerequisites
+from bwp_workshop.errors import DeployError
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
 from tests.conftest import REPO_ROOT
@@ -125,8 +126,8 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     with pytest.raises(DeployError, match="InfraStack is not deployed"):
         deploy.outputs(names.INFRA_STACK, settings)
     assert leftovers(settings) == {"secrets": [names.CLIENT_SECRET_NAME], "event buses": [SOURCE]}
-    assert onboarding.delete_client_credentials(settings)
-    assert onboarding.delete_partner_event_bus(settings, SOURCE)
+    assert prerequisites.delete_client_credentials(settings)
+    assert prerequisites.delete_partner_event_bus(settings, SOURCE)
     assert leftovers(settings) == {}
 
 
@@ -199,7 +200,7 @@ def test_destroying_an_event_stack_that_was_never_deployed_touches_nothing(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     without = settings.model_copy(update={"event_bus_arn": ""})
-    monkeypatch.setattr(deploy, "run_cdk", lambda *args, **kwargs: pytest.fail("the CLI ran with no stack"))
+    monkeypatch.setattr(commands, "run_cdk", lambda *args, **kwargs: pytest.fail("the CLI ran with no stack"))
     deploy.destroy(names.EVENT_STACK, without, progress=False)
     with pytest.raises(DeployError, match="EVENT_BUS_ARN"):
         deploy.diff(names.EVENT_STACK, without)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from bwp_workshop.cli import main
 from bwp_workshop.errors import WorkshopError
-from bwp_workshop.runner import discover, run_notebooks
+from bwp_workshop.notebook.runner import discover, run_notebooks
 from bwp_workshop.settings import get_settings
 
 

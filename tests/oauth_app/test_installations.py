@@ -12,9 +12,9 @@ import pytest
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.errors import ConfigurationError
-from bwp_workshop.installations import installations, mask
 from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.settings import Settings
+from bwp_workshop.steps.install import installations, mask
 from oauth_app.state import PendingInstalls
 
 from .conftest import create_token_table

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from bwp_workshop import aws
-from bwp_workshop.installations import installations
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import OAUTH_APP_SERVICE, LocalRuntime
 from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
+from bwp_workshop.steps.install import installations
 from tests.conftest import free_port, record_stack
 
 from .conftest import create_token_table

@@ -91,8 +91,39 @@ def with_certificate(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(settings, tmp / "cdk.out")
 
 
+def resources(synthesized: Synthesized, stack: str, kind: str) -> dict[str, dict]:
+    """The resources of ``kind`` in ``stack``'s template, by logical id."""
+    return {k: v for k, v in synthesized.raw[stack]["Resources"].items() if v["Type"] == kind}
+
+
+def only(synthesized: Synthesized, stack: str, kind: str, prefix: str = "") -> dict:
+    """The one resource of ``kind`` (whose logical id starts with ``prefix``) in ``stack``."""
+    found = {k: v for k, v in resources(synthesized, stack, kind).items() if k.startswith(prefix)}
+    assert len(found) == 1, f"{stack} has {len(found)} {kind} {prefix}"
+    return next(iter(found.values()))
+
+
 def template(synthesized: Synthesized, stack: str):  # -> assertions.Template
     return synthesized.templates[stack]
 
 
 STACKS = names.STACKS
+
+
+def task_container(synthesized: Synthesized) -> dict:
+    definition = only(synthesized, names.ECS_STACK, "AWS::ECS::TaskDefinition")["Properties"]
+    (container,) = definition["ContainerDefinitions"]
+    return container
+
+
+def policy_actions(synthesized: Synthesized, stack: str, role_fragment: str) -> list[tuple[set[str], str]]:
+    """(actions, resource JSON) of each statement of the policies attached to a role."""
+    found = []
+    for policy in resources(synthesized, stack, "AWS::IAM::Policy").values():
+        if role_fragment not in json.dumps(policy["Properties"]["Roles"]):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow"
+            found.append((set(actions), json.dumps(statement["Resource"])))
+    return found

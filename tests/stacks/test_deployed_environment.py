@@ -12,12 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bwp_workshop import aws, events, names, onboarding
+from bwp_workshop import aws, names
 from bwp_workshop.core.token_store import TokenStore
-from bwp_workshop.local.event_runner import sqs_record
+from bwp_workshop.deploy import prerequisites
+from bwp_workshop.local.lambda_host import sqs_record
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
+from bwp_workshop.steps import pipeline as event_pipeline
 from oauth_app.config import AppConfig
 from tests.conftest import REPO_ROOT, SandboxHandle, create_business_product_table, create_token_table, free_port
 from tests.e2e.pipeline import provision
@@ -66,7 +68,7 @@ def test_the_app_installs_with_only_its_task_definition(
             settings_url=f"http://{alb}/settings",
             uninstall_url=f"http://{alb}/uninstall",
         )
-        onboarding.store_client_credentials(
+        prerequisites.store_client_credentials(
             local_settings.model_copy(
                 update={"client_id": registration.client_id, "client_secret": registration.client_secret}
             )
@@ -186,7 +188,7 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
     assert run.returncode == 0, run.stderr[-3000:]
     outcome = json.loads(run.stdout.strip().splitlines()[-1])
     assert outcome["response"] == {"batchItemFailures": []}
-    stored = {record["event_id"] for record in events.data_records(settings)}
+    stored = {record["event_id"] for record in event_pipeline.data_records(settings)}
     assert stored == {record_key(entry) for entry in entries if entry["malformed"] is None}
 
     # Nothing the handler's configuration reads is missing; nothing the stack sets goes unread.

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from bwp_workshop import names
 from bwp_workshop.cli import main
-from bwp_workshop.dry_run import dry_run, notebook_steps
 from bwp_workshop.errors import ConfigurationError
+from bwp_workshop.notebook.dry_run import dry_run, notebook_steps
 from bwp_workshop.settings import Settings
 from tests.conftest import REPO_ROOT
 

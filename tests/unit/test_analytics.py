@@ -7,9 +7,10 @@ import matplotlib.dates as mdates
 import pandas as pd
 import pytest
 
-from bwp_workshop import analytics
+from bwp_workshop.core.data_record import plain
 from bwp_workshop.sandbox.events import LIFECYCLES
 from bwp_workshop.sandbox.merchants import new_order, seed_merchants
+from bwp_workshop.steps import analytics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -61,8 +62,8 @@ def _items() -> list[dict]:
 
 
 def test_records_frame_types_and_orders_count_each_order_once() -> None:
-    frame = analytics.records_frame([{k: analytics._plain(v) for k, v in item.items()} for item in _items()])
-    assert list(frame.columns) == analytics.COLUMNS
+    frame = analytics.records_frame([{k: plain(v) for k, v in item.items()} for item in _items()])
+    assert list(frame.columns) == list(analytics.COLUMNS)
     assert str(frame["event_time"].dtype).startswith("datetime64")
     orders = analytics.orders(frame)
     assert sorted(orders["order_id"]) == ["o1", "o2"]

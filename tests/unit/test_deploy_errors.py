@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bwp_workshop import names
-from bwp_workshop.deploy import DeployError, Progress, explain_failure, stack_names
+from bwp_workshop.deploy import stack_names
+from bwp_workshop.deploy.cli_output import Progress, explain_failure
+from bwp_workshop.errors import DeployError
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import get_settings
 

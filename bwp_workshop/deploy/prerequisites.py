@@ -18,27 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import aws, names
-from .errors import WorkshopError
-from .settings import Settings, get_settings
-
-_SOURCE_NAME = re.compile(r"^aws\.partner/buywithprime/[A-Za-z0-9._/-]+$")
-
-
-class OnboardingError(WorkshopError):
-    """A resource the stacks depend on could not be created or found."""
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _aws_error(action: str, error: ClientError, hint: str) -> OnboardingError:
-    message = error.response.get("Error", {}).get("Message", "")
-    return OnboardingError(f"{action} failed: {_code(error)} {message}".rstrip(), hint=hint)
-
-
-# --- client credentials ------------------------------------------------------------------
+from .. import aws, names
+from ..errors import SetupError
+from ..settings import Settings, get_settings
 
 
 def _secret_value(settings: Settings) -> str:
@@ -52,9 +34,9 @@ def client_credentials_stored(settings: Settings | None = None) -> bool:
     try:
         described = aws.client("secretsmanager", settings).describe_secret(SecretId=names.CLIENT_SECRET_NAME)
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if aws.error_code(error) == "ResourceNotFoundException":
             return False
-        raise _aws_error("Reading the client credentials secret", error, hint="Check your AWS credentials.") from None
+        raise aws.failed("Reading the client credentials secret", error, hint="Check your AWS credentials.") from None
     return "DeletedDate" not in described
 
 
@@ -70,7 +52,7 @@ def store_client_credentials(settings: Settings | None = None) -> str:
         try:
             described = client.describe_secret(SecretId=names.CLIENT_SECRET_NAME)
         except ClientError as error:
-            if _code(error) != "ResourceNotFoundException":
+            if aws.error_code(error) != "ResourceNotFoundException":
                 raise
             created = client.create_secret(
                 Name=names.CLIENT_SECRET_NAME,
@@ -85,7 +67,7 @@ def store_client_credentials(settings: Settings | None = None) -> str:
         client.put_secret_value(SecretId=names.CLIENT_SECRET_NAME, SecretString=value)
         return str(described["ARN"])
     except ClientError as error:
-        raise _aws_error("Storing the client credentials", error, hint) from None
+        raise aws.failed("Storing the client credentials", error, hint) from None
 
 
 def delete_client_credentials(settings: Settings | None = None) -> bool:
@@ -98,24 +80,24 @@ def delete_client_credentials(settings: Settings | None = None) -> bool:
             SecretId=names.CLIENT_SECRET_NAME, ForceDeleteWithoutRecovery=True
         )
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if aws.error_code(error) == "ResourceNotFoundException":
             return False
-        raise _aws_error("Deleting the client credentials", error, hint="Check your AWS credentials.") from None
+        raise aws.failed("Deleting the client credentials", error, hint="Check your AWS credentials.") from None
     return True
 
 
-# --- partner event bus -------------------------------------------------------------------
+_SOURCE_NAME = re.compile(rf"^{re.escape(names.PARTNER_SOURCE_PREFIX)}/[A-Za-z0-9._/-]+$")
 
 
 def partner_source_name(source_name: str) -> str:
     """``aws.partner/buywithprime/<name>`` from that or from ``<name>`` alone."""
     name = source_name.strip()
-    if not name.startswith(names.PARTNER_SOURCE_PREFIX + "/") and not name.startswith("aws.partner/"):
-        name = f"{names.PARTNER_SOURCE_PREFIX}/{name}"
+    if not name.startswith("aws.partner/"):
+        name = names.partner_event_source(name)
     if not _SOURCE_NAME.match(name):
-        raise OnboardingError(
+        raise SetupError(
             f"{source_name!r} is not a Buy with Prime partner event source name.",
-            hint=f"Use {names.PARTNER_SOURCE_PREFIX}/<name> with letters, digits, '.', '_', '-' or '/' in <name>.",
+            hint=f"Use {names.partner_event_source('<name>')} with letters, digits, '.', '_', '-' or '/' in <name>.",
         )
     return name
 
@@ -129,7 +111,7 @@ def _event_source_state(events: Any, source: str) -> str | None:
     try:
         return str(events.describe_event_source(Name=source).get("State", ""))
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if aws.error_code(error) == "ResourceNotFoundException":
             return None
         raise
 
@@ -149,7 +131,7 @@ def ensure_partner_event_bus(settings: Settings | None, source_name: str) -> str
         state = _event_source_state(events, source)
         if state is None or state == "DELETED":
             if not settings.is_local:
-                raise OnboardingError(
+                raise SetupError(
                     f"The partner event source {source} does not exist in account "
                     f"{aws.account_id(settings)} ({settings.region}).",
                     hint="Subscribe first: create a Buy with Prime event subscription with an EventBridge "
@@ -160,11 +142,11 @@ def ensure_partner_event_bus(settings: Settings | None, source_name: str) -> str
         try:
             return str(events.describe_event_bus(Name=source)["Arn"])
         except ClientError as error:
-            if _code(error) != "ResourceNotFoundException":
+            if aws.error_code(error) != "ResourceNotFoundException":
                 raise
         return str(events.create_event_bus(Name=source, EventSourceName=source)["EventBusArn"])
     except ClientError as error:
-        raise _aws_error(
+        raise aws.failed(
             f"Associating the partner event source {source} with an event bus",
             error,
             hint="Check your AWS credentials and that they may use EventBridge in this region.",
@@ -181,13 +163,13 @@ def delete_partner_event_bus(settings: Settings | None, source_name: str) -> boo
     try:
         events.describe_event_bus(Name=source)
     except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if aws.error_code(error) == "ResourceNotFoundException":
             return False
-        raise _aws_error(f"Reading the event bus {source}", error, hint="Check your AWS credentials.") from None
+        raise aws.failed(f"Reading the event bus {source}", error, hint="Check your AWS credentials.") from None
     try:
         events.delete_event_bus(Name=source)
     except ClientError as error:
-        raise _aws_error(
+        raise aws.failed(
             f"Deleting the event bus {source}", error, hint="Destroy the EventStack first (its rule uses the bus)."
         ) from None
     return True

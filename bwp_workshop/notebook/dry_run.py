@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import names
-from .preflight import Check, check_cdk_versions, check_docker, check_node, check_python
-from .settings import Settings, get_settings
-from .stacks.template_checks import CheckResult, check_templates
+from .. import names
+from ..settings import Settings, get_settings
+from ..stacks.template_checks import CheckResult, check_templates
+from ..steps.preflight import Check, check_cdk_versions, check_docker, check_node, check_python
 
 #: The partner bus EventStack is synthesized with when EVENT_BUS_ARN is not set yet.
 PLACEHOLDER_BUS = "arn:aws:events:{region}:000000000000:event-bus/aws.partner/buywithprime/dry-run"
@@ -121,7 +121,7 @@ def plan_stack(name: str, assembly: Path) -> StackPlan:
 
 def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
     """What each notebook's cells call on the aws target, from the package's own names."""
-    from .stacks.image_tag import image_tag
+    from ..stacks.image_tag import image_tag
 
     stacks = list(names.STACKS)
     deploy = "cdk deploy {} --require-approval never (CloudFormation change set, then execute)"
@@ -229,7 +229,7 @@ def dry_run(settings: Settings | None = None) -> DryRun:
     """Synthesize for aws, check the templates and plan the notebooks; calls no AWS API."""
     settings = settings or get_settings(target="aws")
     if settings.is_local:
-        from .errors import ConfigurationError
+        from ..errors import ConfigurationError
 
         raise ConfigurationError(
             "The dry run rehearses the aws target, and these settings are for local.",
@@ -238,8 +238,8 @@ def dry_run(settings: Settings | None = None) -> DryRun:
     placeholder = not settings.event_bus_arn
     if placeholder:
         settings = settings.model_copy(update={"event_bus_arn": PLACEHOLDER_BUS.format(region=settings.region)})
-    from .deploy import _validation_error
-    from .stacks.app import build_app
+    from ..deploy.commands import _validation_error
+    from ..stacks.app import build_app
 
     assembly = settings.bwp_dir / "dry-run" / "cdk.out"
     assembly.mkdir(parents=True, exist_ok=True)

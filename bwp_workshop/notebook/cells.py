@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from .settings import Settings, get_settings
+from ..settings import Settings, get_settings
 
 #: Columns whose ids are long and only told apart in a table (the full value is in the data).
 SHORTENED_COLUMNS = ("event_id", "message_id", "order_id", "installation_id")
@@ -26,7 +26,7 @@ def start(target: str | None = None, *, local_up: bool = True) -> Settings:
     _table_display_options()
     print(f"target: {settings.target}   region: {settings.region}   state: {settings.bwp_dir}")
     if settings.is_local and local_up:
-        from .local.runtime import LocalRuntime
+        from ..local.runtime import LocalRuntime
 
         for change in LocalRuntime(settings).up():
             if change.action != "already running":

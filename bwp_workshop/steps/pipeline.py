@@ -16,24 +16,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from . import aws, names
-from .errors import ConfigurationError, WorkshopError
-from .outputs import stack_output
-from .settings import Settings, get_settings
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB values as plain Python (Decimal -> int or float), for pandas and JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [_plain(item) for item in value]
-    return value
+from .. import aws, names
+from ..core.data_record import plain
+from ..errors import ConfigurationError, WorkshopError
+from ..outputs import stack_output
+from ..settings import Settings, get_settings
 
 
 def data_table_name(settings: Settings | None = None) -> str:
@@ -50,7 +39,7 @@ def data_records(settings: Settings | None = None) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for page in client.get_paginator("scan").paginate(TableName=data_table_name(settings), ConsistentRead=True):
         for raw in page.get("Items", []):
-            items.append(_plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
+            items.append(plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
     return sorted(items, key=_arrival)
 
 
@@ -90,7 +79,7 @@ def _stored(client: Any, table: str, event_ids: list[str], *, keys_only: bool = 
     while request:
         answer = client.batch_get_item(RequestItems=request)
         for raw in answer.get("Responses", {}).get(table, []):
-            found.append(_plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
+            found.append(plain({key: deserializer.deserialize(value) for key, value in raw.items()}))
         request = answer.get("UnprocessedKeys") or {}
     return found
 
@@ -110,7 +99,7 @@ def wait_for_events(
     table = data_table_name(settings)
     bar = None
     if progress:
-        from .progress import bar as progress_bar
+        from ..notebook.progress import bar as progress_bar
 
         bar = progress_bar(len(wanted), desc="records", unit="event")
     deadline = time.monotonic() + timeout
@@ -178,253 +167,6 @@ def _not_arrived(settings: Settings, count: int, n: int, timeout: float) -> Work
     )
 
 
-#: At most this many dead letters are read in one look.
-_MAX_LOOK = 1000
-
-
-def dlq_messages(
-    settings: Settings | None = None, limit: int = 100, *, since: float | None = None
-) -> list[dict[str, Any]]:
-    """A look at the dead-letter queue that removes nothing: up to ``limit`` messages with
-    their id, receive count, sent time, why the handler refused them (from its log) and body
-    (parsed when it is JSON). ``since``: only messages sent at or after that epoch time.
-
-    SQS has no read-only peek: a look is a receive, so each look adds one to every message's
-    receive count (the messages are made visible again at once)."""
-    settings = settings or get_settings()
-    sqs = aws.client("sqs", settings)
-    url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
-    seen: dict[str, dict[str, Any]] = {}
-    handles: list[str] = []
-    try:
-        while len(seen) < _MAX_LOOK:
-            # Received messages stay hidden while we look, so each receive returns new ones;
-            # they are made visible again below.
-            response = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=30,
-                AttributeNames=["All"],
-                MessageAttributeNames=[names.FAILURE_REASON_ATTRIBUTE],
-                WaitTimeSeconds=0,
-            )
-            messages = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
-            if not messages:
-                break
-            for message in messages:
-                handles.append(message["ReceiptHandle"])
-                seen[message["MessageId"]] = _dead_letter(message)
-    finally:
-        for start in range(0, len(handles), 10):
-            entries = [
-                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for n, handle in enumerate(handles[start : start + 10])
-            ]
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
-    found = sorted(seen.values(), key=lambda message: message["sent_at"])
-    if since is not None:
-        found = [message for message in found if message["sent_at"] >= _utc(since)]
-    found = found[-limit:]
-    # What the handler dead-lettered itself carries its reason; what the queue moved after its
-    # last receive has it in the handler's log only.
-    reasons = failure_reasons([message["message_id"] for message in found if not message["reason"]], settings)
-    for message in found:
-        message["reason"] = message["reason"] or reasons.get(message["message_id"], "(not in the handler's log)")
-    return found
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _dead_letter(message: dict[str, Any]) -> dict[str, Any]:
-    try:
-        body: Any = json.loads(message.get("Body", ""))
-    except ValueError:
-        body = message.get("Body", "")
-    attributes = message.get("Attributes", {})
-    return {
-        "message_id": message["MessageId"],
-        "sent_at": _utc(int(attributes.get("SentTimestamp", "0")) / 1000),
-        "receive_count": int(attributes.get("ApproximateReceiveCount", "0")),
-        "reason": message.get("MessageAttributes", {}).get(names.FAILURE_REASON_ATTRIBUTE, {}).get("StringValue", ""),
-        "body": body,
-    }
-
-
-#: The handler's log line for a record it reports as failed (``lambdas/event_handler``).
-_FAILED_RECORD_LINES = ("record failed", "record failed unexpectedly")
-
-
-def failure_reasons(message_ids: list[str], settings: Settings | None = None) -> dict[str, str]:
-    """Why the handler failed each message, from its log: the local event runner's log file on
-    local, the function's CloudWatch log group on aws. The newest line per message wins."""
-    settings = settings or get_settings()
-    wanted = set(message_ids)
-    if not wanted:
-        return {}
-    reasons: dict[str, str] = {}
-    for line in _handler_log_lines(settings):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict) or entry.get("message") not in _FAILED_RECORD_LINES:
-            continue
-        if entry.get("message_id") in wanted:
-            reason = entry.get("reason") or entry.get("error") or entry.get("message")
-            kind = f" ({entry['failure']})" if entry.get("failure") else ""
-            reasons[str(entry["message_id"])] = f"{reason}{kind}"
-    return reasons
-
-
-def _handler_log_lines(settings: Settings) -> list[str]:
-    if settings.is_local:
-        from .local.event_runner import SERVICE_NAME
-        from .local.processes import ProcessRegistry
-
-        path = ProcessRegistry(settings.bwp_dir).log_dir / f"{SERVICE_NAME}.log"
-        try:
-            return path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-    group = stack_output(settings, names.EVENT_STACK, names.OUT_HANDLER_LOG_GROUP)
-    logs = aws.client("logs", settings)
-    lines: list[str] = []
-    pattern = " ".join(f'?"{text}"' for text in _FAILED_RECORD_LINES)
-    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=pattern):
-        lines.extend(event.get("message", "") for event in page.get("events", []))
-    return lines
-
-
-def wait_for_dead_letters(sent: dict[str, Any], timeout: float = 120.0, settings: Settings | None = None) -> list:
-    """Wait until the malformed events of ``sent`` (what :func:`send_test_events` returned)
-    are in the dead-letter queue, then look at them (see :func:`dlq_messages`). Waits on the
-    queue's depth, which costs no receive; the one look at the end does."""
-    settings = settings or get_settings()
-    expected = int(sent.get("dead_letter_depth", 0)) + int(sent.get("malformed", 0))
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while queue_depths(settings)["dead_letter_queue"] < expected:
-        if time.monotonic() > deadline:
-            raise WorkshopError(
-                f"{sent.get('malformed', 0)} malformed events did not reach the dead-letter queue within "
-                f"{timeout:.0f} s.",
-                hint="A failed record returns after the queue's visibility timeout (BWP_LOCAL_EVENT_RETRY_AFTER on "
-                "local) and moves after BWP_MAX_RECEIVE_COUNT receives; is the event runner up "
-                "(`bwp-workshop local status`)?",
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
-    return dlq_messages(settings, since=sent.get("sent_at"))
-
-
-#: How a redrive moves messages: SQS's own message move task, or receive, send and delete.
-REDRIVE_METHODS = ("auto", "move-task", "copy")
-
-
-def redrive_dead_letters(
-    settings: Settings | None = None, *, method: str = "auto", timeout: float = 300.0
-) -> dict[str, Any]:
-    """Move every message of the dead-letter queue back to the event queue, where the event
-    Lambda gets it again; returns ``{"method", "moved", "failed"}``.
-
-    ``method="auto"`` uses SQS's message move task (``StartMessageMoveTask``) on aws and waits
-    for it to finish; the local AWS (moto 5.2.5) has no move task, so there each message is
-    received, sent to the event queue and only then deleted from the dead-letter queue
-    (``"copy"``): a failure leaves it where it was, nothing is lost. A message moved twice
-    (a delete that failed after its send) is harmless: the data table's conditional put stores
-    an event once. A message that can never succeed comes back to the dead-letter queue; one
-    that arrives there after the redrive began is left for the next redrive (so a running
-    consumer and the redrive never pass a message back and forth)."""
-    settings = settings or get_settings()
-    if method not in REDRIVE_METHODS:
-        raise ConfigurationError(
-            f"Unknown redrive method {method!r}.", hint=f"Use one of {', '.join(REDRIVE_METHODS)}."
-        )
-    if method == "auto":
-        method = "copy" if settings.is_local else "move-task"
-    sqs = aws.client("sqs", settings)
-    dlq_url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
-    queue_url = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)
-    if method == "move-task":
-        return _redrive_with_move_task(sqs, dlq_url, queue_url, timeout)
-    return _redrive_by_copy(sqs, dlq_url, queue_url, timeout)
-
-
-def _redrive_with_move_task(sqs: Any, dlq_url: str, queue_url: str, timeout: float) -> dict[str, Any]:
-    def arn(url: str) -> str:
-        return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
-
-    source, destination = arn(dlq_url), arn(queue_url)
-    task = sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)["TaskHandle"]
-    deadline = time.monotonic() + timeout
-    delay = 1.0
-    while True:
-        tasks = sqs.list_message_move_tasks(SourceArn=source, MaxResults=10).get("Results", [])
-        current = next((t for t in tasks if t.get("TaskHandle") == task), tasks[0] if tasks else {})
-        status = current.get("Status", "")
-        if status in {"COMPLETED", "FAILED", "CANCELLED"}:
-            moved = int(current.get("ApproximateNumberOfMessagesMoved", 0))
-            if status != "COMPLETED":
-                raise WorkshopError(
-                    f"The redrive stopped ({status}) after {moved} messages: {current.get('FailureReason', '')}",
-                    hint="What was not moved is still in the dead-letter queue; run the redrive again.",
-                )
-            return {"method": "move-task", "moved": moved, "failed": 0}
-        if time.monotonic() > deadline:
-            raise WorkshopError(
-                f"The redrive is still running after {timeout:.0f} s "
-                f"({current.get('ApproximateNumberOfMessagesMoved', 0)} moved so far).",
-                hint="It goes on in SQS; look at the dead-letter queue in the console.",
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, 5.0)
-
-
-def _redrive_by_copy(sqs: Any, dlq_url: str, queue_url: str, timeout: float) -> dict[str, Any]:
-    moved = failed = 0
-    seen: set[str] = set()
-    started_ms = int(time.time() * 1000)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # Hidden while they are moved; a message whose send fails shows again after 60 s, and so
-        # does one that arrived after the redrive began (it is not moved).
-        response = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=60,
-            WaitTimeSeconds=0,
-            AttributeNames=["SentTimestamp"],
-            MessageAttributeNames=["All"],
-        )
-        received = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
-        if not received:
-            break
-        seen.update(m["MessageId"] for m in received)
-        messages = [m for m in received if int(m.get("Attributes", {}).get("SentTimestamp", 0)) < started_ms]
-        if not messages:
-            continue
-        entries = []
-        for n, message in enumerate(messages):
-            entry: dict[str, Any] = {"Id": str(n), "MessageBody": message.get("Body", "")}
-            if message.get("MessageAttributes"):
-                entry["MessageAttributes"] = message["MessageAttributes"]
-            entries.append(entry)
-        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        sent = {entry["Id"] for entry in answer.get("Successful", [])}
-        failed += len(messages) - len(sent)
-        done = [
-            {"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]}
-            for n, message in enumerate(messages)
-            if str(n) in sent
-        ]
-        if done:
-            deleted = sqs.delete_message_batch(QueueUrl=dlq_url, Entries=done)
-            moved += len(deleted.get("Successful", []))
-    return {"method": "copy", "moved": moved, "failed": failed}
-
-
 def queue_depths(settings: Settings | None = None) -> dict[str, int]:
     """Messages waiting (visible + in flight) in the event queue and the dead-letter queue."""
     settings = settings or get_settings()
@@ -450,7 +192,7 @@ def catalog_event(installation_id: str, *, business_product_id: str = "unknown",
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "BUYABILITY_CHANGED",
-        "source": f"{names.PARTNER_SOURCE_PREFIX}/workshop-test",
+        "source": names.partner_event_source("workshop-test"),
         "account": "000000000000",
         "time": now,
         "region": "us-east-1",
@@ -511,7 +253,7 @@ def send_test_events(
     if via == "auto":
         via = "sandbox" if settings.is_local else "queue"
     if settings.is_local:  # whatever sends events first makes sure the runner polls the deployed queue
-        from .local.runtime import ensure_event_runner
+        from ..local.runtime import ensure_event_runner
 
         ensure_event_runner(settings)
     before = {"sent_at": time.time(), "dead_letter_depth": queue_depths(settings)["dead_letter_queue"]}
@@ -555,8 +297,8 @@ def _send_through_sandbox(
             "The Buy with Prime sandbox exists only on the local target.",
             hint="On aws, real events come from your store; use via='queue' to test the consumer alone.",
         )
-    from .sandbox.client import SandboxClient
-    from .sandbox.events import MALFORMATIONS, record_key
+    from ..sandbox.client import SandboxClient
+    from ..sandbox.events import MALFORMATIONS, record_key
 
     kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
     with SandboxClient(settings) as sandbox:

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from .settings import Settings, get_settings
+from ..settings import Settings, get_settings
 
 
 def record(notebook: str, settings: Settings | None = None, **facts: Any) -> dict[str, Any]:

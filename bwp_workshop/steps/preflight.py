@@ -14,8 +14,8 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-from .errors import WorkshopError
-from .settings import Settings, get_settings
+from ..errors import WorkshopError
+from ..settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def check_cdk_versions(settings: Settings) -> Check:
     a mismatch shows up as "Cloud assembly schema version mismatch" at deploy time."""
     from importlib.metadata import version
 
-    from .cdk_cli import pinned_cli_version
+    from ..deploy.cdk import pinned_cli_version
 
     lib = version("aws-cdk-lib")
     pinned = pinned_cli_version(settings)
@@ -98,14 +98,14 @@ def check_docker() -> Check:
 
 def check_target(settings: Settings) -> Check:
     if settings.is_local:
-        from .local.runtime import LocalRuntime
+        from ..local.runtime import LocalRuntime
 
         states = {service.name: service.state for service in LocalRuntime(settings).status()}
         running = all(state == "running" for state in states.values())
         detail = ", ".join(f"{name} {state}" for name, state in states.items())
         return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
+    from ..errors import CredentialsError
     from . import aws
-    from .errors import CredentialsError
 
     try:
         account = aws.account_id(settings)

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import aws
-from .errors import WorkshopError
-from .settings import Settings, get_settings
+from .. import aws
+from ..errors import WorkshopError
+from ..settings import Settings, get_settings
 
 
 class CdkCliError(WorkshopError):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkshopError
-from .settings import Settings, get_settings
+from ..errors import WorkshopError
+from ..settings import Settings, get_settings
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})-[\w-]+\.ipynb$")
 KERNEL_NAME = "bwp-workshop"

@@ -16,19 +16,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import aws, names, onboarding
-from .cdk_cli import CdkCliError, run_cdk
-from .errors import ConfigurationError, WorkshopError
-from .outputs import load_outputs, write_outputs
-from .settings import Settings, get_settings
+from .. import aws, names
+from ..errors import ConfigurationError, DeployError
+from ..outputs import load_outputs, write_outputs
+from ..settings import Settings, get_settings
+from . import prerequisites
+from .cdk import CdkCliError, run_cdk
+from .cli_output import Progress, credentials_hint, explain_failure, summarize_diff
 
 #: Pass as ``stack`` to act on every stack.
 ALL = "all"
@@ -38,15 +39,6 @@ TOOLKIT_STACK = "CDKToolkit"
 SECRET_USERS = (names.ECS_STACK, names.EVENT_STACK)
 #: Outputs the CDK adds for cross-stack references; not part of a stack's documented outputs.
 _INTERNAL_OUTPUT = re.compile(r"^ExportsOutput")
-
-
-class DeployError(WorkshopError):
-    """A stack could not be synthesized, deployed, compared or destroyed."""
-
-    def __init__(self, message: str, *, hint: str = "", stack: str = "", resource: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.stack = stack
-        self.resource = resource
 
 
 # --- paths and names -----------------------------------------------------------------------
@@ -99,9 +91,9 @@ def _deployed_outputs(settings: Settings, stack: str) -> dict[str, str] | None:
     except ClientError as error:
         if "does not exist" in str(error):
             return None
-        raise DeployError(f"Could not read stack {stack}: {error}", hint=_credentials_hint(settings)) from None
+        raise DeployError(f"Could not read stack {stack}: {error}", hint=credentials_hint(settings)) from None
     except BotoCoreError as error:
-        raise DeployError(f"Could not reach CloudFormation: {error}", hint=_credentials_hint(settings)) from None
+        raise DeployError(f"Could not reach CloudFormation: {error}", hint=credentials_hint(settings)) from None
     if not described or described[0]["StackStatus"].startswith("DELETE_COMPLETE"):
         return None
     return _public({o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])})
@@ -138,12 +130,6 @@ def outputs(stack: str | Iterable[str] | None = None, settings: Settings | None 
 # --- preflight -----------------------------------------------------------------------------
 
 
-def _credentials_hint(settings: Settings) -> str:
-    if settings.is_local:
-        return "Start the local AWS with `bwp-workshop local up` (or `make workshop`)."
-    return "Sign in to AWS (`aws sso login`, AWS_PROFILE or access keys) for the account and region you deploy to."
-
-
 def _reachable(settings: Settings) -> bool:
     """On local: whether the moto server answers. On aws: always (the CLI reports credential problems)."""
     if not settings.is_local:
@@ -171,7 +157,7 @@ def _missing_event_bus_error() -> DeployError:
     return DeployError(
         "EventStack needs EVENT_BUS_ARN, the partner event bus it routes Buy with Prime events from; it is not set.",
         hint="Subscribe to Buy with Prime events (an event subscription with an EventBridge destination), "
-        "associate the partner event source with a bus (bwp_workshop.onboarding.ensure_partner_event_bus, "
+        "associate the partner event source with a bus (bwp_workshop.deploy.prerequisites.ensure_partner_event_bus, "
         "which returns the ARN; the events notebook does both), then set EVENT_BUS_ARN in .env. "
         "InfraStack and EcsStack deploy without it.",
         stack=names.EVENT_STACK,
@@ -186,7 +172,7 @@ def _check(settings: Settings, stacks: list[str]) -> None:
     if settings.is_local:
         _require_local_aws(settings)
     has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
-    if names.ECS_STACK in stacks and not has_credentials and not onboarding.client_credentials_stored(settings):
+    if names.ECS_STACK in stacks and not has_credentials and not prerequisites.client_credentials_stored(settings):
         raise DeployError(
             f"EcsStack injects the app's client id and secret from the secret {names.CLIENT_SECRET_NAME}, "
             "which does not exist, and BWP_CLIENT_ID/BWP_CLIENT_SECRET are not set.",
@@ -202,8 +188,8 @@ def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
     if settings.is_local and not is_bootstrapped(settings):
         bootstrap(settings, app=app)
     if names.EVENT_STACK in stacks:
-        source = onboarding.source_name_of_bus(settings.event_bus_arn)
-        arn = onboarding.ensure_partner_event_bus(settings, source)
+        source = prerequisites.source_name_of_bus(settings.event_bus_arn)
+        arn = prerequisites.ensure_partner_event_bus(settings, source)
         if arn != settings.event_bus_arn:
             raise DeployError(
                 f"EVENT_BUS_ARN is {settings.event_bus_arn}, but the bus of {source} here is {arn}.",
@@ -212,144 +198,7 @@ def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
             )
     has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
     if has_credentials and any(stack in SECRET_USERS for stack in stacks):
-        onboarding.store_client_credentials(settings)
-
-
-# --- progress ------------------------------------------------------------------------------
-
-_EVENT_LINE = re.compile(
-    r"^(?P<stack>[A-Za-z][\w-]*) \|\s*(?P<done>\d+)/(?P<total>\d+) \|[^|]*\|\s*(?P<status>[A-Z_]+)\s*\|"
-    r"\s*(?P<type>[\w:]+)\s*\|\s*(?P<resource>.*)$"
-)
-
-
-class Progress:
-    """Shows the CLI's progress: a bar per stack (tqdm) fed by the CLI's event lines
-    (``Stack | 3/25 | time | STATUS | Type | Resource``)."""
-
-    def __init__(self, enabled: bool = True, write: Callable[[str], None] | None = None) -> None:
-        self.enabled = enabled
-        self.bars: dict[str, Any] = {}
-        self.write = write
-
-    def __call__(self, line: str) -> None:
-        if not self.enabled:
-            return
-        match = _EVENT_LINE.match(line.strip())
-        if match is None:
-            text = line.strip()
-            if text.startswith(("✅", "❌", "✨")) and self.write is not None:
-                from tqdm import tqdm
-
-                with tqdm.external_write_mode(file=sys.stdout):  # above the bars, drawn again below
-                    self.write(text)
-            return
-        stack = match["stack"]
-        bar = self.bars.get(stack)
-        if bar is None:
-            from .progress import bar as progress_bar
-
-            bar = self.bars[stack] = progress_bar(int(match["total"]), desc=stack, unit="res")
-        bar.total = max(bar.total or 0, int(match["total"]))
-        bar.n = min(int(match["done"]), bar.total)
-        if match["status"].endswith("_COMPLETE") and match["type"] == "AWS::CloudFormation::Stack":
-            bar.n = bar.total  # the stack's own last event: every resource is done
-        bar.set_postfix_str(f"{match['status']} {match['resource'].split(' ')[0]}"[:60], refresh=True)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-
-
-# --- failures ------------------------------------------------------------------------------
-
-_FAILED_EVENT = re.compile(
-    r"^(?P<stack>[A-Za-z][\w-]*) \|[^|]*\|[^|]*\|\s*(?P<status>\w+_FAILED)\s*\|\s*(?P<type>[\w:]+)\s*\|"
-    r"\s*(?P<resource>\S+)(?: \([^)]*\))?\s*(?P<reason>.*)$"
-)
-_FAILED_STACK = re.compile(r"❌\s+(?P<stack>[A-Za-z][\w-]*)")
-
-_KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str, Callable[[Settings], str]], ...] = (
-    (
-        re.compile(r"schema version mismatch|not compatible with the CDK library|Cloud assembly schema", re.I),
-        "the cdk CLI is older than the aws-cdk-lib that wrote the cloud assembly",
-        lambda s: "Run `make setup` (npm ci) so the CLI pinned in package.json, matching aws-cdk-lib, is used.",
-    ),
-    (
-        re.compile(r"bootstrap|/cdk-bootstrap/|CDKToolkit|cdk-hnb659fds", re.I),
-        "the account and region are not bootstrapped for the CDK (or the bootstrap is out of date)",
-        lambda s: "Run `bwp-workshop bootstrap` (bootstrap(settings) in a notebook), then deploy again.",
-    ),
-    (
-        re.compile(
-            r"Unable to resolve AWS account|credentials|ExpiredToken|InvalidClientTokenId|security token|"
-            r"Could not load credentials|UnrecognizedClientException",
-            re.I,
-        ),
-        "no valid AWS credentials",
-        _credentials_hint,
-    ),
-    (
-        re.compile(r"ECONNREFUSED|connect ECONN|socket hang up|EHOSTUNREACH", re.I),
-        "the AWS endpoint could not be reached",
-        _credentials_hint,
-    ),
-    (
-        re.compile(r"Event ?bus .* does not exist|EventBusName", re.I),
-        "the partner event bus in EVENT_BUS_ARN does not exist",
-        lambda s: (
-            "Associate the partner event source with a bus (onboarding.ensure_partner_event_bus) and set "
-            "EVENT_BUS_ARN to the ARN it returns."
-        ),
-    ),
-    (
-        re.compile(r"is in (?:UPDATE_)?ROLLBACK_(?:COMPLETE|FAILED)|ROLLBACK_COMPLETE state", re.I),
-        "an earlier deploy of the stack failed and CloudFormation keeps it rolled back",
-        lambda s: "Destroy the stack (`bwp-workshop destroy STACK`), fix the cause, and deploy again.",
-    ),
-    (
-        re.compile(r"already exists", re.I),
-        "a resource with a fixed name already exists outside the stack",
-        lambda s: (
-            "Delete the leftover resource (for example the ECR repository bwp-saas-integration) or destroy "
-            "the stack that owns it, then deploy again."
-        ),
-    ),
-)
-
-
-def explain_failure(action: str, stacks: list[str], output: str, settings: Settings) -> DeployError:
-    """A ``DeployError`` for a failed CLI run: which stack, which resource, why and what to do."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    stack = resource = reason = ""
-    for line in lines:
-        failed = _FAILED_EVENT.match(line)
-        if failed and not resource:
-            stack = failed["stack"]
-            resource = f"{failed['resource']} ({failed['type']})"
-            reason = failed["reason"].strip()
-    if not stack:
-        for line in lines:
-            match = _FAILED_STACK.search(line)
-            if match:
-                stack = match["stack"]
-                break
-    stack = stack or ", ".join(stacks)
-    cause, hint = "", "Read the CLI output above; fix what it names and run the command again."
-    for pattern, known_cause, make_hint in _KNOWN_CAUSES:
-        if pattern.search(output):
-            cause, hint = known_cause, make_hint(settings)
-            break
-    tail = "\n".join(lines[-12:])
-    parts = [f"{action} of {stack} failed"]
-    if resource:
-        parts.append(f" at {resource}")
-    if reason:
-        parts.append(f": {reason}")
-    if cause:
-        parts.append(f"\n  Likely cause: {cause}.")
-    parts.append(f"\n  CLI output (end):\n{tail}")
-    return DeployError("".join(parts), hint=hint, stack=stack, resource=resource)
+        prerequisites.store_client_credentials(settings)
 
 
 def _cdk(
@@ -382,7 +231,7 @@ def synth(settings: Settings | None = None) -> Path:
     """Synthesize the app in process (cdk-nag checks included) into ``<state dir>/cdk.out``
     and return that folder. Stacks other than EventStack synthesize without EVENT_BUS_ARN."""
     settings = settings or get_settings()
-    from .stacks.app import build_app
+    from ..stacks.app import build_app
 
     out = assembly_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
@@ -452,26 +301,6 @@ def diff(stack: str | Iterable[str] | None = ALL, settings: Settings | None = No
         _require_local_aws(settings)
     app = synth(settings)
     return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
-
-
-_DIFF_STACK = re.compile(r"^Stack (?P<stack>[A-Za-z][\w-]*)")
-_DIFF_RESOURCE = re.compile(r"^\[(?P<sign>[+~-])\] (?P<type>[A-Z][\w]*::[\w:]+) ")
-_DIFF_ACTIONS = {"+": "add", "~": "change", "-": "remove"}
-
-
-def summarize_diff(text: str) -> list[dict[str, Any]]:
-    """What a ``diff`` would do, per stack and resource type: ``{"stack", "resource type",
-    "add", "change", "remove"}`` rows (resources only; the CLI's text has the details)."""
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    stack = ""
-    for line in text.splitlines():
-        if found := _DIFF_STACK.match(line):
-            stack = found["stack"]
-        elif (found := _DIFF_RESOURCE.match(line)) and stack:
-            kind = found["type"].removeprefix("AWS::")
-            row = counts.setdefault((stack, kind), dict.fromkeys(_DIFF_ACTIONS.values(), 0))
-            row[_DIFF_ACTIONS[found["sign"]]] += 1
-    return [{"stack": stack, "resource type": kind, **row} for (stack, kind), row in counts.items()]
 
 
 def planned_changes(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None) -> list[dict[str, Any]]:

@@ -7,53 +7,13 @@ matplotlib Figures (no pyplot state); ``show(figure)`` turns one into a PNG a no
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from . import aws
-from .names import EVENT_STACK, OUT_DATA_TABLE
-from .outputs import stack_output
-from .settings import Settings, get_settings
-
-#: Columns of :func:`load_records`, in display order.
-COLUMNS = [
-    "event_id",
-    "event_type",
-    "event_time",
-    "installation_id",
-    "site_id",
-    "order_id",
-    "order_status",
-    "order_line_count",
-    "order_total_amount",
-    "order_currency",
-    "shape",
-    "enriched",
-    "unenriched_reason",
-    "received_at",
-]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def scan_data_table(settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Every item of EventStack's data table (paginated scan)."""
-    settings = settings or get_settings()
-    table = aws.resource("dynamodb", settings).Table(stack_output(settings, EVENT_STACK, OUT_DATA_TABLE))
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {}
-    while True:
-        page = table.scan(**kwargs)
-        items.extend({key: _plain(value) for key, value in item.items()} for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+from ..core.data_record import COLUMNS
+from ..settings import Settings
+from .pipeline import data_records
 
 
 def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
@@ -64,7 +24,7 @@ def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     for column in COLUMNS:
         if column not in frame:
             frame[column] = pd.NA
-    frame = frame[COLUMNS].copy()
+    frame = frame[list(COLUMNS)].copy()
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True, errors="coerce", format="ISO8601")
     frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True, errors="coerce", format="ISO8601")
     frame["order_total_amount"] = pd.to_numeric(frame["order_total_amount"], errors="coerce")
@@ -76,7 +36,7 @@ def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def load_records(settings: Settings | None = None) -> pd.DataFrame:
-    return records_frame(scan_data_table(settings))
+    return records_frame(data_records(settings))
 
 
 def events_by_type(frame: pd.DataFrame) -> pd.DataFrame:

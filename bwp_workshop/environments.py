@@ -1,0 +1,66 @@
+"""The environment of each deployable, built in one place: the stacks set it on the Fargate
+task and the Lambda (resource names as CloudFormation references), and the local runtime starts
+the local app and the event runner with it (resource names from the stack outputs). So the
+OAuth app and the event handler read the same variables on both targets.
+
+The client id and secret are not part of the app's environment here: on aws ECS injects them
+from Secrets Manager, on local the runtime adds them from the settings.
+"""
+
+from __future__ import annotations
+
+from . import names
+from .core.verification import BWP_PUBLIC_KEY_PEM
+from .settings import Settings
+
+
+def app_environment(
+    settings: Settings,
+    *,
+    token_table: str,
+    business_product_table: str,
+    app_base_url: str,
+    public_key: str | None = None,
+) -> dict[str, str]:
+    """What ``oauth_app.config.AppConfig`` reads besides the client credentials: the tables, the
+    base URL registered with Buy with Prime, its authorize, token and GraphQL endpoints (install
+    asks the API for the store's business product) and, when it differs from the key Buy with
+    Prime publishes (the app's default), the verification-token key (``public_key``, default
+    the settings')."""
+    environment = {
+        names.ENV_TOKEN_TABLE: token_table,
+        names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,
+        names.ENV_APP_BASE_URL: app_base_url,
+        names.ENV_AUTHORIZE_URL: settings.authorize_url,
+        names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+    }
+    key = settings.public_key if public_key is None else public_key
+    if key and key.strip() != BWP_PUBLIC_KEY_PEM.strip():
+        environment[names.ENV_PUBLIC_KEY] = key
+    return environment
+
+
+def lambda_environment(
+    settings: Settings,
+    *,
+    data_table: str,
+    token_table: str,
+    business_product_table: str,
+    dead_letter_queue_url: str,
+) -> dict[str, str]:
+    """What the event handler reads: its tables, its dead-letter queue, the client credentials
+    secret's name, the Buy with Prime token and GraphQL endpoints, and its logging."""
+    return {
+        names.ENV_DATA_TABLE: data_table,
+        names.ENV_TOKEN_TABLE: token_table,
+        names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,
+        names.ENV_DEAD_LETTER_QUEUE_URL: dead_letter_queue_url,
+        names.ENV_CLIENT_SECRET_NAME: names.CLIENT_SECRET_NAME,
+        names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+        names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
+        names.ENV_LOG_LEVEL: settings.log_level,
+    }

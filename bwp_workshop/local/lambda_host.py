@@ -1,0 +1,144 @@
+"""How the local target hosts the event Lambda in a process: the handler loaded from
+``lambdas/event_handler`` (as the Lambda runtime imports it), the environment EventStack sets
+on the function, the context object, and SQS-shaped records as the event source mapping
+delivers them. :mod:`bwp_workshop.local.event_runner` invokes the handler with these."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+#: Module name the handler is loaded under (its file is ``lambdas/event_handler/handler.py``).
+HANDLER_MODULE = "bwp_event_handler"
+
+
+def handler_path(project_dir: Path | None = None) -> Path:
+    """``lambdas/event_handler/handler.py`` of the checkout this package runs from (or of
+    ``project_dir``)."""
+    candidates = [Path(__file__).resolve().parents[2]]
+    if project_dir is not None:
+        candidates.insert(0, project_dir)
+    for root in candidates:
+        path = root / "lambdas" / "event_handler" / "handler.py"
+        if path.is_file():
+            return path
+    from ..errors import ConfigurationError
+
+    raise ConfigurationError(
+        "lambdas/event_handler/handler.py was not found next to the bwp_workshop package.",
+        hint="Run from the workshop checkout (pip install -e . in it).",
+    )
+
+
+def load_handler_module(project_dir: Path | None = None) -> ModuleType:
+    """The event Lambda's handler module, imported once per process."""
+    loaded = sys.modules.get(HANDLER_MODULE)
+    if loaded is not None:
+        return loaded
+    path = handler_path(project_dir)
+    spec = importlib.util.spec_from_file_location(HANDLER_MODULE, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[HANDLER_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[HANDLER_MODULE]
+        raise
+    return module
+
+
+def lambda_environment(settings: Any) -> dict[str, str]:
+    """The variables EventStack sets on the Lambda (``environments.lambda_environment``), from
+    the stack outputs and the settings, plus what an AWS SDK needs to reach the target (the
+    local AWS on local)."""
+    from .. import aws, environments, names
+    from ..outputs import load_outputs, stack_output
+
+    env = environments.lambda_environment(
+        settings,
+        data_table=stack_output(settings, names.EVENT_STACK, names.OUT_DATA_TABLE),
+        token_table=stack_output(settings, names.INFRA_STACK, names.OUT_TOKEN_TABLE),
+        # Empty for an InfraStack deployed before the table existed (contextKeys events only).
+        business_product_table=load_outputs(settings)
+        .get(names.INFRA_STACK, {})
+        .get(names.OUT_BUSINESS_PRODUCT_TABLE, ""),
+        dead_letter_queue_url=stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL),
+    )
+    aws_env = aws.subprocess_environment(settings, base={})
+    env.update({name: value for name, value in aws_env.items() if name.startswith("AWS_")})
+    return env
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``values`` for the duration (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object handlers use."""
+
+    function_name: str = "bwp-event-handler-local"
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 30.0
+    aws_request_id: str = ""
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bwp-event-handler-local"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/bwp-event-handler-local"
+    log_stream_name: str = "local"
+
+    def __post_init__(self) -> None:
+        self._started = time.monotonic()
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+def _message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """SQS API message attributes in the Lambda event's spelling."""
+    converted = {}
+    for name, value in attributes.items():
+        converted[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+    return converted
+
+
+def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the Lambda SQS event for a message as ``ReceiveMessage`` returned it."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": _message_attributes(message.get("MessageAttributes", {})),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }

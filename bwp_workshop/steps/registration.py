@@ -1,0 +1,62 @@
+"""The workshop's "register the app" step (notebook 02): the onboarding request (the app's
+URLs) and, on the local target, its approval by the sandbox, which issues the client id and
+secret (written into ``.env``; deploying stores them in Secrets Manager, see
+:mod:`bwp_workshop.deploy.prerequisites`). Re-running it changes nothing and it never shows a
+secret.
+"""
+
+from __future__ import annotations
+
+from .. import names
+from ..errors import ConfigurationError
+from ..outputs import stack_output
+from ..settings import Settings, get_settings
+
+APP_NAME = "SupaDupa Analytics"
+
+
+def app_base_url(settings: Settings | None = None) -> str:
+    """The app's base URL as Buy with Prime will call it: on aws the load balancer's DNS name,
+    lowercased, with its scheme (InfraStack's ``AppBaseUrl``); on local the local app process."""
+    settings = settings or get_settings()
+    if settings.is_local:
+        return settings.local_app_url
+    return stack_output(settings, names.INFRA_STACK, names.OUT_APP_BASE_URL).lower().rstrip("/")
+
+
+def onboarding_request(settings: Settings | None = None) -> dict[str, str]:
+    """What the app onboarding request to Buy with Prime asks for: the app's four URLs."""
+    base = app_base_url(settings)
+    return {
+        "app name": APP_NAME,
+        "launch URL": f"{base}/launch",
+        "install URL (OAuth redirect URI)": f"{base}/install",
+        "settings URL": f"{base}/settings",
+        "uninstall URL": f"{base}/uninstall",
+    }
+
+
+def approve_onboarding_locally(settings: Settings | None = None) -> dict[str, str]:
+    """On the local target: the sandbox approves the onboarding request and issues a client id
+    and secret, written into ``.env``. An app the sandbox already knows with the same URLs is
+    reused (re-running the step changes nothing)."""
+    settings = settings or get_settings()
+    if not settings.is_local:
+        raise ConfigurationError(
+            "Only the local target's sandbox approves onboarding requests.",
+            hint="On aws, send the onboarding request to Buy with Prime and paste the client id and "
+            "secret it sends you into .env (BWP_CLIENT_ID, BWP_CLIENT_SECRET).",
+        )
+    from ..sandbox.client import SandboxClient, write_credentials_to_env
+
+    request = onboarding_request(settings)
+    urls = list(request.values())[1:]
+    with SandboxClient(settings) as sandbox:
+        if settings.client_id and settings.client_secret.get_secret_value():
+            for app in sandbox.apps():
+                known = [app.get(key) for key in ("launch_url", "install_url", "settings_url", "uninstall_url")]
+                if app.get("client_id") == settings.client_id and known == urls:
+                    return {"client id": settings.client_id, "client secret": "******** (in .env)", "new": "no"}
+        registration = sandbox.register_app(*urls)
+    write_credentials_to_env(settings, registration)
+    return {"client id": registration.client_id, "client secret": "******** (in .env)", "new": "yes"}

@@ -1,0 +1,157 @@
+"""EventStack's synthesized template, property by property, including what moto does not
+keep (batch failure reporting, the retry window)."""
+
+from __future__ import annotations
+
+import json
+
+from bwp_workshop import names
+
+from .conftest import BUS_ARN, Synthesized, only, policy_actions, resources
+
+# --- EventStack -----------------------------------------------------------------------------
+
+
+def test_data_table_schema(synthesized: Synthesized) -> None:
+    table = only(synthesized, names.EVENT_STACK, "AWS::DynamoDB::Table")["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "event_id", "AttributeType": "S"}]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def _queues(synthesized: Synthesized) -> tuple[dict, dict, str]:
+    queues = resources(synthesized, names.EVENT_STACK, "AWS::SQS::Queue")
+    dlq_id = next(key for key in queues if key.startswith("DeadLetterQueue"))
+    queue_id = next(key for key in queues if key != dlq_id)
+    return queues[queue_id]["Properties"], queues[dlq_id]["Properties"], dlq_id
+
+
+def test_the_aws_retry_window_rides_out_a_fifteen_minute_outage_with_the_default_settings(
+    synthesized: Synthesized,
+) -> None:
+    from bwp_workshop.settings import Settings
+    from bwp_workshop.stacks.event_stack import MIN_RETRY_WINDOW_SECONDS, retry_window_seconds
+
+    # The template's own numbers: a failed record is hidden for the visibility timeout, and
+    # the receive after the maxReceiveCount-th moves it to the DLQ.
+    queue, _, _ = _queues(synthesized)
+    settings = synthesized.settings
+    from_template = queue["VisibilityTimeout"] * (queue["RedrivePolicy"]["maxReceiveCount"] - 1)
+    assert from_template == retry_window_seconds(settings.lambda_timeout, settings.max_receive_count)
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    window = retry_window_seconds(defaults["lambda_timeout"], defaults["max_receive_count"])
+    assert window >= MIN_RETRY_WINDOW_SECONDS
+    assert window == 27 * 60  # 6 x 30 s visibility, 10 receives
+
+
+def test_queue_redrives_to_the_dlq_and_outlasts_the_lambda(synthesized: Synthesized) -> None:
+    queue, dlq, dlq_id = _queues(synthesized)
+    assert queue["VisibilityTimeout"] == 6 * synthesized.settings.lambda_timeout == 240
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 4}
+    assert queue["SqsManagedSseEnabled"] is True
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
+    policies = resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values()
+    assert len(policies) == 2
+    for policy in policies:
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
+
+
+def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -> None:
+    function = only(synthesized, names.EVENT_STACK, "AWS::Lambda::Function")["Properties"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Handler"] == "handler.handler"
+    assert function["Architectures"] == ["x86_64"]
+    assert function["Timeout"] == 40
+    assert "S3Key" in function["Code"]
+    environment = function["Environment"]["Variables"]
+    assert set(environment) == {
+        "DATA_TABLE_NAME",
+        "TOKEN_TABLE_NAME",
+        "BUSINESS_PRODUCT_TABLE_NAME",
+        "DEAD_LETTER_QUEUE_URL",
+        "CLIENT_SECRET_NAME",
+        "BWP_TOKEN_URL",
+        "BWP_GRAPHQL_URL",
+        "BWP_API_VERSION",
+        "POWERTOOLS_SERVICE_NAME",
+        "LOG_LEVEL",
+    }
+    assert environment["CLIENT_SECRET_NAME"] == names.CLIENT_SECRET_NAME
+    assert environment["POWERTOOLS_SERVICE_NAME"] == names.EVENT_HANDLER_SERVICE
+    assert environment["LOG_LEVEL"] == "INFO"
+    assert "DeadLetterQueue" in json.dumps(environment["DEAD_LETTER_QUEUE_URL"])
+    assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
+    assert "LoggingConfig" in function
+
+
+def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) -> None:
+    mapping = only(synthesized, names.EVENT_STACK, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 10
+    assert mapping["MaximumBatchingWindowInSeconds"] == 1
+    assert (
+        mapping["ScalingConfig"]
+        == {"MaximumConcurrency": synthesized.settings.event_max_concurrency}
+        == {"MaximumConcurrency": 5}
+    )
+    assert "Queue" in json.dumps(mapping["EventSourceArn"])
+
+
+def test_rule_matches_buy_with_prime_events_only_into_the_queue(synthesized: Synthesized) -> None:
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule")["Properties"]
+    assert rule["EventBusName"] == "aws.partner/buywithprime/supadupa-test"
+    assert rule["EventPattern"] == {"source": [{"prefix": "aws.partner/buywithprime"}]}
+    (target,) = rule["Targets"]
+    _, _, dlq_id = _queues(synthesized)
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("Queue")
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert synthesized.raw[names.EVENT_STACK]["Outputs"][names.OUT_EVENT_BUS_ARN]["Value"] == BUS_ARN
+
+
+def test_alarm_fires_when_the_dlq_holds_a_message(synthesized: Synthesized) -> None:
+    alarm = only(synthesized, names.EVENT_STACK, "AWS::CloudWatch::Alarm")["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    _, _, dlq_id = _queues(synthesized)
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+
+
+def test_lambda_role_writes_data_reads_and_writes_tokens_reads_the_secret(synthesized: Synthesized) -> None:
+    statements = policy_actions(synthesized, names.EVENT_STACK, "HandlerRole")
+    by_target: dict[str, set[str]] = {}
+    targets = (
+        "DataTable",
+        "TokenTable",
+        "BusinessProductTable",
+        names.CLIENT_SECRET_NAME,
+        "DeadLetterQueue",
+        "Queue",
+        "HandlerLogs",
+    )
+    for actions, resource in statements:
+        key = next((k for k in targets if k in resource), resource)
+        by_target.setdefault(key, set()).update(actions)
+    assert set(by_target) == set(targets)
+    # Resolving a tenant reads one item by its key, nothing else; a poison record is sent to the DLQ.
+    assert by_target["BusinessProductTable"] == {"dynamodb:GetItem"}
+    assert by_target["DeadLetterQueue"] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert "dynamodb:PutItem" in by_target["DataTable"]
+    assert not {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"} & by_target["DataTable"]
+    assert {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"} <= by_target["TokenTable"]
+    assert by_target[names.CLIENT_SECRET_NAME] == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= by_target["Queue"]
+    assert by_target["HandlerLogs"] <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+    role = next(
+        r for k, r in resources(synthesized, names.EVENT_STACK, "AWS::IAM::Role").items() if k.startswith("HandlerRole")
+    )
+    assert "ManagedPolicyArns" not in role["Properties"]
