@@ -21,6 +21,7 @@ from constructs import Construct
 
 from .. import names
 from .nag import acknowledge
+from .tables import workshop_table
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).
@@ -63,16 +64,7 @@ class EventStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
 
-        self.data_table = dynamodb.Table(
-            self,
-            "DataTable",
-            partition_key=dynamodb.Attribute(name=names.DATA_PK, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        self.data_table = workshop_table(self, "DataTable", partition_key=names.DATA_PK)
         self.event_bus = events.EventBus.from_event_bus_arn(self, "PartnerBus", event_bus_arn)
 
         self.dead_letter_queue = sqs.Queue(

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from .. import names
 from .nag import acknowledge
+from .tables import NUMBER, workshop_table
 
 
 class InfraStack(cdk.Stack):
@@ -134,30 +135,18 @@ class InfraStack(cdk.Stack):
             lifecycle_rules=[ecr.LifecycleRule(max_image_count=10, description="keep the last 10 images")],
         )
 
-        self.token_table = dynamodb.Table(
+        self.token_table = workshop_table(
             self,
             "TokenTable",
-            partition_key=dynamodb.Attribute(name=names.TOKEN_PK, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=names.TOKEN_SK, type=dynamodb.AttributeType.NUMBER),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
+            partition_key=names.TOKEN_PK,
+            sort_key=(names.TOKEN_SK, NUMBER),
             time_to_live_attribute=names.TOKEN_TTL_ATTRIBUTE,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
         # Which installation a business product belongs to: the app writes it at install and
         # removes it at uninstall (through the index), the event handler reads it.
-        self.business_product_table = dynamodb.Table(
-            self,
-            "BusinessProductTable",
-            partition_key=dynamodb.Attribute(name=names.BUSINESS_PRODUCT_PK, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        self.business_product_table = workshop_table(
+            self, "BusinessProductTable", partition_key=names.BUSINESS_PRODUCT_PK
         )
         self.business_product_table.add_global_secondary_index(
             index_name=names.BUSINESS_PRODUCT_BY_INSTALLATION,

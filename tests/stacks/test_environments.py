@@ -51,7 +51,12 @@ def test_the_local_runtime_runs_the_deployables_with_the_stacks_environment(
         settings,
         {
             names.INFRA_STACK: {names.OUT_TOKEN_TABLE: "tokens", names.OUT_BUSINESS_PRODUCT_TABLE: "products"},
-            names.EVENT_STACK: {names.OUT_DATA_TABLE: "data", names.OUT_DLQ_URL: "http://dlq"},
+            names.EVENT_STACK: {
+                names.OUT_DATA_TABLE: "data",
+                names.OUT_DLQ_URL: "http://dlq",
+                names.OUT_QUEUE_URL: "http://queue",
+                names.OUT_QUEUE_ARN: "arn:aws:sqs:us-east-1:123456789012:queue",
+            },
         },
     )
     container = {item["Name"] for item in task_container(synthesized)["Environment"]}
