@@ -556,7 +556,7 @@ def _send_through_sandbox(
             hint="On aws, real events come from your store; use via='queue' to test the consumer alone.",
         )
     from .sandbox.client import SandboxClient
-    from .sandbox.events import MALFORMATIONS, record_key
+    from .sandbox.event_shapes import MALFORMATIONS, record_key
 
     kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
     with SandboxClient(settings) as sandbox:

@@ -21,8 +21,8 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local import event_runner
+from bwp_workshop.names import EVENT_TYPES
 from bwp_workshop.outputs import outputs_file
-from bwp_workshop.sandbox.events import EVENT_TYPES
 from bwp_workshop.settings import Settings
 from tests.conftest import create_business_product_table
 from tests.sandbox.helpers import Installed

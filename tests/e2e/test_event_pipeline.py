@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bwp_workshop import events
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
 

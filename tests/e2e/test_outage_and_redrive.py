@@ -15,7 +15,7 @@ import pytest
 from bwp_workshop import aws, events
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
-from bwp_workshop.sandbox.events import record_key
+from bwp_workshop.sandbox.event_shapes import record_key
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from bwp_workshop import aws, events, names, onboarding
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.local.event_runner import sqs_record
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
+from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from oauth_app.config import AppConfig
