@@ -22,10 +22,10 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_
 
 from .. import aws
 from ..names import CATALOG_EVENT_TYPES, EVENT_TYPES, PRIVACY_EVENT_TYPES, partner_source_name
-from .core import Sandbox
 from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
 from .order_lifecycles import LIFECYCLES, Occurrence, catalog_occurrence, privacy_occurrence
+from .sandbox_state import SandboxState
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us(-gov)?|ap|ca|cn|eu|sa|af)-(central|(north|south)?(east|west)?)-[0-9]$")
@@ -75,7 +75,7 @@ class EmitRequest(BaseModel):
 
 
 class EventSource:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxState) -> None:
         self.sandbox = sandbox
         self.store = sandbox.store
 
