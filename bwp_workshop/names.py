@@ -27,13 +27,13 @@ REPOSITORY_NAME = "bwp-saas-integration"
 CLIENT_SECRET_NAME = "bwp-saas-integration/oauth-credentials"
 CLIENT_SECRET_ID_KEY = "client_id"
 CLIENT_SECRET_SECRET_KEY = "client_secret"
-#: Prefix of the partner event source and bus names that Buy with Prime creates.
+#: Prefix of the partner event source and bus names that Buy with Prime creates, without the
+#: ``/`` that separates it from the name: build a full name with :func:`partner_source_name`.
 PARTNER_SOURCE_PREFIX = "aws.partner/buywithprime"
 
 
-def partner_event_source(name: str) -> str:
-    """The partner event source (and bus) name Buy with Prime gives ``name``:
-    ``aws.partner/buywithprime/<name>``."""
+def partner_source_name(name: str) -> str:
+    """The partner event source (and bus) name for ``name``: ``aws.partner/buywithprime/<name>``."""
     return f"{PARTNER_SOURCE_PREFIX}/{name}"
 
 
@@ -119,3 +119,42 @@ LOAD_BALANCER_NAME = "bwp-oauth"
 ENV_REQUEST_URL_FROM = "APP_REQUEST_URL_FROM"
 #: Seconds a pending install (state + PKCE verifier) stays valid.
 ENV_STATE_TTL = "APP_STATE_TTL_SECONDS"
+
+# --- Buy with Prime event types ------------------------------------------------------------
+#: Every order event type Buy with Prime publishes (the sandbox's order lifecycles walk them all).
+ORDER_EVENT_TYPES = (
+    "ORDER_CONFIRMED",
+    "PACKAGE_DELIVERY_IN_TRANSIT",
+    "PACKAGE_DELIVERED",
+    "PACKAGE_DELIVERY_CANCELLED",
+    "PACKAGE_TRACKER_MILESTONE_CHANGED",
+    "REFUND_REQUESTED",
+    "REFUND_COMPLETED",
+    "RETURN_STARTED",
+    "RETURN_PACKAGE_IN_TRANSIT",
+    "RETURN_PACKAGE_DELIVERED",
+    "RETURN_PACKAGE_DELIVERY_FAILED",
+    "RETURN_ITEM_GRADED",
+    "RETURN_COMPLETED",
+)
+CATALOG_EVENT_TYPES = ("BUYABILITY_CHANGED", "INVENTORY_CHANGED")
+PRIVACY_EVENT_TYPES = (
+    "PERSONAL_DATA_DELETION_TASK_COMPLETED",
+    "PERSONAL_DATA_DELETION_TASK_FAILED",
+    "PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED",
+    "PERSONAL_DATA_RETRIEVAL_TASK_FAILED",
+)
+#: Every event type a subscription can name.
+EVENT_TYPES = ORDER_EVENT_TYPES + CATALOG_EVENT_TYPES + PRIVACY_EVENT_TYPES
+#: The order event types the workshop subscribes to by default (a subset of ORDER_EVENT_TYPES):
+#: the main steps of an order's life, which the analytics notebook plots.
+SUBSCRIBED_EVENT_TYPES = (
+    "ORDER_CONFIRMED",
+    "PACKAGE_DELIVERY_IN_TRANSIT",
+    "PACKAGE_DELIVERED",
+    "PACKAGE_DELIVERY_CANCELLED",
+    "RETURN_STARTED",
+    "RETURN_COMPLETED",
+    "REFUND_REQUESTED",
+    "REFUND_COMPLETED",
+)

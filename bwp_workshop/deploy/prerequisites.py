@@ -93,11 +93,11 @@ def partner_source_name(source_name: str) -> str:
     """``aws.partner/buywithprime/<name>`` from that or from ``<name>`` alone."""
     name = source_name.strip()
     if not name.startswith("aws.partner/"):
-        name = names.partner_event_source(name)
+        name = names.partner_source_name(name)
     if not _SOURCE_NAME.match(name):
         raise SetupError(
             f"{source_name!r} is not a Buy with Prime partner event source name.",
-            hint=f"Use {names.partner_event_source('<name>')} with letters, digits, '.', '_', '-' or '/' in <name>.",
+            hint=f"Use {names.partner_source_name('<name>')} with letters, digits, '.', '_', '-' or '/' in <name>.",
         )
     return name
 

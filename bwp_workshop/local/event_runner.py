@@ -46,16 +46,6 @@ RETRY_DELAY_CAP = 60.0
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-
-
-
-
-
-
-
-
-
-
 @dataclass
 class RunnerStats:
     received: int = 0
@@ -63,10 +53,6 @@ class RunnerStats:
     failed: int = 0
     batches: int = 0
     invocation_errors: int = 0
-
-
-
-
 
 
 class EventRunner:

@@ -24,7 +24,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
     from ..settings import get_settings
-    from .app import create_app
+    from .server import create_app
 
     overrides: dict[str, object] = {}
     if host:

@@ -28,6 +28,8 @@ EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
 ADMIN_PREFIX = "/_sandbox"
 CONSOLE_PATH = "/console"
 CONSOLE_INSTALL_PATH = f"{ADMIN_PREFIX}/console/install"
+#: The cookie that keeps a merchant signed in to the console; the authorize endpoint reads it.
+CONSOLE_COOKIE = "bwp_console_session"
 
 #: The endpoints faults can be injected into.
 FAULT_ENDPOINTS: tuple[str, ...] = ("authorize", "token", "graphql")

@@ -1,4 +1,9 @@
-"""The sandbox's partner console as plain HTML pages, for a person with a browser.
+"""The sandbox's partner console: what a merchant does there, and the plain HTML pages that
+let a person with a browser do it.
+
+:class:`PartnerConsole` holds the actions: approve an app's onboarding request (a client id
+and secret), sign a merchant in and start an install, open an installation's settings and
+uninstall it (the signed calls Buy with Prime makes to the app). The pages:
 
 * ``GET /`` redirects to ``GET /console``;
 * ``GET /console?merchant_id=...``: the registered apps and the seeded merchants; pick a
@@ -14,18 +19,134 @@ Every value a page shows is escaped; no script runs on these pages.
 
 from __future__ import annotations
 
+import secrets
+import time
+import uuid
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import httpx
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from .config import CONSOLE_INSTALL_PATH, CONSOLE_PATH
-from .core import NotFound, Sandbox
+from .config import CONSOLE_COOKIE, CONSOLE_INSTALL_PATH, CONSOLE_PATH
+from .sandbox_state import NotFound, SandboxState, compact_json
+from .store import digest
+from .token_signing import TOKEN_HEADER, with_token
 
+#: How long a merchant stays signed in to the console (seconds).
+CONSOLE_SESSION_TTL = 1800
+
+
+# --- the actions ------------------------------------------------------------------------------
+class PartnerConsole:
+    """The merchant's and the partner's actions in the console, over the sandbox's state."""
+
+    def __init__(self, sandbox: SandboxState) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
+
+    def register_app(self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str) -> dict[str, str]:
+        """Approve an app onboarding request: a new app with a client id and secret."""
+        urls = {
+            "launch_url": _check_url("launch_url", launch_url),
+            "install_url": _check_url("install_url", install_url),
+            "settings_url": _check_url("settings_url", settings_url),
+            "uninstall_url": _check_url("uninstall_url", uninstall_url),
+        }
+        app_id = f"app-{uuid.uuid4().hex[:12]}"
+        client_id = f"amzn1.application-oa2-client.{secrets.token_hex(16)}"
+        client_secret = secrets.token_urlsafe(48)
+        self.store.run(
+            "INSERT INTO apps(app_id, client_id, secret_hash, launch_url, install_url, settings_url, uninstall_url, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            app_id,
+            client_id,
+            digest(client_secret),
+            urls["launch_url"],
+            urls["install_url"],
+            urls["settings_url"],
+            urls["uninstall_url"],
+            time.time(),
+        )
+        return {"app_id": app_id, "client_id": client_id, "client_secret": client_secret, **urls}
+
+    def start_install(self, app_id: str, merchant_id: str | None) -> tuple[str, str]:
+        """The merchant clicks "install" in the console: a console session (cookie value) and
+        the app's launch URL to go to."""
+        app = self.sandbox.app(app_id)
+        merchant = self.sandbox.merchant(merchant_id)
+        session = secrets.token_urlsafe(24)
+        self.store.run(
+            "INSERT INTO console_sessions(session_id, merchant_id, app_id, expires_at) VALUES (?, ?, ?, ?)",
+            session,
+            merchant["merchantId"],
+            app["app_id"],
+            time.time() + CONSOLE_SESSION_TTL,
+        )
+        return session, app["launch_url"]
+
+    # --- calls to the app ----------------------------------------------------------------------------
+    def _signed_call(
+        self, installation_id: str, method: str, url: str, body: bytes | None, limit: int = 500
+    ) -> dict[str, Any]:
+        token = self.sandbox.key.token(installation_id, url, body, ttl=self.sandbox.config.verification_token_ttl)
+        where = self.sandbox.config.verification_token_in
+        target = with_token(url, token) if where in ("query", "both") else url
+        headers = {TOKEN_HEADER: token} if where in ("header", "both") else {}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        try:
+            with httpx.Client(trust_env=False, timeout=15, follow_redirects=False) as http:
+                response = http.request(method, target, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return {"status_code": None, "url": url, "ok": False, "error": f"{type(exc).__name__}: {exc}", "text": ""}
+        return {
+            "status_code": response.status_code,
+            "url": url,
+            "ok": response.is_success,
+            "error": "" if response.is_success else f"HTTP {response.status_code}",
+            "text": response.text[:limit],
+        }
+
+    def open_settings(self, installation_id: str, limit: int = 500) -> dict[str, Any]:
+        """The merchant opens the app's settings from the console: GET the settings URL (the
+        answer's first ``limit`` characters are kept)."""
+        installation = self.sandbox.installation(installation_id)
+        app = self.sandbox.app(installation["app_id"])
+        return self._signed_call(installation_id, "GET", app["settings_url"], None, limit)
+
+    def uninstall(self, installation_id: str) -> dict[str, Any]:
+        """The merchant removes the app: POST the uninstall URL with a JSON body, then revoke
+        the installation's tokens."""
+        installation = self.sandbox.installation(installation_id)
+        if installation["status"] == "uninstalled":
+            raise ValueError(f"installation {installation_id} is already uninstalled")
+        app = self.sandbox.app(installation["app_id"])
+        body = compact_json(
+            {"installationId": installation_id, "eventType": "UNINSTALL", "timestamp": int(time.time())}
+        ).encode()
+        result = self._signed_call(installation_id, "POST", app["uninstall_url"], body)
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE installations SET status = 'uninstalled', updated_at = ? WHERE installation_id = ?",
+                (time.time(), installation_id),
+            )
+            db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
+        return result
+
+
+def _check_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+        raise ValueError(f"{name} must be an absolute http(s) URL without a fragment, got {url!r}")
+    return url
+
+
+# --- the pages --------------------------------------------------------------------------------
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
 color:#0f1111;line-height:1.4}
@@ -66,7 +187,7 @@ def install_link(app_id: str, merchant_id: str) -> str:
     return f"{CONSOLE_INSTALL_PATH}?{urlencode({'app_id': app_id, 'merchant_id': merchant_id})}"
 
 
-def console_page(sandbox: Sandbox, merchant_id: str | None) -> HTMLResponse:
+def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse:
     merchants = sandbox.store.merchants()
     known = {m["merchantId"]: m for m in merchants}
     problem = ""
@@ -198,7 +319,8 @@ def _outcome_page(title: str, outcome: dict[str, Any], merchant_id: str) -> HTML
     return _page(title if ok else f"{title}: the app refused", body, 200 if ok else 502)
 
 
-def console_router(sandbox: Sandbox) -> APIRouter:
+def console_router(console: PartnerConsole) -> APIRouter:
+    """The console's pages and the actions behind their links and buttons."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
@@ -206,20 +328,32 @@ def console_router(sandbox: Sandbox) -> APIRouter:
         return RedirectResponse(CONSOLE_PATH, status_code=307)
 
     @router.get(CONSOLE_PATH, response_class=HTMLResponse)
-    async def console(merchant_id: str | None = None) -> HTMLResponse:
-        return console_page(sandbox, merchant_id)
+    async def console_home(merchant_id: str | None = None) -> HTMLResponse:
+        return console_page(console.sandbox, merchant_id)
+
+    @router.get(CONSOLE_INSTALL_PATH, response_model=None)
+    async def install(app_id: str, merchant_id: str | None = None) -> Response:
+        """The merchant clicks Install: sign the merchant in (cookie) and go to the app's
+        launch URL."""
+        try:
+            session, launch_url = console.start_install(app_id, merchant_id)
+        except NotFound as error:
+            return _page("Not found", f"<p>{escape(str(error))}</p>", 404)
+        response = RedirectResponse(launch_url, status_code=302)
+        response.set_cookie(CONSOLE_COOKIE, session, httponly=True, samesite="lax", path="/")
+        return response
 
     async def _act(installation_id: str, action: str) -> HTMLResponse:
         try:
-            installation = sandbox.installation(installation_id)
+            installation = console.sandbox.installation(installation_id)
         except NotFound as error:
             return _page("Not found", f"<p>{escape(str(error))}</p>", 404)
         merchant_id = str(installation["merchant_id"])
         if action == "settings":
-            outcome = await run_in_threadpool(sandbox.open_settings, installation_id, 20_000)
+            outcome = await run_in_threadpool(console.open_settings, installation_id, 20_000)
             return _outcome_page("Settings opened", {"method": "GET", **outcome}, merchant_id)
         try:
-            outcome = await run_in_threadpool(sandbox.uninstall, installation_id)
+            outcome = await run_in_threadpool(console.uninstall, installation_id)
         except ValueError as error:
             return _page("Nothing to uninstall", f"<p>{escape(str(error))}</p>", 409)
         return _outcome_page("Uninstalled", {"method": "POST", **outcome}, merchant_id)

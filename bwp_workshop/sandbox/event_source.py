@@ -21,22 +21,11 @@ from pydantic import BaseModel, Field
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from .. import aws
-from .core import Sandbox
-from .events import (
-    CATALOG_EVENT_TYPES,
-    EVENT_TYPES,
-    LIFECYCLES,
-    MALFORMATIONS,
-    PARTNER_SOURCE_PREFIX,
-    PRIVACY_EVENT_TYPES,
-    THIN_SHAPE,
-    Occurrence,
-    catalog_occurrence,
-    detail,
-    malform,
-    privacy_occurrence,
-)
+from ..names import CATALOG_EVENT_TYPES, EVENT_TYPES, PRIVACY_EVENT_TYPES, partner_source_name
+from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
+from .order_lifecycles import LIFECYCLES, Occurrence, catalog_occurrence, privacy_occurrence
+from .sandbox_state import SandboxState
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us(-gov)?|ap|ca|cn|eu|sa|af)-(central|(north|south)?(east|west)?)-[0-9]$")
@@ -86,7 +75,7 @@ class EmitRequest(BaseModel):
 
 
 class EventSource:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxState) -> None:
         self.sandbox = sandbox
         self.store = sandbox.store
 
@@ -123,7 +112,7 @@ class EventSource:
                 "ValidationError",
                 f"Input request is not valid, the following issues were encountered: {problems}",
             )
-        source_name = f"{PARTNER_SOURCE_PREFIX}{name}"
+        source_name = partner_source_name(name)
         owner = self.store.one(
             "SELECT s.installation_id, i.merchant_id FROM subscriptions s JOIN installations i "
             "ON i.installation_id = s.installation_id WHERE s.source_name = ? AND s.installation_id != ? LIMIT 1",

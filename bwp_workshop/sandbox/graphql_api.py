@@ -1,4 +1,5 @@
-"""The GraphQL API: the schema in ``schema.graphql``, resolvers, and BwP-shaped errors.
+"""The GraphQL API: ``POST /graphql`` (bearer token and ``X-Omni-InstallationId`` checked),
+the schema in ``schema.graphql``, resolvers, and BwP-shaped errors.
 
 Parsing, validation and execution are graphql-core's (through ariadne). Errors come back as
 HTTP 200 with ``errors[]`` whose ``extensions.classification`` is ``{type, errorType,
@@ -8,6 +9,7 @@ errorCode}``, as Buy with Prime answers.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Awaitable
 from functools import cache, lru_cache
@@ -15,10 +17,16 @@ from importlib import resources
 from typing import Any
 
 from ariadne import MutationType, QueryType, make_executable_schema
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute_sync, parse, validate
+from starlette.concurrency import run_in_threadpool
 
-from .core import Caller
 from .event_source import EventSource, SubscriptionError
+from .oauth_server import Caller, OAuthServer
+from .sandbox_state import SandboxState
+
+GRAPHQL_PATH = "/graphql"
 
 _log = logging.getLogger(__name__)
 
@@ -266,3 +274,53 @@ def execute(payload: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     if result.data is not None or not result.errors:
         body = {"data": result.data, **body}
     return body
+
+
+def graphql_router(sandbox: SandboxState, oauth: OAuthServer, events: EventSource) -> APIRouter:
+    """``POST /graphql``: the caller's access token and installation checked, then the request
+    executed (mutations in a worker thread: they may call the local AWS)."""
+    router = APIRouter()
+
+    @router.post(GRAPHQL_PATH, response_model=None)
+    async def graphql(request: Request) -> JSONResponse:
+        authorization = request.headers.get("authorization", "")
+        scheme, _, access_token = authorization.partition(" ")
+        status = sandbox.config.graphql_auth_error_status
+        bearer = {"WWW-Authenticate": 'Bearer realm="bwp-sandbox", error="invalid_token"'}
+        if scheme.lower() != "bearer" or not access_token.strip():
+            return JSONResponse(
+                error_body("AccessDeniedError", "Missing bearer token (Authorization: Bearer <access token>)"),
+                status_code=status,
+                headers={"WWW-Authenticate": 'Bearer realm="bwp-sandbox"'},
+            )
+        try:
+            caller = oauth.caller(access_token.strip())
+        except PermissionError as error:
+            return JSONResponse(error_body("AccessDeniedError", str(error)), status_code=status, headers=bearer)
+        installation = request.headers.get("x-omni-installationid")
+        if not installation:
+            return JSONResponse(error_body("AccessDeniedError", "X-Omni-InstallationId header is missing"))
+        if installation != caller.installation_id:
+            return JSONResponse(
+                error_body("AccessDeniedError", "X-Omni-InstallationId does not match the access token")
+            )
+        try:
+            payload = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return JSONResponse(error_body("ValidationError", "The body must be JSON"), status_code=400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return JSONResponse(
+                error_body("ValidationError", 'The body must be a JSON object with a "query" string'), status_code=400
+            )
+        if payload.get("variables") is not None and not isinstance(payload["variables"], dict):
+            return JSONResponse(error_body("ValidationError", '"variables" must be a JSON object'), status_code=400)
+        if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+            return JSONResponse(error_body("ValidationError", '"operationName" must be a string'), status_code=400)
+        context = {"caller": caller, "sandbox": sandbox, "events": events}
+        if "mutation" in payload["query"]:  # mutations may call the local AWS: keep the loop free
+            result = await run_in_threadpool(execute, payload, context)
+        else:
+            result = execute(payload, context)
+        return JSONResponse(result)
+
+    return router

@@ -192,7 +192,7 @@ def catalog_event(installation_id: str, *, business_product_id: str = "unknown",
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "BUYABILITY_CHANGED",
-        "source": names.partner_event_source("workshop-test"),
+        "source": names.partner_source_name("workshop-test"),
         "account": "000000000000",
         "time": now,
         "region": "us-east-1",
@@ -298,7 +298,7 @@ def _send_through_sandbox(
             hint="On aws, real events come from your store; use via='queue' to test the consumer alone.",
         )
     from ..sandbox.client import SandboxClient
-    from ..sandbox.events import MALFORMATIONS, record_key
+    from ..sandbox.event_shapes import MALFORMATIONS, record_key
 
     kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
     with SandboxClient(settings) as sandbox:

@@ -8,23 +8,10 @@ Every function is idempotent.
 
 from __future__ import annotations
 
-from .. import aws
+from .. import aws, names
 from ..deploy import prerequisites
 from ..settings import Settings, get_settings
 from .api import execute
-
-#: Event types the workshop subscribes to: the order lifecycle the analytics use.
-ORDER_EVENT_TYPES = (
-    "ORDER_CONFIRMED",
-    "PACKAGE_DELIVERY_IN_TRANSIT",
-    "PACKAGE_DELIVERED",
-    "PACKAGE_DELIVERY_CANCELLED",
-    "RETURN_STARTED",
-    "RETURN_COMPLETED",
-    "REFUND_REQUESTED",
-    "REFUND_COMPLETED",
-)
-
 
 SUBSCRIPTIONS_QUERY = """
 query Subscriptions($after: String) {
@@ -79,7 +66,7 @@ def subscriptions(settings: Settings | None = None, installation_id: str | None 
 
 
 def subscribe_events(
-    event_types: tuple[str, ...] | list[str] = ORDER_EVENT_TYPES,
+    event_types: tuple[str, ...] | list[str] = names.SUBSCRIBED_EVENT_TYPES,
     *,
     settings: Settings | None = None,
     installation_id: str | None = None,

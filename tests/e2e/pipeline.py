@@ -21,8 +21,8 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local import event_runner, lambda_host
+from bwp_workshop.names import EVENT_TYPES
 from bwp_workshop.outputs import outputs_file
-from bwp_workshop.sandbox.events import EVENT_TYPES
 from bwp_workshop.settings import Settings
 from tests.conftest import create_business_product_table
 from tests.sandbox.helpers import Installed
@@ -58,7 +58,7 @@ def subscribe(installed: Installed, name: str) -> str:
     for event_type in EVENT_TYPES:
         answer = installed.graphql(SUBSCRIBE, {"input": {"eventType": event_type, "destination": destination}}).json()
         assert "errors" not in answer, answer
-    return f"{names.PARTNER_SOURCE_PREFIX}/{name}"
+    return names.partner_source_name(name)
 
 
 def business_product(installed: Installed) -> str:

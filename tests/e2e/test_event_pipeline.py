@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import SandboxHandle

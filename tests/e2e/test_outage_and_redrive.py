@@ -15,7 +15,7 @@ import pytest
 from bwp_workshop import aws
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
-from bwp_workshop.sandbox.events import record_key
+from bwp_workshop.sandbox.event_shapes import record_key
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
 from tests.conftest import SandboxHandle

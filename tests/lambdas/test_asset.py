@@ -15,7 +15,7 @@ import pytest
 
 from bwp_workshop import aws
 from bwp_workshop.local.lambda_host import lambda_environment, sqs_record
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
+from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import dead_letters

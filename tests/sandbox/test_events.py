@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from bwp_workshop.sandbox import events
+from bwp_workshop import names
+from bwp_workshop.sandbox import event_shapes, order_lifecycles
 from bwp_workshop.sandbox.merchants import new_order, seed_merchants
 from tests import events as samples
 
@@ -30,12 +31,12 @@ RESOURCE = re.compile(r"^businessProduct/bp-[0-9a-f-]{36}/(order/order-[0-9a-f-]
     ],
 )  # fmt: skip
 def test_lifecycles_walk_an_order_through_its_events(lifecycle: str, types: list[str]) -> None:
-    assert events.lifecycle_types(lifecycle) == types
+    assert order_lifecycles.lifecycle_types(lifecycle) == types
 
 
 def test_every_order_event_type_is_in_some_lifecycle() -> None:
-    walked = {t for name in events.LIFECYCLES for t in events.lifecycle_types(name)}
-    assert walked == set(events.ORDER_EVENT_TYPES)
+    walked = {t for name in order_lifecycles.LIFECYCLES for t in order_lifecycles.lifecycle_types(name)}
+    assert walked == set(names.ORDER_EVENT_TYPES)
 
 
 def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> None:
@@ -43,7 +44,7 @@ def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> N
     bp = merchant["businessProductId"]
     rng = random.Random(3)
     order = new_order(merchant, rng)
-    occurrences = [step(order, rng, 1000.0 + n, bp) for n, step in enumerate(events.LIFECYCLES["returned"])]
+    occurrences = [step(order, rng, 1000.0 + n, bp) for n, step in enumerate(order_lifecycles.LIFECYCLES["returned"])]
     assert order["status"] == "REFUNDED"
     package = order["packageInformation"]["details"][0]
     returned = order["returns"]["details"][0]
@@ -70,21 +71,21 @@ def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> N
 def test_catalog_and_privacy_events_name_their_resources() -> None:
     merchant = seed_merchants(1)[0]
     rng = random.Random(1)
-    for event_type in events.CATALOG_EVENT_TYPES:
-        assert RESOURCE.match(events.catalog_occurrence(merchant, rng, event_type).resources[0])
-    for event_type in events.PRIVACY_EVENT_TYPES:
-        assert RESOURCE.match(events.privacy_occurrence(merchant, rng, event_type).resources[0])
-    assert set(events.EVENT_TYPES) >= {"BUYABILITY_CHANGED", "INVENTORY_CHANGED", "PERSONAL_DATA_DELETION_TASK_FAILED"}
+    for event_type in names.CATALOG_EVENT_TYPES:
+        assert RESOURCE.match(order_lifecycles.catalog_occurrence(merchant, rng, event_type).resources[0])
+    for event_type in names.PRIVACY_EVENT_TYPES:
+        assert RESOURCE.match(order_lifecycles.privacy_occurrence(merchant, rng, event_type).resources[0])
+    assert set(names.EVENT_TYPES) >= {"BUYABILITY_CHANGED", "INVENTORY_CHANGED", "PERSONAL_DATA_DELETION_TASK_FAILED"}
 
 
-def _occurrence() -> events.Occurrence:
-    return events.Occurrence(
+def _occurrence() -> order_lifecycles.Occurrence:
+    return order_lifecycles.Occurrence(
         "ORDER_CONFIRMED", ["businessProduct/bp-1/order/o-1"], "o-1", {"order": {"id": "o-1", "aliases": []}}
     )
 
 
 def test_the_2024_11_01_shape_carries_the_webhook_payload_and_the_installation() -> None:
-    detail = events.detail(
+    detail = event_shapes.detail(
         "2024-11-01", _occurrence(), event_id="e-1", subscription_id="s-1", installation_id="i-1", when="T"
     )
     assert detail == {
@@ -98,26 +99,30 @@ def test_the_2024_11_01_shape_carries_the_webhook_payload_and_the_installation()
         "data": {"order": {"id": "o-1", "aliases": []}},
         "contextKeys": {"installationId": "i-1"},
     }
-    again = events.detail(
+    again = event_shapes.detail(
         "2024-11-01", _occurrence(), event_id="e-1", subscription_id="s-1", installation_id="i-1", when="T2"
     )
     assert again["idempotencyKey"] == detail["idempotencyKey"]  # stable for a redelivered event
 
 
 def test_the_legacy_and_2024_01_01_shapes() -> None:
-    legacy = events.detail("legacy", _occurrence(), event_id="e", subscription_id="s", installation_id="i", when="T")
+    legacy = event_shapes.detail(
+        "legacy", _occurrence(), event_id="e", subscription_id="s", installation_id="i", when="T"
+    )
     assert legacy == {
         "eventId": "e",
         "eventType": "ORDER_CONFIRMED",
         "contextKeys": {"installationId": "i"},
         "orderIdentifier": {"orderId": "o-1"},
     }
-    thin = events.detail("2024-01-01", _occurrence(), event_id="e", subscription_id="s", installation_id="i", when="T")
+    thin = event_shapes.detail(
+        "2024-01-01", _occurrence(), event_id="e", subscription_id="s", installation_id="i", when="T"
+    )
     assert thin == {}
 
 
 def test_without_context_keys_the_2024_11_01_shape_is_the_public_schema() -> None:
-    detail = events.detail(
+    detail = event_shapes.detail(
         "2024-11-01",
         _occurrence(),
         event_id="e-1",
@@ -147,7 +152,7 @@ def test_the_documented_shapes_are_the_default_and_legacy_is_on_a_switch() -> No
 )
 def test_the_sandbox_emits_the_structure_of_the_event_samples(shape: str, sample: str, context_keys: bool) -> None:
     expected = samples.event(sample)
-    detail = events.detail(
+    detail = event_shapes.detail(
         shape,
         _occurrence(),
         event_id="e-1",
@@ -160,7 +165,7 @@ def test_the_sandbox_emits_the_structure_of_the_event_samples(shape: str, sample
     assert all(path.startswith("businessProduct/") for path in expected["resources"])
 
 
-@pytest.mark.parametrize("kind", events.MALFORMATIONS)
+@pytest.mark.parametrize("kind", event_shapes.MALFORMATIONS)
 def test_malformations_can_never_be_recorded(kind: str) -> None:
     from bwp_workshop.core.events import MalformedEvent, parse_event
 
@@ -172,11 +177,11 @@ def test_malformations_can_never_be_recorded(kind: str) -> None:
         "resources": ["businessProduct/bp-1/order/o-1"],
     }
     resources = ["businessProduct/bp-1/order/o-1"]
-    source, broken, paths = events.malform(kind, "aws.partner/buywithprime/x", body, random.Random(0), resources)
+    source, broken, paths = event_shapes.malform(kind, "aws.partner/buywithprime/x", body, random.Random(0), resources)
     assert body["contextKeys"] == {"installationId": "i"} and resources == ["businessProduct/bp-1/order/o-1"]
     envelope = {"id": "x", "source": source, "detail-type": "ORDER_CONFIRMED", "time": "T", "resources": paths}
     if kind == "foreign_source":
-        assert source == events.FOREIGN_SOURCE and broken == body
+        assert source == event_shapes.FOREIGN_SOURCE and broken == body
         with pytest.raises(MalformedEvent, match="not a Buy with Prime event"):
             parse_event({**envelope, "detail": broken})
         return
@@ -195,13 +200,13 @@ def test_malformations_can_never_be_recorded(kind: str) -> None:
 
 def test_an_unknown_malformation_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown malformation"):
-        events.malform("shouty", "s", {}, random.Random(0))
+        event_shapes.malform("shouty", "s", {}, random.Random(0))
 
 
 def test_the_record_key_of_a_thin_event_is_its_envelope_id() -> None:
-    assert events.record_key({"shape": "2024-11-01", "event_id": "e", "envelope_ids": ["x"]}) == "e"
-    assert events.record_key({"shape": "2024-01-01", "event_id": "e", "envelope_ids": ["x", "y"]}) == "x"
-    assert events.record_key({"shape": "2024-01-01", "event_id": "e", "envelope_ids": []}) is None
+    assert event_shapes.record_key({"shape": "2024-11-01", "event_id": "e", "envelope_ids": ["x"]}) == "e"
+    assert event_shapes.record_key({"shape": "2024-01-01", "event_id": "e", "envelope_ids": ["x", "y"]}) == "x"
+    assert event_shapes.record_key({"shape": "2024-01-01", "event_id": "e", "envelope_ids": []}) is None
 
 
 def test_seeded_merchants_are_the_same_every_time() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 
 from bwp_workshop import aws
 from bwp_workshop.local.runtime import LocalRuntime
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE, LIFECYCLES
+from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
+from bwp_workshop.sandbox.order_lifecycles import LIFECYCLES
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import Installed, installed_app
 
@@ -144,7 +145,7 @@ def test_events_without_an_associated_bus_are_recorded_as_undelivered(local_sand
 
 
 def _types(steps: list[Any]) -> list[str]:
-    from bwp_workshop.sandbox.events import lifecycle_types
+    from bwp_workshop.sandbox.order_lifecycles import lifecycle_types
 
     for name, candidate in LIFECYCLES.items():
         if candidate is steps:

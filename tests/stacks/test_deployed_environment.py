@@ -16,7 +16,7 @@ from bwp_workshop import aws, names
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.deploy import prerequisites
 from bwp_workshop.local.lambda_host import sqs_record
-from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
+from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import pipeline as event_pipeline

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from bwp_workshop.core.data_record import plain
-from bwp_workshop.sandbox.events import LIFECYCLES
 from bwp_workshop.sandbox.merchants import new_order, seed_merchants
+from bwp_workshop.sandbox.order_lifecycles import LIFECYCLES
 from bwp_workshop.steps import analytics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,8 +1,10 @@
-"""The sandbox's behaviour, apart from HTTP: the partner console (apps, merchants,
-installations), the OAuth 2.0 authorization server (RFC 6749 with PKCE, RFC 7636) and the
-calls Buy with Prime makes to an app (settings, uninstall).
+"""The sandbox's OAuth 2.0 authorization server: the authorization endpoint (RFC 6749 4.1 with
+PKCE S256, RFC 7636), the token endpoint (``authorization_code`` and ``refresh_token`` grants,
+client credentials in the body or HTTP Basic, refresh-token rotation, a replayed code revokes
+what it issued), and the check of the bearer tokens it issued, for the GraphQL API.
 
-The FastAPI routes in ``app.py`` only translate HTTP to these methods and back.
+:class:`OAuthServer` holds the behaviour; :func:`oauth_router` only translates HTTP to it and
+back, at ``Settings.sandbox_endpoints``' paths.
 """
 
 from __future__ import annotations
@@ -11,29 +13,29 @@ import base64
 import binascii
 import hashlib
 import hmac
+import html
 import re
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
-import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ..settings import Settings
-from .config import FaultSpec, SandboxSettings
-from .faults import Faults
-from .merchants import seed_merchants
-from .store import Store, digest
-from .verification import TOKEN_HEADER, SigningKey, with_token
+from ..settings import SANDBOX_AUTHORIZE_PATH
+from .config import CONSOLE_COOKIE, CONSOLE_PATH
+from .console import sign_in_page
+from .sandbox_state import SandboxState
+from .store import digest
+from .token_signing import with_token
 
-CONSOLE_COOKIE = "bwp_console_session"
+TOKEN_PATH = "/token"
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-#: Runtime settings the admin API may change (kept in the state, winning over the environment).
-RUNTIME_CONFIG = ("access_token_ttl", "refresh_token_ttl", "code_ttl", "verification_token_ttl",
-                  "verification_token_in", "event_shapes", "event_context_keys")  # fmt: skip
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class OAuthError(Exception):
@@ -56,10 +58,6 @@ class AuthorizeError(Exception):
         self.status = status
 
 
-class NotFound(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class Caller:
     """Who a valid access token belongs to."""
@@ -67,17 +65,6 @@ class Caller:
     installation_id: str
     client_id: str
     merchant: dict[str, Any]
-
-
-def _now() -> float:
-    return time.time()
-
-
-def _check_url(name: str, url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-        raise ValueError(f"{name} must be an absolute http(s) URL without a fragment, got {url!r}")
-    return url
 
 
 def single_params(pairs: list[tuple[str, str]], names: tuple[str, ...]) -> dict[str, str]:
@@ -90,135 +77,12 @@ def single_params(pairs: list[tuple[str, str]], names: tuple[str, ...]) -> dict[
     return seen
 
 
-class Sandbox:
-    """One sandbox over one state folder."""
+class OAuthServer:
+    """The authorization server over the sandbox's state."""
 
-    def __init__(self, settings: Settings, config: SandboxSettings) -> None:
-        self.settings = settings
-        self.store = Store(settings.sandbox_dir)
-        self.key = SigningKey(settings.sandbox_dir, settings.sandbox_public_key_file)
-        stored = self.store.get_json("config", {})
-        self.config = config.model_copy(update={k: v for k, v in stored.items() if k in RUNTIME_CONFIG})
-        self.faults = Faults(dict(config.faults))
-        self.faults.set({name: FaultSpec(**spec) for name, spec in self.store.get_json("faults", {}).items()})
-        if not self.store.one("SELECT 1 FROM merchants LIMIT 1"):
-            self._seed(config.merchants)
-
-    def close(self) -> None:
-        self.store.close()
-
-    # --- configuration at run time ----------------------------------------------------------
-    def update_config(self, changes: dict[str, Any]) -> SandboxSettings:
-        unknown = set(changes) - set(RUNTIME_CONFIG)
-        if unknown:
-            raise ValueError(f"cannot change {', '.join(sorted(unknown))}; changeable: {', '.join(RUNTIME_CONFIG)}")
-        merged = {**self.config.model_dump(include=set(RUNTIME_CONFIG)), **changes}
-        self.config = SandboxSettings.model_validate({**self.config.model_dump(), **merged})
-        self.store.put_json("config", {**self.store.get_json("config", {}), **changes})
-        return self.config
-
-    def set_faults(self, specs: dict[str, FaultSpec], *, replace: bool = False) -> dict[str, FaultSpec]:
-        if replace:
-            self.faults.clear()
-        self.faults.set(specs)
-        current = {name: spec.model_dump() for name, spec in self.faults.specs().items() if spec.active}
-        self.store.put_json("faults", current)
-        return self.faults.specs()
-
-    # --- partner console -----------------------------------------------------------------------
-    def _seed(self, count: int) -> None:
-        import random
-
-        from .merchants import new_order
-
-        with self.store.transaction() as db:
-            for merchant in seed_merchants(count):
-                db.execute(
-                    "INSERT OR IGNORE INTO merchants(merchant_id, data) VALUES (?, ?)",
-                    (merchant["merchantId"], _json(merchant)),
-                )
-        for merchant in self.store.merchants():  # an order history: three delivered orders each
-            rng = random.Random(f"history-{merchant['merchantId']}")
-            for days_ago in (9, 5, 2):
-                order = new_order(merchant, rng, when=_now() - days_ago * 86400)
-                order["status"] = "DELIVERED"
-                self.store.save_order(merchant["merchantId"], order)
-
-    def register_app(self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str) -> dict[str, str]:
-        """Approve an app onboarding request: a new app with a client id and secret."""
-        urls = {
-            "launch_url": _check_url("launch_url", launch_url),
-            "install_url": _check_url("install_url", install_url),
-            "settings_url": _check_url("settings_url", settings_url),
-            "uninstall_url": _check_url("uninstall_url", uninstall_url),
-        }
-        app_id = f"app-{uuid.uuid4().hex[:12]}"
-        client_id = f"amzn1.application-oa2-client.{secrets.token_hex(16)}"
-        client_secret = secrets.token_urlsafe(48)
-        self.store.run(
-            "INSERT INTO apps(app_id, client_id, secret_hash, launch_url, install_url, settings_url, uninstall_url, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            app_id,
-            client_id,
-            digest(client_secret),
-            urls["launch_url"],
-            urls["install_url"],
-            urls["settings_url"],
-            urls["uninstall_url"],
-            _now(),
-        )
-        return {"app_id": app_id, "client_id": client_id, "client_secret": client_secret, **urls}
-
-    def apps(self) -> list[dict[str, Any]]:
-        rows = self.store.all("SELECT * FROM apps ORDER BY created_at")
-        return [_public(row) for row in rows]
-
-    def app(self, app_id: str) -> dict[str, Any]:
-        row = self.store.one("SELECT * FROM apps WHERE app_id = ? OR client_id = ?", app_id, app_id)
-        if row is None:
-            raise NotFound(f"no app {app_id!r}; register one first")
-        return _public(row)
-
-    def merchant(self, merchant_id: str | None) -> dict[str, Any]:
-        if merchant_id is None:
-            return self.store.merchants()[0]
-        merchant = self.store.merchant(merchant_id)
-        if merchant is None:
-            known = ", ".join(m["merchantId"] for m in self.store.merchants())
-            raise NotFound(f"no merchant {merchant_id!r}; the sandbox has {known}")
-        return merchant
-
-    def installation(self, installation_id: str) -> dict[str, Any]:
-        row = self.store.one("SELECT * FROM installations WHERE installation_id = ?", installation_id)
-        if row is None:
-            raise NotFound(f"no installation {installation_id!r}")
-        return dict(row)
-
-    def installations(self, app_id: str | None = None, merchant_id: str | None = None) -> list[dict[str, Any]]:
-        rows = self.store.all(
-            "SELECT * FROM installations WHERE (? IS NULL OR app_id = ?) AND (? IS NULL OR merchant_id = ?) "
-            "ORDER BY created_at",
-            app_id,
-            app_id,
-            merchant_id,
-            merchant_id,
-        )
-        return [dict(row) for row in rows]
-
-    def start_console_install(self, app_id: str, merchant_id: str | None) -> tuple[str, str]:
-        """The merchant clicks "install" in the console: a console session (cookie value) and
-        the app's launch URL to go to."""
-        app = self.app(app_id)
-        merchant = self.merchant(merchant_id)
-        session = secrets.token_urlsafe(24)
-        self.store.run(
-            "INSERT INTO console_sessions(session_id, merchant_id, app_id, expires_at) VALUES (?, ?, ?, ?)",
-            session,
-            merchant["merchantId"],
-            app["app_id"],
-            _now() + 1800,
-        )
-        return session, app["launch_url"]
+    def __init__(self, sandbox: SandboxState) -> None:
+        self.sandbox = sandbox
+        self.store = sandbox.store
 
     # --- the authorization endpoint ------------------------------------------------------------
     def authorize(self, query: str, console_session: str | None) -> str:
@@ -266,7 +130,7 @@ class Sandbox:
         session = None
         if console_session:
             session = self.store.one(
-                "SELECT * FROM console_sessions WHERE session_id = ? AND expires_at > ?", console_session, _now()
+                "SELECT * FROM console_sessions WHERE session_id = ? AND expires_at > ?", console_session, time.time()
             )
         if session is None:
             raise AuthorizeError("no merchant is signed in to the console (start the install from the console)", 401)
@@ -283,10 +147,10 @@ class Sandbox:
             redirect_uri,
             params["code_challenge"],
             installation_id,
-            _now() + self.config.code_ttl,
+            time.time() + self.sandbox.config.code_ttl,
         )
         url = f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode({'code': code, 'state': state})}"
-        token = self.key.token(installation_id, url, None, ttl=self.config.verification_token_ttl)
+        token = self.sandbox.key.token(installation_id, url, None, ttl=self.sandbox.config.verification_token_ttl)
         return with_token(url, token)
 
     def _installation_for(self, app_id: str, merchant_id: str) -> str:
@@ -302,7 +166,7 @@ class Sandbox:
             db.execute(
                 "INSERT INTO installations(installation_id, app_id, merchant_id, status, created_at, updated_at) "
                 "VALUES (?, ?, ?, 'authorized', ?, ?)",
-                (installation_id, app_id, merchant_id, _now(), _now()),
+                (installation_id, app_id, merchant_id, time.time(), time.time()),
             )
             return installation_id
 
@@ -354,26 +218,33 @@ class Sandbox:
 
     def _issue(self, db: Any, client_id: str, installation_id: str, code_hash: str) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-        now = _now()
+        now = time.time()
         db.executemany(
             "INSERT INTO tokens(token_hash, kind, client_id, installation_id, code_hash, expires_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (digest(access), "access", client_id, installation_id, code_hash, now + self.config.access_token_ttl),
+                (
+                    digest(access),
+                    "access",
+                    client_id,
+                    installation_id,
+                    code_hash,
+                    now + self.sandbox.config.access_token_ttl,
+                ),
                 (
                     digest(refresh),
                     "refresh",
                     client_id,
                     installation_id,
                     code_hash,
-                    now + self.config.refresh_token_ttl,
+                    now + self.sandbox.config.refresh_token_ttl,
                 ),
             ],
         )
         return {
             "access_token": access,
             "token_type": "Bearer",
-            "expires_in": self.config.access_token_ttl,
+            "expires_in": self.sandbox.config.access_token_ttl,
             "refresh_token": refresh,
         }
 
@@ -398,7 +269,7 @@ class Sandbox:
             raise OAuthError(
                 "invalid_grant", "the authorization code was already used; tokens issued for it are revoked"
             )
-        if row["expires_at"] <= _now():
+        if row["expires_at"] <= time.time():
             raise OAuthError("invalid_grant", "the authorization code expired")
         if row["client_id"] != client_id:
             raise OAuthError("invalid_grant", "the authorization code was issued to another client")
@@ -409,7 +280,7 @@ class Sandbox:
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         with self.store.transaction() as db:
             claimed = db.execute(
-                "UPDATE codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL", (_now(), code_hash)
+                "UPDATE codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL", (time.time(), code_hash)
             ).rowcount
             if not claimed:
                 db.execute("UPDATE tokens SET revoked = 1 WHERE code_hash = ?", (code_hash,))
@@ -417,7 +288,7 @@ class Sandbox:
                 installed = db.execute(
                     "UPDATE installations SET status = 'installed', updated_at = ? WHERE installation_id = ? "
                     "AND status != 'uninstalled'",
-                    (_now(), row["installation_id"]),
+                    (time.time(), row["installation_id"]),
                 ).rowcount
                 if installed:
                     return self._issue(db, client_id, row["installation_id"], code_hash)
@@ -441,7 +312,7 @@ class Sandbox:
                 raise OAuthError("invalid_grant", "the refresh token was revoked")
             if row["used"]:
                 raise OAuthError("invalid_grant", "the refresh token was already used; use the one issued with it")
-            if row["expires_at"] <= _now():
+            if row["expires_at"] <= time.time():
                 raise OAuthError("invalid_grant", "the refresh token expired")
             db.execute("UPDATE tokens SET used = 1 WHERE token_hash = ?", (token_hash,))
             return self._issue(db, client_id, row["installation_id"], row["code_hash"])
@@ -459,7 +330,7 @@ class Sandbox:
             raise PermissionError("the access token is not valid")
         if row["revoked"] or row["status"] == "uninstalled":
             raise PermissionError("the access token was revoked")
-        if row["expires_at"] <= _now():
+        if row["expires_at"] <= time.time():
             raise PermissionError("the access token expired")
         merchant = self.store.merchant(row["merchant_id"])
         assert merchant is not None
@@ -467,70 +338,52 @@ class Sandbox:
 
     def expire_access_tokens(self, installation_id: str) -> int:
         """Make every access token of the installation expired now (a test hook)."""
-        self.installation(installation_id)
+        self.sandbox.installation(installation_id)
         return self.store.run(
             "UPDATE tokens SET expires_at = ? WHERE installation_id = ? AND kind = 'access' AND expires_at > ?",
-            _now() - 1,
+            time.time() - 1,
             installation_id,
-            _now() - 1,
+            time.time() - 1,
         )
 
-    # --- calls to the app ----------------------------------------------------------------------------
-    def _signed_call(
-        self, installation_id: str, method: str, url: str, body: bytes | None, limit: int = 500
-    ) -> dict[str, Any]:
-        token = self.key.token(installation_id, url, body, ttl=self.config.verification_token_ttl)
-        where = self.config.verification_token_in
-        target = with_token(url, token) if where in ("query", "both") else url
-        headers = {TOKEN_HEADER: token} if where in ("header", "both") else {}
-        if body is not None:
-            headers["content-type"] = "application/json"
+
+def _page(title: str, message: str, status: int) -> HTMLResponse:
+    body = (
+        f"<!doctype html><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+def _oauth_error(error: OAuthError) -> JSONResponse:
+    headers = dict(_NO_STORE)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="bwp-sandbox"'
+    return JSONResponse(
+        {"error": error.error, "error_description": error.description}, status_code=error.status, headers=headers
+    )
+
+
+def oauth_router(oauth: OAuthServer) -> APIRouter:
+    """``GET /marketplace/authorize`` and ``POST /token``."""
+    router = APIRouter()
+
+    @router.get(SANDBOX_AUTHORIZE_PATH, response_model=None)
+    async def authorize(request: Request) -> Response:
         try:
-            with httpx.Client(trust_env=False, timeout=15, follow_redirects=False) as http:
-                response = http.request(method, target, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return {"status_code": None, "url": url, "ok": False, "error": f"{type(exc).__name__}: {exc}", "text": ""}
-        return {
-            "status_code": response.status_code,
-            "url": url,
-            "ok": response.is_success,
-            "error": "" if response.is_success else f"HTTP {response.status_code}",
-            "text": response.text[:limit],
-        }
+            location = oauth.authorize(request.url.query, request.cookies.get(CONSOLE_COOKIE))
+        except AuthorizeError as error:
+            if error.status == 401:
+                return sign_in_page(error.message, f"{str(request.base_url).rstrip('/')}{CONSOLE_PATH}")
+            return _page("Invalid authorization request", error.message, error.status)
+        return RedirectResponse(location, status_code=302)
 
-    def open_settings(self, installation_id: str, limit: int = 500) -> dict[str, Any]:
-        """The merchant opens the app's settings from the console: GET the settings URL (the
-        answer's first ``limit`` characters are kept)."""
-        installation = self.installation(installation_id)
-        app = self.app(installation["app_id"])
-        return self._signed_call(installation_id, "GET", app["settings_url"], None, limit)
+    @router.post(TOKEN_PATH, response_model=None)
+    async def token(request: Request) -> Response:
+        body = await request.body()
+        try:
+            issued = oauth.token(body, request.headers.get("content-type", ""), request.headers.get("authorization"))
+        except OAuthError as error:
+            return _oauth_error(error)
+        return JSONResponse(issued, headers=_NO_STORE)
 
-    def uninstall(self, installation_id: str) -> dict[str, Any]:
-        """The merchant removes the app: POST the uninstall URL with a JSON body, then revoke
-        the installation's tokens."""
-        installation = self.installation(installation_id)
-        if installation["status"] == "uninstalled":
-            raise ValueError(f"installation {installation_id} is already uninstalled")
-        app = self.app(installation["app_id"])
-        body = _json({"installationId": installation_id, "eventType": "UNINSTALL", "timestamp": int(_now())}).encode()
-        result = self._signed_call(installation_id, "POST", app["uninstall_url"], body)
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE installations SET status = 'uninstalled', updated_at = ? WHERE installation_id = ?",
-                (_now(), installation_id),
-            )
-            db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
-        return result
-
-
-def _public(row: Any) -> dict[str, Any]:
-    """An app row without its secret hash."""
-    app = dict(row)
-    app.pop("secret_hash", None)
-    return app
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))
+    return router

@@ -1,77 +1,21 @@
-"""Buy with Prime events: types, order lifecycles, payload shapes and the EventBridge
-envelope the sandbox publishes to the partner event bus.
+"""What happens to a merchant, as Buy with Prime events tell it: orders walking through their
+lifecycles (confirmed, shipped, delivered, returned, refunded, cancelled), and catalog and
+privacy occurrences. Each step changes the order and yields an :class:`Occurrence`: an event
+type and the resources it names.
 
 Events are thin: ``resources`` names what changed (``businessProduct/<bp>/order/<id>`` and
-sub-resources), the consumer queries the API for the rest. Each event is published in every
-shape asked for: ``2024-11-01`` (the webhook payload as ``detail``, plus
-``contextKeys.installationId`` unless ``event_context_keys`` is off), ``legacy``
-(``detail.eventType`` + ``detail.contextKeys``) and ``2024-01-01`` (empty ``detail``).
-
-A 2024-01-01 event has no id of its own: its identity is the EventBridge envelope's ``id``,
-so its data record is keyed by that (:func:`record_key`). The bus delivers an event again
-with the same envelope id, which the sandbox cannot do through PutEvents, so it never sends
-a 2024-01-01 event twice.
+sub-resources), the consumer queries the API for the rest. How an occurrence becomes an
+event's ``detail`` is in ``event_shapes.py``; the event types are in ``bwp_workshop.names``.
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import names
 from .merchants import iso
-
-#: What a partner event source's name starts with: ``aws.partner/buywithprime/<name>``.
-PARTNER_SOURCE_PREFIX = f"{names.PARTNER_SOURCE_PREFIX}/"
-
-ORDER_EVENT_TYPES = (
-    "ORDER_CONFIRMED",
-    "PACKAGE_DELIVERY_IN_TRANSIT",
-    "PACKAGE_DELIVERED",
-    "PACKAGE_DELIVERY_CANCELLED",
-    "PACKAGE_TRACKER_MILESTONE_CHANGED",
-    "REFUND_REQUESTED",
-    "REFUND_COMPLETED",
-    "RETURN_STARTED",
-    "RETURN_PACKAGE_IN_TRANSIT",
-    "RETURN_PACKAGE_DELIVERED",
-    "RETURN_PACKAGE_DELIVERY_FAILED",
-    "RETURN_ITEM_GRADED",
-    "RETURN_COMPLETED",
-)
-CATALOG_EVENT_TYPES = ("BUYABILITY_CHANGED", "INVENTORY_CHANGED")
-PRIVACY_EVENT_TYPES = (
-    "PERSONAL_DATA_DELETION_TASK_COMPLETED",
-    "PERSONAL_DATA_DELETION_TASK_FAILED",
-    "PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED",
-    "PERSONAL_DATA_RETRIEVAL_TASK_FAILED",
-)
-#: Every event type a subscription can name.
-EVENT_TYPES = ORDER_EVENT_TYPES + CATALOG_EVENT_TYPES + PRIVACY_EVENT_TYPES
-
-#: Ways an emitted event can be broken on purpose, to test a consumer's defences: each can
-#: never be recorded. ``missing_installation``: no contextKeys and no business product in its
-#: resources (no tenant); ``unknown_installation``: no contextKeys and a business product no
-#: installation has; ``garbage_detail``: a detail of no known shape and resources that are not
-#: kind/id paths; ``foreign_source``: not a Buy with Prime source (the rule never lets it in).
-MALFORMATIONS = ("missing_installation", "unknown_installation", "garbage_detail", "foreign_source")
-#: The shape whose events have no id but the envelope's.
-THIN_SHAPE = "2024-01-01"
-
-
-def record_key(entry: dict[str, Any]) -> str | None:
-    """The data-table key of a ledger entry's event: its ``event_id``, or for a thin
-    2024-01-01 event the id EventBridge gave it (None while it is undelivered)."""
-    if entry.get("shape") == THIN_SHAPE:
-        envelopes = entry.get("envelope_ids") or []
-        return str(envelopes[0]) if envelopes else None
-    return str(entry["event_id"])
-
-
-FOREIGN_SOURCE = "com.example.not-buywithprime"
 
 
 @dataclass
@@ -281,73 +225,3 @@ def catalog_occurrence(merchant: dict[str, Any], rng: random.Random, event_type:
 def privacy_occurrence(merchant: dict[str, Any], rng: random.Random, event_type: str) -> Occurrence:
     task = f"task-{rng.getrandbits(48):012x}"
     return Occurrence(event_type, [f"businessProduct/{merchant['businessProductId']}/personalDataTask/{task}"])
-
-
-def detail(
-    shape: str,
-    occurrence: Occurrence,
-    *,
-    event_id: str,
-    subscription_id: str,
-    installation_id: str,
-    when: str,
-    context_keys: bool = True,
-) -> dict[str, Any]:
-    """The ``detail`` of an event in one of the shapes (``context_keys``: whether a
-    2024-11-01 detail carries ``contextKeys.installationId``)."""
-    if shape == "2024-01-01":
-        return {}
-    if shape == "legacy":
-        legacy: dict[str, Any] = {
-            "eventId": event_id,
-            "eventType": occurrence.type,
-            "contextKeys": {"installationId": installation_id},
-        }
-        if occurrence.order_id:
-            legacy["orderIdentifier"] = {"orderId": occurrence.order_id}
-        return legacy
-    body = {
-        "eventId": event_id,
-        "idempotencyKey": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bwp-sandbox:{event_id}")),
-        "eventDescriptor": occurrence.type,
-        "resources": occurrence.resources,
-        "apiVersion": "2024-11-01",
-        "subscriptionId": subscription_id,
-        "eventTime": when,
-        "data": occurrence.data,
-    }
-    if context_keys:
-        body["contextKeys"] = {"installationId": installation_id}
-    return body
-
-
-def _without_business_product(path: str) -> str:
-    """``businessProduct/bp/order/o-1`` -> ``order/o-1``."""
-    return "/".join(path.split("/")[2:]) if path.startswith("businessProduct/") else path
-
-
-def malform(
-    kind: str, source: str, body: dict[str, Any], rng: random.Random, resources: list[str] | None = None
-) -> tuple[str, dict[str, Any], list[str]]:
-    """The source, detail and resources of an event broken in the way ``kind`` names."""
-    body = dict(body)
-    resources = list(resources or [])
-    if kind == "missing_installation":
-        body.pop("contextKeys", None)
-        # The same paths without their businessProduct: nothing names the tenant.
-        resources = [_without_business_product(path) for path in resources]
-        resources = [path for path in resources if path]
-    elif kind == "unknown_installation":
-        body.pop("contextKeys", None)
-        unknown = f"bp-unknown-{rng.getrandbits(32):08x}"
-        resources = [f"businessProduct/{unknown}/{_without_business_product(path)}".rstrip("/") for path in resources]
-    elif kind == "garbage_detail":
-        body = {"garbage": f"{rng.getrandbits(64):016x}", "note": "not a Buy with Prime event"}
-        resources = [f"garbage/{rng.getrandbits(32):08x}/odd"]
-    elif kind == "foreign_source":
-        source = FOREIGN_SOURCE
-    else:
-        raise ValueError(f"unknown malformation {kind!r}; choose from {', '.join(MALFORMATIONS)}")
-    if "resources" in body:
-        body["resources"] = resources
-    return source, body, resources
