@@ -148,7 +148,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "02-app-onboarding",
-            ("workshop.onboarding_request",),
+            ("registration.onboarding_request",),
             (
                 "no AWS call: the launch, install, settings and uninstall URLs from InfraStack's "
                 f"{names.OUT_APP_BASE_URL}, for the onboarding request to Buy with Prime",
@@ -157,10 +157,10 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         Step(
             "03-oauth-handler",
             (
-                "workshop.build_and_push_image",
-                "onboarding.store_client_credentials",
+                "image.build_and_push_image",
+                "prerequisites.store_client_credentials",
                 "deploy.deploy",
-                "workshop.wait_for_app",
+                "image.wait_for_app",
             ),
             (
                 image,
@@ -171,7 +171,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "04-merchant-install",
-            ("workshop.install_app", "api.access_token", "api.refresh_token"),
+            ("install.install_app", "api.access_token", "api.refresh_token"),
             (
                 "the merchant installs from the Buy with Prime console (by hand)",
                 f"dynamodb:Query/PutItem on the token table; POST {settings.token_url} (refresh)",
@@ -179,7 +179,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "05-event-subscriptions",
-            ("api.subscribe_events", "onboarding.ensure_partner_event_bus", "deploy.deploy"),
+            ("subscriptions.subscribe_events", "prerequisites.ensure_partner_event_bus", "deploy.deploy"),
             (
                 f"Buy with Prime GraphQL createEventSubscription at {settings.graphql_url}",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
@@ -189,11 +189,11 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         Step(
             "06-test-events",
             (
-                "events.send_test_events",
-                "events.wait_for_records",
-                "events.queue_depths",
-                "events.wait_for_dead_letters",
-                "events.redrive_dead_letters",
+                "pipeline.send_test_events",
+                "pipeline.wait_for_records",
+                "pipeline.queue_depths",
+                "dead_letters.wait_for_dead_letters",
+                "dead_letters.redrive_dead_letters",
             ),
             (
                 "sqs:SendMessageBatch test events onto the queue; dynamodb:BatchGetItem of the sent events' keys "
@@ -210,10 +210,10 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         Step(
             "99-clean-up",
             (
-                "api.unsubscribe_events",
+                "subscriptions.unsubscribe_events",
                 "deploy.destroy",
-                "workshop.clean_up_outside_cloudformation",
-                "workshop.leftovers",
+                "cleanup.clean_up_outside_cloudformation",
+                "cleanup.leftovers",
             ),
             (
                 "Buy with Prime GraphQL deleteEventSubscription",
