@@ -1,7 +1,8 @@
 """The event Lambda's deployment folder, built without Docker and cached by its inputs.
 
 The folder holds what the Lambda runtime (Python 3.12 on x86_64) imports: the handler code
-from ``lambdas/event_handler/``, the light shared part of :mod:`bwp_workshop` (the package's
+from ``lambdas/event_handler/`` (every module there: the entry point ``handler.py`` and the
+modules it imports), the light shared part of :mod:`bwp_workshop` (the package's
 ``__init__``, ``errors``, ``names`` and ``core/``), and the wheels of the handler's
 ``requirements.txt`` for that platform, installed with ``pip --target --platform
 manylinux2014_x86_64 --only-binary=:all:``. Nothing here imports the CDK, so the event tests
