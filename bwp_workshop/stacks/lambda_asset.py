@@ -36,7 +36,10 @@ from ..settings import Settings, get_settings
 
 #: The handler folder, relative to the project.
 HANDLER_DIR = Path("lambdas") / "event_handler"
-#: Files and folders of ``bwp_workshop`` the handler may import (light: no CDK, Jupyter, pandas).
+#: Files and folders of ``bwp_workshop`` the deployables may import (light: no CDK, Jupyter,
+#: pandas): the one list of them. The Lambda's folder bundles them; the OAuth app image copies
+#: them beside ``oauth_app/``, and tests/oauth_app/test_image.py holds ``oauth_app/Dockerfile``'s
+#: COPY lines and ``.dockerignore`` equal to this list.
 SHARED_PACKAGE_PARTS = ("__init__.py", "errors.py", "names.py", "core")
 #: The Lambda runtime the wheels are chosen for.
 PIP_PLATFORM_OPTIONS = (
