@@ -49,8 +49,8 @@ class Services:
     def external_url(self, request: Request) -> str:
         """The URL as Buy with Prime sent it (what it signed), not as this container sees it."""
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-        path = raw_path.decode("latin-1").split("?", 1)[0]
-        query = request.scope.get("query_string", b"").decode("latin-1")
+        path: str = raw_path.decode("latin-1").split("?", 1)[0]
+        query: str = request.scope.get("query_string", b"").decode("latin-1")
         if self.config.request_url_from == "forwarded":
             origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
         else:
