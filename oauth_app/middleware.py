@@ -5,13 +5,12 @@ or body buffering to a request."""
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
 
-log = logging.getLogger("oauth_app")
+from . import log
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 QUIET_PATHS = frozenset({"/health", "/_bwp/health"})

@@ -45,6 +45,9 @@ def load_handler_module(project_dir: Path | None = None) -> ModuleType:
     if loaded is not None:
         return loaded
     path = handler_path(project_dir)
+    # On Lambda the handler's folder is on sys.path: its sibling modules import as top-level ones.
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
     spec = importlib.util.spec_from_file_location(HANDLER_MODULE, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

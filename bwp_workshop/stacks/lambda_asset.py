@@ -1,7 +1,8 @@
 """The event Lambda's deployment folder, built without Docker and cached by its inputs.
 
 The folder holds what the Lambda runtime (Python 3.12 on x86_64) imports: the handler code
-from ``lambdas/event_handler/``, the light shared part of :mod:`bwp_workshop` (the package's
+from ``lambdas/event_handler/`` (every module there: the entry point ``handler.py`` and the
+modules it imports), the light shared part of :mod:`bwp_workshop` (the package's
 ``__init__``, ``errors``, ``names`` and ``core/``), and the wheels of the handler's
 ``requirements.txt`` for that platform, installed with ``pip --target --platform
 manylinux2014_x86_64 --only-binary=:all:``. Nothing here imports the CDK, so the event tests
@@ -35,7 +36,10 @@ from ..settings import Settings, get_settings
 
 #: The handler folder, relative to the project.
 HANDLER_DIR = Path("lambdas") / "event_handler"
-#: Files and folders of ``bwp_workshop`` the handler may import (light: no CDK, Jupyter, pandas).
+#: Files and folders of ``bwp_workshop`` the deployables may import (light: no CDK, Jupyter,
+#: pandas): the one list of them. The Lambda's folder bundles them; the OAuth app image copies
+#: them beside ``oauth_app/``, and tests/oauth_app/test_image.py holds ``oauth_app/Dockerfile``'s
+#: COPY lines and ``.dockerignore`` equal to this list.
 SHARED_PACKAGE_PARTS = ("__init__.py", "errors.py", "names.py", "core")
 #: The Lambda runtime the wheels are chosen for.
 PIP_PLATFORM_OPTIONS = (

@@ -12,16 +12,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
-from oauth_app.app import MAX_BODY, MAX_CODE, STATE_COOKIE, create_app
+from oauth_app.api.deps import MAX_BODY
+from oauth_app.api.routes.oauth import MAX_CODE, STATE_COOKIE
+from oauth_app.app import create_app
+from tests.oauth_app.checks import BAD_TOKENS, assert_nothing_secret_logged, state_items, token_items
 from tests.oauth_app.conftest import (
     BASE_URL,
     OTHER_KEY,
+    AppLogs,
     ScriptedTokenEndpoint,
+    app_logs,  # noqa: F401  (fixture)
     config,
     install_url,
     launch,
@@ -29,7 +35,6 @@ from tests.oauth_app.conftest import (
     table,  # noqa: F401  (fixture)
     token_endpoint,  # noqa: F401  (fixture)
 )
-from tests.oauth_app.test_app import BAD_TOKENS, assert_nothing_secret_logged, state_items, token_items
 
 UNINSTALL = f"{BASE_URL}/uninstall"
 BODY = b'{"installationId":"inst-keep","reason":"merchant removed the app"}'
@@ -183,6 +188,7 @@ def test_a_bad_request_is_refused_with_a_reason_and_changes_nothing(
     client: TestClient,
     table: Any,  # noqa: F811
     token_endpoint: ScriptedTokenEndpoint,  # noqa: F811
+    app_logs: AppLogs,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -211,4 +217,8 @@ def test_a_bad_request_is_refused_with_a_reason_and_changes_nothing(
     assert token_items(table) == items  # nothing stored, nothing deleted
     assert len(token_endpoint.requests) == exchanges  # no code exchanged
     assert [item[TOKEN_PK] for item in state_items(table)] == [OAUTH_STATE_PREFIX + pending["state"]]  # not spent
-    assert_nothing_secret_logged(caplog, capsys, "the-code", "first-code", pending["state"])
+    secrets = ("the-code", "first-code", pending["state"])
+    assert not [value for value in secrets if value in response.text], "the answer repeats a secret"
+    path = urlsplit(request.url).path
+    rejection = f"{request.method} {path} refused {status} {code}"
+    assert_nothing_secret_logged(app_logs, caplog, capsys, *secrets, logged=[rejection])

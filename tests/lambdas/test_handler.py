@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import threading
 from decimal import Decimal
 from typing import Any
@@ -293,3 +294,28 @@ def test_the_handler_reads_its_configuration_from_the_environment(
     }
     config = handler_module.Config.from_environment(env)
     assert (config.data_table, config.api_version) == ("d", "2024-11-01")
+
+
+def test_the_batch_cache_computes_once_per_key_and_remembers_a_failure(handler_module: Any) -> None:
+    processing = sys.modules["event_processing"]  # the handler's sibling module, as on Lambda
+    cache = processing.BatchCache()
+    calls: list[str] = []
+
+    def compute(key: str) -> Any:
+        def run() -> str:
+            calls.append(key)
+            if key == "bad":
+                raise processing.RecordFailed("no token for bad", processing.PERMANENT)
+            return key.upper()
+
+        return run
+
+    assert cache.get("a", compute("a")) == cache.get("a", compute("a")) == "A"
+    raised = []
+    for _ in range(2):
+        with pytest.raises(processing.RecordFailed) as failure:
+            cache.get("bad", compute("bad"))
+        assert (failure.value.reason, failure.value.kind) == ("no token for bad", processing.PERMANENT)
+        raised.append(failure.value)
+    assert calls == ["a", "bad"]  # each key computed once, its failure remembered
+    assert raised[0] is not raised[1]  # a fresh exception per record: no shared traceback

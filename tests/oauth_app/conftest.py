@@ -5,8 +5,9 @@ TestClient over the app."""
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,9 +21,12 @@ from fastapi.testclient import TestClient
 
 from bwp_workshop.core.verification import request_hash
 from bwp_workshop.settings import Settings
+from oauth_app.app import create_app
 from oauth_app.config import AppConfig
 from tests.conftest import create_token_table
 
+#: The loggers whose records are the app's: its own and the shared core's.
+APP_LOGGERS = ("oauth_app", "bwp_workshop")
 BASE_URL = "https://app.example.test"
 AUTHORIZE_URL = "https://bwp.example.test/marketplace/authorize"
 TOKEN_URL = "https://bwp.example.test/token"
@@ -146,3 +150,53 @@ def secrets_in(text: str, *values: str) -> list[str]:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, default=str)
+
+
+class AppLogs(logging.Handler):
+    """Every record the app (and the core it calls) logs during a test, captured on its own
+    loggers at INFO: whatever another test did to the root logger, the levels or propagation,
+    what the app logs is here."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def text(self) -> str:
+        """The records as the container prints them (level, logger, message, traceback)."""
+        formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
+        return "\n".join(formatter.format(record) for record in self.records)
+
+
+@pytest.fixture
+def app_logs() -> Iterator[AppLogs]:
+    capture = AppLogs()
+    saved = []
+    for name in APP_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.disabled))
+        logger.setLevel(logging.INFO)
+        logger.disabled = False
+        logger.addHandler(capture)
+    yield capture
+    for logger, level, disabled in saved:
+        logger.removeHandler(capture)
+        logger.setLevel(level)
+        logger.disabled = disabled
+
+
+@pytest.fixture
+def client(table: Any, token_endpoint: ScriptedTokenEndpoint) -> Iterator[TestClient]:
+    """A TestClient over the app on ``table`` and the scripted token endpoint."""
+    app = create_app(config(), table=table, http=token_endpoint.client())
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+@pytest.fixture(autouse=True)
+def _logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Everything logged at INFO reaches ``caplog`` (the secret checks read it too)."""
+    caplog.set_level(logging.INFO)

@@ -14,6 +14,7 @@ import pytest
 
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
 from bwp_workshop.settings import Settings
+from bwp_workshop.stacks import lambda_asset
 from tests.conftest import clean_environ, free_port
 
 from .conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, PUBLIC_PEM, TABLE, TOKEN_URL, all_items
@@ -33,21 +34,53 @@ def test_the_dockerfile_is_multi_stage_slim_amd64_non_root_with_a_healthcheck() 
     assert cmd[:2] == ["uvicorn", "oauth_app.main:app"]
     assert "--proxy-headers" in cmd and "--no-access-log" in cmd
     assert dockerfile.env()["FORWARDED_ALLOW_IPS"]
-    copied = {source for sources, _ in dockerfile.copies() for source in sources}
-    assert copied == {
-        "oauth_app/",
-        "bwp_workshop/__init__.py",
-        "bwp_workshop/errors.py",
-        "bwp_workshop/names.py",
-        "bwp_workshop/core/",
+
+
+def shipped_parts() -> set[str]:
+    """What the image ships, from the one list: ``oauth_app/`` and each of
+    ``SHARED_PACKAGE_PARTS`` (``bwp_workshop/<part>``, a folder ending in ``/``)."""
+    package = lambda_asset.package_dir()
+    shared = {
+        f"bwp_workshop/{part}/" if (package / part).is_dir() else f"bwp_workshop/{part}"
+        for part in lambda_asset.SHARED_PACKAGE_PARTS
     }
+    return {"oauth_app/", *shared}
 
 
-def test_the_build_context_holds_what_the_image_copies_and_nothing_else() -> None:
-    patterns = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and line[0] != "#"]
-    assert patterns[0] == "*"
-    allowed = {line[1:] for line in patterns if line.startswith("!")}
-    assert allowed == {source for sources, _ in Dockerfile.parse().copies() for source in sources}
+def differences(where: str, found: set[str]) -> str:
+    """Why ``found`` (what ``where`` lists) is not :func:`shipped_parts`; empty when it is."""
+    expected = shipped_parts()
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    if not missing and not extra:
+        return ""
+    return (
+        f"{where} disagrees with SHARED_PACKAGE_PARTS (bwp_workshop/stacks/lambda_asset.py, plus oauth_app/): "
+        f"missing {missing or 'nothing'}, extra {extra or 'nothing'}"
+    )
+
+
+def dockerignore_allowed(text: str) -> set[str]:
+    patterns = [line for line in text.splitlines() if line and line[0] != "#"]
+    assert patterns[0] == "*", ".dockerignore must start by excluding everything"
+    return {line[1:] for line in patterns if line.startswith("!")}
+
+
+def test_the_dockerfile_copies_exactly_the_shipped_parts() -> None:
+    copied = {source for sources, _ in Dockerfile.parse().copies() for source in sources}
+    assert not differences("oauth_app/Dockerfile's COPY lines", copied)
+
+
+def test_the_build_context_admits_exactly_the_shipped_parts() -> None:
+    allowed = dockerignore_allowed((REPO / ".dockerignore").read_text())
+    assert not differences(".dockerignore's ! lines", allowed)
+
+
+def test_a_part_missing_or_extra_is_named() -> None:
+    parts = shipped_parts()
+    assert "bwp_workshop/core/" in parts and "bwp_workshop/names.py" in parts
+    found = (parts - {"bwp_workshop/names.py"}) | {"bwp_workshop/settings.py"}
+    message = differences(".dockerignore's ! lines", found)
+    assert "missing ['bwp_workshop/names.py']" in message and "extra ['bwp_workshop/settings.py']" in message
 
 
 def test_the_image_files_alone_hold_every_module_the_app_imports(tmp_path: Path) -> None:

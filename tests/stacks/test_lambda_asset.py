@@ -12,7 +12,7 @@ import pytest
 
 from bwp_workshop.stacks import lambda_asset
 from bwp_workshop.stacks.lambda_asset import LambdaAssetError, asset_hash, build_lambda_asset
-from tests.conftest import clean_environ
+from tests.conftest import REPO_ROOT, clean_environ
 
 from .conftest import stack_settings
 
@@ -37,7 +37,10 @@ def _no_pip(command, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 def test_the_folder_has_the_handler_the_shared_package_and_the_wheels(tmp_path: Path) -> None:
     folder = build_lambda_asset(stack_settings(tmp_path))
-    assert (folder / "handler.py").is_file()
+    handler_modules = sorted(path.stem for path in (REPO_ROOT / lambda_asset.HANDLER_DIR).glob("*.py"))
+    assert {"handler", "event_processing"} <= set(handler_modules)
+    for module in handler_modules:  # the entry point and every module it imports
+        assert (folder / f"{module}.py").is_file(), module
     assert not (folder / "requirements.txt").exists()
     for shared in ("__init__.py", "errors.py", "names.py"):
         assert (folder / "bwp_workshop" / shared).is_file()
@@ -47,7 +50,7 @@ def test_the_folder_has_the_handler_the_shared_package_and_the_wheels(tmp_path: 
         assert (folder / package).is_dir(), package
     # Bytecode for the Lambda's Python, compiled at build time (no compile on a cold start).
     if lambda_asset.python312():
-        for module in ("handler", "bwp_workshop/names", "httpx/_client", "botocore/session"):
+        for module in (*handler_modules, "bwp_workshop/names", "httpx/_client", "botocore/session"):
             path = folder / module
             pyc = path.parent / "__pycache__" / f"{path.name}.cpython-312.pyc"
             assert pyc.is_file(), module

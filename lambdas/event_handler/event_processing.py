@@ -1,0 +1,419 @@
+"""What the event Lambda does with each SQS record: parse it, find its tenant, enrich it from
+the Buy with Prime API, store it once, or dead-letter it when it can never succeed.
+
+:class:`EventProcessor` is the long-lived state of one Lambda instance (clients, the token
+endpoint, the store cache, the counters); :class:`Batch` is one invocation, whose shared work
+(each installation's token and store, each order) is done once and remembered in a
+:class:`BatchCache`. A failure is a :class:`RecordFailed`, permanent or transient.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
+from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
+from bwp_workshop.core.data_record import FROM_BUSINESS_PRODUCT, FROM_CONTEXT_KEYS, data_item
+from bwp_workshop.core.events import BwpEvent, MalformedEvent, parse_event
+from bwp_workshop.core.graphql import GraphQLClient, GraphQLError
+from bwp_workshop.core.token_store import StoredToken, TokenStore, TokenStoreError
+from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
+from bwp_workshop.names import (
+    DATA_PK,
+    ENV_API_VERSION,
+    ENV_BUSINESS_PRODUCT_TABLE,
+    ENV_CLIENT_SECRET_NAME,
+    ENV_DATA_TABLE,
+    ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_GRAPHQL_URL,
+    ENV_POWERTOOLS_SERVICE,
+    ENV_TOKEN_TABLE,
+    ENV_TOKEN_URL,
+    EVENT_HANDLER_SERVICE,
+    FAILURE_REASON_ATTRIBUTE,
+)
+
+logger = Logger(service=os.environ.get(ENV_POWERTOOLS_SERVICE) or EVENT_HANDLER_SERVICE)
+
+#: Refresh a token that expires within this many seconds (an API call must not outlive it).
+TOKEN_MARGIN_SECONDS = 60.0
+#: How long a store's site and widget ids are reused before they are asked again.
+STORE_CACHE_SECONDS = 3600.0
+#: API queries of one batch that run side by side.
+API_CONCURRENCY = 4
+
+#: Failures a retry cannot fix; anything else is logged as transient.
+PERMANENT = "permanent"
+TRANSIENT = "transient"
+
+
+class RecordFailed(Exception):
+    """A record could not be processed. ``kind`` is permanent or transient; ``reason`` is safe
+    to log (no tokens, no secrets)."""
+
+    def __init__(self, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+def _kind(transient: bool) -> str:
+    return TRANSIENT if transient else PERMANENT
+
+
+@dataclass(frozen=True)
+class Config:
+    data_table: str
+    token_table: str
+    client_secret_name: str
+    token_url: str
+    graphql_url: str
+    api_version: str = ""
+    #: Empty: only events with ``contextKeys.installationId`` can be tied to a tenant.
+    business_product_table: str = ""
+    #: Empty: a permanent failure is left to the queue's redrive policy (after its receives).
+    dead_letter_queue_url: str = ""
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        required = {
+            ENV_DATA_TABLE: "data_table",
+            ENV_TOKEN_TABLE: "token_table",
+            ENV_CLIENT_SECRET_NAME: "client_secret_name",
+            ENV_TOKEN_URL: "token_url",
+            ENV_GRAPHQL_URL: "graphql_url",
+        }
+        missing = [name for name in required if not env.get(name)]
+        if missing:
+            raise RuntimeError(f"the event handler is not configured: set {', '.join(missing)}")
+        values = {field: env[name] for name, field in required.items()}
+        return cls(
+            **values,
+            api_version=env.get(ENV_API_VERSION, ""),
+            business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
+            dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
+        )
+
+
+class EventProcessor:
+    """Long-lived state of one Lambda instance: clients, the token endpoint, the store cache.
+    Thread-safe, so the local event runner may invoke the handler from several pollers."""
+
+    def __init__(
+        self, config: Config, *, dynamodb: Any = None, secrets: Any = None, http: Any = None, sqs: Any = None
+    ) -> None:
+        self.config = config
+        if dynamodb is None or secrets is None or (sqs is None and config.dead_letter_queue_url):
+            import boto3  # here, not at import: the cold start pays it only when it is needed
+
+            dynamodb = dynamodb or boto3.resource("dynamodb")
+            secrets = secrets or boto3.client("secretsmanager")
+            if config.dead_letter_queue_url:
+                sqs = sqs or boto3.client("sqs")
+        self.sqs = sqs
+        self.data_table = dynamodb.Table(config.data_table)
+        self.business_products = (
+            BusinessProductMap(dynamodb.Table(config.business_product_table)) if config.business_product_table else None
+        )
+        self.dynamodb = dynamodb
+        self.tokens = TokenStore(dynamodb.Table(config.token_table))
+        self.secrets = secrets
+        self.graphql = GraphQLClient(config.graphql_url, api_version=config.api_version, http=http)
+        self._http = http
+        self._endpoint: TokenEndpoint | None = None
+        self._stores: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        #: DynamoDB calls on the data table (the token store counts its own), for measurements.
+        self.data_calls = 0
+        self.records_stored = 0
+        self.duplicates = 0
+        self.unenriched = 0
+        self.dead_lettered = 0
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    # --- what is shared across batches ----------------------------------------------------
+    def token_endpoint(self) -> TokenEndpoint:
+        with self._lock:
+            if self._endpoint is None:
+                try:
+                    client_id, client_secret = client_credentials(self.secrets, self.config.client_secret_name)
+                except CredentialsUnavailable as exc:
+                    raise RecordFailed(str(exc), TRANSIENT) from None
+                kwargs = {"http": self._http} if self._http is not None else {}
+                self._endpoint = TokenEndpoint(self.config.token_url, client_id, client_secret, **kwargs)
+            return self._endpoint
+
+    def store(self, token: StoredToken) -> dict[str, Any]:
+        """The installation's ``{siteId, widgetId}``, from the API once an hour at most."""
+        cached = self._stores.get(token.installation_id)
+        if cached and time.monotonic() - cached[0] < STORE_CACHE_SECONDS:
+            return cached[1]
+        store = self.graphql.store(access_token=token.access_token, installation_id=token.installation_id)
+        with self._lock:
+            self._stores[token.installation_id] = (time.monotonic(), store)
+        return store
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for a batch's API queries (the calls wait on the network, not the CPU)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=API_CONCURRENCY, thread_name_prefix="bwp-api")
+            return self._executor
+
+    def new_batch(self) -> Batch:
+        return Batch(self)
+
+    def dead_letter(self, record: SQSRecord, reason: str) -> bool:
+        """Send a record that can never succeed to the dead-letter queue now (its body as it
+        came, the reason as a message attribute); False when no dead-letter queue is
+        configured (the queue's redrive policy then moves it after its last receive)."""
+        if not self.config.dead_letter_queue_url or self.sqs is None:
+            return False
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.config.dead_letter_queue_url,
+                MessageBody=record.body,
+                MessageAttributes={FAILURE_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1024]}},
+            )
+        except Exception as exc:  # the record stays on the queue and is retried
+            raise RecordFailed(f"could not dead-letter ({type(exc).__name__}): {reason}", TRANSIENT) from None
+        self._count("dead_lettered")
+        return True
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BatchCache(Generic[K, V]):
+    """Values of one batch, each computed once per key: a value, or the :class:`RecordFailed`
+    its computation raised (raised again, as a new exception, for every record that asks)."""
+
+    def __init__(self) -> None:
+        self._values: dict[K, V | RecordFailed] = {}
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        if key not in self._values:
+            try:
+                self._values[key] = compute()
+            except RecordFailed as exc:
+                self._values[key] = exc
+        value = self._values[key]
+        if isinstance(value, RecordFailed):
+            raise RecordFailed(value.reason, value.kind)
+        return value
+
+
+class Batch:
+    """One invocation. Before its records are handled one by one, :meth:`prepare` does what
+    they share: the token of each installation is looked up once, its store asked once (and
+    then cached), and each order named in the batch is queried once, the queries running side
+    by side. An event twice in the batch is recorded once; one recorded by an earlier delivery
+    is refused by the conditional put (the handler reads nothing of the data table: its role
+    may only write there)."""
+
+    def __init__(self, processor: EventProcessor) -> None:
+        self.processor = processor
+        self._events: BatchCache[str, BwpEvent] = BatchCache()
+        self._tenants: BatchCache[str, str] = BatchCache()
+        self._tokens: BatchCache[str, StoredToken] = BatchCache()
+        self._stores: BatchCache[str, dict[str, Any]] = BatchCache()
+        self._orders: BatchCache[tuple[str, str], dict[str, Any]] = BatchCache()
+        self._seen: set[str] = set()
+
+    # --- parsing ------------------------------------------------------------------------
+    def event(self, message_id: str, body: str) -> BwpEvent:
+        def parse() -> BwpEvent:
+            try:
+                return parse_event(body)
+            except MalformedEvent as exc:
+                raise RecordFailed(f"malformed event: {exc.reason}", PERMANENT) from None
+
+        return self._events.get(message_id, parse)
+
+    def prepare(self, records: list[dict[str, Any]]) -> None:
+        """The batch's shared work; a failure here only costs the saving (each record then
+        does its own work, and fails on its own)."""
+        events = []
+        for record in records:
+            try:
+                events.append(self.event(str(record.get("messageId")), record.get("body", "")))
+            except RecordFailed:
+                continue
+        wanted: set[tuple[str, str]] = set()
+        for event in events:
+            if event.order_id:
+                try:
+                    wanted.add((self.tenant(event)[0], event.order_id))
+                except RecordFailed:
+                    continue
+        ready = []
+        for installation_id, order_id in sorted(wanted):
+            try:
+                token = self.token(installation_id)
+                self.store(token)
+            except RecordFailed:
+                continue
+            ready.append((token, order_id))
+        if len(ready) > 1:
+            list(self.processor.executor().map(lambda pair: self.order(*pair), ready))
+
+    # --- the tenant and the API's facts ----------------------------------------------------
+    def tenant(self, event: BwpEvent) -> tuple[str, str]:
+        """The event's installation and where it came from: ``contextKeys.installationId``
+        when the event carries it, else the installation its business product belongs to."""
+        if event.installation_id:
+            return event.installation_id, FROM_CONTEXT_KEYS
+        business_product = event.business_product_id
+        if business_product is None:
+            raise RecordFailed(
+                "the event names no tenant (no detail.contextKeys.installationId, no businessProduct in resources)",
+                PERMANENT,
+            )
+        installation_id = self._tenants.get(business_product, lambda: self._installation_of(business_product))
+        return installation_id, FROM_BUSINESS_PRODUCT
+
+    def _installation_of(self, business_product: str) -> str:
+        table = self.processor.business_products
+        if table is None:
+            raise RecordFailed(
+                f"business product {business_product}: the handler has no business product table "
+                f"({ENV_BUSINESS_PRODUCT_TABLE})",
+                PERMANENT,
+            )
+        try:
+            found = table.installation_of(business_product)
+        except BusinessProductMapError as exc:
+            raise RecordFailed(str(exc), _kind(exc.transient)) from None
+        if not found:
+            raise RecordFailed(
+                f"business product {business_product} maps to no installation (not installed, or uninstalled)",
+                PERMANENT,
+            )
+        return found
+
+    def token(self, installation_id: str) -> StoredToken:
+        """The installation's valid token, looked up (and refreshed if need be) once per batch."""
+
+        def lookup() -> StoredToken:
+            try:
+                return self.processor.tokens.valid_token(
+                    installation_id, self.processor.token_endpoint(), margin_seconds=TOKEN_MARGIN_SECONDS
+                )
+            except TokenStoreError as exc:
+                raise RecordFailed(str(exc), _kind(exc.transient)) from None
+            except TokenEndpointError as exc:
+                raise RecordFailed(f"token refresh failed: {exc}", _kind(exc.transient)) from None
+
+        return self._tokens.get(installation_id, lookup)
+
+    def store(self, token: StoredToken) -> dict[str, Any]:
+        """The installation's store (cached by the instance); a failure fails the batch's
+        records of that installation without asking again."""
+
+        def query() -> dict[str, Any]:
+            try:
+                return self.processor.store(token)
+            except GraphQLError as exc:
+                raise RecordFailed(f"API call failed: {exc}", _kind(exc.transient)) from None
+
+        return self._stores.get(token.installation_id, query)
+
+    def order(self, token: StoredToken, order_id: str) -> dict[str, Any]:
+        """The order, queried once per batch (events of one order often travel together)."""
+
+        def query() -> dict[str, Any]:
+            try:
+                return self.processor.graphql.order(
+                    order_id, access_token=token.access_token, installation_id=token.installation_id
+                )
+            except GraphQLError as exc:
+                raise RecordFailed(f"API call failed: {exc}", _kind(exc.transient)) from None
+
+        return self._orders.get((token.installation_id, order_id), query)
+
+    # --- one record -----------------------------------------------------------------------
+    def handle(self, record: SQSRecord) -> dict[str, Any] | None:
+        """Process one SQS record: the stored item, None for a duplicate; raises
+        :class:`RecordFailed` when it must be retried (or, after the maximum receive count,
+        dead-lettered)."""
+        try:
+            item = self._item(record)
+        except RecordFailed as exc:
+            if exc.kind == PERMANENT and self.processor.dead_letter(record, exc.reason):
+                logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason})
+                return None
+            raise
+        if item is None:
+            return None
+        return item if self._put(item) else None
+
+    def _item(self, record: SQSRecord) -> dict[str, Any] | None:
+        """The record's data item, or None when its event is already recorded (or earlier in
+        this batch)."""
+        event = self.event(record.message_id, record.body)
+        if event.event_id in self._seen:
+            self.processor._count("duplicates")
+            logger.info("duplicate event skipped", extra={"message_id": record.message_id, "event_id": event.event_id})
+            return None
+        installation_id, installation_from = self.tenant(event)
+        store: dict[str, Any] = {}
+        order = None
+        unenriched = None
+        try:
+            token = self.token(installation_id)
+            store = self.store(token)
+            order = self.order(token, event.order_id) if event.order_id else None
+        except RecordFailed as exc:
+            if exc.kind != PERMANENT:
+                raise
+            # Kept without the API's facts (no token: uninstalled; the API refuses the query).
+            unenriched = exc.reason
+            self.processor._count("unenriched")
+            logger.warning(
+                "event stored unenriched",
+                extra={"message_id": record.message_id, "reason": unenriched, "failure": PERMANENT},
+            )
+        self._seen.add(event.event_id)
+        return data_item(
+            event,
+            store,
+            order,
+            message_id=record.message_id,
+            installation_id=installation_id,
+            installation_from=installation_from,
+            unenriched_reason=unenriched,
+        )
+
+    def _put(self, item: dict[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        self.processor._count("data_calls")
+        try:
+            self.processor.data_table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": DATA_PK},
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            if code == "ConditionalCheckFailedException":
+                self.processor._count("duplicates")
+                return False
+            raise RecordFailed(f"the data table refused the write ({code})", TRANSIENT) from None
+        self.processor._count("records_stored")
+        return True

@@ -1,0 +1,260 @@
+"""The install URL (the OAuth redirect URI) in process (TestClient) against a token table on
+the local AWS and a scripted token endpoint: the good path, every bad input refused with a
+reason, a failing token endpoint or table; nothing stored and nothing secret logged."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from bwp_workshop.names import TOKEN_PK, TOKEN_TTL_ATTRIBUTE
+from oauth_app.api.routes.oauth import STATE_COOKIE
+from oauth_app.app import create_app
+
+from .checks import FailingTable, assert_nothing_secret_logged, state_items, token_items
+from .conftest import (
+    BASE_URL,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    AppLogs,
+    ScriptedTokenEndpoint,
+    all_items,
+    config,
+    install_url,
+    launch,
+    sign,
+)
+
+pytestmark = pytest.mark.usefixtures("table")
+
+
+# --- install: the good path ---------------------------------------------------------------
+def test_install_stores_the_token_pair_and_shows_no_token(
+    client: TestClient,
+    table: Any,
+    token_endpoint: ScriptedTokenEndpoint,
+    app_logs: AppLogs,
+    caplog: Any,
+    capsys: Any,
+) -> None:
+    params = launch(client)
+    (pending,) = state_items(table)
+    query = {"code": "auth-code-123456", "state": params["state"]}
+    url = install_url(query)
+    token = sign(url, installation_id="inst-42")
+    started = time.time()
+    response = client.get(f"{url}&verification-token={token}")
+    assert response.status_code == 200, response.text
+    assert "is installed" in response.text and "inst-42" in response.text
+    assert "access-token" not in response.text and "refresh-token" not in response.text
+    assert response.headers["content-security-policy"]
+    (form,) = token_endpoint.requests
+    assert form == {
+        "grant_type": "authorization_code",
+        "code": "auth-code-123456",
+        "redirect_uri": f"{BASE_URL}/install",
+        "code_verifier": pending["code_verifier"],
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
+    (item,) = token_items(table)
+    assert item[TOKEN_PK] == "inst-42"
+    assert item["access_token"] == "access-token-1-secretvalue"
+    assert item["refresh_token"] == "refresh-token-1-secretvalue"
+    assert started + 899 <= int(item["expires_at"]) <= time.time() + 901
+    assert started * 1000 - 1 <= int(item["updated_at"]) <= time.time() * 1000 + 1
+    assert state_items(table) == []  # consumed
+    assert_nothing_secret_logged(
+        app_logs,
+        caplog,
+        capsys,
+        "auth-code-123456",
+        pending["code_verifier"],
+        token,
+        params["state"],
+        logged=["installed inst-42 (token valid until", "GET /install 200"],
+    )
+
+
+def test_install_accepts_the_token_as_a_header(client: TestClient, table: Any) -> None:
+    params = launch(client)
+    url = install_url({"state": params["state"], "code": "c0de-header"})
+    response = client.get(url, headers={"verification-token": sign(url)})
+    assert response.status_code == 200, response.text
+    assert len(token_items(table)) == 1
+
+
+def test_forwarded_mode_hashes_the_url_the_proxy_was_asked_for(table: Any, token_endpoint: Any) -> None:
+    app = create_app(config(app_base_url="", request_url_from="forwarded"), table=table, http=token_endpoint.client())
+    with TestClient(app, base_url="https://shop-app.example.test") as test_client:
+        params = launch(test_client)
+        assert params["redirect_uri"] == "https://shop-app.example.test/install"
+        url = f"https://shop-app.example.test/install?code=c1&state={params['state']}"
+        assert test_client.get(f"{url}&verification-token={sign(url)}").status_code == 200
+    assert len(token_items(table)) == 1
+
+
+# Each of BAD_TOKENS refused at /install: the named table of tests/faults/test_oauth_bad_requests.py.
+
+
+def test_install_refuses_missing_malformed_unknown_and_replayed_state(
+    client: TestClient,
+    table: Any,
+    token_endpoint: ScriptedTokenEndpoint,
+    app_logs: AppLogs,
+    caplog: Any,
+    capsys: Any,
+) -> None:
+    cases = [
+        ({"code": "c"}, 400, "missing_state", "has no state"),
+        ({"code": "c", "state": "short"}, 400, "invalid_state", "not one this app issued"),
+        ({"code": "c", "state": "A" * 48}, 400, "unknown_state", "unknown, expired or already used"),
+        ({"state": "A" * 48}, 400, "missing_code", "no authorization code"),
+        ({"error": "access_denied", "state": "A" * 48}, 400, "authorization_refused", "did not authorize"),
+    ]
+    for query, status, code, reason in cases:
+        url = install_url(query)
+        response = client.get(f"{url}&verification-token={sign(url)}")
+        assert (response.status_code, response.json()["error"]) == (status, code), query
+        assert reason in response.json()["reason"]
+    assert token_endpoint.requests == []
+    # replayed: the first use installs, the same state again is refused and stores nothing more
+    params = launch(client)
+    url = install_url({"code": "first-code", "state": params["state"]})
+    assert client.get(f"{url}&verification-token={sign(url)}").status_code == 200
+    replay = install_url({"code": "second-code", "state": params["state"]})
+    response = client.get(f"{replay}&verification-token={sign(replay)}")
+    assert (response.status_code, response.json()["error"]) == (400, "unknown_state")
+    assert len(token_endpoint.requests) == 1
+    assert len(token_items(table)) == 1
+    assert_nothing_secret_logged(
+        app_logs,
+        caplog,
+        capsys,
+        "first-code",
+        "second-code",
+        params["state"],
+        logged=[f"GET /install refused {status} {code}" for _, status, code, _ in cases] + ["installed inst-1"],
+    )
+
+
+def test_install_refuses_a_state_started_in_another_browser(client: TestClient, table: Any) -> None:
+    mine = launch(client)
+    url = install_url({"code": "c", "state": mine["state"]})
+    client.cookies.set(STATE_COOKIE, "0" * 64, domain="app.example.test", path="/install")
+    response = client.get(f"{url}&verification-token={sign(url)}")
+    assert (response.status_code, response.json()["error"]) == (400, "state_mismatch")
+    assert token_items(table) == [] and len(state_items(table)) == 1
+
+
+def test_an_expired_state_is_refused(table: Any, token_endpoint: ScriptedTokenEndpoint) -> None:
+    app = create_app(config(state_ttl_seconds=30), table=table, http=token_endpoint.client())
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        params = launch(test_client)
+        (item,) = state_items(table)
+        table.update_item(
+            Key={TOKEN_PK: item[TOKEN_PK], "updated_at": 0},
+            UpdateExpression="SET #ttl = :past",
+            ExpressionAttributeNames={"#ttl": TOKEN_TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":past": int(time.time()) - 1},
+        )
+        url = install_url({"code": "c", "state": params["state"]})
+        response = test_client.get(f"{url}&verification-token={sign(url)}")
+    assert (response.status_code, response.json()["error"]) == (400, "unknown_state")
+    assert token_items(table) == [] and token_endpoint.requests == []
+
+
+def _answer(status: int, body: Any) -> Any:
+    def step(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, bytes):
+            return httpx.Response(status, content=body, headers={"content-type": "application/json"})
+        return httpx.Response(status, json=body)
+
+    return step
+
+
+def _timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("timed out", request=request)
+
+
+TOKEN_ENDPOINT_FAILURES = {
+    "4xx invalid_grant": (
+        [_answer(400, {"error": "invalid_grant", "error_description": "code the-code is used"})],
+        "invalid_grant",
+        1,
+    ),
+    "5xx": ([_answer(503, {"error": "unavailable"})], "HTTP 503", 2),
+    "timeout": ([_timeout], "did not answer in time", 2),
+    "invalid JSON": ([_answer(200, b"{not json")], "not JSON", 1),
+    "no refresh token": ([_answer(200, {"access_token": "access-token-x"})], "without a refresh_token", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(TOKEN_ENDPOINT_FAILURES))
+def test_a_failing_token_endpoint_is_a_502_and_stores_nothing(
+    case: str,
+    client: TestClient,
+    table: Any,
+    token_endpoint: ScriptedTokenEndpoint,
+    app_logs: AppLogs,
+    caplog: Any,
+    capsys: Any,
+) -> None:
+    script, reason, attempts = TOKEN_ENDPOINT_FAILURES[case]
+    token_endpoint.script = script
+    params = launch(client)
+    (pending,) = state_items(table)
+    url = install_url({"code": "the-code", "state": params["state"]})
+    response = client.get(f"{url}&verification-token={sign(url)}")
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "token_endpoint_failed"
+    assert reason in response.json()["reason"]
+    assert "the-code" not in response.text
+    assert len(token_endpoint.requests) == attempts  # transient errors are retried, refusals are not
+    assert token_items(table) == []
+    assert_nothing_secret_logged(
+        app_logs, caplog, capsys, "the-code", pending["code_verifier"], logged=["GET /install refused 502"]
+    )
+
+
+def test_dynamodb_failures_are_503_and_store_nothing(
+    table: Any, token_endpoint: ScriptedTokenEndpoint, app_logs: AppLogs, caplog: Any, capsys: Any
+) -> None:
+    broken = create_app(config(), table=FailingTable(table, {"put_item"}), http=token_endpoint.client())
+    with TestClient(broken, base_url=BASE_URL) as test_client:
+        response = test_client.get("/launch", follow_redirects=False)
+    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert "ProvisionedThroughputExceededException" in response.json()["reason"]
+    assert all_items(table) == []
+
+    # the state is checked, the code exchanged, then storing the tokens fails
+    store_fails = create_app(
+        config(), table=FailingTable(table, {"put_item"}, tokens_only=True), http=token_endpoint.client()
+    )
+    with TestClient(store_fails, base_url=BASE_URL) as test_client:
+        params = launch(test_client)
+        url = install_url({"code": "the-code", "state": params["state"]})
+        response = test_client.get(f"{url}&verification-token={sign(url)}")
+    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert "nothing was stored" in response.json()["reason"]
+    assert token_items(table) == []
+
+    consume_fails = create_app(config(), table=FailingTable(table, {"delete_item"}), http=token_endpoint.client())
+    with TestClient(consume_fails, base_url=BASE_URL) as test_client:
+        params = launch(test_client)
+        url = install_url({"code": "the-code", "state": params["state"]})
+        response = test_client.get(f"{url}&verification-token={sign(url)}")
+    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert token_items(table) == []
+    assert len(token_endpoint.requests) == 1  # only the store_fails exchange
+    assert_nothing_secret_logged(
+        app_logs,
+        caplog,
+        capsys,
+        "the-code",
+        logged=["GET /launch refused 503 token_table_unavailable", "GET /install refused 503 token_table_unavailable"],
+    )
