@@ -26,9 +26,9 @@ def run(target: str | None, only: tuple[str, ...], output_dir: Path | None, dry_
     if dry_run:
         from ..notebook.dry_run import dry_run as rehearse
 
-        result = rehearse(settings)
-        click.echo(result.report())
-        if not result.ok:
+        rehearsal = rehearse(settings)
+        click.echo(rehearsal.report())
+        if not rehearsal.ok:
             raise SystemExit(1)
         return
     click.echo(f"Running the workshop notebooks on the {settings.target} target")

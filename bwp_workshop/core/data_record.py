@@ -131,7 +131,8 @@ def data_item(
         "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
     if order is not None:
-        total = order.get("totalPrice") if isinstance(order.get("totalPrice"), dict) else {}
+        total = order.get("totalPrice")
+        total = total if isinstance(total, dict) else {}
         lines = order.get("lineItems")
         item.update(
             order_id=order.get("id") or event.order_id,

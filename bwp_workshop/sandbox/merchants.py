@@ -81,7 +81,7 @@ def new_order(merchant: dict[str, Any], rng: random.Random, when: float | None =
     """A confirmed order of one to three of the merchant's products."""
     when = time.time() if when is None else when
     order_id = f"order-{_uid(rng)}"
-    lines = []
+    lines: list[dict[str, Any]] = []
     for product in rng.sample(merchant["products"], rng.randint(1, 3)):
         quantity = rng.randint(1, 3)
         lines.append(

@@ -143,9 +143,8 @@ class Store:
     def append_ledger(self, entries: list[dict[str, Any]]) -> list[int]:
         """Append ``entries``; their sequence numbers, in order."""
         with self.transaction() as db:
-            return [
-                db.execute("INSERT INTO ledger(data) VALUES (?)", (json.dumps(entry),)).lastrowid for entry in entries
-            ]
+            cursors = [db.execute("INSERT INTO ledger(data) VALUES (?)", (json.dumps(entry),)) for entry in entries]
+            return [int(cursor.lastrowid or 0) for cursor in cursors]  # an INSERT always sets it
 
     def update_ledger(self, entries: dict[int, dict[str, Any]]) -> None:
         """Rewrite the entries with these sequence numbers."""
