@@ -83,3 +83,14 @@ def test_importing_the_package_creates_no_client_and_loads_no_heavy_library() ->
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "0 []"
+
+
+def test_preflight_on_aws_without_credentials_says_how_to_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bwp_workshop.steps.preflight import check_target
+
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    aws.clear_cache()
+    check = check_target(Settings(target="aws", region="eu-west-1"))
+    assert check.name == "AWS credentials" and not check.ok
+    assert "AWS_PROFILE does not exist" in check.detail and "aws sso login" in check.hint
+    assert check.hint == aws.SIGN_IN_HINT
