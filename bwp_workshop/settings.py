@@ -200,6 +200,11 @@ class Settings(BaseSettings):
         30, description="Retention of the app's and the Lambda's CloudWatch log groups, in days."
     )
     log_level: str = Field("INFO", description="Log level of the event Lambda (DEBUG, INFO, WARNING, ERROR).")
+    assembly_cache: bool = Field(
+        True,
+        description="Reuse the synthesized stacks (the cloud assembly under <state dir>/cdk.out) while nothing "
+        "that shapes a template changed; false synthesizes on every deploy, diff and destroy.",
+    )
 
     # --- the local runtime --------------------------------------------------------------
     local_host: str = Field("127.0.0.1", description="Address the local services bind to.")
