@@ -19,12 +19,21 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .core.verification import BWP_PUBLIC_KEY_PEM
 from .errors import ConfigurationError
 
 # BWP_PUBLIC_KEY_PEM, Buy with Prime's published verification key (the aws target's default),
 # lives with the verification code, which the OAuth app's image carries. On the local target
-# the sandbox's own key is used.
+# the sandbox's own key is used. It is imported when first needed: the verification code pulls
+# in PyJWT and cryptography, which a notebook's first cell does not need.
+
+
+def __getattr__(name: str) -> str:
+    if name == "BWP_PUBLIC_KEY_PEM":
+        from .core.verification import BWP_PUBLIC_KEY_PEM
+
+        return BWP_PUBLIC_KEY_PEM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The real Buy with Prime endpoints, used on the aws target unless set otherwise.
 AWS_BWP_ENDPOINTS = {
@@ -293,6 +302,8 @@ class Settings(BaseSettings):
                 object.__setattr__(self, name, url)
         if not self.public_key:
             if self.target == "aws":
+                from .core.verification import BWP_PUBLIC_KEY_PEM
+
                 object.__setattr__(self, "public_key", BWP_PUBLIC_KEY_PEM)
             elif self.sandbox_public_key_file.is_file():
                 object.__setattr__(self, "public_key", self._public_key_pem(self.sandbox_public_key_file.read_text()))
