@@ -195,11 +195,11 @@ def figures(
     workshop_cmd = f"{PYTHON} bench/workshop_run.py"
     if workshop:
         total = workshop.get("total_seconds")
-        rows.append(row("headless workshop run, warm: total", total, "s", "<= 60 s", total <= 60, workshop_cmd))
+        rows.append(row("headless workshop run, warm: total", total, "s", "<= 30 s", total <= 30, workshop_cmd))
         for name, seconds in (workshop.get("notebooks") or {}).items():
             rows.append(row(f"headless workshop run: {name}", seconds, "s", "", None, workshop_cmd))
     else:
-        rows.append(row("headless workshop run, warm: total", None, "", "<= 60 s", None, workshop_cmd))
+        rows.append(row("headless workshop run, warm: total", None, "", "<= 30 s", None, workshop_cmd))
 
     # --- the event pipeline
     rows += pipeline_rows(pipeline_1000, pipeline_10000, pipeline_50000)

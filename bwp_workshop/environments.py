@@ -10,7 +10,6 @@ from Secrets Manager, on local the runtime adds them from the settings.
 from __future__ import annotations
 
 from . import names
-from .core.verification import BWP_PUBLIC_KEY_PEM
 from .settings import Settings
 
 
@@ -36,6 +35,8 @@ def app_environment(
         names.ENV_GRAPHQL_URL: settings.graphql_url,
         names.ENV_API_VERSION: settings.api_version,
     }
+    from .core.verification import BWP_PUBLIC_KEY_PEM  # PyJWT and cryptography: only when needed
+
     key = settings.public_key if public_key is None else public_key
     if key and key.strip() != BWP_PUBLIC_KEY_PEM.strip():
         environment[names.ENV_PUBLIC_KEY] = key

@@ -19,12 +19,21 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .core.verification import BWP_PUBLIC_KEY_PEM
 from .errors import ConfigurationError
 
 # BWP_PUBLIC_KEY_PEM, Buy with Prime's published verification key (the aws target's default),
 # lives with the verification code, which the OAuth app's image carries. On the local target
-# the sandbox's own key is used.
+# the sandbox's own key is used. It is imported when first needed: the verification code pulls
+# in PyJWT and cryptography, which a notebook's first cell does not need.
+
+
+def __getattr__(name: str) -> str:
+    if name == "BWP_PUBLIC_KEY_PEM":
+        from .core.verification import BWP_PUBLIC_KEY_PEM
+
+        return BWP_PUBLIC_KEY_PEM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The real Buy with Prime endpoints, used on the aws target unless set otherwise.
 AWS_BWP_ENDPOINTS = {
@@ -200,6 +209,11 @@ class Settings(BaseSettings):
         30, description="Retention of the app's and the Lambda's CloudWatch log groups, in days."
     )
     log_level: str = Field("INFO", description="Log level of the event Lambda (DEBUG, INFO, WARNING, ERROR).")
+    assembly_cache: bool = Field(
+        True,
+        description="Reuse the synthesized stacks (the cloud assembly under <state dir>/cdk.out) while nothing "
+        "that shapes a template changed; false synthesizes on every deploy, diff and destroy.",
+    )
 
     # --- the local runtime --------------------------------------------------------------
     local_host: str = Field("127.0.0.1", description="Address the local services bind to.")
@@ -288,6 +302,8 @@ class Settings(BaseSettings):
                 object.__setattr__(self, name, url)
         if not self.public_key:
             if self.target == "aws":
+                from .core.verification import BWP_PUBLIC_KEY_PEM
+
                 object.__setattr__(self, "public_key", BWP_PUBLIC_KEY_PEM)
             elif self.sandbox_public_key_file.is_file():
                 object.__setattr__(self, "public_key", self._public_key_pem(self.sandbox_public_key_file.read_text()))

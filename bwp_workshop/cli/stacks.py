@@ -9,54 +9,71 @@ import click
 from .. import names
 
 STACK_CHOICE = click.Choice([*names.STACKS, "all"], case_sensitive=False)
+NO_CACHE = click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="Synthesize the stacks afresh instead of reusing the cached assembly (as BWP_ASSEMBLY_CACHE=false).",
+)
+
+
+def _cache(no_cache: bool) -> bool | None:
+    """``--no-cache``: False; otherwise None, so the setting BWP_ASSEMBLY_CACHE decides."""
+    return False if no_cache else None
 
 
 @click.command()
-def bootstrap() -> None:
+@NO_CACHE
+def bootstrap(no_cache: bool) -> None:
     """Bootstrap the target's account and region for the CDK (idempotent)."""
     from ..deploy import bootstrap as run
 
-    run()
+    run(cache=_cache(no_cache))
     click.echo("bootstrapped")
 
 
 @click.command()
-def synth() -> None:
-    """Synthesize the stacks (with the cdk-nag checks) into the state folder's cdk.out."""
+@NO_CACHE
+def synth(no_cache: bool) -> None:
+    """Synthesize the stacks (with the cdk-nag checks) into the state folder's cdk.out; print
+    the assembly's folder (the cached one when nothing that shapes a template changed)."""
     from ..deploy import synth as run
 
-    click.echo(str(run()))
+    click.echo(str(run(cache=_cache(no_cache))))
 
 
 @click.command()
 @click.argument("stack", type=STACK_CHOICE, default="all")
-def diff(stack: str) -> None:
+@NO_CACHE
+def diff(stack: str, no_cache: bool) -> None:
     """Show what a deploy of STACK (default: all) would change."""
     from ..deploy import diff as run
 
-    click.echo(run(stack))
+    click.echo(run(stack, cache=_cache(no_cache)))
 
 
 @click.command()
 @click.argument("stack", type=STACK_CHOICE, default="all")
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def deploy(stack: str, quiet: bool) -> None:
+@NO_CACHE
+def deploy(stack: str, quiet: bool, no_cache: bool) -> None:
     """Deploy STACK (default: all) and print its outputs as JSON."""
     from ..deploy import deploy as run
 
-    click.echo(json.dumps(run(stack, progress=not quiet), indent=2, sort_keys=True))
+    click.echo(json.dumps(run(stack, progress=not quiet, cache=_cache(no_cache)), indent=2, sort_keys=True))
 
 
 @click.command()
 @click.argument("stack", type=STACK_CHOICE, default="all")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def destroy(stack: str, yes: bool) -> None:
+@NO_CACHE
+def destroy(stack: str, yes: bool, no_cache: bool) -> None:
     """Destroy STACK (default: all) and the stacks that depend on it."""
     from ..deploy import destroy as run
 
     if not yes:
         click.confirm(f"Destroy {stack} (and the stacks that depend on it)?", abort=True)
-    run(stack)
+    run(stack, cache=_cache(no_cache))
     click.echo(f"destroyed {stack}")
 
 

@@ -1,9 +1,10 @@
 """Deploying the workshop's stacks with the pinned cdk CLI, from notebooks and the CLI.
 
-``synth`` builds the cloud assembly once, in process, under ``<state dir>/cdk.out``; ``diff``,
-``deploy`` and ``destroy`` hand that assembly to the CLI (``--app <assembly>``), so the CLI
-does not start the Python app again. ``deploy`` returns the stacks' outputs and keeps them in
-``<state dir>/outputs.json``, which ``outputs`` reads.
+``synth`` builds the cloud assembly in process, once per change of what shapes the templates
+(cached under ``<state dir>/cdk.out``, see :mod:`.assembly`); ``diff``, ``deploy`` and
+``destroy`` hand that assembly to the CLI (``--app <assembly>``), so the CLI does not start
+the Python app again. ``cache=False`` (``--no-cache``) synthesizes afresh. ``deploy`` returns
+the stacks' outputs and keeps them in ``<state dir>/outputs.json``, which ``outputs`` reads.
 
 On the local target the CLI talks to the moto server of the local runtime: ``deploy``
 bootstraps it when needed and creates the partner event source and bus that Buy with Prime
@@ -13,6 +14,7 @@ and the likely fix.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -27,7 +29,7 @@ from .. import aws, names
 from ..errors import ConfigurationError, DeployError
 from ..outputs import load_outputs, write_outputs
 from ..settings import Settings, get_settings
-from . import prerequisites
+from . import assembly, prerequisites
 from .cdk import CdkCliError, run_cdk
 from .cli_output import Progress, credentials_hint, explain_failure, summarize_diff
 
@@ -45,8 +47,8 @@ _INTERNAL_OUTPUT = re.compile(r"^ExportsOutput")
 
 
 def assembly_dir(settings: Settings) -> Path:
-    """Where ``synth`` writes the cloud assembly."""
-    return settings.bwp_dir / "cdk.out"
+    """The folder under which ``synth`` keeps the cloud assemblies (one folder each)."""
+    return assembly.cache_root(settings)
 
 
 def stack_names(stack: str | Iterable[str] | None) -> list[str]:
@@ -227,13 +229,19 @@ def _settings_for_deployed(settings: Settings) -> Settings:
     return settings.model_copy(update={"event_bus_arn": arn}) if arn else settings
 
 
-def synth(settings: Settings | None = None) -> Path:
-    """Synthesize the app in process (cdk-nag checks included) into ``<state dir>/cdk.out``
-    and return that folder. Stacks other than EventStack synthesize without EVENT_BUS_ARN."""
+def synth(settings: Settings | None = None, *, cache: bool | None = None) -> Path:
+    """The cloud assembly of the app (cdk-nag checks included): the cached one when nothing
+    that shapes a template changed, else synthesized in process; returns its folder.
+    ``cache=False`` (default: ``BWP_ASSEMBLY_CACHE``) synthesizes afresh. Stacks other than
+    EventStack synthesize without EVENT_BUS_ARN."""
     settings = settings or get_settings()
+    return assembly.assembly(settings, functools.partial(_build, settings), cache=cache)
+
+
+def _build(settings: Settings, out: Path) -> None:
+    """Synthesize the app into ``out``."""
     from ..stacks.app import build_app
 
-    out = assembly_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     try:
         build_app(settings, outdir=out).synth()
@@ -242,7 +250,6 @@ def synth(settings: Settings | None = None) -> Path:
             raise
         raise _validation_error(out) from None
     _prune_assets(out)
-    return out
 
 
 def _validation_error(out: Path) -> DeployError:
@@ -277,18 +284,21 @@ def _prune_assets(out: Path) -> None:
                 staged.unlink(missing_ok=True)
 
 
-def bootstrap(settings: Settings | None = None, *, app: Path | None = None) -> None:
+def bootstrap(settings: Settings | None = None, *, app: Path | None = None, cache: bool | None = None) -> None:
     """``cdk bootstrap`` the target's account and region (idempotent). ``app``: an assembly
-    ``synth`` already wrote (the CLI reads one even when told the environment)."""
+    ``synth`` already wrote (the CLI reads one even when told the environment); ``cache`` as
+    for :func:`synth`."""
     settings = settings or get_settings()
     if settings.is_local:
         _require_local_aws(settings)
     environment = f"aws://{aws.account_id(settings)}/{settings.region}"
-    _cdk("Bootstrap", ["bootstrap", environment], settings, [TOOLKIT_STACK], app=app or synth(settings))
+    _cdk("Bootstrap", ["bootstrap", environment], settings, [TOOLKIT_STACK], app=app or synth(settings, cache=cache))
 
 
-def diff(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None) -> str:
-    """What ``deploy(stack)`` would change, as the CLI prints it."""
+def diff(
+    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, *, cache: bool | None = None
+) -> str:
+    """What ``deploy(stack)`` would change, as the CLI prints it (``cache`` as for :func:`synth`)."""
     settings = _settings_for_deployed(settings or get_settings())
     stacks = stack_names(stack)
     if names.EVENT_STACK in stacks and not settings.event_bus_arn:
@@ -299,24 +309,31 @@ def diff(stack: str | Iterable[str] | None = ALL, settings: Settings | None = No
         return ""
     if settings.is_local:
         _require_local_aws(settings)
-    app = synth(settings)
+    app = synth(settings, cache=cache)
     return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
 
 
-def planned_changes(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None) -> list[dict[str, Any]]:
+def planned_changes(
+    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, *, cache: bool | None = None
+) -> list[dict[str, Any]]:
     """:func:`diff` summarized by :func:`summarize_diff` (empty when nothing would change)."""
-    return summarize_diff(diff(stack, settings))
+    return summarize_diff(diff(stack, settings, cache=cache))
 
 
 def deploy(
-    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True
+    stack: str | Iterable[str] | None = ALL,
+    settings: Settings | None = None,
+    progress: bool = True,
+    *,
+    cache: bool | None = None,
 ) -> dict[str, Any]:
     """Deploy ``stack`` (with the stacks it depends on), a list of stacks or ``"all"``; return
-    the outputs: ``{key: value}`` for one stack, ``{stack: {key: value}}`` for a list or all."""
+    the outputs: ``{key: value}`` for one stack, ``{stack: {key: value}}`` for a list or all.
+    ``cache`` as for :func:`synth`."""
     settings = settings or get_settings()
     stacks = stack_names(stack)
     _check(settings, stacks)
-    app = synth(settings)
+    app = synth(settings, cache=cache)
     _prepare(settings, stacks, app)
     fresh = settings.bwp_dir / "outputs.deploy.json"
     fresh.unlink(missing_ok=True)
@@ -336,8 +353,15 @@ def deploy(
     return dict(cache.get(stacks[0], {}))
 
 
-def destroy(stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, progress: bool = True) -> None:
-    """Destroy ``stack`` and the stacks that depend on it (or all); forget their outputs."""
+def destroy(
+    stack: str | Iterable[str] | None = ALL,
+    settings: Settings | None = None,
+    progress: bool = True,
+    *,
+    cache: bool | None = None,
+) -> None:
+    """Destroy ``stack`` and the stacks that depend on it (or all); forget their outputs.
+    ``cache`` as for :func:`synth`."""
     settings = _settings_for_deployed(settings or get_settings())
     stacks = stack_names(stack)
     if settings.is_local:
@@ -347,7 +371,7 @@ def destroy(stack: str | Iterable[str] | None = ALL, settings: Settings | None =
         dependents = [name for name in dependents if name != names.EVENT_STACK]  # not deployed: nothing to do
     if not dependents:
         return  # never hand the CLI an empty selection
-    app = synth(settings)
+    app = synth(settings, cache=cache)
     shown = Progress(progress, write=print)
     _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)
     cache = _read_cache(settings)

@@ -256,9 +256,9 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
 
 
 def _wait_ready(spec: ServiceSpec, child: subprocess.Popen[bytes], log_path: Path, ready_timeout: float) -> None:
-    """Poll the health URL (backing off from 50 ms to 500 ms) until this very process answers."""
+    """Poll the health URL (backing off from 10 ms to 250 ms) until this very process answers."""
     deadline = time.monotonic() + ready_timeout
-    delay = 0.05
+    delay = 0.01
     while not answers(spec, spec.host, spec.port, pid=child.pid, timeout=0.5):
         if child.poll() is not None:
             raise LocalRuntimeError(
@@ -273,7 +273,7 @@ def _wait_ready(spec: ServiceSpec, child: subprocess.Popen[bytes], log_path: Pat
                 hint="Raise BWP_LOCAL_READY_TIMEOUT on a slow machine, or read the log for the cause.",
             )
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        delay = min(delay * 1.5, 0.25)
 
 
 def _terminate(pid: int, timeout: float = 10.0) -> None:

@@ -87,10 +87,11 @@ def _files(root: Path, *, bytecode: bool = False) -> Iterator[Path]:
 @functools.lru_cache(maxsize=1)
 def python312() -> str | None:
     """A Python 3.12 interpreter (the Lambda runtime's version): this one, ``python3.12`` on
-    the PATH or one pyenv installed; the interpreter itself, not a version manager's shim."""
+    the PATH or one pyenv installed; the interpreter itself, not a version manager's shim.
+    pyenv's interpreters are asked before the PATH's: a shim takes about a second to answer."""
     candidates = [sys.executable] if sys.version_info[:2] == (3, 12) else []
-    candidates += [shutil.which("python3.12") or ""]
     candidates += sorted(glob.glob(str(Path.home() / ".pyenv" / "versions" / "3.12*" / "bin" / "python3.12")))
+    candidates += [shutil.which("python3.12") or ""]
     for candidate in filter(None, candidates):
         try:
             probe = subprocess.run(

@@ -141,7 +141,7 @@ def wait_for_dead_letters(sent: dict[str, Any], timeout: float = 120.0, settings
     settings = settings or get_settings()
     expected = int(sent.get("dead_letter_depth", 0)) + int(sent.get("malformed", 0))
     deadline = time.monotonic() + timeout
-    delay = 0.05
+    delay = 0.01
     while queue_depths(settings)["dead_letter_queue"] < expected:
         if time.monotonic() > deadline:
             raise WorkshopError(
@@ -152,7 +152,7 @@ def wait_for_dead_letters(sent: dict[str, Any], timeout: float = 120.0, settings
                 "(`bwp-workshop local status`)?",
             )
         time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
+        delay = min(delay * 1.5, 0.25)
     return dlq_messages(settings, since=sent.get("sent_at"))
 
 

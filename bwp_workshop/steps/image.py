@@ -105,6 +105,7 @@ def wait_for_app(settings: Settings | None = None, timeout: float = 120) -> dict
         _wait_for_service(settings, timeout)
     url = f"{app_base_url(settings)}{names.APP_HEALTH_PATH}"
     deadline = time.monotonic() + timeout
+    delay = 0.01  # backing off to a second: a local app answers within milliseconds of its start
     while True:
         try:
             response = httpx.get(url, timeout=5, trust_env=False)
@@ -118,7 +119,8 @@ def wait_for_app(settings: Settings | None = None, timeout: float = 120) -> dict
                 hint="Check the service's tasks and logs (ECS console), or the local app's log "
                 "(`bwp-workshop local logs`).",
             )
-        time.sleep(1)
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def _wait_for_service(settings: Settings, timeout: float) -> None:
@@ -128,11 +130,13 @@ def _wait_for_service(settings: Settings, timeout: float) -> None:
         raise ConfigurationError("EcsStack is not deployed.", hint="Deploy it first: deploy('EcsStack').")
     ecs = aws.client("ecs", settings)
     deadline = time.monotonic() + timeout
+    delay = 0.5
     while time.monotonic() < deadline:
         described = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
         if described["runningCount"] >= described["desiredCount"] > 0:
             return
-        time.sleep(5)
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
     raise WorkshopError(
         f"The service {service} runs fewer tasks than it wants after {timeout:.0f} s.",
         hint="Was the image pushed? Open the service's events in the ECS console.",

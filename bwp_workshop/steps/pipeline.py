@@ -60,7 +60,7 @@ _BATCH_GET_MAX_KEYS = 100
 _WAIT_PROBE_KEYS = 10
 #: The first pause between two looks at the data table, and the longest.
 _WAIT_FIRST_DELAY_S = 0.005
-_WAIT_MAX_DELAY_S = 1.0
+_WAIT_MAX_DELAY_S = 0.25
 
 
 def _stored(client: Any, table: str, event_ids: list[str], *, keys_only: bool = False) -> list[dict[str, Any]]:
@@ -90,7 +90,7 @@ def wait_for_events(
     """Wait until the data table holds a record for each of ``event_ids``, with a progress bar
     that counts those events only; returns how many there are. Only the ids still missing are
     looked up again, by key (BatchGetItem asking for the key alone; never a Scan), after a
-    pause that starts at a few milliseconds and doubles up to a second. Raises a
+    pause that starts at a few milliseconds and doubles up to a quarter second. Raises a
     :class:`WorkshopError` that says where to look on timeout."""
     settings = settings or get_settings()
     wanted = list(dict.fromkeys(event_ids))
