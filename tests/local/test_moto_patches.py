@@ -67,6 +67,21 @@ def test_apply_fails_loudly_when_a_patched_attribute_moved(monkeypatch: pytest.M
         moto_patches.apply()
 
 
+def test_every_patch_module_is_applied_and_says_what_each_patch_fixes() -> None:
+    import pkgutil
+
+    modules = {info.name for info in pkgutil.iter_modules(moto_patches.__path__)} - {"patch"}
+    tables = {id(table) for table in moto_patches.TABLES}
+    for name in modules:
+        module = __import__(f"{moto_patches.__name__}.{name}", fromlist=["PATCHES"])
+        assert id(module.PATCHES) in tables, f"{name}.PATCHES is not in moto_patches.TABLES"
+        assert len((module.__doc__ or "").split()) > 20, f"{name} does not say why moto needs it"
+    descriptions = [patch.description for table in moto_patches.TABLES for patch in table]
+    assert len(set(descriptions)) == len(descriptions)
+    assert all(description and "\n" not in description for description in descriptions)
+    assert moto_patches.apply() == descriptions
+
+
 def test_change_set_stacks_get_outputs_and_exports_and_can_import(local_settings: Settings) -> None:
     cfn = aws.client("cloudformation", local_settings)
     _deploy(cfn, "Producer", _queue_stack("produced", export="ProducedQueue"))
