@@ -53,7 +53,9 @@ class _PatchModel:
         region_name: str,
     ) -> Any:
         original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
 
     def delete(self, account_id: str, region_name: str) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -142,12 +144,12 @@ class CfnSecret(_PatchModel, CloudFormationModel):
         backend = secretsmanager_backends[account_id][region_name]
         secret = backend.secrets[original_resource.name]
         if "Description" in props:
-            secret.description = props["Description"]
+            secret.description = props["Description"]  # type: ignore[misc]
         if "SecretString" in props:
             backend.put_secret_value(
                 secret_id=original_resource.name,
                 secret_string=props["SecretString"],
-                secret_binary=None,
+                secret_binary=None,  # type: ignore[arg-type]
                 client_request_token=str(uuid.uuid4()),
                 version_stages=["AWSCURRENT"],
             )
@@ -236,9 +238,10 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
 class CfnAlarm(_PatchModel, CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` on a single metric: a real alarm in moto's CloudWatch; Ref is its name."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, arn: str) -> None:
         self.physical_id = name
         self.name = name
+        self.arn = arn
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -283,9 +286,7 @@ class CfnAlarm(_PatchModel, CloudFormationModel):
             actions_enabled=str(props.get("ActionsEnabled", True)).lower() == "true",
             treat_missing_data=props.get("TreatMissingData"),
         )
-        model = cls(name)
-        model.arn = alarm.alarm_arn
-        return model
+        return cls(name, alarm.alarm_arn)
 
     def delete(self, account_id: str, region_name: str) -> None:
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])

@@ -60,8 +60,8 @@ class Patch:
             if not hasattr(owner, attribute):
                 raise MotoPatchError(
                     f"moto {moto.__version__} has no {getattr(owner, '__name__', owner)}.{attribute}; "
-                    f"a local-AWS fix in {self.module} no longer applies.",
-                    hint=f"Install the pinned moto[server]=={MOTO_VERSION} (make setup), or re-check the fix.",
+                    f"a local-AWS patch in {self.module} no longer applies.",
+                    hint=f"Install the pinned moto[server]=={MOTO_VERSION} (make setup), or re-check the patch.",
                 )
         if self.check is not None:
             self.check()
