@@ -67,6 +67,21 @@ def test_apply_fails_loudly_when_a_patched_attribute_moved(monkeypatch: pytest.M
         moto_patches.apply()
 
 
+def test_every_patch_module_is_applied_and_says_what_each_patch_fixes() -> None:
+    import pkgutil
+
+    modules = {info.name for info in pkgutil.iter_modules(moto_patches.__path__)} - {"patch"}
+    tables = {id(table) for table in moto_patches.TABLES}
+    for name in modules:
+        module = __import__(f"{moto_patches.__name__}.{name}", fromlist=["PATCHES"])
+        assert id(module.PATCHES) in tables, f"{name}.PATCHES is not in moto_patches.TABLES"
+        assert len((module.__doc__ or "").split()) > 20, f"{name} does not say why moto needs it"
+    descriptions = [patch.description for table in moto_patches.TABLES for patch in table]
+    assert len(set(descriptions)) == len(descriptions)
+    assert all(description and "\n" not in description for description in descriptions)
+    assert moto_patches.apply() == descriptions
+
+
 def test_change_set_stacks_get_outputs_and_exports_and_can_import(local_settings: Settings) -> None:
     cfn = aws.client("cloudformation", local_settings)
     _deploy(cfn, "Producer", _queue_stack("produced", export="ProducedQueue"))
@@ -641,3 +656,165 @@ def test_the_service_of_a_request_is_looked_up_once_per_host(monkeypatch: pytest
     first = core_responses.method_names_from_class(SQSResponse)
     assert "receive_message" in first and core_responses.method_names_from_class(SQSResponse) == first
     assert len(listed) <= 1  # listed once per class
+
+
+# --- DynamoDB conditional writes, one at a time: a forced race through a real server ----------
+
+
+class _CountingLock:
+    """A re-entrant lock that counts the threads that had to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.waiting = 0
+        self.changed = threading.Condition()
+
+    def __enter__(self) -> _CountingLock:
+        if not self._lock.acquire(blocking=False):
+            with self.changed:
+                self.waiting += 1
+                self.changed.notify_all()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+@pytest.fixture
+def in_process_moto() -> Any:
+    """A real patched moto server (HTTP, werkzeug, one thread per request) in this process, so
+    a test can reach its backends; stopped at the end."""
+    from moto.server import ThreadedMotoServer
+
+    moto_patches.apply()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _dynamodb(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="eu-west-3",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _claim(kind: str, table: str, claimer: str) -> dict[str, Any]:
+    """A request that takes the item ``lease`` for ``claimer`` if nobody holds it yet."""
+    if kind == "PutItem":
+        return {
+            "TableName": table,
+            "Item": {"pk": {"S": "lease"}, "owner": {"S": claimer}},
+            "ConditionExpression": "attribute_not_exists(#owner)",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+        }
+    update = {
+        "TableName": table,
+        "Key": {"pk": {"S": "lease"}},
+        "UpdateExpression": "SET #owner = :me",
+        "ConditionExpression": "attribute_not_exists(#owner)",
+        "ExpressionAttributeNames": {"#owner": "owner"},
+        "ExpressionAttributeValues": {":me": {"S": claimer}},
+    }
+    if kind == "UpdateItem":
+        return update
+    return {"TransactItems": [{"Update": update}]}
+
+
+# The condition evaluations of one claim before it writes: moto checks a transaction's
+# condition twice, in the transaction and again in the write it makes.
+@pytest.mark.parametrize(("kind", "checks"), [("UpdateItem", 1), ("PutItem", 1), ("TransactWriteItems", 2)])
+def test_concurrent_conditional_writes_have_exactly_one_winner(
+    in_process_moto: str, monkeypatch: pytest.MonkeyPatch, kind: str, checks: int
+) -> None:
+    """The first claim is held between its last condition check and its write while six other
+    claims run, each until it has finished or waits for the table's writes. moto without the
+    lock let one of them pass its condition and write too: two winners (the token store's
+    lease won twice). With the lock they wait, and each fails its condition after the write."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.models import dynamodb_backends
+
+    from bwp_workshop.local.moto_patches import dynamodb as dynamodb_patches
+
+    table = f"race-{kind.lower()}"
+    client = _dynamodb(in_process_moto)
+    client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-3"]
+    lock = _CountingLock()
+    monkeypatch.setitem(backend.__dict__, dynamodb_patches.LOCK_ATTRIBUTE, lock)
+
+    held, release = threading.Event(), threading.Event()
+    passed: list[int] = []
+    original_parse = comparisons.ConditionExpressionParser.parse
+
+    def parse(parser: Any) -> Any:
+        op = original_parse(parser)
+        if parser.expression_attribute_names != {"#owner": "owner"}:
+            return op  # not a claim
+        original_expr = op.expr
+
+        def expr(item: Any) -> bool:
+            result = bool(original_expr(item))
+            if result and not held.is_set():  # the first claim: alone until it is held
+                passed.append(1)
+                if len(passed) == checks:  # its last check: hold it here, before its write
+                    held.set()
+                    assert release.wait(30), "the test never released the first claim"
+            return result
+
+        op.expr = expr
+        return op
+
+    monkeypatch.setattr(comparisons.ConditionExpressionParser, "parse", parse)
+
+    won: list[str] = []
+    lost: list[str] = []
+
+    def claim(claimer: str) -> None:
+        call = {"PutItem": "put_item", "UpdateItem": "update_item"}.get(kind, "transact_write_items")
+        try:
+            getattr(_dynamodb(in_process_moto), call)(**_claim(kind, table, claimer))
+            won.append(claimer)
+        except ClientError as error:
+            assert error.response["Error"]["Code"] in {
+                "ConditionalCheckFailedException",
+                "TransactionCanceledException",
+            }
+            lost.append(claimer)
+        finally:
+            with lock.changed:
+                lock.changed.notify_all()
+
+    first = threading.Thread(target=claim, args=("first",))
+    first.start()
+    assert held.wait(30), "the first claim never passed its condition"
+    others = [threading.Thread(target=claim, args=(f"other-{n}",)) for n in range(6)]
+    for thread in others:
+        thread.start()
+    with lock.changed:  # each other claim has finished, or waits for the lock the first one holds
+        assert lock.changed.wait_for(lambda: len(won) + len(lost) + lock.waiting >= len(others), timeout=30)
+    release.set()
+    for thread in [first, *others]:
+        thread.join(30)
+        assert not thread.is_alive()
+    assert len(won) + len(lost) == 7
+    assert won == ["first"], f"{len(won)} claims won the lease: {won}"
+    owner = client.get_item(TableName=table, Key={"pk": {"S": "lease"}}, ConsistentRead=True)["Item"]["owner"]
+    assert owner == {"S": "first"}
+    client.delete_table(TableName=table)
