@@ -13,10 +13,9 @@ import pytest
 
 from bwp_workshop import events
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE
+from bwp_workshop.testing.pipeline import deploy_event_stack, depth, provision, running, settle
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
-
-from .pipeline import deploy_event_stack, depth, provision, running, settle
 
 MALFORMED = ["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]
 

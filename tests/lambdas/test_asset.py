@@ -18,8 +18,8 @@ from bwp_workshop.local.event_runner import lambda_environment, sqs_record
 from bwp_workshop.sandbox.events import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
+from bwp_workshop.testing.pipeline import provision
 from tests.conftest import REPO_ROOT, SandboxHandle, clean_environ
-from tests.e2e.pipeline import provision
 from tests.sandbox.helpers import installed_app
 
 #: Shared with the stack tests: built folders are cached in the checkout's state folder.

@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from tests.conftest import free_port
+from .environment import free_port
 
 
 def request_hash(url: str, body: bytes) -> str:
