@@ -1,8 +1,8 @@
 """Shared fixtures: an isolated environment for every test, free ports, one local AWS (moto
 server with the workshop's fixes) per test session, and the Buy with Prime sandbox in process
-(``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS). The
-harness that bench/ shares lives in ``bwp_workshop.testing``; its names are importable from
-here too."""
+(``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS); and the
+test tiers (``tests/tiers.py``). The harness that bench/ shares lives in
+``bwp_workshop.testing``; its names are importable from here too."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bwp_workshop.settings import Settings
 from bwp_workshop.testing.environment import clean_environ, free_port, machine_settings
 from bwp_workshop.testing.sandbox import SandboxHandle, served_sandbox
 from bwp_workshop.testing.tables import create_business_product_table, create_token_table
+from tests import tiers
 
 __all__ = [
     "REPO_ROOT",
@@ -33,6 +34,30 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    tiers.register(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tiers.assign(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with tiers.FastTierGuard(item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with tiers.FastTierGuard(item.nodeid):
+        return (yield)
 
 
 @pytest.fixture(autouse=True)
