@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,22 @@ def pytest_configure(config: pytest.Config) -> None:
     tiers.register(config)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by tier
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tiers.assign(items)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: the cdk and the notebook tiers each on one worker (tests/tiers.py)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return tiers.xdist_scope(nodeid)
+
+    return TierScheduling(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
