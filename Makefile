@@ -1,5 +1,6 @@
 # The README's commands. `make workshop` runs the workshop on the local target; `make test`
-# runs the tests. Both set up (or reuse) .venv and node_modules first.
+# runs the tests. Both set up (or reuse) .venv and node_modules first. `make check` is the
+# contributor's loop: lint, types and the fast tests (tests/tiers.py).
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,8 +13,11 @@ CDK_CLI := node_modules/.package-lock.json
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/.bwp-installed
 KERNEL := bwp-workshop
+# Test processes (pytest-xdist): one per core. The cdk and notebook tiers each run on one worker
+# (--dist loadgroup, tests/tiers.py); the server-backed tests spread over the others.
+TEST_WORKERS ?= auto
 
-.PHONY: help setup workshop test bench lab down clean
+.PHONY: help setup workshop check lint test bench lab down clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,8 +48,16 @@ workshop: setup  ## Run every workshop notebook headless on the local target, fr
 	$(BIN)/bwp-workshop local down
 	$(BIN)/bwp-workshop run --target local
 
-test: setup  ## Run the tests.
-	$(BIN)/python -m pytest
+lint: $(INSTALLED)  ## ruff (lint and format) and mypy (the modules listed in pyproject.toml).
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check: lint  ## Lint, types and the fast tests (in process, no servers): under 2 minutes.
+	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist load -q
+
+test: setup  ## Run every test, the tiers in parallel (TEST_WORKERS=auto, one per core).
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup  ## Run the benchmarks on the local target; writes bench/results.md (minutes).
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
@@ -57,4 +69,4 @@ down:  ## Stop the local runtime.
 	@if [ -x $(BIN)/bwp-workshop ]; then $(BIN)/bwp-workshop local down; fi
 
 clean: down  ## Remove the environment, the CDK CLI and all local state.
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules build cdk.out .bwp
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules build cdk.out .bwp .mypy_cache .ruff_cache .pytest_cache

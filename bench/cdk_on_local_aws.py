@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,16 +26,11 @@ from bwp_workshop import aws
 from bwp_workshop.deploy.cdk import pinned_cli_version, run_cdk
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = f"{sys.executable} {ROOT / 'tests' / 'fixtures' / 'cdk_app' / 'app.py'}"
 STEPS = ("synth", "bootstrap", "deploy_all", "redeploy_no_change", "destroy_all")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def one_run(state: Path) -> dict[str, float]:

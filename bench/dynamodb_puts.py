@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -26,13 +25,13 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bwp_workshop import aws, names
+from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import free_port, machine_settings
+from bwp_workshop.testing.tables import create_data_table
 
-from bwp_workshop import aws, names  # noqa: E402
-from bwp_workshop.local.runtime import LocalRuntime  # noqa: E402
-from bwp_workshop.settings import Settings  # noqa: E402
-from tests.conftest import free_port, machine_settings  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def item(i: int) -> dict[str, Any]:
@@ -98,15 +97,9 @@ def main() -> None:
         runtime = LocalRuntime(settings)
         runtime.up()
         try:
-            dynamodb = aws.client("dynamodb", settings)
             for run in range(args.runs):
                 table = f"data-{run}"
-                dynamodb.create_table(
-                    TableName=table,
-                    KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST",
-                )
+                create_data_table(settings, table)
                 seconds = put_all(settings, table, args.puts, args.concurrency)
                 rates.append(args.puts / seconds)
         finally:

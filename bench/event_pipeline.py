@@ -5,7 +5,7 @@
 Starts the local runtime (moto server and the Buy with Prime sandbox) on free ports in a
 temporary state folder, installs an app in the sandbox, provisions the event pipeline as the
 workshop does (partner bus, rule, queue with DLQ, data and token tables, secret; see
-tests/e2e/pipeline.py) and runs the local event runner with the real handler. Then:
+bwp_workshop/testing/pipeline.py) and runs the local event runner with the real handler. Then:
 
 - end to end: the sandbox emits at least ``--events`` events (mixed order lifecycles) while
   the runner consumes them; events/s from the first emit to the last record stored;
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,16 +32,16 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bwp_workshop import aws
+from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.sandbox.client import SandboxClient
+from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import free_port, machine_settings
+from bwp_workshop.testing.pipeline import Pipeline, depth, provision, running, settle
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
+from bwp_workshop.testing.tables import create_data_table
 
-from bwp_workshop import aws, names  # noqa: E402
-from bwp_workshop.local.runtime import LocalRuntime  # noqa: E402
-from bwp_workshop.sandbox.client import SandboxClient  # noqa: E402
-from bwp_workshop.settings import Settings  # noqa: E402
-from tests.conftest import SandboxHandle, free_port, machine_settings  # noqa: E402
-from tests.e2e.pipeline import Pipeline, depth, provision, running, settle  # noqa: E402
-from tests.sandbox.helpers import installed_app  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 HANDLER_DIR = REPO / "lambdas" / "event_handler"
 IMPORT_SCRIPT = "import time; t = time.perf_counter(); import handler; print(time.perf_counter() - t)"
@@ -114,23 +113,16 @@ def run_pipeline(
 def raw_put_rate(settings: Settings, puts: int, concurrency: int, moto: psutil.Process) -> dict[str, Any]:
     """bench/dynamodb_puts.py on this run's local AWS (same process, same moment): the rate
     the event pipeline's ceiling is measured against. The table is dropped afterwards."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from dynamodb_puts import put_all
+    from dynamodb_puts import put_all  # a sibling script: bench/ is first on sys.path
 
-    dynamodb = aws.client("dynamodb", settings)
     table = "raw-puts"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_data_table(settings, table)
     cpu_before = sum(moto.cpu_times()[:2])
     try:
         seconds = put_all(settings, table, puts, concurrency)
         cpu = sum(moto.cpu_times()[:2]) - cpu_before
     finally:
-        dynamodb.delete_table(TableName=table)
+        aws.client("dynamodb", settings).delete_table(TableName=table)
     return {
         "puts": puts,
         "concurrency": concurrency,
@@ -152,8 +144,7 @@ def settle_queue(pipeline: Pipeline, n: int, timeout: float = 120) -> None:
 def import_times(runs: int) -> dict[str, Any]:
     """The handler's cold import (bench/lambda_cold_import.py): venv, and the Lambda folder on
     Python 3.12 with and without its bytecode."""
-    sys.path.insert(0, str(REPO / "bench"))
-    from lambda_cold_import import measure
+    from lambda_cold_import import measure  # a sibling script: bench/ is first on sys.path
 
     return measure(runs)
 

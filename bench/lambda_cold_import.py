@@ -25,11 +25,10 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bwp_workshop.settings import Settings
+from bwp_workshop.stacks.lambda_asset import build_lambda_asset, python312
 
-from bwp_workshop.settings import Settings  # noqa: E402
-from bwp_workshop.stacks.lambda_asset import build_lambda_asset, python312  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 HANDLER_DIR = REPO / "lambdas" / "event_handler"
 IMPORT_SCRIPT = "import time; t = time.perf_counter(); import handler; print(time.perf_counter() - t)"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -25,12 +24,7 @@ import psutil
 
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bwp_workshop.testing.environment import free_port
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -35,39 +34,16 @@ from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.client import ADMIN, SandboxClient
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.tables import create_token_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P50_MS = 25.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
-def create_token_table(settings: Settings, name: str) -> None:
-    dynamodb = aws.client("dynamodb", settings)
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": names.TOKEN_PK, "KeyType": "HASH"},
-            {"AttributeName": names.TOKEN_SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": names.TOKEN_PK, "AttributeType": "S"},
-            {"AttributeName": names.TOKEN_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": names.TOKEN_TTL_ATTRIBUTE}
-    )
 
 
 def one_install(browser: httpx.Client, settings: Settings, app_id: str) -> tuple[dict[str, float], str]:

@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import statistics
 import tempfile
 import time
@@ -37,6 +36,7 @@ import psutil
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import free_port
 
 ORDER = """
 query Order($id: String!) {
@@ -51,12 +51,6 @@ query Order($id: String!) {
     refunds { details { id state refundTotal { amount currencyCode } } }
   }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+from bwp_workshop.testing.environment import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -48,12 +49,6 @@ start = time.perf_counter()
 build_app(settings, outdir=sys.argv[1] + "/two").synth()
 print(json.dumps({"in_process_first": first, "in_process_warm": time.perf_counter() - start}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(state: Path, port: int, build_dir: Path) -> dict[str, str]:

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,15 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bwp_workshop.testing.environment import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ROW = re.compile(r"^\s+(\d\d-[\w-]+)\s+passed\s+([\d.]+) s$")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_environment(folder: Path) -> dict[str, str]:

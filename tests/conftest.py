@@ -1,58 +1,78 @@
 """Shared fixtures: an isolated environment for every test, free ports, one local AWS (moto
 server with the workshop's fixes) per test session, and the Buy with Prime sandbox in process
-(``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS)."""
+(``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS); and the
+test tiers (``tests/tiers.py``). The harness that bench/ shares lives in
+``bwp_workshop.testing``; its names are importable from here too."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bwp_workshop import aws
-from bwp_workshop.local import processes
-from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
-from bwp_workshop.names import (
-    BUSINESS_PRODUCT_BY_INSTALLATION,
-    BUSINESS_PRODUCT_INSTALLATION,
-    BUSINESS_PRODUCT_PK,
-    TOKEN_PK,
-    TOKEN_SK,
-    TOKEN_TTL_ATTRIBUTE,
-)
+from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import clear_outputs
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import clean_environ, free_port, machine_settings
+from bwp_workshop.testing.sandbox import SandboxHandle, served_sandbox
+from bwp_workshop.testing.tables import create_business_product_table, create_token_table
+from tests import tiers
+
+__all__ = [
+    "REPO_ROOT",
+    "SandboxHandle",
+    "clean_environ",
+    "create_business_product_table",
+    "create_token_table",
+    "free_port",
+    "machine_settings",
+    "record_stack",
+    "served_sandbox",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def pytest_configure(config: pytest.Config) -> None:
+    tiers.register(config)
 
 
-def machine_settings() -> list[str]:
-    """The workshop and AWS variables of the machine's environment, which tests must not see."""
-    return [name for name in os.environ if name.startswith(("BWP_", "AWS_")) or name == "EVENT_BUS_ARN"]
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by tier
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tiers.assign(items)
 
 
-def clean_environ(**extra: str) -> dict[str, str]:
-    """os.environ without workshop or AWS variables, plus ``extra``: for subprocesses."""
-    hidden = set(machine_settings())
-    env = {name: value for name, value in os.environ.items() if name not in hidden}
-    env.update(
-        AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent"
-    )
-    env.update(extra)
-    return env
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: the cdk and the notebook tiers each on one worker (tests/tiers.py)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return tiers.xdist_scope(nodeid)
+
+    return TierScheduling(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with tiers.FastTierGuard(item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with tiers.FastTierGuard(item.nodeid):
+        return (yield)
 
 
 @pytest.fixture(autouse=True)
@@ -99,18 +119,6 @@ def local_settings(local_aws: LocalRuntime) -> Settings:
     return local_aws.settings
 
 
-@dataclass
-class SandboxHandle:
-    """A sandbox for a test: its settings (``public_key`` is the sandbox's), its base URL and
-    an admin client. ``app`` is set for the in-process sandbox."""
-
-    settings: Settings
-    url: str
-    client: SandboxClient
-    app: Any = None
-    pid: int | None = None
-
-
 @pytest.fixture
 def sandbox_app(tmp_path: Path) -> Iterator[SandboxHandle]:
     """The sandbox in process (FastAPI TestClient), state in a temporary folder. Nothing of
@@ -129,24 +137,6 @@ def sandbox_app(tmp_path: Path) -> Iterator[SandboxHandle]:
     with TestClient(app, base_url=settings.sandbox_url) as http:
         client = SandboxClient(settings, http=http)
         yield SandboxHandle(settings=settings, url=settings.sandbox_url, client=client, app=app)
-
-
-@contextmanager
-def served_sandbox(**options: Any) -> Iterator[SandboxHandle]:
-    """``python -m bwp_workshop.sandbox`` on a free port with these settings, stopped after."""
-    options.setdefault("local_sandbox_port", free_port())
-    settings = Settings(**options)
-    spec = next(spec for spec in LocalRuntime(settings).services() if spec.name == SANDBOX_SERVICE)
-    registry = processes.ProcessRegistry(settings.bwp_dir)
-    with registry.locked():
-        record = processes.start(spec, registry, ready_timeout=60)
-    try:
-        settings = Settings(**options)  # now with the sandbox's public key
-        with SandboxClient(settings) as client:
-            yield SandboxHandle(settings=settings, url=settings.sandbox_url, client=client, pid=record.pid)
-    finally:
-        with registry.locked():
-            processes.stop(SANDBOX_SERVICE, registry)
 
 
 @pytest.fixture
@@ -171,24 +161,6 @@ def local_sandbox(local_settings: Settings, tmp_path: Path) -> Iterator[SandboxH
         yield handle
 
 
-def create_token_table(settings: Settings, name: str = "tokens") -> Any:
-    """A token table as InfraStack makes it (keys, time to live) on the local AWS; its resource."""
-    dynamodb = aws.client("dynamodb", settings)
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": TOKEN_PK, "KeyType": "HASH"}, {"AttributeName": TOKEN_SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": TOKEN_PK, "AttributeType": "S"},
-            {"AttributeName": TOKEN_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TOKEN_TTL_ATTRIBUTE}
-    )
-    return aws.resource("dynamodb", settings).Table(name)
-
-
 def record_stack(settings: Settings, stack: str, outputs: dict[str, str]) -> None:
     """A stack named ``stack`` in the local AWS (one SSM parameter, nothing else) with
     ``outputs`` recorded in ``.bwp/outputs.json`` as a deploy would: the local runtime checks
@@ -207,25 +179,3 @@ def record_stack(settings: Settings, stack: str, outputs: dict[str, str]) -> Non
     }
     aws.client("cloudformation", settings).create_stack(StackName=stack, TemplateBody=_json.dumps(template))
     write_outputs(settings, {**load_outputs(settings), stack: outputs})
-
-
-def create_business_product_table(settings: Settings, name: str = "business-products") -> Any:
-    """A business product table as InfraStack makes it (key, keys-only index by installation)
-    on the local AWS; its resource."""
-    aws.client("dynamodb", settings).create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": BUSINESS_PRODUCT_PK, "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": BUSINESS_PRODUCT_PK, "AttributeType": "S"},
-            {"AttributeName": BUSINESS_PRODUCT_INSTALLATION, "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": BUSINESS_PRODUCT_BY_INSTALLATION,
-                "KeySchema": [{"AttributeName": BUSINESS_PRODUCT_INSTALLATION, "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return aws.resource("dynamodb", settings).Table(name)

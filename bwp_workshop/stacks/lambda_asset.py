@@ -31,6 +31,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
+
 from ..errors import WorkshopError
 from ..settings import Settings, get_settings
 
@@ -260,6 +262,17 @@ def build_lambda_asset(settings: Settings | Path | None = None, *, out_dir: Path
     stamp = target / _STAMP
     if stamp.is_file() and stamp.read_text() == digest:
         return target
+    build_root.mkdir(parents=True, exist_ok=True)
+    # One build at a time per build folder: test workers, two test runs or two kernels sharing
+    # it would otherwise replace a folder another one is reading.
+    with filelock.FileLock(str(build_root / ".lambda-asset.lock"), timeout=900):
+        if stamp.is_file() and stamp.read_text() == digest:
+            return target
+        return _build(settings, digest, target, out_dir)
+
+
+def _build(settings: Settings, digest: str, target: Path, out_dir: Path | None) -> Path:
+    build_root = settings.build_cache_dir
     dependencies = _install_dependencies(settings, build_root / "lambda-deps")
 
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,9 @@ import pytest
 from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
+from bwp_workshop.testing.pipeline import deploy_event_stack, depth, provision, running, settle
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
-
-from .pipeline import deploy_event_stack, depth, provision, running, settle
 
 MALFORMED = ["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]
 

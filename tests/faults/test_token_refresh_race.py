@@ -17,8 +17,8 @@ from bwp_workshop.core.tokens import TokenEndpoint, TokenSet
 from bwp_workshop.local import lambda_host
 from bwp_workshop.outputs import stack_output
 from bwp_workshop.steps import pipeline as event_pipeline
+from bwp_workshop.testing.pipeline import provision
 from tests.conftest import SandboxHandle
-from tests.e2e.pipeline import provision
 from tests.sandbox.helpers import installed_app
 
 from .sandbox_state import refresh_tokens, token_hash

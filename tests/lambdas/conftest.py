@@ -20,9 +20,9 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local.lambda_host import load_handler_module
-from bwp_workshop.names import CLIENT_SECRET_NAME, DATA_PK
+from bwp_workshop.names import CLIENT_SECRET_NAME
 from bwp_workshop.settings import Settings
-from tests.conftest import create_business_product_table, create_token_table
+from bwp_workshop.testing.tables import create_business_product_table, create_data_table, create_token_table
 
 from .doubles import BP, CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
 
@@ -41,13 +41,7 @@ def bwp() -> FakeBwp:
 def tables(local_settings: Settings) -> dict[str, Any]:
     """Data table, token table (with a fresh token for inst-1), business product table
     (``bp-0001`` belongs to inst-1) and the client secret."""
-    client = aws.client("dynamodb", local_settings)
-    client.create_table(
-        TableName="data",
-        KeySchema=[{"AttributeName": DATA_PK, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": DATA_PK, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_data_table(local_settings, "data")
     create_token_table(local_settings, "tokens")
     business_products = BusinessProductMap(create_business_product_table(local_settings, "business-products"))
     business_products.put(BP, "inst-1")

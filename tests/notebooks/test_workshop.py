@@ -5,27 +5,53 @@ executed notebook, a log or the CLI output; and every notebook once under nbval.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.notebooks.workshop_run import environment, stop_runtime
+from tests.notebooks.workshop_run import environment, outputs_of, stop_runtime
 
 pytestmark = pytest.mark.timeout(1500)
 
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+#: A row of `bwp-workshop run`'s table: the notebook, then its outcome.
+ROW = re.compile(r"^\s+(?P<name>\d\d-[\w-]+)\s+(?P<status>passed|failed|not run)\b")
+
+
+def run_table(stdout: str) -> dict[str, str]:
+    """Each notebook's outcome in the run's table (a name listed twice is an error)."""
+    rows = [match.group("name", "status") for match in map(ROW.match, stdout.splitlines()) if match]
+    table = dict(rows)
+    assert len(table) == len(rows), stdout
+    return table
+
+
+def code_cells(notebook: Path) -> int:
+    return sum(cell["cell_type"] == "code" for cell in json.loads(notebook.read_text())["cells"])
+
 
 def test_every_notebook_passes_headless(story: dict[str, Any]) -> None:
-    runs = [story["converged"]["result"], story["clean-up"]["result"]]
-    for run in runs:
+    for step in ("converged", "clean-up"):
+        run = story[step]["result"]
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    table = runs[0].stdout
-    for name in ("00-prerequisites", "04-merchant-install", "07-api-and-analytics"):
-        assert any(line.split()[:2] == [name, "passed"] for line in table.splitlines()), table
-    assert (story["clean-up"]["out"] / "99-clean-up.ipynb").is_file()
+    # Every notebook ran and passed, in its run's table and in its executed copy.
+    workshop = [path.stem for path in NOTEBOOKS if not path.stem.startswith("99")]
+    assert len(workshop) == 8
+    assert run_table(story["converged"]["result"].stdout) == dict.fromkeys(workshop, "passed")
+    assert run_table(story["clean-up"]["result"].stdout) == {"99-clean-up": "passed"}
+    executed = [story["converged"]["out"] / f"{name}.ipynb" for name in workshop]
+    executed.append(story["clean-up"]["out"] / "99-clean-up.ipynb")
+    for copy in executed:
+        errors = [output for output in outputs_of(copy) if output["output_type"] == "error"]
+        assert not errors, (copy.name, errors)
 
 
 def test_the_notebooks_recorded_a_working_integration(story: dict[str, Any]) -> None:
@@ -60,9 +86,12 @@ def test_no_secret_in_any_executed_notebook_log_or_output(story: dict[str, Any])
 
 def test_nbval_runs_every_notebook(tmp_path: Path) -> None:
     env = environment(tmp_path)
+    report = tmp_path / "nbval.xml"
+    # `-o addopts=`: the project's addopts leave the nbval plugin out of the test sessions.
+    argv = ["-o", "addopts=", "--nbval-lax", "-p", "no:cacheprovider", "-q", f"--junitxml={report}", "notebooks"]
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "notebooks"],
+            [sys.executable, "-m", "pytest", *argv],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,
@@ -73,4 +102,13 @@ def test_nbval_runs_every_notebook(tmp_path: Path) -> None:
     finally:
         stop_runtime(env)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    # One test per code cell, every one of them passed: none failed, errored or was skipped.
+    cases = ElementTree.parse(report).getroot().iter("testcase")
+    per_notebook: Counter[str] = Counter()
+    for case in cases:
+        outcome = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        assert not outcome, (case.attrib, outcome)
+        notebook = re.search(r"(\d\d-[\w-]+)\.ipynb", case.attrib["classname"])
+        assert notebook, case.attrib
+        per_notebook[notebook.group(1)] += 1
+    assert per_notebook == {path.stem: code_cells(path) for path in NOTEBOOKS}

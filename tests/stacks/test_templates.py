@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-from aws_cdk.assertions import Match
 
 from bwp_workshop import names
 
@@ -125,15 +124,64 @@ def test_target_group_checks_the_health_endpoint_without_stickiness(synthesized:
     assert attributes.get("stickiness.enabled", "false") == "false"
 
 
-def test_load_balancer_reaches_the_tasks_only_on_the_app_port(synthesized: Synthesized) -> None:
-    infra = synthesized.templates[names.INFRA_STACK]
-    infra.has_resource_properties(
-        "AWS::EC2::SecurityGroupIngress",
-        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "SourceSecurityGroupId": Match.any_value()},
-    )
-    infra.has_resource_properties(
-        "AWS::EC2::SecurityGroupEgress", {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}
-    )
+def _group_id(logical_id: str) -> dict:
+    return {"Fn::GetAtt": [logical_id, "GroupId"]}
+
+
+def _without_description(rule: dict) -> dict:
+    return {key: value for key, value in rule.items() if key != "Description"}
+
+
+@pytest.mark.parametrize("variant", ["synthesized", "with_certificate"])
+def test_the_tasks_admit_only_the_load_balancer_and_only_on_the_app_port(
+    synthesized: Synthesized, variant: str, request: pytest.FixtureRequest
+) -> None:
+    """Every way into the tasks' security group, in every stack: one rule, from the load
+    balancer's group, on the app port; and the tasks sit in that group alone."""
+    stacks: Synthesized = request.getfixturevalue(variant)
+    groups = resources(stacks, names.INFRA_STACK, "AWS::EC2::SecurityGroup")
+    (service,) = [key for key in groups if key.startswith("ServiceSecurityGroup")]
+    (balancer,) = [key for key in groups if key.startswith("AlbSecurityGroup")]
+    assert set(groups) == {service, balancer}
+    # Nothing inline: CloudFormation would admit it alongside the rule resources.
+    assert not groups[service]["Properties"].get("SecurityGroupIngress")
+    ingress = {
+        (stack, key): rule["Properties"]
+        for stack in stacks.raw
+        for key, rule in resources(stacks, stack, "AWS::EC2::SecurityGroupIngress").items()
+    }
+    assert [_without_description(rule) for rule in ingress.values()] == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": names.APP_PORT,
+            "ToPort": names.APP_PORT,
+            "GroupId": _group_id(service),
+            "SourceSecurityGroupId": _group_id(balancer),
+        }
+    ], ingress
+    assert names.APP_PORT == 8080
+    # The load balancer's inline ingress is for the listeners only; none is on the app port.
+    listener_ports = {rule["FromPort"] for rule in groups[balancer]["Properties"].get("SecurityGroupIngress", [])}
+    assert listener_ports == ({80, 443} if variant == "with_certificate" else {80}), listener_ports
+    # Its way out goes to the tasks on the app port and nowhere else.
+    egress = [
+        rule["Properties"] for rule in resources(stacks, names.INFRA_STACK, "AWS::EC2::SecurityGroupEgress").values()
+    ]
+    assert [_without_description(rule) for rule in egress if rule["GroupId"] == _group_id(balancer)] == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": names.APP_PORT,
+            "ToPort": names.APP_PORT,
+            "GroupId": _group_id(balancer),
+            "DestinationSecurityGroupId": _group_id(service),
+        }
+    ]
+    # The tasks are in the service group alone, and no other stack makes a group of its own.
+    service_network = only(stacks, names.ECS_STACK, "AWS::ECS::Service")["Properties"]["NetworkConfiguration"]
+    (task_group,) = service_network["AwsvpcConfiguration"]["SecurityGroups"]
+    assert service in json.dumps(task_group) and balancer not in json.dumps(task_group)
+    for stack in (names.ECS_STACK, names.EVENT_STACK):
+        assert not resources(stacks, stack, "AWS::EC2::SecurityGroup"), stack
 
 
 def test_repository_is_emptied_and_deleted_on_destroy(synthesized: Synthesized) -> None:

@@ -24,8 +24,10 @@ from bwp_workshop.local import event_runner, lambda_host
 from bwp_workshop.names import EVENT_TYPES
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
-from tests.conftest import create_business_product_table
-from tests.sandbox.helpers import Installed
+
+from .environment import CHECKOUT
+from .sandbox import Installed
+from .tables import create_business_product_table, create_data_table, create_token_table
 
 SUBSCRIBE = """
 mutation Subscribe($input: CreateEventSubscriptionInput!) {
@@ -76,31 +78,13 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     events = aws.client("events", settings)
     events.create_event_bus(Name=source_name, EventSourceName=source_name)
 
-    dynamodb = aws.client("dynamodb", settings)
     data_table, token_table, products = f"data-{suffix}", f"tokens-{suffix}", f"business-products-{suffix}"
     # What the OAuth app writes at install: events without contextKeys find their tenant here.
     BusinessProductMap(create_business_product_table(settings, products)).put(
         business_product(installed), installed.installation_id
     )
-    dynamodb.create_table(
-        TableName=data_table,
-        KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
-        TableName=token_table,
-        KeySchema=[
-            {"AttributeName": names.TOKEN_PK, "KeyType": "HASH"},
-            {"AttributeName": names.TOKEN_SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": names.TOKEN_PK, "AttributeType": "S"},
-            {"AttributeName": names.TOKEN_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
+    create_data_table(settings, data_table)
+    TokenStore(create_token_table(settings, token_table)).put(
         installed.installation_id, TokenSet.from_response(installed.tokens)
     )
     aws.client("secretsmanager", settings).create_secret(
@@ -161,7 +145,6 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
     from pydantic import SecretStr
 
     from bwp_workshop import deploy
-    from tests.conftest import REPO_ROOT
 
     source_name = subscribe(installed, f"supadupa-{secrets.token_hex(4)}")
     base = installed.sandbox.settings
@@ -170,8 +153,8 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
             "event_bus_arn": f"arn:aws:events:{base.region}:{aws.LOCAL_ACCOUNT_ID}:event-bus/{source_name}",
             "client_id": installed.client_id,
             "client_secret": SecretStr(installed.client_secret),
-            "project_dir": REPO_ROOT,  # the checkout: cdk.json, node_modules, lambdas/
-            "build_dir": REPO_ROOT / ".bwp" / "build",
+            "project_dir": CHECKOUT,  # the checkout: cdk.json, node_modules, lambdas/
+            "build_dir": CHECKOUT / ".bwp" / "build",
             "max_receive_count": max_receive_count,
         }
     )

@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from tests.conftest import free_port
+from .environment import free_port
 
 
 def request_hash(url: str, body: bytes) -> str:
@@ -57,6 +57,8 @@ class ReferenceApp:
 
     def verify(self, request: Request, body: bytes) -> dict[str, Any]:
         token = request.query_params.get("verification-token") or request.headers.get("verification-token")
+        if not token:
+            raise ValueError("no verification token")
         claims = jwt.decode(token, self.public_key, algorithms=["ES256"], options={"require": ["exp", "iat"]})
         url = str(request.url)
         assert claims["requestHash"] == request_hash(url, body), "request hash mismatch"
