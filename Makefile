@@ -56,7 +56,7 @@ lint: $(INSTALLED)  ## ruff (lint and format) and mypy (the modules listed in py
 check: lint  ## Lint, types and the fast tests (in process, no servers): under 2 minutes.
 	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist load -q
 
-test: setup  ## Run every test, the tiers in parallel (TEST_WORKERS=auto, one per core).
+test: setup lint  ## Lint and types, then every test, the tiers in parallel (TEST_WORKERS=auto, one per core).
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup  ## Run the benchmarks on the local target; writes bench/results.md (minutes).

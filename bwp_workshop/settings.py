@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -419,14 +419,14 @@ def dotenv_path(project_dir: Path) -> Path:
     return Path(explicit).expanduser().resolve() if explicit else project_dir / ".env"
 
 
-def get_settings(**overrides: object) -> Settings:
+def get_settings(**overrides: Any) -> Settings:
     """Read the settings afresh (the environment and ``<project>/.env``), so a cell that just
     wrote ``.env`` sees the new values. Errors become a ``ConfigurationError`` that names the
     variable to fix."""
     project_dir = Path(str(overrides["project_dir"])) if "project_dir" in overrides else find_project_dir()
     env_file = dotenv_path(project_dir)
     try:
-        return Settings(_env_file=env_file if env_file.is_file() else None, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file if env_file.is_file() else None, **overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

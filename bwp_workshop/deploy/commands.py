@@ -344,13 +344,13 @@ def deploy(
     _cdk("Deploy", args, settings, stacks, app=app, progress=shown)
     deployed = json.loads(fresh.read_text()) if fresh.is_file() else {}
     fresh.unlink(missing_ok=True)
-    cache = _read_cache(settings)
+    recorded = _read_cache(settings)
     for name, values in deployed.items():
-        cache[name] = _public(values)
-    write_outputs(settings, cache)
+        recorded[name] = _public(values)
+    write_outputs(settings, recorded)
     if not _one_stack(stack):
-        return {name: cache[name] for name in stacks if name in cache}
-    return dict(cache.get(stacks[0], {}))
+        return {name: recorded[name] for name in stacks if name in recorded}
+    return dict(recorded.get(stacks[0], {}))
 
 
 def destroy(
@@ -374,7 +374,7 @@ def destroy(
     app = synth(settings, cache=cache)
     shown = Progress(progress, write=print)
     _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)
-    cache = _read_cache(settings)
+    recorded = _read_cache(settings)
     for name in dependents:
-        cache.pop(name, None)
-    write_outputs(settings, cache)
+        recorded.pop(name, None)
+    write_outputs(settings, recorded)

@@ -10,7 +10,7 @@ shapes can also be changed while it runs, through ``/_sandbox/faults`` and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,8 @@ from ..settings import dotenv_path
 #: legacy partner detail (``eventType`` + ``contextKeys``) and the 2024-01-01 empty detail.
 #: The documented ones (2024-11-01 and 2024-01-01) are the default; legacy is on a switch.
 EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
+#: The shapes the sandbox publishes each event in by default.
+DEFAULT_EVENT_SHAPES: tuple[EventShape, ...] = ("2024-11-01", "2024-01-01")
 EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
 
 #: Where the sandbox serves its admin API, its console pages for a person, and the console's
@@ -68,7 +70,7 @@ class SandboxSettings(BaseSettings):
         "parameter, as a `verification-token` header, or both. The install redirect always uses the query.",
     )
     event_shapes: list[EventShape] = Field(
-        default_factory=lambda: ["2024-11-01", "2024-01-01"],
+        default_factory=lambda: list(DEFAULT_EVENT_SHAPES),
         description="Payload shapes each simulated event is published in (one event per shape): the "
         "documented 2024-11-01 and thin 2024-01-01 by default; add legacy for the original workshop's shape.",
     )
@@ -88,11 +90,11 @@ class SandboxSettings(BaseSettings):
     )
 
 
-def sandbox_settings(project_dir: Path | None = None, **overrides: object) -> SandboxSettings:
+def sandbox_settings(project_dir: Path | None = None, **overrides: Any) -> SandboxSettings:
     """The sandbox settings from the environment, then ``<project_dir>/.env``, then ``overrides``
     (which win)."""
     env_file = dotenv_path(project_dir) if project_dir is not None else None
     return SandboxSettings(
-        _env_file=env_file if env_file is not None and env_file.is_file() else None,  # type: ignore[call-arg]
+        _env_file=env_file if env_file is not None and env_file.is_file() else None,
         **overrides,
     )

@@ -165,7 +165,8 @@ def schema() -> GraphQLSchema:
     def order(_: Any, info: Any, orderIdentifier: dict[str, Any]) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
         store = info.context["sandbox"].store
-        order_id, alias = orderIdentifier.get("orderId"), orderIdentifier.get("alias")
+        order_id: str | None = orderIdentifier.get("orderId")
+        alias: dict[str, Any] = orderIdentifier.get("alias") or {}
         if bool(order_id) == bool(alias):
             raise BwpError(
                 "ValidationError",
@@ -199,7 +200,9 @@ def schema() -> GraphQLSchema:
         raise BwpError("ResourceNotFoundError", "The requested product was not found")
 
     @query.field("products")
-    def products(_: Any, info: Any, first: int | None = None, after: str | None = None, filter: str | None = None):
+    def products(
+        _: Any, info: Any, first: int | None = None, after: str | None = None, filter: str | None = None
+    ) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
         return _page(_rsql_filter(caller.merchant["products"], filter), first, after, 20)
 
@@ -211,7 +214,7 @@ def schema() -> GraphQLSchema:
         return _subscription_node(view, caller.merchant["businessProductId"])
 
     @query.field("eventSubscriptions")
-    def event_subscriptions(_: Any, info: Any, first: int | None = None, after: str | None = None):
+    def event_subscriptions(_: Any, info: Any, first: int | None = None, after: str | None = None) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
         source: EventSource = info.context["events"]
         nodes = [

@@ -98,12 +98,13 @@ def handler(event: dict[str, Any], context: Any, *, app: EventProcessor | None =
 
     # A processor per invocation: BatchProcessor keeps per-batch state, and the local runner
     # may run invocations concurrently.
-    return process_partial_response(
+    response = process_partial_response(
         event=event,
         record_handler=record_handler,
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
+    return dict(response)  # {"batchItemFailures": [{"itemIdentifier": message id}, ...]}
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from bwp_workshop.errors import ConfigurationError, LocalRuntimeError, PortInUse
 from bwp_workshop.local import moto_patches, processes
 from bwp_workshop.local.processes import ProcessRecord, ProcessRegistry, ServiceSpec
 from bwp_workshop.local.runtime import LocalRuntime
-from bwp_workshop.outputs import stack_output
+from bwp_workshop.outputs import clear_outputs, stack_output
 from bwp_workshop.settings import Settings
 from tests.conftest import clean_environ, free_port
 
@@ -203,6 +203,7 @@ def test_a_service_that_never_turns_healthy_is_stopped(tmp_path: Path) -> None:
 
 def test_reset_wipes_the_local_aws_and_the_cached_outputs(local_aws: LocalRuntime) -> None:
     settings = local_aws.settings
+    clear_outputs(settings)  # nothing forgotten by an earlier test on this worker
     dynamodb = aws.client("dynamodb", settings)
     dynamodb.create_table(
         TableName="scratch",

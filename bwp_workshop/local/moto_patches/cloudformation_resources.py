@@ -44,7 +44,7 @@ class _PatchModel:
         return False
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: Any,
         new_resource_name: str,
@@ -86,7 +86,7 @@ class CfnSecret(_PatchModel, CloudFormationModel):
         raise NotImplementedError(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> CfnSecret:
         props = cloudformation_json.get("Properties", {})
@@ -126,7 +126,7 @@ class CfnSecret(_PatchModel, CloudFormationModel):
         return cls(backend.secrets[name].arn, name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CfnSecret,
         new_resource_name: str,
@@ -144,12 +144,12 @@ class CfnSecret(_PatchModel, CloudFormationModel):
         backend = secretsmanager_backends[account_id][region_name]
         secret = backend.secrets[original_resource.name]
         if "Description" in props:
-            secret.description = props["Description"]  # type: ignore[misc]
+            secret.description = props["Description"]
         if "SecretString" in props:
             backend.put_secret_value(
                 secret_id=original_resource.name,
                 secret_string=props["SecretString"],
-                secret_binary=None,  # type: ignore[arg-type]
+                secret_binary=None,
                 client_request_token=str(uuid.uuid4()),
                 version_stages=["AWSCURRENT"],
             )
@@ -173,7 +173,7 @@ class CfnQueuePolicy(_PatchModel, CloudFormationModel):
         return "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> CfnQueuePolicy:
         props = cloudformation_json["Properties"]
@@ -205,7 +205,7 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
         return "AWS::EC2::SecurityGroupEgress"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> CfnSecurityGroupEgress:
         props = cloudformation_json["Properties"]
@@ -261,7 +261,7 @@ class CfnAlarm(_PatchModel, CloudFormationModel):
         raise NotImplementedError(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> CfnAlarm:
         props = cloudformation_json["Properties"]

@@ -48,7 +48,7 @@ def write_lock(backend: Any) -> AbstractContextManager[Any]:
     lock = backend.__dict__.get(LOCK_ATTRIBUTE)
     if lock is None:  # dict.setdefault is atomic: two first writers get the same lock
         lock = backend.__dict__.setdefault(LOCK_ATTRIBUTE, threading.RLock())
-    return lock  # type: ignore[no-any-return]
+    return lock
 
 
 def _one_at_a_time(original: Any) -> Any:

@@ -98,7 +98,7 @@ def _receive_message(
 
 def _queue_sets_what_the_patches_use() -> None:
     """What a queue sets on itself (checked on a probe queue, never registered with a backend)."""
-    probe = sqs_models.Queue("bwp-probe", "us-east-1", "123456789012")  # type: ignore[abstract]
+    probe = sqs_models.Queue("bwp-probe", "us-east-1", "123456789012")
     for attribute in ("_messages", "_messages_lock", "deleted_messages", "redrive_policy", "dead_letter_queue"):
         if not hasattr(probe, attribute):
             raise refuse(f"an SQS queue no longer has {attribute}.", hint="Re-check the SQS lock patches.")
