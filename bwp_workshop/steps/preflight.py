@@ -122,7 +122,7 @@ def check_target(settings: Settings) -> Check:
         detail = ", ".join(f"{name} {state}" for name, state in states.items())
         return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
     from ..errors import CredentialsError
-    from . import aws
+    from .. import aws
 
     try:
         account = aws.account_id(settings)
