@@ -108,10 +108,14 @@ class CfnCodeBuildProject(CloudFormationModel):
         codebuild_models.codebuild_backends[account_id][region_name].delete_project(self.name)
 
 
+#: Property names whose API name is not the camel case of the CloudFormation name.
+_API_NAMES = {"BuildSpec": "buildspec"}
+
+
 def _camel(value: Any) -> Any:
     """CloudFormation's property names (``PrivilegedMode``) as the API's (``privilegedMode``)."""
     if isinstance(value, dict):
-        return {key[:1].lower() + key[1:]: _camel(item) for key, item in value.items()}
+        return {_API_NAMES.get(key, key[:1].lower() + key[1:]): _camel(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_camel(item) for item in value]
     return value

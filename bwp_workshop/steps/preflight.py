@@ -121,8 +121,8 @@ def check_target(settings: Settings) -> Check:
         running = all(state == "running" for state in states.values())
         detail = ", ".join(f"{name} {state}" for name, state in states.items())
         return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
-    from ..errors import CredentialsError
     from .. import aws
+    from ..errors import CredentialsError
 
     try:
         account = aws.account_id(settings)
