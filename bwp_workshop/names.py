@@ -19,6 +19,15 @@ STACK_NOTEBOOKS = {INFRA_STACK: "01", ECS_STACK: "03", EVENT_STACK: "05"}
 # --- resources named outside CloudFormation or fixed by the workshop ---------------------
 #: ECR repository of the OAuth handler image.
 REPOSITORY_NAME = "bwp-saas-integration"
+#: CodeBuild project that builds the OAuth handler image in the account where no Docker engine
+#: runs (InfraStack); its log group is CodeBuild's default ``/aws/codebuild/<project>``.
+IMAGE_BUILD_PROJECT = "bwp-oauth-app-image"
+IMAGE_BUILD_LOG_GROUP = f"/aws/codebuild/{IMAGE_BUILD_PROJECT}"
+#: Environment variables of that project: the repository, the tag to push, and the source tag
+#: of the sources InfraStack uploaded (the build step compares it with the current sources).
+BUILD_ENV_REPOSITORY_URI = "REPOSITORY_URI"
+BUILD_ENV_IMAGE_TAG = "IMAGE_TAG"
+BUILD_ENV_SOURCE_TAG = "SOURCE_TAG"
 #: Secrets Manager secret with the app's client credentials, a JSON object
 #: ``{"client_id": ..., "client_secret": ...}``. Written by the onboarding step through the
 #: API (so the value never enters a template) and referenced by name from the stacks. The
@@ -43,6 +52,7 @@ OUT_APP_BASE_URL = "AppBaseUrl"
 OUT_TOKEN_TABLE = "TokenTableName"
 OUT_BUSINESS_PRODUCT_TABLE = "BusinessProductTableName"
 OUT_REPOSITORY_URI = "RepositoryUri"
+OUT_IMAGE_BUILD_PROJECT = "ImageBuildProjectName"
 OUT_CLUSTER_NAME = "ClusterName"
 OUT_SERVICE_NAME = "ServiceName"
 OUT_DATA_TABLE = "DataTableName"

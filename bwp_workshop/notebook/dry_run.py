@@ -22,7 +22,7 @@ from typing import Any
 from .. import names
 from ..settings import Settings, get_settings
 from ..stacks.template_checks import CheckResult, check_templates
-from ..steps.preflight import Check, check_cdk_versions, check_docker, check_node, check_python
+from ..steps.preflight import Check, check_cdk_versions, check_docker, check_image_build, check_node, check_python
 
 #: The partner bus EventStack is synthesized with when EVENT_BUS_ARN is not set yet.
 PLACEHOLDER_BUS = "arn:aws:events:{region}:000000000000:event-bus/aws.partner/buywithprime/dry-run"
@@ -129,8 +129,11 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         f"docker build --platform linux/amd64 -f oauth_app/Dockerfile, tag {image_tag(settings)}; "
         "ecr:DescribeImages (skip if the tag is there), ecr:GetAuthorizationToken, docker push"
         if docker
-        else "no Docker engine here: the image step would only say where to build it; EcsStack's "
-        "tasks need the image in the repository"
+        else f"no Docker engine here: ecr:DescribeImages (skip if {image_tag(settings)} is there), "
+        f"codebuild:BatchGetProjects {names.IMAGE_BUILD_PROJECT} (its uploaded sources must be the current ones), "
+        f"codebuild:StartBuild with {names.BUILD_ENV_IMAGE_TAG}={image_tag(settings)}, codebuild:BatchGetBuilds "
+        "until it completes (docker build and push in the project; its log in "
+        f"{names.IMAGE_BUILD_LOG_GROUP})"
     )
     return [
         Step(
@@ -250,8 +253,15 @@ def dry_run(settings: Settings | None = None) -> DryRun:
             raise
         raise _validation_error(assembly) from None
     checks = check_templates({"aws": assembly}, region=settings.region, project_dir=settings.project_dir)
-    preflight = [check_python(), check_node(), check_cdk_versions(settings), check_docker()]
-    docker = next(c for c in preflight if c.name == "Docker engine").ok
+    docker_check = check_docker()
+    preflight = [
+        check_python(),
+        check_node(),
+        check_cdk_versions(settings),
+        docker_check,
+        check_image_build(settings, docker_check),
+    ]
+    docker = docker_check.ok
     return DryRun(
         settings=settings,
         assembly=assembly,

@@ -15,6 +15,7 @@ from ..settings import LOG_RETENTION_DAYS, Settings, get_settings
 from . import nag
 from .ecs_stack import EcsStack
 from .event_stack import EventStack
+from .image_build import stage_image_source
 from .image_tag import image_tag
 from .infra_stack import InfraStack
 from .lambda_asset import asset_hash, build_lambda_asset
@@ -72,6 +73,8 @@ def build_app(
     def stack_options(name: str) -> dict[str, object]:
         return {"env": stack_environment(settings), "synthesizer": stack_synthesizer(settings), "stack_name": name}
 
+    source_dir, source_tag = stage_image_source(settings)
+    image_source = (str(source_dir), source_tag)
     infra = InfraStack(
         app,
         names.INFRA_STACK,
@@ -79,6 +82,7 @@ def build_app(
         log_retention=retention,
         certificate_arn=settings.certificate_arn,
         app_domain_name=settings.app_domain_name,
+        image_source=image_source,
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),
     )

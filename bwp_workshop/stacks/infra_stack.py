@@ -4,11 +4,13 @@ and the token table."""
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from .. import names
@@ -20,7 +22,8 @@ class InfraStack(cdk.Stack):
     """VPC (10.0.0.0/16, two AZs: ``availability_zones``, or the region's first two),
     internet-facing ALB (HTTP:80, and HTTPS:443 when a certificate is given) forwarding to a
     target group on the app's port, the ECR repository of the app image (immutable tags) and
-    the token table."""
+    the token table; with ``image_source`` (a folder of the image's sources and their source
+    tag), the CodeBuild project that builds the image from them where no Docker engine runs."""
 
     def __init__(
         self,
@@ -31,6 +34,7 @@ class InfraStack(cdk.Stack):
         log_retention: logs.RetentionDays,
         certificate_arn: str = "",
         app_domain_name: str = "",
+        image_source: tuple[str, str] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -135,6 +139,9 @@ class InfraStack(cdk.Stack):
             lifecycle_rules=[ecr.LifecycleRule(max_image_count=10, description="keep the last 10 images")],
         )
 
+        if image_source:
+            self.image_build = self._image_build_project(image_source, log_retention)
+
         self.token_table = workshop_table(
             self,
             "TokenTable",
@@ -168,6 +175,8 @@ class InfraStack(cdk.Stack):
         cdk.CfnOutput(self, names.OUT_TOKEN_TABLE, value=self.token_table.table_name)
         cdk.CfnOutput(self, names.OUT_BUSINESS_PRODUCT_TABLE, value=self.business_product_table.table_name)
         cdk.CfnOutput(self, names.OUT_REPOSITORY_URI, value=self.repository.repository_uri)
+        if image_source:
+            cdk.CfnOutput(self, names.OUT_IMAGE_BUILD_PROJECT, value=self.image_build.project_name)
 
         acknowledge(
             self.load_balancer,
@@ -181,3 +190,90 @@ class InfraStack(cdk.Stack):
             "The load balancer is the app's public entry: Buy with Prime and merchants' browsers call the launch, "
             "install, settings and uninstall URLs from anywhere.",
         )
+
+    def _image_build_project(
+        self, image_source: tuple[str, str], log_retention: logs.RetentionDays
+    ) -> codebuild.Project:
+        """``docker build`` of ``oauth_app/Dockerfile`` from the uploaded sources and a push of
+        ``$IMAGE_TAG`` to the repository (privileged: Docker runs in the build). Its role may
+        read that one source object, push to that one repository and write its own log group."""
+        folder, tag = image_source
+        source = s3_assets.Asset(self, "ImageSource", path=folder)
+        log_group = logs.LogGroup(
+            self,
+            "ImageBuildLogs",
+            log_group_name=names.IMAGE_BUILD_LOG_GROUP,
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        variables = {
+            names.BUILD_ENV_REPOSITORY_URI: self.repository.repository_uri,
+            names.BUILD_ENV_IMAGE_TAG: tag,
+            names.BUILD_ENV_SOURCE_TAG: tag,
+        }
+        image = f"${names.BUILD_ENV_REPOSITORY_URI}:${names.BUILD_ENV_IMAGE_TAG}"
+        registry = f"${{{names.BUILD_ENV_REPOSITORY_URI}%%/*}}"
+        login = [
+            # The base image from ECR Public's mirror of the Docker library: Docker Hub limits
+            # anonymous pulls from CodeBuild's shared addresses.
+            "BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' oauth_app/Dockerfile)",
+            f'aws ecr get-login-password | docker login --username AWS --password-stdin "{registry}"',
+        ]
+        build_and_push = [  # one phase: a failed build pushes nothing
+            'docker build --platform linux/amd64 --build-arg "PYTHON_IMAGE=public.ecr.aws/docker/library/$BASE" '
+            f'-f oauth_app/Dockerfile -t "{image}" .',
+            f'docker push "{image}"',
+        ]
+        project = codebuild.Project(
+            self,
+            "ImageBuild",
+            project_name=names.IMAGE_BUILD_PROJECT,
+            description="Builds the OAuth app image from the uploaded sources and pushes it to ECR",
+            source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=True,  # docker build needs the Docker daemon
+            ),
+            environment_variables={
+                key: codebuild.BuildEnvironmentVariable(value=value) for key, value in variables.items()
+            },
+            build_spec=codebuild.BuildSpec.from_object(
+                {
+                    "version": "0.2",
+                    "phases": {"pre_build": {"commands": login}, "build": {"commands": build_and_push}},
+                }
+            ),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+            timeout=cdk.Duration.minutes(30),
+            grant_report_group_permissions=False,
+        )
+        self.repository.grant_push(project)
+        project_id = self.get_logical_id(project.node.default_child)  # type: ignore[arg-type]
+        region = "<AWS::Region>" if cdk.Token.is_unresolved(self.region) else self.region
+        account = "<AWS::AccountId>" if cdk.Token.is_unresolved(self.account) else self.account
+        acknowledge(
+            project,
+            "AwsSolutions-IAM5",
+            "The CDK's read grant of the uploaded source is scoped to the asset bucket and that one object "
+            "key; the log grant covers the streams of the project's own log group; ecr:GetAuthorizationToken "
+            "(docker login) has no resource-level permissions. Pushing is scoped to the one repository.",
+            "Action::s3:GetObject*",
+            "Action::s3:GetBucket*",
+            "Action::s3:List*",
+            f"Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:/aws/codebuild/<{project_id}>:*",
+            "Resource::*",
+        )
+        acknowledge(
+            project,
+            "AwsSolutions-CB3",
+            "Privileged mode runs the Docker daemon that builds the image; the build runs only the "
+            "workshop's own Dockerfile from the sources InfraStack uploads.",
+        )
+        acknowledge(
+            project,
+            "AwsSolutions-CB4",
+            "The build produces no artifacts (the image goes to ECR, which encrypts it at rest); its "
+            "logs and the source asset are encrypted with AWS-managed keys.",
+        )
+        return project

@@ -1,7 +1,8 @@
 """The workshop's "build the app's image" step (notebook 03): the OAuth app's image built and
-pushed to the ECR repository when a Docker engine is present (the local target runs the app as a
-process instead), and the wait until the app answers its health check. Each works on both
-targets and says what to do when it cannot proceed."""
+pushed to the ECR repository, by the Docker engine here when there is one, else by InfraStack's
+CodeBuild project in the account (on the local target moto's CodeBuild records the build and
+the app runs as a process); and the wait until the app answers its health check. Each works on
+both targets and says what to do when it cannot proceed."""
 
 from __future__ import annotations
 
@@ -31,28 +32,56 @@ def docker_engine_available() -> bool:
     return result.returncode == 0
 
 
+#: Where the image is built: the Docker engine on this machine, or the CodeBuild project.
+BUILD_WITH_DOCKER = "docker"
+BUILD_WITH_CODEBUILD = "codebuild"
+#: CodeBuild's build phases in order (the progress bar counts them).
+BUILD_PHASES = (
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+    "COMPLETED",
+)
+#: Polling a build: the first wait, the longest, and how long a build may take (the project's timeout).
+BUILD_POLL_FIRST = 0.01
+BUILD_POLL_MAX = 10.0
+BUILD_TIMEOUT = 35 * 60
+
+
+def image_build_path(docker: bool | None = None) -> str:
+    """``docker`` when a Docker engine answers here, else ``codebuild``."""
+    return BUILD_WITH_DOCKER if (docker_engine_available() if docker is None else docker) else BUILD_WITH_CODEBUILD
+
+
 @dataclass(frozen=True)
 class ImageResult:
     built: bool
     message: str
     image: str = ""
+    build_id: str = ""  # the CodeBuild build, when the project built (or recorded) it
 
 
-def build_and_push_image(settings: Settings | None = None) -> ImageResult:
+class ImageBuildFailed(WorkshopError):
+    """The CodeBuild build of the image did not succeed."""
+
+
+def build_and_push_image(settings: Settings | None = None, *, progress: bool = True) -> ImageResult:
     """``docker build --platform linux/amd64`` of ``oauth_app/Dockerfile`` and a push to the ECR
-    repository, when a Docker engine is present; otherwise says what happens instead."""
+    repository, when a Docker engine is present; otherwise the same build by InfraStack's
+    CodeBuild project (see :func:`build_with_codebuild`)."""
     settings = settings or get_settings()
     from ..stacks.image_tag import image_tag
 
     tag = image_tag(settings)
-    if not docker_engine_available():
-        where = (
-            "the local target runs the app as a process instead (`bwp-workshop local up`)"
-            if settings.is_local
-            else "build and push it on a machine with Docker: "
-            f"`docker build --platform linux/amd64 -f oauth_app/Dockerfile -t <repository-uri>:{tag} .`"
-        )
-        return ImageResult(False, f"No Docker engine here, so no image is built; {where}.")
+    if image_build_path() == BUILD_WITH_CODEBUILD:
+        return build_with_codebuild(settings, tag, progress=progress)
     repository = stack_output(settings, names.INFRA_STACK, names.OUT_REPOSITORY_URI)
     image = f"{repository}:{tag}"
     if not settings.is_local and _image_in_repository(settings, tag):
@@ -68,6 +97,102 @@ def build_and_push_image(settings: Settings | None = None) -> ImageResult:
     _docker(["docker", "login", "--username", user, "--password-stdin", token["proxyEndpoint"]], settings, password)
     _docker(["docker", "push", image], settings)
     return ImageResult(True, "Built and pushed.", image)
+
+
+def build_with_codebuild(settings: Settings, tag: str, *, progress: bool = True) -> ImageResult:
+    """Start InfraStack's image build project with ``tag`` and wait for it (a progress bar over
+    its phases, polling from milliseconds up to seconds). Refuses when the project's uploaded
+    sources are not the current ones (deploy InfraStack again); a failed build raises
+    :class:`ImageBuildFailed` naming its log. On the local target moto's CodeBuild records the
+    build and builds nothing."""
+    from ..stacks.image_tag import source_tag
+
+    repository = stack_output(settings, names.INFRA_STACK, names.OUT_REPOSITORY_URI)
+    image = f"{repository}:{tag}"
+    if not settings.is_local and _image_in_repository(settings, tag):
+        return ImageResult(False, f"The repository already holds {tag} (the same sources); nothing to build.", image)
+    redeploy = "Deploy InfraStack again (notebook 01, or `bwp-workshop deploy InfraStack`), then run this cell again."
+    project_name = load_outputs(settings).get(names.INFRA_STACK, {}).get(names.OUT_IMAGE_BUILD_PROJECT)
+    codebuild = aws.client("codebuild", settings)
+    projects = codebuild.batch_get_projects(names=[project_name])["projects"] if project_name else []
+    if not projects:
+        raise ConfigurationError(
+            "No Docker engine here, and InfraStack has no image build project "
+            f"({names.IMAGE_BUILD_PROJECT}) to build the image in the account.",
+            hint=f"{redeploy} Or run this notebook where Docker runs.",
+        )
+    variables = {v["name"]: v.get("value", "") for v in projects[0]["environment"].get("environmentVariables", [])}
+    current, deployed = source_tag(settings.project_dir), variables.get(names.BUILD_ENV_SOURCE_TAG, "")
+    if deployed != current:
+        raise ConfigurationError(
+            f"The image sources InfraStack uploaded for {project_name} ({deployed or 'unknown'}) are not "
+            f"this checkout's ({current}): the build would push old code under a new tag.",
+            hint=redeploy,
+        )
+    started = codebuild.start_build(
+        projectName=project_name,
+        environmentVariablesOverride=[{"name": names.BUILD_ENV_IMAGE_TAG, "value": tag, "type": "PLAINTEXT"}],
+    )["build"]
+    build = _wait_for_build(codebuild, started["id"], progress=progress)
+    if build["buildStatus"] != "SUCCEEDED":
+        raise _build_failure(build)
+    if settings.is_local:
+        return ImageResult(
+            False,
+            f"No Docker engine here: the local AWS's CodeBuild recorded build {build['id']} of {tag} "
+            "(it builds nothing); the local target runs the app as a process instead.",
+            image,
+            build["id"],
+        )
+    return ImageResult(True, f"Built and pushed by CodeBuild (build {build['id']}).", image, build["id"])
+
+
+def _wait_for_build(codebuild: Any, build_id: str, *, progress: bool, timeout: float = BUILD_TIMEOUT) -> Any:
+    """The build once it is complete; the wait doubles from milliseconds to ``BUILD_POLL_MAX``."""
+    from ..notebook.progress import bar
+
+    meter = bar(len(BUILD_PHASES), f"CodeBuild {build_id.split(':')[0]}", unit="phase") if progress else None
+    delay, deadline = BUILD_POLL_FIRST, time.monotonic() + timeout
+    try:
+        while True:
+            (build,) = codebuild.batch_get_builds(ids=[build_id])["builds"]
+            phase = build.get("currentPhase", "")
+            if meter is not None:
+                done = BUILD_PHASES.index(phase) + 1 if phase in BUILD_PHASES else meter.n
+                meter.set_description_str(f"CodeBuild {phase.lower() or 'starting'}")
+                meter.update(max(0, done - meter.n))
+            if build.get("buildComplete") or build.get("buildStatus") != "IN_PROGRESS":
+                return build
+            if time.monotonic() > deadline:
+                raise ImageBuildFailed(
+                    f"The image build {build_id} is still {phase or 'running'} after {timeout / 60:.0f} minutes.",
+                    hint=f"Follow it in its log ({_log_location(build)}); run this cell again once it has finished.",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, BUILD_POLL_MAX)
+    finally:
+        if meter is not None:
+            meter.close()
+
+
+def _log_location(build: dict[str, Any]) -> str:
+    logs = build.get("logs", {})
+    where = f"log group {logs.get('groupName', names.IMAGE_BUILD_LOG_GROUP)}, stream {logs.get('streamName', '?')}"
+    return f"{where}: {logs['deepLink']}" if logs.get("deepLink") else where
+
+
+def _build_failure(build: dict[str, Any]) -> ImageBuildFailed:
+    failed = [p for p in build.get("phases", []) if p.get("phaseStatus") not in (None, "SUCCEEDED")]
+    reason = ""
+    if failed:
+        contexts = [c.get("message", "") for c in failed[0].get("contexts", []) if c.get("message")]
+        reason = f" in {failed[0]['phaseType']}" + (f" ({'; '.join(contexts)})" if contexts else "")
+    return ImageBuildFailed(
+        f"The image build {build['id']} ended {build['buildStatus']}{reason}. Its log: {_log_location(build)}.",
+        hint="Read the end of that log: a failing `docker build` step means the Dockerfile or its sources "
+        "(fix them, deploy InfraStack again, rerun); `toomanyrequests` or a network error, run this cell "
+        "again; `AccessDenied` on ECR, deploy InfraStack again (the project's role).",
+    )
 
 
 def _image_in_repository(settings: Settings, tag: str) -> bool:

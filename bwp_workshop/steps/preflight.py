@@ -83,7 +83,7 @@ def check_docker() -> Check:
             "Docker engine",
             False,
             "no docker command",
-            "The image step is skipped; the local target runs the app as a process instead.",
+            "The image is built by CodeBuild instead (see the image build row).",
             blocking=False,
         )
     info = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
@@ -91,9 +91,26 @@ def check_docker() -> Check:
         "Docker engine",
         bool(info),
         f"server {info}" if info else "docker command present, engine not reachable",
-        "Start the Docker engine to build the image, or go on without it.",
+        "Start the Docker engine to build the image here, or go on without it (CodeBuild builds it).",
         blocking=False,
     )
+
+
+def check_image_build(settings: Settings, docker: Check) -> Check:
+    """Which path builds the app's image in notebook 03: Docker here, or InfraStack's CodeBuild
+    project in the account (on local, moto's CodeBuild records the build; the app runs as a process)."""
+    from .. import names
+    from .image import BUILD_WITH_DOCKER, image_build_path
+
+    if image_build_path(docker.ok) == BUILD_WITH_DOCKER:
+        detail = "Docker on this machine" + ("" if settings.is_local else ", pushed to ECR")
+    elif settings.is_local:
+        detail = (
+            f"CodeBuild project {names.IMAGE_BUILD_PROJECT} on the local AWS (recorded only; the app runs as a process)"
+        )
+    else:
+        detail = f"CodeBuild project {names.IMAGE_BUILD_PROJECT} in the account (InfraStack), pushed to ECR"
+    return Check("image build", True, detail, blocking=False)
 
 
 def check_target(settings: Settings) -> Check:
@@ -119,11 +136,13 @@ def check_target(settings: Settings) -> Check:
 
 def run_checks(settings: Settings | None = None) -> list[Check]:
     settings = settings or get_settings()
+    docker = check_docker()
     return [
         check_python(),
         check_node(),
         check_cdk_versions(settings),
-        check_docker(),
+        docker,
+        check_image_build(settings, docker),
         check_target(settings),
     ]
 

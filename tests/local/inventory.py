@@ -68,6 +68,7 @@ def leftovers(settings: Settings) -> dict[str, list[Any]]:
             for rule in c("events").list_rules(EventBusName=bus["Name"])["Rules"]
         ],
         "log groups": [g["logGroupName"] for g in c("logs").describe_log_groups()["logGroups"]],
+        "codebuild projects": c("codebuild").list_projects()["projects"],
         "alarms": [a["AlarmName"] for a in c("cloudwatch").describe_alarms()["MetricAlarms"]],
         "secrets": [s["Name"] for s in c("secretsmanager").list_secrets()["SecretList"]],
     }

@@ -47,7 +47,14 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
 
     assert set(deployed) == set(names.STACKS)
     infra, ecs, event = deployed[names.INFRA_STACK], deployed[names.ECS_STACK], deployed[names.EVENT_STACK]
-    assert set(infra) == {"AlbDnsName", "AppBaseUrl", "TokenTableName", "BusinessProductTableName", "RepositoryUri"}
+    assert set(infra) == {
+        "AlbDnsName",
+        "AppBaseUrl",
+        "TokenTableName",
+        "BusinessProductTableName",
+        "RepositoryUri",
+        "ImageBuildProjectName",
+    }
     assert set(ecs) == {"ClusterName", "ServiceName"}
     assert set(event) == {
         "DataTableName",

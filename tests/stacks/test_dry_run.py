@@ -52,6 +52,17 @@ def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
         assert (tmp_path / ".bwp" / "dry-run" / "cdk.out" / f"{stack}.template.json").is_file()
     assert re.search(r"checkov on aws: \d+ findings, 0 not accepted", output), output
     assert "role HandlerRole" in output and "role TaskRole" in output
+    # The image's path: Docker here, or the CodeBuild project (planned with the tag it would push).
+    from bwp_workshop.stacks.image_tag import source_tag
+    from bwp_workshop.steps.image import docker_engine_available
+
+    assert re.search(r"^  image build +ok +", output, re.M), output
+    if docker_engine_available():
+        assert "docker build --platform linux/amd64" in output
+    else:
+        assert f"codebuild:StartBuild with IMAGE_TAG={source_tag(REPO_ROOT)}" in output
+        assert f"CodeBuild project {names.IMAGE_BUILD_PROJECT} in the account" in output
+    assert "role ImageBuildRole" in output
     for notebook in sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
         assert f"  {notebook.stem}: " in output, notebook.name
     # The aws templates: zones from the region, the bootstrap version rule present.

@@ -33,6 +33,14 @@ def test_every_acknowledged_finding_has_a_reason(synthesized: Synthesized) -> No
         "AwsSolutions-ECS2",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-L1",
+        # The image build project: no artifacts to encrypt; its role's read of the uploaded source
+        # (CDK's grant on the asset bucket and that key) and the streams of its own log group.
+        "AwsSolutions-CB4",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:us-east-1:123456789012:log-group:"
+        "/aws/codebuild/<ImageBuild30B7C98D>:*]",
     }
 
 

@@ -65,6 +65,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_TOKEN_TABLE,
             names.OUT_BUSINESS_PRODUCT_TABLE,
             names.OUT_REPOSITORY_URI,
+            names.OUT_IMAGE_BUILD_PROJECT,
         },
         names.ECS_STACK: {names.OUT_CLUSTER_NAME, names.OUT_SERVICE_NAME},
         names.EVENT_STACK: {
