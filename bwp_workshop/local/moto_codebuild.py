@@ -61,7 +61,7 @@ class CfnCodeBuildProject(CloudFormationModel):
         raise NotImplementedError(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> CfnCodeBuildProject:
         props = cloudformation_json["Properties"]
@@ -92,7 +92,7 @@ class CfnCodeBuildProject(CloudFormationModel):
         return cls(name, metadata["arn"])
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CfnCodeBuildProject,
         new_resource_name: str,
@@ -201,7 +201,7 @@ def apply() -> list[str]:
             hint="Check whether moto now supports it natively and drop bwp_workshop.local.moto_codebuild's model.",
         )
     response = codebuild_responses.CodeBuildResponse
-    response.start_build = _wrap_start_build(response.start_build)  # type: ignore[method-assign]
+    response.start_build = _wrap_start_build(response.start_build)
     _applied.extend(
         [
             "CloudFormation creates AWS::CodeBuild::Project",

@@ -249,7 +249,7 @@ class InfraStack(cdk.Stack):
             grant_report_group_permissions=False,
         )
         self.repository.grant_push(project)
-        project_id = self.get_logical_id(project.node.default_child)  # type: ignore[arg-type]
+        project_id = self.get_logical_id(project.node.default_child)
         region = "<AWS::Region>" if cdk.Token.is_unresolved(self.region) else self.region
         account = "<AWS::AccountId>" if cdk.Token.is_unresolved(self.account) else self.account
         acknowledge(
