@@ -45,10 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
-    from . import moto_codebuild, moto_patches
+    from . import moto_patches
 
     fixes = moto_patches.apply()
-    fixes += moto_codebuild.apply()
     # moto serves S3-style URLs relative to this port (template URLs of `cdk deploy`).
     os.environ.setdefault("MOTO_PORT", str(args.port))
     # One line per request is noise in the log file; warnings and errors stay.

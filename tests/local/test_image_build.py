@@ -16,7 +16,7 @@ import pytest
 
 from bwp_workshop import aws, deploy, names
 from bwp_workshop.errors import ConfigurationError, MotoPatchError
-from bwp_workshop.local import moto_codebuild
+from bwp_workshop.local import moto_patches
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.image_build import image_build_files
@@ -133,10 +133,10 @@ def test_without_the_project_the_step_says_to_deploy_infra_stack_again(settings:
 def test_the_codebuild_fix_fails_loudly_when_moto_moves_what_it_relies_on(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.codebuild import models
 
-    monkeypatch.setattr(moto_codebuild, "_applied", [])
+    monkeypatch.setattr(moto_patches, "_applied", [])
     monkeypatch.delattr(models.CodeBuildBackend, "delete_project")
     with pytest.raises(MotoPatchError, match="delete_project"):
-        moto_codebuild.apply()
+        moto_patches.apply()
 
 
 def test_the_local_aws_reports_the_codebuild_fixes(local_settings: Settings) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from bwp_workshop import aws
 from bwp_workshop.errors import ConfigurationError, LocalRuntimeError, PortInUseError
-from bwp_workshop.local import moto_codebuild, moto_patches, processes
+from bwp_workshop.local import moto_patches, processes
 from bwp_workshop.local.processes import ProcessRecord, ProcessRegistry, ServiceSpec
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import clear_outputs, stack_output
@@ -61,7 +61,7 @@ def test_up_is_idempotent_and_down_leaves_no_process_and_no_port(tmp_path: Path)
         health = httpx.get(f"{started.url}/_bwp/health").json()
         assert health["service"] == "moto"
         assert health["moto"] == moto_patches.MOTO_VERSION
-        assert health["fixes"] == moto_patches.apply() + moto_codebuild.apply()
+        assert health["fixes"] == moto_patches.apply()
 
         again, sandbox_again = runtime.up()
         assert again.action == sandbox_again.action == "already running"

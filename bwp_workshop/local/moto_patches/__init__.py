@@ -21,6 +21,7 @@ from ...errors import MotoPatchError
 from . import (
     cloudformation_resources,
     cloudformation_stacks,
+    codebuild,
     dynamodb,
     eventbridge,
     instance_tracking,
@@ -38,6 +39,7 @@ __all__ = ["MOTO_VERSION", "TABLES", "Patch", "apply"]
 TABLES: tuple[tuple[Patch, ...], ...] = (
     cloudformation_stacks.PATCHES,
     cloudformation_resources.PATCHES,
+    codebuild.PATCHES,
     network_deletes.PATCHES,
     dynamodb.PATCHES,
     lambda_event_sources.PATCHES,

@@ -1,19 +1,10 @@
-"""CodeBuild on the local AWS: the CloudFormation model moto lacks, and builds that keep what
-they were started with.
-
-moto 5.2.5 keeps CodeBuild projects and builds as records (nothing is built), but its
-CloudFormation has no ``AWS::CodeBuild::Project``: ``cdk deploy`` of InfraStack skipped the
-image build project with a warning. Two fixes, applied by
-:mod:`bwp_workshop.local.moto_server` next to :func:`bwp_workshop.local.moto_patches.apply`:
-
-1. ``AWS::CodeBuild::Project``: a project in moto's CodeBuild (Ref is its name, ``Arn`` its
-   ARN); deleting the stack deletes it.
-2. ``StartBuild`` records the build's environment (the project's variables with the
-   ``environmentVariablesOverride`` applied), its source and its log group and stream, where
-   moto kept placeholders: a build shows the tag it was started with and names its log.
-
-:func:`apply` checks that every moto attribute the fixes rely on exists, so a moto upgrade that
-moves one fails loudly here.
+"""CodeBuild: moto 5.2.5 keeps projects and builds as records (nothing is built), but its
+CloudFormation has no ``AWS::CodeBuild::Project``, so ``cdk deploy`` of InfraStack skipped the
+image build project with a warning. The model below makes the project in moto's CodeBuild (Ref
+is its name, ``Arn`` its ARN; deleting the stack deletes it). And ``StartBuild`` kept
+placeholders where a build records its environment (the project's variables with the
+``environmentVariablesOverride`` applied), its source and its log group and stream: with the
+patch a build shows the tag it was started with and names its log.
 """
 
 from __future__ import annotations
@@ -21,27 +12,22 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import moto
 from moto.cloudformation import parsing as cfn_parsing
 from moto.codebuild import models as codebuild_models
 from moto.codebuild import responses as codebuild_responses
 from moto.core.common_models import CloudFormationModel
 
-from ..errors import MotoPatchError
+from .cloudformation_resources import _PatchModel, _registered
+from .patch import Patch, refuse
 
-_applied: list[str] = []
 
-
-class CfnCodeBuildProject(CloudFormationModel):
+class CfnCodeBuildProject(_PatchModel, CloudFormationModel):
     """``AWS::CodeBuild::Project``: a project in moto's CodeBuild."""
 
     def __init__(self, name: str, arn: str) -> None:
+        self.physical_id = name
         self.name = name
         self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -91,19 +77,6 @@ class CfnCodeBuildProject(CloudFormationModel):
         )
         return cls(name, metadata["arn"])
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: CfnCodeBuildProject,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> CfnCodeBuildProject:
-        """Replaced: the new sources (and their tag) are a new project record under the same name."""
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
-
     def delete(self, account_id: str, region_name: str) -> None:
         codebuild_models.codebuild_backends[account_id][region_name].delete_project(self.name)
 
@@ -151,61 +124,49 @@ def _wrap_start_build(original: Any) -> Any:
     return start_build
 
 
-def _require(owner: Any, attribute: str) -> None:
-    if not hasattr(owner, attribute):
-        raise MotoPatchError(
-            f"moto {moto.__version__} has no {getattr(owner, '__name__', owner)}.{attribute}; "
-            "the local AWS's CodeBuild fix in bwp_workshop.local.moto_codebuild no longer applies.",
-            hint="Install the pinned moto[server] (make setup), or re-check the CodeBuild fix for this moto.",
-        )
-
-
-def apply() -> list[str]:
-    """Apply both fixes once (later calls return the same list). Returns the fixes' names."""
-    if _applied:
-        return list(_applied)
-    backend_class = codebuild_models.CodeBuildBackend
-    for owner, attribute in (
-        (codebuild_models, "codebuild_backends"),
-        (backend_class, "create_project"),
-        (backend_class, "delete_project"),
-        (backend_class, "start_build"),
-        (codebuild_responses.CodeBuildResponse, "start_build"),
-        (codebuild_responses.CodeBuildResponse, "codebuild_backend"),
-        (cfn_parsing, "get_model_list"),
-        (cfn_parsing, "get_model_map"),
-        (cfn_parsing, "get_name_type_map"),
-    ):
-        _require(owner, attribute)
-    # What a backend and a build keep (a probe backend, never registered).
-    probe = backend_class("us-east-1", "123456789012")
-    for attribute in ("codebuild_projects", "build_metadata", "build_metadata_history"):
-        _require(probe, attribute)
+def _check_builds() -> None:
+    """A build's record still has what the StartBuild patch fills in (a probe, never registered)."""
     metadata = codebuild_models.CodeBuildProjectMetadata(
         "123456789012", "us-east-1", "probe", None, None, "probe:1", "role"
     ).build_metadata
-    for key in ("id", "environment", "source", "logs"):
-        if key not in metadata:
-            raise MotoPatchError(
-                f"moto {moto.__version__}'s CodeBuild builds have no {key!r}.",
-                hint="Re-check the StartBuild fix in bwp_workshop.local.moto_codebuild against this moto.",
-            )
-    # moto builds its type map from CloudFormationModel's direct subclasses once (lru_cache).
-    for cached in (cfn_parsing.get_model_list, cfn_parsing.get_model_map, cfn_parsing.get_name_type_map):
-        cached.cache_clear()
-    registered = cfn_parsing.get_model_map().get(CfnCodeBuildProject.cloudformation_type())
-    if registered is not CfnCodeBuildProject:
-        raise MotoPatchError(
-            f"AWS::CodeBuild::Project is handled by {registered!r} in moto {moto.__version__}, "
-            "not by the workshop's model.",
-            hint="Check whether moto now supports it natively and drop bwp_workshop.local.moto_codebuild's model.",
+    missing = [key for key in ("id", "environment", "source", "logs") if key not in metadata]
+    if missing:
+        raise refuse(
+            f"CodeBuild builds have no {', '.join(missing)}.",
+            hint="Re-check the StartBuild patch in bwp_workshop.local.moto_patches.codebuild against this moto.",
         )
-    response = codebuild_responses.CodeBuildResponse
-    response.start_build = _wrap_start_build(response.start_build)
-    _applied.extend(
-        [
-            "CloudFormation creates AWS::CodeBuild::Project",
-            "CodeBuild builds record their environment overrides, source and log group and stream",
-        ]
-    )
-    return list(_applied)
+    probe = codebuild_models.CodeBuildBackend("us-east-1", "123456789012")
+    for attribute in ("codebuild_projects", "build_metadata", "build_metadata_history"):
+        if not hasattr(probe, attribute):
+            raise refuse(
+                f"a CodeBuild backend keeps no {attribute}.",
+                hint="Re-check the StartBuild patch in bwp_workshop.local.moto_patches.codebuild against this moto.",
+            )
+
+
+_BACKEND = codebuild_models.CodeBuildBackend
+_RESPONSE = codebuild_responses.CodeBuildResponse
+
+PATCHES = (
+    Patch(
+        cfn_parsing,
+        "get_model_map",
+        f"CloudFormation creates {CfnCodeBuildProject.cloudformation_type()}",
+        uses=(
+            (cfn_parsing, "get_model_list"),
+            (cfn_parsing, "get_name_type_map"),
+            (codebuild_models, "codebuild_backends"),
+            (_BACKEND, "create_project"),
+            (_BACKEND, "delete_project"),
+        ),
+        check=_registered(CfnCodeBuildProject),
+    ),
+    Patch(
+        _RESPONSE,
+        "start_build",
+        "CodeBuild builds record their environment overrides, source and log group and stream",
+        wrapper=_wrap_start_build,
+        uses=((_RESPONSE, "codebuild_backend"), (_BACKEND, "start_build")),
+        check=_check_builds,
+    ),
+)
