@@ -16,6 +16,9 @@ KERNEL := bwp-workshop
 # Test processes (pytest-xdist): one per core. The cdk and notebook tiers each run on one worker
 # (--dist loadgroup, tests/tiers.py); the server-backed tests spread over the others.
 TEST_WORKERS ?= auto
+# Independent set-up steps run side by side (pip, npm and checkov's pip); each target's own
+# steps stay in order.
+MAKEFLAGS += --jobs=3
 
 .PHONY: help setup workshop check lint test bench lab down clean
 
@@ -44,7 +47,7 @@ $(CHECKOV): tools/checkov/requirements.txt | $(BIN)/python
 
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
 
-workshop: setup  ## Run every workshop notebook headless on the local target, from a clean local runtime.
+workshop: $(INSTALLED) $(CDK_CLI)  ## Run every workshop notebook headless on the local target, from a clean local runtime.
 	$(BIN)/bwp-workshop local down
 	$(BIN)/bwp-workshop run --target local
 
