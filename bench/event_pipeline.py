@@ -5,7 +5,7 @@
 Starts the local runtime (moto server and the Buy with Prime sandbox) on free ports in a
 temporary state folder, installs an app in the sandbox, provisions the event pipeline as the
 workshop does (partner bus, rule, queue with DLQ, data and token tables, secret; see
-bwp_workshop/testing/pipeline.py) and runs the local event runner with the real handler. Then:
+bwp_workshop/testing/pipeline_harness.py) and runs the local event runner with the real handler. Then:
 
 - end to end: the sandbox emits at least ``--events`` events (mixed order lifecycles) while
   the runner consumes them; events/s from the first emit to the last record stored;
@@ -37,7 +37,7 @@ from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.testing.environment import free_port, machine_settings
-from bwp_workshop.testing.pipeline import Pipeline, depth, provision, running, settle
+from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, running, settle
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from bwp_workshop.testing.tables import create_data_table
 

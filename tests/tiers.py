@@ -55,6 +55,7 @@ PATHS = {
     "tests/e2e/test_event_pipeline.py::test_the_deployed_event_stack": "cdk",
     "tests/local/": "server",
     "tests/local/test_moto_patches.py": "fast",
+    "tests/local/test_moto_patches_concurrency.py": "fast",
     "tests/local/test_moto_fixes_for_stacks.py": "fast",
     "tests/local/test_cdk_cli_on_local_aws.py": "cdk",
     "tests/local/test_stacks_deploy.py": "cdk",
@@ -71,6 +72,7 @@ FIXTURES = {
     "aws_synthesized": "cdk",
     "with_certificate": "cdk",
     "story": "notebook",
+    "in_process_moto": "server",
 }
 
 #: Tiers whose tests one xdist worker runs together, in order (``--dist loadgroup``; conftest's

@@ -20,8 +20,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import names
+from .dynamodb_tables import workshop_table
 from .nag import acknowledge
-from .tables import workshop_table
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).

@@ -14,8 +14,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from .. import names
+from .dynamodb_tables import NUMBER, workshop_table
 from .nag import acknowledge
-from .tables import NUMBER, workshop_table
 
 
 class InfraStack(cdk.Stack):

@@ -6,6 +6,6 @@ itself never imports it.
 - ``tables``: the token, business product and data tables as the stacks make them;
 - ``reference_app``: a minimal partner app served on a free port, for the sandbox;
 - ``sandbox``: a served sandbox on free ports, and an app installed in it;
-- ``pipeline``: the event pipeline provisioned as the workshop does, and the local event
+- ``pipeline_harness``: the event pipeline provisioned as the workshop does, and the local event
   runner on it.
 """

@@ -14,7 +14,7 @@ import pytest
 from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.pipeline import deploy_event_stack, depth, provision, running, settle
+from bwp_workshop.testing.pipeline_harness import deploy_event_stack, depth, provision, running, settle
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
 

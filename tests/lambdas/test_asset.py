@@ -20,7 +20,7 @@ from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.pipeline import provision
+from bwp_workshop.testing.pipeline_harness import provision
 from tests.conftest import REPO_ROOT, SandboxHandle, clean_environ
 from tests.sandbox.helpers import installed_app
 

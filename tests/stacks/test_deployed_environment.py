@@ -20,7 +20,7 @@ from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.pipeline import provision
+from bwp_workshop.testing.pipeline_harness import provision
 from oauth_app.config import AppConfig
 from tests.conftest import REPO_ROOT, SandboxHandle, create_business_product_table, create_token_table, free_port
 from tests.lambdas.test_asset import _python312, _receive_all
