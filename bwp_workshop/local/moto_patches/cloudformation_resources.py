@@ -61,6 +61,27 @@ class _PatchModel:
         raise NotImplementedError
 
 
+class _NamedWithArn(_PatchModel):
+    """A resource whose Ref is its name and whose ``Arn`` attribute is its ARN."""
+
+    name: str
+    arn: str
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.physical_id = name
+        self.name = name
+        self.arn = arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in {"Arn"}
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        raise NotImplementedError(attribute_name)
+
+
 class CfnSecret(_PatchModel, CloudFormationModel):
     """``AWS::SecretsManager::Secret``: a real secret in moto's Secrets Manager; Ref is its ARN."""
 
@@ -235,13 +256,8 @@ class CfnSecurityGroupEgress(_PatchModel, CloudFormationModel):
             backend.revoke_security_group_egress(group_name_or_id=self.group_id, **self.rule)
 
 
-class CfnAlarm(_PatchModel, CloudFormationModel):
+class CfnAlarm(_NamedWithArn, CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` on a single metric: a real alarm in moto's CloudWatch; Ref is its name."""
-
-    def __init__(self, name: str, arn: str) -> None:
-        self.physical_id = name
-        self.name = name
-        self.arn = arn
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -250,15 +266,6 @@ class CfnAlarm(_PatchModel, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::CloudWatch::Alarm"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in {"Arn"}
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return self.arn
-        raise NotImplementedError(attribute_name)
 
     @classmethod
     def create_from_cloudformation_json(

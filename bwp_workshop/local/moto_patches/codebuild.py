@@ -17,17 +17,12 @@ from moto.codebuild import models as codebuild_models
 from moto.codebuild import responses as codebuild_responses
 from moto.core.common_models import CloudFormationModel
 
-from .cloudformation_resources import _PatchModel, _registered
+from .cloudformation_resources import _NamedWithArn, _registered
 from .patch import Patch, refuse
 
 
-class CfnCodeBuildProject(_PatchModel, CloudFormationModel):
+class CfnCodeBuildProject(_NamedWithArn, CloudFormationModel):
     """``AWS::CodeBuild::Project``: a project in moto's CodeBuild."""
-
-    def __init__(self, name: str, arn: str) -> None:
-        self.physical_id = name
-        self.name = name
-        self.arn = arn
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -36,15 +31,6 @@ class CfnCodeBuildProject(_PatchModel, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::CodeBuild::Project"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in {"Arn"}
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return self.arn
-        raise NotImplementedError(attribute_name)
 
     @classmethod
     def create_from_cloudformation_json(
