@@ -160,7 +160,7 @@ def pipeline_rows(
                     cmd_1000,
                 )
             )
-        cpu = [_cpu(r) for r in pipeline_1000 if _cpu(r)]
+        cpu = [c for c in map(_cpu, pipeline_1000) if c]
         if cpu:
             rows.append(
                 row(
