@@ -181,13 +181,28 @@ def _port_owner(port: int) -> str:
     return "another program"
 
 
-def answers(spec: ServiceSpec, host: str, port: int, *, pid: int | None = None, timeout: float = 3.0) -> bool:
+def _health_client() -> httpx.Client:
+    # trust_env=False: a proxy from the environment must not stand between us and 127.0.0.1.
+    # verify=False: the URLs are plain HTTP, and loading the CA bundle costs 40 ms per client.
+    return httpx.Client(trust_env=False, verify=False)
+
+
+def answers(
+    spec: ServiceSpec,
+    host: str,
+    port: int,
+    *,
+    pid: int | None = None,
+    timeout: float = 3.0,
+    client: httpx.Client | None = None,
+) -> bool:
     """True when ``spec``'s health URL on host:port answers as that service (and, with
     ``pid``, as that very process)."""
     try:
-        # trust_env=False: a proxy from the environment must not stand between us and 127.0.0.1.
-        response = httpx.get(f"http://{host}:{port}{spec.health_path}", timeout=timeout, trust_env=False)
-        body = response.json()
+        with contextlib.ExitStack() as stack:
+            http = client or stack.enter_context(_health_client())
+            response = http.get(f"http://{host}:{port}{spec.health_path}", timeout=timeout)
+            body = response.json()
     except (httpx.HTTPError, ValueError):
         return False
     return (
@@ -207,12 +222,39 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float) -> ProcessRecord:
     """Start ``spec`` detached (own session, no terminal), wait until its health URL answers
     as this service, record it. The caller holds ``registry.locked()``."""
-    if port_in_use(spec.host, spec.port):
-        setting = f"set {spec.port_setting} to a free port, or " if spec.port_setting else ""
-        raise PortInUseError(
-            f"Cannot start {spec.name}: port {spec.port} on {spec.host} is in use by {_port_owner(spec.port)}.",
-            hint=f"{setting}stop that program.",
-        )
+    return start_all([spec], registry, ready_timeout=ready_timeout)[0]
+
+
+def start_all(specs: Sequence[ServiceSpec], registry: ProcessRegistry, *, ready_timeout: float) -> list[ProcessRecord]:
+    """Start independent services side by side: each is launched at once, then each is waited
+    on until it answers; each is recorded once ready. If one fails, the others launched but not
+    yet ready are stopped too. The caller holds ``registry.locked()``."""
+    for spec in specs:
+        if port_in_use(spec.host, spec.port):
+            setting = f"set {spec.port_setting} to a free port, or " if spec.port_setting else ""
+            raise PortInUseError(
+                f"Cannot start {spec.name}: port {spec.port} on {spec.host} is in use by {_port_owner(spec.port)}.",
+                hint=f"{setting}stop that program.",
+            )
+    launched: list[tuple[ServiceSpec, subprocess.Popen[bytes], ProcessRecord]] = []
+    try:
+        for spec in specs:
+            launched.append((spec, *_launch(spec, registry)))
+        with _health_client() as client:
+            for spec, child, record in launched:
+                _wait_ready(spec, child, Path(record.log_file), ready_timeout, client)
+                registry.write(record)
+    except BaseException:
+        # never leave an unrecorded process behind (also on Ctrl-C)
+        for _, child, record in launched:
+            if registry.read(record.name) != record:
+                _terminate(child.pid)
+                child.wait()
+        raise
+    return [record for _, _, record in launched]
+
+
+def _launch(spec: ServiceSpec, registry: ProcessRegistry) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
     registry.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = registry.log_dir / f"{spec.name}.log"
     inherited = {
@@ -245,21 +287,20 @@ def start(spec: ServiceSpec, registry: ProcessRegistry, *, ready_timeout: float)
         started_at=time.time(),
         fingerprint=spec.fingerprint,
     )
-    try:
-        _wait_ready(spec, child, log_path, ready_timeout)
-    except BaseException:
-        _terminate(child.pid)  # never leave an unrecorded process behind (also on Ctrl-C)
-        child.wait()
-        raise
-    registry.write(record)
-    return record
+    return child, record
 
 
-def _wait_ready(spec: ServiceSpec, child: subprocess.Popen[bytes], log_path: Path, ready_timeout: float) -> None:
+def _wait_ready(
+    spec: ServiceSpec,
+    child: subprocess.Popen[bytes],
+    log_path: Path,
+    ready_timeout: float,
+    client: httpx.Client | None = None,
+) -> None:
     """Poll the health URL (backing off from 10 ms to 250 ms) until this very process answers."""
     deadline = time.monotonic() + ready_timeout
     delay = 0.01
-    while not answers(spec, spec.host, spec.port, pid=child.pid, timeout=0.5):
+    while not answers(spec, spec.host, spec.port, pid=child.pid, timeout=0.5, client=client):
         if child.poll() is not None:
             raise LocalRuntimeError(
                 f"{spec.name} exited with code {child.returncode} while starting. Last lines of {log_path}:\n"
@@ -276,18 +317,19 @@ def _wait_ready(spec: ServiceSpec, child: subprocess.Popen[bytes], log_path: Pat
         delay = min(delay * 1.5, 0.25)
 
 
-def _terminate(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group the service leads, then SIGKILL what is left."""
-    try:
-        group = os.getpgid(pid)
-    except ProcessLookupError:
-        return
+def _terminate(*pids: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process groups the services lead, then SIGKILL what is left."""
     members = []
-    with contextlib.suppress(psutil.Error):
-        leader = psutil.Process(pid)
-        members = [leader, *leader.children(recursive=True)]
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, signal.SIGTERM)
+    for pid in pids:
+        try:
+            group = os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+        with contextlib.suppress(psutil.Error):
+            leader = psutil.Process(pid)
+            members += [leader, *leader.children(recursive=True)]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGTERM)
     alive = _wait_exited(members, timeout)
     for process in alive:
         with contextlib.suppress(psutil.Error):
@@ -309,15 +351,22 @@ def _wait_exited(processes: list[psutil.Process], timeout: float) -> list[psutil
 def stop(name: str, registry: ProcessRegistry) -> ProcessRecord | None:
     """Stop the recorded process ``name``; returns its record, or None if it was not running.
     The caller holds ``registry.locked()``."""
-    record = registry.read(name)
-    if record is None:
-        return None
-    process = process_of(record)
-    registry.remove(name)
-    if process is None:
-        return None
-    _terminate(record.pid)
-    return record
+    return stop_all([name], registry)[name]
+
+
+def stop_all(names: Sequence[str], registry: ProcessRegistry) -> dict[str, ProcessRecord | None]:
+    """Stop the recorded processes ``names`` side by side (each is asked to stop at once, then
+    each is waited on); returns each one's record, or None if it was not running. The caller
+    holds ``registry.locked()``."""
+    stopped: dict[str, ProcessRecord | None] = {}
+    for name in names:
+        record = registry.read(name)
+        process = process_of(record) if record is not None else None
+        if record is not None:
+            registry.remove(name)
+        stopped[name] = record if process is not None else None
+    _terminate(*(record.pid for record in stopped.values() if record is not None))
+    return stopped
 
 
 def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:

@@ -212,6 +212,10 @@ class LocalRuntime:
         stack), and a ``Change`` named ``local AWS`` says what to run again."""
         changes = []
         with self.registry.locked():
+            # On a first `up` the local AWS and the sandbox start side by side (neither needs
+            # the other to start); `_up_one` then finds them running and leaves them be.
+            started = self._start_together(self._moto_spec(), self._sandbox_spec())
+            changes.extend(started)
             changes.append(self._up_one(self._moto_spec()))
             found = local_state.reconcile(self.settings)
             if found.changed:
@@ -225,7 +229,19 @@ class LocalRuntime:
                 # writes when it first starts.
                 spec = next(spec for spec in self.services() if spec.name == name)
                 changes.append(self._up_one(spec))
-        return changes
+        just_started = {change.name for change in started}
+        return [c for c in changes if not (c.name in just_started and c.action == "already running")]
+
+    def _start_together(self, *specs: ServiceSpec) -> list[Change]:
+        """Start ``specs`` side by side when every one of them is stopped (else nothing)."""
+        if any(self._running(spec) for spec in specs):
+            return []
+        records = processes.start_all(specs, self.registry, ready_timeout=self.settings.local_ready_timeout)
+        return [Change(r.name, "started", r.pid, f"http://{r.host}:{r.port}") for r in records]
+
+    def _running(self, spec: ServiceSpec) -> bool:
+        record = self.registry.read(spec.name)
+        return record is not None and processes.process_of(record) is not None
 
     def _up_one(self, spec: ServiceSpec) -> Change:
         record = self.registry.read(spec.name)
@@ -265,12 +281,14 @@ class LocalRuntime:
             )
 
     def down(self) -> list[Change]:
-        changes = []
         with self.registry.locked():
-            for name in reversed(ALL_SERVICES):
-                record = processes.stop(name, self.registry)
-                changes.append(Change(name, "stopped", record.pid) if record else Change(name, "not running"))
-        return changes
+            # The services that call the local AWS stop side by side, then the local AWS.
+            stopped = processes.stop_all(list(reversed(ALL_SERVICES))[:-1], self.registry)
+            stopped.update(processes.stop_all([ALL_SERVICES[0]], self.registry))
+        return [
+            Change(name, "stopped", record.pid) if record else Change(name, "not running")
+            for name, record in stopped.items()
+        ]
 
     def status(self) -> list[ServiceStatus]:
         """Each service's state: ``running``, ``stopped``, ``unhealthy``, or ``stale`` (running,

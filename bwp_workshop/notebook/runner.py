@@ -6,7 +6,9 @@ environment carries ``BWP_TARGET`` too, so helper code and notebook agree. The f
 stops the run (later notebooks depend on it) and is reported with the notebook and cell.
 
 Each notebook still gets a fresh kernel, but the next notebook's kernel is started while the
-current one runs, so a kernel's start-up (a second or two of imports) is not waited for.
+current one runs, and a finished notebook's kernel is shut down while the next one runs, so
+neither a kernel's start-up (a second or two of imports) nor its shutdown (about a second) is
+waited for. The run ends once every kernel it started has stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from ..settings import Settings, get_settings
 
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})-[\w-]+\.ipynb$")
 KERNEL_NAME = "bwp-workshop"
+WARM_EXTENSION = "bwp_workshop.notebook.warm"  # not imported here: importing it is the work
 
 
 class NotebookFailed(WorkshopError):
@@ -82,7 +86,11 @@ def _start_kernel(kernel: str, cwd: Path) -> Any:
     from jupyter_client.manager import KernelManager
 
     manager = KernelManager(kernel_name=kernel, client_class="jupyter_client.asynchronous.AsyncKernelClient")
-    manager.start_kernel(cwd=str(cwd), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    manager.start_kernel(
+        cwd=str(cwd),
+        # bwp_workshop.notebook.warm imports what the first cells need while the kernel waits.
+        extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.extensions={WARM_EXTENSION}"],
+    )
     return manager
 
 
@@ -123,6 +131,8 @@ def run_notebooks(
     saved_stderr = os.dup(2)
     os.dup2(kernel_log.fileno(), 2)
     ahead: Any = None  # the kernel of the next notebook, starting while this one runs
+    # Kernels of finished notebooks shut down here, one at a time, while the next one runs.
+    stopper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-stop")
     try:
         for index, path in enumerate(paths):
             result = NotebookResult(number=path.name[:2], name=path.stem, status="not run")
@@ -155,16 +165,17 @@ def run_notebooks(
                 result.error = f"{exc.ename}: {message.splitlines()[0] if message else ''}"[:500]
                 result.hint = " ".join(hint.split())[:1000]
             finally:
-                _stop_kernel(manager)
                 result.seconds = time.perf_counter() - started
+                stopper.submit(_stop_kernel, manager)
                 if failed and ahead is not None:
-                    _stop_kernel(ahead)
+                    stopper.submit(_stop_kernel, ahead)
                     ahead = None
             if on_result:
                 on_result(result)
     finally:
         if ahead is not None:
-            _stop_kernel(ahead)
+            stopper.submit(_stop_kernel, ahead)
+        stopper.shutdown(wait=True)
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)
         kernel_log.close()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
-import sys
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,7 +33,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         overrides["local_sandbox_port"] = port
     settings = get_settings(**overrides)
     app = create_app(settings)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # uvicorn handles SIGTERM while it serves (a graceful shutdown that closes the store), then
+    # raises it again: leave at once then, without the interpreter's teardown.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     print(
         f"Buy with Prime sandbox on {settings.sandbox_url} (state {settings.sandbox_dir}, "
         f"public key {settings.sandbox_public_key_file})",

@@ -179,6 +179,32 @@ def test_a_service_that_exits_while_starting_reports_its_log(tmp_path: Path) -> 
     assert registry.read("broken") is None
 
 
+def test_services_started_together_are_launched_at_once_and_none_outlives_a_failure(tmp_path: Path) -> None:
+    """``start_all`` launches every service before waiting on any (the local AWS and the sandbox
+    start side by side); when the first fails, the second, launched but not ready, is stopped."""
+    broken = ServiceSpec(
+        name="broken",
+        argv=[sys.executable, "-c", "import sys; sys.exit(3)"],
+        host="127.0.0.1",
+        port=free_port(),
+        health_path="/",
+    )
+    port = free_port()
+    slow = ServiceSpec(
+        name="slow",
+        argv=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        host="127.0.0.1",
+        port=port,
+        health_path="/_bwp/health",
+    )
+    registry = ProcessRegistry(tmp_path)
+    with pytest.raises(LocalRuntimeError, match="broken exited with code 3"):
+        processes.start_all([broken, slow], registry, ready_timeout=30)
+    assert "starting slow" in (registry.log_dir / "slow.log").read_text()  # launched before the failure
+    assert registry.read("broken") is None and registry.read("slow") is None
+    assert not processes.port_in_use("127.0.0.1", port)
+
+
 def test_a_service_that_never_turns_healthy_is_stopped(tmp_path: Path) -> None:
     """Something answers on the port, but not as this service: time out, stop it, say so."""
     port = free_port()

@@ -63,3 +63,37 @@ def test_cli_prints_a_table_and_exits_non_zero_on_failure(project: Path) -> None
     assert "Notebook 10-second failed in cell [4]" in result.output
     ok = CliRunner().invoke(main, ["run", "--only", "00", "--output-dir", str(project / "o")])
     assert ok.exit_code == 0, ok.output
+
+
+def test_a_kernel_started_ahead_has_the_first_imports_done_and_a_clean_namespace(project: Path) -> None:
+    """The runner's kernels load bwp_workshop.notebook.warm: pandas and boto3 are imported
+    before the first cell, and the notebook's namespace holds neither name."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    from bwp_workshop.notebook.runner import KERNEL_NAME, _start_kernel, _stop_kernel
+
+    manager = _start_kernel(KERNEL_NAME, project)
+    client = BlockingKernelClient()
+    client.load_connection_info(manager.get_connection_info())
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        code = "import sys; print(sorted(m for m in ('pandas', 'boto3') if m in sys.modules), 'pandas' in dir())"
+        printed = _Collect()
+        reply = client.execute_interactive(code, timeout=60, output_hook=printed)
+        assert reply["content"]["status"] == "ok"
+        assert printed.text.strip() == "['boto3', 'pandas'] False"
+    finally:
+        client.stop_channels()
+        _stop_kernel(manager)
+
+
+class _Collect:
+    """An output hook that keeps what the kernel printed."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def __call__(self, message: dict) -> None:
+        if message["msg_type"] == "stream":
+            self.text += message["content"]["text"]
