@@ -21,6 +21,8 @@ TEST_WORKERS ?= auto
 # Independent set-up steps run side by side (pip, npm and checkov's pip); each target's own
 # steps stay in order.
 MAKEFLAGS += --jobs=3
+# See $(UV) below: the first import of a module writes its bytecode for every later process.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help setup workshop check lint test bench lab down clean
 
@@ -32,16 +34,16 @@ $(BIN)/python:
 		{ echo "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# uv installs the pinned packages in parallel: seconds where pip took minutes (with their bytecode,
-# as pip does: nothing compiles on import where PYTHONDONTWRITEBYTECODE is set). pip stays in the
-# environment (the Lambda asset's build runs it for Python 3.12 wheels).
+# uv installs the pinned packages in parallel: seconds where pip took minutes. It leaves their
+# bytecode to be written on first import (compiling all 1.4 GB up front takes a minute), so the
+# commands here write bytecode even where the shell says not to. pip stays in the environment
+# (the Lambda asset's build runs it for Python 3.12 wheels).
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
 $(INSTALLED): $(BIN)/python pyproject.toml | $(UV)
-	$(UV) pip install --python $(BIN)/python --quiet --compile-bytecode --editable '.[test]' pip
+	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' pip
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
-	$(BIN)/python -m compileall -q -j 0 bwp_workshop oauth_app lambdas/event_handler
 	@touch $@
 
 $(CDK_CLI): package.json package-lock.json
@@ -50,7 +52,7 @@ $(CDK_CLI): package.json package-lock.json
 
 $(CHECKOV): tools/checkov/requirements.txt | $(UV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --compile-bytecode --requirement tools/checkov/requirements.txt
+	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --requirement tools/checkov/requirements.txt
 	@touch $@
 
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
