@@ -18,7 +18,7 @@ KERNEL := bwp-workshop
 # Test processes (pytest-xdist): one per core. The cdk and notebook tiers each run on one worker
 # (--dist loadgroup, tests/tiers.py); the server-backed tests spread over the others.
 TEST_WORKERS ?= auto
-# Independent set-up steps run side by side (pip, npm and checkov's pip); each target's own
+# Independent set-up steps run side by side (uv for .venv, npm, uv for checkov); each target's own
 # steps stay in order.
 MAKEFLAGS += --jobs=3
 # See $(UV) below: the first import of a module writes its bytecode for every later process.
