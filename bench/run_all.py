@@ -328,7 +328,7 @@ def figures(
     # --- the tests
     rows.append(
         row(
-            "`make test` (pytest time; measured on a fresh clone by `.ci/run`)",
+            "`make test` (the whole `.ci/run` on a fresh clone: set-up, lint, tests)",
             round(make_test_s / 60, 1) if make_test_s else None,
             "min",
             "< 8 min",
