@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bwp_workshop import names
+from bwp_workshop.outputs import notebooks_to_rerun
 from tests.conftest import REPO_ROOT, clean_environ, free_port
 
 BIN = Path(sys.executable).parent
@@ -34,6 +36,8 @@ def stop_runtime(env: dict[str, str]) -> None:
 
 
 ALL_BUT_CLEAN_UP = ("00", "01", "02", "03", "04", "05", "06", "07")
+#: What a notebook says to run again once the local AWS has lost every stack.
+HINTED_AGAIN = tuple(notebooks_to_rerun(names.STACKS))
 
 
 def records(folder: Path) -> dict[str, dict[str, Any]]:
