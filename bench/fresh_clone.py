@@ -15,15 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from bwp_workshop.testing.environment import CHECKOUT, clean_environ, free_port
+from workshop_run import ROW  # the run table's rows, as bench/workshop_run.py reads them
 
-ROW = re.compile(r"^\s+(\d\d-[\w-]+)\s+passed\s+([\d.]+) s$")
+from bwp_workshop.testing.environment import CHECKOUT, clean_environ, free_port
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:

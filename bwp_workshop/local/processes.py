@@ -237,6 +237,7 @@ def start_all(specs: Sequence[ServiceSpec], registry: ProcessRegistry, *, ready_
                 hint=f"{setting}stop that program.",
             )
     launched: list[tuple[ServiceSpec, subprocess.Popen[bytes], ProcessRecord]] = []
+    recorded: set[str] = set()
     try:
         for spec in specs:
             launched.append((spec, *_launch(spec, registry)))
@@ -244,10 +245,11 @@ def start_all(specs: Sequence[ServiceSpec], registry: ProcessRegistry, *, ready_
             for spec, child, record in launched:
                 _wait_ready(spec, child, Path(record.log_file), ready_timeout, client)
                 registry.write(record)
+                recorded.add(spec.name)
     except BaseException:
         # never leave an unrecorded process behind (also on Ctrl-C)
-        for _, child, record in launched:
-            if registry.read(record.name) != record:
+        for spec, child, _ in launched:
+            if spec.name not in recorded:
                 _terminate(child.pid)
                 child.wait()
         raise

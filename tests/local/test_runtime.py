@@ -179,6 +179,18 @@ def test_a_service_that_exits_while_starting_reports_its_log(tmp_path: Path) -> 
     assert registry.read("broken") is None
 
 
+def _impostor(name: str, folder: Path) -> ServiceSpec:
+    """A service that answers on its port, but never as itself (a plain file server)."""
+    port = free_port()
+    return ServiceSpec(
+        name=name,
+        argv=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
+        host="127.0.0.1",
+        port=port,
+        health_path="/_bwp/health",
+    )
+
+
 def test_services_started_together_are_launched_at_once_and_none_outlives_a_failure(tmp_path: Path) -> None:
     """``start_all`` launches every service before waiting on any (the local AWS and the sandbox
     start side by side); when the first fails, the second, launched but not ready, is stopped."""
@@ -189,14 +201,8 @@ def test_services_started_together_are_launched_at_once_and_none_outlives_a_fail
         port=free_port(),
         health_path="/",
     )
-    port = free_port()
-    slow = ServiceSpec(
-        name="slow",
-        argv=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
-        host="127.0.0.1",
-        port=port,
-        health_path="/_bwp/health",
-    )
+    slow = _impostor("slow", tmp_path)
+    port = slow.port
     registry = ProcessRegistry(tmp_path)
     with pytest.raises(LocalRuntimeError, match="broken exited with code 3"):
         processes.start_all([broken, slow], registry, ready_timeout=30)
@@ -207,14 +213,8 @@ def test_services_started_together_are_launched_at_once_and_none_outlives_a_fail
 
 def test_a_service_that_never_turns_healthy_is_stopped(tmp_path: Path) -> None:
     """Something answers on the port, but not as this service: time out, stop it, say so."""
-    port = free_port()
-    spec = ServiceSpec(
-        name="impostor",
-        argv=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
-        host="127.0.0.1",
-        port=port,
-        health_path="/_bwp/health",
-    )
+    spec = _impostor("impostor", tmp_path)
+    port = spec.port
     started = time.monotonic()
     with pytest.raises(LocalRuntimeError) as caught:
         processes.start(spec, ProcessRegistry(tmp_path), ready_timeout=2)
