@@ -44,6 +44,8 @@ $(UV): | $(BIN)/python
 $(INSTALLED): $(BIN)/python pyproject.toml | $(UV)
 	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' pip
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
+	# matplotlib's font cache, built once here: building it runs fc-list, which in-process tests refuse.
+	$(BIN)/python -c 'import matplotlib.font_manager'
 	@touch $@
 
 $(CDK_CLI): package.json package-lock.json

@@ -43,7 +43,7 @@ def item(i: int) -> dict[str, Any]:
         "site_id": {"S": "site-0000000000"},
         "widget_id": {"S": "widget-0000000000"},
         "order_id": {"S": f"order-{i:08d}"},
-        "order_status": {"S": "DELIVERED"},
+        "order_execution_state": {"S": "STARTED"},
         "order_currency": {"S": "USD"},
         "order_total_amount": {"N": "123.45"},
         "order_line_count": {"N": "3"},

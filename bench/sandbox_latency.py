@@ -33,24 +33,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import psutil
 
+from bwp_workshop.core.graphql import ORDER_DETAILS_QUERY
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.settings import Settings
 from bwp_workshop.testing.environment import free_port
-
-ORDER = """
-query Order($id: String!) {
-  order(orderIdentifier: {orderId: $id}) {
-    id status createdAt aliases { aliasType aliasId }
-    lineItems { id amount { unit value } product { id sku { value } title price { amount currencyCode } }
-                totalPrice { amount currencyCode } }
-    totalPrice { amount currencyCode }
-    customer { contact { id name email } }
-    packageInformation { details { id state packageTracker { carrierCode milestones { state occurredAt } } } }
-    returns { details { id state returnLineItems { lineItemId amount { value } } } }
-    refunds { details { id state refundTotal { amount currencyCode } } }
-  }
-}"""
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -185,7 +172,7 @@ def measure(settings: Settings, requests: int, warmup: int) -> dict[str, object]
             "X-Omni-InstallationId": installation_id,
             "x-api-version": "2024-11-01",
         }
-        body = {"query": ORDER, "variables": {"id": order_id}}
+        body = {"query": ORDER_DETAILS_QUERY, "variables": {"orderIdentifier": {"orderId": order_id}}}
         order_s: list[float] = []
         for number in range(warmup + requests):
             start = time.perf_counter()

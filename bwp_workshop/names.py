@@ -154,8 +154,21 @@ PRIVACY_EVENT_TYPES = (
     "PERSONAL_DATA_RETRIEVAL_TASK_COMPLETED",
     "PERSONAL_DATA_RETRIEVAL_TASK_FAILED",
 )
-#: Every event type a subscription can name.
+#: Every event type Buy with Prime publishes today.
 EVENT_TYPES = ORDER_EVENT_TYPES + CATALOG_EVENT_TYPES + PRIVACY_EVENT_TYPES
+#: Event types deprecated on 2024-12-04 (changelog-for-the-buy-with-prime-api-v2024-11-01;
+#: event-types), each with the type that replaces it: deprecated, not removed, so a
+#: subscription may still name one, and receives its successor's events under the old name.
+DEPRECATED_EVENT_TYPES = {
+    "DELIVERY_IN_TRANSIT": "PACKAGE_DELIVERY_IN_TRANSIT",
+    "DELIVERY_COMPLETED": "PACKAGE_DELIVERED",
+    "DELIVERY_CANCELLED": "PACKAGE_DELIVERY_CANCELLED",
+    "RETURN_DELIVERY_IN_TRANSIT": "RETURN_PACKAGE_IN_TRANSIT",
+    "RETURN_DELIVERY_COMPLETED": "RETURN_PACKAGE_DELIVERED",
+    "RETURN_DELIVERY_FAILED": "RETURN_PACKAGE_DELIVERY_FAILED",
+}
+#: Every event type a subscription can name.
+SUBSCRIBABLE_EVENT_TYPES = EVENT_TYPES + tuple(DEPRECATED_EVENT_TYPES)
 #: The order event types the workshop subscribes to by default (a subset of ORDER_EVENT_TYPES):
 #: the main steps of an order's life, which the analytics notebook plots.
 SUBSCRIBED_EVENT_TYPES = (

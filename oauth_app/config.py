@@ -52,17 +52,11 @@ class AppConfig(BaseSettings):
         description="PEM of the EC P-256 key that signs verification tokens (default: the key Buy with Prime "
         "publishes; the local target sets the sandbox's).",
     )
-    graphql_url: str = Field(
-        "",
-        validation_alias=_env(names.ENV_GRAPHQL_URL),
-        description="Buy with Prime GraphQL API: install asks it for the store's business product.",
-    )
-    api_version: str = Field("", validation_alias=_env(names.ENV_API_VERSION))
     business_product_table: str = Field(
         "",
         validation_alias=_env(names.ENV_BUSINESS_PRODUCT_TABLE),
-        description="DynamoDB table of business product -> installation (written at install, removed at "
-        "uninstall); empty: not kept, and events without contextKeys cannot be tied to this app's installs.",
+        description="DynamoDB table of business product -> installation (written when the installation "
+        "subscribes to events, removed here at uninstall); empty: the app removes nothing from it.",
     )
     state_ttl_seconds: int = Field(600, ge=30, le=3600, validation_alias=_env(names.ENV_STATE_TTL))
     token_timeout_seconds: float = Field(10.0, gt=0, description="Per request to the token endpoint.")

@@ -13,7 +13,6 @@ import httpx
 from fastapi import Request
 
 from bwp_workshop.core.business_products import BusinessProductMap
-from bwp_workshop.core.graphql import GraphQLClient
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint
 
@@ -27,9 +26,8 @@ class Services:
     store: TokenStore
     pending: PendingInstalls
     endpoint: TokenEndpoint
-    #: None without a business product table (or, for ``graphql``, without a GraphQL URL).
+    #: None without a business product table.
     business_products: BusinessProductMap | None
-    graphql: GraphQLClient | None
     #: The HTTP client the app made itself (closed when the app stops); None when one was given.
     own_http: httpx.Client | None = field(repr=False)
     #: The state cookie is an HMAC of the state under a key only the app's instances share.
@@ -77,8 +75,8 @@ def build_services(
     config: AppConfig, *, table: Any = None, http: httpx.Client | None = None, business_product_table: Any = None
 ) -> Services:
     """The services for ``config``. ``table`` (the token table), ``business_product_table``
-    (boto3 DynamoDB Tables) and ``http`` (the client for the token endpoint and the GraphQL
-    API) default to real ones; tests pass their own."""
+    (boto3 DynamoDB Tables) and ``http`` (the client for the token endpoint) default to real
+    ones; tests pass their own."""
     if table is None:
         table = _dynamodb_table(config.token_table_name)
     if business_product_table is None and config.business_product_table:
@@ -86,11 +84,6 @@ def build_services(
     own_http = None if http else httpx.Client(timeout=config.token_timeout_seconds, trust_env=False)
     client = http or own_http
     business_products = BusinessProductMap(business_product_table) if business_product_table is not None else None
-    graphql = (
-        GraphQLClient(config.graphql_url, api_version=config.api_version, http=client, max_wait=1.0)
-        if business_products is not None and config.graphql_url
-        else None
-    )
     client_secret = config.client_secret.get_secret_value()
     return Services(
         config=config,
@@ -105,7 +98,6 @@ def build_services(
             max_wait=1.0,
         ),
         business_products=business_products,
-        graphql=graphql,
         own_http=own_http,
         cookie_key=hashlib.sha256(b"bwp-oauth-state-cookie\0" + client_secret.encode()).digest(),
     )

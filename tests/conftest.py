@@ -140,6 +140,20 @@ def sandbox_app(tmp_path: Path) -> Iterator[SandboxHandle]:
 
 
 @pytest.fixture
+def events_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The in-process sandbox's event source on moto's in-process EventBridge (``mock_aws``):
+    ``createEventSubscription`` makes its partner event source there, no server needed."""
+    import boto3
+    from moto import mock_aws
+
+    from bwp_workshop.sandbox.event_source import EventSource
+
+    with mock_aws():
+        monkeypatch.setattr(EventSource, "_events_client", lambda self, region: boto3.client("events", region))
+        yield
+
+
+@pytest.fixture
 def sandbox_server(tmp_path: Path) -> Iterator[SandboxHandle]:
     """A served sandbox (a real process) with its state in a temporary folder; its local AWS
     port points nowhere (use ``local_sandbox`` for events)."""

@@ -41,6 +41,7 @@ DESCRIPTIONS = {
 PATHS = {
     "tests/unit/": "fast",
     "tests/unit/test_aws_sessions.py::test_importing_the_package_creates_no_client": "server",
+    "tests/contract/": "fast",
     "tests/core/": "fast",
     "tests/core/test_verification.py::test_the_core_imports_nothing_heavy": "server",
     "tests/lambdas/": "fast",

@@ -49,9 +49,8 @@ def _line(record: dict) -> str:
     order = ""
     if record.get("order_id"):
         total = record.get("order_total_amount")
-        order = (
-            f" order {record['order_id']} {record.get('order_status', '')} {total} {record.get('order_currency', '')}"
-        )
+        state, currency = record.get("order_execution_state", ""), record.get("order_currency", "")
+        order = f" order {record['order_id']} {state} {total} {currency}"
     return (
         f"{record.get('received_at', '')}  {record.get('event_type', ''):<34} "
         f"{record.get('installation_id', '')} site {record.get('site_id', '')}{order}"

@@ -34,11 +34,13 @@ ALWAYS = (
     "idempotency_key",
     "order_id",
 )
-#: Attributes from the API: the store's, and the order's for events that name one.
+#: Attributes from the API: the store's, and the order's for events that name one (the order's
+#: ``metadata.executionState``, its ``lineItems`` and ``totalPrice.value``: sandbox-objects-order,
+#: sandbox-objects-ordermetadata, order-objects-ordertotalsummary).
 ENRICHED = (
     "site_id",
     "widget_id",
-    "order_status",
+    "order_execution_state",
     "order_line_count",
     "order_total_amount",
     "order_currency",
@@ -56,7 +58,7 @@ COLUMNS = (
     "installation_id",
     "site_id",
     "order_id",
-    "order_status",
+    "order_execution_state",
     "order_line_count",
     "order_total_amount",
     "order_currency",
@@ -84,6 +86,12 @@ FROM_CONTEXT_KEYS = "contextKeys"
 FROM_BUSINESS_PRODUCT = "businessProduct"
 
 
+def _field(parent: Any, name: str) -> dict[str, Any]:
+    """``parent[name]`` when both are objects, else an empty one (the API may answer null)."""
+    value = parent.get(name) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def _decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value)) if value is not None else None
@@ -108,8 +116,8 @@ def data_item(
     ``installation_from`` (``contextKeys`` or ``businessProduct``), ``shape``,
     ``envelope_id``, ``message_id``, ``received_at``, ``enriched`` (bool) and, when they
     exist, ``business_product_id``, ``resources``, ``resource_ids``, ``idempotency_key``.
-    Enriched: ``site_id``, ``widget_id`` and, for events naming an order, ``order_status``,
-    ``order_line_count``, ``order_total_amount``, ``order_currency``. Not enriched:
+    Enriched: ``site_id``, ``widget_id`` and, for events naming an order,
+    ``order_execution_state``, ``order_line_count``, ``order_total_amount``, ``order_currency``. Not enriched:
     ``unenriched_reason`` (why the API's facts are missing)."""
     item: dict[str, Any] = {
         DATA_PK: event.event_id,
@@ -131,12 +139,11 @@ def data_item(
         "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
     if order is not None:
-        total = order.get("totalPrice")
-        total = total if isinstance(total, dict) else {}
+        total = _field(_field(order, "totalPrice"), "value")
         lines = order.get("lineItems")
         item.update(
             order_id=order.get("id") or event.order_id,
-            order_status=order.get("status"),
+            order_execution_state=_field(order, "metadata").get("executionState"),
             order_line_count=len(lines) if isinstance(lines, list) else None,
             order_total_amount=_decimal(total.get("amount")),
             order_currency=total.get("currencyCode"),

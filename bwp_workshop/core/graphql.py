@@ -1,12 +1,17 @@
-"""The Buy with Prime GraphQL API, as the partner app calls it: ``POST`` JSON with a bearer
-token, ``X-Omni-InstallationId`` naming the installation and ``x-api-version``.
+"""The Buy with Prime GraphQL API, as the partner app calls it: ``POST`` JSON with
+``Authorization: Bearer``, ``x-api-version`` and, when the caller knows it, ``x-api-target-id``
+(the business product), as call-the-buy-with-prime-api documents; plus
+``X-Omni-InstallationId`` naming the installation, the partner app model's header (seen only in
+the peer repository amzn/buy-with-prime-saas-integration, codes/event-handler/app/main.py).
+Pages: documents.buywithprime.amazon.com/bwp-api/docs/<slug>.
 
 Failures are classified so a caller knows whether a retry can help:
 
 - network errors, timeouts, HTTP 429 and 5xx are transient;
 - GraphQL ``errors[]`` (HTTP 200) are classified by ``extensions.classification.errorType``
   (or ``type``): throttling and internal/unavailable errors are transient; access denied,
-  validation, not found, conflict (and anything unknown) are permanent;
+  validation, not found, conflict (and anything unknown) are permanent. The classification's
+  ``code`` (``DestinationNameAlreadyExists``...; troubleshoot-events) is kept on the error;
 - any other HTTP status is permanent.
 
 Transient failures are retried here with exponential backoff and full jitter, a few times,
@@ -23,28 +28,41 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-INSTALLATION_HEADER = "X-Omni-InstallationId"
+#: call-the-buy-with-prime-api: the API version, and the business product called for.
 VERSION_HEADER = "x-api-version"
+TARGET_HEADER = "x-api-target-id"
+#: The partner app model's installation header (peer: amzn/buy-with-prime-saas-integration).
+INSTALLATION_HEADER = "X-Omni-InstallationId"
+#: Error codes of ``createEventSubscription`` (troubleshoot-events): the partner event source
+#: name is taken; a subscription to the same type and destination exists.
+DESTINATION_NAME_ALREADY_EXISTS = "DestinationNameAlreadyExists"
+SUBSCRIPTION_ALREADY_EXISTS = "SubscriptionAlreadyExists"
 
-STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId businessProductId } }"
-#: The order as the event handler reads it (the fields its records keep).
+#: The installation's store: the partner app model's query (peer: amzn/buy-with-prime-saas-integration,
+#: codes/api-test/test.py; no public page shows it).
+STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId } }"
+#: The order as the event handler reads it (the fields its records keep): order-queries-order
+#: with the OrderIdentifierInput; Order (sandbox-objects-order) has ``metadata``
+#: (sandbox-objects-ordermetadata) and ``totalPrice`` (order-objects-ordertotalsummary).
 ORDER_QUERY = """query Order($orderIdentifier: OrderIdentifierInput!) {
   order(orderIdentifier: $orderIdentifier) {
     id
-    status
-    totalPrice { amount currencyCode }
+    metadata { executionState createdAt updatedAt }
+    totalPrice { value { amount currencyCode } }
     lineItems { id }
   }
 }"""
-#: The order as notebook 07 shows it: also its products, packages, returns and refunds.
+#: The order as notebook 07 shows it: also its products, packages, returns and refunds, in the
+#: pages' forms (order-queries-order, query-a-buy-with-prime-order).
 ORDER_DETAILS_QUERY = """query OrderDetails($orderIdentifier: OrderIdentifierInput!) {
   order(orderIdentifier: $orderIdentifier) {
-    id status createdAt
-    totalPrice { amount currencyCode }
-    lineItems { id amount { unit value } product { title sku { value } price { amount currencyCode } } }
+    id
+    metadata { executionState createdAt updatedAt }
+    totalPrice { value { amount currencyCode } }
+    lineItems { id amount { unit value } product { externalId { value } price { amount currencyCode } } }
     packageInformation { details { id state } }
-    returns { details { id state reason } }
-    refunds { details { id state } }
+    returns { details { id state returnPackageDetails { id state } } }
+    refunds { details { id state refundTotal { totalAmount { amount currencyCode } } } }
   }
 }"""
 
@@ -53,23 +71,35 @@ _TRANSIENT_MARKERS = ("throttl", "toomanyrequests", "internalserver", "serviceun
 
 class GraphQLError(Exception):
     """A call failed. ``transient``: a later retry may succeed. ``error_type``: the API's
-    classification (``ThrottlingError``, ``AccessDeniedError``...), or ``http``/``network``."""
+    classification (``AccessDeniedError``, ``ValidationError``...; its ``type``, else its
+    ``errorType``), or ``http``/``network``/``timeout``. ``code``: the classification's
+    ``code`` where the API names one (``SubscriptionAlreadyExists``...)."""
 
-    def __init__(self, message: str, *, transient: bool, error_type: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        error_type: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.transient = transient
         self.error_type = error_type
         self.status = status
+        self.code = code
 
 
-def classify(error: Any) -> tuple[str, bool]:
-    """``(error type, transient)`` of one entry of a GraphQL ``errors[]``."""
+def classify(error: Any) -> tuple[str, bool, str | None]:
+    """``(error type, transient, code)`` of one entry of a GraphQL ``errors[]``."""
     classification = error.get("extensions", {}).get("classification", {}) if isinstance(error, dict) else {}
     if not isinstance(classification, dict):
         classification = {}
-    error_type = str(classification.get("errorType") or classification.get("type") or "Unknown")
-    key = error_type.replace("_", "").lower()
-    return error_type, any(marker in key for marker in _TRANSIENT_MARKERS)
+    error_type = str(classification.get("type") or classification.get("errorType") or "Unknown")
+    key = f"{error_type} {classification.get('errorType', '')}".replace("_", "").lower()
+    code = classification.get("code")
+    return error_type, any(marker in key for marker in _TRANSIENT_MARKERS), str(code) if code else None
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -110,14 +140,18 @@ class GraphQLClient:
         *,
         access_token: str,
         installation_id: str,
+        target_id: str | None = None,
         operation: str = "query",
     ) -> dict[str, Any]:
-        """``data`` of a successful call; :class:`GraphQLError` otherwise."""
+        """``data`` of a successful call; :class:`GraphQLError` otherwise. ``target_id``: the
+        business product called for, when the caller knows it."""
         headers = {
             "Authorization": f"Bearer {access_token}",
             INSTALLATION_HEADER: installation_id,
             "Accept": "application/json",
         }
+        if target_id:
+            headers[TARGET_HEADER] = target_id
         if self.api_version:
             headers[VERSION_HEADER] = self.api_version
         payload: dict[str, Any] = {"query": query}
@@ -178,15 +212,19 @@ class GraphQLClient:
             raise GraphQLError(f"{operation}: the API answered with a body that is not a JSON object", transient=False)
         errors = body.get("errors")
         if errors:
-            classified = [classify(error) for error in errors] if isinstance(errors, list) else [("Unknown", False)]
-            # All transient: worth a retry. Any permanent error makes the whole call permanent.
-            transient = all(is_transient for _type, is_transient in classified)
-            error_type = next((t for t, is_transient in classified if not is_transient), classified[0][0])
+            classified = (
+                [classify(error) for error in errors] if isinstance(errors, list) else [("Unknown", False, None)]
+            )
+            # All transient: worth a retry. Any permanent error makes the whole call permanent,
+            # and names the call's error.
+            transient = all(is_transient for _type, is_transient, _code in classified)
+            error_type, _, code = next((c for c in classified if not c[1]), classified[0])
             raise GraphQLError(
-                f"{operation}: {error_type}{_first_message(body)}",
+                f"{operation}: {error_type}{f' {code}' if code and code != error_type else ''}{_first_message(body)}",
                 transient=transient,
                 error_type=error_type,
                 status=200,
+                code=code,
             )
         data = body.get("data")
         if not isinstance(data, dict):
@@ -194,24 +232,37 @@ class GraphQLClient:
         return data
 
     # --- the queries the event handler and the notebooks make ------------------------------
-    def store(self, *, access_token: str, installation_id: str) -> dict[str, Any]:
-        """``{"siteId": ..., "widgetId": ..., "businessProductId": ...}`` of the installation's store."""
+    def store(self, *, access_token: str, installation_id: str, target_id: str | None = None) -> dict[str, Any]:
+        """``{"siteId": ..., "widgetId": ...}`` of the installation's store."""
         data = self.execute(
-            STORE_QUERY, access_token=access_token, installation_id=installation_id, operation="buyWithPrimeStore"
+            STORE_QUERY,
+            access_token=access_token,
+            installation_id=installation_id,
+            target_id=target_id,
+            operation="buyWithPrimeStore",
         )
         store = data.get("buyWithPrimeStore")
         if not isinstance(store, dict):
             raise GraphQLError("buyWithPrimeStore: the API returned no store", transient=False)
         return store
 
-    def order(self, order_id: str, *, access_token: str, installation_id: str, details: bool = False) -> dict[str, Any]:
-        """The order's id, status, total price and line items (``details``: also its products,
-        packages, returns and refunds)."""
+    def order(
+        self,
+        order_id: str,
+        *,
+        access_token: str,
+        installation_id: str,
+        target_id: str | None = None,
+        details: bool = False,
+    ) -> dict[str, Any]:
+        """The order's id, metadata (execution state, times), total price and line items
+        (``details``: also its products, packages, returns and refunds)."""
         data = self.execute(
             ORDER_DETAILS_QUERY if details else ORDER_QUERY,
             {"orderIdentifier": {"orderId": order_id}},
             access_token=access_token,
             installation_id=installation_id,
+            target_id=target_id,
             operation="order",
         )
         order = data.get("order")

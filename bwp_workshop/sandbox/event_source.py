@@ -9,6 +9,7 @@ that bus with ``Source`` = the source name), or is recorded as undelivered when 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -21,7 +22,15 @@ from pydantic import BaseModel, Field
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from .. import aws
-from ..names import CATALOG_EVENT_TYPES, EVENT_TYPES, PRIVACY_EVENT_TYPES, partner_source_name
+from ..core.graphql import DESTINATION_NAME_ALREADY_EXISTS, SUBSCRIPTION_ALREADY_EXISTS
+from ..names import (
+    CATALOG_EVENT_TYPES,
+    DEPRECATED_EVENT_TYPES,
+    PRIVACY_EVENT_TYPES,
+    SUBSCRIBABLE_EVENT_TYPES,
+    partner_source_name,
+)
+from .api_errors import BwpError, access_denied, invalid_input
 from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
 from .order_lifecycles import LIFECYCLES, Occurrence, catalog_occurrence, privacy_occurrence
@@ -33,14 +42,6 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 #: PutEvents tries per batch; the pause between tries grows from about this many seconds.
 PUBLISH_ATTEMPTS = 5
 PUBLISH_BACKOFF_S = 0.05
-
-
-class SubscriptionError(Exception):
-    """A subscription request BwP would refuse; ``kind`` is the GraphQL error class."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 class EmitRequest(BaseModel):
@@ -87,16 +88,17 @@ class EventSource:
         return aws.client("events", settings)
 
     def create_subscription(self, installation_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """createEventSubscription (events-mutations-createeventsubscription). Refusals as
+        troubleshoot-events lists them: AccessDeniedError for an event type that is not one
+        (or has white space); ValidationError ``DestinationNameAlreadyExists`` for a partner
+        event source name another app or AWS account took; ValidationError
+        ``SubscriptionAlreadyExists`` for the same event type and destination again."""
         event_type = payload.get("eventType")
         destination = payload.get("destination") or {}
-        if event_type not in EVENT_TYPES:
-            raise SubscriptionError("AccessDeniedError", f"You are not authorized to subscribe to {event_type!r}")
+        if event_type not in SUBSCRIBABLE_EVENT_TYPES:
+            raise access_denied(f"{event_type!r} is not an event type you can subscribe to")
         if "webhook" in destination and destination["webhook"] is not None:
-            raise SubscriptionError(
-                "ValidationError",
-                "Input request is not valid, the following issues were encountered: "
-                "[the sandbox delivers to EventBridge only]",
-            )
+            raise invalid_input("this sandbox delivers to EventBridge destinations only")
         bridge = destination.get("eventBridge") or {}
         source = bridge.get("partnerEventSource") or {}
         account, name, region = source.get("account", ""), source.get("name", ""), bridge.get("region", "")
@@ -108,20 +110,37 @@ class EventSource:
         if not _REGION.match(region or ""):
             problems.append(f"region must match {_REGION.pattern}")
         if problems:
-            raise SubscriptionError(
-                "ValidationError",
-                f"Input request is not valid, the following issues were encountered: {problems}",
-            )
+            raise invalid_input(*problems)
         source_name = partner_source_name(name)
+        # A name is one partner's: another app, or another AWS account, cannot take it; the
+        # app's other merchants deliver to it too (the page says only "globally unique").
         owner = self.store.one(
-            "SELECT s.installation_id, i.merchant_id FROM subscriptions s JOIN installations i "
-            "ON i.installation_id = s.installation_id WHERE s.source_name = ? AND s.installation_id != ? LIMIT 1",
+            "SELECT s.subscription_id FROM subscriptions s "
+            "JOIN installations i ON i.installation_id = s.installation_id "
+            "WHERE s.source_name = ? AND (s.account != ? OR i.app_id != "
+            "(SELECT app_id FROM installations WHERE installation_id = ?)) LIMIT 1",
             source_name,
+            account,
             installation_id,
         )
         if owner is not None:
-            raise SubscriptionError(
-                "ConflictError", f"The partner event source name {name!r} is taken; choose a unique name"
+            raise invalid_input(
+                f"the partner event source name {name!r} is taken; choose a globally unique name",
+                code=DESTINATION_NAME_ALREADY_EXISTS,
+            )
+        same = self.store.one(
+            "SELECT subscription_id FROM subscriptions WHERE installation_id = ? AND event_type = ? "
+            "AND source_name = ? AND account = ? AND region = ? LIMIT 1",
+            installation_id,
+            event_type,
+            source_name,
+            account,
+            region,
+        )
+        if same is not None:
+            raise invalid_input(
+                f"a subscription to {event_type} with this destination exists ({same['subscription_id']})",
+                code=SUBSCRIPTION_ALREADY_EXISTS,
             )
         # Every time, not only for a new name: the local AWS may have been reset since.
         client = self._events_client(region)
@@ -130,7 +149,7 @@ class EventSource:
         except client.exceptions.ResourceAlreadyExistsException:
             pass
         except Exception as exc:  # the local AWS is not reachable
-            raise SubscriptionError(
+            raise BwpError(
                 "InternalServerError",
                 f"Could not create the partner event source ({type(exc).__name__}); is the local AWS up?",
             ) from None
@@ -154,8 +173,8 @@ class EventSource:
             subscription_id,
             installation_id,
         )
-        if row is None:  # BwP answers AccessDenied for unknown subscription ids
-            raise SubscriptionError("AccessDeniedError", f"You are not authorized to access {subscription_id!r}")
+        if row is None:  # BwP answers AccessDenied for unknown ids (events-queries-eventsubscription)
+            raise access_denied(f"no subscription {subscription_id!r} of this installation")
         return _subscription_view(dict(row))
 
     def subscriptions(self, installation_id: str | None = None) -> list[dict[str, Any]]:
@@ -207,8 +226,10 @@ class EventSource:
 
         subscriptions = self._active_subscriptions(merchant["merchantId"])
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for subscription in subscriptions:
-            by_type[subscription["event_type"]].append(subscription)
+        for subscription in subscriptions:  # a deprecated type: its successor's occurrences
+            by_type[DEPRECATED_EVENT_TYPES.get(subscription["event_type"], subscription["event_type"])].append(
+                subscription
+            )
 
         outgoing: list[dict[str, Any]] = []  # ledger entry + the PutEvents entry
         for occurrence in occurrences:
@@ -276,6 +297,8 @@ class EventSource:
     def _event(
         self, occurrence: Occurrence, subscription: dict[str, Any], shape: str, kind: str | None, rng: random.Random
     ) -> dict[str, Any]:
+        # Published under the subscription's type: a deprecated name for its successor's events.
+        occurrence = dataclasses.replace(occurrence, type=subscription["event_type"])
         event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         when = iso(occurrence.at)
         body = detail(

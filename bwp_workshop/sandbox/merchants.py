@@ -1,6 +1,10 @@
 """Seeded merchants with a business product, a store (site and widget ids), a small catalog
 and an order history; and the orders the activity simulator places for them.
 
+Products and orders are kept in the API's documented 2024-11-01 shapes (``schema.graphql``
+names each type's page), so the GraphQL API serves them as they are; keys that start with
+``_`` are the sandbox's own bookkeeping and are never served.
+
 Everything is derived from a seeded ``random.Random``, so a fresh sandbox always holds the
 same merchants and catalog.
 """
@@ -35,8 +39,24 @@ def iso(ts: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+#: The shape of the merchants and orders kept in the store; a store holding another is
+#: re-seeded when the sandbox starts (its installations and subscriptions are kept).
+DATA_SHAPE = "2024-11-01"
+
+
 def money(amount: float) -> dict[str, Any]:
+    """A Money (``{amount, currencyCode}``)."""
     return {"amount": round(amount, 2), "currencyCode": "USD"}
+
+
+def localized(text: str) -> dict[str, Any]:
+    """A LocalizedStringField in one locale."""
+    return {"values": [{"value": text, "locale": "en-US"}], "defaultLocale": "en-US"}
+
+
+def line_value(line: dict[str, Any]) -> float:
+    """What a line item costs: its product's price times its amount."""
+    return float(line["product"]["price"]["amount"]) * float(line["amount"]["value"])
 
 
 def seed_merchants(count: int) -> list[dict[str, Any]]:
@@ -54,15 +74,15 @@ def seed_merchants(count: int) -> list[dict[str, Any]]:
                     "externalId": {"value": f"ext-{index + 1:02d}-{number + 1:03d}"},
                     "amazonSku": {"value": f"AMZ{rng.randrange(10**9):09d}", "marketplaceId": "ATVPDKIKX0DER"},
                     "offerPrime": number != 4,
-                    "title": title,
-                    "description": f"{title} from {_STORES[index % len(_STORES)]}.",
+                    "title": localized(title),
+                    "description": localized(f"{title} from {_STORES[index % len(_STORES)]}."),
                     "productDetailPageUrl": f"https://store{index + 1}.example.com/products/{sku.lower()}",
                     "image": {
                         "displayReadyUrl": f"https://store{index + 1}.example.com/img/{sku.lower()}.jpg",
                         "sourceUrl": f"https://store{index + 1}.example.com/src/{sku.lower()}.jpg",
                     },
-                    "price": money(price),
-                    "advertisedPrice": money(price),
+                    "price": {"currentPrice": money(price)},
+                    "advertisedPrice": {"currentPrice": money(price)},
                 }
             )
         merchant = {
@@ -78,35 +98,30 @@ def seed_merchants(count: int) -> list[dict[str, Any]]:
 
 
 def new_order(merchant: dict[str, Any], rng: random.Random, when: float | None = None) -> dict[str, Any]:
-    """A confirmed order of one to three of the merchant's products."""
+    """A confirmed order of one to three of the merchant's products, whose fulfilment has
+    started (OrderMetadata.executionState STARTED), with no package yet."""
     when = time.time() if when is None else when
     order_id = f"order-{_uid(rng)}"
     lines: list[dict[str, Any]] = []
     for product in rng.sample(merchant["products"], rng.randint(1, 3)):
-        quantity = rng.randint(1, 3)
         lines.append(
             {
                 "id": f"li-{_uid(rng)[:18]}",
-                "amount": {"unit": "ONE", "value": quantity},
+                "amount": {"unit": "ONE", "value": rng.randint(1, 3)},
                 "product": {
-                    "id": product["id"],
-                    "sku": product["sku"],
-                    "title": product["title"],
-                    "price": product["price"],
+                    "externalId": product["externalId"],
+                    "amazonSku": product["amazonSku"],
+                    "price": product["price"]["currentPrice"],
                 },
-                "totalPrice": money(product["price"]["amount"] * quantity),
             }
         )
-    total = sum(line["totalPrice"]["amount"] for line in lines)
     name = rng.choice(_CUSTOMERS)
     return {
         "id": order_id,
-        "status": "CONFIRMED",
-        "createdAt": iso(when),
-        "updatedAt": iso(when),
         "aliases": [{"aliasType": "EXTERNAL_ID", "aliasId": f"#{rng.randrange(10**6, 10**7)}"}],
+        "metadata": {"createdAt": iso(when), "updatedAt": iso(when), "executionState": "STARTED"},
         "lineItems": lines,
-        "totalPrice": money(total),
+        "totalPrice": {"value": money(sum(line_value(line) for line in lines))},
         "customer": {
             "contact": {
                 "id": f"cust-{_uid(rng)[:18]}",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .merchants import iso
+from .merchants import iso, line_value, money
 
 
 @dataclass
@@ -37,14 +37,30 @@ def _order_path(bp: str, order: dict[str, Any]) -> str:
     return f"businessProduct/{bp}/order/{order['id']}"
 
 
-def _touch(order: dict[str, Any], now: float, status: str | None = None) -> None:
-    order["updatedAt"] = iso(now)
-    if status:
-        order["status"] = status
+def _touch(order: dict[str, Any], now: float) -> None:
+    order["metadata"]["updatedAt"] = iso(now)
+
+
+def _milestone_of(code: str, now: float) -> dict[str, Any]:
+    """A package milestone (tracking-queries-packagetracker): a PackageMilestoneStatus code."""
+    message = {"locale": "en-US", "value": code.replace("_", " ").capitalize()}
+    return {"status": {"code": code, "message": message}, "occurredAt": iso(now)}
+
+
+def _tracker(rng: random.Random, now: float, code: str | None) -> dict[str, Any]:
+    milestones = [_milestone_of(code, now)] if code else []
+    return {
+        "packageTrackerIdentifier": {"carrierCode": "UPS", "trackingNumber": f"1Z{rng.getrandbits(40):010X}"},
+        "milestones": milestones,
+    }
+
+
+def _track(tracker: dict[str, Any], code: str, now: float) -> None:
+    tracker["milestones"].append(_milestone_of(code, now))
 
 
 def _confirm(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    _touch(order, now, "CONFIRMED")
+    _touch(order, now)
     data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
     return Occurrence("ORDER_CONFIRMED", [_order_path(bp, order)], order["id"], data)
 
@@ -54,51 +70,40 @@ def _package(order: dict[str, Any]) -> dict[str, Any]:
     return details[-1]
 
 
+def _package_path(bp: str, order: dict[str, Any]) -> list[str]:
+    return [f"{_order_path(bp, order)}/delivery/{_package(order)['id']}"]
+
+
 def _ship(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
     package = {
         "id": f"pkg-{rng.getrandbits(48):012x}",
         "state": "IN_TRANSIT",
-        "lineItems": [{"lineItemId": line["id"], "amount": line["amount"]} for line in order["lineItems"]],
-        "packageTracker": {
-            "carrierCode": "UPS",
-            "trackingNumber": f"1Z{rng.getrandbits(40):010X}",
-            "milestones": [{"state": "SHIPPED", "occurredAt": iso(now)}],
-        },
+        "packageTracker": _tracker(rng, now, "IN_TRANSIT"),
     }
     order["packageInformation"]["details"].append(package)
-    _touch(order, now, "SHIPPED")
-    return Occurrence(
-        "PACKAGE_DELIVERY_IN_TRANSIT", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"]
-    )
+    _touch(order, now)
+    return Occurrence("PACKAGE_DELIVERY_IN_TRANSIT", _package_path(bp, order), order["id"])
 
 
 def _milestone(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    package = _package(order)
-    package["packageTracker"]["milestones"].append({"state": "OUT_FOR_DELIVERY", "occurredAt": iso(now)})
+    _track(_package(order)["packageTracker"], "OUT_FOR_DELIVERY", now)
     _touch(order, now)
-    return Occurrence(
-        "PACKAGE_TRACKER_MILESTONE_CHANGED", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"]
-    )
+    return Occurrence("PACKAGE_TRACKER_MILESTONE_CHANGED", _package_path(bp, order), order["id"])
 
 
 def _deliver(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
     package = _package(order)
     package["state"] = "DELIVERED"
-    package["packageTracker"]["milestones"].append({"state": "DELIVERED", "occurredAt": iso(now)})
-    _touch(order, now, "DELIVERED")
-    return Occurrence("PACKAGE_DELIVERED", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"])
+    _track(package["packageTracker"], "DELIVERED", now)
+    _touch(order, now)
+    return Occurrence("PACKAGE_DELIVERED", _package_path(bp, order), order["id"])
 
 
 def _cancel_package(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    package = {
-        "id": f"pkg-{rng.getrandbits(48):012x}",
-        "state": "CANCELLED",
-        "lineItems": [{"lineItemId": line["id"], "amount": line["amount"]} for line in order["lineItems"]],
-        "packageTracker": None,
-    }
+    package = {"id": f"pkg-{rng.getrandbits(48):012x}", "state": "CANCELLED", "reason": "CUSTOMER_REQUESTED"}
     order["packageInformation"]["details"].append(package)
-    _touch(order, now, "CANCELLED")
-    return Occurrence("PACKAGE_DELIVERY_CANCELLED", [f"{_order_path(bp, order)}/delivery/{package['id']}"], order["id"])
+    _touch(order, now)
+    return Occurrence("PACKAGE_DELIVERY_CANCELLED", _package_path(bp, order), order["id"])
 
 
 def _return(order: dict[str, Any]) -> dict[str, Any]:
@@ -110,32 +115,37 @@ def _return_path(bp: str, order: dict[str, Any]) -> list[str]:
 
 
 def _return_start(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    line = order["lineItems"][0]
     order["returns"]["details"].append(
         {
             "id": f"ret-{rng.getrandbits(48):012x}",
-            "state": "STARTED",
-            "reason": "NO_LONGER_NEEDED",
-            "returnLineItems": [{"lineItemId": line["id"], "amount": line["amount"]}],
-            "returnPackageDetails": {
-                "packageTracker": {
-                    "carrierCode": "UPS",
-                    "trackingNumber": f"1Z{rng.getrandbits(40):010X}",
-                    "milestones": [],
+            "state": "CREATED",
+            "createdAt": iso(now),
+            "updatedAt": iso(now),
+            "returnPackageDetails": [
+                {
+                    "id": f"rpkg-{rng.getrandbits(48):012x}",
+                    "state": "CREATED",
+                    "packageTracker": _tracker(rng, now, None),
                 }
-            },
-            "grade": None,
+            ],
+            "_lineItemIds": [order["lineItems"][0]["id"]],
         }
     )
-    _touch(order, now, "RETURN_STARTED")
+    _touch(order, now)
     return Occurrence("RETURN_STARTED", _return_path(bp, order), order["id"])
 
 
-def _return_milestone(event_type: str, state: str) -> Step:
+def _return_package(event_type: str, state: str, milestone: str) -> Step:
+    """The return package moves to ``state`` (returns-objects-returnpackagedetails)."""
+
     def step(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
         details = _return(order)
-        details["state"] = state
-        details["returnPackageDetails"]["packageTracker"]["milestones"].append({"state": state, "occurredAt": iso(now)})
+        package = details["returnPackageDetails"][-1]
+        package["state"] = state
+        if state == "FAILED":
+            package["reason"] = "UNDELIVERABLE"
+        _track(package["packageTracker"], milestone, now)
+        details["updatedAt"] = iso(now)
         _touch(order, now)
         return Occurrence(event_type, _return_path(bp, order), order["id"])
 
@@ -143,30 +153,30 @@ def _return_milestone(event_type: str, state: str) -> Step:
 
 
 def _return_graded(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    _return(order)["grade"] = rng.choice(["SELLABLE", "DAMAGED"])
+    _return(order)["_grade"] = rng.choice(["SELLABLE", "DAMAGED"])
     _touch(order, now)
     return Occurrence("RETURN_ITEM_GRADED", _return_path(bp, order), order["id"])
 
 
 def _return_completed(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    _return(order)["state"] = "COMPLETED"
-    _touch(order, now, "RETURNED")
+    details = _return(order)
+    details["state"] = "COMPLETED"
+    details["updatedAt"] = iso(now)
+    _touch(order, now)
     return Occurrence("RETURN_COMPLETED", _return_path(bp, order), order["id"])
 
 
 def _refund_requested(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
     returned = order["returns"]["details"]
+    lines = order["lineItems"]
     if returned:
-        line_ids = {item["lineItemId"] for item in returned[-1]["returnLineItems"]}
-        amount = sum(line["totalPrice"]["amount"] for line in order["lineItems"] if line["id"] in line_ids)
-    else:
-        amount = order["totalPrice"]["amount"]
+        lines = [line for line in lines if line["id"] in returned[-1]["_lineItemIds"]]
     refund = {
         "id": f"ref-{rng.getrandbits(48):012x}",
-        "state": "REQUESTED",
-        "reason": "RETURN" if returned else "CANCELLATION",
-        "refundTotal": {"amount": round(amount, 2), "currencyCode": "USD"},
+        "state": "PENDING",
         "createdAt": iso(now),
+        "updatedAt": iso(now),
+        "refundTotal": {"totalAmount": money(sum(line_value(line) for line in lines))},
     }
     order["refunds"]["details"].append(refund)
     _touch(order, now)
@@ -176,8 +186,9 @@ def _refund_requested(order: dict[str, Any], rng: random.Random, now: float, bp:
 
 def _refund_completed(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
     refund = order["refunds"]["details"][-1]
-    refund["state"] = "COMPLETED"
-    _touch(order, now, "REFUNDED")
+    refund["state"] = "SUCCESS"
+    refund["updatedAt"] = iso(now)
+    _touch(order, now)
     data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
     return Occurrence("REFUND_COMPLETED", [f"{_order_path(bp, order)}/refund/{refund['id']}"], order["id"], data)
 
@@ -185,8 +196,8 @@ def _refund_completed(order: dict[str, Any], rng: random.Random, now: float, bp:
 _DELIVERED: list[Step] = [_confirm, _ship, _milestone, _deliver]
 _RETURN: list[Step] = [
     _return_start,
-    _return_milestone("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT"),
-    _return_milestone("RETURN_PACKAGE_DELIVERED", "DELIVERED"),
+    _return_package("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT", "IN_TRANSIT"),
+    _return_package("RETURN_PACKAGE_DELIVERED", "DELIVERED", "DELIVERED"),
     _return_graded,
     _return_completed,
     _refund_requested,
@@ -201,8 +212,8 @@ LIFECYCLES: dict[str, list[Step]] = {
     "return_failed": [
         *_DELIVERED,
         _return_start,
-        _return_milestone("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT"),
-        _return_milestone("RETURN_PACKAGE_DELIVERY_FAILED", "DELIVERY_FAILED"),
+        _return_package("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT", "IN_TRANSIT"),
+        _return_package("RETURN_PACKAGE_DELIVERY_FAILED", "FAILED", "UNDELIVERABLE"),
     ],
 }
 

@@ -17,7 +17,8 @@ from typing import Any
 from ..settings import Settings
 from .config import FaultSpec, SandboxSettings
 from .faults import Faults
-from .merchants import new_order, seed_merchants
+from .merchants import DATA_SHAPE, new_order, seed_merchants
+from .order_lifecycles import LIFECYCLES
 from .store import Store
 from .token_signing import SigningKey
 
@@ -41,8 +42,8 @@ class SandboxState:
         self.config = config.model_copy(update={k: v for k, v in stored.items() if k in RUNTIME_CONFIG})
         self.faults = Faults(dict(config.faults))
         self.faults.set({name: FaultSpec(**spec) for name, spec in self.store.get_json("faults", {}).items()})
-        if not self.store.one("SELECT 1 FROM merchants LIMIT 1"):
-            self._seed(config.merchants)
+        if self.store.get_json("data_shape") != DATA_SHAPE:  # new, or kept in an older shape
+            self._seed(max(config.merchants, len(self.store.merchants())))
 
     def close(self) -> None:
         self.store.close()
@@ -67,18 +68,24 @@ class SandboxState:
 
     # --- merchants, apps, installations -------------------------------------------------------
     def _seed(self, count: int) -> None:
+        """``count`` merchants (the same ids every time) and their order history, in the
+        current data shape; installations and subscriptions are kept."""
         with self.store.transaction() as db:
+            db.execute("DELETE FROM orders")
             for merchant in seed_merchants(count):
                 db.execute(
-                    "INSERT OR IGNORE INTO merchants(merchant_id, data) VALUES (?, ?)",
+                    "INSERT OR REPLACE INTO merchants(merchant_id, data) VALUES (?, ?)",
                     (merchant["merchantId"], compact_json(merchant)),
                 )
         for merchant in self.store.merchants():  # an order history: three delivered orders each
             rng = random.Random(f"history-{merchant['merchantId']}")
             for days_ago in (9, 5, 2):
-                order = new_order(merchant, rng, when=time.time() - days_ago * 86400)
-                order["status"] = "DELIVERED"
+                when = time.time() - days_ago * 86400
+                order = new_order(merchant, rng, when=when)
+                for hours, step in enumerate(LIFECYCLES["delivered"]):
+                    step(order, rng, when + hours * 3600, merchant["businessProductId"])
                 self.store.save_order(merchant["merchantId"], order)
+        self.store.put_json("data_shape", DATA_SHAPE)
 
     def apps(self) -> list[dict[str, Any]]:
         rows = self.store.all("SELECT * FROM apps ORDER BY created_at")

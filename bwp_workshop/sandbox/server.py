@@ -26,10 +26,11 @@ from fastapi.responses import JSONResponse, Response
 
 from ..settings import SANDBOX_AUTHORIZE_PATH, Settings, get_settings
 from .admin_api import admin_router
+from .api_errors import error_body
 from .config import ADMIN_PREFIX, SandboxSettings, sandbox_settings
 from .console import PartnerConsole, console_router
 from .event_source import EventSource
-from .graphql_api import GRAPHQL_PATH, error_body, graphql_router
+from .graphql_api import GRAPHQL_PATH, graphql_router
 from .oauth_server import TOKEN_PATH, OAuthServer, oauth_router
 from .sandbox_state import SandboxState
 

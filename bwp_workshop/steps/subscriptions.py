@@ -3,38 +3,68 @@ subscriptions. ``createEventSubscription`` with an EventBridge destination for t
 region makes Buy with Prime (or, on the local target, the sandbox) create the partner event
 source ``aws.partner/buywithprime/<name>``, which
 :func:`bwp_workshop.deploy.prerequisites.ensure_partner_event_bus` then associates with a bus.
+
+A subscription's ``targetId`` is the business product it belongs to (events-queries-eventsubscription),
+so subscribing also records that business product as the installation's in the business
+product table: events in the documented shapes name their tenant only by business product.
 Every function is idempotent.
 """
 
 from __future__ import annotations
 
 from .. import aws, names
+from ..core.business_products import BusinessProductMap
+from ..core.graphql import SUBSCRIPTION_ALREADY_EXISTS, GraphQLError
 from ..deploy import prerequisites
+from ..outputs import stack_output
 from ..settings import Settings, get_settings
 from .api import execute
 
-SUBSCRIPTIONS_QUERY = """
-query Subscriptions($after: String) {
+# The documents below are the pages' own forms (documents.buywithprime.amazon.com/bwp-api/docs/):
+# query-event-subscriptions lists the ids, then gets each subscription; a destination is read
+# through its type (``... on EventBridgeData``); delete takes the id as a plain argument
+# (create-and-delete-event-subscriptions).
+
+#: events-queries-eventsubscriptions
+SUBSCRIPTION_IDS_QUERY = """
+query SubscriptionIds($after: String) {
   eventSubscriptions(first: 100, after: $after) {
-    edges { node { subscriptionId eventSubscriptionDetails { eventType destination { arn } } } }
+    edges { node { id } }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
 
+#: events-queries-eventsubscription
+SUBSCRIPTION_QUERY = """
+query Subscription($subscriptionId: String!) {
+  eventSubscription(subscriptionId: $subscriptionId) {
+    subscriptionId
+    targetId
+    eventSubscriptionDetails { eventType destination { __typename ... on EventBridgeData { arn } } }
+  }
+}
+"""
 
+#: events-mutations-createeventsubscription
 CREATE_SUBSCRIPTION = """
 mutation Subscribe($input: CreateEventSubscriptionInput!) {
   createEventSubscription(input: $input) { subscriptionId }
 }
 """
 
-
+#: events-mutations-deleteeventsubscription
 DELETE_SUBSCRIPTION = """
-mutation Unsubscribe($input: DeleteEventSubscriptionInput!) {
-  deleteEventSubscription(input: $input) { subscriptionId }
+mutation Unsubscribe($subscriptionId: String!) {
+  deleteEventSubscription(subscriptionId: $subscriptionId) { subscriptionId }
 }
 """
+
+#: How BwP answers ``eventSubscriptions`` when an installation has none: AccessDeniedError with
+#: ``data.eventSubscriptions: null`` (events-queries-eventsubscriptions, "When Subscriptions Do
+#: Not Exist"). The same error could mean missing permissions; creating a subscription then
+#: says so.
+NONE_YET = "AccessDeniedError"
 
 
 def source_name(settings: Settings) -> str:
@@ -42,27 +72,46 @@ def source_name(settings: Settings) -> str:
     return prerequisites.partner_source_name(settings.event_source_name)
 
 
-def subscriptions(settings: Settings | None = None, installation_id: str | None = None) -> list[dict[str, str]]:
-    """The installation's event subscriptions: id, event type, destination."""
+def subscription_ids(settings: Settings | None = None, installation_id: str | None = None) -> list[str]:
+    """The ids of the installation's event subscriptions; none yet: an empty list."""
     settings = settings or get_settings()
-    found: list[dict[str, str]] = []
+    found: list[str] = []
     after: str | None = None
     while True:
-        data = execute(SUBSCRIPTIONS_QUERY, {"after": after}, settings=settings, installation_id=installation_id)
+        try:
+            data = execute(SUBSCRIPTION_IDS_QUERY, {"after": after}, settings=settings, installation_id=installation_id)
+        except GraphQLError as error:
+            if error.error_type == NONE_YET and not found:
+                return []
+            raise
         page = data["eventSubscriptions"]
-        for edge in page["edges"]:
-            node = edge["node"]
-            details = node["eventSubscriptionDetails"]
-            found.append(
-                {
-                    "subscription_id": node["subscriptionId"],
-                    "event_type": details["eventType"],
-                    "destination": details["destination"]["arn"],
-                }
-            )
+        found.extend(edge["node"]["id"] for edge in page["edges"])
         if not page["pageInfo"]["hasNextPage"]:
             return found
         after = page["pageInfo"]["endCursor"]
+
+
+def subscriptions(settings: Settings | None = None, installation_id: str | None = None) -> list[dict[str, str]]:
+    """The installation's event subscriptions: id, event type, destination (an EventBridge
+    destination's ARN; another kind of destination by its type name) and target (the business
+    product)."""
+    settings = settings or get_settings()
+    found: list[dict[str, str]] = []
+    for subscription_id in subscription_ids(settings, installation_id):
+        node = execute(
+            SUBSCRIPTION_QUERY, {"subscriptionId": subscription_id}, settings=settings, installation_id=installation_id
+        )["eventSubscription"]
+        details = node["eventSubscriptionDetails"]
+        destination = details["destination"]
+        found.append(
+            {
+                "subscription_id": node["subscriptionId"],
+                "event_type": details["eventType"],
+                "destination": destination.get("arn") or destination["__typename"],
+                "target_id": node.get("targetId") or "",
+            }
+        )
+    return found
 
 
 def subscribe_events(
@@ -85,13 +134,34 @@ def subscribe_events(
             "partnerEventSource": {"account": account, "name": settings.event_source_name},
             "region": settings.region,
         }
-        execute(
-            CREATE_SUBSCRIPTION,
-            {"input": {"eventType": event_type, "destination": {"eventBridge": destination}}},
-            settings=settings,
-            installation_id=installation_id,
+        try:
+            execute(
+                CREATE_SUBSCRIPTION,
+                {"input": {"eventType": event_type, "destination": {"eventBridge": destination}}},
+                settings=settings,
+                installation_id=installation_id,
+            )
+        except GraphQLError as error:
+            if error.code != SUBSCRIPTION_ALREADY_EXISTS:  # made since the listing: already there
+                raise
+    ours = [s for s in subscriptions(settings, installation_id) if s["destination"].endswith(name)]
+    record_business_products(ours, settings, installation_id)
+    return ours
+
+
+def record_business_products(
+    found: list[dict[str, str]], settings: Settings, installation_id: str | None = None
+) -> set[str]:
+    """Record the subscriptions' business products (their ``targetId``) as the installation's,
+    in the business product table InfraStack made; the business products recorded."""
+    products = {subscription["target_id"] for subscription in found if subscription["target_id"]}
+    if products:
+        table = aws.resource("dynamodb", settings).Table(
+            stack_output(settings, names.INFRA_STACK, names.OUT_BUSINESS_PRODUCT_TABLE)
         )
-    return [s for s in subscriptions(settings, installation_id) if s["destination"].endswith(name)]
+        for product in sorted(products):
+            BusinessProductMap(table).put(product, str(installation_id or settings.installation_id))
+    return products
 
 
 def unsubscribe_events(settings: Settings | None = None, installation_id: str | None = None) -> int:
@@ -103,7 +173,7 @@ def unsubscribe_events(settings: Settings | None = None, installation_id: str | 
         if subscription["destination"].endswith(name):
             execute(
                 DELETE_SUBSCRIPTION,
-                {"input": {"subscriptionId": subscription["subscription_id"]}},
+                {"subscriptionId": subscription["subscription_id"]},
                 settings=settings,
                 installation_id=installation_id,
             )

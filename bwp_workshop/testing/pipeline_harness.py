@@ -24,15 +24,11 @@ from bwp_workshop.local import event_runner, lambda_host
 from bwp_workshop.names import EVENT_TYPES
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
+from bwp_workshop.steps.subscriptions import CREATE_SUBSCRIPTION, SUBSCRIPTION_IDS_QUERY, SUBSCRIPTION_QUERY
 
 from .environment import CHECKOUT
 from .sandbox import Installed
 from .tables import create_business_product_table, create_data_table, create_token_table
-
-SUBSCRIBE = """
-mutation Subscribe($input: CreateEventSubscriptionInput!) {
-  createEventSubscription(input: $input) { subscriptionId }
-}"""
 
 
 @dataclass
@@ -58,15 +54,20 @@ def subscribe(installed: Installed, name: str) -> str:
         }
     }
     for event_type in EVENT_TYPES:
-        answer = installed.graphql(SUBSCRIBE, {"input": {"eventType": event_type, "destination": destination}}).json()
+        answer = installed.graphql(
+            CREATE_SUBSCRIPTION, {"input": {"eventType": event_type, "destination": destination}}
+        ).json()
         assert "errors" not in answer, answer
     return names.partner_source_name(name)
 
 
 def business_product(installed: Installed) -> str:
-    """The installation's business product, as the OAuth app reads it at install."""
-    answer = installed.graphql("query { buyWithPrimeStore { businessProductId } }").json()
-    return str(answer["data"]["buyWithPrimeStore"]["businessProductId"])
+    """The installation's business product: the ``targetId`` of its event subscriptions
+    (events-queries-eventsubscription), as the workshop's subscribe step records it."""
+    ids = installed.graphql(SUBSCRIPTION_IDS_QUERY).json()
+    first = ids["data"]["eventSubscriptions"]["edges"][0]["node"]["id"]
+    answer = installed.graphql(SUBSCRIPTION_QUERY, {"subscriptionId": first}).json()
+    return str(answer["data"]["eventSubscription"]["targetId"])
 
 
 def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:

@@ -15,8 +15,8 @@ def _written(name: str, **facts: object) -> dict:
     store = {"siteId": "site-1", "widgetId": "widget-1"}
     order = {
         "id": "order-1",
-        "status": "CONFIRMED",
-        "totalPrice": {"amount": "12.50", "currencyCode": "EUR"},
+        "metadata": {"executionState": "STARTED"},
+        "totalPrice": {"value": {"amount": "12.50", "currencyCode": "EUR"}},
         "lineItems": [{"id": "line-1"}],
     }
     return data_record.data_item(event, store, order, message_id="m-1", installation_id="inst-1", **facts)
@@ -29,6 +29,25 @@ def test_every_attribute_the_handler_writes_is_defined() -> None:
         assert set(item) <= set(data_record.ATTRIBUTES), set(item) - set(data_record.ATTRIBUTES)
     assert set(data_record.ENRICHED) <= set(enriched)
     assert "unenriched_reason" in unenriched and unenriched["enriched"] is False
+
+
+def test_order_facts_come_from_the_documented_fields() -> None:
+    # sandbox-objects-ordermetadata (executionState), order-objects-ordertotalsummary (value).
+    item = _written("order_confirmed_2024_11_01.json")
+    assert (item["order_execution_state"], item["order_total_amount"], item["order_currency"]) == (
+        "STARTED",
+        Decimal("12.50"),
+        "EUR",
+    )
+    assert item["order_line_count"] == 1
+
+
+def test_an_order_answered_with_nulls_keeps_what_it_has() -> None:
+    event = parse_event(sample("order_confirmed_2024_11_01.json"))
+    order = {"id": "order-1", "metadata": None, "totalPrice": {"value": None}, "lineItems": None}
+    item = data_record.data_item(event, {}, order, message_id="m-1", installation_id="inst-1")
+    assert item["order_id"] == "order-1"
+    assert not {"order_execution_state", "order_total_amount", "order_line_count"} & set(item)
 
 
 def test_the_analytics_columns_are_record_attributes() -> None:

@@ -49,7 +49,7 @@ def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None, *, deploye
         if entry["order_id"]:
             assert record["order_id"] == entry["order_id"]
             assert record["order_line_count"] >= 1 and record["order_currency"] == "USD"
-            assert record["order_total_amount"] > 0 and record["order_status"]
+            assert record["order_total_amount"] > 0 and record["order_execution_state"] == "STARTED"
     # Every malformed event the rule lets through is in the DLQ; nothing else is.
     letters = dead_letters.dlq_messages(pipeline.settings)
     assert sorted(letter["body"]["id"] for letter in letters) == sorted(

@@ -38,8 +38,8 @@ class FakeBwp:
         self.orders = {
             "o-1": {
                 "id": "o-1",
-                "status": "CONFIRMED",
-                "totalPrice": {"amount": 59.97, "currencyCode": "USD"},
+                "metadata": {"executionState": "STARTED", "createdAt": "2026-01-01T00:00:00Z"},
+                "totalPrice": {"value": {"amount": 59.97, "currencyCode": "USD"}},
                 "lineItems": [{"id": "li-1"}, {"id": "li-2"}],
             }
         }
@@ -91,14 +91,11 @@ class FakeBwp:
         return sum(1 for call in self.graphql_requests if word in call["query"])
 
 
-def error_response(error_type: str, message: str = "failed") -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
-            "data": None,
-            "errors": [{"message": message, "extensions": {"classification": {"errorType": error_type}}}],
-        },
-    )
+def error_response(error_type: str, message: str = "failed", code: str | None = None) -> httpx.Response:
+    """A GraphQL error as Buy with Prime answers it (the sandbox's own classification)."""
+    from bwp_workshop.sandbox.api_errors import error_body
+
+    return httpx.Response(200, json=error_body(error_type, message, code))
 
 
 def envelope(

@@ -66,7 +66,7 @@ def test_an_event_without_an_order_is_stored_without_order_facts(
     body = sample("buyability_changed_2024_11_01_no_context_keys.json")
     assert invoke(handler_module, app, body) == {"batchItemFailures": []}
     item = stored(tables)[samples.key(json.loads(body))]
-    assert item["resource_ids"] == {"items": "sku-sample-1"} and "order_status" not in item
+    assert item["resource_ids"] == {"items": "sku-sample-1"} and "order_execution_state" not in item
     assert bwp.queries("order(") == 0
 
 

@@ -43,7 +43,23 @@ def test_a_call_sends_bearer_installation_and_version_headers() -> None:
     assert headers["authorization"] == "Bearer at-secret"
     assert headers["x-omni-installationid"] == "inst-1"
     assert headers["x-api-version"] == "2024-11-01"
+    assert "x-api-target-id" not in headers
     assert (graphql.requests, graphql.retries) == (1, 0)
+
+
+def test_a_caller_that_knows_the_business_product_names_it_in_x_api_target_id() -> None:
+    # call-the-buy-with-prime-api: x-api-target-id is the business product called for.
+    graphql, seen = client(OK)
+    graphql.store(access_token="t", installation_id="inst-1", target_id="bp-1")
+    assert (seen[0].headers["x-api-target-id"], seen[0].headers["x-omni-installationid"]) == ("bp-1", "inst-1")
+
+
+def test_a_documented_error_code_is_kept() -> None:
+    graphql, _ = client(error_response("ValidationError", "taken", "DestinationNameAlreadyExists"))
+    with pytest.raises(GraphQLError) as caught:
+        graphql.store(access_token="t", installation_id="i")
+    assert (caught.value.error_type, caught.value.code) == ("ValidationError", "DestinationNameAlreadyExists")
+    assert "DestinationNameAlreadyExists" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -109,19 +125,26 @@ def test_a_permanent_error_among_transient_ones_is_permanent() -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        ({"extensions": {"classification": {"errorType": "ThrottlingException"}}}, ("ThrottlingException", True)),
-        ({"extensions": {"classification": {"type": "InternalServerError"}}}, ("InternalServerError", True)),
-        ({"extensions": {"classification": {"errorType": "AccessDeniedException"}}}, ("AccessDeniedException", False)),
-        ({"message": "no extensions"}, ("Unknown", False)),
-        ("not a dict", ("Unknown", False)),
+        ({"extensions": {"classification": {"errorType": "ThrottlingException"}}}, ("ThrottlingException", True, None)),
+        ({"extensions": {"classification": {"type": "InternalServerError"}}}, ("InternalServerError", True, None)),
+        (
+            {"extensions": {"classification": {"type": "AccessDeniedError", "errorType": "AccessDeniedException"}}},
+            ("AccessDeniedError", False, None),
+        ),
+        (
+            {"extensions": {"classification": {"type": "ValidationError", "code": "SubscriptionAlreadyExists"}}},
+            ("ValidationError", False, "SubscriptionAlreadyExists"),
+        ),
+        ({"message": "no extensions"}, ("Unknown", False, None)),
+        ("not a dict", ("Unknown", False, None)),
     ],
 )
-def test_classify(error: object, expected: tuple[str, bool]) -> None:
+def test_classify(error: object, expected: tuple[str, bool, str | None]) -> None:
     assert classify(error) == expected
 
 
 def test_the_order_query_sends_the_order_identifier() -> None:
-    order = {"id": "o-1", "status": "CONFIRMED", "totalPrice": {"amount": 1, "currencyCode": "USD"}, "lineItems": []}
+    order = {"id": "o-1", "metadata": {"executionState": "STARTED"}, "totalPrice": {"value": {"amount": 1}}}
     graphql, seen = client(httpx.Response(200, json={"data": {"order": order}}))
     assert graphql.order("o-1", access_token="t", installation_id="i") == order
     import json

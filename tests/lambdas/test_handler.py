@@ -41,7 +41,7 @@ def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
     assert confirmed["event_type"] == "ORDER_CONFIRMED"
     assert confirmed["event_time"] == "2026-11-28T07:00:00Z"
     assert (confirmed["installation_id"], confirmed["site_id"], confirmed["widget_id"]) == ("inst-1", "site-1", "w-1")
-    assert confirmed["order_id"] == "o-1" and confirmed["order_status"] == "CONFIRMED"
+    assert confirmed["order_id"] == "o-1" and confirmed["order_execution_state"] == "STARTED"
     assert confirmed["order_line_count"] == 2
     assert (confirmed["order_total_amount"], confirmed["order_currency"]) == (Decimal("59.97"), "USD")
     assert confirmed["received_at"].endswith("+00:00") and confirmed["shape"] == "2024-11-01"
@@ -214,7 +214,7 @@ def test_an_installation_without_token_is_stored_unenriched(
     assert failed_ids(response) == []
     item = stored(tables)[body["detail"]["eventId"]]
     assert (item["installation_id"], item["enriched"]) == ("ghost", False)
-    assert "no token" in item["unenriched_reason"] and "site_id" not in item and "order_status" not in item
+    assert "no token" in item["unenriched_reason"] and "site_id" not in item and "order_execution_state" not in item
     assert item["order_id"] == "o-1"  # what the event itself says is kept
 
 

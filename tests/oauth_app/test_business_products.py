@@ -1,6 +1,7 @@
-"""The OAuth app keeps the business product table: install records the store's
-``businessProductId`` for the installation (read from ``buyWithPrimeStore`` with the new
-access token), uninstall removes it; when the API does not answer, the install stores nothing."""
+"""The OAuth app's part in the business product table: install writes nothing to it (an
+installation's business product is recorded when it subscribes to events: a subscription's
+``targetId`` names it, events-queries-eventsubscription), uninstall removes the installation's
+business products, and a reinstall's record survives the old installation's uninstall."""
 
 from __future__ import annotations
 
@@ -12,34 +13,25 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bwp_workshop.core.business_products import BusinessProductMap
-from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
 from bwp_workshop.settings import Settings
 from oauth_app.app import create_app
 from tests.conftest import create_business_product_table
 
-from .conftest import BASE_URL, ScriptedTokenEndpoint, all_items, config, install_url, launch, sign
-
-GRAPHQL_URL = "https://bwp.example.test/graphql"
+from .conftest import BASE_URL, ScriptedTokenEndpoint, config, install_url, launch, sign
 
 
 class Api:
-    """The token endpoint (scripted) and a GraphQL API that answers ``buyWithPrimeStore``."""
+    """The token endpoint (scripted); any other call is recorded and refused."""
 
     def __init__(self, token_endpoint: ScriptedTokenEndpoint) -> None:
         self.token_endpoint = token_endpoint
-        self.stores: dict[str, str] = {}  # installation -> business product
-        self.calls: list[dict[str, Any]] = []
-        self.down = False
+        self.other_calls: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path != "/graphql":
+        if request.url.path == "/token":
             return self.token_endpoint.handler(request)
-        self.calls.append({"headers": dict(request.headers), **json.loads(request.content)})
-        if self.down:
-            return httpx.Response(503)
-        installation = request.headers["x-omni-installationid"]
-        store = {"siteId": "site-1", "widgetId": "w-1", "businessProductId": self.stores.get(installation)}
-        return httpx.Response(200, json={"data": {"buyWithPrimeStore": store}})
+        self.other_calls.append(str(request.url))
+        return httpx.Response(404)
 
 
 @pytest.fixture
@@ -56,10 +48,7 @@ def api(token_endpoint: ScriptedTokenEndpoint) -> Api:
 def client(table: Any, products: Any, api: Api) -> Any:
     http = httpx.Client(transport=httpx.MockTransport(api))
     app = create_app(
-        config(graphql_url=GRAPHQL_URL, api_version="2024-11-01", business_product_table="business-products"),
-        table=table,
-        http=http,
-        business_product_table=products,
+        config(business_product_table="business-products"), table=table, http=http, business_product_table=products
     )
     with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
@@ -79,40 +68,27 @@ def uninstall(client: TestClient, installation_id: str) -> Any:
     return client.post(url, content=body, headers={"content-type": "application/json", "verification-token": token})
 
 
-def test_install_records_the_business_product_and_uninstall_removes_it(
-    client: TestClient, api: Api, products: Any
-) -> None:
-    api.stores = {"inst-1": "bp-1", "inst-2": "bp-2"}
+def test_install_writes_no_business_product_and_calls_no_api(client: TestClient, api: Api, products: Any) -> None:
     assert install(client, "inst-1").status_code == 200
-    assert install(client, "inst-2").status_code == 200
-    table = BusinessProductMap(products)
-    assert (table.installation_of("bp-1"), table.installation_of("bp-2")) == ("inst-1", "inst-2")
-    # Asked with the new installation's own token.
-    assert api.calls[0]["headers"]["authorization"] == "Bearer access-token-1-secretvalue"
-    assert "businessProductId" in api.calls[0]["query"]
+    assert products.scan()["Items"] == []
+    assert api.other_calls == []
 
+
+def test_uninstall_removes_the_installations_business_products(client: TestClient, products: Any) -> None:
+    table = BusinessProductMap(products)
+    table.put("bp-1", "inst-1")
+    table.put("bp-2", "inst-2")
+    assert install(client, "inst-1").status_code == 200
     assert uninstall(client, "inst-1").status_code == 200
     assert (table.installation_of("bp-1"), table.installation_of("bp-2")) == (None, "inst-2")
     assert uninstall(client, "inst-1").status_code == 200  # repeating it is harmless
 
 
-def test_a_reinstall_takes_the_business_product_and_the_old_uninstall_leaves_it(
-    client: TestClient, api: Api, products: Any
+def test_a_reinstall_keeps_the_business_product_when_the_old_installation_uninstalls(
+    client: TestClient, products: Any
 ) -> None:
-    api.stores = {"inst-old": "bp-1", "inst-new": "bp-1"}
-    assert install(client, "inst-old").status_code == 200
-    assert install(client, "inst-new").status_code == 200
+    table = BusinessProductMap(products)
+    table.put("bp-1", "inst-old")
+    table.put("bp-1", "inst-new")  # the new installation subscribed
     assert uninstall(client, "inst-old").status_code == 200
-    assert BusinessProductMap(products).installation_of("bp-1") == "inst-new"
-
-
-def test_when_the_api_does_not_answer_the_install_stores_nothing(
-    client: TestClient, api: Api, table: Any, products: Any
-) -> None:
-    api.stores = {"inst-1": "bp-1"}
-    api.down = True
-    response = install(client, "inst-1")
-    assert (response.status_code, response.json()["error"]) == (502, "store_unavailable")
-    assert "start the install again" in response.json()["reason"]
-    assert not [item for item in all_items(table) if not item[TOKEN_PK].startswith(OAUTH_STATE_PREFIX)]
-    assert not products.scan()["Items"]
+    assert table.installation_of("bp-1") == "inst-new"

@@ -287,8 +287,6 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
         "APP_BASE_URL",
         "BWP_AUTHORIZE_URL",
         "BWP_TOKEN_URL",
-        "BWP_GRAPHQL_URL",  # install asks the API for the store's business product
-        "BWP_API_VERSION",
     }  # only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
     assert environment["BWP_TOKEN_URL"] == settings.token_url

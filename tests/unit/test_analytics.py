@@ -99,8 +99,8 @@ def spread_items(orders: int = 20, hours: float = 72, seed: int = 7) -> list[dic
                     "event_time": datetime.fromtimestamp(at, UTC).isoformat(),
                     "installation_id": "inst-a" if number % 3 else "inst-b",
                     "order_id": order["id"],
-                    "order_total_amount": order["totalPrice"]["amount"],
-                    "order_currency": order["totalPrice"]["currencyCode"],
+                    "order_total_amount": order["totalPrice"]["value"]["amount"],
+                    "order_currency": order["totalPrice"]["value"]["currencyCode"],
                     "received_at": datetime.fromtimestamp(now, UTC).isoformat(),
                 }
             )

@@ -5,9 +5,9 @@
   cookie binds the install to this browser.
 * ``GET /install`` (the install URL, the OAuth redirect URI): checks the callback's state and
   code, the verification token, the state (known, unexpired, bound to this browser when it
-  carries the state cookie, used once), exchanges the code with the verifier, records the
-  store's business product for the installation (``buyWithPrimeStore.businessProductId``, so events
-  that name only their business product find their tenant) and stores the token pair.
+  carries the state cookie, used once), exchanges the code with the verifier and stores the
+  token pair. (The installation's business product is recorded when it subscribes to events:
+  a subscription's ``targetId`` names it; see ``bwp_workshop.steps.subscriptions``.)
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bwp_workshop.core.business_products import BusinessProductMapError
-from bwp_workshop.core.graphql import GraphQLError
 from bwp_workshop.core.token_store import TokenStoreError
-from bwp_workshop.core.tokens import TokenEndpointError, TokenSet
+from bwp_workshop.core.tokens import TokenEndpointError
 
 from ... import log, pages
 from ...errors import Refusal, redact, table_unavailable
-from ...services import Services
 from ...state import STATE_PATTERN, PendingStoreError
 from ..deps import CredentialsRequired, ServicesDep, VerifiedDep
 
@@ -126,8 +123,6 @@ def install(
     except TokenEndpointError as exc:
         reason = redact(str(exc), [sent.code, verifier, services.client_secret])
         raise Refusal(502, "token_endpoint_failed", f"{reason}; nothing was stored, start the install again") from None
-    # Before the tokens: a stored token means the installation's events can be tied to it.
-    _record_business_product(services, tokens, checked.installation_id)
     try:
         # An install starts the installation afresh (installed_at = now): the write needs no
         # read of the installation's earlier items, which stay until refreshed or uninstalled.
@@ -138,25 +133,3 @@ def install(
     response = HTMLResponse(pages.installed(stored.installation_id))
     response.delete_cookie(STATE_COOKIE, path="/install")
     return response
-
-
-def _record_business_product(services: Services, tokens: TokenSet, installation_id: str) -> None:
-    """The store's business product -> ``installation_id``, when the app keeps that map."""
-    if services.business_products is None or services.graphql is None:
-        return
-    try:
-        store = services.graphql.store(access_token=tokens.access_token, installation_id=installation_id)
-    except GraphQLError as exc:
-        raise Refusal(
-            502,
-            "store_unavailable",
-            f"the Buy with Prime API did not return the store ({exc}); nothing was stored, start the install again",
-        ) from None
-    business_product = store.get("businessProductId")
-    if not business_product:
-        log.warning("installation %s: the store has no businessProductId", installation_id)
-        return
-    try:
-        services.business_products.put(str(business_product), installation_id)
-    except BusinessProductMapError as exc:
-        raise table_unavailable(str(exc)) from None

@@ -1,0 +1,197 @@
+"""The GraphQL schema (``schema.graphql``) with its resolvers: what each query and mutation
+answers, from the sandbox's state. Every shape is the documented one (the ``@page`` of each
+type and field in the schema names its page).
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ariadne import MutationType, ObjectType, QueryType, UnionType, make_executable_schema
+from graphql import GraphQLSchema
+
+from .api_errors import BwpError, access_denied, invalid_input
+from .event_source import EventSource
+from .oauth_server import Caller
+
+#: ``first`` and ``after`` limits (catalog-queries-products: 0-20 and 65535 characters;
+#: events-queries-eventsubscriptions: 0-1000 and 6000).
+PRODUCTS_PAGE_LIMIT = 20
+PRODUCTS_CURSOR_LIMIT = 65535
+SUBSCRIPTIONS_PAGE_LIMIT = 1000
+SUBSCRIPTIONS_CURSOR_LIMIT = 6000
+
+
+def summary_state(states: list[str]) -> str:
+    """A PackageInformationSummary's state over its packages' (order-objects-packageinformationsummary:
+    PENDING, IN_TRANSIT, DELIVERED or CANCELLED; how BwP aggregates is not documented): none yet
+    or any pending, PENDING; any in transit, IN_TRANSIT; all cancelled, CANCELLED; else DELIVERED."""
+    if not states or "PENDING" in states:
+        return "PENDING"
+    if "IN_TRANSIT" in states:
+        return "IN_TRANSIT"
+    return "CANCELLED" if all(state == "CANCELLED" for state in states) else "DELIVERED"
+
+
+def _cursor(index: int) -> str:
+    return base64.urlsafe_b64encode(f"cursor:{index}".encode()).decode()
+
+
+def _offset(after: str | None) -> int:
+    if after is None:
+        return 0
+    try:
+        kind, _, number = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+        if kind != "cursor":
+            raise ValueError
+        return int(number) + 1
+    except ValueError:
+        raise invalid_input(f"after {after[:60]!r} is not a cursor") from None
+
+
+def _page(items: list[Any], first: int | None, after: str | None, limit: int) -> dict[str, Any]:
+    """A Relay connection over ``items`` (edges, pageInfo, totalCount)."""
+    if first is not None and not 0 <= first <= limit:
+        raise invalid_input(f"first must be greater than or equal to 0 and less than or equal to {limit}")
+    start = _offset(after)
+    count = limit if first is None else first
+    chosen = items[start : start + count]
+    edges = [{"cursor": _cursor(start + number), "node": node} for number, node in enumerate(chosen)]
+    return {
+        "edges": edges,
+        "pageInfo": {
+            "hasNextPage": start + len(chosen) < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+        "totalCount": len(items),
+    }
+
+
+def _subscription(view: dict[str, Any], target_id: str) -> dict[str, Any]:
+    """An EventSubscription (events-queries-eventsubscription) of the event source's view."""
+    return {
+        "subscriptionId": view["subscriptionId"],
+        "targetId": target_id,
+        "eventSubscriptionDetails": {
+            "eventType": view["eventType"],
+            "destination": {"kind": "EventBridgeData", "arn": view["arn"]},
+        },
+    }
+
+
+def _check_subscription_id(subscription_id: str) -> None:
+    """events-queries-eventsubscription, events-mutations-deleteeventsubscription: 1-50 characters."""
+    if not 1 <= len(subscription_id) <= 50:
+        raise invalid_input("subscriptionId must be between 1 and 50 characters")
+
+
+def _order_by_identifier(info: Any, identifier: dict[str, Any]) -> dict[str, Any]:
+    """The caller's order named by an OrderIdentifierInput (``orderId`` or ``alias``)."""
+    caller: Caller = info.context["caller"]
+    store = info.context["sandbox"].store
+    order_id: str | None = identifier.get("orderId")
+    alias: dict[str, Any] = identifier.get("alias") or {}
+    if bool(order_id) == bool(alias):
+        raise invalid_input("orderIdentifier needs exactly one of orderId or alias")
+    merchant_id = caller.merchant["merchantId"]
+    found = (
+        store.order(merchant_id, order_id)
+        if order_id
+        else store.orders_by_alias(merchant_id, alias["aliasType"], alias["aliasId"])
+    )
+    if found is None:
+        raise BwpError("ResourceNotFoundError", "The requested order was not found")
+    return dict(found)
+
+
+@cache
+def schema() -> GraphQLSchema:
+    query, mutation = QueryType(), MutationType()
+    packages, tracker = ObjectType("PackageInformation"), ObjectType("PackageTracker")
+    destination = UnionType("EventSubscriptionDestination")
+
+    @destination.type_resolver
+    def destination_type(value: dict[str, Any], *_: Any) -> str:
+        return str(value["kind"])
+
+    @query.field("buyWithPrimeStore")
+    def store(_: Any, info: Any) -> dict[str, Any]:
+        merchant = info.context["caller"].merchant
+        return {"siteId": merchant["siteId"], "widgetId": merchant["widgetId"]}
+
+    @query.field("order")
+    def order(_: Any, info: Any, orderIdentifier: dict[str, Any]) -> dict[str, Any]:
+        return _order_by_identifier(info, orderIdentifier)
+
+    @query.field("product")
+    def product(_: Any, info: Any, identifier: dict[str, Any]) -> dict[str, Any]:
+        caller: Caller = info.context["caller"]
+        keys = [key for key, value in identifier.items() if value]
+        if len(keys) != 1:
+            raise invalid_input("identifier needs exactly one of sku, externalId, amazonSku")
+        key = keys[0]
+        wanted = identifier[key]["value"] if key == "amazonSku" else identifier[key]
+        for item in caller.merchant["products"]:
+            if item[key]["value"] == wanted:
+                return dict(item)
+        raise BwpError("ResourceNotFoundError", "The requested product was not found")
+
+    @query.field("products")
+    def products(_: Any, info: Any, first: int | None = None, after: str | None = None) -> dict[str, Any]:
+        caller: Caller = info.context["caller"]
+        if after is not None and len(after) > PRODUCTS_CURSOR_LIMIT:
+            raise invalid_input(f"after must be at most {PRODUCTS_CURSOR_LIMIT} characters")
+        return _page(caller.merchant["products"], first, after, PRODUCTS_PAGE_LIMIT)
+
+    @packages.field("summary")
+    def package_summary(information: dict[str, Any], _: Any) -> dict[str, Any]:
+        return {"state": summary_state([package["state"] for package in information.get("details") or []])}
+
+    @tracker.field("latestMilestone")
+    def latest_milestone(package_tracker: dict[str, Any], _: Any) -> dict[str, Any] | None:
+        milestones = package_tracker.get("milestones") or []
+        return milestones[-1] if milestones else None
+
+    @query.field("eventSubscription")
+    def event_subscription(_: Any, info: Any, subscriptionId: str) -> dict[str, Any]:
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        _check_subscription_id(subscriptionId)
+        return _subscription(
+            source.subscription(caller.installation_id, subscriptionId), caller.merchant["businessProductId"]
+        )
+
+    @query.field("eventSubscriptions")
+    def event_subscriptions(_: Any, info: Any, first: int | None = None, after: str | None = None) -> dict[str, Any]:
+        """events-queries-eventsubscriptions: the caller's subscription ids; with none, BwP
+        answers AccessDeniedError (the "When Subscriptions Do Not Exist" example)."""
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        if after is not None and len(after) > SUBSCRIPTIONS_CURSOR_LIMIT:
+            raise invalid_input(f"after must be at most {SUBSCRIPTIONS_CURSOR_LIMIT} characters")
+        nodes = [{"id": view["subscriptionId"]} for view in source.subscriptions(caller.installation_id)]
+        if not nodes:
+            raise access_denied("this installation has no event subscriptions")
+        return _page(nodes, first, after, SUBSCRIPTIONS_PAGE_LIMIT)
+
+    @mutation.field("createEventSubscription")
+    def create_subscription(_: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        view = source.create_subscription(caller.installation_id, input)
+        return {"subscriptionId": view["subscriptionId"]}
+
+    @mutation.field("deleteEventSubscription")
+    def delete_subscription(_: Any, info: Any, subscriptionId: str) -> dict[str, Any]:
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        _check_subscription_id(subscriptionId)
+        return {"subscriptionId": source.delete_subscription(caller.installation_id, subscriptionId)}
+
+    sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
+    return make_executable_schema(sdl, query, mutation, packages, tracker, destination)
