@@ -77,8 +77,8 @@ TOKEN_TTL_ATTRIBUTE = "ttl"
 OAUTH_STATE_PREFIX = "oauth-state#"
 
 # --- business product table schema (InfraStack) -------------------------------------------
-#: Which installation a business product belongs to: written by the OAuth app at install (from
-#: ``buyWithPrimeStore.businessProductId``), removed at uninstall, read by the event handler for
+#: Which installation a business product belongs to: written when the installation subscribes to
+#: events (a subscription's ``targetId``), removed by the OAuth app at uninstall, read by the event handler for
 #: events that carry no ``detail.contextKeys.installationId`` (the ``businessProduct/<id>`` of
 #: their ``resources`` names the tenant). Partition key (S): the business product id.
 BUSINESS_PRODUCT_PK = "business_product_id"

@@ -2,10 +2,10 @@
 
 Events in the documented shapes name their tenant only through ``resources``
 (``businessProduct/<id>/...``); ``detail.contextKeys.installationId`` is not in the public
-2024-11-01 schema and a 2024-01-01 event has an empty ``detail``. So the OAuth app records, at
-install, the ``businessProductId`` that ``buyWithPrimeStore`` returns for the new installation,
-and removes it at uninstall; the event handler reads it (``GetItem`` only) to resolve events
-that carry no installation id.
+2024-11-01 schema and a 2024-01-01 event has an empty ``detail``. So the subscribe step records
+the ``targetId`` of the installation's event subscriptions (its business product,
+events-queries-eventsubscription), the OAuth app removes it at uninstall, and the event handler
+reads it (``GetItem`` only) to resolve events that carry no installation id.
 
 Item: ``business_product_id`` (S, partition key), ``installation_id`` (S, also the key of the
 keys-only index ``by-installation``), ``updated_at`` (N, epoch milliseconds). A reinstall of

@@ -184,7 +184,9 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
             "05-event-subscriptions",
             ("subscriptions.subscribe_events", "prerequisites.ensure_partner_event_bus", "deploy.deploy"),
             (
-                f"Buy with Prime GraphQL createEventSubscription at {settings.graphql_url}",
+                f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
+                f"{settings.graphql_url}",
+                "dynamodb:PutItem on the business product table (each subscription's targetId)",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
                 deploy.format(stacks[2]),
             ),

@@ -61,11 +61,10 @@ class EcsStack(cdk.Stack):
             description="OAuth app: read/write the token table, keep the business product table",
         )
         token_table.grant_read_write_data(self.task_role)
-        # Install writes the business product, uninstall finds it (through the index) and deletes it.
+        # Uninstall finds the installation's business products (through the index) and deletes
+        # them; the subscribe step records them (a subscription's targetId names the business product).
         self.task_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"], resources=[business_product_table.table_arn]
-            )
+            iam.PolicyStatement(actions=["dynamodb:DeleteItem"], resources=[business_product_table.table_arn])
         )
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -11,16 +11,15 @@ from collections import Counter
 from typing import Any
 
 from bwp_workshop import aws
+from bwp_workshop.core.graphql import ORDER_QUERY
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
 from bwp_workshop.sandbox.order_lifecycles import LIFECYCLES
+from bwp_workshop.steps.subscriptions import CREATE_SUBSCRIPTION
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import Installed, installed_app
 
-SUBSCRIBE = """
-mutation Subscribe($input: CreateEventSubscriptionInput!) {
-  createEventSubscription(input: $input) { subscriptionId }
-}"""
+SUBSCRIBE = CREATE_SUBSCRIPTION
 
 
 def subscribe(installed: Installed, event_type: str, name: str, account: str, region: str) -> dict[str, Any]:
@@ -125,10 +124,7 @@ def test_the_queue_receives_exactly_the_ledger(local_sandbox: SandboxHandle) -> 
 
         # An order event names an order the API can return to the consumer.
         order_entry = next(e for e in ledger if e["type"] == "ORDER_CONFIRMED" and e["malformed"] is None)
-        order = installed.graphql(
-            "query($id: String!) { order(orderIdentifier: {orderId: $id}) { id status } }",
-            {"id": order_entry["order_id"]},
-        ).json()
+        order = installed.graphql(ORDER_QUERY, {"orderIdentifier": {"orderId": order_entry["order_id"]}}).json()
         assert order["data"]["order"]["id"] == order_entry["order_id"]
 
 
@@ -187,7 +183,7 @@ def test_subscriptions_can_be_read_listed_and_deleted(local_sandbox: SandboxHand
         assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"]
         assert [edge["node"]["id"] for edge in page["edges"]] == sorted(ids[:2], key=ids.index)
         deleted = installed.graphql(
-            "mutation($id: String!) { deleteEventSubscription(input: {subscriptionId: $id}) { subscriptionId } }",
+            "mutation($id: String!) { deleteEventSubscription(subscriptionId: $id) { subscriptionId } }",
             {"id": ids[0]},
         ).json()
         assert deleted == {"data": {"deleteEventSubscription": {"subscriptionId": ids[0]}}}

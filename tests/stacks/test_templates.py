@@ -324,9 +324,9 @@ def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synt
     assert services == {"dynamodb"}
     table_actions: set[str] = set()
     for actions, resource in statements:
-        if "BusinessProductTable" in resource:  # install writes, uninstall finds (index) and deletes
+        if "BusinessProductTable" in resource:  # uninstall finds (index) and deletes; nothing writes
             index = f"/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"
-            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:PutItem", "dynamodb:DeleteItem"})
+            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:DeleteItem"})
         else:
             table_actions |= actions
             assert "TokenTable" in resource
