@@ -80,7 +80,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     events.create_event_bus(Name=source_name, EventSourceName=source_name)
 
     data_table, token_table, products = f"data-{suffix}", f"tokens-{suffix}", f"business-products-{suffix}"
-    # What the OAuth app writes at install: events without contextKeys find their tenant here.
+    # What the subscribe step records (a subscription's targetId): events without contextKeys find their tenant here.
     BusinessProductMap(create_business_product_table(settings, products)).put(
         business_product(installed), installed.installation_id
     )
