@@ -395,3 +395,27 @@ def test_simulated_orders_show_their_packages_returns_and_refunds(api: Api) -> N
     assert [m["status"]["code"] for m in return_package["packageTracker"]["milestones"]] == ["IN_TRANSIT", "DELIVERED"]
     (refund,) = order["refunds"]["details"]
     assert refund["state"] == "SUCCESS" and refund["refundTotal"]["totalAmount"]["currencyCode"] == "USD"
+
+
+def test_a_state_kept_in_an_older_shape_is_re_seeded_and_its_installations_kept(sandbox_app: SandboxHandle) -> None:
+    """Coming back with a sandbox state from before the documented shapes: the merchants and
+    orders are seeded again in the current shape; apps, installations and tokens stay."""
+    from bwp_workshop.sandbox.config import sandbox_settings
+    from bwp_workshop.sandbox.sandbox_state import SandboxState
+
+    api = Api(new_flow(sandbox_app))
+    state: SandboxState = sandbox_app.app.state.sandbox
+    merchant = sandbox_app.client.merchants()[0]
+    old = {"id": "order-old", "status": "DELIVERED", "createdAt": "2026-01-01T00:00:00Z", "lineItems": []}
+    state.store.save_order(merchant["merchantId"], old)
+    state.store.put_json("data_shape", "before-2024-11-01")
+    reopened = SandboxState(state.settings, sandbox_settings(state.settings.project_dir))
+    try:
+        assert reopened.store.order(merchant["merchantId"], "order-old") is None
+        orders = sandbox_app.client.orders(merchant["merchantId"])
+        assert len(orders) == 3 and all("metadata" in order and "status" not in order for order in orders)
+        assert reopened.installation(api.installation_id)["status"] == "installed"
+    finally:
+        reopened.close()
+    body = api(ORDER, {"id": orders[0]["id"]})
+    assert "errors" not in body and body["data"]["order"]["metadata"]["executionState"] == "STARTED"
