@@ -73,3 +73,8 @@ def error_body(kind: str, message: str, code: str | None = None) -> dict[str, An
         "data": None,
         "errors": [{"message": message, "extensions": {"classification": classification(kind, code)}}],
     }
+
+
+def body_of(error: BwpError) -> dict[str, Any]:
+    """The whole response of one error raised outside execution."""
+    return error_body(error.kind, str(error), error.code)

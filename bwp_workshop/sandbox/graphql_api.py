@@ -19,7 +19,7 @@ from graphql import DocumentNode, GraphQLError, execute_sync, parse, validate
 from starlette.concurrency import run_in_threadpool
 
 from ..core.graphql import INSTALLATION_HEADER, TARGET_HEADER, VERSION_HEADER
-from .api_errors import ACCESS_DENIED, INVALID_INPUT, BwpError, classification, error_body
+from .api_errors import BwpError, access_denied, body_of, classification, error_body, invalid_input
 from .event_source import EventSource
 from .oauth_server import Caller, OAuthServer
 from .resolvers import schema
@@ -101,22 +101,19 @@ def _refusal(request: Request, caller: Caller) -> JSONResponse | None:
     Either names the caller; when both are sent, both must."""
     version = request.headers.get(VERSION_HEADER)
     if version is not None and version not in SERVED_VERSIONS:
-        message = (
-            f"{INVALID_INPUT}[{VERSION_HEADER} {version!r} is not served by this sandbox; "
-            f"it serves {', '.join(SERVED_VERSIONS)}]"
-        )
-        return JSONResponse(error_body("ValidationError", message), status_code=400)
+        served = ", ".join(SERVED_VERSIONS)
+        refused = invalid_input(f"{VERSION_HEADER} {version!r} is not served by this sandbox; it serves {served}")
+        return JSONResponse(body_of(refused), status_code=400)
     target = request.headers.get(TARGET_HEADER)
     installation = request.headers.get(INSTALLATION_HEADER)
     if target is None and installation is None:
         reason = f"name the business product in {TARGET_HEADER} (or the installation in {INSTALLATION_HEADER})"
-        return JSONResponse(error_body("AccessDeniedError", f"{ACCESS_DENIED} ({reason})"))
+        return JSONResponse(body_of(access_denied(reason)))
     if target is not None and target != caller.merchant["businessProductId"]:
-        reason = f"{TARGET_HEADER} is not the business product of the access token"
-        return JSONResponse(error_body("AccessDeniedError", f"{ACCESS_DENIED} ({reason})"))
+        return JSONResponse(body_of(access_denied(f"{TARGET_HEADER} is not the business product of the access token")))
     if installation is not None and installation != caller.installation_id:
         reason = f"{INSTALLATION_HEADER} is not the installation of the access token"
-        return JSONResponse(error_body("AccessDeniedError", f"{ACCESS_DENIED} ({reason})"))
+        return JSONResponse(body_of(access_denied(reason)))
     return None
 
 
