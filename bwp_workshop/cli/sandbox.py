@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..sandbox.order_lifecycles import LIFECYCLES
 from ..settings import get_settings
 
 
@@ -172,7 +173,7 @@ def uninstall(installation_id: str) -> None:
 @click.option("--orders", type=int, default=1, show_default=True, help="Orders to place.")
 @click.option(
     "--lifecycle",
-    type=click.Choice(["mixed", "delivered", "returned", "cancelled", "return_failed"]),
+    type=click.Choice(["mixed", *LIFECYCLES]),
     default="mixed",
     show_default=True,
 )

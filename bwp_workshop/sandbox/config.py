@@ -19,10 +19,10 @@ from ..settings import dotenv_path
 
 #: Event payload shapes the simulator can emit: the 2024-11-01 webhook-style detail, the
 #: legacy partner detail (``eventType`` + ``contextKeys``) and the 2024-01-01 empty detail.
-#: The documented ones (2024-11-01 and 2024-01-01) are the default; legacy is on a switch.
 EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
-#: The shapes the sandbox publishes each event in by default.
-DEFAULT_EVENT_SHAPES: tuple[EventShape, ...] = ("2024-11-01", "2024-01-01")
+#: The shapes the sandbox publishes each event in by default: one, the subscription's API
+#: version (the one it serves). The others are on a switch, to test a consumer's defences.
+DEFAULT_EVENT_SHAPES: tuple[EventShape, ...] = ("2024-11-01",)
 EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
 
 #: Where the sandbox serves its admin API, its console pages for a person, and the console's
@@ -71,19 +71,26 @@ class SandboxSettings(BaseSettings):
     )
     event_shapes: list[EventShape] = Field(
         default_factory=lambda: list(DEFAULT_EVENT_SHAPES),
-        description="Payload shapes each simulated event is published in (one event per shape): the "
-        "documented 2024-11-01 and thin 2024-01-01 by default; add legacy for the original workshop's shape.",
+        description="Payload shapes each event is published in (one event per shape): 2024-11-01, the "
+        "subscriptions' version, by default; add 2024-01-01 (thin) or legacy (the original workshop's shape) to "
+        "test a consumer against them.",
     )
     event_context_keys: bool = Field(
-        True,
-        description="Whether 2024-11-01 events carry detail.contextKeys.installationId (the public schema "
-        "does not show it; without it the consumer finds the tenant from the businessProduct in resources).",
+        False,
+        description="Whether 2024-11-01 events carry detail.contextKeys.installationId, as the original "
+        "workshop's partner events did (no event page shows it; without it the consumer finds the tenant from "
+        "the businessProduct in resources).",
     )
     merchants: int = Field(2, ge=1, le=50, description="Merchants seeded on first start.")
     faults: dict[str, FaultSpec] = Field(
         default_factory=dict,
         description="Faults per endpoint (authorize, token, graphql) as JSON, "
         'e.g. {"graphql": {"throttle_rate": 0.1}}.',
+    )
+    order_waits: Literal["none", "realistic"] = Field(
+        "none",
+        description="When the order mutations' changes happen: none (at once) or realistic (after the waits "
+        "Buy with Prime's sandbox documents: 8 minutes from PENDING, 2 minutes otherwise).",
     )
     graphql_auth_error_status: int = Field(
         401, description="HTTP status of a GraphQL call with a missing, unknown, expired or revoked token."

@@ -19,7 +19,7 @@ import random
 import uuid
 from typing import Any
 
-from .order_lifecycles import Occurrence
+from .order_machine import Occurrence
 
 #: Ways an emitted event can be broken on purpose, to test a consumer's defences: each can
 #: never be recorded. ``missing_installation``: no contextKeys and no business product in its

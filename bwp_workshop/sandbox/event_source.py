@@ -15,10 +15,11 @@ import re
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
 from .. import aws
@@ -33,7 +34,8 @@ from ..names import (
 from .api_errors import BwpError, access_denied, invalid_input
 from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
-from .order_lifecycles import LIFECYCLES, Occurrence, catalog_occurrence, privacy_occurrence
+from .order_lifecycles import LIFECYCLES, MIXED, catalog_occurrence, privacy_occurrence, spread_times, walk
+from .order_machine import Occurrence
 from .sandbox_state import SandboxState
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -50,7 +52,7 @@ class EmitRequest(BaseModel):
     installation_id: str | None = Field(None, description="whose merchant acts (default: merchant_id)")
     merchant_id: str | None = Field(None, description="the acting merchant (default: the first with an install)")
     orders: int = Field(1, ge=0, le=200, description="orders to place")
-    lifecycle: Literal["delivered", "returned", "cancelled", "return_failed", "mixed"] = "mixed"
+    lifecycle: str = Field("mixed", description=f"one of {', '.join(LIFECYCLES)}, or mixed (a draw among {MIXED})")
     catalog_events: int = Field(0, ge=0, le=100, description="BUYABILITY_CHANGED/INVENTORY_CHANGED events")
     privacy_events: int = Field(0, ge=0, le=100, description="PERSONAL_DATA_* task events")
     duplicates: int = Field(
@@ -73,6 +75,13 @@ class EmitRequest(BaseModel):
         description="place the orders at random times over this many past hours, their lifecycle steps "
         "spread between the order and now (event times in the past, as a history); 0: everything happens now",
     )
+
+    @field_validator("lifecycle")
+    @classmethod
+    def _known_lifecycle(cls, value: str) -> str:
+        if value != "mixed" and value not in LIFECYCLES:
+            raise ValueError(f"unknown lifecycle {value!r}; choose mixed or one of {', '.join(LIFECYCLES)}")
+        return value
 
 
 class EventSource:
@@ -199,24 +208,17 @@ class EventSource:
         rng = random.Random(request.seed)
         shapes = list(request.shapes or self.sandbox.config.event_shapes)
         occurrences: list[Occurrence] = []
-        lifecycles = list(LIFECYCLES)
+        lifecycles = list(MIXED)
         orders = []
         for _ in range(request.orders):
             name = rng.choice(lifecycles) if request.lifecycle == "mixed" else request.lifecycle
             order = new_order(merchant, rng)
-            now = time.time()
-            if request.spread_hours:
-                at = now - rng.uniform(0.1, 1.0) * request.spread_hours * 3600
-                steps = LIFECYCLES[name]
-                gap = (now - at) / len(steps)  # the lifecycle fits between the order and now
-                for step in steps:
-                    occurrence = step(order, rng, at, bp)
-                    occurrence.at = at
-                    occurrences.append(occurrence)
-                    at = min(now, at + rng.uniform(0.3, 1.0) * gap)
+            now, steps = time.time(), len(LIFECYCLES[name])
+            if request.spread_hours:  # the lifecycle fits between the order and now
+                placed = now - rng.uniform(0.1, 1.0) * request.spread_hours * 3600
+                occurrences += walk(order, name, rng, spread_times(steps, placed, now, rng), bp)
             else:
-                for number, step in enumerate(LIFECYCLES[name]):
-                    occurrences.append(step(order, rng, now + number, bp))
+                occurrences += walk(order, name, rng, [now + number for number in range(steps)], bp, timed=False)
             self.store.save_order(merchant["merchantId"], order)
             orders.append({"order_id": order["id"], "lifecycle": name})
         for number in range(request.catalog_events):
@@ -224,18 +226,8 @@ class EventSource:
         for number in range(request.privacy_events):
             occurrences.append(privacy_occurrence(merchant, rng, PRIVACY_EVENT_TYPES[number % 4]))
 
-        subscriptions = self._active_subscriptions(merchant["merchantId"])
-        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for subscription in subscriptions:  # a deprecated type: its successor's occurrences
-            by_type[DEPRECATED_EVENT_TYPES.get(subscription["event_type"], subscription["event_type"])].append(
-                subscription
-            )
-
-        outgoing: list[dict[str, Any]] = []  # ledger entry + the PutEvents entry
-        for occurrence in occurrences:
-            for subscription in by_type.get(occurrence.type, []):
-                for shape in shapes:
-                    outgoing.append(self._event(occurrence, subscription, shape, None, rng))
+        subscriptions, by_type = self._subscriptions_by_type(merchant["merchantId"])
+        outgoing = self._outgoing(occurrences, by_type, shapes, rng)
         for kind in request.malformed:
             if kind not in MALFORMATIONS:
                 raise ValueError(f"unknown malformation {kind!r}")
@@ -274,6 +266,40 @@ class EventSource:
             "subscriptions": len(subscriptions),
             "entries": entries,
         }
+
+    def publish(self, merchant_id: str, occurrences: list[Occurrence]) -> list[dict[str, Any]]:
+        """Publish what an order mutation published to the merchant's subscriptions, in the
+        sandbox's event shapes; the ledger entries."""
+        _, by_type = self._subscriptions_by_type(merchant_id)
+        outgoing = self._outgoing(occurrences, by_type, list(self.sandbox.config.event_shapes), random.Random())
+        return self._publish_recorded(outgoing, list(outgoing))
+
+    def _subscriptions_by_type(self, merchant_id: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The merchant's active subscriptions, and by the event type they receive (a deprecated
+        type receives its successor's)."""
+        subscriptions = self._active_subscriptions(merchant_id)
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for subscription in subscriptions:
+            by_type[DEPRECATED_EVENT_TYPES.get(subscription["event_type"], subscription["event_type"])].append(
+                subscription
+            )
+        return subscriptions, by_type
+
+    def _outgoing(
+        self,
+        occurrences: list[Occurrence],
+        by_type: dict[str, list[dict[str, Any]]],
+        shapes: Sequence[str],
+        rng: random.Random,
+    ) -> list[dict[str, Any]]:
+        """Each occurrence as an event to each subscription of its type, in each shape: the
+        ledger entry and the PutEvents entry."""
+        return [
+            self._event(occurrence, subscription, shape, None, rng)
+            for occurrence in occurrences
+            for subscription in by_type.get(occurrence.type, [])
+            for shape in shapes
+        ]
 
     def _acting_merchant(self, request: EmitRequest) -> dict[str, Any]:
         if request.installation_id:

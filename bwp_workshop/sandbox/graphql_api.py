@@ -22,6 +22,7 @@ from ..core.graphql import INSTALLATION_HEADER, TARGET_HEADER, VERSION_HEADER
 from .api_errors import BwpError, access_denied, body_of, classification, error_body, invalid_input
 from .event_source import EventSource
 from .oauth_server import Caller, OAuthServer
+from .orders import Orders
 from .resolvers import schema
 from .sandbox_state import SandboxState
 
@@ -117,7 +118,7 @@ def _refusal(request: Request, caller: Caller) -> JSONResponse | None:
     return None
 
 
-def graphql_router(sandbox: SandboxState, oauth: OAuthServer, events: EventSource) -> APIRouter:
+def graphql_router(sandbox: SandboxState, oauth: OAuthServer, events: EventSource, orders: Orders) -> APIRouter:
     """``POST /graphql``: the caller's access token, its installation and the API version
     checked, then the request executed (mutations in a worker thread: they may call the local
     AWS)."""
@@ -154,7 +155,7 @@ def graphql_router(sandbox: SandboxState, oauth: OAuthServer, events: EventSourc
             return JSONResponse(error_body("ValidationError", '"variables" must be a JSON object'), status_code=400)
         if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
             return JSONResponse(error_body("ValidationError", '"operationName" must be a string'), status_code=400)
-        context = {"caller": caller, "sandbox": sandbox, "events": events}
+        context = {"caller": caller, "sandbox": sandbox, "events": events, "orders": orders}
         if "mutation" in payload["query"]:  # mutations may call the local AWS: keep the loop free
             result = await run_in_threadpool(execute, payload, context)
         else:

@@ -41,7 +41,7 @@ def iso(ts: float | None = None) -> str:
 
 #: The shape of the merchants and orders kept in the store; a store holding another is
 #: re-seeded when the sandbox starts (its installations and subscriptions are kept).
-DATA_SHAPE = "2024-11-01"
+DATA_SHAPE = "2024-11-01.2"
 
 
 def money(amount: float) -> dict[str, Any]:
@@ -98,8 +98,9 @@ def seed_merchants(count: int) -> list[dict[str, Any]]:
 
 
 def new_order(merchant: dict[str, Any], rng: random.Random, when: float | None = None) -> dict[str, Any]:
-    """A confirmed order of one to three of the merchant's products, whose fulfilment has
-    started (OrderMetadata.executionState STARTED), with no package yet."""
+    """A new order of one to three of the merchant's products, its fulfilment not started yet
+    (OrderMetadata.executionState NOT_STARTED: createOrder's default, best-practices-for-orders),
+    with no package yet."""
     when = time.time() if when is None else when
     order_id = f"order-{_uid(rng)}"
     lines: list[dict[str, Any]] = []
@@ -119,7 +120,7 @@ def new_order(merchant: dict[str, Any], rng: random.Random, when: float | None =
     return {
         "id": order_id,
         "aliases": [{"aliasType": "EXTERNAL_ID", "aliasId": f"#{rng.randrange(10**6, 10**7)}"}],
-        "metadata": {"createdAt": iso(when), "updatedAt": iso(when), "executionState": "STARTED"},
+        "metadata": {"createdAt": iso(when), "updatedAt": iso(when), "executionState": "NOT_STARTED"},
         "lineItems": lines,
         "totalPrice": {"value": money(sum(line_value(line) for line in lines))},
         "customer": {

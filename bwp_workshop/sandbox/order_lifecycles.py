@@ -1,221 +1,136 @@
-"""What happens to a merchant, as Buy with Prime events tell it: orders walking through their
-lifecycles (confirmed, shipped, delivered, returned, refunded, cancelled), and catalog and
-privacy occurrences. Each step changes the order and yields an :class:`Occurrence`: an event
-type and the resources it names.
+"""What happens to a merchant, as Buy with Prime events tell it: the activity simulator's
+scripts. An order's life is a sequence of moves of the order state machine
+(``order_machine.py``), the same moves the GraphQL mutations make: placed, started, shipped,
+delivered; or cancelled; or returned (a drop-off or a carrier pick-up), graded and refunded by
+the merchant. Catalog and privacy occurrences come apart.
 
-Events are thin: ``resources`` names what changed (``businessProduct/<bp>/order/<id>`` and
-sub-resources), the consumer queries the API for the rest. How an occurrence becomes an
-event's ``detail`` is in ``event_shapes.py``; the event types are in ``bwp_workshop.names``.
+Each step moves the order and returns the :class:`Occurrence` s it published. How an occurrence
+becomes an event's ``detail`` is in ``event_shapes.py``; the event types are in
+``bwp_workshop.names``.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from .merchants import iso, line_value, money
+from . import order_machine as machine
+from .order_machine import Occurrence
+
+Step = Callable[[dict[str, Any], random.Random, float, str], list[Occurrence]]
 
 
-@dataclass
-class Occurrence:
-    """One thing that happened to a merchant: an event type and the resources it names."""
-
-    type: str
-    resources: list[str]
-    order_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    #: When it happened (epoch seconds); None: when it is published.
-    at: float | None = None
-
-
-Step = Callable[[dict[str, Any], random.Random, float, str], Occurrence]
-
-
-def _order_path(bp: str, order: dict[str, Any]) -> str:
-    return f"businessProduct/{bp}/order/{order['id']}"
-
-
-def _touch(order: dict[str, Any], now: float) -> None:
-    order["metadata"]["updatedAt"] = iso(now)
-
-
-def _milestone_of(code: str, now: float) -> dict[str, Any]:
-    """A package milestone (tracking-queries-packagetracker): a PackageMilestoneStatus code."""
-    message = {"locale": "en-US", "value": code.replace("_", " ").capitalize()}
-    return {"status": {"code": code, "message": message}, "occurredAt": iso(now)}
-
-
-def _tracker(rng: random.Random, now: float, code: str | None) -> dict[str, Any]:
-    milestones = [_milestone_of(code, now)] if code else []
-    return {
-        "packageTrackerIdentifier": {"carrierCode": "UPS", "trackingNumber": f"1Z{rng.getrandbits(40):010X}"},
-        "milestones": milestones,
-    }
-
-
-def _track(tracker: dict[str, Any], code: str, now: float) -> None:
-    tracker["milestones"].append(_milestone_of(code, now))
-
-
-def _confirm(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    _touch(order, now)
-    data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
-    return Occurrence("ORDER_CONFIRMED", [_order_path(bp, order)], order["id"], data)
-
-
-def _package(order: dict[str, Any]) -> dict[str, Any]:
-    details = order["packageInformation"]["details"]
-    return details[-1]
-
-
-def _package_path(bp: str, order: dict[str, Any]) -> list[str]:
-    return [f"{_order_path(bp, order)}/delivery/{_package(order)['id']}"]
-
-
-def _ship(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    package = {
-        "id": f"pkg-{rng.getrandbits(48):012x}",
-        "state": "IN_TRANSIT",
-        "packageTracker": _tracker(rng, now, "IN_TRANSIT"),
-    }
-    order["packageInformation"]["details"].append(package)
-    _touch(order, now)
-    return Occurrence("PACKAGE_DELIVERY_IN_TRANSIT", _package_path(bp, order), order["id"])
-
-
-def _milestone(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    _track(_package(order)["packageTracker"], "OUT_FOR_DELIVERY", now)
-    _touch(order, now)
-    return Occurrence("PACKAGE_TRACKER_MILESTONE_CHANGED", _package_path(bp, order), order["id"])
-
-
-def _deliver(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    package = _package(order)
-    package["state"] = "DELIVERED"
-    _track(package["packageTracker"], "DELIVERED", now)
-    _touch(order, now)
-    return Occurrence("PACKAGE_DELIVERED", _package_path(bp, order), order["id"])
-
-
-def _cancel_package(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    package = {"id": f"pkg-{rng.getrandbits(48):012x}", "state": "CANCELLED", "reason": "CUSTOMER_REQUESTED"}
-    order["packageInformation"]["details"].append(package)
-    _touch(order, now)
-    return Occurrence("PACKAGE_DELIVERY_CANCELLED", _package_path(bp, order), order["id"])
+def _outbound(order: dict[str, Any]) -> str:
+    return str(order["packageInformation"]["details"][-1]["id"])
 
 
 def _return(order: dict[str, Any]) -> dict[str, Any]:
-    return order["returns"]["details"][-1]
+    return dict(order["returns"]["details"][-1])
 
 
-def _return_path(bp: str, order: dict[str, Any]) -> list[str]:
-    return [f"{_order_path(bp, order)}/return/{_return(order)['id']}"]
+def _confirm(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    return machine.confirm(order, bp, now)
 
 
-def _return_start(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    order["returns"]["details"].append(
-        {
-            "id": f"ret-{rng.getrandbits(48):012x}",
-            "state": "CREATED",
-            "createdAt": iso(now),
-            "updatedAt": iso(now),
-            "returnPackageDetails": [
-                {
-                    "id": f"rpkg-{rng.getrandbits(48):012x}",
-                    "state": "CREATED",
-                    "packageTracker": _tracker(rng, now, None),
-                }
-            ],
-            "_lineItemIds": [order["lineItems"][0]["id"]],
-        }
-    )
-    _touch(order, now)
-    return Occurrence("RETURN_STARTED", _return_path(bp, order), order["id"])
+def _start_and_ship(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    machine.start(order, rng, now)
+    return machine.move_package(order, bp, _outbound(order), "IN_TRANSIT", None, rng, now)
 
 
-def _return_package(event_type: str, state: str, milestone: str) -> Step:
-    """The return package moves to ``state`` (returns-objects-returnpackagedetails)."""
+def _out_for_delivery(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    return machine.milestone(order, bp, _outbound(order), "OUT_FOR_DELIVERY", now)
 
-    def step(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+
+def _deliver(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    return machine.move_package(order, bp, _outbound(order), "DELIVERED", None, rng, now)
+
+
+def _cancel(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    machine.start(order, rng, now)
+    return machine.move_package(order, bp, _outbound(order), "CANCELLED", "UNFULFILLABLE", rng, now)
+
+
+def _start_return(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    return machine.start_return(order, bp, order["lineItems"][0]["id"], rng, now)
+
+
+def _return_package(state: str, *, failure_event: bool = False) -> Step:
+    def step(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
         details = _return(order)
-        package = details["returnPackageDetails"][-1]
-        package["state"] = state
-        if state == "FAILED":
-            package["reason"] = "UNDELIVERABLE"
-        _track(package["packageTracker"], milestone, now)
-        details["updatedAt"] = iso(now)
-        _touch(order, now)
-        return Occurrence(event_type, _return_path(bp, order), order["id"])
+        package_id = details["returnPackageDetails"][-1]["id"]
+        return machine.move_return(order, bp, details["id"], package_id, state, rng, now, failure_event=failure_event)
 
     return step
 
 
-def _return_graded(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    _return(order)["_grade"] = rng.choice(["SELLABLE", "DAMAGED"])
-    _touch(order, now)
-    return Occurrence("RETURN_ITEM_GRADED", _return_path(bp, order), order["id"])
+def _grade(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    return machine.grade_return(order, bp, _return(order)["id"], rng, now)
 
 
-def _return_completed(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    details = _return(order)
-    details["state"] = "COMPLETED"
-    details["updatedAt"] = iso(now)
-    _touch(order, now)
-    return Occurrence("RETURN_COMPLETED", _return_path(bp, order), order["id"])
-
-
-def _refund_requested(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
-    returned = order["returns"]["details"]
-    lines = order["lineItems"]
-    if returned:
-        lines = [line for line in lines if line["id"] in returned[-1]["_lineItemIds"]]
-    refund = {
-        "id": f"ref-{rng.getrandbits(48):012x}",
-        "state": "PENDING",
-        "createdAt": iso(now),
-        "updatedAt": iso(now),
-        "refundTotal": {"totalAmount": money(sum(line_value(line) for line in lines))},
-    }
-    order["refunds"]["details"].append(refund)
-    _touch(order, now)
-    data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
-    return Occurrence("REFUND_REQUESTED", [f"{_order_path(bp, order)}/refund/{refund['id']}"], order["id"], data)
-
-
-def _refund_completed(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> Occurrence:
+def _refund(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    """The merchant processes the newest refund in full (updateOrder with SUCCESS), as an order
+    management system answers REFUND_REQUESTED."""
     refund = order["refunds"]["details"][-1]
-    refund["state"] = "SUCCESS"
-    refund["updatedAt"] = iso(now)
-    _touch(order, now)
-    data = {"order": {"id": order["id"], "aliases": order["aliases"]}}
-    return Occurrence("REFUND_COMPLETED", [f"{_order_path(bp, order)}/refund/{refund['id']}"], order["id"], data)
+    update = {"id": refund["id"], "state": "SUCCESS", "refundTotal": refund["refundTotal"]}
+    return machine.update_refunds(order, bp, [update], now)
 
 
-_DELIVERED: list[Step] = [_confirm, _ship, _milestone, _deliver]
-_RETURN: list[Step] = [
-    _return_start,
-    _return_package("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT", "IN_TRANSIT"),
-    _return_package("RETURN_PACKAGE_DELIVERED", "DELIVERED", "DELIVERED"),
-    _return_graded,
-    _return_completed,
-    _refund_requested,
-    _refund_completed,
+def _complete_return(order: dict[str, Any], rng: random.Random, now: float, bp: str) -> list[Occurrence]:
+    return machine.complete_return(order, bp, _return(order)["id"], now)
+
+
+_DELIVERED: list[Step] = [_confirm, _start_and_ship, _out_for_delivery, _deliver]
+_RETURNED: list[Step] = [
+    _start_return,
+    _return_package("IN_TRANSIT"),
+    _return_package("DELIVERED"),  # with REFUND_REQUESTED, before grading
+    _grade,
+    _refund,
+    _complete_return,
 ]
 
-#: Order lifecycles: the steps an order walks through, each step one event.
+#: Order lifecycles: the steps an order walks through, each one or more events. ``placed`` stops
+#: at ORDER_CONFIRMED, its fulfilment not started: the rest is the caller's, through the mutations.
 LIFECYCLES: dict[str, list[Step]] = {
+    "placed": [_confirm],
     "delivered": _DELIVERED,
-    "returned": _DELIVERED + _RETURN,
-    "cancelled": [_confirm, _cancel_package, _refund_requested, _refund_completed],
+    "returned": _DELIVERED + _RETURNED,
+    "cancelled": [_confirm, _cancel, _refund],
     "return_failed": [
         *_DELIVERED,
-        _return_start,
-        _return_package("RETURN_PACKAGE_IN_TRANSIT", "IN_TRANSIT", "IN_TRANSIT"),
-        _return_package("RETURN_PACKAGE_DELIVERY_FAILED", "FAILED", "UNDELIVERABLE"),
+        _start_return,
+        _return_package("IN_TRANSIT"),
+        # Production publishes RETURN_PACKAGE_DELIVERY_FAILED (event-types); BwP's sandbox mutation does not.
+        _return_package("FAILED", failure_event=True),
     ],
 }
+
+
+#: The lifecycles a "mixed" simulation draws from: every order to its end.
+MIXED = ("delivered", "returned", "cancelled", "return_failed")
+
+
+def walk(
+    order: dict[str, Any], name: str, rng: random.Random, times: list[float], bp: str, *, timed: bool = True
+) -> list[Occurrence]:
+    """Walk ``order`` through lifecycle ``name``, step ``n`` at ``times[n]``; ``timed``: each
+    occurrence keeps its step's time (else it happens when it is published)."""
+    published = []
+    for step, at in zip(LIFECYCLES[name], times, strict=True):
+        for occurrence in step(order, rng, at, bp):
+            occurrence.at = at if timed else None
+            published.append(occurrence)
+    return published
+
+
+def spread_times(steps: int, start: float, end: float, rng: random.Random) -> list[float]:
+    """``steps`` times from ``start``, each a random part of an even share of the way to ``end``."""
+    times, at, gap = [], start, (end - start) / steps
+    for _ in range(steps):
+        times.append(at)
+        at = min(end, at + rng.uniform(0.3, 1.0) * gap)
+    return times
 
 
 def lifecycle_types(name: str) -> list[str]:
@@ -225,12 +140,18 @@ def lifecycle_types(name: str) -> list[str]:
     merchant = seed_merchants(1)[0]
     rng = random.Random(0)
     order = new_order(merchant, rng)
-    return [step(order, rng, 0.0, merchant["businessProductId"]).type for step in LIFECYCLES[name]]
+    steps = LIFECYCLES[name]
+    return [
+        o.type for o in walk(order, name, rng, [float(n) for n in range(len(steps))], merchant["businessProductId"])
+    ]
 
 
 def catalog_occurrence(merchant: dict[str, Any], rng: random.Random, event_type: str) -> Occurrence:
+    """BUYABILITY_CHANGED names ``items/<item-id>`` (buyability_changed); INVENTORY_CHANGED names
+    ``item-quantities/<item-id>`` (v2024-01-01 inventory_changed). The product id stands for the item id."""
     product = rng.choice(merchant["products"])
-    return Occurrence(event_type, [f"businessProduct/{merchant['businessProductId']}/items/{product['sku']['value']}"])
+    kind = "items" if event_type == "BUYABILITY_CHANGED" else "item-quantities"
+    return Occurrence(event_type, [f"businessProduct/{merchant['businessProductId']}/{kind}/{product['id']}"])
 
 
 def privacy_occurrence(merchant: dict[str, Any], rng: random.Random, event_type: str) -> Occurrence:

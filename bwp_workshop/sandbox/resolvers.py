@@ -16,6 +16,7 @@ from graphql import GraphQLSchema
 from .api_errors import BwpError, access_denied, invalid_input
 from .event_source import EventSource
 from .oauth_server import Caller
+from .orders import Orders
 
 #: ``first`` and ``after`` limits (catalog-queries-products: 0-20 and 65535 characters;
 #: events-queries-eventsubscriptions: 0-1000 and 6000).
@@ -90,25 +91,6 @@ def _check_subscription_id(subscription_id: str) -> None:
         raise invalid_input("subscriptionId must be between 1 and 50 characters")
 
 
-def _order_by_identifier(info: Any, identifier: dict[str, Any]) -> dict[str, Any]:
-    """The caller's order named by an OrderIdentifierInput (``orderId`` or ``alias``)."""
-    caller: Caller = info.context["caller"]
-    store = info.context["sandbox"].store
-    order_id: str | None = identifier.get("orderId")
-    alias: dict[str, Any] = identifier.get("alias") or {}
-    if bool(order_id) == bool(alias):
-        raise invalid_input("orderIdentifier needs exactly one of orderId or alias")
-    merchant_id = caller.merchant["merchantId"]
-    found = (
-        store.order(merchant_id, order_id)
-        if order_id
-        else store.orders_by_alias(merchant_id, alias["aliasType"], alias["aliasId"])
-    )
-    if found is None:
-        raise BwpError("ResourceNotFoundError", "The requested order was not found")
-    return dict(found)
-
-
 @cache
 def schema() -> GraphQLSchema:
     query, mutation = QueryType(), MutationType()
@@ -126,7 +108,26 @@ def schema() -> GraphQLSchema:
 
     @query.field("order")
     def order(_: Any, info: Any, orderIdentifier: dict[str, Any]) -> dict[str, Any]:
-        return _order_by_identifier(info, orderIdentifier)
+        caller: Caller = info.context["caller"]
+        orders: Orders = info.context["orders"]
+        return orders.order(caller.merchant["merchantId"], orderIdentifier)
+
+    @mutation.field("updateOrder")
+    def update_order(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        return {"order": orders.update_order(info.context["caller"].merchant, orderIdentifier, input)}
+
+    @mutation.field("updateOrderPackageInformation")
+    def update_packages(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        details = input["packageInformation"]["details"]
+        return {"order": orders.update_package_information(info.context["caller"].merchant, orderIdentifier, details)}
+
+    @mutation.field("updateOrderReturns")
+    def update_returns(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        details = input["returns"]["details"]
+        return {"order": orders.update_returns(info.context["caller"].merchant, orderIdentifier, details)}
 
     @query.field("product")
     def product(_: Any, info: Any, identifier: dict[str, Any]) -> dict[str, Any]:

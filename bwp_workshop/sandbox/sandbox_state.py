@@ -18,13 +18,13 @@ from ..settings import Settings
 from .config import FaultSpec, SandboxSettings
 from .faults import Faults
 from .merchants import DATA_SHAPE, new_order, seed_merchants
-from .order_lifecycles import LIFECYCLES
+from .order_lifecycles import LIFECYCLES, walk
 from .store import Store
 from .token_signing import SigningKey
 
 #: Runtime settings the admin API may change (kept in the state, winning over the environment).
 RUNTIME_CONFIG = ("access_token_ttl", "refresh_token_ttl", "code_ttl", "verification_token_ttl",
-                  "verification_token_in", "event_shapes", "event_context_keys")  # fmt: skip
+                  "verification_token_in", "event_shapes", "event_context_keys", "order_waits")  # fmt: skip
 
 
 class NotFound(Exception):
@@ -82,8 +82,8 @@ class SandboxState:
             for days_ago in (9, 5, 2):
                 when = time.time() - days_ago * 86400
                 order = new_order(merchant, rng, when=when)
-                for hours, step in enumerate(LIFECYCLES["delivered"]):
-                    step(order, rng, when + hours * 3600, merchant["businessProductId"])
+                steps = range(len(LIFECYCLES["delivered"]))
+                walk(order, "delivered", rng, [when + hours * 3600 for hours in steps], merchant["businessProductId"])
                 self.store.save_order(merchant["merchantId"], order)
         self.store.put_json("data_shape", DATA_SHAPE)
 

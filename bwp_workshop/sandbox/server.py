@@ -32,6 +32,7 @@ from .console import PartnerConsole, console_router
 from .event_source import EventSource
 from .graphql_api import GRAPHQL_PATH, graphql_router
 from .oauth_server import TOKEN_PATH, OAuthServer, oauth_router
+from .orders import Orders
 from .sandbox_state import SandboxState
 
 SERVICE_NAME = "sandbox"
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
     console = PartnerConsole(sandbox)
     oauth = OAuthServer(sandbox)
     events = EventSource(sandbox)
+    orders = Orders(sandbox, events)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
                   openapi_url=f"{ADMIN_PREFIX}/openapi.json", redoc_url=None)  # fmt: skip
     app.state.sandbox = sandbox
     app.state.events = events
+    app.state.orders = orders
 
     @app.middleware("http")
     async def inject_faults(request: Request, call_next: Any) -> Response:
@@ -86,7 +89,7 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
         return {"service": SERVICE_NAME, "pid": os.getpid(), "state": str(settings.sandbox_dir)}
 
     app.include_router(oauth_router(oauth))
-    app.include_router(graphql_router(sandbox, oauth, events))
+    app.include_router(graphql_router(sandbox, oauth, events, orders))
     app.include_router(admin_router(sandbox, console, oauth, events))
     app.include_router(console_router(console))
     return app

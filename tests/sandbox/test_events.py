@@ -8,12 +8,16 @@ import re
 import pytest
 
 from bwp_workshop import names
-from bwp_workshop.sandbox import event_shapes, order_lifecycles
+from bwp_workshop.sandbox import event_shapes, order_lifecycles, order_machine
 from bwp_workshop.sandbox.merchants import line_value, new_order, seed_merchants
 from tests import events as samples
 
+# The documented resource paths (the event pages): order and its delivery, return and refund;
+# carrier/<code>/tracker/<number> (package_tracker_milestone_changed); items/<id>
+# (buyability_changed); item-quantities/<id> (v2024-01-01 inventory_changed).
 RESOURCE = re.compile(r"^businessProduct/bp-[0-9a-f-]{36}/(order/order-[0-9a-f-]{36}(/(delivery|return|refund)/\S+)?|"
-                      r"items/SKU-\S+|personalDataTask/task-[0-9a-f]{12})$")  # fmt: skip
+                      r"carrier/UPS/tracker/1Z[0-9A-F]{10}|(items|item-quantities)/prod-\S+|"
+                      r"personalDataTask/task-[0-9a-f]{12})$")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -21,9 +25,11 @@ RESOURCE = re.compile(r"^businessProduct/bp-[0-9a-f-]{36}/(order/order-[0-9a-f-]
     [
         ("delivered", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_TRACKER_MILESTONE_CHANGED",
                        "PACKAGE_DELIVERED"]),
+        # REFUND_REQUESTED with RETURN_PACKAGE_DELIVERED (change-the-state-of-a-return-package-in-the-sandbox);
+        # REFUND_COMPLETED after the merchant's refund update.
         ("returned", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_TRACKER_MILESTONE_CHANGED",
                       "PACKAGE_DELIVERED", "RETURN_STARTED", "RETURN_PACKAGE_IN_TRANSIT", "RETURN_PACKAGE_DELIVERED",
-                      "RETURN_ITEM_GRADED", "RETURN_COMPLETED", "REFUND_REQUESTED", "REFUND_COMPLETED"]),
+                      "REFUND_REQUESTED", "RETURN_ITEM_GRADED", "REFUND_COMPLETED", "RETURN_COMPLETED"]),
         ("cancelled", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_CANCELLED", "REFUND_REQUESTED", "REFUND_COMPLETED"]),
         ("return_failed", ["ORDER_CONFIRMED", "PACKAGE_DELIVERY_IN_TRANSIT", "PACKAGE_TRACKER_MILESTONE_CHANGED",
                            "PACKAGE_DELIVERED", "RETURN_STARTED", "RETURN_PACKAGE_IN_TRANSIT",
@@ -44,14 +50,17 @@ def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> N
     bp = merchant["businessProductId"]
     rng = random.Random(3)
     order = new_order(merchant, rng)
-    occurrences = [step(order, rng, 1000.0 + n, bp) for n, step in enumerate(order_lifecycles.LIFECYCLES["returned"])]
+    steps = len(order_lifecycles.LIFECYCLES["returned"])
+    occurrences = order_lifecycles.walk(order, "returned", rng, [1000.0 + n for n in range(steps)], bp)
     package = order["packageInformation"]["details"][0]
     returned = order["returns"]["details"][0]
     refund = order["refunds"]["details"][0]
     assert package["state"] == "DELIVERED"
     codes = [m["status"]["code"] for m in package["packageTracker"]["milestones"]]
     assert codes == ["IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"]
-    assert returned["state"] == "COMPLETED" and returned["_grade"] in ("SELLABLE", "DAMAGED")
+    assert returned["state"] == "COMPLETED" and returned["_grade"] in ("SELLABLE", "DEFECTIVE", "DAMAGED")
+    assert [p["state"] for p in returned["returnPackageDetails"]] == ["DELIVERED"]
+    assert order["metadata"]["executionState"] == "STARTED"
     assert refund["state"] == "SUCCESS"  # order-objects-refundstateinput
     (returned_line,) = [line for line in order["lineItems"] if line["id"] in returned["_lineItemIds"]]
     assert refund["refundTotal"]["totalAmount"]["amount"] == pytest.approx(line_value(returned_line))
@@ -59,6 +68,10 @@ def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> N
     base = f"businessProduct/{bp}/order/{order['id']}"
     assert by_type["ORDER_CONFIRMED"].resources == [base]
     assert by_type["PACKAGE_DELIVERED"].resources == [f"{base}/delivery/{package['id']}"]
+    tracker = package["packageTracker"]["packageTrackerIdentifier"]
+    assert by_type["PACKAGE_TRACKER_MILESTONE_CHANGED"].resources == [
+        f"businessProduct/{bp}/carrier/{tracker['carrierCode']}/tracker/{tracker['trackingNumber']}"
+    ]
     assert by_type["RETURN_ITEM_GRADED"].resources == [f"{base}/return/{returned['id']}"]
     assert by_type["REFUND_COMPLETED"].resources == [f"{base}/refund/{refund['id']}"]
     assert by_type["REFUND_REQUESTED"].data == {"order": {"id": order["id"], "aliases": order["aliases"]}}
@@ -76,8 +89,8 @@ def test_catalog_and_privacy_events_name_their_resources() -> None:
     assert set(names.EVENT_TYPES) >= {"BUYABILITY_CHANGED", "INVENTORY_CHANGED", "PERSONAL_DATA_DELETION_TASK_FAILED"}
 
 
-def _occurrence() -> order_lifecycles.Occurrence:
-    return order_lifecycles.Occurrence(
+def _occurrence() -> order_machine.Occurrence:
+    return order_machine.Occurrence(
         "ORDER_CONFIRMED", ["businessProduct/bp-1/order/o-1"], "o-1", {"order": {"id": "o-1", "aliases": []}}
     )
 
@@ -132,11 +145,15 @@ def test_without_context_keys_the_2024_11_01_shape_is_the_public_schema() -> Non
     assert "contextKeys" not in detail and detail["resources"] == ["businessProduct/bp-1/order/o-1"]
 
 
-def test_the_documented_shapes_are_the_default_and_legacy_is_on_a_switch() -> None:
+def test_one_documented_shape_is_the_default_and_the_others_are_on_a_switch() -> None:
+    """One shape per subscription (its API version, 2024-11-01), without the contextKeys no event
+    page shows; the thin and legacy shapes only when asked for."""
     from bwp_workshop.sandbox.config import SandboxSettings
 
     default = SandboxSettings()
-    assert (default.event_shapes, default.event_context_keys) == (["2024-11-01", "2024-01-01"], True)
+    assert (default.event_shapes, default.event_context_keys) == (["2024-11-01"], False)
+    asked = SandboxSettings(event_shapes=["2024-11-01", "2024-01-01", "legacy"], event_context_keys=True)
+    assert (asked.event_shapes, asked.event_context_keys) == (["2024-11-01", "2024-01-01", "legacy"], True)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from bwp_workshop.core.data_record import plain
 from bwp_workshop.sandbox.merchants import new_order, seed_merchants
-from bwp_workshop.sandbox.order_lifecycles import LIFECYCLES
+from bwp_workshop.sandbox.order_lifecycles import LIFECYCLES, MIXED, spread_times, walk
 from bwp_workshop.steps import analytics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -87,16 +87,16 @@ def spread_items(orders: int = 20, hours: float = 72, seed: int = 7) -> list[dic
     items = []
     for number in range(orders):
         order = new_order(merchant, rng)
-        at = now - rng.uniform(0.1, 1.0) * hours * 3600
-        steps = LIFECYCLES[rng.choice(sorted(LIFECYCLES))]
-        gap = (now - at) / len(steps)
-        for step in steps:
-            event_type = step(order, rng, at, merchant["businessProductId"]).type
+        placed = now - rng.uniform(0.1, 1.0) * hours * 3600
+        name = rng.choice(sorted(MIXED))
+        times = spread_times(len(LIFECYCLES[name]), placed, now, rng)
+        for occurrence in walk(order, name, rng, times, merchant["businessProductId"]):
+            assert occurrence.at is not None
             items.append(
                 {
                     "event_id": f"e{len(items)}",
-                    "event_type": event_type,
-                    "event_time": datetime.fromtimestamp(at, UTC).isoformat(),
+                    "event_type": occurrence.type,
+                    "event_time": datetime.fromtimestamp(occurrence.at, UTC).isoformat(),
                     "installation_id": "inst-a" if number % 3 else "inst-b",
                     "order_id": order["id"],
                     "order_total_amount": order["totalPrice"]["value"]["amount"],
@@ -104,7 +104,6 @@ def spread_items(orders: int = 20, hours: float = 72, seed: int = 7) -> list[dic
                     "received_at": datetime.fromtimestamp(now, UTC).isoformat(),
                 }
             )
-            at = min(now, at + rng.uniform(0.3, 1.0) * gap)
     for number in range(6):  # unenriched: no order facts
         items.append(
             {
