@@ -188,7 +188,7 @@ def milestone(order: dict[str, Any], bp: str, package_id: str, code: str, now: f
     _touch(order, now)
     identifier = tracker["packageTrackerIdentifier"]
     path = f"businessProduct/{bp}/carrier/{identifier['carrierCode']}/tracker/{identifier['trackingNumber']}"
-    return [Occurrence("PACKAGE_TRACKER_MILESTONE_CHANGED", [path], order["id"])]
+    return [Occurrence("PACKAGE_TRACKER_MILESTONE_CHANGED", [path])]  # the event names no order
 
 
 # --- returns -------------------------------------------------------------------------------------

@@ -42,8 +42,10 @@ def test_the_documented_shapes_are_each_stored_once(local_sandbox: SandboxHandle
     with installed_app(local_sandbox) as installed:
         pipeline = provision(installed, max_receive_count=MAX_RECEIVE_COUNT)
         with running(pipeline, retry_after=1):
-            # The sandbox's default shapes: 2024-11-01 and the thin 2024-01-01.
-            client.emit(orders=3, catalog_events=2, privacy_events=2, duplicates=5, seed=21)
+            # The two documented shapes: 2024-11-01 and the thin 2024-01-01.
+            client.emit(
+                orders=3, catalog_events=2, privacy_events=2, duplicates=5, shapes=["2024-11-01", "2024-01-01"], seed=21
+            )
             ledger = client.ledger()
             settle(pipeline, len(_expected(ledger)), 0)
     records = _stored(pipeline)

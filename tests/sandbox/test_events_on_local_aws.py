@@ -74,6 +74,7 @@ def test_the_queue_receives_exactly_the_ledger(local_sandbox: SandboxHandle) -> 
         sqs, queue_url = route_to_queue(settings, source_name)
 
         client = local_sandbox.client
+        client.update_config(event_context_keys=True)  # the original workshop's partner events
         result = client.emit(
             orders=4,
             duplicates=3,
