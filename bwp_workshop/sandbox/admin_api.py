@@ -6,7 +6,6 @@ faults, run-time settings, the ledger, the verification key. Its docs are at
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -60,8 +59,7 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
             sandbox.merchant(merchant_id)
         except NotFound as error:
             raise not_found(error) from None
-        rows = sandbox.store.all("SELECT data FROM orders WHERE merchant_id = ? ORDER BY updated_at", merchant_id)
-        return [json.loads(row["data"]) for row in rows]
+        return sandbox.store.orders(merchant_id)
 
     @router.get("/installations")
     async def installations(app_id: str | None = None, merchant_id: str | None = None) -> list[dict[str, Any]]:

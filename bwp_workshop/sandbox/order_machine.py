@@ -88,9 +88,26 @@ def _touch(order: dict[str, Any], now: float) -> None:
     order["metadata"]["updatedAt"] = iso(now)
 
 
-def _summary(order: dict[str, Any]) -> dict[str, Any]:
-    """What the order-level events carry in ``data`` (order_confirmed, refund_requested)."""
-    return {"order": {"id": order["id"], "aliases": order["aliases"]}}
+def _snapshot(order: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """An event's ``data``: the order's id and aliases, and what the event page adds."""
+    return {"order": {"id": order["id"], "aliases": order["aliases"], **more}}
+
+
+def _confirmed_snapshot(order: dict[str, Any]) -> dict[str, Any]:
+    """order_confirmed's ``data`` (its webhook schema, read up to the line items' product):
+    ``metadata`` and ``customer`` are lists there, as the page shows them."""
+    metadata = order["metadata"]
+    lines = [
+        {"id": line["id"], "amount": line["amount"],
+         "product": {"amazonSku": line["product"]["amazonSku"], "externalId": line["product"]["externalId"]}}
+        for line in order["lineItems"]
+    ]  # fmt: skip
+    return _snapshot(
+        order,
+        metadata=[{"createdAt": metadata["createdAt"], "executionState": metadata["executionState"]}],
+        customer=[{"contact": order["customer"]["contact"]}],
+        lineItems=lines,
+    )
 
 
 def _milestone(code: str, now: float) -> dict[str, Any]:
@@ -114,7 +131,7 @@ def track(tracker: dict[str, Any], code: str, now: float) -> None:
 def confirm(order: dict[str, Any], bp: str, now: float) -> list[Occurrence]:
     """The order was placed (order_confirmed)."""
     _touch(order, now)
-    return [Occurrence("ORDER_CONFIRMED", [order_path(bp, order)], order["id"], _summary(order))]
+    return [Occurrence("ORDER_CONFIRMED", [order_path(bp, order)], order["id"], _confirmed_snapshot(order))]
 
 
 def start(order: dict[str, Any], rng: random.Random, now: float) -> list[Occurrence]:
@@ -283,13 +300,19 @@ def complete_return(order: dict[str, Any], bp: str, return_id: str, now: float) 
     details["state"] = "COMPLETED"
     details["updatedAt"] = iso(now)
     _touch(order, now)
-    data = {"order": {"id": order["id"], "aliases": order["aliases"], "returns": {"details": [{"id": return_id}]}}}
+    # return_completed's ``data``: the order's returns (its page is cut after a return's createdAt).
+    returned = {key: details[key] for key in ("id", "state", "createdAt", "updatedAt")}
+    data = _snapshot(order, returns={"details": [returned]})
     return [Occurrence("RETURN_COMPLETED", [f"{order_path(bp, order)}/return/{return_id}"], order["id"], data)]
 
 
 # --- refunds -------------------------------------------------------------------------------------
 def _refund_occurrence(order: dict[str, Any], bp: str, refund_id: str) -> Occurrence:
-    return Occurrence("REFUND_REQUESTED", [f"{order_path(bp, order)}/refund/{refund_id}"], order["id"], _summary(order))
+    """REFUND_REQUESTED: refund_requested's ``data`` has the order's ``refunds`` as an object (its
+    page is cut inside it; the ``details`` list is the Refunds object's, sandbox-objects-refunds)."""
+    refund = next(found for found in order["refunds"]["details"] if found["id"] == refund_id)
+    data = _snapshot(order, refunds={"details": [dict(refund)]})
+    return Occurrence("REFUND_REQUESTED", [f"{order_path(bp, order)}/refund/{refund_id}"], order["id"], data)
 
 
 def request_refund(
@@ -353,7 +376,8 @@ def update_refunds(order: dict[str, Any], bp: str, updates: list[dict[str, Any]]
             refund["refundStatusReason"] = update["refundStatusReason"]
         refund["updatedAt"] = iso(now)
         if refund["state"] == "SUCCESS" and was != "SUCCESS":
-            data = {"order": {"id": order["id"], "aliases": order["aliases"], "refunds": [{"details": dict(refund)}]}}
+            # refund_completed's ``data``: ``refunds`` a list of ``{details}`` there, as the page shows it.
+            data = _snapshot(order, refunds=[{"details": dict(refund)}])
             path = f"{order_path(bp, order)}/refund/{refund['id']}"
             published.append(Occurrence("REFUND_COMPLETED", [path], order["id"], data))
     _touch(order, now)

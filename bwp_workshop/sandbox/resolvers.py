@@ -112,6 +112,25 @@ def schema() -> GraphQLSchema:
         orders: Orders = info.context["orders"]
         return orders.order(caller.merchant["merchantId"], orderIdentifier)
 
+    @query.field("packageTracker")
+    def package_tracker(_: Any, info: Any, packageTrackerInput: dict[str, Any]) -> dict[str, Any]:
+        """tracking-queries-packagetracker: an outbound or return package's tracker (track-packages:
+        both), by its carrier and tracking number; the follow-up of PACKAGE_TRACKER_MILESTONE_CHANGED."""
+        caller: Caller = info.context["caller"]
+        wanted = packageTrackerInput["packageTrackerIdentifier"]
+        key = (wanted["carrierCode"].upper(), wanted["trackingNumber"])
+        for order in info.context["sandbox"].store.orders(caller.merchant["merchantId"]):
+            packages = order["packageInformation"]["details"] + [
+                package for details in order["returns"]["details"] for package in details["returnPackageDetails"]
+            ]
+            for package in packages:
+                tracker = package.get("packageTracker") or {}
+                identifier = tracker.get("packageTrackerIdentifier") or {}
+                if (str(identifier.get("carrierCode", "")).upper(), identifier.get("trackingNumber")) == key:
+                    return dict(tracker)
+        # The page's error rows were not read; a tracker no order has is not found.
+        raise BwpError("ResourceNotFoundError", "The requested package tracker was not found")
+
     @mutation.field("updateOrder")
     def update_order(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
         orders: Orders = info.context["orders"]

@@ -123,9 +123,13 @@ class Store:
         row = self.one("SELECT data FROM orders WHERE order_id = ? AND merchant_id = ?", order_id, merchant_id)
         return json.loads(row["data"]) if row else None
 
+    def orders(self, merchant_id: str) -> list[dict[str, Any]]:
+        """The merchant's orders, least recently changed first."""
+        rows = self.all("SELECT data FROM orders WHERE merchant_id = ? ORDER BY updated_at", merchant_id)
+        return [json.loads(row["data"]) for row in rows]
+
     def orders_by_alias(self, merchant_id: str, alias_type: str, alias_id: str) -> dict[str, Any] | None:
-        for row in self.all("SELECT data FROM orders WHERE merchant_id = ?", merchant_id):
-            order = json.loads(row["data"])
+        for order in self.orders(merchant_id):
             if any(a["aliasType"] == alias_type and a["aliasId"] == alias_id for a in order.get("aliases", [])):
                 return order
         return None

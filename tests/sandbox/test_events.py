@@ -74,7 +74,20 @@ def test_an_order_walked_through_returned_ends_refunded_with_matching_ids() -> N
     ]
     assert by_type["RETURN_ITEM_GRADED"].resources == [f"{base}/return/{returned['id']}"]
     assert by_type["REFUND_COMPLETED"].resources == [f"{base}/refund/{refund['id']}"]
-    assert by_type["REFUND_REQUESTED"].data == {"order": {"id": order["id"], "aliases": order["aliases"]}}
+    # The data snapshots the event pages show: the refund requested (as it was then: PENDING), the
+    # refund completed, the order confirmed with its metadata and customer as lists.
+    requested = by_type["REFUND_REQUESTED"].data["order"]
+    assert (requested["id"], requested["aliases"]) == (order["id"], order["aliases"])
+    assert [(r["id"], r["state"]) for r in requested["refunds"]["details"]] == [(refund["id"], "PENDING")]
+    completed = by_type["REFUND_COMPLETED"].data["order"]["refunds"]
+    assert [(r["details"]["id"], r["details"]["state"]) for r in completed] == [(refund["id"], "SUCCESS")]
+    confirmed = by_type["ORDER_CONFIRMED"].data["order"]
+    assert confirmed["metadata"][0]["executionState"] == "NOT_STARTED"
+    assert confirmed["customer"][0]["contact"]["email"].endswith("@example.com")
+    assert {line["id"] for line in confirmed["lineItems"]} == {line["id"] for line in order["lineItems"]}
+    (done,) = by_type["RETURN_COMPLETED"].data["order"]["returns"]["details"]
+    assert (done["id"], done["state"]) == (returned["id"], "COMPLETED") and "_lineItemIds" not in done
+    assert by_type["PACKAGE_DELIVERED"].data == {} and by_type["RETURN_ITEM_GRADED"].data == {}
     for occurrence in occurrences:
         assert all(RESOURCE.match(resource) for resource in occurrence.resources), occurrence.resources
 

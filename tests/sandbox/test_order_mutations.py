@@ -213,3 +213,28 @@ def test_with_realistic_waits_a_change_shows_after_the_documented_wait(shop: Sho
     timer.function(*timer.args)  # the wait is over
     assert shop.order()["packageInformation"]["details"][0]["state"] == "IN_TRANSIT"
     assert shop.published() == [("PACKAGE_DELIVERY_IN_TRANSIT", f"delivery/{package}")]
+
+
+TRACKER = """query($carrier: String!, $number: String!) {
+  packageTracker(packageTrackerInput: {packageTrackerIdentifier: {carrierCode: $carrier, trackingNumber: $number}}) {
+    packageTrackerIdentifier { carrierCode trackingNumber }
+    latestMilestone { status { code } }
+    milestones { occurredAt } } }"""
+
+
+def test_the_tracker_a_milestone_event_names_is_found_by_packagetracker(sandbox_app: SandboxHandle) -> None:
+    """PACKAGE_TRACKER_MILESTONE_CHANGED names carrier/<code>/tracker/<number>
+    (package_tracker_milestone_changed); packageTracker (tracking-queries-packagetracker) answers it."""
+    api = Api(new_flow(sandbox_app))
+    result = sandbox_app.client.emit(orders=1, lifecycle="delivered", installation_id=api.installation_id, seed=2)
+    order = api("query($id: String!) { order(orderIdentifier: {orderId: $id}) { packageInformation { details { "
+                "packageTracker { packageTrackerIdentifier { carrierCode trackingNumber } } } } } }",
+                {"id": result["orders"][0]["order_id"]})["data"]["order"]  # fmt: skip
+    identifier = order["packageInformation"]["details"][0]["packageTracker"]["packageTrackerIdentifier"]
+    found = api(TRACKER, {"carrier": identifier["carrierCode"], "number": identifier["trackingNumber"]})
+    tracker = found["data"]["packageTracker"]
+    assert tracker["packageTrackerIdentifier"] == identifier
+    assert tracker["latestMilestone"] == {"status": {"code": "DELIVERED"}} and len(tracker["milestones"]) == 3
+    missing = api(TRACKER, {"carrier": "UPS", "number": "1Z-NOT-A-PACKAGE"})
+    assert missing["data"] == {"packageTracker": None}
+    assert missing["errors"][0]["extensions"]["classification"]["type"] == "ResourceNotFoundError"
