@@ -66,7 +66,12 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
         signed_in = browser.get("/console", params={"merchant_id": "merchant-02"})
         install = next(link for link in links(signed_in.text) if registration.app_id in link)
 
-        installed = browser.get(install)
+        consent = browser.get(install)  # Install asks first: the app and what it may read
+        assert consent.status_code == 200 and "asks to be installed for" in consent.text
+        assert sandbox_server.client.installations(merchant_id="merchant-02") == []
+        allow = next(link for link in links(consent.text) if link.startswith("/_sandbox/console/install"))
+
+        installed = browser.get(allow)
         assert installed.status_code == 200, installed.text
         assert "is installed" in installed.text
         went = [str(response.url).split("?")[0] for response in installed.history]
@@ -74,17 +79,25 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
             f"{sandbox_server.url}/_sandbox/console/install",
             f"{app_url}/launch",
             f"{sandbox_server.url}/marketplace/authorize",
+            f"{app_url}/install",
         ]
-        assert str(installed.url).startswith(f"{app_url}/install?code=")
+        assert installed.history[-1].status_code == 303
+        assert str(installed.url) == f"{app_url}/installed"  # the address bar: no code, state or token
 
         [installation] = sandbox_server.client.installations(merchant_id="merchant-02")
         iid = installation["installation_id"]
         assert installation["status"] == "installed"
+        assert iid in installed.text
         stored = TokenStore(table).latest(iid)
         assert stored is not None and stored.refresh_token
 
-        back = browser.get("/console", params={"merchant_id": "merchant-02"}).text
-        assert iid in back and 'class="status-installed"' in back
+        to_console, to_settings = links(installed.text)
+        assert to_console == f"{sandbox_server.url}/" and to_settings == f"{sandbox_server.url}/#{iid}"
+        back = browser.get(to_console)  # the merchant who installed, signed in
+        assert back.headers["cache-control"] == "no-store"
+        assert '<option value="merchant-02" selected>' in back.text
+        assert f'<tr id="{iid}">' in back.text and 'class="status-installed"' in back.text
+        back = back.text
         settings_action, uninstall_action = forms(back)
         assert settings_action == f"/console/installations/{iid}/settings"
 
