@@ -61,10 +61,12 @@ workshop: $(INSTALLED) $(CDK_CLI)  ## Run every workshop notebook headless on th
 	$(BIN)/bwp-workshop local down
 	$(BIN)/bwp-workshop run --target local
 
-lint: $(INSTALLED)  ## ruff (lint and format) and mypy (the modules listed in pyproject.toml).
+lint: $(INSTALLED)  ## ruff (lint and format), mypy (the modules listed in pyproject.toml), notebooks without outputs.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb || { echo "Notebooks are committed without \
+	outputs: run $(BIN)/nbstripout --keep-id notebooks/*.ipynb (cells tagged nbval-check-output keep theirs)"; exit 1; }
 
 check: lint  ## Lint, types and the fast tests (in process, no servers): under 2 minutes.
 	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist load -q

@@ -1,5 +1,6 @@
 """Headless runs of the workshop notebooks: each notebook in order, executed by papermill in
-a fresh kernel, with executed copies written under ``build/notebooks/``.
+a fresh kernel, with executed copies written under ``build/notebooks/``. papermill reads each
+notebook in ``notebooks/`` and writes only the copy: the working files are never written.
 
 A notebook's ``parameters`` cell gets ``target`` (and any extra parameters); the kernel's
 environment carries ``BWP_TARGET`` too, so helper code and notebook agree. The first failure

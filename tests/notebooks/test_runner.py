@@ -44,7 +44,10 @@ def test_discover_orders_numbered_notebooks_and_filters(project: Path) -> None:
 
 
 def test_a_failure_names_the_notebook_and_cell_and_stops_the_run(project: Path) -> None:
+    working = {path: path.read_bytes() for path in (project / "notebooks").iterdir()}
     results = run_notebooks(get_settings(), target="local", output_dir=project / "out")
+    # The executed copies are written under out/; the working files are never written.
+    assert {path: path.read_bytes() for path in (project / "notebooks").iterdir()} == working
     assert [(r.name, r.status) for r in results] == [
         ("00-first", "passed"),
         ("10-second", "failed"),
