@@ -41,9 +41,12 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
-$(INSTALLED): $(BIN)/python pyproject.toml | $(UV)
+# The kernel's IPython configuration (tools/ipython_kernel_config.py) goes where every kernel of
+# the environment reads it: it loads bwp_workshop.notebook.cell_errors when a kernel starts.
+$(INSTALLED): $(BIN)/python pyproject.toml tools/ipython_kernel_config.py | $(UV)
 	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' pip
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
+	mkdir -p $(VENV)/etc/ipython && cp tools/ipython_kernel_config.py $(VENV)/etc/ipython/
 	@touch $@
 
 $(CDK_CLI): package.json package-lock.json

@@ -90,7 +90,9 @@ def _start_kernel(kernel: str, cwd: Path) -> Any:
     manager.start_kernel(
         cwd=str(cwd),
         # bwp_workshop.notebook.warm imports what the first cells need while the kernel waits.
-        extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.extensions={WARM_EXTENSION}"],
+        # extra_extensions: added to the environment's configured extensions (cell_errors), not
+        # in place of them.
+        extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.extra_extensions={WARM_EXTENSION}"],
     )
     return manager
 

@@ -8,8 +8,10 @@ from click.testing import CliRunner
 
 from bwp_workshop.cli import main
 from bwp_workshop.errors import WorkshopError
-from bwp_workshop.notebook.runner import discover, run_notebooks
+from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP
+from bwp_workshop.notebook.runner import _stop_kernel, discover, run_notebooks
 from bwp_workshop.settings import get_settings
+from tests.conftest import REPO_ROOT
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -81,11 +83,15 @@ def test_a_kernel_started_ahead_has_the_first_imports_done_and_a_clean_namespace
     try:
         client.start_channels()
         client.wait_for_ready(timeout=60)
-        code = "import sys; print(sorted(m for m in ('pandas', 'boto3') if m in sys.modules), 'pandas' in dir())"
+        code = (
+            "import sys; print(sorted(m for m in ('pandas', 'boto3') if m in sys.modules), 'pandas' in dir(), "
+            "get_ipython().custom_exceptions)"
+        )
         printed = _Collect()
         reply = client.execute_interactive(code, timeout=60, output_hook=printed)
         assert reply["content"]["status"] == "ok"
-        assert printed.text.strip() == "['boto3', 'pandas'] False"
+        # and the environment's extension too: errors show as cell_errors says
+        assert printed.text.strip() == "['boto3', 'pandas'] False (<class 'Exception'>,)"
     finally:
         client.stop_channels()
         _stop_kernel(manager)
@@ -100,3 +106,41 @@ class _Collect:
     def __call__(self, message: dict) -> None:
         if message["msg_type"] == "stream":
             self.text += message["content"]["text"]
+
+
+def test_a_restarted_kernel_names_the_cell_to_run(project: Path) -> None:
+    """JupyterLab's kernel after Kernel > Restart: nothing of 06 has run, and the queue-depth
+    cell is run. The environment's kernel configuration loaded the handler at start, so the
+    error is one line naming the cell that sets ``pipeline``."""
+    import os
+
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.manager import KernelManager
+
+    from bwp_workshop.notebook.runner import KERNEL_NAME
+
+    notebook = REPO_ROOT / "notebooks" / "06-test-events.ipynb"
+    manager = KernelManager(kernel_name=KERNEL_NAME)
+    manager.start_kernel(cwd=str(notebook.parent), env={**os.environ, "JPY_SESSION_NAME": str(notebook)})
+    client = BlockingKernelClient()
+    client.load_connection_info(manager.get_connection_info())
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        errors: list[dict] = []
+        reply = client.execute_interactive(
+            "depths = pipeline.queue_depths(settings)\ntable(depths)",
+            timeout=60,
+            output_hook=lambda message: errors.append(message["content"]) if message["msg_type"] == "error" else None,
+        )
+        assert reply["content"]["status"] == "error"
+        [error] = errors
+        assert error["ename"] == "NameError"
+        assert error["traceback"] == [
+            "NameError: 'pipeline' is set by code cell 3 of this notebook (the one starting "
+            "`from bwp_workshop.steps import dead_letters, pipeline`), which has not run in this kernel since it "
+            f"started: {RUN_FROM_THE_TOP}."
+        ]
+    finally:
+        client.stop_channels()
+        _stop_kernel(manager)

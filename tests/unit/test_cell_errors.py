@@ -1,10 +1,13 @@
 """How errors show in a notebook cell (``bwp_workshop.notebook.cell_errors``), in an IPython
 shell in process, as a kernel runs the cells: a "what to do" already shown by another cell is
-not repeated, and the error still fails the cell."""
+not repeated; after a kernel restart, a name an earlier cell sets names that cell in one line;
+the error still fails the cell."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +15,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from bwp_workshop.errors import CredentialsError
-from bwp_workshop.notebook.cell_errors import SAID_ABOVE, install
+from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP, SAID_ABOVE, install
 from bwp_workshop.steps.preflight import Check, PreflightFailed, require
+from tests.conftest import REPO_ROOT
 
 SIGN_IN = "Sign in: run `aws sso login --profile <name>`, or set AWS_PROFILE. Set BWP_TARGET=local to rehearse."
 
@@ -73,3 +77,61 @@ def test_a_headless_error_keeps_its_name_and_text(shell: InteractiveShell) -> No
     assert isinstance(result.error_in_exec, PreflightFailed) and str(result.error_in_exec) == (
         "Fix these\n  What to do: do this"
     )
+
+
+NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "source": ["# 06"]},
+        {
+            "cell_type": "code",
+            "source": ["from bwp_workshop.notebook import start, table\n", "settings = start(target)"],
+        },
+        {"cell_type": "code", "source": ["# Send the events.\n", "%time x = 1\n", "pipeline, sent = make(settings)"]},
+        {"cell_type": "code", "source": ["table(pipeline.queue_depths())"]},
+    ]
+}
+
+
+def test_a_name_set_by_an_earlier_cell_after_a_restart_names_that_cell(
+    shell: InteractiveShell, capsys: Any, tmp_path: Path
+) -> None:
+    notebook = tmp_path / "06-test-events.ipynb"
+    notebook.write_text(json.dumps(NOTEBOOK))
+    shell.user_ns["__session__"] = str(notebook)  # what JupyterLab's kernel is told
+    ok, first = run(shell, "table(pipeline.queue_depths())", "c4", capsys)
+    assert not ok and first.strip().startswith("NameError: 'table' is set by code cell 1 of this notebook")
+    ok, shown = run(shell, "pipeline.queue_depths()", "c4", capsys)
+    assert not ok
+    assert shown.strip() == (
+        "NameError: 'pipeline' is set by code cell 2 of this notebook (the one starting `%time x = 1`), which has "
+        "not run in "
+        f"this kernel since it started: {RUN_FROM_THE_TOP}."
+    )
+    assert len(shown.strip().splitlines()) == 1
+    ok, typo = run(shell, "pipline", "c5", capsys)  # not a name of the notebook: IPython's own message
+    assert not ok and "Traceback" in typo and "NameError" in typo
+    # A NameError inside a library is the library's: its traceback stays.
+    shell.user_ns["broken"] = eval("lambda: pipeline", {})  # a function with globals of its own, as a library's
+    ok, inner = run(shell, "broken()", "c6", capsys)
+    assert not ok and "Traceback" in inner
+
+
+def test_without_the_notebook_file_the_line_says_to_run_from_the_top(shell: InteractiveShell, capsys: Any) -> None:
+    ok, shown = run(shell, "pipeline.queue_depths()", "c1", capsys)
+    assert not ok and shown.strip().endswith(f"{RUN_FROM_THE_TOP}.") and "Traceback" not in shown
+    assert shown.strip().startswith("NameError: 'pipeline' is not set in this kernel.")
+
+
+def test_the_kernel_loads_the_handler_at_start(tmp_path: Path) -> None:
+    """The workshop kernel's configuration (copied by make setup) loads the extension, so the
+    handler is there after a restart, before any cell of the notebook ran."""
+    config = (REPO_ROOT / "tools" / "ipython_kernel_config.py").read_text()
+    namespace: dict[str, Any] = {"c": Config(), "get_config": Config}
+    exec(config, namespace)  # the project's own configuration file
+    assert "bwp_workshop.notebook.cell_errors" in namespace["c"].IPKernelApp.extensions
+    fresh = InteractiveShell(config=Config({"HistoryManager": {"hist_file": ":memory:"}}))
+    try:
+        fresh.extension_manager.load_extension("bwp_workshop.notebook.cell_errors")
+        assert fresh.custom_exceptions == (Exception,)
+    finally:
+        fresh.cleanup()
