@@ -14,6 +14,10 @@ copied into the environment by ``make setup``), so it is there after a kernel re
   cell has not run) says in one line which cell sets it and to run the notebook from the top.
   The notebook is the file JupyterLab names in ``__session__``; without it (another front
   end) the line says to run the notebook from the top;
+* an error that comes from a local service not answering (botocore's
+  ``EndpointConnectionError``, httpx's ``ConnectError``, raised or chained, to a port of the
+  local target) says in one line which service is down and what to run, on every cell that
+  meets it;
 * every other error shows IPython's usual traceback.
 
 The handler only formats: the error still fails the cell (a headless run stops there, with the
@@ -27,6 +31,7 @@ import json
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import WorkshopError
 
@@ -34,6 +39,25 @@ from ..errors import WorkshopError
 SAID_ABOVE = "as said in the error above."
 #: How a person runs the cells above the current one in JupyterLab.
 RUN_FROM_THE_TOP = "run the notebook from the top (Run ▸ Run All Above Selected Cell)"
+_START = "run `bwp-workshop local up` in a terminal, or this notebook again from its first cell (which starts it)"
+#: Each local service (``bwp_workshop.local.runtime``'s names): what it is, and what brings it back.
+LOCAL_SERVICES = {
+    "moto": (
+        "the local AWS (moto server)",
+        f"{_START}; a restarted local AWS starts empty, and that first cell then names the notebooks to run again",
+    ),
+    "sandbox": ("the Buy with Prime sandbox", f"{_START}, then this cell again"),
+    "oauth-app": (
+        "the app (the OAuth handler, Fargate's stand-in)",
+        "run `bwp-workshop local up` (it starts the app once InfraStack is deployed: notebooks 01 and 03), "
+        "then this cell again",
+    ),
+    "event-runner": (
+        "the event runner (the Lambda's stand-in)",
+        "run `bwp-workshop local up` (it starts the runner once EventStack is deployed: notebook 05), "
+        "then this cell again",
+    ),
+}
 
 
 class CellErrors:
@@ -56,6 +80,9 @@ class CellErrors:
             return self._workshop_error(error)
         if isinstance(error, NameError) and error.name and self._raised_by_notebook_code(tb):
             return self._name_error(error.name)
+        unreachable = unreachable_url(error)
+        if unreachable:
+            return _service_down(error, unreachable)
         return None
 
     def _raised_by_notebook_code(self, tb: TracebackType | None) -> bool:
@@ -90,6 +117,50 @@ class CellErrors:
             return [f"{name}: {error.message}\n  What to do: {SAID_ABOVE}"]
         self.shown[self.cell] = str(error)
         return error._render_traceback_()
+
+
+def unreachable_url(error: BaseException) -> str | None:
+    """The URL ``error`` (or an error it was raised from) could not connect to, if it is a
+    connection failure of botocore or httpx."""
+    import httpx
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BotocoreConnectionError) and current.kwargs.get("endpoint_url"):
+            return str(current.kwargs["endpoint_url"])
+        if isinstance(current, httpx.ConnectError | httpx.ConnectTimeout):
+            try:
+                return str(current.request.url)
+            except RuntimeError:  # raised without a request
+                return None
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _service_down(error: BaseException, url: str) -> list[str] | None:
+    """One line for a local service that does not answer; None for any other address."""
+    from ..local.runtime import service_ports
+    from ..settings import get_settings
+
+    parts = urlsplit(url)
+    try:
+        settings = get_settings()
+    except WorkshopError:
+        return None
+    local = {settings.local_host, "localhost", "127.0.0.1"}
+    if not settings.is_local or parts.hostname not in local or parts.port is None:
+        return None
+    service = service_ports(settings).get(parts.port)
+    if service not in LOCAL_SERVICES:
+        return None
+    what, fix = LOCAL_SERVICES[service]
+    return [
+        f"{type(error).__name__}: {what} does not answer at {parts.scheme}://{parts.netloc} (it stopped, or "
+        f"has not been started). What to do: {fix}."
+    ]
 
 
 def code_cells(notebook: Path, shell: Any) -> list[tuple[str, set[str]]]:

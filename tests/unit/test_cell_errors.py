@@ -1,6 +1,7 @@
 """How errors show in a notebook cell (``bwp_workshop.notebook.cell_errors``), in an IPython
 shell in process, as a kernel runs the cells: a "what to do" already shown by another cell is
 not repeated; after a kernel restart, a name an earlier cell sets names that cell in one line;
+a local service that does not answer is named, with what to run, in one line on every cell;
 the error still fails the cell."""
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from bwp_workshop.errors import CredentialsError
 from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP, SAID_ABOVE, install
+from bwp_workshop.settings import get_settings
 from bwp_workshop.steps.preflight import Check, PreflightFailed, require
 from tests.conftest import REPO_ROOT
 
@@ -135,3 +138,50 @@ def test_the_kernel_loads_the_handler_at_start(tmp_path: Path) -> None:
         assert fresh.custom_exceptions == (Exception,)
     finally:
         fresh.cleanup()
+
+
+def queue_depths(port: int) -> None:
+    """What 06's queue-depth cell meets once the local AWS is killed: botocore's error, raised
+    deep inside a library call."""
+    from botocore.exceptions import EndpointConnectionError
+
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as refused:
+        raise EndpointConnectionError(endpoint_url=f"http://localhost:{port}/") from refused
+
+
+def test_a_local_service_that_does_not_answer_is_named_on_every_cell(
+    shell: InteractiveShell, capsys: Any, isolated_environment: Path
+) -> None:
+    settings = get_settings()
+    assert settings.is_local
+    shell.user_ns.update(queue_depths=queue_depths, settings=settings, httpx=httpx)
+    for cell in ("depths", "malformed"):  # the next cells too, not only the first one
+        ok, shown = run(shell, "queue_depths(settings.local_moto_port)", cell, capsys)
+        assert not ok
+        [line] = shown.strip().splitlines()
+        assert line.startswith(
+            f"EndpointConnectionError: the local AWS (moto server) does not answer at http://localhost:"
+            f"{settings.local_moto_port} (it stopped, or has not been started). What to do: run `bwp-workshop "
+            "local up` in a terminal, or this notebook again from its first cell"
+        )
+
+    sandbox = f"http://{settings.local_host}:{settings.local_sandbox_port}/_sandbox/merchants"
+    raise_connect = (
+        f"raise httpx.ConnectError('All connection attempts failed', request=httpx.Request('GET', {sandbox!r}))"
+    )
+    ok, shown = run(shell, raise_connect, "emit", capsys)
+    assert not ok and shown.strip().startswith("ConnectError: the Buy with Prime sandbox does not answer at ")
+    app = f"http://{settings.local_host}:{settings.local_app_port}/health"
+    wrapped = (
+        f"try:\n    {raise_connect.replace(sandbox, app)}\n"
+        "except httpx.ConnectError as e:\n    raise RuntimeError('health') from e"
+    )
+    ok, shown = run(shell, wrapped, "health", capsys)
+    assert not ok and "the app (the OAuth handler, Fargate's stand-in) does not answer" in shown
+    assert "notebooks 01 and 03" in shown and len(shown.strip().splitlines()) == 1
+
+    # Another address (the real AWS, a typo'd port): IPython's traceback, which names it.
+    ok, shown = run(shell, "queue_depths(1)", "other", capsys)
+    assert not ok and "Traceback" in shown and "EndpointConnectionError" in shown
