@@ -374,9 +374,13 @@ def consent_page(sandbox: SandboxState, app_id: str, merchant_id: str | None) ->
 def _outcome_page(title: str, outcome: dict[str, Any], merchant_id: str) -> HTMLResponse:
     ok = bool(outcome.get("ok"))
     answer = str(outcome.get("text") or "")
+    code = outcome.get("status_code")
+    status = f"HTTP {code}" if code is not None else "no answer"
+    error = str(outcome.get("error") or "")
+    said = f"{status}: {error}" if error and error != status else status  # an HTTP error is its status
     body = (
         f"<p>{escape(str(outcome.get('method', '')))} <code>{escape(str(outcome.get('url', '')))}</code>: "
-        f"HTTP {escape(str(outcome.get('status_code', '')))} {escape(str(outcome.get('error') or ''))}</p>"
+        f"{escape(said)}</p>"
         + (_answer(answer) if answer else "")
         + f'<p><a class="button" href="{escape(_console_link(merchant_id))}">Back to the console</a></p>'
     )

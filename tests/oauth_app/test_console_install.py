@@ -118,3 +118,18 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
         again = browser.post(uninstall_action)
         assert again.status_code == 409 and "already uninstalled" in again.text
     assert sandbox_server.client.installations(merchant_id="merchant-01") == []
+
+
+def test_settings_the_app_refuses_say_its_status_once(app: Any, sandbox_server: SandboxHandle) -> None:
+    """After a local restart the app's token table has lost an installation the console still
+    lists: the console's Settings shows the app's refusal, its HTTP status said once."""
+    registration, table, app_url = app
+    outcome = sandbox_server.client.install("merchant-02", app_id=registration.app_id)
+    assert outcome.ok, outcome
+    for item in all_items(table):  # what a restarted local AWS keeps of the token table
+        table.delete_item(Key={key["AttributeName"]: item[key["AttributeName"]] for key in table.key_schema})
+    with httpx.Client(base_url=sandbox_server.url, trust_env=False, timeout=30) as browser:
+        refused = browser.post(f"/console/installations/{outcome.installation_id}/settings")
+    assert refused.status_code == 502
+    assert f"GET <code>{app_url}/settings</code>: HTTP 404</p>" in refused.text, refused.text
+    assert "HTTP 404 HTTP 404" not in refused.text and "not_installed" in refused.text
