@@ -185,7 +185,7 @@ code{font-size:.9em;overflow-wrap:anywhere}select{font:inherit;padding:.15rem}
 .signed-in{background:#eaf5fb;border:1px solid #a6d4ec;padding:.6rem .8rem;border-radius:6px}
 .button,button{display:inline-block;background:#ffd814;border:1px solid #fcd200;border-radius:16px;
 padding:.25rem .9rem;color:#0f1111;text-decoration:none;font:inherit;cursor:pointer;white-space:nowrap}
-button.secondary{background:#fff;border-color:#bbb}form.inline{display:inline;margin:0}
+button.secondary,a.button.secondary{background:#fff;border-color:#bbb}form.inline{display:inline;margin:0}
 .status-installed{color:#067d62;font-weight:600}.status-uninstalled{color:#888}
 .note{color:#565959;font-size:.9em}tr:target{background:#fff7d6}
 ul.access li{margin:.3rem 0}pre{background:#f6f6f6;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}
@@ -365,8 +365,7 @@ def consent_page(sandbox: SandboxState, app_id: str, merchant_id: str | None) ->
         f"<code>{escape(app['launch_url'])}</code>. You can remove the app later from the console "
         "(Uninstall), which revokes its access.</p>"
         f'<p><a class="button" href="{escape(install_link(app["app_id"], merchant["merchantId"]))}">Allow</a> '
-        f'<a class="button" style="background:#fff;border-color:#bbb" '
-        f'href="{escape(_console_link(merchant["merchantId"]))}">Cancel</a></p>'
+        f'<a class="button secondary" href="{escape(_console_link(merchant["merchantId"]))}">Cancel</a></p>'
     )
     return _page(f"Install {name}?", body)
 
