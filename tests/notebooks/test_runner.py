@@ -144,3 +144,54 @@ def test_a_restarted_kernel_names_the_cell_to_run(project: Path) -> None:
     finally:
         client.stop_channels()
         _stop_kernel(manager)
+
+
+def test_a_local_aws_that_does_not_answer_is_named_in_one_line_on_every_cell(project: Path) -> None:
+    """The local AWS killed mid-notebook: each later cell that calls it shows one line naming
+    it and what to run, in a kernel as JupyterLab starts it."""
+    import os
+
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.manager import KernelManager
+
+    from bwp_workshop.notebook.runner import KERNEL_NAME
+    from bwp_workshop.testing.environment import free_port
+
+    port = free_port()  # nothing listens there: the local AWS is down
+    manager = KernelManager(kernel_name=KERNEL_NAME)
+    manager.start_kernel(cwd=str(project), env={**os.environ, "BWP_TARGET": "local", "BWP_LOCAL_MOTO_PORT": str(port)})
+    client = BlockingKernelClient()
+    client.load_connection_info(manager.get_connection_info())
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive("from bwp_workshop import aws\nfrom bwp_workshop.settings import get_settings")
+        cells = (
+            "aws.client('sqs', get_settings()).list_queues()",
+            "aws.client('dynamodb', get_settings()).list_tables()",
+        )
+        for cell in cells:
+            errors = _Errors()
+            reply = client.execute_interactive(cell, timeout=120, output_hook=errors)
+            assert reply["content"]["status"] == "error"
+            [error] = errors.shown
+            assert error["ename"] == "EndpointConnectionError"
+            [line] = error["traceback"]
+            assert line.startswith(
+                f"EndpointConnectionError: the local AWS (moto server) does not answer at http://localhost:{port} "
+            ), line
+            assert "`bwp-workshop local up`" in line, line
+    finally:
+        client.stop_channels()
+        _stop_kernel(manager)
+
+
+class _Errors:
+    """An output hook that keeps the errors the kernel showed."""
+
+    def __init__(self) -> None:
+        self.shown: list[dict] = []
+
+    def __call__(self, message: dict) -> None:
+        if message["msg_type"] == "error":
+            self.shown.append(message["content"])
