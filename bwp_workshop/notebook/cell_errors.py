@@ -68,10 +68,12 @@ class CellErrors:
         self.shell = shell
         self.shown: dict[str, str] = {}
         self.cell = ""
+        self.runs = 0
 
     def pre_run_cell(self, info: Any) -> None:
         """A cell starts: its old output (and what it showed) is about to be replaced."""
-        self.cell = str(getattr(info, "cell_id", None) or f"run-{id(info)}")
+        self.runs += 1  # a front end that names no cell: each run is a cell of its own
+        self.cell = str(getattr(info, "cell_id", None) or f"run-{self.runs}")
         self.shown.pop(self.cell, None)
 
     def lines(self, error: BaseException, tb: TracebackType | None = None) -> list[str] | None:
