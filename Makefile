@@ -41,9 +41,12 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
-$(INSTALLED): $(BIN)/python pyproject.toml | $(UV)
+# The kernel's IPython configuration (tools/ipython_kernel_config.py) goes where every kernel of
+# the environment reads it: it loads bwp_workshop.notebook.cell_errors when a kernel starts.
+$(INSTALLED): $(BIN)/python pyproject.toml tools/ipython_kernel_config.py | $(UV)
 	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' pip
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
+	mkdir -p $(VENV)/etc/ipython && cp tools/ipython_kernel_config.py $(VENV)/etc/ipython/
 	# matplotlib's font cache, built once here: building it runs fc-list, which in-process tests refuse.
 	$(BIN)/python -c 'import matplotlib.font_manager'
 	@touch $@
@@ -63,10 +66,12 @@ workshop: $(INSTALLED) $(CDK_CLI)  ## Run every workshop notebook headless on th
 	$(BIN)/bwp-workshop local down
 	$(BIN)/bwp-workshop run --target local
 
-lint: $(INSTALLED)  ## ruff (lint and format) and mypy (the modules listed in pyproject.toml).
+lint: $(INSTALLED)  ## ruff (lint and format), mypy (the modules listed in pyproject.toml), notebooks without outputs.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb || { echo "Notebooks are committed without \
+	outputs: run $(BIN)/nbstripout --keep-id notebooks/*.ipynb (cells tagged nbval-check-output keep theirs)"; exit 1; }
 
 check: lint  ## Lint, types and the fast tests (in process, no servers): under 2 minutes.
 	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist load -q

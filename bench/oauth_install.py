@@ -61,7 +61,7 @@ def one_install(browser: httpx.Client, settings: Settings, app_id: str) -> tuple
             assert response.status_code == 302, (hop, response.status_code, response.text[:300])
             url = response.headers["location"]
     hops["round_trip"] = (time.perf_counter() - started) * 1000
-    assert response.status_code == 200 and "is installed" in response.text, response.text[:300]
+    assert response.status_code == 303 and response.headers["location"] == "/installed", response.text[:300]
     token = dict(parse_qsl(urlsplit(url).query))[names_token()]
     installation_id = jwt.decode(token, options={"verify_signature": False})["installationId"]
     return hops, installation_id

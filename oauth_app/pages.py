@@ -30,11 +30,16 @@ def landing() -> str:
     )
 
 
-def installed(installation_id: str) -> str:
+def installed(installation_id: str, console_url: str) -> str:
+    """The end of an install: links back to the console, and to the installation's row there
+    (its id as the fragment), where Buy with Prime opens the app's settings: the settings URL
+    needs Buy with Prime's signature, so the app cannot link to it itself."""
     return page(
         f"{APP_NAME} is installed",
-        f"<p>The app is installed for installation <code>{escape(installation_id)}</code>. "
-        "You can close this window and return to the Buy with Prime console.</p>",
+        f"<p>The app is installed for installation <code>{escape(installation_id)}</code>.</p>"
+        f'<p><a href="{escape(console_url)}">Back to the Buy with Prime console</a></p>'
+        f'<p><a href="{escape(console_url)}#{escape(installation_id)}">Open the app\'s settings</a> '
+        "(from the console: the Settings button next to this installation)</p>",
     )
 
 

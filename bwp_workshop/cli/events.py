@@ -105,7 +105,10 @@ def dlq(limit: int, as_json: bool) -> None:
 def redrive(method: str, timeout: float) -> None:
     """Move the dead-letter queue's messages back to the event queue."""
     result = dead_letters.redrive_dead_letters(method=method, timeout=timeout)
-    line = f"moved {result['moved']} messages from the dead-letter queue to the event queue ({result['method']})"
+    line = (
+        f"moved {dead_letters.messages(result['moved'])} from the dead-letter queue to the event queue "
+        f"({result['method']})"
+    )
     if result["failed"]:
         line += f"; {result['failed']} could not be sent and stay in the dead-letter queue"
     click.echo(line)

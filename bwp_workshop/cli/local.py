@@ -32,7 +32,8 @@ def down() -> None:
 @local.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status(as_json: bool) -> None:
-    """Show each local service: running, stopped or unhealthy, with pid, URL and log file.
+    """Show each local service: running, stopped or unhealthy, with pid, URL and log file
+    (a stopped service's log is its last run's; "-" when it never ran).
 
     Exits 0 when every service is running, 3 otherwise.
     """
@@ -40,11 +41,20 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([asdict(service) for service in services], indent=2))
     else:
-        for service in services:
-            where = service.url or f"port {service.port}"
-            pid = f"pid {service.pid}" if service.pid else "-"
-            line = f"{service.name:<8} {service.state:<10} {where:<26} {pid}"
-            click.echo(f"{line}  {service.detail}".rstrip())
+        rows = [
+            (
+                service.name,
+                service.state,
+                service.url or f"port {service.port}",
+                f"pid {service.pid}" if service.pid else "-",
+                service.log_file or "-",
+            )
+            for service in services
+        ]
+        widths = [max(len(row[column]) for row in rows) for column in range(4)]
+        for row, service in zip(rows, services, strict=True):
+            line = "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=False))
+            click.echo(f"{line}  {row[4]}  {service.detail}".rstrip())
     if any(service.state != "running" for service in services):
         raise SystemExit(3)
 

@@ -377,7 +377,9 @@ def status(spec: ServiceSpec, registry: ProcessRegistry) -> ServiceStatus:
         if record is not None:
             registry.remove(spec.name)
         detail = f"port {spec.port} is taken by {_port_owner(spec.port)}" if port_in_use(spec.host, spec.port) else ""
-        return ServiceStatus(spec.name, "stopped", port=spec.port, detail=detail)
+        last_log = registry.log_dir / f"{spec.name}.log"  # what its last run wrote, if it ran
+        log_file = str(last_log) if last_log.is_file() else None
+        return ServiceStatus(spec.name, "stopped", port=spec.port, log_file=log_file, detail=detail)
     url = f"http://{record.host}:{record.port}"
     healthy = answers(spec, record.host, record.port, pid=record.pid)
     problem = "" if healthy else _reported_problem(spec, record)

@@ -58,6 +58,16 @@ class Change:
         return f"{self.name}: {self.action}{where}{pid}"
 
 
+def service_ports(settings: Settings) -> dict[int, str]:
+    """Which local service listens on which port (the settings' ports)."""
+    return {
+        settings.local_moto_port: moto_server.SERVICE_NAME,
+        settings.local_sandbox_port: SANDBOX_SERVICE,
+        settings.local_app_port: OAUTH_APP_SERVICE,
+        settings.local_event_runner_port: event_runner.SERVICE_NAME,
+    }
+
+
 class LocalRuntime:
     """The local services for one workshop checkout (one ``.bwp/`` folder)."""
 

@@ -19,7 +19,11 @@ def start(target: str | None = None, *, local_up: bool = True) -> Settings:
     """Apply the notebook's ``target`` parameter to this kernel (helpers called later see it)
     and return the settings in force. On local (unless ``local_up=False``) the local runtime is
     started or brought in line with what is deployed, and anything it had to change is said:
-    a restarted local AWS, say, and which notebooks to run again."""
+    a restarted local AWS, say, and which notebooks to run again. Errors in this kernel's
+    cells show from here on as :mod:`~bwp_workshop.notebook.cell_errors` says."""
+    from .cell_errors import install
+
+    install()
     if target:
         os.environ["BWP_TARGET"] = target
     settings = get_settings()

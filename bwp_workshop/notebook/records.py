@@ -10,14 +10,14 @@ from typing import Any
 from ..settings import Settings, get_settings
 
 
-def record(notebook: str, settings: Settings | None = None, **facts: Any) -> dict[str, Any]:
-    """Write the notebook's facts (JSON values) and return them, so the cell shows them."""
+def record(notebook: str, settings: Settings | None = None, **facts: Any) -> None:
+    """Write the notebook's facts (JSON values) for the headless checks. Returns nothing, so
+    the closing cell shows nothing: the facts are in ``.bwp/records/<notebook>.json``."""
     settings = settings or get_settings()
     folder = settings.bwp_dir / "records"
     folder.mkdir(parents=True, exist_ok=True)
     entry = {"notebook": notebook, "target": settings.target, "recorded_at": time.time(), **facts}
     (folder / f"{notebook}.json").write_text(json.dumps(entry, indent=2, default=str))
-    return facts
 
 
 def read_records(settings: Settings | None = None) -> dict[str, dict[str, Any]]:

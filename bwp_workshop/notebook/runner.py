@@ -1,5 +1,6 @@
 """Headless runs of the workshop notebooks: each notebook in order, executed by papermill in
-a fresh kernel, with executed copies written under ``build/notebooks/``.
+a fresh kernel, with executed copies written under ``build/notebooks/``. papermill reads each
+notebook in ``notebooks/`` and writes only the copy: the working files are never written.
 
 A notebook's ``parameters`` cell gets ``target`` (and any extra parameters); the kernel's
 environment carries ``BWP_TARGET`` too, so helper code and notebook agree. The first failure
@@ -89,7 +90,9 @@ def _start_kernel(kernel: str, cwd: Path) -> Any:
     manager.start_kernel(
         cwd=str(cwd),
         # bwp_workshop.notebook.warm imports what the first cells need while the kernel waits.
-        extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.extensions={WARM_EXTENSION}"],
+        # extra_extensions: added to the environment's configured extensions (cell_errors), not
+        # in place of them.
+        extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.extra_extensions={WARM_EXTENSION}"],
     )
     return manager
 

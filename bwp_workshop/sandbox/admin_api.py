@@ -25,6 +25,7 @@ class AppRegistrationRequest(BaseModel):
     install_url: str
     settings_url: str
     uninstall_url: str
+    name: str = Field("", max_length=200, description="the app's name, shown to a merchant on the consent page")
 
 
 class FaultsRequest(BaseModel):

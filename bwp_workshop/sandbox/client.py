@@ -116,13 +116,17 @@ class SandboxClient:
         return response.json()
 
     # --- the partner console --------------------------------------------------------------------
-    def register_app(self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str) -> AppRegistration:
-        """Approve an app onboarding request with these URLs; a new client id and secret."""
+    def register_app(
+        self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str, name: str = ""
+    ) -> AppRegistration:
+        """Approve an app onboarding request with these URLs (and the app's name, shown to a
+        merchant on the consent page); a new client id and secret."""
         body = {
             "launch_url": launch_url,
             "install_url": install_url,
             "settings_url": settings_url,
             "uninstall_url": uninstall_url,
+            "name": name,
         }
         issued = self._request("POST", "/apps", json=body)
         return AppRegistration(

@@ -25,10 +25,12 @@ EventShape = Literal["2024-11-01", "legacy", "2024-01-01"]
 DEFAULT_EVENT_SHAPES: tuple[EventShape, ...] = ("2024-11-01",)
 EVENT_SHAPES: tuple[str, ...] = ("2024-11-01", "legacy", "2024-01-01")
 
-#: Where the sandbox serves its admin API, its console pages for a person, and the console's
-#: Install action (signs the merchant in, then goes to the app's launch URL).
+#: Where the sandbox serves its admin API, its console pages for a person, the consent page
+#: the console's Install button opens, and the install action its Allow button starts (signs
+#: the merchant in, then goes to the app's launch URL).
 ADMIN_PREFIX = "/_sandbox"
 CONSOLE_PATH = "/console"
+CONSOLE_CONSENT_PATH = f"{CONSOLE_PATH}/consent"
 CONSOLE_INSTALL_PATH = f"{ADMIN_PREFIX}/console/install"
 #: The cookie that keeps a merchant signed in to the console; the authorize endpoint reads it.
 CONSOLE_COOKIE = "bwp_console_session"

@@ -7,14 +7,20 @@ uninstall it (the signed calls Buy with Prime makes to the app). The pages:
 
 * ``GET /`` redirects to ``GET /console``;
 * ``GET /console?merchant_id=...``: the registered apps and the seeded merchants; pick a
-  merchant ("sign in" as it) and click Install, which goes to ``/_sandbox/console/install``:
-  the merchant is signed in (a console cookie) and the browser follows the app's launch URL,
-  Buy with Prime's authorize endpoint and the app's install URL, as a real install does;
-* the merchant's installations, each with Settings and Uninstall buttons
+  merchant ("sign in" as it) and click Install, which opens the consent page
+  (``GET /console/consent``: the app's name and what it may read). Allow goes to
+  ``/_sandbox/console/install``: the merchant is signed in (a console cookie) and the browser
+  follows the app's launch URL, Buy with Prime's authorize endpoint and the app's install URL,
+  as a real install does. Without ``merchant_id`` the console shows the merchant signed in by
+  that cookie (the one who installed last in this browser);
+* the merchant's installations, each a row whose id is the installation id (an app's page links
+  to ``/#<installation id>``) with Settings and Uninstall buttons
   (``POST /console/installations/{id}/settings|uninstall``: the sandbox makes the signed call
   to the app, as it does for ``bwp-workshop sandbox settings|uninstall``, and shows the answer).
 
-Every value a page shows is escaped; no script runs on these pages.
+Every value a page shows is escaped; no script runs on these pages. Every page answers with
+``Cache-Control: no-store``: they change with each install, so the browser's Back button
+reloads them rather than showing an old copy.
 """
 
 from __future__ import annotations
@@ -28,17 +34,26 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from .config import CONSOLE_COOKIE, CONSOLE_INSTALL_PATH, CONSOLE_PATH
+from .config import CONSOLE_CONSENT_PATH, CONSOLE_COOKIE, CONSOLE_INSTALL_PATH, CONSOLE_PATH
 from .sandbox_state import NotFound, SandboxState, compact_json
 from .store import digest
 from .token_signing import TOKEN_HEADER, with_token
 
 #: How long a merchant stays signed in to the console (seconds).
 CONSOLE_SESSION_TTL = 1800
+#: What an installed app may do with a merchant's store, as the consent page says it: the
+#: queries and mutations of the sandbox's GraphQL API (``schema.graphql``).
+APP_ACCESS: tuple[str, ...] = (
+    "read your store: its name, site, widget and business product",
+    "read your orders and your products",
+    "create and delete event subscriptions, so your store's order and catalog events reach the app",
+)
+#: The pages change with every install and uninstall: never served from the browser's cache.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 # --- the actions ------------------------------------------------------------------------------
@@ -49,7 +64,9 @@ class PartnerConsole:
         self.sandbox = sandbox
         self.store = sandbox.store
 
-    def register_app(self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str) -> dict[str, str]:
+    def register_app(
+        self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str, name: str = ""
+    ) -> dict[str, str]:
         """Approve an app onboarding request: a new app with a client id and secret."""
         urls = {
             "launch_url": _check_url("launch_url", launch_url),
@@ -62,7 +79,7 @@ class PartnerConsole:
         client_secret = secrets.token_urlsafe(48)
         self.store.run(
             "INSERT INTO apps(app_id, client_id, secret_hash, launch_url, install_url, settings_url, uninstall_url, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             app_id,
             client_id,
             digest(client_secret),
@@ -71,8 +88,9 @@ class PartnerConsole:
             urls["settings_url"],
             urls["uninstall_url"],
             time.time(),
+            name.strip(),
         )
-        return {"app_id": app_id, "client_id": client_id, "client_secret": client_secret, **urls}
+        return {"app_id": app_id, "client_id": client_id, "client_secret": client_secret, "name": name.strip(), **urls}
 
     def start_install(self, app_id: str, merchant_id: str | None) -> tuple[str, str]:
         """The merchant clicks "install" in the console: a console session (cookie value) and
@@ -88,6 +106,15 @@ class PartnerConsole:
             time.time() + CONSOLE_SESSION_TTL,
         )
         return session, app["launch_url"]
+
+    def signed_in_merchant(self, session: str | None) -> str | None:
+        """The merchant a console cookie signed in (None: no cookie, or it expired)."""
+        if not session:
+            return None
+        row = self.store.one(
+            "SELECT merchant_id FROM console_sessions WHERE session_id = ? AND expires_at > ?", session, time.time()
+        )
+        return str(row["merchant_id"]) if row else None
 
     # --- calls to the app ----------------------------------------------------------------------------
     def _signed_call(
@@ -158,9 +185,10 @@ code{font-size:.9em;overflow-wrap:anywhere}select{font:inherit;padding:.15rem}
 .signed-in{background:#eaf5fb;border:1px solid #a6d4ec;padding:.6rem .8rem;border-radius:6px}
 .button,button{display:inline-block;background:#ffd814;border:1px solid #fcd200;border-radius:16px;
 padding:.25rem .9rem;color:#0f1111;text-decoration:none;font:inherit;cursor:pointer;white-space:nowrap}
-button.secondary{background:#fff;border-color:#bbb}form.inline{display:inline;margin:0}
+button.secondary,a.button.secondary{background:#fff;border-color:#bbb}form.inline{display:inline;margin:0}
 .status-installed{color:#067d62;font-weight:600}.status-uninstalled{color:#888}
-.note{color:#565959;font-size:.9em}pre{background:#f6f6f6;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}
+.note{color:#565959;font-size:.9em}tr:target{background:#fff7d6}
+ul.access li{margin:.3rem 0}pre{background:#f6f6f6;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}
 """
 
 
@@ -171,7 +199,7 @@ def _page(title: str, body_html: str, status: int = 200) -> HTMLResponse:
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><h1>{escape(title)}</h1>{body_html}</body></html>\n"
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
 def _when(epoch_seconds: float) -> str:
@@ -182,9 +210,19 @@ def _console_link(merchant_id: str | None) -> str:
     return CONSOLE_PATH + (f"?{urlencode({'merchant_id': merchant_id})}" if merchant_id else "")
 
 
+def consent_link(app_id: str, merchant_id: str) -> str:
+    """The Install button's target: the consent page."""
+    return f"{CONSOLE_CONSENT_PATH}?{urlencode({'app_id': app_id, 'merchant_id': merchant_id})}"
+
+
 def install_link(app_id: str, merchant_id: str) -> str:
-    """The Install button's target: the merchant signs in and the install starts."""
+    """The consent page's Allow button: the merchant signs in and the install starts."""
     return f"{CONSOLE_INSTALL_PATH}?{urlencode({'app_id': app_id, 'merchant_id': merchant_id})}"
+
+
+def app_label(app: dict[str, Any]) -> str:
+    """How a page names an app: its name, else its app id."""
+    return str(app.get("name") or app["app_id"])
 
 
 def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse:
@@ -236,21 +274,22 @@ def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse
         for app in reversed(apps):  # newest first: the one the workshop registered last
             label = "Install again" if app["app_id"] in active else "Install"
             button = (
-                f'<a class="button" href="{escape(install_link(app["app_id"], merchant_id))}">{label}</a>'
+                f'<a class="button" href="{escape(consent_link(app["app_id"], merchant_id))}">{label}</a>'
                 if merchant_id
                 else ""
             )
             rows.append(
-                f"<tr><td><code>{escape(app['app_id'])}</code><br><span class='note'>client id "
+                f"<tr><td><strong>{escape(app_label(app))}</strong><br><span class='note'>app "
+                f"<code>{escape(app['app_id'])}</code><br>client id "
                 f"<code>{escape(app['client_id'])}</code><br>registered {escape(_when(app['created_at']))}</span>"
                 f"</td><td><code>{escape(app['launch_url'])}</code></td><td>{button}</td></tr>"
             )
         parts.append(
             "<table><thead><tr><th>app</th><th>launch URL</th><th></th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
-            '<p class="note">Install takes the browser to the app\'s launch URL, then to the authorize '
-            "endpoint (the merchant consents) and back to the app's install URL, where the app exchanges "
-            "the code for tokens. Come back here afterwards to see the installation.</p>"
+            '<p class="note">Install shows what the app may read; Allow takes the browser to the app\'s '
+            "launch URL, then to the authorize endpoint and back to the app's install URL, where the app "
+            "exchanges the code for tokens. Come back here afterwards to see the installation.</p>"
         )
 
     parts.append("<h2>3. Installations of this merchant</h2>")
@@ -271,7 +310,8 @@ def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse
                     '<button type="submit" class="secondary">Uninstall</button></form>'
                 )
             rows.append(
-                f"<tr><td><code>{escape(row['installation_id'])}</code></td><td><code>{escape(row['app_id'])}</code>"
+                f'<tr id="{escape(row["installation_id"])}">'
+                f"<td><code>{escape(row['installation_id'])}</code></td><td><code>{escape(row['app_id'])}</code>"
                 f'</td><td class="status-{escape(status)}">{escape(status)}</td>'
                 f"<td>{escape(_when(row['updated_at']))}</td><td>{actions}</td></tr>"
             )
@@ -307,12 +347,39 @@ def sign_in_page(message: str, console_url: str) -> HTMLResponse:
     return _page("Sign in to Buy with Prime", body, 401)
 
 
+def consent_page(sandbox: SandboxState, app_id: str, merchant_id: str | None) -> HTMLResponse:
+    """What the merchant agrees to before an install: the app's name, the store it is for and
+    what it may read. Allow starts the install; Cancel goes back to the console."""
+    try:
+        app = sandbox.app(app_id)
+        merchant = sandbox.merchant(merchant_id)
+    except NotFound as error:
+        return _page("Not found", f"<p>{escape(str(error))}</p>", 404)
+    name = app_label(app)
+    access = "".join(f"<li>{escape(line[:1].upper() + line[1:])}.</li>" for line in APP_ACCESS)
+    body = (
+        f'<p class="lead"><strong>{escape(name)}</strong> asks to be installed for '
+        f"<strong>{escape(merchant['name'])}</strong> (<code>{escape(merchant['merchantId'])}</code>).</p>"
+        f'<p>Once installed, {escape(name)} may:</p><ul class="access">{access}</ul>'
+        f'<p class="note">App <code>{escape(app["app_id"])}</code>, launch URL '
+        f"<code>{escape(app['launch_url'])}</code>. You can remove the app later from the console "
+        "(Uninstall), which revokes its access.</p>"
+        f'<p><a class="button" href="{escape(install_link(app["app_id"], merchant["merchantId"]))}">Allow</a> '
+        f'<a class="button secondary" href="{escape(_console_link(merchant["merchantId"]))}">Cancel</a></p>'
+    )
+    return _page(f"Install {name}?", body)
+
+
 def _outcome_page(title: str, outcome: dict[str, Any], merchant_id: str) -> HTMLResponse:
     ok = bool(outcome.get("ok"))
     answer = str(outcome.get("text") or "")
+    code = outcome.get("status_code")
+    status = f"HTTP {code}" if code is not None else "no answer"
+    error = str(outcome.get("error") or "")
+    said = f"{status}: {error}" if error and error != status else status  # an HTTP error is its status
     body = (
         f"<p>{escape(str(outcome.get('method', '')))} <code>{escape(str(outcome.get('url', '')))}</code>: "
-        f"HTTP {escape(str(outcome.get('status_code', '')))} {escape(str(outcome.get('error') or ''))}</p>"
+        f"{escape(said)}</p>"
         + (_answer(answer) if answer else "")
         + f'<p><a class="button" href="{escape(_console_link(merchant_id))}">Back to the console</a></p>'
     )
@@ -328,8 +395,14 @@ def console_router(console: PartnerConsole) -> APIRouter:
         return RedirectResponse(CONSOLE_PATH, status_code=307)
 
     @router.get(CONSOLE_PATH, response_class=HTMLResponse)
-    async def console_home(merchant_id: str | None = None) -> HTMLResponse:
-        return console_page(console.sandbox, merchant_id)
+    async def console_home(request: Request, merchant_id: str | None = None) -> HTMLResponse:
+        chosen = merchant_id or console.signed_in_merchant(request.cookies.get(CONSOLE_COOKIE))
+        return console_page(console.sandbox, chosen)
+
+    @router.get(CONSOLE_CONSENT_PATH, response_class=HTMLResponse)
+    async def consent(app_id: str, merchant_id: str | None = None) -> HTMLResponse:
+        """The merchant clicked Install: what the app may read, and Allow or Cancel."""
+        return consent_page(console.sandbox, app_id, merchant_id)
 
     @router.get(CONSOLE_INSTALL_PATH, response_model=None)
     async def install(app_id: str, merchant_id: str | None = None) -> Response:

@@ -22,7 +22,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS apps (
     app_id TEXT PRIMARY KEY, client_id TEXT UNIQUE NOT NULL, secret_hash TEXT NOT NULL,
     launch_url TEXT NOT NULL, install_url TEXT NOT NULL, settings_url TEXT NOT NULL,
-    uninstall_url TEXT NOT NULL, created_at REAL NOT NULL
+    uninstall_url TEXT NOT NULL, created_at REAL NOT NULL, name TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS merchants (merchant_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS installations (
@@ -74,6 +74,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(apps)")}
+        if "name" not in columns:  # a state folder from before apps had a name
+            self._db.execute("ALTER TABLE apps ADD COLUMN name TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:

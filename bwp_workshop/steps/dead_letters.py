@@ -1,6 +1,7 @@
 """The event pipeline's dead-letter queue from a notebook or the CLI (notebook 06): a look at
 what it holds with the handler's reason for each message, a wait for the dead letters of one
-send, and the redrive that moves its messages back to the event queue."""
+send, the removal of given dead letters (what can never succeed), and the redrive that moves
+its messages back to the event queue."""
 
 from __future__ import annotations
 
@@ -154,6 +155,51 @@ def wait_for_dead_letters(sent: dict[str, Any], timeout: float = 120.0, settings
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
     return dlq_messages(settings, since=sent.get("sent_at"))
+
+
+def messages(count: int) -> str:
+    """``1 message``, ``2 messages``."""
+    return f"{count} message{'' if count == 1 else 's'}"
+
+
+def discard_dead_letters(
+    message_ids: list[str], settings: Settings | None = None, *, timeout: float = 60.0
+) -> dict[str, Any]:
+    """Delete these messages from the dead-letter queue, and no other: what can never succeed
+    (a malformed event), which a redrive would only bring back. Returns ``{"removed", "not_found"}``.
+
+    The other messages received while looking for them are made visible again at once."""
+    settings = settings or get_settings()
+    sqs = aws.client("sqs", settings)
+    url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
+    wanted = set(message_ids)
+    removed: set[str] = set()
+    seen: set[str] = set()
+    others: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while wanted - removed and time.monotonic() < deadline:
+            response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+            received = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+            if not received:
+                break
+            seen.update(m["MessageId"] for m in received)
+            others += [m["ReceiptHandle"] for m in received if m["MessageId"] not in wanted]
+            ours = [m for m in received if m["MessageId"] in wanted]
+            if ours:
+                entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(ours)]
+                deleted = {
+                    e["Id"] for e in sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Successful", [])
+                }
+                removed.update(m["MessageId"] for n, m in enumerate(ours) if str(n) in deleted)
+    finally:
+        for start in range(0, len(others), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(others[start : start + 10])
+            ]
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+    return {"removed": len(removed), "not_found": sorted(wanted - removed)}
 
 
 #: How a redrive moves messages: SQS's own message move task, or receive, send and delete.

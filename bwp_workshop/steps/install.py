@@ -128,9 +128,10 @@ def browser_install(settings: Settings | None = None) -> dict[str, str]:
     url = console_install_url(settings)
     if settings.is_local:
         steps = (
-            "Open the sandbox console, pick a merchant, click Install next to your app: the browser goes "
-            "through the app's launch URL, the authorize page and back to the app's install URL. "
-            "The console then lists the installation, with Settings and Uninstall."
+            "Open the sandbox console, pick a merchant, click Install next to your app and Allow on the "
+            "consent page: the browser goes through the app's launch URL, the authorize page and the app's "
+            "install URL, and ends on the app's page. The console then lists the installation, with "
+            "Settings and Uninstall."
         )
     else:
         steps = (

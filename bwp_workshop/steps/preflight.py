@@ -161,6 +161,8 @@ def require(checks: list[Check]) -> None:
     blocking = blocking_failures(checks)
     if blocking:
         raise PreflightFailed(
-            "Fix these before you go on: " + "; ".join(f"{check.name}: {check.detail}" for check in blocking) + ".",
+            "Fix these before you go on: "
+            + "; ".join(f"{check.name}: {check.detail.rstrip('.')}" for check in blocking)
+            + ".",
             hint=" ".join(check.hint for check in blocking) + " Then run this notebook again.",
         )

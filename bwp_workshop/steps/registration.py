@@ -50,13 +50,14 @@ def approve_onboarding_locally(settings: Settings | None = None) -> dict[str, st
     from ..sandbox.client import SandboxClient, write_credentials_to_env
 
     request = onboarding_request(settings)
-    urls = list(request.values())[1:]
+    name, *urls = request.values()
     with SandboxClient(settings) as sandbox:
         if settings.client_id and settings.client_secret.get_secret_value():
             for app in sandbox.apps():
                 known = [app.get(key) for key in ("launch_url", "install_url", "settings_url", "uninstall_url")]
                 if app.get("client_id") == settings.client_id and known == urls:
                     return {"client id": settings.client_id, "client secret": "******** (in .env)", "new": "no"}
-        registration = sandbox.register_app(*urls)
+        launch, install, settings_url, uninstall = urls
+        registration = sandbox.register_app(launch, install, settings_url, uninstall, name=name)
     write_credentials_to_env(settings, registration)
     return {"client id": registration.client_id, "client secret": "******** (in .env)", "new": "yes"}

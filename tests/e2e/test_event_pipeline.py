@@ -138,3 +138,37 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         assert redriven.exit_code == 0, redriven.output
         assert "moved 4 messages from the dead-letter queue to the event queue (copy)" in redriven.output
         assert event_pipeline.queue_depths(settings) == {"queue": 4, "dead_letter_queue": 0}
+
+
+def test_running_06_again_leaves_the_dead_letter_queue_as_it_found_it(
+    local_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """06's malformed send, its wait and its removal, three times: each run dead-letters one
+    event and removes that one, so the queue holds what it held before (a leftover that was
+    there first stays), rather than 1, 2, 3 malformed events coming back."""
+    from bwp_workshop import aws
+
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        monkeypatch.setenv("BWP_INSTALLATION_ID", pipeline.installation_id)
+        aws.client("sqs", settings).send_message(QueueUrl=pipeline.dlq_url, MessageBody='{"left": "before"}')
+        with running(pipeline):
+            depths = []
+            for _ in range(3):
+                bad = event_pipeline.send_test_events(1, malformed=1, settings=settings)
+                assert bad["dead_letter_depth"] == 1
+                dead = dead_letters.wait_for_dead_letters(bad, settings=settings)
+                assert len(dead) == 1
+                removed = dead_letters.discard_dead_letters(
+                    [letter["message_id"] for letter in dead], settings=settings
+                )
+                assert removed == {"removed": 1, "not_found": []}
+                depths.append(event_pipeline.queue_depths(settings)["dead_letter_queue"])
+        assert depths == [1, 1, 1]
+        [left] = dead_letters.dlq_messages(settings)
+        assert left["body"] == {"left": "before"}
+
+
+def test_a_count_of_messages_reads_right() -> None:
+    assert [dead_letters.messages(n) for n in (0, 1, 2)] == ["0 messages", "1 message", "2 messages"]

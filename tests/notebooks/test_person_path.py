@@ -43,6 +43,7 @@ def test_notebooks_run_again_give_right_answers(story: dict[str, Any]) -> None:
         # Counts are of this run's events: every one stored once, one dead letter from this send.
         assert records["06"]["all_stored"] and records["06"]["stored"] == records["06"]["sent"] > 0
         assert records["06"]["dead_lettered"] == 1
+        assert records["06"]["dlq_as_found"]  # the malformed event of the run before is not back
         assert records["07"]["records"] >= records["06"]["sent"] and records["07"]["order_queried"]
 
 
@@ -110,3 +111,47 @@ def test_the_aws_target_without_credentials_says_how_to_sign_in(
     assert len(errors) == 1 and errors[0]["ename"] == "PreflightFailed"
     traceback = "\n".join(errors[0]["traceback"])
     assert "aws sso login" in traceback and "Traceback" not in traceback and "AssertionError" not in traceback
+
+
+def test_00_on_aws_without_credentials_shows_the_sign_in_steps_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person runs every cell of 00 in turn (Shift+Enter goes on after an error) on the aws
+    target with no credentials: the preflight says how to sign in; the bootstrap cell, failing
+    for the same reason, says so in one line; the facts cell shows nothing."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from bwp_workshop.notebook.cell_errors import SAID_ABOVE
+    from bwp_workshop.notebook.runner import KERNEL_NAME
+    from tests.conftest import REPO_ROOT
+
+    for name, value in {
+        **environment(tmp_path),
+        "BWP_TARGET": "aws",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    notebook = nbformat.read(REPO_ROOT / "notebooks" / "00-prerequisites.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        kernel_name=KERNEL_NAME,
+        allow_errors=True,
+        timeout=300,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    errors = [
+        (cell, output)
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+    shown = ["\n".join(output.traceback) for _, output in errors]
+    assert [output.ename for _, output in errors] == ["PreflightFailed", "CredentialsError"], shown
+    assert "aws sso login" in shown[0] and "target.." not in shown[0]
+    assert shown[1] == f"CredentialsError: No AWS credentials found for the aws target.\n  What to do: {SAID_ABOVE}"
+    [facts] = [cell for cell in notebook.cells if "workshop-record" in cell.metadata.get("tags", [])]
+    assert facts.outputs == []

@@ -8,8 +8,10 @@ from click.testing import CliRunner
 
 from bwp_workshop.cli import main
 from bwp_workshop.errors import WorkshopError
-from bwp_workshop.notebook.runner import discover, run_notebooks
+from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP
+from bwp_workshop.notebook.runner import _stop_kernel, discover, run_notebooks
 from bwp_workshop.settings import get_settings
+from tests.conftest import REPO_ROOT
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -44,7 +46,10 @@ def test_discover_orders_numbered_notebooks_and_filters(project: Path) -> None:
 
 
 def test_a_failure_names_the_notebook_and_cell_and_stops_the_run(project: Path) -> None:
+    working = {path: path.read_bytes() for path in (project / "notebooks").iterdir()}
     results = run_notebooks(get_settings(), target="local", output_dir=project / "out")
+    # The executed copies are written under out/; the working files are never written.
+    assert {path: path.read_bytes() for path in (project / "notebooks").iterdir()} == working
     assert [(r.name, r.status) for r in results] == [
         ("00-first", "passed"),
         ("10-second", "failed"),
@@ -78,11 +83,15 @@ def test_a_kernel_started_ahead_has_the_first_imports_done_and_a_clean_namespace
     try:
         client.start_channels()
         client.wait_for_ready(timeout=60)
-        code = "import sys; print(sorted(m for m in ('pandas', 'boto3') if m in sys.modules), 'pandas' in dir())"
+        code = (
+            "import sys; print(sorted(m for m in ('pandas', 'boto3') if m in sys.modules), 'pandas' in dir(), "
+            "get_ipython().custom_exceptions)"
+        )
         printed = _Collect()
         reply = client.execute_interactive(code, timeout=60, output_hook=printed)
         assert reply["content"]["status"] == "ok"
-        assert printed.text.strip() == "['boto3', 'pandas'] False"
+        # and the environment's extension too: errors show as cell_errors says
+        assert printed.text.strip() == "['boto3', 'pandas'] False (<class 'Exception'>,)"
     finally:
         client.stop_channels()
         _stop_kernel(manager)
@@ -97,3 +106,92 @@ class _Collect:
     def __call__(self, message: dict) -> None:
         if message["msg_type"] == "stream":
             self.text += message["content"]["text"]
+
+
+def test_a_restarted_kernel_names_the_cell_to_run(project: Path) -> None:
+    """JupyterLab's kernel after Kernel > Restart: nothing of 06 has run, and the queue-depth
+    cell is run. The environment's kernel configuration loaded the handler at start, so the
+    error is one line naming the cell that sets ``pipeline``."""
+    import os
+
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.manager import KernelManager
+
+    from bwp_workshop.notebook.runner import KERNEL_NAME
+
+    notebook = REPO_ROOT / "notebooks" / "06-test-events.ipynb"
+    manager = KernelManager(kernel_name=KERNEL_NAME)
+    manager.start_kernel(cwd=str(notebook.parent), env={**os.environ, "JPY_SESSION_NAME": str(notebook)})
+    client = BlockingKernelClient()
+    client.load_connection_info(manager.get_connection_info())
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        errors: list[dict] = []
+        reply = client.execute_interactive(
+            "depths = pipeline.queue_depths(settings)\ntable(depths)",
+            timeout=60,
+            output_hook=lambda message: errors.append(message["content"]) if message["msg_type"] == "error" else None,
+        )
+        assert reply["content"]["status"] == "error"
+        [error] = errors
+        assert error["ename"] == "NameError"
+        assert error["traceback"] == [
+            "NameError: 'pipeline' is set by code cell 3 of this notebook (the one starting "
+            "`from bwp_workshop.steps import dead_letters, pipeline`), which has not run in this kernel since it "
+            f"started: {RUN_FROM_THE_TOP}."
+        ]
+    finally:
+        client.stop_channels()
+        _stop_kernel(manager)
+
+
+def test_a_local_aws_that_does_not_answer_is_named_in_one_line_on_every_cell(project: Path) -> None:
+    """The local AWS killed mid-notebook: each later cell that calls it shows one line naming
+    it and what to run, in a kernel as JupyterLab starts it."""
+    import os
+
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.manager import KernelManager
+
+    from bwp_workshop.notebook.runner import KERNEL_NAME
+    from bwp_workshop.testing.environment import free_port
+
+    port = free_port()  # nothing listens there: the local AWS is down
+    manager = KernelManager(kernel_name=KERNEL_NAME)
+    manager.start_kernel(cwd=str(project), env={**os.environ, "BWP_TARGET": "local", "BWP_LOCAL_MOTO_PORT": str(port)})
+    client = BlockingKernelClient()
+    client.load_connection_info(manager.get_connection_info())
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive("from bwp_workshop import aws\nfrom bwp_workshop.settings import get_settings")
+        cells = (
+            "aws.client('sqs', get_settings()).list_queues()",
+            "aws.client('dynamodb', get_settings()).list_tables()",
+        )
+        for cell in cells:
+            errors = _Errors()
+            reply = client.execute_interactive(cell, timeout=120, output_hook=errors)
+            assert reply["content"]["status"] == "error"
+            [error] = errors.shown
+            assert error["ename"] == "EndpointConnectionError"
+            [line] = error["traceback"]
+            assert line.startswith(
+                f"EndpointConnectionError: the local AWS (moto server) does not answer at http://localhost:{port} "
+            ), line
+            assert "`bwp-workshop local up`" in line, line
+    finally:
+        client.stop_channels()
+        _stop_kernel(manager)
+
+
+class _Errors:
+    """An output hook that keeps the errors the kernel showed."""
+
+    def __init__(self) -> None:
+        self.shown: list[dict] = []
+
+    def __call__(self, message: dict) -> None:
+        if message["msg_type"] == "error":
+            self.shown.append(message["content"])

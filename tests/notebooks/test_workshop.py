@@ -64,7 +64,7 @@ def test_the_notebooks_recorded_a_working_integration(story: dict[str, Any]) -> 
     assert records["04"]["installations"] >= 1 and records["04"]["refreshed"]
     assert records["05"]["subscriptions"] == 8
     assert records["06"]["all_stored"] and records["06"]["stored"] == records["06"]["sent"] > 0
-    assert records["06"]["dead_lettered"] == 1
+    assert records["06"]["dead_lettered"] == 1 and records["06"]["dlq_as_found"]
     assert records["07"]["records"] >= records["06"]["sent"] and records["07"]["order_queried"]
     assert records["99"]["nothing_left"]
 

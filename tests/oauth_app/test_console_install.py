@@ -66,7 +66,12 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
         signed_in = browser.get("/console", params={"merchant_id": "merchant-02"})
         install = next(link for link in links(signed_in.text) if registration.app_id in link)
 
-        installed = browser.get(install)
+        consent = browser.get(install)  # Install asks first: the app and what it may read
+        assert consent.status_code == 200 and "asks to be installed for" in consent.text
+        assert sandbox_server.client.installations(merchant_id="merchant-02") == []
+        allow = next(link for link in links(consent.text) if link.startswith("/_sandbox/console/install"))
+
+        installed = browser.get(allow)
         assert installed.status_code == 200, installed.text
         assert "is installed" in installed.text
         went = [str(response.url).split("?")[0] for response in installed.history]
@@ -74,17 +79,25 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
             f"{sandbox_server.url}/_sandbox/console/install",
             f"{app_url}/launch",
             f"{sandbox_server.url}/marketplace/authorize",
+            f"{app_url}/install",
         ]
-        assert str(installed.url).startswith(f"{app_url}/install?code=")
+        assert installed.history[-1].status_code == 303
+        assert str(installed.url) == f"{app_url}/installed"  # the address bar: no code, state or token
 
         [installation] = sandbox_server.client.installations(merchant_id="merchant-02")
         iid = installation["installation_id"]
         assert installation["status"] == "installed"
+        assert iid in installed.text
         stored = TokenStore(table).latest(iid)
         assert stored is not None and stored.refresh_token
 
-        back = browser.get("/console", params={"merchant_id": "merchant-02"}).text
-        assert iid in back and 'class="status-installed"' in back
+        to_console, to_settings = links(installed.text)
+        assert to_console == f"{sandbox_server.url}/" and to_settings == f"{sandbox_server.url}/#{iid}"
+        back = browser.get(to_console)  # the merchant who installed, signed in
+        assert back.headers["cache-control"] == "no-store"
+        assert '<option value="merchant-02" selected>' in back.text
+        assert f'<tr id="{iid}">' in back.text and 'class="status-installed"' in back.text
+        back = back.text
         settings_action, uninstall_action = forms(back)
         assert settings_action == f"/console/installations/{iid}/settings"
 
@@ -105,3 +118,18 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
         again = browser.post(uninstall_action)
         assert again.status_code == 409 and "already uninstalled" in again.text
     assert sandbox_server.client.installations(merchant_id="merchant-01") == []
+
+
+def test_settings_the_app_refuses_say_its_status_once(app: Any, sandbox_server: SandboxHandle) -> None:
+    """After a local restart the app's token table has lost an installation the console still
+    lists: the console's Settings shows the app's refusal, its HTTP status said once."""
+    registration, table, app_url = app
+    outcome = sandbox_server.client.install("merchant-02", app_id=registration.app_id)
+    assert outcome.ok, outcome
+    for item in all_items(table):  # what a restarted local AWS keeps of the token table
+        table.delete_item(Key={key["AttributeName"]: item[key["AttributeName"]] for key in table.key_schema})
+    with httpx.Client(base_url=sandbox_server.url, trust_env=False, timeout=30) as browser:
+        refused = browser.post(f"/console/installations/{outcome.installation_id}/settings")
+    assert refused.status_code == 502
+    assert f"GET <code>{app_url}/settings</code>: HTTP 404</p>" in refused.text, refused.text
+    assert "HTTP 404 HTTP 404" not in refused.text and "not_installed" in refused.text

@@ -116,7 +116,7 @@ def test_install_settings_uninstall_across_two_app_processes(
     assert all_items(deployment.table) == []
 
     logs = deployment.log_text()
-    assert "GET /launch 302" in logs and "GET /install 200" in logs and "POST /uninstall 200" in logs
+    assert "GET /launch 302" in logs and "GET /install 303" in logs and "POST /uninstall 200" in logs
     for secret in (stored.access_token, stored.refresh_token, deployment.registration.client_secret.get_secret_value()):
         assert secret not in logs
     assert "code=" not in logs and "verification-token=" not in logs

@@ -4,6 +4,7 @@ reason, a failing token endpoint or table; nothing stored and nothing secret log
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bwp_workshop.names import TOKEN_PK, TOKEN_TTL_ATTRIBUTE
-from oauth_app.api.routes.oauth import STATE_COOKIE
+from oauth_app.api.routes.oauth import INSTALLED_COOKIE, STATE_COOKIE
 from oauth_app.app import create_app
 
 from .checks import FailingTable, assert_nothing_secret_logged, state_items, token_items
@@ -47,11 +48,21 @@ def test_install_stores_the_token_pair_and_shows_no_token(
     url = install_url(query)
     token = sign(url, installation_id="inst-42")
     started = time.time()
-    response = client.get(f"{url}&verification-token={token}")
+    answer = client.get(f"{url}&verification-token={token}", follow_redirects=False)
+    # 303 to a clean URL: the address bar keeps no code, state or token, and a reload sends none
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/installed"
+    response = client.get(answer.headers["location"])
     assert response.status_code == 200, response.text
     assert "is installed" in response.text and "inst-42" in response.text
     assert "access-token" not in response.text and "refresh-token" not in response.text
-    assert response.headers["content-security-policy"]
+    assert response.headers["content-security-policy"] and response.headers["cache-control"] == "no-store"
+    # back to the console (the origin of the authorize endpoint) and to the installation's row
+    # there, where the settings open
+    assert re.findall(r'href="([^"]+)"', response.text) == [
+        "https://bwp.example.test/",
+        "https://bwp.example.test/#inst-42",
+    ]
     (form,) = token_endpoint.requests
     assert form == {
         "grant_type": "authorization_code",
@@ -76,8 +87,23 @@ def test_install_stores_the_token_pair_and_shows_no_token(
         pending["code_verifier"],
         token,
         params["state"],
-        logged=["installed inst-42 (token valid until", "GET /install 200"],
+        logged=["installed inst-42 (token valid until", "GET /install 303", "GET /installed 200"],
     )
+
+
+def test_the_installed_page_shows_only_what_this_browser_installed(client: TestClient, table: Any) -> None:
+    nothing = client.get("/installed", headers={"accept": "text/html"})
+    assert nothing.status_code == 404 and "install it from the Buy with Prime console" in nothing.text
+    client.cookies.set(INSTALLED_COOKIE, "inst-forged.0123abcd", path="/installed")
+    forged = client.get("/installed")
+    assert forged.status_code == 404 and "inst-forged" not in forged.text
+    client.cookies.clear()
+    params = launch(client)
+    url = install_url({"state": params["state"], "code": "c0de-page"})
+    client.get(f"{url}&verification-token={sign(url, installation_id='inst-7')}")
+    again = client.get("/installed")  # a reload of the end page shows it again, with nothing sent twice
+    assert again.status_code == 200 and "inst-7" in again.text
+    assert len(token_items(table)) == 1
 
 
 def test_install_accepts_the_token_as_a_header(client: TestClient, table: Any) -> None:

@@ -118,9 +118,9 @@ def test_the_app_installs_with_only_its_task_definition(
             removed = sandbox_server.client.uninstall(outcome.installation_id)
             assert removed.ok, removed
             assert TokenStore(table).latest(outcome.installation_id) is None
-    assert {path for path, _ in proxy.served} >= {"/launch", "/install", "/uninstall"}
+    assert {path for path, _ in proxy.served} >= {"/launch", "/install", "/installed", "/uninstall"}
     text = log.read_text()
-    assert "GET /install 200" in text
+    assert "GET /install 303" in text and "GET /installed 200" in text
     assert registration.client_secret.get_secret_value() not in text and stored.access_token not in text
 
     # Every call the app made is one the task role allows (its grants, resolved to these ARNs).

@@ -6,8 +6,13 @@
 * ``GET /install`` (the install URL, the OAuth redirect URI): checks the callback's state and
   code, the verification token, the state (known, unexpired, bound to this browser when it
   carries the state cookie, used once), exchanges the code with the verifier and stores the
-  token pair. (The installation's business product is recorded when it subscribes to events:
-  a subscription's ``targetId`` names it; see ``bwp_workshop.steps.subscriptions``.)
+  token pair (the installation's business product is recorded when it subscribes to events: a
+  subscription's ``targetId`` names it; see ``bwp_workshop.steps.subscriptions``); then a
+  303 to ``/installed``, so the address bar keeps no code, state or verification token and a
+  reload does not send the used code again.
+* ``GET /installed``: the page the merchant ends on, with links back to the Buy with Prime
+  console and to the app's settings there; it shows the installation this browser just
+  installed (a short-lived cookie, an HMAC under the state-cookie key), nothing otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,10 +30,14 @@ from bwp_workshop.core.tokens import TokenEndpointError
 
 from ... import log, pages
 from ...errors import Refusal, redact, table_unavailable
+from ...services import Services
 from ...state import STATE_PATTERN, PendingStoreError
 from ..deps import CredentialsRequired, ServicesDep, VerifiedDep
 
 STATE_COOKIE = "bwp_oauth_state"
+#: The page an install ends on, and the cookie that tells it which installation.
+INSTALLED_PATH = "/installed"
+INSTALLED_COOKIE = "bwp_installed"
 #: Longest authorization code accepted.
 MAX_CODE = 2048
 
@@ -98,13 +107,13 @@ def callback(
     return Callback(code=code, state=state)
 
 
-@router.get("/install", response_class=HTMLResponse, summary="Install URL (OAuth redirect URI)")
+@router.get("/install", summary="Install URL (OAuth redirect URI)", status_code=303)
 def install(
     request: Request,
     sent: Annotated[Callback, Depends(callback)],
     checked: VerifiedDep,
     services: ServicesDep,
-) -> HTMLResponse:
+) -> Response:
     cookie = request.cookies.get(STATE_COOKIE)
     if cookie is not None and not hmac.compare_digest(cookie, services.cookie_value(sent.state)):
         raise Refusal(
@@ -130,6 +139,39 @@ def install(
     except TokenStoreError as exc:
         raise table_unavailable(str(exc)) from None
     log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
-    response = HTMLResponse(pages.installed(stored.installation_id))
+    response = RedirectResponse(INSTALLED_PATH, status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/install")
+    response.set_cookie(
+        INSTALLED_COOKIE,
+        _installed_cookie(services, stored.installation_id),
+        max_age=services.config.state_ttl_seconds,
+        path=INSTALLED_PATH,
+        secure=services.secure_cookie,
+        httponly=True,
+        samesite="lax",
+    )
     return response
+
+
+def _installed_cookie(services: Services, installation_id: str) -> str:
+    return f"{installation_id}.{services.cookie_value(f'installed:{installation_id}')}"
+
+
+def console_url(authorize_url: str) -> str:
+    """Buy with Prime's console: the origin of its authorize endpoint (the sandbox's console on
+    the local target)."""
+    parts = urlsplit(authorize_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+@router.get(INSTALLED_PATH, response_class=HTMLResponse, summary="The page an install ends on")
+def installed(request: Request, services: ServicesDep) -> HTMLResponse:
+    cookie = request.cookies.get(INSTALLED_COOKIE) or ""
+    installation_id = cookie.rpartition(".")[0]
+    if not installation_id or not hmac.compare_digest(cookie, _installed_cookie(services, installation_id)):
+        raise Refusal(
+            404,
+            "nothing_installed",
+            "this browser has not installed the app lately: install it from the Buy with Prime console",
+        )
+    return HTMLResponse(pages.installed(installation_id, console_url(services.config.authorize_url)))
