@@ -63,6 +63,8 @@ OUT_FUNCTION_NAME = "FunctionName"
 OUT_RULE_NAME = "RuleName"
 OUT_EVENT_BUS_ARN = "EventBusArn"
 OUT_HANDLER_LOG_GROUP = "HandlerLogGroupName"
+#: The role that may move dead letters back to the event queue (the only sender besides the rule).
+OUT_REDRIVE_ROLE_ARN = "RedriveRoleArn"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.

@@ -64,6 +64,86 @@ def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
         )
 
 
+def _deny_senders(synthesized: Synthesized, queue_prefix: str) -> dict:
+    """The statement of the queue's policy that denies senders, for the queue whose logical id
+    starts with ``queue_prefix``."""
+    for policy in resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values():
+        (queue,) = policy["Properties"]["Queues"]
+        if queue["Ref"].startswith(queue_prefix):
+            (statement,) = [
+                s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "OnlyTheRuleSends"
+            ]
+            return dict(statement)
+    raise AssertionError(f"no policy for {queue_prefix}")
+
+
+def _logical_id(value: dict | list) -> str:
+    """The logical id a reference (or a list of one reference) names."""
+    if isinstance(value, list):
+        (value,) = value
+    return str(value.get("Ref") or value["Fn::GetAtt"][0])
+
+
+def _logical_ids(value: dict | list) -> list[str]:
+    return [_logical_id(item) for item in (value if isinstance(value, list) else [value])]
+
+
+def test_only_the_rule_and_the_redrive_role_send_to_the_event_queue(synthesized: Synthesized) -> None:
+    """Any other principal is denied, whatever its identity policy allows: a message that did
+    not come through the rule cannot reach the handler (a missing aws:SourceArn, as on a
+    caller's own SendMessage, makes ArnNotEquals true)."""
+    deny = _deny_senders(synthesized, "Queue")
+    assert (deny["Sid"], deny["Effect"], deny["Principal"], deny["Action"]) == (
+        "OnlyTheRuleSends",
+        "Deny",
+        {"AWS": "*"},
+        "sqs:SendMessage",
+    )
+    (condition,) = deny["Condition"].values()
+    assert list(deny["Condition"]) == ["ArnNotEquals"]
+    assert _logical_ids(condition["aws:SourceArn"]) == [_rule_id(synthesized)]
+    assert _logical_id(condition["aws:PrincipalArn"]).startswith("RedriveRole")
+    assert _logical_id(deny["Resource"]).startswith("Queue")
+    # The rule's own Allow stays: EventBridge sends for the rule.
+    allows = [
+        s
+        for p in resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert {json.dumps(s["Principal"]) for s in allows} == {'{"Service": "events.amazonaws.com"}'}
+
+
+def test_only_the_rule_and_the_handler_send_to_the_dead_letter_queue(synthesized: Synthesized) -> None:
+    """The rule (events it could not deliver) and the handler (a record that can never
+    succeed); the queue's redrive after maxReceiveCount is SQS's own move, not a SendMessage."""
+    deny = _deny_senders(synthesized, "DeadLetterQueue")
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", {"AWS": "*"}, "sqs:SendMessage")
+    condition = deny["Condition"]["ArnNotEquals"]
+    assert _logical_ids(condition["aws:SourceArn"]) == [_rule_id(synthesized)]
+    assert _logical_id(condition["aws:PrincipalArn"]).startswith("HandlerRole")
+    assert _logical_id(deny["Resource"]).startswith("DeadLetterQueue")
+
+
+def test_the_redrive_role_moves_dead_letters_back_and_nothing_else(synthesized: Synthesized) -> None:
+    statements = policy_actions(synthesized, names.EVENT_STACK, "RedriveRole")
+    by_queue: dict[str, set[str]] = {}
+    for actions, resource in statements:
+        by_queue.setdefault("DeadLetterQueue" if "DeadLetterQueue" in resource else resource, set()).update(actions)
+    queue = next(key for key in by_queue if key != "DeadLetterQueue")
+    assert "Queue" in queue
+    assert by_queue[queue] == {"sqs:SendMessage", "sqs:GetQueueAttributes"}
+    assert "sqs:StartMessageMoveTask" in by_queue["DeadLetterQueue"]
+    assert "sqs:SendMessage" not in by_queue["DeadLetterQueue"]
+    outputs = synthesized.raw[names.EVENT_STACK]["Outputs"]
+    assert _logical_id(outputs[names.OUT_REDRIVE_ROLE_ARN]["Value"]).startswith("RedriveRole")
+
+
+def _rule_id(synthesized: Synthesized) -> str:
+    (rule_id,) = resources(synthesized, names.EVENT_STACK, "AWS::Events::Rule")
+    return str(rule_id)
+
+
 def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -> None:
     function = only(synthesized, names.EVENT_STACK, "AWS::Lambda::Function")["Properties"]
     assert function["Runtime"] == "python3.12"
