@@ -46,6 +46,11 @@ def partner_source_name(name: str) -> str:
     return f"{PARTNER_SOURCE_PREFIX}/{name}"
 
 
+def bus_name(event_bus_arn: str) -> str:
+    """The name in an event bus ARN; a partner bus is named after its one event source."""
+    return event_bus_arn.split(":event-bus/", 1)[-1]
+
+
 # --- CloudFormation output keys ----------------------------------------------------------
 OUT_ALB_DNS_NAME = "AlbDnsName"
 OUT_APP_BASE_URL = "AppBaseUrl"
@@ -100,6 +105,9 @@ ENV_BUSINESS_PRODUCT_TABLE = "BUSINESS_PRODUCT_TABLE_NAME"
 #: The event handler sends a record that can never succeed (not a Buy with Prime event, no
 #: tenant) to this queue itself, on its first receive, instead of letting it be retried.
 ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+#: The one partner event source the event handler accepts (``aws.partner/buywithprime/<name>``,
+#: the source of the partner bus EventStack reads); any other source is dead-lettered.
+ENV_EVENT_SOURCE = "BWP_EVENT_SOURCE"
 ENV_APP_BASE_URL = "APP_BASE_URL"
 ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
 #: The OAuth container gets the client credentials injected from the secret under these names.

@@ -163,23 +163,36 @@ def load_body(body: str | bytes | dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def check_source(source: str | None, expected: str | None) -> str:
+    """``source`` when it is ``expected`` exactly (the subscribed partner source), or, with no
+    ``expected``, any ``aws.partner/buywithprime/<name>``; else :class:`MalformedEvent`. A
+    look-alike such as ``aws.partner/buywithprime-evil/x`` is never a Buy with Prime source."""
+    shown = repr(str(source)[:80])
+    if expected is not None:
+        if source != expected:
+            raise MalformedEvent(f"not a Buy with Prime event (source {shown} is not the subscribed {expected!r})")
+        return source
+    name = source.removeprefix(PARTNER_SOURCE_PREFIX + "/") if source else ""
+    if source is None or name == source or not name:
+        raise MalformedEvent(f"not a Buy with Prime event (source {shown} is not {PARTNER_SOURCE_PREFIX}/<name>)")
+    return source
+
+
 def parse_event(
     body: str | bytes | dict[str, Any],
     *,
-    source_prefix: str = PARTNER_SOURCE_PREFIX,
+    source: str | None = None,
     require_installation: bool = False,
 ) -> BwpEvent:
     """The event in an SQS message body (an EventBridge envelope), or :class:`MalformedEvent`.
 
-    Most events carry no installation id (their tenant is the ``businessProduct`` of their
-    resources); with ``require_installation`` an event without ``contextKeys.installationId``
-    is malformed."""
+    ``source``: the one partner source accepted (the event handler's ``BWP_EVENT_SOURCE``);
+    None accepts any Buy with Prime partner source (see :func:`check_source`). Most events
+    carry no installation id (their tenant is the ``businessProduct`` of their resources);
+    with ``require_installation`` an event without ``contextKeys.installationId`` is
+    malformed."""
     envelope = load_body(body)
-    source = _text(envelope.get("source"))
-    if source is None or not source.startswith(source_prefix):
-        raise MalformedEvent(
-            f"not a Buy with Prime event (source {str(source)[:80]!r} does not start with {source_prefix!r})"
-        )
+    accepted = check_source(_text(envelope.get("source")), source)
     envelope_id = _text(envelope.get("id"))
     if envelope_id is None:
         raise MalformedEvent("the EventBridge envelope has no id")
@@ -215,7 +228,7 @@ def parse_event(
         envelope_id=envelope_id,
         event_type=event_type,
         event_time=event_time,
-        source=source,
+        source=accepted,
         installation_id=installation_id,
         shape=shape,
         resources=resources,

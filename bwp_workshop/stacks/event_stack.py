@@ -56,8 +56,8 @@ def retry_window_seconds(lambda_timeout: int, max_receive_count: int) -> int:
 
 
 class EventStack(cdk.Stack):
-    """Data table; the partner event bus (imported by ARN); a rule matching Buy with Prime
-    events only, into a queue with a dead-letter queue; the Lambda consuming the queue with
+    """Data table; the partner event bus (imported by ARN); a rule matching the subscribed
+    partner source ``event_source`` exactly, into a queue with a dead-letter queue; the Lambda consuming the queue with
     partial batch failures; an alarm when the dead-letter queue holds messages."""
 
     def __init__(
@@ -66,6 +66,7 @@ class EventStack(cdk.Stack):
         id_: str,
         *,
         event_bus_arn: str,
+        event_source: str,
         token_table: dynamodb.ITable,
         business_product_table: dynamodb.ITable,
         asset_dir: Path,
@@ -132,6 +133,7 @@ class EventStack(cdk.Stack):
                 token_table=token_table.table_name,
                 business_product_table=business_product_table.table_name,
                 dead_letter_queue_url=self.dead_letter_queue.queue_url,
+                event_source=event_source,
             ),
             description="Records Buy with Prime events from the event queue",
         )
@@ -158,8 +160,8 @@ class EventStack(cdk.Stack):
             self,
             "BuyWithPrimeEvents",
             event_bus=self.event_bus,
-            description="Buy with Prime events only",
-            event_pattern=events.EventPattern(source=events.Match.prefix(names.PARTNER_SOURCE_PREFIX)),
+            description="Buy with Prime events of the subscribed partner source only",
+            event_pattern=events.EventPattern(source=[event_source]),
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
 

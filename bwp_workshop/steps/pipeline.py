@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import aws, names
+from .. import aws, environments, names
 from ..core.data_record import plain
 from ..errors import ConfigurationError, WorkshopError
 from ..outputs import stack_output
@@ -183,8 +183,11 @@ def queue_depths(settings: Settings | None = None) -> dict[str, int]:
     return depths
 
 
-def catalog_event(installation_id: str, *, business_product_id: str = "unknown", sku: str = "test-sku") -> dict:
-    """A BUYABILITY_CHANGED event in the 2024-11-01 shape, as the partner bus delivers it."""
+def catalog_event(
+    installation_id: str, *, source: str, business_product_id: str = "unknown", sku: str = "test-sku"
+) -> dict:
+    """A BUYABILITY_CHANGED event in the 2024-11-01 shape, as the partner bus ``source``
+    delivers it."""
     event_id = str(uuid.uuid4())
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     resources = [f"businessProduct/{business_product_id}/items/{sku}"]
@@ -192,7 +195,7 @@ def catalog_event(installation_id: str, *, business_product_id: str = "unknown",
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "BUYABILITY_CHANGED",
-        "source": names.partner_source_name("workshop-test"),
+        "source": source,
         "account": "000000000000",
         "time": now,
         "region": "us-east-1",
@@ -270,7 +273,8 @@ def send_test_events(
             "No installation to send test events for.",
             hint="Set BWP_INSTALLATION_ID (the id an install gave you) or pass installation_id=...",
         )
-    events = [catalog_event(installation_id) for _ in range(count)]
+    source = environments.deployed_event_source(settings)
+    events = [catalog_event(installation_id, source=source) for _ in range(count)]
     bodies = [json.dumps(event) for event in events]
     bodies += bodies[:duplicates]
     bodies += [json.dumps({"test": "not a Buy with Prime event", "n": i}) for i in range(malformed)]

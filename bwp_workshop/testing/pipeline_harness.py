@@ -109,7 +109,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     events.put_rule(
         Name=rule,
         EventBusName=source_name,
-        EventPattern=json.dumps({"source": [{"prefix": names.PARTNER_SOURCE_PREFIX}]}),
+        EventPattern=json.dumps({"source": [source_name]}),  # as EventStack's rule: the source exactly
     )
     events.put_targets(
         Rule=rule,

@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from handler_config import Config
 
 from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
 from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
@@ -29,15 +29,8 @@ from bwp_workshop.core.token_store import StoredToken, TokenStore, TokenStoreErr
 from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
 from bwp_workshop.names import (
     DATA_PK,
-    ENV_API_VERSION,
     ENV_BUSINESS_PRODUCT_TABLE,
-    ENV_CLIENT_SECRET_NAME,
-    ENV_DATA_TABLE,
-    ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_GRAPHQL_URL,
     ENV_POWERTOOLS_SERVICE,
-    ENV_TOKEN_TABLE,
-    ENV_TOKEN_URL,
     EVENT_HANDLER_SERVICE,
     FAILURE_REASON_ATTRIBUTE,
 )
@@ -68,41 +61,6 @@ class RecordFailed(Exception):
 
 def _kind(transient: bool) -> str:
     return TRANSIENT if transient else PERMANENT
-
-
-@dataclass(frozen=True)
-class Config:
-    data_table: str
-    token_table: str
-    client_secret_name: str
-    token_url: str
-    graphql_url: str
-    api_version: str = ""
-    #: Empty: only events with ``contextKeys.installationId`` can be tied to a tenant.
-    business_product_table: str = ""
-    #: Empty: a permanent failure is left to the queue's redrive policy (after its receives).
-    dead_letter_queue_url: str = ""
-
-    @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
-        env = os.environ if environ is None else environ
-        required = {
-            ENV_DATA_TABLE: "data_table",
-            ENV_TOKEN_TABLE: "token_table",
-            ENV_CLIENT_SECRET_NAME: "client_secret_name",
-            ENV_TOKEN_URL: "token_url",
-            ENV_GRAPHQL_URL: "graphql_url",
-        }
-        missing = [name for name in required if not env.get(name)]
-        if missing:
-            raise RuntimeError(f"the event handler is not configured: set {', '.join(missing)}")
-        values = {field: env[name] for name, field in required.items()}
-        return cls(
-            **values,
-            api_version=env.get(ENV_API_VERSION, ""),
-            business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
-            dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
-        )
 
 
 class EventProcessor:
@@ -239,7 +197,7 @@ class Batch:
     def event(self, message_id: str, body: str) -> BwpEvent:
         def parse() -> BwpEvent:
             try:
-                return parse_event(body)
+                return parse_event(body, source=self.processor.config.event_source)
             except MalformedEvent as exc:
                 raise RecordFailed(f"malformed event: {exc.reason}", PERMANENT) from None
 

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 
 from bwp_workshop.names import DATA_PK
+from tests.events import SOURCE
 
 CLIENT_ID = "client-test"
 CLIENT_SECRET = "client-secret-value-0123456789"
 BP = "bp-0001"
-SOURCE = "aws.partner/buywithprime/test-events"
 
 
 class FakeBwp:

@@ -111,6 +111,30 @@ def test_what_can_never_succeed_is_dead_lettered_on_its_first_receive(
     assert expected in reason
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["aws.partner/buywithprime-evil/x", "aws.partner/buywithprimeZZZ", "aws.partner/buywithprime/another-partner"],
+)
+def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_receive(
+    handler_module: Any,
+    make_app: Any,
+    tables: dict[str, Any],
+    event_queues: dict[str, str],
+    local_settings: Settings,
+    source: str,
+) -> None:
+    """The review's look-alike sources: well formed, naming a real tenant, never stored."""
+    app = make_app()
+    app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
+    app.sqs = aws.client("sqs", local_settings)
+    body = sample("order_confirmed_2024_11_01.json").replace(samples.SOURCE, source)
+    assert invoke(handler_module, app, body, receive_count=1) == {"batchItemFailures": []}
+    assert not stored(tables) and app.dead_lettered == 1
+    (message,) = app.sqs.receive_message(QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"])["Messages"]
+    reason = message["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]
+    assert f"not a Buy with Prime event (source {source!r} is not the subscribed {samples.SOURCE!r})" in reason
+
+
 def test_without_a_dead_letter_queue_a_poison_record_is_reported_failed(
     handler_module: Any, app: Any, tables: dict[str, Any]
 ) -> None:

@@ -292,8 +292,11 @@ def test_the_handler_reads_its_configuration_from_the_environment(
         "BWP_GRAPHQL_URL": "http://x/graphql",
         "BWP_API_VERSION": "2024-11-01",
     }
-    config = handler_module.Config.from_environment(env)
+    with pytest.raises(RuntimeError, match="BWP_EVENT_SOURCE"):  # no source: it would accept none
+        handler_module.Config.from_environment(env)
+    config = handler_module.Config.from_environment({**env, "BWP_EVENT_SOURCE": "aws.partner/buywithprime/x"})
     assert (config.data_table, config.api_version) == ("d", "2024-11-01")
+    assert config.event_source == "aws.partner/buywithprime/x"
 
 
 def test_the_batch_cache_computes_once_per_key_and_remembers_a_failure(handler_module: Any) -> None:

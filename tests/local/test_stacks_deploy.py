@@ -100,7 +100,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
 
     events = aws.client("events", settings)
     rule = events.describe_rule(Name=event["RuleName"], EventBusName=SOURCE)
-    assert json.loads(rule["EventPattern"]) == {"source": [{"prefix": "aws.partner/buywithprime"}]}
+    assert json.loads(rule["EventPattern"]) == {"source": [SOURCE]}  # the subscribed source exactly
     (target,) = events.list_targets_by_rule(Rule=event["RuleName"], EventBusName=SOURCE)["Targets"]
     assert target["Arn"] == event["QueueArn"]
     assert target["DeadLetterConfig"] == {"Arn": dlq_arn}

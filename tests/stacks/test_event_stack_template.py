@@ -157,6 +157,7 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
         "TOKEN_TABLE_NAME",
         "BUSINESS_PRODUCT_TABLE_NAME",
         "DEAD_LETTER_QUEUE_URL",
+        "BWP_EVENT_SOURCE",
         "CLIENT_SECRET_NAME",
         "BWP_TOKEN_URL",
         "BWP_GRAPHQL_URL",
@@ -167,6 +168,7 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
     assert environment["CLIENT_SECRET_NAME"] == names.CLIENT_SECRET_NAME
     assert environment["POWERTOOLS_SERVICE_NAME"] == names.EVENT_HANDLER_SERVICE
     assert environment["LOG_LEVEL"] == "INFO"
+    assert environment["BWP_EVENT_SOURCE"] == "aws.partner/buywithprime/supadupa-test"  # the bus's, exactly
     assert "DeadLetterQueue" in json.dumps(environment["DEAD_LETTER_QUEUE_URL"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
     assert "LoggingConfig" in function
@@ -188,7 +190,8 @@ def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) 
 def test_rule_matches_buy_with_prime_events_only_into_the_queue(synthesized: Synthesized) -> None:
     rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule")["Properties"]
     assert rule["EventBusName"] == "aws.partner/buywithprime/supadupa-test"
-    assert rule["EventPattern"] == {"source": [{"prefix": "aws.partner/buywithprime"}]}
+    # The subscribed source exactly: no prefix, so aws.partner/buywithprime-evil/x never matches.
+    assert rule["EventPattern"] == {"source": ["aws.partner/buywithprime/supadupa-test"]}
     (target,) = rule["Targets"]
     _, _, dlq_id = _queues(synthesized)
     assert target["Arn"]["Fn::GetAtt"][0].startswith("Queue")
