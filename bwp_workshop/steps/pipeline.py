@@ -213,6 +213,22 @@ def catalog_event(
     }
 
 
+def installation_business_product(settings: Settings, installation_id: str) -> str:
+    """The business product the OAuth app recorded for ``installation_id`` at install: the
+    handler stores an event under an installation only when its business product is that
+    installation's."""
+    from ..core.business_products import BusinessProductMap
+
+    table = stack_output(settings, names.INFRA_STACK, names.OUT_BUSINESS_PRODUCT_TABLE)
+    products = BusinessProductMap(aws.resource("dynamodb", settings).Table(table)).of_installation(installation_id)
+    if not products:
+        raise ConfigurationError(
+            f"The installation {installation_id} has no business product recorded.",
+            hint="Install the app again (its install records the store's business product), then send.",
+        )
+    return sorted(products)[0]
+
+
 def send_to_queue(bodies: list[str], settings: Settings | None = None) -> list[str]:
     """Put message bodies straight onto the EventStack queue; their message ids."""
     settings = settings or get_settings()
@@ -274,7 +290,8 @@ def send_test_events(
             hint="Set BWP_INSTALLATION_ID (the id an install gave you) or pass installation_id=...",
         )
     source = environments.deployed_event_source(settings)
-    events = [catalog_event(installation_id, source=source) for _ in range(count)]
+    business_product = installation_business_product(settings, installation_id)
+    events = [catalog_event(installation_id, source=source, business_product_id=business_product) for _ in range(count)]
     bodies = [json.dumps(event) for event in events]
     bodies += bodies[:duplicates]
     bodies += [json.dumps({"test": "not a Buy with Prime event", "n": i}) for i in range(malformed)]

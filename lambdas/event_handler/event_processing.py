@@ -44,6 +44,9 @@ STORE_CACHE_SECONDS = 3600.0
 #: API queries of one batch that run side by side.
 API_CONCURRENCY = 4
 
+#: The reason (its first word) of an event whose business product is not the installation's.
+TENANT_MISMATCH = "tenant_mismatch"
+
 #: Failures a retry cannot fix; anything else is logged as transient.
 PERMANENT = "permanent"
 TRANSIENT = "transient"
@@ -187,7 +190,7 @@ class Batch:
     def __init__(self, processor: EventProcessor) -> None:
         self.processor = processor
         self._events: BatchCache[str, BwpEvent] = BatchCache()
-        self._tenants: BatchCache[str, str] = BatchCache()
+        self._tenants: BatchCache[str, str | None] = BatchCache()
         self._tokens: BatchCache[str, StoredToken] = BatchCache()
         self._stores: BatchCache[str, dict[str, Any]] = BatchCache()
         self._orders: BatchCache[tuple[str, str], dict[str, Any]] = BatchCache()
@@ -232,37 +235,52 @@ class Batch:
 
     # --- the tenant and the API's facts ----------------------------------------------------
     def tenant(self, event: BwpEvent) -> tuple[str, str]:
-        """The event's installation and where it came from: ``contextKeys.installationId``
-        when the event carries it, else the installation its business product belongs to."""
-        if event.installation_id:
-            return event.installation_id, FROM_CONTEXT_KEYS
-        business_product = event.business_product_id
-        if business_product is None:
+        """The event's installation and where it came from. ``contextKeys.installationId`` is
+        only a hint: when the event names business products, each must belong to that
+        installation (else ``tenant_mismatch``, permanent); an event without it belongs to the
+        installation of its business products."""
+        products = list(dict.fromkeys(r.business_product_id for r in event.resources if r.business_product_id))
+        claimed = event.installation_id
+        if not products:
+            if claimed:
+                return claimed, FROM_CONTEXT_KEYS
             raise RecordFailed(
                 "the event names no tenant (no detail.contextKeys.installationId, no businessProduct in resources)",
                 PERMANENT,
             )
-        installation_id = self._tenants.get(business_product, lambda: self._installation_of(business_product))
-        return installation_id, FROM_BUSINESS_PRODUCT
+        owners = {product: self._owner(product) for product in products}
+        expected = claimed or owners[products[0]]
+        if expected is None:  # no contextKeys, and the business product is nobody's
+            raise RecordFailed(
+                f"business product {products[0]} maps to no installation (not installed, or uninstalled)",
+                PERMANENT,
+            )
+        for product, owner in owners.items():
+            if owner != expected:
+                where = "detail.contextKeys.installationId" if claimed else f"business product {products[0]}"
+                raise RecordFailed(
+                    f"{TENANT_MISMATCH}: business product {product} belongs to {owner or 'no installation'}, "
+                    f"not to {expected} ({where})",
+                    PERMANENT,
+                )
+        return expected, FROM_CONTEXT_KEYS if claimed else FROM_BUSINESS_PRODUCT
 
-    def _installation_of(self, business_product: str) -> str:
+    def _owner(self, business_product: str) -> str | None:
+        """The installation the business product belongs to (None: nobody's), once per batch."""
+        return self._tenants.get(business_product, lambda: self._owner_of(business_product))
+
+    def _owner_of(self, business_product: str) -> str | None:
         table = self.processor.business_products
         if table is None:
             raise RecordFailed(
                 f"business product {business_product}: the handler has no business product table "
-                f"({ENV_BUSINESS_PRODUCT_TABLE})",
+                f"({ENV_BUSINESS_PRODUCT_TABLE}) to find or check its installation",
                 PERMANENT,
             )
         try:
-            found = table.installation_of(business_product)
+            return table.installation_of(business_product)
         except BusinessProductMapError as exc:
             raise RecordFailed(str(exc), _kind(exc.transient)) from None
-        if not found:
-            raise RecordFailed(
-                f"business product {business_product} maps to no installation (not installed, or uninstalled)",
-                PERMANENT,
-            )
-        return found
 
     def token(self, installation_id: str) -> StoredToken:
         """The installation's valid token, looked up (and refreshed if need be) once per batch."""

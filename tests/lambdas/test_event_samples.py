@@ -73,7 +73,8 @@ def test_an_event_without_an_order_is_stored_without_order_facts(
 def test_an_uninstalled_installations_event_is_stored_and_marked(
     handler_module: Any, app: Any, tables: dict[str, Any]
 ) -> None:
-    body = samples.body("order_confirmed_uninstalled_installation.json", business_product=BP)
+    tables["business_products"].put("bp-uninstalled", "inst-sample-uninstalled")  # its token is gone
+    body = samples.body("order_confirmed_uninstalled_installation.json", business_product="bp-uninstalled")
     assert invoke(handler_module, app, body) == {"batchItemFailures": []}
     item = stored(tables)[samples.key(json.loads(body))]
     assert (item["installation_id"], item["enriched"]) == ("inst-sample-uninstalled", False)

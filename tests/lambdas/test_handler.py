@@ -129,7 +129,9 @@ def test_a_redelivery_racing_the_first_delivery_is_not_stored_twice(
 
 def test_one_token_lookup_per_installation_per_batch(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
     tables["tokens"].put("inst-2", TokenSet(access_token="at-x", refresh_token="rt-x", expires_in=900))
-    bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2") for _ in range(3)]
+    tables["business_products"].put("bp-2", "inst-2")
+    inst_2 = ["businessProduct/bp-2/order/o-1"]
+    bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2", resources=inst_2) for _ in range(3)]
     before = app.tokens.calls
     response = invoke(handler_module, app, sqs_event(*bodies))
     # inst-2's token is unknown to the API double: its records are stored without the API's facts.
@@ -209,7 +211,8 @@ CLIENT_SECRET_FRAGMENT = "client-secret-value"
 def test_an_installation_without_token_is_stored_unenriched(
     handler_module: Any, app: Any, tables: dict[str, Any]
 ) -> None:
-    body = envelope(installation="ghost")
+    tables["business_products"].put("bp-ghost", "ghost")
+    body = envelope(installation="ghost", resources=["businessProduct/bp-ghost/order/o-1"])
     response = invoke(handler_module, app, {"Records": [sqs_record(body, message_id="m")]})
     assert failed_ids(response) == []
     item = stored(tables)[body["detail"]["eventId"]]

@@ -87,6 +87,7 @@ def test_install_records_the_business_product_and_uninstall_removes_it(
     assert install(client, "inst-2").status_code == 200
     table = BusinessProductMap(products)
     assert (table.installation_of("bp-1"), table.installation_of("bp-2")) == ("inst-1", "inst-2")
+    assert (table.of_installation("inst-1"), table.of_installation("inst-3")) == (["bp-1"], [])
     # Asked with the new installation's own token.
     assert api.calls[0]["headers"]["authorization"] == "Bearer access-token-1-secretvalue"
     assert "businessProductId" in api.calls[0]["query"]
