@@ -95,8 +95,11 @@ BUSINESS_PRODUCT_INSTALLATION = "installation_id"
 BUSINESS_PRODUCT_BY_INSTALLATION = "by-installation"
 
 # --- data table schema ---------------------------------------------------------------------
-#: Partition key (S): the event's id (``detail.eventId``, else the envelope ``id``).
-DATA_PK = "event_id"
+#: Partition key (S): the installation the event belongs to; sort key (S): the event's id
+#: (``detail.eventId``, else the envelope ``id``). Keyed by both, so one tenant's event id can
+#: never stand in for (and suppress) another tenant's event.
+DATA_PK = "installation_id"
+DATA_SK = "event_id"
 
 # --- environment of the deployables (set by the stacks; set by the local runtime on local) --
 ENV_TOKEN_TABLE = "TOKEN_TABLE_NAME"

@@ -41,7 +41,7 @@ def send(
         f"{sent['messages']} messages in all"
     )
     if wait_seconds:
-        records = pipeline.wait_for_records(sent["event_ids"], timeout=wait_seconds, progress=False)
+        records = pipeline.wait_for_records(sent["keys"], timeout=wait_seconds, progress=False)
         click.echo(f"the data table holds the {len(records)} events sent")
 
 

@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import names
-from .dynamodb_tables import workshop_table
+from .dynamodb_tables import STRING, workshop_table
 from .nag import acknowledge
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
@@ -82,7 +82,9 @@ class EventStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
 
-        self.data_table = workshop_table(self, "DataTable", partition_key=names.DATA_PK)
+        self.data_table = workshop_table(
+            self, "DataTable", partition_key=names.DATA_PK, sort_key=(names.DATA_SK, STRING)
+        )
         self.event_bus = events.EventBus.from_event_bus_arn(self, "PartnerBus", event_bus_arn)
 
         self.dead_letter_queue = sqs.Queue(

@@ -222,7 +222,13 @@ def settle(pipeline: Pipeline, expected: Sequence[str] | int, expected_dead: int
 
     deadline = time.monotonic() + timeout
     if not isinstance(expected, int):
-        event_pipeline.wait_for_events(expected, timeout=timeout, progress=False, settings=pipeline.settings)
+        event_pipeline.wait_for_events(
+            expected,
+            timeout=timeout,
+            progress=False,
+            settings=pipeline.settings,
+            installation_id=pipeline.installation_id,
+        )
     delay = 0.005
     while True:
         records = event_pipeline.count_records(pipeline.settings) if isinstance(expected, int) else len(expected)

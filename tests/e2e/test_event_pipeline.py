@@ -108,11 +108,11 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         with running(pipeline):
             sent = event_pipeline.send_test_events(3, settings=settings, duplicates=2, malformed=3)
             assert sent["via"] == "sandbox" and sent["malformed"] == 3
-            records = event_pipeline.wait_for_records(sent["event_ids"], timeout=60, progress=False, settings=settings)
+            records = event_pipeline.wait_for_records(sent["keys"], timeout=60, progress=False, settings=settings)
             assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
             # A second run counts its own events only (the first run's records are there too).
             again = event_pipeline.send_test_events(2, settings=settings)
-            rerun = event_pipeline.wait_for_records(again["event_ids"], timeout=60, progress=False, settings=settings)
+            rerun = event_pipeline.wait_for_records(again["keys"], timeout=60, progress=False, settings=settings)
             assert sorted(r["event_id"] for r in rerun) == sorted(again["event_ids"])
             assert not {r["event_id"] for r in rerun} & set(sent["event_ids"])
             records = event_pipeline.data_records(settings)

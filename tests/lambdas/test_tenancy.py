@@ -103,3 +103,24 @@ def test_without_a_business_product_table_a_claim_cannot_be_checked_and_is_refus
         "batchItemFailures": [{"itemIdentifier": "m"}]
     }
     assert not stored(tables)
+
+
+def test_one_tenants_event_id_does_not_suppress_anothers(
+    handler_module: Any, dead_lettering_app: Any, tables: dict[str, Any]
+) -> None:
+    """The review's p09: the attacker's event carries the id of the victim's coming event; the
+    victim's event is still stored (records are keyed by installation and event id), and a
+    redelivery of either is still refused by the conditional put."""
+    event_id = "evt-c48cf247-known"
+    forged = envelope("FORGED_FIRST", installation=ATTACKER, resources=[f"businessProduct/{ATTACKER_BP}/items/s-1"])
+    genuine = envelope(installation=VICTIM, resources=[f"businessProduct/{VICTIM_BP}/order/o-1"])
+    forged["detail"]["eventId"] = genuine["detail"]["eventId"] = event_id
+    for body in (forged, genuine, genuine, forged):
+        record = sqs_record(body)
+        assert handler_module.handler({"Records": [record]}, None, app=dead_lettering_app) == {"batchItemFailures": []}
+    items = tables["data"].scan(ConsistentRead=True)["Items"]
+    assert sorted((item["installation_id"], item["event_id"], item["event_type"]) for item in items) == [
+        (VICTIM, event_id, "ORDER_CONFIRMED"),
+        (ATTACKER, event_id, "FORGED_FIRST"),
+    ]
+    assert (dead_lettering_app.records_stored, dead_lettering_app.duplicates) == (2, 2)

@@ -14,8 +14,15 @@ from .conftest import BUS_ARN, Synthesized, only, policy_actions, resources
 
 def test_data_table_schema(synthesized: Synthesized) -> None:
     table = only(synthesized, names.EVENT_STACK, "AWS::DynamoDB::Table")["Properties"]
-    assert table["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "event_id", "AttributeType": "S"}]
+    # Keyed by installation and event id: one tenant's event id cannot suppress another's.
+    assert table["KeySchema"] == [
+        {"AttributeName": "installation_id", "KeyType": "HASH"},
+        {"AttributeName": "event_id", "KeyType": "RANGE"},
+    ]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "installation_id", "AttributeType": "S"},
+        {"AttributeName": "event_id", "AttributeType": "S"},
+    ]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
