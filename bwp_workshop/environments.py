@@ -74,6 +74,7 @@ def lambda_environment(
     endpoints, and its logging."""
     return {
         names.ENV_EVENT_SOURCE: event_source,
+        names.ENV_TEST_EVENT_SOURCE: names.TEST_EVENT_SOURCE,
         names.ENV_DATA_TABLE: data_table,
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,

@@ -46,6 +46,10 @@ def partner_source_name(name: str) -> str:
     return f"{PARTNER_SOURCE_PREFIX}/{name}"
 
 
+#: The source of the workshop's own test events (on EventStack's test bus; never a partner's).
+TEST_EVENT_SOURCE = "bwp-workshop.test-events"
+
+
 def bus_name(event_bus_arn: str) -> str:
     """The name in an event bus ARN; a partner bus is named after its one event source."""
     return event_bus_arn.split(":event-bus/", 1)[-1]
@@ -68,8 +72,11 @@ OUT_FUNCTION_NAME = "FunctionName"
 OUT_RULE_NAME = "RuleName"
 OUT_EVENT_BUS_ARN = "EventBusArn"
 OUT_HANDLER_LOG_GROUP = "HandlerLogGroupName"
-#: The role that may move dead letters back to the event queue (the only sender besides the rule).
-OUT_REDRIVE_ROLE_ARN = "RedriveRoleArn"
+#: The role that may send test events (through the test bus) and move dead letters back to the
+#: event queue: the only sender besides the rules (the notebooks assume it on aws).
+OUT_OPERATOR_ROLE_ARN = "OperatorRoleArn"
+#: The event bus that carries the workshop's test events to the event queue (its test rule).
+OUT_TEST_EVENT_BUS = "TestEventBusName"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.
@@ -111,6 +118,9 @@ ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
 #: The one partner event source the event handler accepts (``aws.partner/buywithprime/<name>``,
 #: the source of the partner bus EventStack reads); any other source is dead-lettered.
 ENV_EVENT_SOURCE = "BWP_EVENT_SOURCE"
+#: The source of the workshop's test events, which the handler accepts too: they reach the
+#: queue only through the test bus, which only the operator role may put events on.
+ENV_TEST_EVENT_SOURCE = "BWP_TEST_EVENT_SOURCE"
 ENV_APP_BASE_URL = "APP_BASE_URL"
 ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
 #: The OAuth container gets the client credentials injected from the secret under these names.

@@ -163,14 +163,15 @@ def load_body(body: str | bytes | dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def check_source(source: str | None, expected: str | None) -> str:
-    """``source`` when it is ``expected`` exactly (the subscribed partner source), or, with no
-    ``expected``, any ``aws.partner/buywithprime/<name>``; else :class:`MalformedEvent`. A
-    look-alike such as ``aws.partner/buywithprime-evil/x`` is never a Buy with Prime source."""
+def check_source(source: str | None, expected: tuple[str, ...] | None) -> str:
+    """``source`` when it is one of ``expected`` exactly (the subscribed partner source, and the
+    workshop's test source), or, with no ``expected``, any ``aws.partner/buywithprime/<name>``;
+    else :class:`MalformedEvent`. A look-alike such as ``aws.partner/buywithprime-evil/x`` is
+    never a Buy with Prime source."""
     shown = repr(str(source)[:80])
     if expected is not None:
-        if source != expected:
-            raise MalformedEvent(f"not a Buy with Prime event (source {shown} is not the subscribed {expected!r})")
+        if source is None or source not in expected:
+            raise MalformedEvent(f"not a Buy with Prime event (source {shown} is not the subscribed {expected[0]!r})")
         return source
     name = source.removeprefix(PARTNER_SOURCE_PREFIX + "/") if source else ""
     if source is None or name == source or not name:
@@ -181,18 +182,19 @@ def check_source(source: str | None, expected: str | None) -> str:
 def parse_event(
     body: str | bytes | dict[str, Any],
     *,
-    source: str | None = None,
+    sources: tuple[str, ...] | None = None,
     require_installation: bool = False,
 ) -> BwpEvent:
     """The event in an SQS message body (an EventBridge envelope), or :class:`MalformedEvent`.
 
-    ``source``: the one partner source accepted (the event handler's ``BWP_EVENT_SOURCE``);
-    None accepts any Buy with Prime partner source (see :func:`check_source`). Most events
+    ``sources``: the sources accepted, exactly (the event handler's ``BWP_EVENT_SOURCE`` and
+    ``BWP_TEST_EVENT_SOURCE``); None accepts any Buy with Prime partner source (see
+    :func:`check_source`). Most events
     carry no installation id (their tenant is the ``businessProduct`` of their resources);
     with ``require_installation`` an event without ``contextKeys.installationId`` is
     malformed."""
     envelope = load_body(body)
-    accepted = check_source(_text(envelope.get("source")), source)
+    accepted = check_source(_text(envelope.get("source")), sources)
     envelope_id = _text(envelope.get("id"))
     if envelope_id is None:
         raise MalformedEvent("the EventBridge envelope has no id")

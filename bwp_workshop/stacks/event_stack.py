@@ -21,6 +21,7 @@ from constructs import Construct
 
 from .. import names
 from .dynamodb_tables import STRING, workshop_table
+from .event_senders import EventSenders
 from .nag import acknowledge
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
@@ -29,23 +30,6 @@ VISIBILITY_FACTOR = 6
 #: Shortest outage of the Buy with Prime API (or the token endpoint) that the queue must ride
 #: out before a transiently failing record reaches the dead-letter queue.
 MIN_RETRY_WINDOW_SECONDS = 15 * 60
-
-
-def only_senders(queue: sqs.Queue, *, source_arns: list[str], principal_arns: list[str]) -> None:
-    """Deny ``sqs:SendMessage`` on ``queue`` to every principal, except a service sending on
-    behalf of one of ``source_arns`` (an EventBridge rule) and the roles ``principal_arns``. An
-    identity policy that allows ``sqs:SendMessage`` on ``*`` then sends nothing here: the
-    handler trusts only what the rule delivers."""
-    queue.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="OnlyTheRuleSends",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["sqs:SendMessage"],
-            resources=[queue.queue_arn],
-            conditions={"ArnNotEquals": {"aws:SourceArn": source_arns, "aws:PrincipalArn": principal_arns}},
-        )
-    )
 
 
 def retry_window_seconds(lambda_timeout: int, max_receive_count: int) -> int:
@@ -167,36 +151,15 @@ class EventStack(cdk.Stack):
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
 
-        # Who may redrive the dead-letter queue into the event queue (the notebooks and the CLI
-        # assume this role on aws): a message move task sends as its caller.
-        self.redrive_role = iam.Role(
+        # Who may send: the rule, the test rule, the operator role, the handler (to the DLQ).
+        self.senders = EventSenders(
             self,
-            "RedriveRole",
-            assumed_by=iam.AccountRootPrincipal(),
-            description="Move the event pipeline's dead letters back to the event queue",
+            "Senders",
+            queue=self.queue,
+            dead_letter_queue=self.dead_letter_queue,
+            rule=self.rule,
+            handler_role=self.role,
         )
-        self.redrive_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sqs:StartMessageMoveTask",
-                    "sqs:ListMessageMoveTasks",
-                    "sqs:CancelMessageMoveTask",
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                ],
-                resources=[self.dead_letter_queue.queue_arn],
-            )
-        )
-        self.redrive_role.add_to_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage", "sqs:GetQueueAttributes"], resources=[self.queue.queue_arn])
-        )
-        rules = [self.rule.rule_arn]
-        only_senders(self.queue, source_arns=rules, principal_arns=[self.redrive_role.role_arn])
-        # SQS's own redrive (after maxReceiveCount) is not a SendMessage and needs no statement.
-        only_senders(self.dead_letter_queue, source_arns=rules, principal_arns=[self.role.role_arn])
-        cdk.CfnOutput(self, names.OUT_REDRIVE_ROLE_ARN, value=self.redrive_role.role_arn)
 
         self.dlq_alarm = cloudwatch.Alarm(
             self,

@@ -9,12 +9,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .. import aws, names
 from ..errors import ConfigurationError, WorkshopError
-from ..outputs import load_outputs, stack_output
+from ..outputs import stack_output
 from ..settings import Settings, get_settings
+from .operator_role import operator_client
 from .pipeline import queue_depths
 
 #: At most this many dead letters are read in one look.
@@ -183,37 +182,12 @@ def redrive_dead_letters(
         )
     if method == "auto":
         method = "copy" if settings.is_local else "move-task"
-    sqs = _redrive_client(settings)
+    sqs = operator_client("sqs", settings)  # the queue takes messages only from it and the rules
     dlq_url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     queue_url = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)
     if method == "move-task":
         return _redrive_with_move_task(sqs, dlq_url, queue_url, timeout)
     return _redrive_by_copy(sqs, dlq_url, queue_url, timeout)
-
-
-def _redrive_client(settings: Settings) -> Any:
-    """An SQS client allowed to send to the event queue. Its policy denies every sender but the
-    rule and EventStack's redrive role, so on aws the redrive assumes that role (the caller
-    needs ``sts:AssumeRole`` on it); the local AWS does not enforce queue policies."""
-    role_arn = load_outputs(settings).get(names.EVENT_STACK, {}).get(names.OUT_REDRIVE_ROLE_ARN)
-    if settings.is_local or not role_arn:
-        return aws.client("sqs", settings)
-    try:
-        credentials = aws.client("sts", settings).assume_role(RoleArn=role_arn, RoleSessionName="bwp-redrive")[
-            "Credentials"
-        ]
-    except ClientError as error:
-        raise aws.failed(
-            f"Assuming the redrive role {role_arn}",
-            error,
-            hint="Your identity needs sts:AssumeRole on EventStack's redrive role (an administrator has it).",
-        ) from None
-    return aws.session(settings).client(
-        "sqs",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 def _redrive_with_move_task(sqs: Any, dlq_url: str, queue_url: str, timeout: float) -> dict[str, Any]:

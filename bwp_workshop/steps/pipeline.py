@@ -4,21 +4,19 @@ messages back to the event queue (redrive).
 
 On the local target the Buy with Prime sandbox emits the events (merchant activity: orders
 walking their lifecycle), so they travel the whole way: partner bus, rule, queue, the local
-event runner, the handler, the data table. ``via="queue"`` instead puts synthetic catalog
-events for one installation straight onto the EventStack queue (on either target), to check
-the consumer alone.
+event runner, the handler, the data table. ``via="eventbridge"`` (the way on aws) sends
+synthetic catalog events of one installation through EventStack's test bus, and
+``via="queue"`` (local only) straight onto the queue, to check the consumer alone
+(:mod:`.test_events`).
 """
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-from .. import aws, environments, names
+from .. import aws, names
 from ..core.data_record import plain
 from ..errors import ConfigurationError, WorkshopError
 from ..outputs import stack_output
@@ -226,55 +224,16 @@ def queue_depths(settings: Settings | None = None) -> dict[str, int]:
     return depths
 
 
-def catalog_event(
-    installation_id: str, *, source: str, business_product_id: str = "unknown", sku: str = "test-sku"
-) -> dict:
-    """A BUYABILITY_CHANGED event in the 2024-11-01 shape, as the partner bus ``source``
-    delivers it."""
-    event_id = str(uuid.uuid4())
-    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    resources = [f"businessProduct/{business_product_id}/items/{sku}"]
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "BUYABILITY_CHANGED",
-        "source": source,
-        "account": "000000000000",
-        "time": now,
-        "region": "us-east-1",
-        "resources": resources,
-        "detail": {
-            "eventId": event_id,
-            "idempotencyKey": event_id,
-            "eventDescriptor": "BUYABILITY_CHANGED",
-            "resources": resources,
-            "apiVersion": "2024-11-01",
-            "eventTime": now,
-            "data": {},
-            "contextKeys": {"installationId": installation_id},
-        },
-    }
-
-
-def installation_business_product(settings: Settings, installation_id: str) -> str:
-    """The business product the OAuth app recorded for ``installation_id`` at install: the
-    handler stores an event under an installation only when its business product is that
-    installation's."""
-    from ..core.business_products import BusinessProductMap
-
-    table = stack_output(settings, names.INFRA_STACK, names.OUT_BUSINESS_PRODUCT_TABLE)
-    products = BusinessProductMap(aws.resource("dynamodb", settings).Table(table)).of_installation(installation_id)
-    if not products:
-        raise ConfigurationError(
-            f"The installation {installation_id} has no business product recorded.",
-            hint="Install the app again (its install records the store's business product), then send.",
-        )
-    return sorted(products)[0]
-
-
 def send_to_queue(bodies: list[str], settings: Settings | None = None) -> list[str]:
-    """Put message bodies straight onto the EventStack queue; their message ids."""
+    """Put message bodies straight onto the EventStack queue; their message ids. Local only: on
+    aws the queue takes messages only from EventStack's rules (test events go through the test
+    bus: :mod:`.test_events`)."""
     settings = settings or get_settings()
+    if not settings.is_local:
+        raise ConfigurationError(
+            "On aws the event queue takes messages only from EventStack's rules.",
+            hint="Send test events through EventBridge: send_test_events(via='eventbridge').",
+        )
     sqs = aws.client("sqs", settings)
     url = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)
     ids: list[str] = []
@@ -308,13 +267,14 @@ def send_test_events(
     ``via="sandbox"`` (the default on local): the sandbox simulates ``count`` orders of the
     installation's merchant walking their lifecycles; ``duplicates`` of the events are
     delivered twice, and ``malformed`` broken events are added; ``history_hours`` places the
-    orders at random times over that many past hours. ``via="queue"``: ``count``
-    synthetic BUYABILITY_CHANGED events of ``installation_id`` (default: BWP_INSTALLATION_ID)
-    go straight onto the queue, plus ``duplicates`` repeats and ``malformed`` bodies that are
-    not events."""
+    orders at random times over that many past hours. ``via="eventbridge"`` (the default on
+    aws) and ``via="queue"`` (local only): ``count`` synthetic BUYABILITY_CHANGED events of
+    ``installation_id`` (default: BWP_INSTALLATION_ID), plus ``duplicates`` repeats and
+    ``malformed`` bodies that are not events, through EventStack's test bus or straight onto
+    the queue (:mod:`.test_events`)."""
     settings = settings or get_settings()
     if via == "auto":
-        via = "sandbox" if settings.is_local else "queue"
+        via = "sandbox" if settings.is_local else "eventbridge"
     if settings.is_local:  # whatever sends events first makes sure the runner polls the deployed queue
         from ..local.runtime import ensure_event_runner
 
@@ -325,29 +285,9 @@ def send_test_events(
             **before,
             **_send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours),
         }
-    if via != "queue":
-        raise ConfigurationError(f"Unknown way to send events: {via!r}.", hint="Use 'sandbox' or 'queue'.")
-    installation_id = installation_id or settings.installation_id
-    if not installation_id:
-        raise ConfigurationError(
-            "No installation to send test events for.",
-            hint="Set BWP_INSTALLATION_ID (the id an install gave you) or pass installation_id=...",
-        )
-    source = environments.deployed_event_source(settings)
-    business_product = installation_business_product(settings, installation_id)
-    events = [catalog_event(installation_id, source=source, business_product_id=business_product) for _ in range(count)]
-    bodies = [json.dumps(event) for event in events]
-    bodies += bodies[:duplicates]
-    bodies += [json.dumps({"test": "not a Buy with Prime event", "n": i}) for i in range(malformed)]
-    messages = send_to_queue(bodies, settings)
-    return {
-        **before,
-        "via": "queue",
-        "event_ids": [event["detail"]["eventId"] for event in events],
-        "keys": [(installation_id, event["detail"]["eventId"]) for event in events],
-        "malformed": malformed,
-        "messages": len(messages),
-    }
+    from .test_events import send_synthetic
+
+    return {**before, **send_synthetic(settings, count, installation_id, duplicates, malformed, via)}
 
 
 def _send_through_sandbox(
@@ -361,7 +301,7 @@ def _send_through_sandbox(
     if not settings.is_local:
         raise ConfigurationError(
             "The Buy with Prime sandbox exists only on the local target.",
-            hint="On aws, real events come from your store; use via='queue' to test the consumer alone.",
+            hint="On aws, real events come from your store; use via='eventbridge' to test the consumer alone.",
         )
     from ..sandbox.client import SandboxClient
     from ..sandbox.event_shapes import MALFORMATIONS, record_key

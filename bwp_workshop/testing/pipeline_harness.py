@@ -117,6 +117,17 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         Targets=[{"Id": "queue", "Arn": queue_arn, "DeadLetterConfig": {"Arn": dlq_arn}}],
     )
     bus_arn = events.describe_event_bus(Name=source_name)["Arn"]
+    # The test bus and its rule, as EventStack makes them (the way test events take on aws).
+    test_bus = f"bwp-test-events-{suffix}"
+    events.create_event_bus(Name=test_bus)
+    events.put_rule(
+        Name=f"{rule}-test", EventBusName=test_bus, EventPattern=json.dumps({"source": [names.TEST_EVENT_SOURCE]})
+    )
+    events.put_targets(
+        Rule=f"{rule}-test",
+        EventBusName=test_bus,
+        Targets=[{"Id": "queue", "Arn": queue_arn, "DeadLetterConfig": {"Arn": dlq_arn}}],
+    )
 
     path = outputs_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +142,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
                     names.OUT_DLQ_URL: dlq_url,
                     names.OUT_RULE_NAME: rule,
                     names.OUT_EVENT_BUS_ARN: bus_arn,
+                    names.OUT_TEST_EVENT_BUS: test_bus,
                 },
             }
         )

@@ -200,7 +200,7 @@ class Batch:
     def event(self, message_id: str, body: str) -> BwpEvent:
         def parse() -> BwpEvent:
             try:
-                return parse_event(body, source=self.processor.config.event_source)
+                return parse_event(body, sources=self.processor.config.sources)
             except MalformedEvent as exc:
                 raise RecordFailed(f"malformed event: {exc.reason}", PERMANENT) from None
 

@@ -32,6 +32,7 @@ enrich, store, dead-letter) is :mod:`event_processing`; the stored item is
 Configuration comes from the environment the stack sets (:mod:`handler_config`:
 ``DATA_TABLE_NAME``, ``TOKEN_TABLE_NAME``, ``BUSINESS_PRODUCT_TABLE_NAME``,
 ``DEAD_LETTER_QUEUE_URL``, ``BWP_EVENT_SOURCE`` (the one partner source accepted),
+``BWP_TEST_EVENT_SOURCE`` (the workshop's test events, through EventStack's test bus),
 ``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``). AWS
 clients are made on the first invocation, not at import.
 """

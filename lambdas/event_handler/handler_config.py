@@ -14,6 +14,7 @@ from bwp_workshop.names import (
     ENV_DEAD_LETTER_QUEUE_URL,
     ENV_EVENT_SOURCE,
     ENV_GRAPHQL_URL,
+    ENV_TEST_EVENT_SOURCE,
     ENV_TOKEN_TABLE,
     ENV_TOKEN_URL,
 )
@@ -33,6 +34,13 @@ class Config:
     business_product_table: str = ""
     #: Empty: a permanent failure is left to the queue's redrive policy (after its receives).
     dead_letter_queue_url: str = ""
+    #: The workshop's test source, accepted too (it reaches the queue only through the test bus).
+    test_event_source: str = ""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources accepted, exactly: the subscribed partner source first."""
+        return (self.event_source, self.test_event_source) if self.test_event_source else (self.event_source,)
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
@@ -54,4 +62,5 @@ class Config:
             api_version=env.get(ENV_API_VERSION, ""),
             business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
             dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
+            test_event_source=env.get(ENV_TEST_EVENT_SOURCE, ""),
         )

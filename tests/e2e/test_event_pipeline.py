@@ -138,3 +138,37 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         assert redriven.exit_code == 0, redriven.output
         assert "moved 4 messages from the dead-letter queue to the event queue (copy)" in redriven.output
         assert event_pipeline.queue_depths(settings) == {"queue": 4, "dead_letter_queue": 0}
+
+
+def test_synthetic_test_events_go_through_the_test_bus(local_sandbox: SandboxHandle) -> None:
+    """The way test events take on aws (the queue takes no message but the rules'): PutEvents
+    onto EventStack's test bus, its rule to the queue; each event stored once under its own
+    installation, the body that is not an event dead-lettered on its first receive."""
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        with running(pipeline):
+            sent = event_pipeline.send_test_events(
+                3,
+                settings=settings,
+                installation_id=pipeline.installation_id,
+                duplicates=2,
+                malformed=1,
+                via="eventbridge",
+            )
+            assert (sent["via"], sent["messages"], sent["malformed"]) == ("eventbridge", 6, 1)
+            records = event_pipeline.wait_for_records(sent["keys"], timeout=60, progress=False, settings=settings)
+            assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
+            assert {r["installation_id"] for r in records} == {pipeline.installation_id}
+            settle(pipeline, sent["event_ids"], 1)
+        (dead,) = dead_letters.dlq_messages(settings)
+        assert "names no tenant" in dead["reason"]
+
+
+def test_on_aws_nothing_is_sent_straight_onto_the_queue() -> None:
+    from bwp_workshop.errors import ConfigurationError
+    from bwp_workshop.settings import Settings
+
+    aws_settings = Settings(target="aws", installation_id="inst-1")  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="takes messages only from EventStack's rules"):
+        event_pipeline.send_to_queue(["{}"], aws_settings)

@@ -136,6 +136,21 @@ def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_re
     assert f"not a Buy with Prime event (source {source!r} is not the subscribed {samples.SOURCE!r})" in reason
 
 
+def test_the_workshops_test_source_is_accepted_only_when_configured(
+    handler_module: Any, make_app: Any, tables: dict[str, Any]
+) -> None:
+    """Test events reach the queue through EventStack's test bus (only its operator role may put
+    events there), with their own source; the stack configures the handler to accept it."""
+    from bwp_workshop.names import TEST_EVENT_SOURCE
+
+    body = sample("order_confirmed_2024_11_01.json").replace(samples.SOURCE, TEST_EVENT_SOURCE)
+    app = make_app()
+    assert invoke(handler_module, app, body) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    app.config = type(app.config)(**{**app.config.__dict__, "test_event_source": TEST_EVENT_SOURCE})
+    assert invoke(handler_module, app, body) == {"batchItemFailures": []}
+    assert [item["installation_id"] for item in stored(tables).values()] == ["inst-1"]
+
+
 def test_without_a_dead_letter_queue_a_poison_record_is_reported_failed(
     handler_module: Any, app: Any, tables: dict[str, Any]
 ) -> None:

@@ -135,8 +135,8 @@ def test_a_look_alike_source_is_not_a_buy_with_prime_event(source: str) -> None:
 
 def test_only_the_subscribed_source_is_accepted_when_one_is_given() -> None:
     body = envelope()
-    assert parse_event(body, source=body["source"]).source == body["source"]
+    assert parse_event(body, sources=(body["source"],)).source == body["source"]
     other = {**body, "source": "aws.partner/buywithprime/another-partner"}
     assert parse_event(other).source == other["source"]  # a Buy with Prime source...
     with pytest.raises(MalformedEvent, match="is not the subscribed"):  # ...but not ours
-        parse_event(other, source=body["source"])
+        parse_event(other, sources=(body["source"], "bwp-workshop.test-events"))

@@ -95,10 +95,16 @@ def _logical_ids(value: dict | list) -> list[str]:
     return [_logical_id(item) for item in (value if isinstance(value, list) else [value])]
 
 
-def test_only_the_rule_and_the_redrive_role_send_to_the_event_queue(synthesized: Synthesized) -> None:
+def _rule_ids(synthesized: Synthesized) -> list[str]:
+    """The partner rule's logical id, then the test rule's."""
+    rules = resources(synthesized, names.EVENT_STACK, "AWS::Events::Rule")
+    return [next(k for k in rules if k.startswith(prefix)) for prefix in ("BuyWithPrimeEvents", "SendersTestEvents")]
+
+
+def test_only_the_rules_and_the_operator_role_send_to_the_event_queue(synthesized: Synthesized) -> None:
     """Any other principal is denied, whatever its identity policy allows: a message that did
-    not come through the rule cannot reach the handler (a missing aws:SourceArn, as on a
-    caller's own SendMessage, makes ArnNotEquals true)."""
+    not come through a rule cannot reach the handler (a caller's own SendMessage has no
+    aws:SourceArn, which makes ArnNotEquals true)."""
     deny = _deny_senders(synthesized, "Queue")
     assert (deny["Sid"], deny["Effect"], deny["Principal"], deny["Action"]) == (
         "OnlyTheRuleSends",
@@ -106,12 +112,12 @@ def test_only_the_rule_and_the_redrive_role_send_to_the_event_queue(synthesized:
         {"AWS": "*"},
         "sqs:SendMessage",
     )
-    (condition,) = deny["Condition"].values()
-    assert list(deny["Condition"]) == ["ArnNotEquals"]
-    assert _logical_ids(condition["aws:SourceArn"]) == [_rule_id(synthesized)]
-    assert _logical_id(condition["aws:PrincipalArn"]).startswith("RedriveRole")
+    assert list(deny["Condition"]) == ["ArnNotEquals"]  # both keys in one operator: denied unless one matches
+    condition = deny["Condition"]["ArnNotEquals"]
+    assert _logical_ids(condition["aws:SourceArn"]) == _rule_ids(synthesized)
+    assert _logical_id(condition["aws:PrincipalArn"]).startswith("SendersOperatorRole")
     assert _logical_id(deny["Resource"]).startswith("Queue")
-    # The rule's own Allow stays: EventBridge sends for the rule.
+    # The rules' own Allows stay: EventBridge sends for them.
     allows = [
         s
         for p in resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values()
@@ -119,36 +125,60 @@ def test_only_the_rule_and_the_redrive_role_send_to_the_event_queue(synthesized:
         if s["Effect"] == "Allow"
     ]
     assert {json.dumps(s["Principal"]) for s in allows} == {'{"Service": "events.amazonaws.com"}'}
+    assert sorted(_logical_id(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allows) == sorted(
+        2 * _rule_ids(synthesized)
+    )
 
 
-def test_only_the_rule_and_the_handler_send_to_the_dead_letter_queue(synthesized: Synthesized) -> None:
-    """The rule (events it could not deliver) and the handler (a record that can never
+def test_only_the_rules_and_the_handler_send_to_the_dead_letter_queue(synthesized: Synthesized) -> None:
+    """The rules (events they could not deliver) and the handler (a record that can never
     succeed); the queue's redrive after maxReceiveCount is SQS's own move, not a SendMessage."""
     deny = _deny_senders(synthesized, "DeadLetterQueue")
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", {"AWS": "*"}, "sqs:SendMessage")
     condition = deny["Condition"]["ArnNotEquals"]
-    assert _logical_ids(condition["aws:SourceArn"]) == [_rule_id(synthesized)]
+    assert _logical_ids(condition["aws:SourceArn"]) == _rule_ids(synthesized)
     assert _logical_id(condition["aws:PrincipalArn"]).startswith("HandlerRole")
     assert _logical_id(deny["Resource"]).startswith("DeadLetterQueue")
 
 
-def test_the_redrive_role_moves_dead_letters_back_and_nothing_else(synthesized: Synthesized) -> None:
-    statements = policy_actions(synthesized, names.EVENT_STACK, "RedriveRole")
-    by_queue: dict[str, set[str]] = {}
-    for actions, resource in statements:
-        by_queue.setdefault("DeadLetterQueue" if "DeadLetterQueue" in resource else resource, set()).update(actions)
-    queue = next(key for key in by_queue if key != "DeadLetterQueue")
-    assert "Queue" in queue
-    assert by_queue[queue] == {"sqs:SendMessage", "sqs:GetQueueAttributes"}
-    assert "sqs:StartMessageMoveTask" in by_queue["DeadLetterQueue"]
-    assert "sqs:SendMessage" not in by_queue["DeadLetterQueue"]
+def test_test_events_reach_the_queue_only_through_the_test_bus_from_the_operator_role(
+    synthesized: Synthesized,
+) -> None:
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule", "SendersTestEvents")["Properties"]
+    assert rule["EventPattern"] == {"source": [names.TEST_EVENT_SOURCE]}
+    assert _logical_id(rule["EventBusName"]).startswith("SendersTestEventBus")
+    (target,) = rule["Targets"]
+    assert _logical_id(target["Arn"]).startswith("Queue")
+    (policy,) = resources(synthesized, names.EVENT_STACK, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        {"AWS": "*"},
+        "events:PutEvents",
+    )
+    condition = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert _logical_id(condition).startswith("SendersOperatorRole")
     outputs = synthesized.raw[names.EVENT_STACK]["Outputs"]
-    assert _logical_id(outputs[names.OUT_REDRIVE_ROLE_ARN]["Value"]).startswith("RedriveRole")
+    assert _logical_id(outputs[names.OUT_TEST_EVENT_BUS]["Value"]).startswith("SendersTestEventBus")
 
 
-def _rule_id(synthesized: Synthesized) -> str:
-    (rule_id,) = resources(synthesized, names.EVENT_STACK, "AWS::Events::Rule")
-    return str(rule_id)
+def test_the_operator_role_sends_test_events_and_moves_dead_letters_back_and_nothing_else(
+    synthesized: Synthesized,
+) -> None:
+    by_target: dict[str, set[str]] = {}
+    for actions, resource in policy_actions(synthesized, names.EVENT_STACK, "SendersOperatorRole"):
+        key = next((k for k in ("DeadLetterQueue", "TestEventBus", "Queue") if k in resource), resource)
+        by_target.setdefault(key, set()).update(actions)
+    assert by_target["Queue"] == {"sqs:SendMessage", "sqs:GetQueueAttributes"}
+    assert by_target["TestEventBus"] == {"events:PutEvents"}
+    assert "sqs:StartMessageMoveTask" in by_target["DeadLetterQueue"]
+    assert "sqs:SendMessage" not in by_target["DeadLetterQueue"]
+    assert set(by_target) == {"Queue", "TestEventBus", "DeadLetterQueue"}
+    role = only(synthesized, names.EVENT_STACK, "AWS::IAM::Role", "SendersOperatorRole")["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert "root" in json.dumps(trust["Principal"])  # the account's principals that are allowed to assume it
+    outputs = synthesized.raw[names.EVENT_STACK]["Outputs"]
+    assert _logical_id(outputs[names.OUT_OPERATOR_ROLE_ARN]["Value"]).startswith("SendersOperatorRole")
 
 
 def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -> None:
@@ -165,6 +195,7 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
         "BUSINESS_PRODUCT_TABLE_NAME",
         "DEAD_LETTER_QUEUE_URL",
         "BWP_EVENT_SOURCE",
+        "BWP_TEST_EVENT_SOURCE",
         "CLIENT_SECRET_NAME",
         "BWP_TOKEN_URL",
         "BWP_GRAPHQL_URL",
@@ -195,7 +226,7 @@ def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) 
 
 
 def test_rule_matches_buy_with_prime_events_only_into_the_queue(synthesized: Synthesized) -> None:
-    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule")["Properties"]
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule", "BuyWithPrimeEvents")["Properties"]
     assert rule["EventBusName"] == "aws.partner/buywithprime/supadupa-test"
     # The subscribed source exactly: no prefix, so aws.partner/buywithprime-evil/x never matches.
     assert rule["EventPattern"] == {"source": ["aws.partner/buywithprime/supadupa-test"]}

@@ -77,7 +77,8 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_RULE_NAME,
             names.OUT_EVENT_BUS_ARN,
             names.OUT_HANDLER_LOG_GROUP,
-            names.OUT_REDRIVE_ROLE_ARN,
+            names.OUT_OPERATOR_ROLE_ARN,
+            names.OUT_TEST_EVENT_BUS,
         },
     }
     for stack, keys in expected.items():
