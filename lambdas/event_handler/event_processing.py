@@ -57,6 +57,9 @@ class RecordFailed(Exception):
     to log (no tokens, no secrets)."""
 
     def __init__(self, reason: str, kind: str) -> None:
+        # Valid UTF-8 whatever the record held (a lone surrogate would break the log line and
+        # the dead-letter message attribute).
+        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
@@ -203,31 +206,33 @@ class Batch:
                 return parse_event(body, sources=self.processor.config.sources)
             except MalformedEvent as exc:
                 raise RecordFailed(f"malformed event: {exc.reason}", PERMANENT) from None
+            except Exception as exc:  # parsing depends on the body alone: a retry reads the same
+                raise RecordFailed(f"malformed event: unreadable ({type(exc).__name__})", PERMANENT) from None
 
         return self._events.get(message_id, parse)
 
     def prepare(self, records: list[dict[str, Any]]) -> None:
-        """The batch's shared work; a failure here only costs the saving (each record then
-        does its own work, and fails on its own)."""
+        """The batch's shared work, each record guarded on its own: a failure here only costs
+        the saving (that record then does its own work, and fails on its own)."""
         events = []
         for record in records:
             try:
                 events.append(self.event(str(record.get("messageId")), record.get("body", "")))
-            except RecordFailed:
+            except Exception:
                 continue
         wanted: set[tuple[str, str]] = set()
         for event in events:
             if event.order_id:
                 try:
                     wanted.add((self.tenant(event)[0], event.order_id))
-                except RecordFailed:
+                except Exception:
                     continue
         ready = []
         for installation_id, order_id in sorted(wanted):
             try:
                 token = self.token(installation_id)
                 self.store(token)
-            except RecordFailed:
+            except Exception:
                 continue
             ready.append((token, order_id))
         if len(ready) > 1:
@@ -329,14 +334,12 @@ class Batch:
         dead-lettered)."""
         try:
             item = self._item(record)
+            return item if item is not None and self._put(item) else None
         except RecordFailed as exc:
             if exc.kind == PERMANENT and self.processor.dead_letter(record, exc.reason):
                 logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason})
                 return None
             raise
-        if item is None:
-            return None
-        return item if self._put(item) else None
 
     def _item(self, record: SQSRecord) -> dict[str, Any] | None:
         """The record's data item, or None when its event is already recorded (or earlier in
@@ -390,6 +393,8 @@ class Batch:
             if code == "ConditionalCheckFailedException":
                 self.processor._count("duplicates")
                 return False
-            raise RecordFailed(f"the data table refused the write ({code})", TRANSIENT) from None
+            # ValidationException: the item itself is refused (a key too long, too large...).
+            kind = PERMANENT if code == "ValidationException" else TRANSIENT
+            raise RecordFailed(f"the data table refused the write ({code})", kind) from None
         self.processor._count("records_stored")
         return True
