@@ -9,6 +9,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.bwp-installed
 UV := $(BIN)/uv
 UV_VERSION := 0.13.9
+# The interpreter's bundled pip and setuptools carry published advisories: both environments get
+# these (checked by tests/unit/test_tool_pins.py; move them with a new release).
+PIP_VERSION := 26.3
+SETUPTOOLS_VERSION := 84.2.1
+TOOL_PINS := pip==$(PIP_VERSION) setuptools==$(SETUPTOOLS_VERSION)
 CDK_CLI := node_modules/.package-lock.json
 # checkov's pins conflict with the project's, so it gets an environment of its own
 # (bwp_workshop/stacks/template_checks.py runs it from there).
@@ -41,8 +46,8 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
-$(INSTALLED): $(BIN)/python pyproject.toml | $(UV)
-	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' pip
+$(INSTALLED): $(BIN)/python pyproject.toml Makefile | $(UV)
+	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' $(TOOL_PINS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
 	@touch $@
 
@@ -50,9 +55,9 @@ $(CDK_CLI): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for the AWS CDK CLI"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 
-$(CHECKOV): tools/checkov/requirements.txt | $(UV)
+$(CHECKOV): tools/checkov/requirements.txt Makefile | $(UV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --requirement tools/checkov/requirements.txt
+	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --requirement tools/checkov/requirements.txt $(TOOL_PINS)
 	@touch $@
 
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
