@@ -90,6 +90,18 @@ TOKEN_TTL_ATTRIBUTE = "ttl"
 #: readers of token items skip keys that start with it.
 OAUTH_STATE_PREFIX = "oauth-state#"
 
+#: Seconds a superseded token item (its refresh token spent) is kept before DynamoDB's
+#: time to live removes it.
+SUPERSEDED_TOKEN_TTL_SECONDS = 3600
+#: The DynamoDB actions the OAuth app's task role may use on the token table: pending installs
+#: (put, delete), a token pair stored at install, an installation's items found and deleted at
+#: uninstall (query, batch write).
+TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem")
+#: The event handler's: the newest token read (query), a refresh claimed and the spent item
+#: marked (update), the new pair written (put); and one conditional put per event.
+HANDLER_TOKEN_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
+HANDLER_DATA_ACTIONS = ("dynamodb:PutItem",)
+
 # --- business product table schema (InfraStack) -------------------------------------------
 #: Which installation a business product belongs to: written by the OAuth app at install (from
 #: ``buyWithPrimeStore.businessProductId``), removed at uninstall, read by the event handler for

@@ -60,7 +60,10 @@ class EcsStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="OAuth app: read/write the token table, keep the business product table",
         )
-        token_table.grant_read_write_data(self.task_role)
+        # Only what the app calls (names.TASK_TOKEN_ACTIONS): no Scan, no GetItem, no streams.
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(names.TASK_TOKEN_ACTIONS), resources=[token_table.table_arn])
+        )
         # Install writes the business product, uninstall finds it (through the index) and deletes it.
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -123,8 +123,14 @@ class EventStack(cdk.Stack):
             ),
             description="Records Buy with Prime events from the event queue",
         )
-        self.data_table.grant_write_data(self.role)
-        token_table.grant_read_write_data(self.role)  # a refresh writes the new token pair
+        # Only what the handler calls (names.HANDLER_*_ACTIONS): one conditional put per event;
+        # the newest token read, a refresh claimed, the new pair written, the old one marked spent.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(names.HANDLER_DATA_ACTIONS), resources=[self.data_table.table_arn])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(names.HANDLER_TOKEN_ACTIONS), resources=[token_table.table_arn])
+        )
         # Only what resolving a tenant needs: one item by its key.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[business_product_table.table_arn])
