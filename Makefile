@@ -29,7 +29,7 @@ MAKEFLAGS += --jobs=3
 # See $(UV) below: the first import of a module writes its bytecode for every later process.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup workshop check lint test bench lab down clean
+.PHONY: help setup workshop check lint test bench lab down clean lock
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,8 +46,12 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
-$(INSTALLED): $(BIN)/python pyproject.toml Makefile | $(UV)
-	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' $(TOOL_PINS)
+# Every package of the environment from uv.lock, each checked against its hashes (`make lock`
+# refreshes the lock after a change to pyproject.toml); then the project itself, editable.
+$(INSTALLED): $(BIN)/python pyproject.toml uv.lock Makefile | $(UV)
+	$(UV) export --quiet --frozen --extra test --no-emit-project --format requirements-txt -o $(VENV)/requirements.lock
+	$(UV) pip install --python $(BIN)/python --quiet --require-hashes --requirement $(VENV)/requirements.lock
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps --editable . $(TOOL_PINS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
 	@touch $@
 
@@ -59,6 +63,16 @@ $(CHECKOV): tools/checkov/requirements.txt Makefile | $(UV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --requirement tools/checkov/requirements.txt $(TOOL_PINS)
 	@touch $@
+
+# The deployables' locks: every package of the image and of the Lambda's folder, pinned with its
+# hashes for their platform (Python 3.12, x86_64 Linux), resolved from their requirements.txt.
+LOCKS := oauth_app/requirements.lock lambdas/event_handler/requirements.lock
+lock: | $(UV)  ## Regenerate uv.lock (the project) and the image's and the Lambda's hash-pinned locks.
+	$(UV) lock
+	@for lock in $(LOCKS); do \
+		$(UV) pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_17 --generate-hashes \
+			--no-header --annotation-style line $$(dirname $$lock)/requirements.txt -o $$lock || exit 1; \
+	done
 
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
 
