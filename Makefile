@@ -9,6 +9,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.bwp-installed
 UV := $(BIN)/uv
 UV_VERSION := 0.13.9
+# The interpreter's bundled pip and setuptools carry published advisories: both environments get
+# these (checked by tests/unit/test_tool_pins.py; move them with a new release).
+PIP_VERSION := 26.3
+SETUPTOOLS_VERSION := 84.2.1
+TOOL_PINS := pip==$(PIP_VERSION) setuptools==$(SETUPTOOLS_VERSION)
 CDK_CLI := node_modules/.package-lock.json
 # checkov's pins conflict with the project's, so it gets an environment of its own
 # (bwp_workshop/stacks/template_checks.py runs it from there).
@@ -24,7 +29,7 @@ MAKEFLAGS += --jobs=3
 # See $(UV) below: the first import of a module writes its bytecode for every later process.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup workshop check lint test bench lab down clean
+.PHONY: help setup workshop check lint test bench lab down clean lock
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,10 +46,14 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
+# Every package of the environment from uv.lock, each checked against its hashes (`make lock`
+# refreshes the lock after a change to pyproject.toml); then the project itself, editable.
 # The kernel's IPython configuration (tools/ipython_kernel_config.py) goes where every kernel of
 # the environment reads it: it loads bwp_workshop.notebook.cell_errors when a kernel starts.
-$(INSTALLED): $(BIN)/python pyproject.toml tools/ipython_kernel_config.py | $(UV)
-	$(UV) pip install --python $(BIN)/python --quiet --editable '.[test]' pip
+$(INSTALLED): $(BIN)/python pyproject.toml uv.lock Makefile tools/ipython_kernel_config.py | $(UV)
+	$(UV) export --quiet --frozen --extra test --no-emit-project --format requirements-txt -o $(VENV)/requirements.lock
+	$(UV) pip install --python $(BIN)/python --quiet --require-hashes --requirement $(VENV)/requirements.lock
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps --editable . $(TOOL_PINS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
 	mkdir -p $(VENV)/etc/ipython && cp tools/ipython_kernel_config.py $(VENV)/etc/ipython/
 	# matplotlib's font cache, built once here: building it runs fc-list, which in-process tests refuse.
@@ -55,10 +64,20 @@ $(CDK_CLI): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for the AWS CDK CLI"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 
-$(CHECKOV): tools/checkov/requirements.txt | $(UV)
+$(CHECKOV): tools/checkov/requirements.txt Makefile | $(UV)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --requirement tools/checkov/requirements.txt
+	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --quiet --requirement tools/checkov/requirements.txt $(TOOL_PINS)
 	@touch $@
+
+# The deployables' locks: every package of the image and of the Lambda's folder, pinned with its
+# hashes for their platform (Python 3.12, x86_64 Linux), resolved from their requirements.txt.
+LOCKS := oauth_app/requirements.lock lambdas/event_handler/requirements.lock
+lock: | $(UV)  ## Regenerate uv.lock (the project) and the image's and the Lambda's hash-pinned locks.
+	$(UV) lock
+	@for lock in $(LOCKS); do \
+		$(UV) pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_17 --generate-hashes \
+			--no-header --annotation-style line $$(dirname $$lock)/requirements.txt -o $$lock || exit 1; \
+	done
 
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
 

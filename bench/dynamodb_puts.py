@@ -37,9 +37,9 @@ REPO = Path(__file__).resolve().parent.parent
 def item(i: int) -> dict[str, Any]:
     """An item the size and shape of a data record."""
     return {
-        names.DATA_PK: {"S": str(uuid.uuid4())},
+        names.DATA_SK: {"S": str(uuid.uuid4())},
         "event_type": {"S": "ORDER_DELIVERED"},
-        "installation_id": {"S": "inst-00000000-0000-4000-8000-000000000000"},
+        names.DATA_PK: {"S": "inst-00000000-0000-4000-8000-000000000000"},
         "site_id": {"S": "site-0000000000"},
         "widget_id": {"S": "widget-0000000000"},
         "order_id": {"S": f"order-{i:08d}"},
@@ -66,7 +66,7 @@ def put_all(settings: Settings, table: str, n: int, concurrency: int) -> float:
                 i = next(counter, None)
             if i is None:
                 return
-            client.put_item(TableName=table, Item=item(i), ConditionExpression=f"attribute_not_exists({names.DATA_PK})")
+            client.put_item(TableName=table, Item=item(i), ConditionExpression=f"attribute_not_exists({names.DATA_SK})")
 
     threads = [threading.Thread(target=work, args=(client,)) for client in clients]
     start = time.perf_counter()

@@ -40,6 +40,23 @@ def app_environment(
     return environment
 
 
+def event_source(settings: Settings, event_bus_arn: str = "") -> str:
+    """The partner event source EventStack's rule matches and the event handler accepts,
+    exactly: the source of the partner bus ``event_bus_arn`` (default ``EVENT_BUS_ARN``; a
+    partner bus carries only the source it is named after), else
+    ``aws.partner/buywithprime/<BWP_EVENT_SOURCE_NAME>``."""
+    arn = event_bus_arn or settings.event_bus_arn
+    return names.bus_name(arn) if arn else names.partner_source_name(settings.event_source_name)
+
+
+def deployed_event_source(settings: Settings) -> str:
+    """:func:`event_source` of the partner bus the deployed EventStack reads (its
+    ``EventBusArn`` output), else of the settings."""
+    from .outputs import load_outputs
+
+    return event_source(settings, load_outputs(settings).get(names.EVENT_STACK, {}).get(names.OUT_EVENT_BUS_ARN, ""))
+
+
 def lambda_environment(
     settings: Settings,
     *,
@@ -47,10 +64,14 @@ def lambda_environment(
     token_table: str,
     business_product_table: str,
     dead_letter_queue_url: str,
+    event_source: str,
 ) -> dict[str, str]:
-    """What the event handler reads: its tables, its dead-letter queue, the client credentials
-    secret's name, the Buy with Prime token and GraphQL endpoints, and its logging."""
+    """What the event handler reads: its tables, its dead-letter queue, the one event source it
+    accepts, the client credentials secret's name, the Buy with Prime token and GraphQL
+    endpoints, and its logging."""
     return {
+        names.ENV_EVENT_SOURCE: event_source,
+        names.ENV_TEST_EVENT_SOURCE: names.TEST_EVENT_SOURCE,
         names.ENV_DATA_TABLE: data_table,
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,

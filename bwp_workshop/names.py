@@ -46,6 +46,15 @@ def partner_source_name(name: str) -> str:
     return f"{PARTNER_SOURCE_PREFIX}/{name}"
 
 
+#: The source of the workshop's own test events (on EventStack's test bus; never a partner's).
+TEST_EVENT_SOURCE = "bwp-workshop.test-events"
+
+
+def bus_name(event_bus_arn: str) -> str:
+    """The name in an event bus ARN; a partner bus is named after its one event source."""
+    return event_bus_arn.split(":event-bus/", 1)[-1]
+
+
 # --- CloudFormation output keys ----------------------------------------------------------
 OUT_ALB_DNS_NAME = "AlbDnsName"
 OUT_APP_BASE_URL = "AppBaseUrl"
@@ -63,6 +72,11 @@ OUT_FUNCTION_NAME = "FunctionName"
 OUT_RULE_NAME = "RuleName"
 OUT_EVENT_BUS_ARN = "EventBusArn"
 OUT_HANDLER_LOG_GROUP = "HandlerLogGroupName"
+#: The role that may send test events (through the test bus) and move dead letters back to the
+#: event queue: the only sender besides the rules (the notebooks assume it on aws).
+OUT_OPERATOR_ROLE_ARN = "OperatorRoleArn"
+#: The event bus that carries the workshop's test events to the event queue (its test rule).
+OUT_TEST_EVENT_BUS = "TestEventBusName"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.
@@ -76,6 +90,18 @@ TOKEN_TTL_ATTRIBUTE = "ttl"
 #: readers of token items skip keys that start with it.
 OAUTH_STATE_PREFIX = "oauth-state#"
 
+#: Seconds a superseded token item (its refresh token spent) is kept before DynamoDB's
+#: time to live removes it.
+SUPERSEDED_TOKEN_TTL_SECONDS = 3600
+#: The DynamoDB actions the OAuth app's task role may use on the token table: pending installs
+#: (put, delete), a token pair stored at install, an installation's items found and deleted at
+#: uninstall (query, batch write).
+TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem")
+#: The event handler's: the newest token read (query), a refresh claimed and the spent item
+#: marked (update), the new pair written (put); and one conditional put per event.
+HANDLER_TOKEN_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
+HANDLER_DATA_ACTIONS = ("dynamodb:PutItem",)
+
 # --- business product table schema (InfraStack) -------------------------------------------
 #: Which installation a business product belongs to: written when the installation subscribes to
 #: events (a subscription's ``targetId``), removed by the OAuth app at uninstall, read by the event handler for
@@ -88,8 +114,11 @@ BUSINESS_PRODUCT_INSTALLATION = "installation_id"
 BUSINESS_PRODUCT_BY_INSTALLATION = "by-installation"
 
 # --- data table schema ---------------------------------------------------------------------
-#: Partition key (S): the event's id (``detail.eventId``, else the envelope ``id``).
-DATA_PK = "event_id"
+#: Partition key (S): the installation the event belongs to; sort key (S): the event's id
+#: (``detail.eventId``, else the envelope ``id``). Keyed by both, so one tenant's event id can
+#: never stand in for (and suppress) another tenant's event.
+DATA_PK = "installation_id"
+DATA_SK = "event_id"
 
 # --- environment of the deployables (set by the stacks; set by the local runtime on local) --
 ENV_TOKEN_TABLE = "TOKEN_TABLE_NAME"
@@ -98,6 +127,12 @@ ENV_BUSINESS_PRODUCT_TABLE = "BUSINESS_PRODUCT_TABLE_NAME"
 #: The event handler sends a record that can never succeed (not a Buy with Prime event, no
 #: tenant) to this queue itself, on its first receive, instead of letting it be retried.
 ENV_DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+#: The one partner event source the event handler accepts (``aws.partner/buywithprime/<name>``,
+#: the source of the partner bus EventStack reads); any other source is dead-lettered.
+ENV_EVENT_SOURCE = "BWP_EVENT_SOURCE"
+#: The source of the workshop's test events, which the handler accepts too: they reach the
+#: queue only through the test bus, which only the operator role may put events on.
+ENV_TEST_EVENT_SOURCE = "BWP_TEST_EVENT_SOURCE"
 ENV_APP_BASE_URL = "APP_BASE_URL"
 ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
 #: The OAuth container gets the client credentials injected from the secret under these names.

@@ -11,3 +11,15 @@ import logging
 
 #: The app's one logger: method, path, status and refusal reasons; never a secret.
 log = logging.getLogger("oauth_app")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a log line: control characters, line and paragraph separators, lone
+    surrogates and the backslash escaped (``\\n``, ``\\u2028``, ``\\ud800``, ``\\\\``), so
+    a request cannot write a line of its own into the log (each line is one CloudWatch event)."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        "\\\\" if char == "\\" else char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import log, pages
+from . import log, pages, printable
 
 
 class Refusal(Exception):
@@ -50,7 +50,12 @@ def _wants_html(request: Request) -> bool:
 def refusal_response(request: Request, refusal: Refusal) -> Response:
     """The response (JSON, or HTML for a browser) and the log line of a refusal."""
     log.warning(
-        "%s %s refused %d %s: %s", request.method, request.url.path, refusal.status, refusal.code, refusal.reason
+        "%s %s refused %d %s: %s",
+        request.method,
+        printable(request.url.path),
+        refusal.status,
+        refusal.code,
+        printable(refusal.reason),
     )
     if _wants_html(request):
         return HTMLResponse(pages.error(refusal.status, refusal.code, refusal.reason), status_code=refusal.status)

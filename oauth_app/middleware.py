@@ -1,6 +1,7 @@
 """Security headers on every response (and the HTML ones' content policy), and one access-log
 line per request with the path only: query strings carry codes and verification tokens, so
-uvicorn's access log is off and this one never prints them. Plain ASGI, so it adds no task
+uvicorn's access log is off and this one never prints them; control characters in the path are
+escaped, so a request cannot forge a log line. Plain ASGI, so it adds no task
 or body buffering to a request."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from starlette.datastructures import MutableHeaders
 
-from . import log
+from . import log, printable
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 QUIET_PATHS = frozenset({"/health", "/_bwp/health"})
@@ -48,5 +49,9 @@ class SecurityHeaders:
         finally:
             if scope["path"] not in QUIET_PATHS:
                 log.info(
-                    "%s %s %d %.1f ms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
+                    "%s %s %d %.1f ms",
+                    printable(scope["method"]),
+                    printable(scope["path"]),  # decoded: %0A is a newline here
+                    status,
+                    (time.perf_counter() - started) * 1000,
                 )

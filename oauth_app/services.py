@@ -20,6 +20,12 @@ from .config import AppConfig
 from .state import PendingInstalls
 
 
+def state_cookie_key(client_secret: str) -> bytes:
+    """The key of the state cookie's HMAC (the cookie binds a pending install to the browser
+    that started it), derived from the client secret."""
+    return hashlib.sha256(b"bwp-oauth-state-cookie\0" + client_secret.encode()).digest()
+
+
 @dataclass(frozen=True)
 class Services:
     config: AppConfig
@@ -99,5 +105,5 @@ def build_services(
         ),
         business_products=business_products,
         own_http=own_http,
-        cookie_key=hashlib.sha256(b"bwp-oauth-state-cookie\0" + client_secret.encode()).digest(),
+        cookie_key=state_cookie_key(client_secret),
     )

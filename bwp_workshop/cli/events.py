@@ -23,10 +23,11 @@ def events() -> None:
 @click.option("--installation", "installation_id", default=None, help="Installation id (default: from settings).")
 @click.option(
     "--via",
-    type=click.Choice(["auto", "sandbox", "queue"]),
+    type=click.Choice(["auto", "sandbox", "eventbridge", "queue"]),
     default="auto",
     show_default=True,
-    help="sandbox: merchant activity in the BwP sandbox (local); queue: synthetic events onto the queue.",
+    help="sandbox: merchant activity in the BwP sandbox (local); eventbridge: synthetic events through "
+    "EventStack's test bus (the way on aws); queue: synthetic events straight onto the queue (local).",
 )
 @click.option("--wait", "wait_seconds", type=float, default=0, help="Then wait this long for the records.")
 def send(
@@ -41,7 +42,7 @@ def send(
         f"{sent['messages']} messages in all"
     )
     if wait_seconds:
-        records = pipeline.wait_for_records(sent["event_ids"], timeout=wait_seconds, progress=False)
+        records = pipeline.wait_for_records(sent["keys"], timeout=wait_seconds, progress=False)
         click.echo(f"the data table holds the {len(records)} events sent")
 
 

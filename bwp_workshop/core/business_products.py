@@ -77,6 +77,25 @@ class BusinessProductMap:
         value = (item or {}).get(BUSINESS_PRODUCT_INSTALLATION)
         return str(value) if value else None
 
+    def of_installation(self, installation_id: str) -> list[str]:
+        """The business products of ``installation_id`` (the keys-only index)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": BUSINESS_PRODUCT_BY_INSTALLATION,
+            "KeyConditionExpression": "#iid = :iid",
+            "ExpressionAttributeNames": {"#iid": BUSINESS_PRODUCT_INSTALLATION},
+            "ExpressionAttributeValues": {":iid": installation_id},
+        }
+        found: list[str] = []
+        try:
+            while True:
+                page = self.table.query(**kwargs)
+                found += [str(item[BUSINESS_PRODUCT_PK]) for item in page.get("Items", [])]
+                if not page.get("LastEvaluatedKey"):
+                    return found
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise _error("list the installation's business products", exc) from None
+
     def remove_installation(self, installation_id: str) -> int:
         """Delete the business products of ``installation_id``; returns how many there were."""
         removed = 0

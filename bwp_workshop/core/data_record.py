@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..names import DATA_PK
+from ..names import DATA_SK
 from .events import BwpEvent
 
 #: Attributes every record has (when they apply to its event).
 ALWAYS = (
-    DATA_PK,
+    DATA_SK,
     "event_type",
     "event_time",
     "installation_id",
@@ -52,7 +52,7 @@ ATTRIBUTES = ALWAYS + ENRICHED + UNENRICHED
 
 #: The columns the analytics show, in display order.
 COLUMNS = (
-    DATA_PK,
+    DATA_SK,
     "event_type",
     "event_time",
     "installation_id",
@@ -120,7 +120,7 @@ def data_item(
     ``order_execution_state``, ``order_line_count``, ``order_total_amount``, ``order_currency``. Not enriched:
     ``unenriched_reason`` (why the API's facts are missing)."""
     item: dict[str, Any] = {
-        DATA_PK: event.event_id,
+        DATA_SK: event.event_id,
         "event_type": event.event_type,
         "event_time": event.event_time,
         "installation_id": installation_id or event.installation_id,

@@ -34,6 +34,8 @@ SHAPE_LEGACY = "legacy"
 SHAPE_OTHER = "other"
 
 BUSINESS_PRODUCT = "businessProduct"
+#: The longest id (event, envelope, installation, resource) and event type an event may carry.
+MAX_ID_LENGTH = 256
 
 
 class MalformedEvent(ValueError):
@@ -65,11 +67,24 @@ class Resource:
         return self.pairs[-1][0] if self.pairs else None
 
 
+def check_identifier(value: str, what: str) -> str:
+    """``value`` when it is a usable identifier: at most :data:`MAX_ID_LENGTH` characters, all
+    printable, valid Unicode (no lone surrogate); else :class:`MalformedEvent` naming ``what``."""
+    if len(value) > MAX_ID_LENGTH:
+        raise MalformedEvent(f"{what} is {len(value)} characters long (at most {MAX_ID_LENGTH})")
+    if not value.isprintable():
+        shown = value[:40].encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        raise MalformedEvent(f"{what} {shown!r} holds characters that are not printable or not valid Unicode")
+    return value
+
+
 def parse_resource(path: str) -> Resource:
     """``businessProduct/bp-1/order/o-1/refund/r-1`` -> pairs ``(order, o-1), (refund, r-1)``."""
     if not isinstance(path, str) or not path.strip("/"):
         raise MalformedEvent("a resource is empty or not a string")
     segments = path.strip("/").split("/")
+    for segment in segments:
+        check_identifier(segment, "a resource segment")
     if len(segments) % 2 or any(not segment for segment in segments):
         raise MalformedEvent(f"resource {path[:120]!r} is not a sequence of kind/id pairs")
     pairs = tuple(zip(segments[0::2], segments[1::2], strict=True))
@@ -132,6 +147,12 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _identifier(value: Any, what: str) -> str | None:
+    """:func:`_text`, checked as an identifier (:func:`check_identifier`)."""
+    text = _text(value)
+    return check_identifier(text, what) if text is not None else None
+
+
 def _nested(mapping: Any, *keys: str) -> Any:
     for key in keys:
         if not isinstance(mapping, dict):
@@ -151,36 +172,62 @@ def shape_of(detail: dict[str, Any]) -> str:
 
 
 def load_body(body: str | bytes | dict[str, Any]) -> dict[str, Any]:
-    """The JSON object of an SQS message body."""
+    """The JSON object of an SQS message body. JSON nested too deep to read, or whose text is not
+    valid Unicode (a lone surrogate such as ``\\ud800``, which no UTF-8 store can hold), is
+    malformed: retrying cannot change it."""
     if isinstance(body, dict):
-        return body
+        value: Any = body
+    else:
+        try:
+            value = json.loads(body)
+        except RecursionError:
+            raise MalformedEvent("the message body is JSON nested too deep to read") from None
+        except (TypeError, ValueError):
+            raise MalformedEvent("the message body is not JSON") from None
     try:
-        value = json.loads(body)
-    except (TypeError, ValueError):
-        raise MalformedEvent("the message body is not JSON") from None
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise MalformedEvent("the message body is JSON nested too deep to read") from None
+    except UnicodeEncodeError:
+        raise MalformedEvent("the message body holds text that is not valid Unicode (a lone surrogate)") from None
     if not isinstance(value, dict):
         raise MalformedEvent(f"the message body is JSON {type(value).__name__}, not an object")
     return value
 
 
+def check_source(source: str | None, expected: tuple[str, ...] | None) -> str:
+    """``source`` when it is one of ``expected`` exactly (the subscribed partner source, and the
+    workshop's test source), or, with no ``expected``, any ``aws.partner/buywithprime/<name>``;
+    else :class:`MalformedEvent`. A look-alike such as ``aws.partner/buywithprime-evil/x`` is
+    never a Buy with Prime source."""
+    shown = repr(str(source)[:80])
+    if expected is not None:
+        if source is None or source not in expected:
+            raise MalformedEvent(f"not a Buy with Prime event (source {shown} is not the subscribed {expected[0]!r})")
+        return source
+    name = source.removeprefix(PARTNER_SOURCE_PREFIX + "/") if source else ""
+    if source is None or name == source or not name:
+        raise MalformedEvent(f"not a Buy with Prime event (source {shown} is not {PARTNER_SOURCE_PREFIX}/<name>)")
+    return source
+
+
 def parse_event(
     body: str | bytes | dict[str, Any],
     *,
-    source_prefix: str = PARTNER_SOURCE_PREFIX,
+    sources: tuple[str, ...] | None = None,
     require_installation: bool = False,
 ) -> BwpEvent:
     """The event in an SQS message body (an EventBridge envelope), or :class:`MalformedEvent`.
 
-    Most events carry no installation id (their tenant is the ``businessProduct`` of their
-    resources); with ``require_installation`` an event without ``contextKeys.installationId``
-    is malformed."""
+    ``sources``: the sources accepted, exactly (the event handler's ``BWP_EVENT_SOURCE`` and
+    ``BWP_TEST_EVENT_SOURCE``); None accepts any Buy with Prime partner source (see
+    :func:`check_source`). Ids and the event type must be identifiers
+    (:func:`check_identifier`). Most events carry no installation id (their tenant is the
+    ``businessProduct`` of their resources); with ``require_installation`` an event without
+    ``contextKeys.installationId`` is malformed."""
     envelope = load_body(body)
-    source = _text(envelope.get("source"))
-    if source is None or not source.startswith(source_prefix):
-        raise MalformedEvent(
-            f"not a Buy with Prime event (source {str(source)[:80]!r} does not start with {source_prefix!r})"
-        )
-    envelope_id = _text(envelope.get("id"))
+    accepted = check_source(_text(envelope.get("source")), sources)
+    envelope_id = _identifier(envelope.get("id"), "the envelope id")
     if envelope_id is None:
         raise MalformedEvent("the EventBridge envelope has no id")
     detail = envelope.get("detail", {})
@@ -194,8 +241,9 @@ def parse_event(
     event_type = event_type or _text(detail.get("eventType"))
     if event_type is None:
         raise MalformedEvent("no event type (detail-type, detail.eventDescriptor and detail.eventType are empty)")
+    check_identifier(event_type, "the event type")
 
-    installation_id = _text(_nested(detail, "contextKeys", "installationId"))
+    installation_id = _identifier(_nested(detail, "contextKeys", "installationId"), "the installation id")
     if installation_id is None and require_installation:
         raise MalformedEvent("the event carries no installation id (detail.contextKeys.installationId)")
 
@@ -209,13 +257,15 @@ def parse_event(
         raise MalformedEvent("the event has no time")
 
     data = detail.get("data") if isinstance(detail.get("data"), dict) else {}
-    detail_order = _text(_nested(detail, "orderIdentifier", "orderId")) or _text(_nested(data, "order", "id"))
+    detail_order = _identifier(_nested(detail, "orderIdentifier", "orderId"), "the order id") or _identifier(
+        _nested(data, "order", "id"), "the order id"
+    )
     return BwpEvent(
-        event_id=_text(detail.get("eventId")) or envelope_id,
+        event_id=_identifier(detail.get("eventId"), "the event id") or envelope_id,
         envelope_id=envelope_id,
         event_type=event_type,
         event_time=event_time,
-        source=source,
+        source=accepted,
         installation_id=installation_id,
         shape=shape,
         resources=resources,

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..names import TOKEN_PK, TOKEN_SK
+from ..names import SUPERSEDED_TOKEN_TTL_SECONDS, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from .tokens import TokenEndpoint, TokenSet
 
 
@@ -250,12 +250,17 @@ class TokenStore:
             current.installation_id, max(int(time.time() * 1000), current.updated_at + 1), tokens, current.installed_at
         )
         self.calls += 1
-        # Mark the old item spent; the new item is already in force, so a failure here is harmless.
+        # Mark the old item spent, to expire (DynamoDB's time to live removes it, its tokens with
+        # it); the new item is already in force, so a failure here is harmless.
         with contextlib.suppress(ClientError):
             self.table.update_item(
                 Key={TOKEN_PK: current.installation_id, TOKEN_SK: current.updated_at},
-                UpdateExpression="SET superseded_by = :new REMOVE refresh_lease_until",
-                ExpressionAttributeValues={":new": new.updated_at},
+                UpdateExpression="SET superseded_by = :new, #ttl = :ttl REMOVE refresh_lease_until",
+                ExpressionAttributeNames={"#ttl": TOKEN_TTL_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":new": new.updated_at,
+                    ":ttl": int(time.time()) + SUPERSEDED_TOKEN_TTL_SECONDS,
+                },
             )
         return new
 

@@ -104,7 +104,7 @@ def partner_source_name(source_name: str) -> str:
 
 def source_name_of_bus(event_bus_arn: str) -> str:
     """The partner event source (= bus) name in a partner event bus ARN."""
-    return partner_source_name(event_bus_arn.split(":event-bus/", 1)[-1])
+    return partner_source_name(names.bus_name(event_bus_arn))
 
 
 def _event_source_state(events: Any, source: str) -> str | None:

@@ -201,10 +201,12 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "dead_letters.redrive_dead_letters",
             ),
             (
-                "sqs:SendMessageBatch test events onto the queue; dynamodb:BatchGetItem of the sent events' keys "
-                "until they are stored; sqs:GetQueueAttributes; sqs:ReceiveMessage on the dead-letter queue; "
+                "sts:AssumeRole EventStack's operator role; events:PutEvents test events onto EventStack's test "
+                "bus (its test rule delivers them to the queue; never straight onto the queue); "
+                "dynamodb:Query of the installation's business product; dynamodb:BatchGetItem of the sent events' "
+                "keys until they are stored; sqs:GetQueueAttributes; sqs:ReceiveMessage on the dead-letter queue; "
                 "logs:FilterLogEvents in the handler's log group (why a record failed); sqs:StartMessageMoveTask "
-                "(redrive)",
+                "as the operator role (redrive)",
             ),
         ),
         Step(

@@ -107,6 +107,7 @@ def build_app(
             app,
             names.EVENT_STACK,
             event_bus_arn=settings.event_bus_arn,
+            event_source=environments.event_source(settings),
             token_table=infra.token_table,
             business_product_table=infra.business_product_table,
             asset_dir=build_lambda_asset(settings),

@@ -60,7 +60,10 @@ class EcsStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="OAuth app: read/write the token table, keep the business product table",
         )
-        token_table.grant_read_write_data(self.task_role)
+        # Only what the app calls (names.TASK_TOKEN_ACTIONS): no Scan, no GetItem, no streams.
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(names.TASK_TOKEN_ACTIONS), resources=[token_table.table_arn])
+        )
         # Uninstall finds the installation's business products (through the index) and deletes
         # them; the subscribe step records them (a subscription's targetId names the business product).
         self.task_role.add_to_principal_policy(

@@ -20,7 +20,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import names
-from .dynamodb_tables import workshop_table
+from .dynamodb_tables import STRING, workshop_table
+from .event_senders import EventSenders
 from .nag import acknowledge
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
@@ -39,8 +40,8 @@ def retry_window_seconds(lambda_timeout: int, max_receive_count: int) -> int:
 
 
 class EventStack(cdk.Stack):
-    """Data table; the partner event bus (imported by ARN); a rule matching Buy with Prime
-    events only, into a queue with a dead-letter queue; the Lambda consuming the queue with
+    """Data table; the partner event bus (imported by ARN); a rule matching the subscribed
+    partner source ``event_source`` exactly, into a queue with a dead-letter queue; the Lambda consuming the queue with
     partial batch failures; an alarm when the dead-letter queue holds messages."""
 
     def __init__(
@@ -49,6 +50,7 @@ class EventStack(cdk.Stack):
         id_: str,
         *,
         event_bus_arn: str,
+        event_source: str,
         token_table: dynamodb.ITable,
         business_product_table: dynamodb.ITable,
         asset_dir: Path,
@@ -64,7 +66,9 @@ class EventStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
 
-        self.data_table = workshop_table(self, "DataTable", partition_key=names.DATA_PK)
+        self.data_table = workshop_table(
+            self, "DataTable", partition_key=names.DATA_PK, sort_key=(names.DATA_SK, STRING)
+        )
         self.event_bus = events.EventBus.from_event_bus_arn(self, "PartnerBus", event_bus_arn)
 
         self.dead_letter_queue = sqs.Queue(
@@ -115,11 +119,18 @@ class EventStack(cdk.Stack):
                 token_table=token_table.table_name,
                 business_product_table=business_product_table.table_name,
                 dead_letter_queue_url=self.dead_letter_queue.queue_url,
+                event_source=event_source,
             ),
             description="Records Buy with Prime events from the event queue",
         )
-        self.data_table.grant_write_data(self.role)
-        token_table.grant_read_write_data(self.role)  # a refresh writes the new token pair
+        # Only what the handler calls (names.HANDLER_*_ACTIONS): one conditional put per event;
+        # the newest token read, a refresh claimed, the new pair written, the old one marked spent.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(names.HANDLER_DATA_ACTIONS), resources=[self.data_table.table_arn])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(names.HANDLER_TOKEN_ACTIONS), resources=[token_table.table_arn])
+        )
         # Only what resolving a tenant needs: one item by its key.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[business_product_table.table_arn])
@@ -141,9 +152,19 @@ class EventStack(cdk.Stack):
             self,
             "BuyWithPrimeEvents",
             event_bus=self.event_bus,
-            description="Buy with Prime events only",
-            event_pattern=events.EventPattern(source=events.Match.prefix(names.PARTNER_SOURCE_PREFIX)),
+            description="Buy with Prime events of the subscribed partner source only",
+            event_pattern=events.EventPattern(source=[event_source]),
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
+        )
+
+        # Who may send: the rule, the test rule, the operator role, the handler (to the DLQ).
+        self.senders = EventSenders(
+            self,
+            "Senders",
+            queue=self.queue,
+            dead_letter_queue=self.dead_letter_queue,
+            rule=self.rule,
+            handler_role=self.role,
         )
 
         self.dlq_alarm = cloudwatch.Alarm(

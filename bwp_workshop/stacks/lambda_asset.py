@@ -4,9 +4,11 @@ The folder holds what the Lambda runtime (Python 3.12 on x86_64) imports: the ha
 from ``lambdas/event_handler/`` (every module there: the entry point ``handler.py`` and the
 modules it imports), the light shared part of :mod:`bwp_workshop` (the package's
 ``__init__``, ``errors``, ``names`` and ``core/``), and the wheels of the handler's
-``requirements.txt`` for that platform, installed with ``pip --target --platform
-manylinux2014_x86_64 --only-binary=:all:``. Nothing here imports the CDK, so the event tests
-can build the folder and run the handler from it with ``python3.12 -I``.
+``requirements.lock`` (every package pinned with its hashes, resolved from its
+``requirements.txt`` by ``make lock``) for that platform, installed with ``pip --target
+--platform manylinux2014_x86_64 --only-binary=:all: --require-hashes --no-deps``. Nothing
+here imports the CDK, so the event tests can build the folder and run the handler from it
+with ``python3.12 -I``.
 
 The folder carries bytecode compiled by Python 3.12 (``__pycache__/*.cpython-312.pyc``,
 unchecked-hash pycs: the folder never changes once built), so a cold start on Lambda's
@@ -53,6 +55,10 @@ PIP_PLATFORM_OPTIONS = (
     "--implementation",
     "cp",
 )
+#: Only what the lock names, each file checked against the lock's hashes.
+PIP_LOCK_OPTIONS = ("--require-hashes", "--no-deps")
+#: The handler folder's requirement files (inputs of the build, not part of the folder).
+REQUIREMENTS = frozenset({"requirements.txt", "requirements.lock"})
 #: Bump when the layout of the built folder changes, so old cache entries are not reused.
 LAYOUT_VERSION = "2"
 #: How many built folders (and dependency sets) to keep in the cache.
@@ -134,7 +140,7 @@ def _sources(settings: Settings) -> list[tuple[Path, Path]]:
             f"The event handler is missing: {handler_dir / 'handler.py'} does not exist.",
             hint="Run from the workshop checkout (or set BWP_PROJECT_DIR to it).",
         )
-    pairs = [(path, path.relative_to(handler_dir)) for path in _files(handler_dir) if path.name != "requirements.txt"]
+    pairs = [(path, path.relative_to(handler_dir)) for path in _files(handler_dir) if path.name not in REQUIREMENTS]
     package = package_dir()
     for part in SHARED_PACKAGE_PARTS:
         source = package / part
@@ -144,7 +150,8 @@ def _sources(settings: Settings) -> list[tuple[Path, Path]]:
 
 
 def _requirements(settings: Settings) -> Path:
-    path = settings.project_dir / HANDLER_DIR / "requirements.txt"
+    """The lock: every package the folder holds, pinned with its hashes (``make lock``)."""
+    path = settings.project_dir / HANDLER_DIR / "requirements.lock"
     if not path.is_file():
         raise LambdaAssetError(
             f"{path} does not exist.", hint="The event handler lists its runtime dependencies there; restore it."
@@ -166,7 +173,7 @@ def dependencies_hash(settings: Settings) -> str:
         [
             LAYOUT_VERSION.encode(),
             _requirements(settings).read_bytes(),
-            *(o.encode() for o in PIP_PLATFORM_OPTIONS),
+            *(o.encode() for o in PIP_PLATFORM_OPTIONS + PIP_LOCK_OPTIONS),
             b"bytecode-3.12" if python312() else b"no-bytecode",
         ]
     )
@@ -210,6 +217,7 @@ def _install_dependencies(settings: Settings, cache: Path) -> Path:
         "--target",
         str(staging),
         *PIP_PLATFORM_OPTIONS,
+        *PIP_LOCK_OPTIONS,
         "-r",
         str(_requirements(settings)),
     ]

@@ -14,6 +14,7 @@ from .. import aws, names
 from ..errors import ConfigurationError, WorkshopError
 from ..outputs import stack_output
 from ..settings import Settings, get_settings
+from .operator_role import operator_client
 from .pipeline import queue_depths
 
 #: At most this many dead letters are read in one look.
@@ -227,7 +228,7 @@ def redrive_dead_letters(
         )
     if method == "auto":
         method = "copy" if settings.is_local else "move-task"
-    sqs = aws.client("sqs", settings)
+    sqs = operator_client("sqs", settings)  # the queue takes messages only from it and the rules
     dlq_url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     queue_url = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)
     if method == "move-task":

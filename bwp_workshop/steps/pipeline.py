@@ -4,18 +4,16 @@ messages back to the event queue (redrive).
 
 On the local target the Buy with Prime sandbox emits the events (merchant activity: orders
 walking their lifecycle), so they travel the whole way: partner bus, rule, queue, the local
-event runner, the handler, the data table. ``via="queue"`` instead puts synthetic catalog
-events for one installation straight onto the EventStack queue (on either target), to check
-the consumer alone.
+event runner, the handler, the data table. ``via="eventbridge"`` (the way on aws) sends
+synthetic catalog events of one installation through EventStack's test bus, and
+``via="queue"`` (local only) straight onto the queue, to check the consumer alone
+(:mod:`.test_events`).
 """
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from .. import aws, names
@@ -63,18 +61,50 @@ _WAIT_FIRST_DELAY_S = 0.005
 _WAIT_MAX_DELAY_S = 0.25
 
 
-def _stored(client: Any, table: str, event_ids: list[str], *, keys_only: bool = False) -> list[dict[str, Any]]:
-    """The data records of those of ``event_ids`` (at most 100) that are stored: one
-    BatchGetItem by key, strongly consistent; unprocessed keys are asked again. With
-    ``keys_only`` each record holds its ``event_id`` alone (a much smaller answer)."""
+#: A data record's key: its installation and its event id.
+RecordKey = tuple[str, str]
+
+
+def record_keys(events: Iterable[str | RecordKey | list[str]], installation_id: str | None = None) -> list[RecordKey]:
+    """The data-table keys of ``events``: ``(installation_id, event_id)`` pairs as they are (the
+    ``keys`` that :func:`send_test_events` returns), or event ids of ``installation_id``."""
+    keys: list[RecordKey] = []
+    for event in events:
+        if isinstance(event, str):
+            if not installation_id:
+                raise ConfigurationError(
+                    "The data table is keyed by installation and event id: which installation's events?",
+                    hint="Pass the keys send_test_events returns (sent['keys']), or installation_id=...",
+                )
+            keys.append((installation_id, event))
+        else:
+            installation, event_id = event
+            keys.append((str(installation), str(event_id)))
+    return list(dict.fromkeys(keys))
+
+
+def _key(record: dict[str, Any]) -> RecordKey:
+    return (str(record[names.DATA_PK]), str(record[names.DATA_SK]))
+
+
+def _stored(client: Any, table: str, keys: list[RecordKey], *, keys_only: bool = False) -> list[dict[str, Any]]:
+    """The data records of those of ``keys`` (at most 100) that are stored: one BatchGetItem by
+    key, strongly consistent; unprocessed keys are asked again. With ``keys_only`` each record
+    holds its key alone (a much smaller answer)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
     found: list[dict[str, Any]] = []
-    keys = [{names.DATA_PK: {"S": event_id}} for event_id in event_ids]
-    spec: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+    spec: dict[str, Any] = {
+        "Keys": [
+            {names.DATA_PK: {"S": installation}, names.DATA_SK: {"S": event_id}} for installation, event_id in keys
+        ],
+        "ConsistentRead": True,
+    }
     if keys_only:
-        spec.update(ProjectionExpression="#id", ExpressionAttributeNames={"#id": names.DATA_PK})
+        spec.update(
+            ProjectionExpression="#pk, #sk", ExpressionAttributeNames={"#pk": names.DATA_PK, "#sk": names.DATA_SK}
+        )
     request: dict[str, Any] = {table: spec}
     while request:
         answer = client.batch_get_item(RequestItems=request)
@@ -85,15 +115,21 @@ def _stored(client: Any, table: str, event_ids: list[str], *, keys_only: bool = 
 
 
 def wait_for_events(
-    event_ids: Iterable[str], timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
+    event_ids: Iterable[str | RecordKey | list[str]],
+    timeout: float = 60.0,
+    progress: bool = True,
+    settings: Settings | None = None,
+    *,
+    installation_id: str | None = None,
 ) -> int:
-    """Wait until the data table holds a record for each of ``event_ids``, with a progress bar
-    that counts those events only; returns how many there are. Only the ids still missing are
+    """Wait until the data table holds a record for each of ``event_ids`` (keys, or event ids
+    of ``installation_id``, default BWP_INSTALLATION_ID: see :func:`record_keys`), with a
+    progress bar that counts those events only; returns how many there are. Only the ids still missing are
     looked up again, by key (BatchGetItem asking for the key alone; never a Scan), after a
     pause that starts at a few milliseconds and doubles up to a quarter second. Raises a
     :class:`WorkshopError` that says where to look on timeout."""
     settings = settings or get_settings()
-    wanted = list(dict.fromkeys(event_ids))
+    wanted = record_keys(event_ids, installation_id or settings.installation_id)
     missing = list(wanted)
     client = aws.client("dynamodb", settings)
     table = data_table_name(settings)
@@ -110,16 +146,16 @@ def wait_for_events(
             # look finds all it asked for) a hundred at a time. Events arrive about in the
             # order they were sent, so a look while they are still coming costs one small call,
             # not one per hundred ids still to come.
-            arrived: set[str] = set()
+            arrived: set[RecordKey] = set()
             start, size = 0, _WAIT_PROBE_KEYS
             while start < len(missing):
                 chunk = missing[start : start + size]
-                got = {str(record[names.DATA_PK]) for record in _stored(client, table, chunk, keys_only=True)}
+                got = {_key(record) for record in _stored(client, table, chunk, keys_only=True)}
                 arrived |= got
                 if len(got) < len(chunk):
                     break
                 start, size = start + size, _BATCH_GET_MAX_KEYS
-            missing = [event_id for event_id in missing if event_id not in arrived]
+            missing = [key for key in missing if key not in arrived]
             if bar is not None:
                 bar.update(len(wanted) - len(missing) - bar.n)
             if not missing:
@@ -134,14 +170,19 @@ def wait_for_events(
 
 
 def wait_for_records(
-    event_ids: Iterable[str], timeout: float = 60.0, progress: bool = True, settings: Settings | None = None
+    event_ids: Iterable[str | RecordKey | list[str]],
+    timeout: float = 60.0,
+    progress: bool = True,
+    settings: Settings | None = None,
+    *,
+    installation_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Wait until the data table holds a record for each of ``event_ids`` (the ``event_ids``
-    that :func:`send_test_events` returns) as :func:`wait_for_events` does, progress bar
-    included (it counts those events only and ends at 100 %); then returns their records,
-    oldest received first (read once, by key)."""
+    """Wait until the data table holds a record for each of ``event_ids`` (the ``keys`` that
+    :func:`send_test_events` returns, or event ids of ``installation_id``) as
+    :func:`wait_for_events` does, progress bar included (it counts those events only and ends
+    at 100 %); then returns their records, oldest received first (read once, by key)."""
     settings = settings or get_settings()
-    wanted = list(dict.fromkeys(event_ids))
+    wanted = record_keys(event_ids, installation_id or settings.installation_id)
     wait_for_events(wanted, timeout=timeout, progress=progress, settings=settings)
     client = aws.client("dynamodb", settings)
     table = data_table_name(settings)
@@ -152,7 +193,7 @@ def wait_for_records(
 
 
 def _arrival(record: dict[str, Any]) -> tuple[str, str]:
-    return (str(record.get("received_at", "")), str(record.get(names.DATA_PK)))
+    return (str(record.get("received_at", "")), str(record.get(names.DATA_SK)))
 
 
 def _not_arrived(settings: Settings, count: int, n: int, timeout: float) -> WorkshopError:
@@ -183,36 +224,16 @@ def queue_depths(settings: Settings | None = None) -> dict[str, int]:
     return depths
 
 
-def catalog_event(installation_id: str, *, business_product_id: str = "unknown", sku: str = "test-sku") -> dict:
-    """A BUYABILITY_CHANGED event in the 2024-11-01 shape, as the partner bus delivers it."""
-    event_id = str(uuid.uuid4())
-    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    resources = [f"businessProduct/{business_product_id}/items/{sku}"]
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "BUYABILITY_CHANGED",
-        "source": names.partner_source_name("workshop-test"),
-        "account": "000000000000",
-        "time": now,
-        "region": "us-east-1",
-        "resources": resources,
-        "detail": {
-            "eventId": event_id,
-            "idempotencyKey": event_id,
-            "eventDescriptor": "BUYABILITY_CHANGED",
-            "resources": resources,
-            "apiVersion": "2024-11-01",
-            "eventTime": now,
-            "data": {},
-            "contextKeys": {"installationId": installation_id},
-        },
-    }
-
-
 def send_to_queue(bodies: list[str], settings: Settings | None = None) -> list[str]:
-    """Put message bodies straight onto the EventStack queue; their message ids."""
+    """Put message bodies straight onto the EventStack queue; their message ids. Local only: on
+    aws the queue takes messages only from EventStack's rules (test events go through the test
+    bus: :mod:`.test_events`)."""
     settings = settings or get_settings()
+    if not settings.is_local:
+        raise ConfigurationError(
+            "On aws the event queue takes messages only from EventStack's rules.",
+            hint="Send test events through EventBridge: send_test_events(via='eventbridge').",
+        )
     sqs = aws.client("sqs", settings)
     url = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)
     ids: list[str] = []
@@ -237,21 +258,23 @@ def send_test_events(
     via: str = "auto",
     history_hours: float = 0.0,
 ) -> dict[str, Any]:
-    """Send test events; returns ``{"via", "event_ids", "malformed", "messages", "sent_at",
-    "dead_letter_depth"}`` where ``event_ids`` are the distinct valid events the data table
-    should end up holding (wait for them with :func:`wait_for_records`, for the malformed ones
-    with :func:`wait_for_dead_letters`).
+    """Send test events; returns ``{"via", "event_ids", "keys", "malformed", "messages",
+    "sent_at", "dead_letter_depth"}`` where ``event_ids`` are the distinct valid events the data
+    table should end up holding and ``keys`` their data-table keys ``(installation_id,
+    event_id)`` (wait for them with :func:`wait_for_records`, for the malformed ones with
+    :func:`wait_for_dead_letters`).
 
     ``via="sandbox"`` (the default on local): the sandbox simulates ``count`` orders of the
     installation's merchant walking their lifecycles; ``duplicates`` of the events are
     delivered twice, and ``malformed`` broken events are added; ``history_hours`` places the
-    orders at random times over that many past hours. ``via="queue"``: ``count``
-    synthetic BUYABILITY_CHANGED events of ``installation_id`` (default: BWP_INSTALLATION_ID)
-    go straight onto the queue, plus ``duplicates`` repeats and ``malformed`` bodies that are
-    not events."""
+    orders at random times over that many past hours. ``via="eventbridge"`` (the default on
+    aws) and ``via="queue"`` (local only): ``count`` synthetic BUYABILITY_CHANGED events of
+    ``installation_id`` (default: BWP_INSTALLATION_ID), plus ``duplicates`` repeats and
+    ``malformed`` bodies that are not events, through EventStack's test bus or straight onto
+    the queue (:mod:`.test_events`)."""
     settings = settings or get_settings()
     if via == "auto":
-        via = "sandbox" if settings.is_local else "queue"
+        via = "sandbox" if settings.is_local else "eventbridge"
     if settings.is_local:  # whatever sends events first makes sure the runner polls the deployed queue
         from ..local.runtime import ensure_event_runner
 
@@ -262,26 +285,9 @@ def send_test_events(
             **before,
             **_send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours),
         }
-    if via != "queue":
-        raise ConfigurationError(f"Unknown way to send events: {via!r}.", hint="Use 'sandbox' or 'queue'.")
-    installation_id = installation_id or settings.installation_id
-    if not installation_id:
-        raise ConfigurationError(
-            "No installation to send test events for.",
-            hint="Set BWP_INSTALLATION_ID (the id an install gave you) or pass installation_id=...",
-        )
-    events = [catalog_event(installation_id) for _ in range(count)]
-    bodies = [json.dumps(event) for event in events]
-    bodies += bodies[:duplicates]
-    bodies += [json.dumps({"test": "not a Buy with Prime event", "n": i}) for i in range(malformed)]
-    messages = send_to_queue(bodies, settings)
-    return {
-        **before,
-        "via": "queue",
-        "event_ids": [event["detail"]["eventId"] for event in events],
-        "malformed": malformed,
-        "messages": len(messages),
-    }
+    from .test_events import send_synthetic
+
+    return {**before, **send_synthetic(settings, count, installation_id, duplicates, malformed, via)}
 
 
 def _send_through_sandbox(
@@ -295,7 +301,7 @@ def _send_through_sandbox(
     if not settings.is_local:
         raise ConfigurationError(
             "The Buy with Prime sandbox exists only on the local target.",
-            hint="On aws, real events come from your store; use via='queue' to test the consumer alone.",
+            hint="On aws, real events come from your store; use via='eventbridge' to test the consumer alone.",
         )
     from ..sandbox.client import SandboxClient
     from ..sandbox.event_shapes import MALFORMATIONS, record_key
@@ -314,6 +320,7 @@ def _send_through_sandbox(
     return {
         "via": "sandbox",
         "event_ids": [record_key(entry) for entry in valid],
+        "keys": [(str(entry["installation_id"]), record_key(entry)) for entry in valid],
         "malformed": len(entries) - len(valid),
         "messages": int(result.get("deliveries", len(entries))),
         "undelivered": int(result.get("undelivered", 0)),

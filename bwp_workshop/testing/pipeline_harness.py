@@ -110,7 +110,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     events.put_rule(
         Name=rule,
         EventBusName=source_name,
-        EventPattern=json.dumps({"source": [{"prefix": names.PARTNER_SOURCE_PREFIX}]}),
+        EventPattern=json.dumps({"source": [source_name]}),  # as EventStack's rule: the source exactly
     )
     events.put_targets(
         Rule=rule,
@@ -118,6 +118,17 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         Targets=[{"Id": "queue", "Arn": queue_arn, "DeadLetterConfig": {"Arn": dlq_arn}}],
     )
     bus_arn = events.describe_event_bus(Name=source_name)["Arn"]
+    # The test bus and its rule, as EventStack makes them (the way test events take on aws).
+    test_bus = f"bwp-test-events-{suffix}"
+    events.create_event_bus(Name=test_bus)
+    events.put_rule(
+        Name=f"{rule}-test", EventBusName=test_bus, EventPattern=json.dumps({"source": [names.TEST_EVENT_SOURCE]})
+    )
+    events.put_targets(
+        Rule=f"{rule}-test",
+        EventBusName=test_bus,
+        Targets=[{"Id": "queue", "Arn": queue_arn, "DeadLetterConfig": {"Arn": dlq_arn}}],
+    )
 
     path = outputs_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +143,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
                     names.OUT_DLQ_URL: dlq_url,
                     names.OUT_RULE_NAME: rule,
                     names.OUT_EVENT_BUS_ARN: bus_arn,
+                    names.OUT_TEST_EVENT_BUS: test_bus,
                 },
             }
         )
@@ -223,7 +235,13 @@ def settle(pipeline: Pipeline, expected: Sequence[str] | int, expected_dead: int
 
     deadline = time.monotonic() + timeout
     if not isinstance(expected, int):
-        event_pipeline.wait_for_events(expected, timeout=timeout, progress=False, settings=pipeline.settings)
+        event_pipeline.wait_for_events(
+            expected,
+            timeout=timeout,
+            progress=False,
+            settings=pipeline.settings,
+            installation_id=pipeline.installation_id,
+        )
     delay = 0.005
     while True:
         records = event_pipeline.count_records(pipeline.settings) if isinstance(expected, int) else len(expected)

@@ -53,11 +53,18 @@ def create_business_product_table(settings: Settings, name: str = "business-prod
 
 
 def create_data_table(settings: Settings, name: str = "data") -> Any:
-    """A data table as EventStack makes it (one record per event, keyed by the event id)."""
+    """A data table as EventStack makes it (one record per event, keyed by its installation
+    and its event id)."""
     aws.client("dynamodb", settings).create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": names.DATA_PK, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": names.DATA_PK, "AttributeType": "S"}],
+        KeySchema=[
+            {"AttributeName": names.DATA_PK, "KeyType": "HASH"},
+            {"AttributeName": names.DATA_SK, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": names.DATA_PK, "AttributeType": "S"},
+            {"AttributeName": names.DATA_SK, "AttributeType": "S"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     return aws.resource("dynamodb", settings).Table(name)

@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from handler_config import Config
 
 from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
 from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
@@ -29,15 +29,8 @@ from bwp_workshop.core.token_store import StoredToken, TokenStore, TokenStoreErr
 from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
 from bwp_workshop.names import (
     DATA_PK,
-    ENV_API_VERSION,
     ENV_BUSINESS_PRODUCT_TABLE,
-    ENV_CLIENT_SECRET_NAME,
-    ENV_DATA_TABLE,
-    ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_GRAPHQL_URL,
     ENV_POWERTOOLS_SERVICE,
-    ENV_TOKEN_TABLE,
-    ENV_TOKEN_URL,
     EVENT_HANDLER_SERVICE,
     FAILURE_REASON_ATTRIBUTE,
 )
@@ -51,6 +44,9 @@ STORE_CACHE_SECONDS = 3600.0
 #: API queries of one batch that run side by side.
 API_CONCURRENCY = 4
 
+#: The reason (its first word) of an event whose business product is not the installation's.
+TENANT_MISMATCH = "tenant_mismatch"
+
 #: Failures a retry cannot fix; anything else is logged as transient.
 PERMANENT = "permanent"
 TRANSIENT = "transient"
@@ -61,6 +57,9 @@ class RecordFailed(Exception):
     to log (no tokens, no secrets)."""
 
     def __init__(self, reason: str, kind: str) -> None:
+        # Valid UTF-8 whatever the record held (a lone surrogate would break the log line and
+        # the dead-letter message attribute).
+        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
@@ -68,41 +67,6 @@ class RecordFailed(Exception):
 
 def _kind(transient: bool) -> str:
     return TRANSIENT if transient else PERMANENT
-
-
-@dataclass(frozen=True)
-class Config:
-    data_table: str
-    token_table: str
-    client_secret_name: str
-    token_url: str
-    graphql_url: str
-    api_version: str = ""
-    #: Empty: only events with ``contextKeys.installationId`` can be tied to a tenant.
-    business_product_table: str = ""
-    #: Empty: a permanent failure is left to the queue's redrive policy (after its receives).
-    dead_letter_queue_url: str = ""
-
-    @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
-        env = os.environ if environ is None else environ
-        required = {
-            ENV_DATA_TABLE: "data_table",
-            ENV_TOKEN_TABLE: "token_table",
-            ENV_CLIENT_SECRET_NAME: "client_secret_name",
-            ENV_TOKEN_URL: "token_url",
-            ENV_GRAPHQL_URL: "graphql_url",
-        }
-        missing = [name for name in required if not env.get(name)]
-        if missing:
-            raise RuntimeError(f"the event handler is not configured: set {', '.join(missing)}")
-        values = {field: env[name] for name, field in required.items()}
-        return cls(
-            **values,
-            api_version=env.get(ENV_API_VERSION, ""),
-            business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
-            dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
-        )
 
 
 class EventProcessor:
@@ -229,7 +193,7 @@ class Batch:
     def __init__(self, processor: EventProcessor) -> None:
         self.processor = processor
         self._events: BatchCache[str, BwpEvent] = BatchCache()
-        self._tenants: BatchCache[str, str] = BatchCache()
+        self._tenants: BatchCache[str, str | None] = BatchCache()
         self._tokens: BatchCache[str, StoredToken] = BatchCache()
         self._stores: BatchCache[str, dict[str, Any]] = BatchCache()
         self._orders: BatchCache[tuple[str, str], dict[str, Any]] = BatchCache()
@@ -239,34 +203,36 @@ class Batch:
     def event(self, message_id: str, body: str) -> BwpEvent:
         def parse() -> BwpEvent:
             try:
-                return parse_event(body)
+                return parse_event(body, sources=self.processor.config.sources)
             except MalformedEvent as exc:
                 raise RecordFailed(f"malformed event: {exc.reason}", PERMANENT) from None
+            except Exception as exc:  # parsing depends on the body alone: a retry reads the same
+                raise RecordFailed(f"malformed event: unreadable ({type(exc).__name__})", PERMANENT) from None
 
         return self._events.get(message_id, parse)
 
     def prepare(self, records: list[dict[str, Any]]) -> None:
-        """The batch's shared work; a failure here only costs the saving (each record then
-        does its own work, and fails on its own)."""
+        """The batch's shared work, each record guarded on its own: a failure here only costs
+        the saving (that record then does its own work, and fails on its own)."""
         events = []
         for record in records:
             try:
                 events.append(self.event(str(record.get("messageId")), record.get("body", "")))
-            except RecordFailed:
+            except Exception:
                 continue
         wanted: set[tuple[str, str]] = set()
         for event in events:
             if event.order_id:
                 try:
                     wanted.add((self.tenant(event)[0], event.order_id))
-                except RecordFailed:
+                except Exception:
                     continue
         ready = []
         for installation_id, order_id in sorted(wanted):
             try:
                 token = self.token(installation_id)
                 self.store(token)
-            except RecordFailed:
+            except Exception:
                 continue
             ready.append((token, order_id))
         if len(ready) > 1:
@@ -274,37 +240,52 @@ class Batch:
 
     # --- the tenant and the API's facts ----------------------------------------------------
     def tenant(self, event: BwpEvent) -> tuple[str, str]:
-        """The event's installation and where it came from: ``contextKeys.installationId``
-        when the event carries it, else the installation its business product belongs to."""
-        if event.installation_id:
-            return event.installation_id, FROM_CONTEXT_KEYS
-        business_product = event.business_product_id
-        if business_product is None:
+        """The event's installation and where it came from. ``contextKeys.installationId`` is
+        only a hint: when the event names business products, each must belong to that
+        installation (else ``tenant_mismatch``, permanent); an event without it belongs to the
+        installation of its business products."""
+        products = list(dict.fromkeys(r.business_product_id for r in event.resources if r.business_product_id))
+        claimed = event.installation_id
+        if not products:
+            if claimed:
+                return claimed, FROM_CONTEXT_KEYS
             raise RecordFailed(
                 "the event names no tenant (no detail.contextKeys.installationId, no businessProduct in resources)",
                 PERMANENT,
             )
-        installation_id = self._tenants.get(business_product, lambda: self._installation_of(business_product))
-        return installation_id, FROM_BUSINESS_PRODUCT
+        owners = {product: self._owner(product) for product in products}
+        expected = claimed or owners[products[0]]
+        if expected is None:  # no contextKeys, and the business product is nobody's
+            raise RecordFailed(
+                f"business product {products[0]} maps to no installation (not installed, or uninstalled)",
+                PERMANENT,
+            )
+        for product, owner in owners.items():
+            if owner != expected:
+                where = "detail.contextKeys.installationId" if claimed else f"business product {products[0]}"
+                raise RecordFailed(
+                    f"{TENANT_MISMATCH}: business product {product} belongs to {owner or 'no installation'}, "
+                    f"not to {expected} ({where})",
+                    PERMANENT,
+                )
+        return expected, FROM_CONTEXT_KEYS if claimed else FROM_BUSINESS_PRODUCT
 
-    def _installation_of(self, business_product: str) -> str:
+    def _owner(self, business_product: str) -> str | None:
+        """The installation the business product belongs to (None: nobody's), once per batch."""
+        return self._tenants.get(business_product, lambda: self._owner_of(business_product))
+
+    def _owner_of(self, business_product: str) -> str | None:
         table = self.processor.business_products
         if table is None:
             raise RecordFailed(
                 f"business product {business_product}: the handler has no business product table "
-                f"({ENV_BUSINESS_PRODUCT_TABLE})",
+                f"({ENV_BUSINESS_PRODUCT_TABLE}) to find or check its installation",
                 PERMANENT,
             )
         try:
-            found = table.installation_of(business_product)
+            return table.installation_of(business_product)
         except BusinessProductMapError as exc:
             raise RecordFailed(str(exc), _kind(exc.transient)) from None
-        if not found:
-            raise RecordFailed(
-                f"business product {business_product} maps to no installation (not installed, or uninstalled)",
-                PERMANENT,
-            )
-        return found
 
     def token(self, installation_id: str) -> StoredToken:
         """The installation's valid token, looked up (and refreshed if need be) once per batch."""
@@ -353,14 +334,12 @@ class Batch:
         dead-lettered)."""
         try:
             item = self._item(record)
+            return item if item is not None and self._put(item) else None
         except RecordFailed as exc:
             if exc.kind == PERMANENT and self.processor.dead_letter(record, exc.reason):
                 logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason})
                 return None
             raise
-        if item is None:
-            return None
-        return item if self._put(item) else None
 
     def _item(self, record: SQSRecord) -> dict[str, Any] | None:
         """The record's data item, or None when its event is already recorded (or earlier in
@@ -414,6 +393,8 @@ class Batch:
             if code == "ConditionalCheckFailedException":
                 self.processor._count("duplicates")
                 return False
-            raise RecordFailed(f"the data table refused the write ({code})", TRANSIENT) from None
+            # ValidationException: the item itself is refused (a key too long, too large...).
+            kind = PERMANENT if code == "ValidationException" else TRANSIENT
+            raise RecordFailed(f"the data table refused the write ({code})", kind) from None
         self.processor._count("records_stored")
         return True

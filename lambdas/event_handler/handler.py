@@ -5,7 +5,8 @@ record that fails is reported in ``batchItemFailures`` so SQS redelivers it (and
 queue's maximum receive count, moves it to the dead-letter queue), while the batch's other
 records are acknowledged. Nothing is acknowledged unprocessed.
 
-Per record: parse the EventBridge envelope (any Buy with Prime shape, any event type), find
+Per record: parse the EventBridge envelope (any Buy with Prime shape, any event type, from the
+subscribed partner source exactly), find
 the tenant (``detail.contextKeys.installationId`` when present, else the installation the
 ``businessProduct`` of ``resources`` belongs to, from the business product table the OAuth app
 keeps), get a valid access token for the installation (once per installation per batch;
@@ -28,8 +29,10 @@ instance's :class:`~event_processing.EventProcessor`. The processing itself (par
 enrich, store, dead-letter) is :mod:`event_processing`; the stored item is
 :func:`bwp_workshop.core.data_record.data_item`.
 
-Configuration comes from the environment the stack sets (``DATA_TABLE_NAME``,
-``TOKEN_TABLE_NAME``, ``BUSINESS_PRODUCT_TABLE_NAME``, ``DEAD_LETTER_QUEUE_URL``,
+Configuration comes from the environment the stack sets (:mod:`handler_config`:
+``DATA_TABLE_NAME``, ``TOKEN_TABLE_NAME``, ``BUSINESS_PRODUCT_TABLE_NAME``,
+``DEAD_LETTER_QUEUE_URL``, ``BWP_EVENT_SOURCE`` (the one partner source accepted),
+``BWP_TEST_EVENT_SOURCE`` (the workshop's test events, through EventStack's test bus),
 ``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``). AWS
 clients are made on the first invocation, not at import.
 """

@@ -83,6 +83,21 @@ def test_an_expiring_token_is_refreshed_and_stored(store: TokenStore) -> None:
     assert store.latest("inst-1").refresh_token == "rt-1"  # type: ignore[union-attr]
 
 
+def test_a_superseded_token_item_expires(store: TokenStore) -> None:
+    """The review's L2: the spent pair is marked to expire (the table's time to live), the
+    newest item is kept."""
+    from bwp_workshop.names import SUPERSEDED_TOKEN_TTL_SECONDS, TOKEN_TTL_ATTRIBUTE
+
+    store.put("inst-1", _expiring())
+    before = int(time.time())
+    new = store.valid_token("inst-1", CountingEndpoint(), margin_seconds=60)  # type: ignore[arg-type]
+    items = sorted(store.table.scan(ConsistentRead=True)["Items"], key=lambda item: item["updated_at"])
+    spent, newest = items
+    assert spent["superseded_by"] == new.updated_at
+    assert before + SUPERSEDED_TOKEN_TTL_SECONDS <= int(spent[TOKEN_TTL_ATTRIBUTE]) <= int(time.time()) + 3600
+    assert TOKEN_TTL_ATTRIBUTE not in newest
+
+
 def test_ten_concurrent_refreshers_spend_the_refresh_token_once(store: TokenStore) -> None:
     store.put("inst-1", _expiring())
     endpoint = CountingEndpoint(delay=0.2)

@@ -108,11 +108,11 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         with running(pipeline):
             sent = event_pipeline.send_test_events(3, settings=settings, duplicates=2, malformed=3)
             assert sent["via"] == "sandbox" and sent["malformed"] == 3
-            records = event_pipeline.wait_for_records(sent["event_ids"], timeout=60, progress=False, settings=settings)
+            records = event_pipeline.wait_for_records(sent["keys"], timeout=60, progress=False, settings=settings)
             assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
             # A second run counts its own events only (the first run's records are there too).
             again = event_pipeline.send_test_events(2, settings=settings)
-            rerun = event_pipeline.wait_for_records(again["event_ids"], timeout=60, progress=False, settings=settings)
+            rerun = event_pipeline.wait_for_records(again["keys"], timeout=60, progress=False, settings=settings)
             assert sorted(r["event_id"] for r in rerun) == sorted(again["event_ids"])
             assert not {r["event_id"] for r in rerun} & set(sent["event_ids"])
             records = event_pipeline.data_records(settings)
@@ -172,3 +172,37 @@ def test_running_06_again_leaves_the_dead_letter_queue_as_it_found_it(
 
 def test_a_count_of_messages_reads_right() -> None:
     assert [dead_letters.messages(n) for n in (0, 1, 2)] == ["0 messages", "1 message", "2 messages"]
+
+
+def test_synthetic_test_events_go_through_the_test_bus(local_sandbox: SandboxHandle) -> None:
+    """The way test events take on aws (the queue takes no message but the rules'): PutEvents
+    onto EventStack's test bus, its rule to the queue; each event stored once under its own
+    installation, the body that is not an event dead-lettered on its first receive."""
+    with installed_app(local_sandbox) as installed:
+        pipeline = provision(installed)
+        settings = pipeline.settings
+        with running(pipeline):
+            sent = event_pipeline.send_test_events(
+                3,
+                settings=settings,
+                installation_id=pipeline.installation_id,
+                duplicates=2,
+                malformed=1,
+                via="eventbridge",
+            )
+            assert (sent["via"], sent["messages"], sent["malformed"]) == ("eventbridge", 6, 1)
+            records = event_pipeline.wait_for_records(sent["keys"], timeout=60, progress=False, settings=settings)
+            assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
+            assert {r["installation_id"] for r in records} == {pipeline.installation_id}
+            settle(pipeline, sent["event_ids"], 1)
+        (dead,) = dead_letters.dlq_messages(settings)
+        assert "names no tenant" in dead["reason"]
+
+
+def test_on_aws_nothing_is_sent_straight_onto_the_queue() -> None:
+    from bwp_workshop.errors import ConfigurationError
+    from bwp_workshop.settings import Settings
+
+    aws_settings = Settings(target="aws", installation_id="inst-1")  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="takes messages only from EventStack's rules"):
+        event_pipeline.send_to_queue(["{}"], aws_settings)

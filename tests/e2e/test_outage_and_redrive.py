@@ -107,7 +107,11 @@ def test_a_30_second_outage_dead_letters_nothing_and_a_redrive_stores_every_even
         sqs = aws.client("sqs", pipeline.settings)
         queued = _take_all(sqs, pipeline.queue_url)
         assert len(queued) == sum(entry["deliveries"] for entry in fresh)
-        again = [json.dumps(_envelope_of(record)) for record in records if record["shape"] == "2024-11-01"][:10]
+        again = [
+            json.dumps(_envelope_of(record, pipeline.source_name))
+            for record in records
+            if record["shape"] == "2024-11-01"
+        ][:10]
         _send_all(sqs, pipeline.dlq_url, [message["Body"] for message in queued] + again)
         filled = depth(pipeline.settings, pipeline.dlq_url)
         expected_after = sorted(expected + _expected(fresh))
@@ -147,13 +151,14 @@ def _send_all(sqs: Any, url: str, bodies: list[str]) -> None:
         assert not answer.get("Failed")
 
 
-def _envelope_of(record: dict[str, Any]) -> dict[str, Any]:
-    """The 2024-11-01 envelope a stored record came from (enough for the handler)."""
+def _envelope_of(record: dict[str, Any], source: str) -> dict[str, Any]:
+    """The 2024-11-01 envelope a stored record came from, from the partner ``source`` (enough
+    for the handler)."""
     return {
         "version": "0",
         "id": record["envelope_id"],
         "detail-type": record["event_type"],
-        "source": "aws.partner/buywithprime/redrive-test",
+        "source": source,
         "time": record["event_time"],
         "resources": record.get("resources", []),
         "detail": {

@@ -30,6 +30,8 @@ from typing import Any
 
 FOLDER = Path(__file__).parent
 INSTALLATION = "inst-sample-1"
+#: The partner source of the samples (the handler under test accepts it, and only it).
+SOURCE = "aws.partner/buywithprime/sample-events"
 BUSINESS_PRODUCT = "bp-sample-0001"
 
 #: The samples of each well-formed shape (the ones the sandbox emits too).

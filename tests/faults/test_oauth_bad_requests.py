@@ -32,6 +32,7 @@ from tests.oauth_app.conftest import (
     install_url,
     launch,
     sign,
+    state_cookie,
     table,  # noqa: F401  (fixture)
     token_endpoint,  # noqa: F401  (fixture)
 )
@@ -87,9 +88,19 @@ CASES: dict[str, tuple[Any, ...]] = {
         "invalid_state",
     ),
     "state: well formed but unknown": (
-        lambda state: _signed_install(state, {"code": "c", "state": "A" * len(state)}),
+        lambda state: Request(
+            **{
+                **_signed_install(state, {"code": "c", "state": "A" * len(state)}).__dict__,
+                "cookies": {STATE_COOKIE: state_cookie("A" * len(state))},
+            },
+        ),
         400,
         "unknown_state",
+    ),
+    "state: opened in a browser without the state cookie": (
+        lambda state: _signed_install(state, {"code": "c", "state": state}),
+        400,
+        "state_not_bound",
     ),
     "state: started in another browser": (
         lambda state: Request(

@@ -24,7 +24,7 @@ from bwp_workshop.names import CLIENT_SECRET_NAME
 from bwp_workshop.settings import Settings
 from bwp_workshop.testing.tables import create_business_product_table, create_data_table, create_token_table
 
-from .doubles import BP, CLIENT_ID, CLIENT_SECRET, FakeBwp, create_event_queues
+from .doubles import BP, CLIENT_ID, CLIENT_SECRET, SOURCE, FakeBwp, create_event_queues
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +73,7 @@ def make_app(
             client_secret_name=CLIENT_SECRET_NAME,
             token_url="http://bwp.test/token",
             graphql_url="http://bwp.test/graphql",
+            event_source=SOURCE,
             api_version="2024-11-01",
             business_product_table="business-products",
         )

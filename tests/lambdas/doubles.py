@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 
-from bwp_workshop.names import DATA_PK
+from bwp_workshop.names import DATA_SK
+from tests.events import SOURCE
 
 CLIENT_ID = "client-test"
 CLIENT_SECRET = "client-secret-value-0123456789"
 BP = "bp-0001"
-SOURCE = "aws.partner/buywithprime/test-events"
 
 
 class FakeBwp:
@@ -169,7 +169,8 @@ def failed_ids(response: dict[str, Any]) -> list[str]:
 
 
 def stored(tables: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {item[DATA_PK]: item for item in tables["data"].scan(ConsistentRead=True)["Items"]}
+    """The data table's items by event id."""
+    return {item[DATA_SK]: item for item in tables["data"].scan(ConsistentRead=True)["Items"]}
 
 
 def create_event_queues(settings: Any, *, max_receive_count: int, visibility_timeout: int = 30) -> dict[str, str]:

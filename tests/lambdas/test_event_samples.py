@@ -73,7 +73,8 @@ def test_an_event_without_an_order_is_stored_without_order_facts(
 def test_an_uninstalled_installations_event_is_stored_and_marked(
     handler_module: Any, app: Any, tables: dict[str, Any]
 ) -> None:
-    body = samples.body("order_confirmed_uninstalled_installation.json", business_product=BP)
+    tables["business_products"].put("bp-uninstalled", "inst-sample-uninstalled")  # its token is gone
+    body = samples.body("order_confirmed_uninstalled_installation.json", business_product="bp-uninstalled")
     assert invoke(handler_module, app, body) == {"batchItemFailures": []}
     item = stored(tables)[samples.key(json.loads(body))]
     assert (item["installation_id"], item["enriched"]) == ("inst-sample-uninstalled", False)
@@ -109,6 +110,45 @@ def test_what_can_never_succeed_is_dead_lettered_on_its_first_receive(
         "unknown_business_product.json": "bp-sample-unknown maps to no installation",
     }[name]
     assert expected in reason
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["aws.partner/buywithprime-evil/x", "aws.partner/buywithprimeZZZ", "aws.partner/buywithprime/another-partner"],
+)
+def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_receive(
+    handler_module: Any,
+    make_app: Any,
+    tables: dict[str, Any],
+    event_queues: dict[str, str],
+    local_settings: Settings,
+    source: str,
+) -> None:
+    """The review's look-alike sources: well formed, naming a real tenant, never stored."""
+    app = make_app()
+    app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
+    app.sqs = aws.client("sqs", local_settings)
+    body = sample("order_confirmed_2024_11_01.json").replace(samples.SOURCE, source)
+    assert invoke(handler_module, app, body, receive_count=1) == {"batchItemFailures": []}
+    assert not stored(tables) and app.dead_lettered == 1
+    (message,) = app.sqs.receive_message(QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"])["Messages"]
+    reason = message["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]
+    assert f"not a Buy with Prime event (source {source!r} is not the subscribed {samples.SOURCE!r})" in reason
+
+
+def test_the_workshops_test_source_is_accepted_only_when_configured(
+    handler_module: Any, make_app: Any, tables: dict[str, Any]
+) -> None:
+    """Test events reach the queue through EventStack's test bus (only its operator role may put
+    events there), with their own source; the stack configures the handler to accept it."""
+    from bwp_workshop.names import TEST_EVENT_SOURCE
+
+    body = sample("order_confirmed_2024_11_01.json").replace(samples.SOURCE, TEST_EVENT_SOURCE)
+    app = make_app()
+    assert invoke(handler_module, app, body) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    app.config = type(app.config)(**{**app.config.__dict__, "test_event_source": TEST_EVENT_SOURCE})
+    assert invoke(handler_module, app, body) == {"batchItemFailures": []}
+    assert [item["installation_id"] for item in stored(tables).values()] == ["inst-1"]
 
 
 def test_without_a_dead_letter_queue_a_poison_record_is_reported_failed(

@@ -117,3 +117,26 @@ def test_an_event_without_order_resources_has_no_order() -> None:
 def test_malformed_bodies_say_why(body: str, reason: str) -> None:
     with pytest.raises(MalformedEvent, match=reason):
         parse_event(body)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "aws.partner/buywithprime-evil/x",  # a look-alike that starts with the prefix
+        "aws.partner/buywithprimeZZZ",
+        "aws.partner/buywithprime",  # the prefix alone
+        "aws.partner/buywithprime/",
+    ],
+)
+def test_a_look_alike_source_is_not_a_buy_with_prime_event(source: str) -> None:
+    with pytest.raises(MalformedEvent, match="not a Buy with Prime event"):
+        parse_event({**envelope(), "source": source})
+
+
+def test_only_the_subscribed_source_is_accepted_when_one_is_given() -> None:
+    body = envelope()
+    assert parse_event(body, sources=(body["source"],)).source == body["source"]
+    other = {**body, "source": "aws.partner/buywithprime/another-partner"}
+    assert parse_event(other).source == other["source"]  # a Buy with Prime source...
+    with pytest.raises(MalformedEvent, match="is not the subscribed"):  # ...but not ours
+        parse_event(other, sources=(body["source"], "bwp-workshop.test-events"))

@@ -129,7 +129,9 @@ def test_a_redelivery_racing_the_first_delivery_is_not_stored_twice(
 
 def test_one_token_lookup_per_installation_per_batch(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
     tables["tokens"].put("inst-2", TokenSet(access_token="at-x", refresh_token="rt-x", expires_in=900))
-    bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2") for _ in range(3)]
+    tables["business_products"].put("bp-2", "inst-2")
+    inst_2 = ["businessProduct/bp-2/order/o-1"]
+    bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2", resources=inst_2) for _ in range(3)]
     before = app.tokens.calls
     response = invoke(handler_module, app, sqs_event(*bodies))
     # inst-2's token is unknown to the API double: its records are stored without the API's facts.
@@ -209,7 +211,8 @@ CLIENT_SECRET_FRAGMENT = "client-secret-value"
 def test_an_installation_without_token_is_stored_unenriched(
     handler_module: Any, app: Any, tables: dict[str, Any]
 ) -> None:
-    body = envelope(installation="ghost")
+    tables["business_products"].put("bp-ghost", "ghost")
+    body = envelope(installation="ghost", resources=["businessProduct/bp-ghost/order/o-1"])
     response = invoke(handler_module, app, {"Records": [sqs_record(body, message_id="m")]})
     assert failed_ids(response) == []
     item = stored(tables)[body["detail"]["eventId"]]
@@ -292,8 +295,11 @@ def test_the_handler_reads_its_configuration_from_the_environment(
         "BWP_GRAPHQL_URL": "http://x/graphql",
         "BWP_API_VERSION": "2024-11-01",
     }
-    config = handler_module.Config.from_environment(env)
+    with pytest.raises(RuntimeError, match="BWP_EVENT_SOURCE"):  # no source: it would accept none
+        handler_module.Config.from_environment(env)
+    config = handler_module.Config.from_environment({**env, "BWP_EVENT_SOURCE": "aws.partner/buywithprime/x"})
     assert (config.data_table, config.api_version) == ("d", "2024-11-01")
+    assert config.event_source == "aws.partner/buywithprime/x"
 
 
 def test_the_batch_cache_computes_once_per_key_and_remembers_a_failure(handler_module: Any) -> None:

@@ -307,6 +307,73 @@ def test_a_partner_bus_routes_its_events_by_its_full_name(local_settings: Settin
         events.put_rule(Name="none", EventBusName="routing", EventPattern=json.dumps({"source": ["x"]}))
 
 
+def test_a_bus_of_the_stack_carries_rules_and_a_bus_policy(local_settings: Settings) -> None:
+    """EventStack's test bus on the local AWS: a rule on a bus of the same stack (Ref gives the
+    bus's name), the queue policy naming that rule, and the bus's policy statement."""
+    deny = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "events:PutEvents"}
+    template = {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue"},
+            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "test-events"}},
+            "Rule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "EventBusName": {"Ref": "Bus"},
+                    "EventPattern": {"source": ["x"]},
+                    "Targets": [{"Id": "q", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}],
+                },
+            },
+            "QueuePolicy": {
+                "Type": "AWS::SQS::QueuePolicy",
+                "Properties": {
+                    "Queues": [{"Ref": "Queue"}],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "OnlyTheRule",
+                                **{**deny, "Action": "sqs:SendMessage"},
+                                "Resource": {"Fn::GetAtt": ["Queue", "Arn"]},
+                                "Condition": {"ArnNotEquals": {"aws:SourceArn": [{"Fn::GetAtt": ["Rule", "Arn"]}]}},
+                            }
+                        ],
+                    },
+                },
+            },
+            "BusPolicy": {
+                "Type": "AWS::Events::EventBusPolicy",
+                "Properties": {
+                    "EventBusName": {"Ref": "Bus"},
+                    "StatementId": "OnlyTheOperator",
+                    "Statement": {**deny, "Resource": {"Fn::GetAtt": ["Bus", "Arn"]}},
+                },
+            },
+        },
+        "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}, "Bus": {"Value": {"Ref": "Bus"}}},
+    }
+    cfn = aws.client("cloudformation", local_settings)
+    cfn.create_stack(StackName="test-bus", TemplateBody=json.dumps(template))
+    (stack,) = cfn.describe_stacks(StackName="test-bus")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["Bus"] == "test-events"
+    events = aws.client("events", local_settings)
+    assert [rule["EventBusName"] for rule in events.list_rules(EventBusName="test-events")["Rules"]] == ["test-events"]
+    (statement,) = json.loads(events.describe_event_bus(Name="test-events")["Policy"])["Statement"]
+    assert (statement["Sid"], statement["Effect"], statement["Action"]) == (
+        "OnlyTheOperator",
+        "Deny",
+        "events:PutEvents",
+    )
+    attributes = aws.client("sqs", local_settings).get_queue_attributes(
+        QueueUrl=outputs["QueueUrl"], AttributeNames=["Policy"]
+    )["Attributes"]
+    assert '"Sid": "OnlyTheRule"' in attributes["Policy"]
+    cfn.delete_stack(StackName="test-bus")
+    with pytest.raises(ClientError):
+        events.describe_event_bus(Name="test-events")
+
+
 def test_receiving_checks_the_retention_period_without_reading_every_queue_attribute(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -65,6 +65,8 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "RuleName",
         "EventBusArn",
         "HandlerLogGroupName",
+        "OperatorRoleArn",
+        "TestEventBusName",
     }
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
@@ -86,7 +88,10 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     assert products["KeySchema"] == [{"AttributeName": "business_product_id", "KeyType": "HASH"}]
     assert [index["IndexName"] for index in products["GlobalSecondaryIndexes"]] == ["by-installation"]
     data_table = dynamodb.describe_table(TableName=event["DataTableName"])["Table"]
-    assert data_table["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
+    assert data_table["KeySchema"] == [
+        {"AttributeName": "installation_id", "KeyType": "HASH"},
+        {"AttributeName": "event_id", "KeyType": "RANGE"},
+    ]
 
     sqs = aws.client("sqs", settings)
     queue = sqs.get_queue_attributes(QueueUrl=event["QueueUrl"], AttributeNames=["All"])["Attributes"]
@@ -100,7 +105,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
 
     events = aws.client("events", settings)
     rule = events.describe_rule(Name=event["RuleName"], EventBusName=SOURCE)
-    assert json.loads(rule["EventPattern"]) == {"source": [{"prefix": "aws.partner/buywithprime"}]}
+    assert json.loads(rule["EventPattern"]) == {"source": [SOURCE]}  # the subscribed source exactly
     (target,) = events.list_targets_by_rule(Rule=event["RuleName"], EventBusName=SOURCE)["Targets"]
     assert target["Arn"] == event["QueueArn"]
     assert target["DeadLetterConfig"] == {"Arn": dlq_arn}

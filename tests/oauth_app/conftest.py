@@ -101,6 +101,16 @@ class ScriptedTokenEndpoint:
         return httpx.Client(transport=httpx.MockTransport(self.handler))
 
 
+def state_cookie(state: str) -> str:
+    """The state cookie the app sets at /launch for ``state`` (what that browser carries)."""
+    import hashlib
+    import hmac
+
+    from oauth_app.services import state_cookie_key
+
+    return hmac.new(state_cookie_key(CLIENT_SECRET), state.encode(), hashlib.sha256).hexdigest()
+
+
 def all_items(table: Any) -> list[dict[str, Any]]:
     return table.scan(ConsistentRead=True)["Items"]
 

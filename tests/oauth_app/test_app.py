@@ -150,3 +150,17 @@ def test_configuration_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch)
         AppConfig()
     assert "BWP_PUBLIC_KEY is not a PEM public key" in str(bad_key.value)
     assert CLIENT_SECRET not in str(bad_key.value)
+
+
+def test_a_path_with_control_characters_cannot_forge_a_log_line(client: TestClient, app_logs: Any) -> None:
+    """The review's L4: CR/LF (and other line breaks) in the decoded path are escaped in the
+    access log, so the forged "installed" entry stays inside the one line of the request."""
+    forged = "2026-12-07 17:45:00,000 INFO oauth_app installed inst-FORGED-by-attacker (token valid until 1796669999)"
+    quoted = forged.replace(" ", "%20")
+    for breaker, escaped in (("%0A", "\\n"), ("%0D%0A", "\\r\\n"), ("%E2%80%A8", "\\u2028"), ("%00", "\\x00")):
+        app_logs.records.clear()
+        assert client.get(f"/nothing{breaker}{quoted}").status_code == 404
+        lines = app_logs.text.splitlines()
+        assert not [line for line in lines if line.startswith("2026-12-07") or "\u2028" in line]
+        access = [line for line in lines if line.startswith("INFO oauth_app GET /nothing")]
+        assert access == [f"INFO oauth_app GET /nothing{escaped}{forged} 404 " + access[0].rsplit(" 404 ", 1)[1]]

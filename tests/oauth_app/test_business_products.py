@@ -78,6 +78,7 @@ def test_uninstall_removes_the_installations_business_products(client: TestClien
     table = BusinessProductMap(products)
     table.put("bp-1", "inst-1")
     table.put("bp-2", "inst-2")
+    assert (table.of_installation("inst-1"), table.of_installation("inst-3")) == (["bp-1"], [])
     assert install(client, "inst-1").status_code == 200
     assert uninstall(client, "inst-1").status_code == 200
     assert (table.installation_of("bp-1"), table.installation_of("bp-2")) == (None, "inst-2")

@@ -28,6 +28,7 @@ from .conftest import (
     install_url,
     launch,
     sign,
+    state_cookie,
 )
 
 pytestmark = pytest.mark.usefixtures("table")
@@ -142,6 +143,8 @@ def test_install_refuses_missing_malformed_unknown_and_replayed_state(
         ({"state": "A" * 48}, 400, "missing_code", "no authorization code"),
         ({"error": "access_denied", "state": "A" * 48}, 400, "authorization_refused", "did not authorize"),
     ]
+    # A browser carrying the cookie of the state it names, except for the state_not_bound case.
+    client.cookies.set(STATE_COOKIE, state_cookie("A" * 48), domain="app.example.test", path="/install")
     for query, status, code, reason in cases:
         url = install_url(query)
         response = client.get(f"{url}&verification-token={sign(url)}")
@@ -153,7 +156,10 @@ def test_install_refuses_missing_malformed_unknown_and_replayed_state(
     url = install_url({"code": "first-code", "state": params["state"]})
     assert client.get(f"{url}&verification-token={sign(url)}").status_code == 200
     replay = install_url({"code": "second-code", "state": params["state"]})
-    response = client.get(f"{replay}&verification-token={sign(replay)}")
+    response = client.get(f"{replay}&verification-token={sign(replay)}")  # the install removed the cookie
+    assert (response.status_code, response.json()["error"]) == (400, "state_not_bound")
+    client.cookies.set(STATE_COOKIE, state_cookie(params["state"]), domain="app.example.test", path="/install")
+    response = client.get(f"{replay}&verification-token={sign(replay)}")  # a browser that kept it
     assert (response.status_code, response.json()["error"]) == (400, "unknown_state")
     assert len(token_endpoint.requests) == 1
     assert len(token_items(table)) == 1
@@ -164,8 +170,27 @@ def test_install_refuses_missing_malformed_unknown_and_replayed_state(
         "first-code",
         "second-code",
         params["state"],
-        logged=[f"GET /install refused {status} {code}" for _, status, code, _ in cases] + ["installed inst-1"],
+        logged=[f"GET /install refused {status} {code}" for _, status, code, _ in cases]
+        + ["installed inst-1", "GET /install refused 400 state_not_bound"],
     )
+
+
+def test_install_refuses_a_browser_without_the_state_cookie(
+    client: TestClient, table: Any, token_endpoint: ScriptedTokenEndpoint
+) -> None:
+    """The review's L5: another browser (no cookie) opening a captured install URL cannot
+    complete that install; the browser that started it still can."""
+    started = launch(client)
+    url = install_url({"code": "c", "state": started["state"]})
+    cookies = dict(client.cookies)
+    client.cookies.clear()
+    response = client.get(f"{url}&verification-token={sign(url)}")
+    assert (response.status_code, response.json()["error"]) == (400, "state_not_bound")
+    assert "this browser did not start the install" in response.json()["reason"]
+    assert token_endpoint.requests == [] and token_items(table) == [] and len(state_items(table)) == 1
+    for name, value in cookies.items():
+        client.cookies.set(name, value, domain="app.example.test", path="/install")
+    assert client.get(f"{url}&verification-token={sign(url)}").status_code == 200  # the state was not spent
 
 
 def test_install_refuses_a_state_started_in_another_browser(client: TestClient, table: Any) -> None:

@@ -16,6 +16,7 @@ from bwp_workshop import aws, names
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.deploy import prerequisites
 from bwp_workshop.local.lambda_host import sqs_record
+from bwp_workshop.outputs import load_outputs
 from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
@@ -142,7 +143,11 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
     with installed_app(local_sandbox) as installed:
         pipeline = provision(installed)
         settings = pipeline.settings
-        synthesized = synthesize(stack_settings(tmp_path, **_endpoints(settings)), tmp_path / "cdk.out")
+        # The stack reads the pipeline's partner bus: the handler accepts that bus's source only.
+        bus_arn = load_outputs(settings)[names.EVENT_STACK][names.OUT_EVENT_BUS_ARN]
+        synthesized = synthesize(
+            stack_settings(tmp_path, event_bus_arn=bus_arn, **_endpoints(settings)), tmp_path / "cdk.out"
+        )
         suffix = pipeline.data_table.removeprefix("data-")  # as provision names them
         token_table, products_table = f"tokens-{suffix}", f"business-products-{suffix}"
         resolver = Resolver(

@@ -31,9 +31,27 @@ def test_public_key_is_passed_only_when_it_is_not_the_published_one(synthesized:
 def test_lambda_log_level_follows_the_settings(synthesized: Synthesized) -> None:
     debug = synthesized.settings.model_copy(update={"log_level": "DEBUG"})
     environment = lambda_environment(
-        debug, data_table="d", token_table="t", business_product_table="b", dead_letter_queue_url="q"
+        debug,
+        data_table="d",
+        token_table="t",
+        business_product_table="b",
+        dead_letter_queue_url="q",
+        event_source="aws.partner/buywithprime/x",
     )
     assert environment["LOG_LEVEL"] == "DEBUG"
+
+
+def test_the_handler_accepts_the_source_of_the_partner_bus_it_reads(synthesized: Synthesized) -> None:
+    """One owner for the source: the bus's (a partner bus carries only its own source), else
+    the configured source name."""
+    from bwp_workshop.environments import event_source
+
+    settings = synthesized.settings
+    assert event_source(settings) == "aws.partner/buywithprime/supadupa-test"  # the settings' EVENT_BUS_ARN
+    other = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/other"
+    assert event_source(settings, other) == "aws.partner/buywithprime/other"
+    unset = settings.model_copy(update={"event_bus_arn": "", "event_source_name": "mine"})
+    assert event_source(unset) == "aws.partner/buywithprime/mine"
 
 
 def test_the_local_runtime_runs_the_deployables_with_the_stacks_environment(

@@ -14,8 +14,15 @@ from .conftest import BUS_ARN, Synthesized, only, policy_actions, resources
 
 def test_data_table_schema(synthesized: Synthesized) -> None:
     table = only(synthesized, names.EVENT_STACK, "AWS::DynamoDB::Table")["Properties"]
-    assert table["KeySchema"] == [{"AttributeName": "event_id", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "event_id", "AttributeType": "S"}]
+    # Keyed by installation and event id: one tenant's event id cannot suppress another's.
+    assert table["KeySchema"] == [
+        {"AttributeName": "installation_id", "KeyType": "HASH"},
+        {"AttributeName": "event_id", "KeyType": "RANGE"},
+    ]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "installation_id", "AttributeType": "S"},
+        {"AttributeName": "event_id", "AttributeType": "S"},
+    ]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
@@ -64,6 +71,116 @@ def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
         )
 
 
+def _deny_senders(synthesized: Synthesized, queue_prefix: str) -> dict:
+    """The statement of the queue's policy that denies senders, for the queue whose logical id
+    starts with ``queue_prefix``."""
+    for policy in resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values():
+        (queue,) = policy["Properties"]["Queues"]
+        if queue["Ref"].startswith(queue_prefix):
+            (statement,) = [
+                s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "OnlyTheRuleSends"
+            ]
+            return dict(statement)
+    raise AssertionError(f"no policy for {queue_prefix}")
+
+
+def _logical_id(value: dict | list) -> str:
+    """The logical id a reference (or a list of one reference) names."""
+    if isinstance(value, list):
+        (value,) = value
+    return str(value.get("Ref") or value["Fn::GetAtt"][0])
+
+
+def _logical_ids(value: dict | list) -> list[str]:
+    return [_logical_id(item) for item in (value if isinstance(value, list) else [value])]
+
+
+def _rule_ids(synthesized: Synthesized) -> list[str]:
+    """The partner rule's logical id, then the test rule's."""
+    rules = resources(synthesized, names.EVENT_STACK, "AWS::Events::Rule")
+    return [next(k for k in rules if k.startswith(prefix)) for prefix in ("BuyWithPrimeEvents", "SendersTestEvents")]
+
+
+def test_only_the_rules_and_the_operator_role_send_to_the_event_queue(synthesized: Synthesized) -> None:
+    """Any other principal is denied, whatever its identity policy allows: a message that did
+    not come through a rule cannot reach the handler (a caller's own SendMessage has no
+    aws:SourceArn, which makes ArnNotEquals true)."""
+    deny = _deny_senders(synthesized, "Queue")
+    assert (deny["Sid"], deny["Effect"], deny["Principal"], deny["Action"]) == (
+        "OnlyTheRuleSends",
+        "Deny",
+        {"AWS": "*"},
+        "sqs:SendMessage",
+    )
+    assert list(deny["Condition"]) == ["ArnNotEquals"]  # both keys in one operator: denied unless one matches
+    condition = deny["Condition"]["ArnNotEquals"]
+    assert _logical_ids(condition["aws:SourceArn"]) == _rule_ids(synthesized)
+    assert _logical_id(condition["aws:PrincipalArn"]).startswith("SendersOperatorRole")
+    assert _logical_id(deny["Resource"]).startswith("Queue")
+    # The rules' own Allows stay: EventBridge sends for them.
+    allows = [
+        s
+        for p in resources(synthesized, names.EVENT_STACK, "AWS::SQS::QueuePolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert {json.dumps(s["Principal"]) for s in allows} == {'{"Service": "events.amazonaws.com"}'}
+    assert sorted(_logical_id(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in allows) == sorted(
+        2 * _rule_ids(synthesized)
+    )
+
+
+def test_only_the_rules_and_the_handler_send_to_the_dead_letter_queue(synthesized: Synthesized) -> None:
+    """The rules (events they could not deliver) and the handler (a record that can never
+    succeed); the queue's redrive after maxReceiveCount is SQS's own move, not a SendMessage."""
+    deny = _deny_senders(synthesized, "DeadLetterQueue")
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", {"AWS": "*"}, "sqs:SendMessage")
+    condition = deny["Condition"]["ArnNotEquals"]
+    assert _logical_ids(condition["aws:SourceArn"]) == _rule_ids(synthesized)
+    assert _logical_id(condition["aws:PrincipalArn"]).startswith("HandlerRole")
+    assert _logical_id(deny["Resource"]).startswith("DeadLetterQueue")
+
+
+def test_test_events_reach_the_queue_only_through_the_test_bus_from_the_operator_role(
+    synthesized: Synthesized,
+) -> None:
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule", "SendersTestEvents")["Properties"]
+    assert rule["EventPattern"] == {"source": [names.TEST_EVENT_SOURCE]}
+    assert _logical_id(rule["EventBusName"]).startswith("SendersTestEventBus")
+    (target,) = rule["Targets"]
+    assert _logical_id(target["Arn"]).startswith("Queue")
+    (policy,) = resources(synthesized, names.EVENT_STACK, "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        {"AWS": "*"},
+        "events:PutEvents",
+    )
+    condition = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert _logical_id(condition).startswith("SendersOperatorRole")
+    outputs = synthesized.raw[names.EVENT_STACK]["Outputs"]
+    assert _logical_id(outputs[names.OUT_TEST_EVENT_BUS]["Value"]).startswith("SendersTestEventBus")
+
+
+def test_the_operator_role_sends_test_events_and_moves_dead_letters_back_and_nothing_else(
+    synthesized: Synthesized,
+) -> None:
+    by_target: dict[str, set[str]] = {}
+    for actions, resource in policy_actions(synthesized, names.EVENT_STACK, "SendersOperatorRole"):
+        key = next((k for k in ("DeadLetterQueue", "TestEventBus", "Queue") if k in resource), resource)
+        by_target.setdefault(key, set()).update(actions)
+    assert by_target["Queue"] == {"sqs:SendMessage", "sqs:GetQueueAttributes"}
+    assert by_target["TestEventBus"] == {"events:PutEvents"}
+    assert "sqs:StartMessageMoveTask" in by_target["DeadLetterQueue"]
+    assert "sqs:SendMessage" not in by_target["DeadLetterQueue"]
+    assert set(by_target) == {"Queue", "TestEventBus", "DeadLetterQueue"}
+    role = only(synthesized, names.EVENT_STACK, "AWS::IAM::Role", "SendersOperatorRole")["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert "root" in json.dumps(trust["Principal"])  # the account's principals that are allowed to assume it
+    outputs = synthesized.raw[names.EVENT_STACK]["Outputs"]
+    assert _logical_id(outputs[names.OUT_OPERATOR_ROLE_ARN]["Value"]).startswith("SendersOperatorRole")
+
+
 def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -> None:
     function = only(synthesized, names.EVENT_STACK, "AWS::Lambda::Function")["Properties"]
     assert function["Runtime"] == "python3.12"
@@ -77,6 +194,8 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
         "TOKEN_TABLE_NAME",
         "BUSINESS_PRODUCT_TABLE_NAME",
         "DEAD_LETTER_QUEUE_URL",
+        "BWP_EVENT_SOURCE",
+        "BWP_TEST_EVENT_SOURCE",
         "CLIENT_SECRET_NAME",
         "BWP_TOKEN_URL",
         "BWP_GRAPHQL_URL",
@@ -87,6 +206,7 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
     assert environment["CLIENT_SECRET_NAME"] == names.CLIENT_SECRET_NAME
     assert environment["POWERTOOLS_SERVICE_NAME"] == names.EVENT_HANDLER_SERVICE
     assert environment["LOG_LEVEL"] == "INFO"
+    assert environment["BWP_EVENT_SOURCE"] == "aws.partner/buywithprime/supadupa-test"  # the bus's, exactly
     assert "DeadLetterQueue" in json.dumps(environment["DEAD_LETTER_QUEUE_URL"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
     assert "LoggingConfig" in function
@@ -106,9 +226,10 @@ def test_sqs_event_source_reports_batch_item_failures(synthesized: Synthesized) 
 
 
 def test_rule_matches_buy_with_prime_events_only_into_the_queue(synthesized: Synthesized) -> None:
-    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule")["Properties"]
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule", "BuyWithPrimeEvents")["Properties"]
     assert rule["EventBusName"] == "aws.partner/buywithprime/supadupa-test"
-    assert rule["EventPattern"] == {"source": [{"prefix": "aws.partner/buywithprime"}]}
+    # The subscribed source exactly: no prefix, so aws.partner/buywithprime-evil/x never matches.
+    assert rule["EventPattern"] == {"source": ["aws.partner/buywithprime/supadupa-test"]}
     (target,) = rule["Targets"]
     _, _, dlq_id = _queues(synthesized)
     assert target["Arn"]["Fn::GetAtt"][0].startswith("Queue")
@@ -145,9 +266,9 @@ def test_lambda_role_writes_data_reads_and_writes_tokens_reads_the_secret(synthe
     # Resolving a tenant reads one item by its key, nothing else; a poison record is sent to the DLQ.
     assert by_target["BusinessProductTable"] == {"dynamodb:GetItem"}
     assert by_target["DeadLetterQueue"] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
-    assert "dynamodb:PutItem" in by_target["DataTable"]
-    assert not {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"} & by_target["DataTable"]
-    assert {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"} <= by_target["TokenTable"]
+    # Exactly what the handler calls (the review's L2).
+    assert by_target["DataTable"] == {"dynamodb:PutItem"}
+    assert by_target["TokenTable"] == {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert by_target[names.CLIENT_SECRET_NAME] == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= by_target["Queue"]
     assert by_target["HandlerLogs"] <= {"logs:CreateLogStream", "logs:PutLogEvents"}

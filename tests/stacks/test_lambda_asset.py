@@ -111,6 +111,7 @@ def test_the_handler_runs_from_the_folder_alone_on_python_312(tmp_path: Path) ->
         CLIENT_SECRET_NAME="secret",
         BWP_TOKEN_URL="http://127.0.0.1:9/token",
         BWP_GRAPHQL_URL="http://127.0.0.1:9/graphql",
+        BWP_EVENT_SOURCE="aws.partner/buywithprime/x",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ENDPOINT_URL="http://127.0.0.1:9",
         AWS_ACCESS_KEY_ID="testing",

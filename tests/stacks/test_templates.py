@@ -77,6 +77,8 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_RULE_NAME,
             names.OUT_EVENT_BUS_ARN,
             names.OUT_HANDLER_LOG_GROUP,
+            names.OUT_OPERATOR_ROLE_ARN,
+            names.OUT_TEST_EVENT_BUS,
         },
     }
     for stack, keys in expected.items():
@@ -330,7 +332,8 @@ def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synt
         else:
             table_actions |= actions
             assert "TokenTable" in resource
-    assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem"} <= table_actions
+    # Exactly what the app calls (the review's L2): no Scan, GetItem, BatchGetItem or streams.
+    assert table_actions == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
     execution = policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
     secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
     assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]

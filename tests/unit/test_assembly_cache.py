@@ -208,7 +208,7 @@ def test_the_app_sources_are_what_stacks_app_imports(project: Path) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["lambdas/event_handler/handler.py", "lambdas/event_handler/requirements.txt", "bwp_workshop/core/events.py"],
+    ["lambdas/event_handler/handler.py", "lambdas/event_handler/requirements.lock", "bwp_workshop/core/events.py"],
 )
 def test_a_changed_lambda_asset_misses(settings: Settings, project: Path, source: str) -> None:
     build = Builds()

@@ -1,7 +1,8 @@
 """CloudFormation resource types moto 5.2.5 skips with a warning, so what refers to them breaks.
 
-``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::EC2::SecurityGroupEgress``
-and ``AWS::CloudWatch::Alarm``: each model below makes the real thing in moto's own service.
+``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::Events::EventBusPolicy``,
+``AWS::EC2::SecurityGroupEgress`` and ``AWS::CloudWatch::Alarm``: each model below makes the
+real thing in moto's own service.
 moto finds resource models as the direct subclasses of ``CloudFormationModel`` (defining the
 class registers it); the patches clear moto's cached type map and check moto now maps each type
 to the workshop's model, so a moto that gained its own support is noticed.
@@ -18,6 +19,7 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
+from moto.events.models import EventsBackend, events_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sqs.models import sqs_backends
 
@@ -299,6 +301,42 @@ class CfnAlarm(_NamedWithArn, CloudFormationModel):
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
 
 
+class CfnEventBusPolicy(_PatchModel, CloudFormationModel):
+    """``AWS::Events::EventBusPolicy`` (one statement): the statement on the bus's policy."""
+
+    def __init__(self, bus: str, statement_id: str) -> None:
+        self.bus = bus
+        self.statement_id = statement_id
+        self.physical_id = statement_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Events::EventBusPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnEventBusPolicy:
+        props = cloudformation_json["Properties"]
+        bus = str(props.get("EventBusName") or "default").rsplit("/", 1)[-1]
+        statement_id = str(props["StatementId"])
+        statement = {**props["Statement"], "Sid": statement_id}
+        events_backends[account_id][region_name].put_permission(
+            event_bus_name=bus,
+            action="",
+            principal="",
+            statement_id=statement_id,
+            condition={},
+            policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+        return cls(bus, statement_id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = events_backends[account_id][region_name]
+        if self.bus in backend.event_buses:
+            backend.event_buses[self.bus].remove_statement(self.statement_id)
+
+
 def _registered(model: type[CloudFormationModel]) -> Callable[[], None]:
     def check() -> None:
         # moto caches its type map (lru_cache) from the subclasses it saw at the first deploy.
@@ -317,9 +355,10 @@ def _registered(model: type[CloudFormationModel]) -> Callable[[], None]:
 #: moto methods a model calls beyond those every backend has had for years.
 _MOTO_CALLS: dict[type, tuple[tuple[Any, str], ...]] = {
     CfnAlarm: ((CloudWatchBackend, "put_metric_alarm"), (CloudWatchBackend, "delete_alarms")),
+    CfnEventBusPolicy: ((EventsBackend, "put_permission"),),
 }
 
-RESOURCE_MODELS = (CfnSecret, CfnQueuePolicy, CfnSecurityGroupEgress, CfnAlarm)
+RESOURCE_MODELS = (CfnSecret, CfnQueuePolicy, CfnEventBusPolicy, CfnSecurityGroupEgress, CfnAlarm)
 
 PATCHES = tuple(
     Patch(

@@ -4,7 +4,9 @@ moto 5.2.5 reads an event bus name or ARN as its last ``/`` segment, so a partne
 (``aws.partner/buywithprime/<name>``, created under its full name) is not found by a rule
 (CloudFormation's ``AWS::Events::Rule`` included), by ``PutEvents`` or by ``DescribeEventBus``.
 ``DescribeEventSource`` and ``DescribePartnerEventSource`` of a missing source answer 500
-(a KeyError) instead of ``ResourceNotFoundException``. And moto compiled the eight JSONPath
+(a KeyError) instead of ``ResourceNotFoundException``. A CloudFormation ``Ref`` to an
+``AWS::Events::EventBus`` gave the bus object instead of its name (moto's bus has no physical
+id), so a rule on a bus of the same stack failed and left the stack half made. And moto compiled the eight JSONPath
 expressions of its default input template again for every event it delivered (about 8 ms of
 CPU per event); compiled expressions are immutable, so they are cached by their text.
 """
@@ -26,6 +28,11 @@ def _event_bus_name(self: Any, event_bus_arn: str | None) -> str:
         return "default"
     marker = ":event-bus/"
     return event_bus_arn.split(marker, 1)[1] if marker in event_bus_arn else event_bus_arn
+
+
+def _bus_physical_id(self: Any) -> str:
+    """What CloudFormation's ``Ref`` of an event bus gives: its name."""
+    return str(self.name)
 
 
 def _wrap_describe_source(original: Any) -> Any:
@@ -50,6 +57,13 @@ PATCHES = (
         "event bus names and ARNs are read whole, so partner buses (names with '/') are found",
         replacement=_event_bus_name,
         uses=((events_models.EventsBackend, "_get_event_bus"),),
+    ),
+    Patch(
+        events_models.EventBus,
+        "physical_resource_id",
+        "a CloudFormation Ref to an event bus gives its name (a rule on a bus of the same stack works)",
+        replacement=property(_bus_physical_id),
+        adds=True,
     ),
     *(
         Patch(

@@ -115,7 +115,14 @@ def install(
     services: ServicesDep,
 ) -> Response:
     cookie = request.cookies.get(STATE_COOKIE)
-    if cookie is not None and not hmac.compare_digest(cookie, services.cookie_value(sent.state)):
+    if cookie is None:  # an install is bound to the browser that started it at /launch
+        raise Refusal(
+            400,
+            "state_not_bound",
+            "this browser did not start the install (no state cookie); start it again from the Buy with Prime "
+            "console in this browser",
+        )
+    if not hmac.compare_digest(cookie, services.cookie_value(sent.state)):
         raise Refusal(
             400, "state_mismatch", "the state does not belong to this browser's install; start the install again"
         )
