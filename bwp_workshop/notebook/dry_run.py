@@ -197,16 +197,23 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "pipeline.send_test_events",
                 "pipeline.wait_for_records",
                 "pipeline.queue_depths",
+                "order_walk.start_fulfilment",
+                "order_walk.move_package",
+                "order_walk.refund_in_full",
+                "order_walk.wait_for_order_events",
                 "dead_letters.wait_for_dead_letters",
-                "dead_letters.redrive_dead_letters",
+                "dead_letters.discard_dead_letters",
             ),
             (
                 "sts:AssumeRole EventStack's operator role; events:PutEvents test events onto EventStack's test "
                 "bus (its test rule delivers them to the queue; never straight onto the queue); "
                 "dynamodb:Query of the installation's business product; dynamodb:BatchGetItem of the sent events' "
-                "keys until they are stored; sqs:GetQueueAttributes; sqs:ReceiveMessage on the dead-letter queue; "
-                "logs:FilterLogEvents in the handler's log group (why a record failed); sqs:StartMessageMoveTask "
-                "as the operator role (redrive)",
+                "keys until they are stored; sqs:GetQueueAttributes",
+                f"Buy with Prime GraphQL order, updateOrder and updateOrderPackageInformation (sandbox) on the "
+                f"order_id parameter's order at {settings.graphql_url}; dynamodb:Scan the data table until its "
+                "events are stored",
+                "sqs:ReceiveMessage on the dead-letter queue; logs:FilterLogEvents in the handler's log group (why "
+                "a record failed); sqs:DeleteMessage of the test's dead-lettered event",
             ),
         ),
         Step(
