@@ -155,6 +155,9 @@ EVENT_HANDLER_SERVICE = "bwp-event-handler"
 #: The OAuth app's port in its container, and the path its health checks call.
 APP_PORT = 8080
 APP_HEALTH_PATH = "/health"
+#: Header CloudFront adds to what it forwards to the load balancer on the aws target (without a
+#: certificate): the load balancer forwards only requests that carry it (stacks/tls_front.py).
+ORIGIN_VERIFY_HEADER = "X-Bwp-Origin-Verify"
 #: Name of the load balancer. Lowercase on purpose: its DNS name is ``<name>-<digits>.<region>
 #: .elb.amazonaws.com``, so the install URL BwP hashes has no capital letters.
 LOAD_BALANCER_NAME = "bwp-oauth"

@@ -82,6 +82,8 @@ def build_app(
         log_retention=retention,
         certificate_arn=settings.certificate_arn,
         app_domain_name=settings.app_domain_name,
+        # On aws without a certificate: HTTPS through CloudFront (no domain needed).
+        tls_front=not settings.is_local and not settings.certificate_arn,
         image_source=image_source,
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),

@@ -16,11 +16,13 @@ from constructs import Construct
 from .. import names
 from .dynamodb_tables import NUMBER, workshop_table
 from .nag import acknowledge
+from .tls_front import TlsFront
 
 
 class InfraStack(cdk.Stack):
     """VPC (10.0.0.0/16, two AZs: ``availability_zones``, or the region's first two),
-    internet-facing ALB (HTTP:80, and HTTPS:443 when a certificate is given) forwarding to a
+    internet-facing ALB (HTTP:80, and HTTPS:443 when a certificate is given; with ``tls_front``
+    and no certificate, CloudFront in front serving HTTPS, the ALB answering it alone) forwarding to a
     target group on the app's port, the ECR repository of the app image (immutable tags) and
     the token table; with ``image_source`` (a folder of the image's sources and their source
     tag), the CodeBuild project that builds the image from them where no Docker engine runs."""
@@ -34,6 +36,7 @@ class InfraStack(cdk.Stack):
         log_retention: logs.RetentionDays,
         certificate_arn: str = "",
         app_domain_name: str = "",
+        tls_front: bool = False,
         image_source: tuple[str, str] | None = None,
         **kwargs: object,
     ) -> None:
@@ -118,6 +121,11 @@ class InfraStack(cdk.Stack):
             )
             self.load_balancer.add_redirect(source_port=80, target_port=443)
             scheme = "https"
+        elif tls_front:  # HTTPS without a domain: CloudFront in front (stacks/tls_front.py)
+            front = TlsFront(self, "Front", load_balancer=self.load_balancer, target_group=self.target_group)
+            self.listener = front.listener
+            scheme = "https"
+            app_domain_name = app_domain_name or front.domain_name
         else:
             self.listener = self.load_balancer.add_listener(
                 "HttpListener",
@@ -165,8 +173,9 @@ class InfraStack(cdk.Stack):
 
         # The load balancer's name is lowercase, so its DNS name is too (CloudFormation cannot
         # lowercase a value): the install URL that BwP hashes matches byte for byte.
+        host = app_domain_name if cdk.Token.is_unresolved(app_domain_name) else app_domain_name.lower()
         self.app_base_url = (
-            f"{scheme}://{app_domain_name.lower()}"
+            cdk.Fn.join("", [f"{scheme}://", host])
             if app_domain_name
             else cdk.Fn.join("", [f"{scheme}://", self.load_balancer.load_balancer_dns_name])
         )

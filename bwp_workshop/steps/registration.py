@@ -25,8 +25,17 @@ def app_base_url(settings: Settings | None = None) -> str:
 
 
 def onboarding_request(settings: Settings | None = None) -> dict[str, str]:
-    """What the app onboarding request to Buy with Prime asks for: the app's four URLs."""
+    """What the app onboarding request to Buy with Prime asks for: the app's four URLs. On aws
+    they must be HTTPS: codes, states and verification tokens travel in them."""
+    settings = settings or get_settings()
     base = app_base_url(settings)
+    if not settings.is_local and not base.startswith("https://"):
+        raise ConfigurationError(
+            f"The app's base URL {base} is not HTTPS: Buy with Prime would send authorization codes, states "
+            "and verification tokens over plain HTTP.",
+            hint="Deploy InfraStack again (notebook 01): on aws it serves the app over HTTPS through CloudFront, "
+            "or through the load balancer with BWP_CERTIFICATE_ARN and BWP_APP_DOMAIN_NAME.",
+        )
     return {
         "app name": APP_NAME,
         "launch URL": f"{base}/launch",

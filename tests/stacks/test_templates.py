@@ -256,6 +256,54 @@ def test_with_a_certificate_https_serves_and_http_redirects(with_certificate: Sy
     assert base_url == "https://install.supadupa.example"
 
 
+def test_on_aws_without_a_certificate_cloudfront_serves_https_and_the_load_balancer_answers_it_alone(
+    aws_synthesized: Synthesized,
+) -> None:
+    """The review's M1: HTTPS by default on aws, without a domain."""
+    (distribution_id, distribution), *others = resources(
+        aws_synthesized, names.INFRA_STACK, "AWS::CloudFront::Distribution"
+    ).items()
+    assert not others
+    config = distribution["Properties"]["DistributionConfig"]
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert set(behavior["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    assert behavior["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    assert behavior["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # all viewer but Host
+    (origin,) = config["Origins"]
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    (header,) = origin["OriginCustomHeaders"]
+    assert header["HeaderName"] == names.ORIGIN_VERIFY_HEADER
+    token = header["HeaderValue"]
+    assert "AWS::StackId" in json.dumps(token)  # unique to the stack, in no setting
+
+    listeners = resources(aws_synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::Listener").values()
+    (listener,) = [item["Properties"] for item in listeners]
+    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
+    (default,) = listener["DefaultActions"]  # anything not from the distribution: redirected to HTTPS
+    assert default["Type"] == "redirect"
+    assert default["RedirectConfig"]["Protocol"] == "HTTPS" and default["RedirectConfig"]["Port"] == "443"
+    assert distribution_id in json.dumps(default["RedirectConfig"]["Host"])
+    (rule,) = [
+        r["Properties"]
+        for r in resources(aws_synthesized, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    ]
+    (condition,) = rule["Conditions"]
+    assert condition["Field"] == "http-header"
+    assert condition["HttpHeaderConfig"] == {"HttpHeaderName": names.ORIGIN_VERIFY_HEADER, "Values": [token]}
+    assert [action["Type"] for action in rule["Actions"]] == ["forward"]
+
+    base_url = aws_synthesized.raw[names.INFRA_STACK]["Outputs"][names.OUT_APP_BASE_URL]["Value"]
+    assert base_url == {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]}
+
+
+def test_the_local_target_and_a_certificate_make_no_distribution(
+    synthesized: Synthesized, with_certificate: Synthesized
+) -> None:
+    for variant in (synthesized, with_certificate):
+        assert not resources(variant, names.INFRA_STACK, "AWS::CloudFront::Distribution")
+
+
 # --- EcsStack -------------------------------------------------------------------------------
 
 
