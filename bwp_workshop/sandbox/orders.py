@@ -87,7 +87,7 @@ class Orders:
             moves.append((item["id"], wanted["state"], wanted.get("reason")))
         if len({package_id for package_id, _, _ in moves}) != len(moves):
             raise invalid_input("each package may be named once (partial quantities are not served by this sandbox)")
-        wait = max(machine.package_wait(order, package_id, state) for package_id, state, _ in moves)
+        wait = max((machine.package_wait(order, package_id, state) for package_id, state, _ in moves), default=0)
         bp = merchant["businessProductId"]
 
         def change(current: dict[str, Any], rng: random.Random, now: float) -> list[Occurrence]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..core.graphql import GraphQLError
 from ..errors import ConfigurationError, WorkshopError
 from ..settings import Settings
 from .api import execute
@@ -50,6 +51,21 @@ def _identifier(order_id: str) -> dict[str, Any]:
     return {"orderId": order_id}
 
 
+def _change(document: str, variables: dict[str, Any], settings: Settings, installation_id: str | None) -> None:
+    """A mutation; a change Buy with Prime refuses (an order already past that step, when a cell
+    runs twice) says so in one line, with what to do."""
+    try:
+        execute(document, variables, settings=settings, installation_id=installation_id)
+    except GraphQLError as error:
+        if error.transient or error.error_type != "ValidationError":
+            raise
+        raise WorkshopError(
+            f"Buy with Prime refused the change: {error}",
+            hint="the order is past this step (a cell run twice?): run the cell that places the order to walk "
+            "a new one, then the steps after it in order",
+        ) from None
+
+
 def place_order(settings: Settings, installation_id: str | None = None) -> str:
     """A new order of the installation's merchant, fulfilment not started; its id."""
     if not settings.is_local:
@@ -83,7 +99,7 @@ def order_state(order_id: str, settings: Settings, installation_id: str | None =
 def start_fulfilment(order_id: str, settings: Settings, installation_id: str | None = None) -> dict[str, Any]:
     """``desiredExecutionState: STARTED``: the order gets its package, PENDING."""
     variables = {"orderIdentifier": _identifier(order_id), "input": {"desiredExecutionState": "STARTED"}}
-    execute(UPDATE_ORDER, variables, settings=settings, installation_id=installation_id)
+    _change(UPDATE_ORDER, variables, settings, installation_id)
     return order_state(order_id, settings, installation_id)
 
 
@@ -105,7 +121,7 @@ def move_package(
     wanted = {"state": state, **({"reason": reason} if reason else {})}
     details = [{"id": package, "packageState": {"packageInformationState": wanted}}]
     variables = {"orderIdentifier": _identifier(order_id), "input": {"packageInformation": {"details": details}}}
-    execute(UPDATE_PACKAGES, variables, settings=settings, installation_id=installation_id)
+    _change(UPDATE_PACKAGES, variables, settings, installation_id)
     return order_state(order_id, settings, installation_id)
 
 
@@ -119,7 +135,7 @@ def refund_in_full(order_id: str, settings: Settings, installation_id: str | Non
         raise WorkshopError(f"Order {order_id} has no refund to process.", hint="Cancel its package first.")
     updates = [{"id": r["id"], "state": "SUCCESS", "refundTotal": r["refundTotal"]} for r in pending]
     variables = {"orderIdentifier": _identifier(order_id), "input": {"refunds": {"details": updates}}}
-    execute(UPDATE_ORDER, variables, settings=settings, installation_id=installation_id)
+    _change(UPDATE_ORDER, variables, settings, installation_id)
     return order_state(order_id, settings, installation_id)
 
 

@@ -4,8 +4,10 @@ step's events stored by the pipeline, in the order the pages give them."""
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 
+from bwp_workshop.errors import WorkshopError
 from bwp_workshop.steps import orders as order_walk
 from bwp_workshop.testing.pipeline_harness import provision, running
 from tests.conftest import SandboxHandle
@@ -31,6 +33,10 @@ def test_one_order_driven_through_its_life_stores_each_steps_events(local_sandbo
             assert started["execution state"] == "STARTED" and started["packages"].endswith(" PENDING")
             shipped = order_walk.move_package(order_id, "IN_TRANSIT", settings)
             assert shipped["packages"].endswith(" IN_TRANSIT")
+            # The ship cell run twice: one line saying what to do, and nothing changed.
+            with pytest.raises(WorkshopError, match="InvalidPackageDeliveryDetailStateTransition") as again:
+                order_walk.move_package(order_id, "IN_TRANSIT", settings)
+            assert "run the cell that places the order" in str(again.value.hint)
             cancelled = order_walk.move_package(order_id, "CANCELLED", settings, reason="UNDELIVERABLE")
             assert cancelled["packages"].endswith(" CANCELLED") and " PENDING " in cancelled["refunds"]
             refunded = order_walk.refund_in_full(order_id, settings)

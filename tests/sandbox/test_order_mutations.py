@@ -238,3 +238,13 @@ def test_the_tracker_a_milestone_event_names_is_found_by_packagetracker(sandbox_
     missing = api(TRACKER, {"carrier": "UPS", "number": "1Z-NOT-A-PACKAGE"})
     assert missing["data"] == {"packageTracker": None}
     assert missing["errors"][0]["extensions"]["classification"]["type"] == "ResourceNotFoundError"
+
+
+def test_an_update_naming_no_package_changes_nothing(shop: Shop) -> None:
+    body = shop.api(
+        "mutation($id: String!) { updateOrderPackageInformation(orderIdentifier: {orderId: $id}, "
+        "input: {packageInformation: {details: []}}) { order { id } } }",
+        {"id": shop.order_id},
+    )
+    assert "errors" not in body and body["data"]["updateOrderPackageInformation"]["order"]["id"] == shop.order_id
+    assert shop.published() == []
