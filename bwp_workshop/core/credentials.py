@@ -1,10 +1,13 @@
 """The app's client credentials from Secrets Manager (the secret the onboarding step writes),
-read once per process and cached."""
+cached for ``CACHE_SECONDS``: a secret rotated in Secrets Manager is picked up within that time
+without a redeploy, or at once by a caller that reads again with ``refresh`` (after the token
+endpoint refused the cached pair)."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,15 +19,20 @@ class CredentialsUnavailable(Exception):
     """The secret is missing or malformed. The message names the secret, never its value."""
 
 
-_cache: dict[str, tuple[str, str]] = {}
+#: How long a read secret is used before it is read again (seconds).
+CACHE_SECONDS = 300.0
+
+_cache: dict[str, tuple[tuple[str, str], float]] = {}
 _lock = threading.Lock()
 
 
 def client_credentials(secrets_client: Any, secret_name: str, *, refresh: bool = False) -> tuple[str, str]:
-    """``(client_id, client_secret)`` from the JSON secret ``secret_name``."""
+    """``(client_id, client_secret)`` from the JSON secret ``secret_name`` (read again when the
+    cached copy is older than ``CACHE_SECONDS``, or with ``refresh``)."""
     with _lock:
-        if not refresh and secret_name in _cache:
-            return _cache[secret_name]
+        cached = _cache.get(secret_name)
+        if not refresh and cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[0]
     try:
         value = secrets_client.get_secret_value(SecretId=secret_name)["SecretString"]
     except ClientError as exc:
@@ -40,7 +48,7 @@ def client_credentials(secrets_client: Any, secret_name: str, *, refresh: bool =
     if not all(pair):
         raise CredentialsUnavailable(f"secret {secret_name} has an empty {CLIENT_SECRET_ID_KEY} or client secret")
     with _lock:
-        _cache[secret_name] = pair
+        _cache[secret_name] = (pair, time.monotonic())
     return pair
 
 

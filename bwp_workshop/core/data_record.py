@@ -45,10 +45,14 @@ ENRICHED = (
     "order_total_amount",
     "order_currency",
 )
+#: Attributes from the API for events that name a refund (REFUND_REQUESTED, REFUND_COMPLETED):
+#: the refund's state and total as the order answered them (sandbox-objects-refunddetails,
+#: order-objects-refundstateinput: PENDING, PARTIAL, SUCCESS, FAILURE, REJECTED).
+REFUND = ("refund_id", "refund_state", "refund_amount")
 #: Why a record was stored without the API's facts.
 UNENRICHED = ("unenriched_reason",)
 #: Every attribute a record may have.
-ATTRIBUTES = ALWAYS + ENRICHED + UNENRICHED
+ATTRIBUTES = ALWAYS + ENRICHED + REFUND + UNENRICHED
 
 #: The columns the analytics show, in display order.
 COLUMNS = (
@@ -62,6 +66,9 @@ COLUMNS = (
     "order_line_count",
     "order_total_amount",
     "order_currency",
+    "refund_id",
+    "refund_state",
+    "refund_amount",
     "shape",
     "enriched",
     "unenriched_reason",
@@ -99,6 +106,22 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def _refund_facts(order: dict[str, Any], refund_id: str | None) -> dict[str, Any]:
+    """The named refund's id, state and total, from the order's ``refunds.details``."""
+    if not refund_id:
+        return {}
+    details = _field(order, "refunds").get("details")
+    for refund in details if isinstance(details, list) else []:
+        if isinstance(refund, dict) and refund.get("id") == refund_id:
+            total = _field(_field(refund, "refundTotal"), "totalAmount")
+            return {
+                "refund_id": refund_id,
+                "refund_state": refund.get("state"),
+                "refund_amount": _decimal(total.get("amount")),
+            }
+    return {"refund_id": refund_id}
+
+
 def data_item(
     event: BwpEvent,
     store: dict[str, Any],
@@ -117,7 +140,8 @@ def data_item(
     ``envelope_id``, ``message_id``, ``received_at``, ``enriched`` (bool) and, when they
     exist, ``business_product_id``, ``resources``, ``resource_ids``, ``idempotency_key``.
     Enriched: ``site_id``, ``widget_id`` and, for events naming an order,
-    ``order_execution_state``, ``order_line_count``, ``order_total_amount``, ``order_currency``. Not enriched:
+    ``order_execution_state``, ``order_line_count``, ``order_total_amount``, ``order_currency``;
+    for events naming a refund, ``refund_id``, ``refund_state``, ``refund_amount``. Not enriched:
     ``unenriched_reason`` (why the API's facts are missing)."""
     item: dict[str, Any] = {
         DATA_SK: event.event_id,
@@ -148,6 +172,7 @@ def data_item(
             order_total_amount=_decimal(total.get("amount")),
             order_currency=total.get("currencyCode"),
         )
+        item.update(_refund_facts(order, event.resource_ids().get("refund")))
     elif event.order_id:
         item["order_id"] = event.order_id
     return {key: value for key, value in item.items() if value not in (None, "", [], {})}

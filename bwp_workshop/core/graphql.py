@@ -43,13 +43,15 @@ SUBSCRIPTION_ALREADY_EXISTS = "SubscriptionAlreadyExists"
 STORE_QUERY = "query BuyWithPrimeStore { buyWithPrimeStore { siteId widgetId } }"
 #: The order as the event handler reads it (the fields its records keep): order-queries-order
 #: with the OrderIdentifierInput; Order (sandbox-objects-order) has ``metadata``
-#: (sandbox-objects-ordermetadata) and ``totalPrice`` (order-objects-ordertotalsummary).
+#: (sandbox-objects-ordermetadata), ``totalPrice`` (order-objects-ordertotalsummary) and
+#: ``refunds`` (sandbox-objects-refunds: what a refund event's record keeps of its refund).
 ORDER_QUERY = """query Order($orderIdentifier: OrderIdentifierInput!) {
   order(orderIdentifier: $orderIdentifier) {
     id
     metadata { executionState createdAt updatedAt }
     totalPrice { value { amount currencyCode } }
     lineItems { id }
+    refunds { details { id state refundTotal { totalAmount { amount currencyCode } } } }
   }
 }"""
 #: The order as notebook 07 shows it: also its products, packages, returns and refunds, in the

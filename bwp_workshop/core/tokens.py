@@ -104,6 +104,10 @@ class TokenEndpoint:
     def __repr__(self) -> str:  # never the secret
         return f"TokenEndpoint({self.token_url!r}, client_id={self._client_id[:4]}...)"
 
+    def uses(self, client_id: str, client_secret: str) -> bool:
+        """Whether this endpoint sends these client credentials."""
+        return (self._client_id, self._client_secret) == (client_id, client_secret)
+
     def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> TokenSet:
         return self._grant(
             {

@@ -28,6 +28,7 @@ def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True, errors="coerce", format="ISO8601")
     frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True, errors="coerce", format="ISO8601")
     frame["order_total_amount"] = pd.to_numeric(frame["order_total_amount"], errors="coerce")
+    frame["refund_amount"] = pd.to_numeric(frame["refund_amount"], errors="coerce")
     frame["order_line_count"] = pd.to_numeric(frame["order_line_count"], errors="coerce").astype("Int64")
     frame["enriched"] = [
         value is None or value is pd.NA or value != value or bool(value) for value in frame["enriched"]
@@ -109,6 +110,21 @@ def order_value_over_time(frame: pd.DataFrame, period: str | None = None) -> pd.
     period = period or choose_period(confirmed["event_time"])
     value = confirmed.set_index("event_time").groupby("installation_id").resample(period)["order_total_amount"].sum()
     return value.unstack(level=0).fillna(0.0)
+
+
+def refunds_by_state(frame: pd.DataFrame) -> pd.DataFrame:
+    """Refunds per state and installation: each refund counted once, in the state its newest
+    event's record saw (REFUND_REQUESTED, then the merchant's answer and REFUND_COMPLETED), with
+    their amount."""
+    named = frame[frame["refund_state"].notna()]
+    if named.empty:
+        return pd.DataFrame(columns=["installation_id", "refund_state", "refunds", "amount"])
+    latest = named.sort_values("event_time").drop_duplicates("refund_id", keep="last")
+    return (
+        latest.groupby(["installation_id", "refund_state"])
+        .agg(refunds=("refund_id", "count"), amount=("refund_amount", "sum"))
+        .reset_index()
+    )
 
 
 def delivery_lag_seconds(frame: pd.DataFrame) -> pd.Series:

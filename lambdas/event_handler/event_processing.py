@@ -110,13 +110,16 @@ class EventProcessor:
             setattr(self, name, getattr(self, name) + n)
 
     # --- what is shared across batches ----------------------------------------------------
-    def token_endpoint(self) -> TokenEndpoint:
+    def token_endpoint(self, *, reread: bool = False) -> TokenEndpoint:
+        """The token endpoint with the client credentials Secrets Manager holds: read again every
+        few minutes (``credentials.CACHE_SECONDS``), or at once with ``reread`` (the endpoint
+        refused them: the secret was rotated); a new pair gets a new endpoint, no redeploy."""
+        try:
+            client_id, client_secret = client_credentials(self.secrets, self.config.client_secret_name, refresh=reread)
+        except CredentialsUnavailable as exc:
+            raise RecordFailed(str(exc), TRANSIENT) from None
         with self._lock:
-            if self._endpoint is None:
-                try:
-                    client_id, client_secret = client_credentials(self.secrets, self.config.client_secret_name)
-                except CredentialsUnavailable as exc:
-                    raise RecordFailed(str(exc), TRANSIENT) from None
+            if self._endpoint is None or not self._endpoint.uses(client_id, client_secret):
                 kwargs = {"http": self._http} if self._http is not None else {}
                 self._endpoint = TokenEndpoint(self.config.token_url, client_id, client_secret, **kwargs)
             return self._endpoint
@@ -290,14 +293,16 @@ class Batch:
     def token(self, installation_id: str) -> StoredToken:
         """The installation's valid token, looked up (and refreshed if need be) once per batch."""
 
-        def lookup() -> StoredToken:
+        def lookup(reread: bool = False) -> StoredToken:
             try:
                 return self.processor.tokens.valid_token(
-                    installation_id, self.processor.token_endpoint(), margin_seconds=TOKEN_MARGIN_SECONDS
+                    installation_id, self.processor.token_endpoint(reread=reread), margin_seconds=TOKEN_MARGIN_SECONDS
                 )
             except TokenStoreError as exc:
                 raise RecordFailed(str(exc), _kind(exc.transient)) from None
             except TokenEndpointError as exc:
+                if exc.error == "invalid_client" and not reread:  # a rotated secret: read it again, once
+                    return lookup(reread=True)
                 raise RecordFailed(f"token refresh failed: {exc}", _kind(exc.transient)) from None
 
         return self._tokens.get(installation_id, lookup)

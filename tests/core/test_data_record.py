@@ -59,3 +59,24 @@ def test_stored_numbers_read_back_as_plain_python() -> None:
     stored = {"order_total_amount": Decimal("12.50"), "order_line_count": Decimal(3), "resources": {Decimal("1")}}
     assert data_record.plain(stored) == {"order_total_amount": 12.5, "order_line_count": 3, "resources": [1]}
     assert isinstance(data_record.plain(Decimal(3)), int)
+
+
+def test_a_refund_event_keeps_its_refunds_state_and_total() -> None:
+    # sandbox-objects-refunddetails: the refund the event's resources name, from the order's refunds.
+    envelope = sample("order_confirmed_2024_11_01.json")
+    path = envelope["resources"][0] + "/refund/ref-1"
+    envelope["resources"] = [path]
+    envelope["detail-type"] = "REFUND_COMPLETED"
+    if isinstance(envelope.get("detail"), dict) and "resources" in envelope["detail"]:
+        envelope["detail"]["resources"] = [path]
+        envelope["detail"]["eventDescriptor"] = "REFUND_COMPLETED"
+    event = parse_event(envelope)
+    refund = {
+        "id": "ref-1",
+        "state": "SUCCESS",
+        "refundTotal": {"totalAmount": {"amount": "7.25", "currencyCode": "USD"}},
+    }
+    order = {"id": "order-1", "refunds": {"details": [{"id": "ref-0", "state": "PENDING"}, refund]}}
+    item = data_record.data_item(event, {}, order, message_id="m-1", installation_id="inst-1")
+    assert (item["refund_id"], item["refund_state"], item["refund_amount"]) == ("ref-1", "SUCCESS", Decimal("7.25"))
+    assert "refund_state" not in _written("order_confirmed_2024_11_01.json")

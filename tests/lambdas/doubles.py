@@ -35,6 +35,8 @@ class FakeBwp:
         self.graphql_faults: list[httpx.Response] = []
         self.token_faults: list[httpx.Response] = []
         self.refresh_delay = 0.0
+        #: The client secret the token endpoint accepts (a rotation changes it).
+        self.client_secret = CLIENT_SECRET
         self.orders = {
             "o-1": {
                 "id": "o-1",
@@ -57,7 +59,7 @@ class FakeBwp:
             self.token_requests += 1
             if self.token_faults:
                 return self.token_faults.pop(0)
-            if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+            if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, self.client_secret):
                 return httpx.Response(401, json={"error": "invalid_client"})
             installation = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
             if form.get("grant_type") != "refresh_token" or installation is None:

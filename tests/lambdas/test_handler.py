@@ -15,7 +15,7 @@ import pytest
 
 from bwp_workshop.core.tokens import TokenSet
 
-from .doubles import BP, FakeBwp, envelope, error_response, failed_ids, sqs_event, sqs_record, stored
+from .doubles import BP, CLIENT_ID, FakeBwp, envelope, error_response, failed_ids, sqs_event, sqs_record, stored
 
 
 def invoke(handler_module: Any, app: Any, event: dict[str, Any]) -> dict[str, Any]:
@@ -325,3 +325,29 @@ def test_the_batch_cache_computes_once_per_key_and_remembers_a_failure(handler_m
         raised.append(failure.value)
     assert calls == ["a", "bad"]  # each key computed once, its failure remembered
     assert raised[0] is not raised[1]  # a fresh exception per record: no shared traceback
+
+
+def test_a_rotated_client_secret_is_picked_up_without_a_redeploy(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, local_settings: Any
+) -> None:
+    """Buy with Prime issued a new client secret and the operator put it in Secrets Manager: the
+    warm instance's next refresh is refused (invalid_client), reads the secret again and refreshes
+    with the new one; nothing is stored unenriched (security review L7)."""
+    from bwp_workshop import aws
+    from bwp_workshop.names import CLIENT_SECRET_NAME
+
+    tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
+    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
+    first_endpoint = app.token_endpoint()
+    rotated = "client-secret-rotated-9876543210"
+    aws.client("secretsmanager", local_settings).put_secret_value(
+        SecretId=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": rotated})
+    )
+    bwp.client_secret = rotated
+    latest = tables["tokens"].latest("inst-1")
+    tables["tokens"].put("inst-1", TokenSet(access_token=latest.access_token, refresh_token=latest.refresh_token,
+                                            expires_in=30))  # fmt: skip
+    assert invoke(handler_module, app, sqs_event(envelope(), envelope())) == {"batchItemFailures": []}
+    assert bwp.token_requests == 3  # the first refresh, the refused one, the one with the new secret
+    assert app.token_endpoint() is not first_endpoint and app.token_endpoint().uses(CLIENT_ID, rotated)
+    assert {item["enriched"] for item in stored(tables).values()} == {True} and len(stored(tables)) == 3

@@ -235,3 +235,23 @@ def test_records_without_order_facts_and_unenriched_records_are_tolerated() -> N
     assert analytics.orders(frame).empty  # an order without its facts is not counted as a sale
     assert analytics.order_value_over_time(frame).empty
     assert int(analytics.events_over_time(frame, period="1min").to_numpy().sum()) == 3
+
+
+def test_refunds_are_counted_once_each_in_their_newest_state() -> None:
+    base = {"installation_id": "i-a", "order_id": "o1", "received_at": "2026-11-28T10:00:00Z"}
+    items = [
+        {**base, "event_id": "r1", "event_type": "REFUND_REQUESTED", "event_time": "2026-11-28T10:00:00Z",
+         "refund_id": "ref-1", "refund_state": "PENDING", "refund_amount": Decimal("10")},
+        {**base, "event_id": "r2", "event_type": "REFUND_COMPLETED", "event_time": "2026-11-28T10:05:00Z",
+         "refund_id": "ref-1", "refund_state": "SUCCESS", "refund_amount": Decimal("10")},
+        {**base, "event_id": "r3", "event_type": "REFUND_REQUESTED", "event_time": "2026-11-28T10:06:00Z",
+         "refund_id": "ref-2", "refund_state": "PENDING", "refund_amount": Decimal("4.5")},
+        {**base, "event_id": "e1", "event_type": "ORDER_CONFIRMED", "event_time": "2026-11-28T09:00:00Z"},
+    ]  # fmt: skip
+    frame = analytics.records_frame([{k: plain(v) for k, v in item.items()} for item in items])
+    counted = analytics.refunds_by_state(frame)
+    assert counted.to_dict("records") == [
+        {"installation_id": "i-a", "refund_state": "PENDING", "refunds": 1, "amount": 4.5},
+        {"installation_id": "i-a", "refund_state": "SUCCESS", "refunds": 1, "amount": 10.0},
+    ]
+    assert analytics.refunds_by_state(analytics.records_frame([items[-1]])).empty
