@@ -218,9 +218,20 @@ def plot_events_over_time(frame: pd.DataFrame, period: str | None = None) -> Any
 
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # events come whole
     if len(table.columns) > 1:
-        axes.legend(title="installation", fontsize="small")
+        axes.set_ylim(top=_headroom(table.sum(axis=1).max()))
+        axes.legend(title="installation", fontsize="small", loc="upper left")
     _time_axis(axes, period)
     return figure
+
+
+#: The share of a plot's height kept free above the data, where the legend goes.
+LEGEND_ROOM = 0.4
+
+
+def _headroom(highest: float) -> float:
+    """The top of a y axis that leaves ``LEGEND_ROOM`` of the height free above ``highest``, so
+    a legend in an upper corner hides no bar or point."""
+    return max(float(highest), 1e-9) / (1 - LEGEND_ROOM)
 
 
 def order_value_by_currency(frame: pd.DataFrame, period: str | None = None) -> pd.DataFrame:
@@ -255,7 +266,8 @@ def plot_order_value_over_time(frame: pd.DataFrame, period: str | None = None) -
         ends = [values.index[0], *(values.index + pd.Timedelta(period))]  # the total at each bin's end
         total.plot(ends, [0.0, *values.cumsum()], marker=".", color="tab:orange", label="running total")
         total.set_ylabel(f"running total ({currency})")
-        total.set_ylim(bottom=0)
+        axes.set_ylim(bottom=0, top=_headroom(values.max()))
+        total.set_ylim(bottom=0, top=_headroom(values.sum()))
         handles = axes.get_legend_handles_labels()[0] + total.get_legend_handles_labels()[0]
         axes.legend(handles=handles, loc="upper left", fontsize="small")
         _time_axis(axes, period)

@@ -255,3 +255,45 @@ def test_refunds_are_counted_once_each_in_their_newest_state() -> None:
         {"installation_id": "i-a", "refund_state": "SUCCESS", "refunds": 1, "amount": 10.0},
     ]
     assert analytics.refunds_by_state(analytics.records_frame([items[-1]])).empty
+
+
+def _overlaps(a: object, b: object) -> bool:
+    return bool(a.overlaps(b))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("plot", ["plot_events_over_time", "plot_order_value_over_time"])
+def test_the_legend_hides_no_bar_and_no_point(plot: str) -> None:
+    """The legend sits in the room kept above the data: no bar and no point of the running
+    total lies under it, whatever the tallest bin (the tallest first, as a 06 run can leave it)."""
+    start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    items = []
+    for hour in range(12):  # the tallest bin first, where an upper-left legend sits
+        for number in range(12 if hour == 0 else 1):
+            items.append({
+                "event_id": f"e{hour}-{number}", "event_type": "ORDER_CONFIRMED",
+                "event_time": (start + timedelta(hours=hour, minutes=number)).isoformat(),
+                "installation_id": "inst-a" if number % 2 else "inst-b", "order_id": f"o{hour}-{number}",
+                "order_total_amount": 90.0, "order_currency": "USD", "received_at": start.isoformat(),
+            })  # fmt: skip
+    frame = analytics.records_frame(items)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = getattr(analytics, plot)(frame)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # drawn: the layout and the extents are final
+    renderer = canvas.get_renderer()
+    checked = 0
+    for axes in figure.axes:
+        legend = axes.get_legend()
+        if legend is None:
+            continue
+        box = legend.get_window_extent(renderer)
+        for patch in axes.patches:
+            if patch.get_height() > 0:
+                assert not _overlaps(box, patch.get_window_extent(renderer)), (plot, patch.get_xy())
+                checked += 1
+        for twin in figure.axes:
+            for line in twin.get_lines():
+                for x, y in twin.transData.transform(line.get_xydata()):
+                    assert not (box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1), (plot, x, y)
+    assert checked > 0
