@@ -36,6 +36,25 @@ def records_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(["event_time", "event_id"]).reset_index(drop=True)
 
 
+#: The columns 07's first look at the records shows: the ones a person reads at normal zoom
+#: (the ids shortened by the notebook's ``table``); the frame keeps every column of ``COLUMNS``.
+OVERVIEW = (
+    "event_time",
+    "event_type",
+    "installation_id",
+    "order_id",
+    "order_execution_state",
+    "order_total_amount",
+    "refund_state",
+    "enriched",
+)
+
+
+def overview(frame: pd.DataFrame, rows: int = 10) -> pd.DataFrame:
+    """The newest ``rows`` records, in the columns of :data:`OVERVIEW`."""
+    return frame[list(OVERVIEW)].tail(rows).iloc[::-1].reset_index(drop=True)
+
+
 def load_records(settings: Settings | None = None) -> pd.DataFrame:
     return records_frame(data_records(settings))
 

@@ -297,3 +297,11 @@ def test_the_legend_hides_no_bar_and_no_point(plot: str) -> None:
                 for x, y in twin.transData.transform(line.get_xydata()):
                     assert not (box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1), (plot, x, y)
     assert checked > 0
+
+
+def test_the_overview_is_the_newest_records_in_the_columns_that_matter() -> None:
+    frame = analytics.records_frame([{k: plain(v) for k, v in item.items()} for item in _items()])
+    seen = analytics.overview(frame, rows=3)
+    assert list(seen.columns) == list(analytics.OVERVIEW) and len(analytics.OVERVIEW) <= 8
+    assert list(seen["event_type"]) == ["ORDER_CONFIRMED", "ORDER_CONFIRMED", "PACKAGE_DELIVERED"]  # newest first
+    assert set(analytics.OVERVIEW) <= set(analytics.COLUMNS)
