@@ -8,6 +8,7 @@ are in :mod:`bwp_workshop.steps.subscriptions`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import aws
@@ -20,7 +21,8 @@ from ..outputs import stack_output
 from ..settings import Settings, get_settings
 
 
-def _installation(settings: Settings, installation_id: str | None) -> str:
+def installation(settings: Settings, installation_id: str | None) -> str:
+    """``installation_id``, else the settings' (BWP_INSTALLATION_ID); an error that says how to get one."""
     installation_id = installation_id or settings.installation_id
     if not installation_id:
         raise ConfigurationError(
@@ -33,7 +35,7 @@ def _installation(settings: Settings, installation_id: str | None) -> str:
 def access_token(settings: Settings | None = None, installation_id: str | None = None) -> StoredToken:
     """The installation's token from the token table, refreshed when it expires within a minute."""
     settings = settings or get_settings()
-    installation_id = _installation(settings, installation_id)
+    installation_id = installation(settings, installation_id)
     client_id, client_secret = settings.require_client_credentials()
     table = aws.resource("dynamodb", settings).Table(stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
     return TokenStore(table).valid_token(installation_id, TokenEndpoint(settings.token_url, client_id, client_secret))
@@ -43,7 +45,7 @@ def refresh_token(settings: Settings | None = None, installation_id: str | None 
     """Refresh the installation's token now, whatever its expiry (as the Lambda does when one
     is about to expire); the new pair is stored as the installation's newest item."""
     settings = settings or get_settings()
-    installation_id = _installation(settings, installation_id)
+    installation_id = installation(settings, installation_id)
     client_id, client_secret = settings.require_client_credentials()
     table = aws.resource("dynamodb", settings).Table(stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
     endpoint = TokenEndpoint(settings.token_url, client_id, client_secret)
@@ -52,9 +54,27 @@ def refresh_token(settings: Settings | None = None, installation_id: str | None 
 
 def _client(settings: Settings, installation_id: str | None) -> tuple[GraphQLClient, str, str]:
     """The GraphQL client, the installation id and its valid access token."""
-    installation_id = _installation(settings, installation_id)
+    installation_id = installation(settings, installation_id)
     token = access_token(settings, installation_id)
     return GraphQLClient(settings.graphql_url, api_version=settings.api_version), installation_id, token.access_token
+
+
+Run = Callable[[str, dict[str, Any] | None], dict[str, Any]]
+
+
+def session(settings: Settings | None = None, installation_id: str | None = None) -> Run:
+    """``run(document, variables)`` for several GraphQL documents as the installation: the token
+    is looked up (and refreshed if need be) once, and one client makes every call."""
+    settings = settings or get_settings()
+    client, installation_id, token = _client(settings, installation_id)
+
+    def run(document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation = "mutation" if document.lstrip().startswith("mutation") else "query"
+        return client.execute(
+            document, variables, access_token=token, installation_id=installation_id, operation=operation
+        )
+
+    return run
 
 
 def execute(
@@ -64,15 +84,12 @@ def execute(
     settings: Settings | None = None,
     installation_id: str | None = None,
 ) -> dict[str, Any]:
-    """Run a GraphQL document as the installation; its ``data``."""
-    settings = settings or get_settings()
-    client, installation_id, token = _client(settings, installation_id)
-    operation = "mutation" if document.lstrip().startswith("mutation") else "query"
-    return client.execute(document, variables, access_token=token, installation_id=installation_id, operation=operation)
+    """Run one GraphQL document as the installation; its ``data``."""
+    return session(settings, installation_id)(document, variables)
 
 
 def store(settings: Settings | None = None, installation_id: str | None = None) -> dict[str, Any]:
-    """The installation's Buy with Prime store: site id, widget id, business product id."""
+    """The installation's Buy with Prime store: site id and widget id."""
     settings = settings or get_settings()
     client, installation_id, token = _client(settings, installation_id)
     return client.store(access_token=token, installation_id=installation_id)

@@ -14,11 +14,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr, Key
+
+from .. import aws, names
+from ..core.data_record import plain
 from ..core.graphql import GraphQLError
 from ..errors import ConfigurationError, WorkshopError
 from ..settings import Settings
-from .api import execute
-from .pipeline import data_records
+from .api import Run, installation, session
+from .pipeline import data_table_name
 
 #: update-a-buy-with-prime-order; order-objects-refunddetailsinput.
 UPDATE_ORDER = """
@@ -51,11 +55,11 @@ def _identifier(order_id: str) -> dict[str, Any]:
     return {"orderId": order_id}
 
 
-def _change(document: str, variables: dict[str, Any], settings: Settings, installation_id: str | None) -> None:
+def _change(run: Run, document: str, variables: dict[str, Any]) -> None:
     """A mutation; a change Buy with Prime refuses (an order already past that step, when a cell
     runs twice) says so in one line, with what to do."""
     try:
-        execute(document, variables, settings=settings, installation_id=installation_id)
+        run(document, variables)
     except GraphQLError as error:
         if error.transient or error.error_type != "ValidationError":
             raise
@@ -81,10 +85,16 @@ def place_order(settings: Settings, installation_id: str | None = None) -> str:
     return str(placed["orders"][0]["order_id"])
 
 
+def _order(run: Run, order_id: str) -> dict[str, Any]:
+    return dict(run(ORDER_STATE, {"orderIdentifier": _identifier(order_id)})["order"])
+
+
 def order_state(order_id: str, settings: Settings, installation_id: str | None = None) -> dict[str, Any]:
-    """The order's execution state, packages and refunds, as one row per package and refund."""
-    order = execute(ORDER_STATE, {"orderIdentifier": _identifier(order_id)}, settings=settings,
-                    installation_id=installation_id)["order"]  # fmt: skip
+    """The order's execution state, packages and refunds."""
+    return _state(_order(session(settings, installation_id), order_id))
+
+
+def _state(order: dict[str, Any]) -> dict[str, Any]:
     return {
         "order": order["id"],
         "execution state": order["metadata"]["executionState"],
@@ -98,15 +108,14 @@ def order_state(order_id: str, settings: Settings, installation_id: str | None =
 
 def start_fulfilment(order_id: str, settings: Settings, installation_id: str | None = None) -> dict[str, Any]:
     """``desiredExecutionState: STARTED``: the order gets its package, PENDING."""
+    run = session(settings, installation_id)
     variables = {"orderIdentifier": _identifier(order_id), "input": {"desiredExecutionState": "STARTED"}}
-    _change(UPDATE_ORDER, variables, settings, installation_id)
-    return order_state(order_id, settings, installation_id)
+    _change(run, UPDATE_ORDER, variables)
+    return _state(_order(run, order_id))
 
 
-def _package_id(order_id: str, settings: Settings, installation_id: str | None) -> str:
-    order = execute(ORDER_STATE, {"orderIdentifier": _identifier(order_id)}, settings=settings,
-                    installation_id=installation_id)["order"]  # fmt: skip
-    details = order["packageInformation"]["details"]
+def _package_id(run: Run, order_id: str) -> str:
+    details = _order(run, order_id)["packageInformation"]["details"]
     if not details:
         raise WorkshopError(f"Order {order_id} has no package yet.", hint="Start its fulfilment first.")
     return str(details[-1]["id"])
@@ -117,41 +126,64 @@ def move_package(
 ) -> dict[str, Any]:
     """Move the order's package to ``state`` (IN_TRANSIT, DELIVERED or CANCELLED with a
     ``reason``), as updateOrderPackageInformation does in BwP's sandbox."""
-    package = _package_id(order_id, settings, installation_id)
+    run = session(settings, installation_id)
     wanted = {"state": state, **({"reason": reason} if reason else {})}
-    details = [{"id": package, "packageState": {"packageInformationState": wanted}}]
+    details = [{"id": _package_id(run, order_id), "packageState": {"packageInformationState": wanted}}]
     variables = {"orderIdentifier": _identifier(order_id), "input": {"packageInformation": {"details": details}}}
-    _change(UPDATE_PACKAGES, variables, settings, installation_id)
-    return order_state(order_id, settings, installation_id)
+    _change(run, UPDATE_PACKAGES, variables)
+    return _state(_order(run, order_id))
 
 
 def refund_in_full(order_id: str, settings: Settings, installation_id: str | None = None) -> dict[str, Any]:
     """Answer the order's pending refunds as the merchant's order system would once the money is
     back with the shopper: each refund's state SUCCESS with its total (best-practices-for-refunds)."""
-    order = execute(ORDER_STATE, {"orderIdentifier": _identifier(order_id)}, settings=settings,
-                    installation_id=installation_id)["order"]  # fmt: skip
-    pending = [r for r in order["refunds"]["details"] if r["state"] != "SUCCESS"]
+    run = session(settings, installation_id)
+    pending = [r for r in _order(run, order_id)["refunds"]["details"] if r["state"] != "SUCCESS"]
     if not pending:
         raise WorkshopError(f"Order {order_id} has no refund to process.", hint="Cancel its package first.")
     updates = [{"id": r["id"], "state": "SUCCESS", "refundTotal": r["refundTotal"]} for r in pending]
     variables = {"orderIdentifier": _identifier(order_id), "input": {"refunds": {"details": updates}}}
-    _change(UPDATE_ORDER, variables, settings, installation_id)
-    return order_state(order_id, settings, installation_id)
+    _change(run, UPDATE_ORDER, variables)
+    return _state(_order(run, order_id))
+
+
+def _order_records(order_id: str, settings: Settings, installation_id: str | None) -> list[dict[str, Any]]:
+    """The installation's records of ``order_id``: a Query on the installation's partition of the
+    data table (its records only), not a scan of every tenant's."""
+    table = aws.resource("dynamodb", settings).Table(data_table_name(settings))
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key(names.DATA_PK).eq(installation(settings, installation_id)),
+        "FilterExpression": Attr("order_id").eq(order_id),
+        "ConsistentRead": True,
+    }
+    records: list[dict[str, Any]] = []
+    while True:
+        page = table.query(**kwargs)
+        records += [plain(item) for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return records
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def wait_for_order_events(
-    order_id: str, event_types: list[str], settings: Settings, *, timeout: float = 60.0
+    order_id: str,
+    event_types: list[str],
+    settings: Settings,
+    *,
+    installation_id: str | None = None,
+    timeout: float = 60.0,
 ) -> list[dict[str, Any]]:
-    """The data records of ``order_id`` once each of ``event_types`` is among them (event type,
-    time, whether enriched), oldest first."""
+    """The installation's data records of ``order_id`` once each of ``event_types`` is among
+    them (event type, time, whether enriched), oldest first (events of one second in the order
+    they were stored)."""
     deadline = time.monotonic() + timeout
     pause = 0.05
     while True:
-        records = [record for record in data_records(settings) if record.get("order_id") == order_id]
+        records = _order_records(order_id, settings, installation_id)
         if set(event_types) <= {record["event_type"] for record in records}:
             return [
                 {"event_type": r["event_type"], "event_time": r["event_time"], "enriched": r.get("enriched")}
-                for r in sorted(records, key=lambda record: record["event_time"])
+                for r in sorted(records, key=lambda record: (record["event_time"], record.get("received_at", "")))
             ]
         if time.monotonic() > deadline:
             missing = sorted(set(event_types) - {record["event_type"] for record in records})

@@ -18,7 +18,7 @@ from ..core.graphql import SUBSCRIPTION_ALREADY_EXISTS, GraphQLError
 from ..deploy import prerequisites
 from ..outputs import stack_output
 from ..settings import Settings, get_settings
-from .api import execute
+from .api import Run, session
 
 # The documents below are the pages' own forms (documents.buywithprime.amazon.com/bwp-api/docs/):
 # query-event-subscriptions lists the ids, then gets each subscription; a destination is read
@@ -72,14 +72,14 @@ def source_name(settings: Settings) -> str:
     return prerequisites.partner_source_name(settings.event_source_name)
 
 
-def subscription_ids(settings: Settings | None = None, installation_id: str | None = None) -> list[str]:
-    """The ids of the installation's event subscriptions; none yet: an empty list."""
-    settings = settings or get_settings()
+def subscription_ids(run: Run) -> list[str]:
+    """The ids of the installation's event subscriptions (``run``: its :func:`session`); none
+    yet: an empty list."""
     found: list[str] = []
     after: str | None = None
     while True:
         try:
-            data = execute(SUBSCRIPTION_IDS_QUERY, {"after": after}, settings=settings, installation_id=installation_id)
+            data = run(SUBSCRIPTION_IDS_QUERY, {"after": after})
         except GraphQLError as error:
             if error.error_type == NONE_YET and not found:
                 return []
@@ -95,12 +95,10 @@ def subscriptions(settings: Settings | None = None, installation_id: str | None 
     """The installation's event subscriptions: id, event type, destination (an EventBridge
     destination's ARN; another kind of destination by its type name) and target (the business
     product)."""
-    settings = settings or get_settings()
+    run = session(settings, installation_id)
     found: list[dict[str, str]] = []
-    for subscription_id in subscription_ids(settings, installation_id):
-        node = execute(
-            SUBSCRIPTION_QUERY, {"subscriptionId": subscription_id}, settings=settings, installation_id=installation_id
-        )["eventSubscription"]
+    for subscription_id in subscription_ids(run):
+        node = run(SUBSCRIPTION_QUERY, {"subscriptionId": subscription_id})["eventSubscription"]
         details = node["eventSubscriptionDetails"]
         destination = details["destination"]
         found.append(
@@ -127,6 +125,7 @@ def subscribe_events(
     name = source_name(settings)
     existing = {s["event_type"] for s in subscriptions(settings, installation_id) if s["destination"].endswith(name)}
     account = aws.account_id(settings)
+    run = session(settings, installation_id)
     for event_type in event_types:
         if event_type in existing:
             continue
@@ -135,12 +134,7 @@ def subscribe_events(
             "region": settings.region,
         }
         try:
-            execute(
-                CREATE_SUBSCRIPTION,
-                {"input": {"eventType": event_type, "destination": {"eventBridge": destination}}},
-                settings=settings,
-                installation_id=installation_id,
-            )
+            run(CREATE_SUBSCRIPTION, {"input": {"eventType": event_type, "destination": {"eventBridge": destination}}})
         except GraphQLError as error:
             if error.code != SUBSCRIPTION_ALREADY_EXISTS:  # made since the listing: already there
                 raise
@@ -168,14 +162,9 @@ def unsubscribe_events(settings: Settings | None = None, installation_id: str | 
     """Delete the installation's subscriptions to this account's partner event source."""
     settings = settings or get_settings()
     name = source_name(settings)
-    deleted = 0
-    for subscription in subscriptions(settings, installation_id):
-        if subscription["destination"].endswith(name):
-            execute(
-                DELETE_SUBSCRIPTION,
-                {"subscriptionId": subscription["subscription_id"]},
-                settings=settings,
-                installation_id=installation_id,
-            )
-            deleted += 1
-    return deleted
+    ours = [s for s in subscriptions(settings, installation_id) if s["destination"].endswith(name)]
+    if ours:
+        run = session(settings, installation_id)
+        for subscription in ours:
+            run(DELETE_SUBSCRIPTION, {"subscriptionId": subscription["subscription_id"]})
+    return len(ours)
