@@ -152,6 +152,18 @@ ENV_LOG_LEVEL = "LOG_LEVEL"
 FAILURE_REASON_ATTRIBUTE = "bwp-failure-reason"
 #: Service name of the event Lambda in its structured logs (POWERTOOLS_SERVICE_NAME).
 EVENT_HANDLER_SERVICE = "bwp-event-handler"
+#: CloudWatch namespace of the event Lambda's metrics (powertools Metrics, embedded metric format).
+METRICS_NAMESPACE = "BwpWorkshop/EventPipeline"
+#: The dimension the per-event-type metrics carry (the event's type; ``unparsed`` when none).
+METRIC_EVENT_TYPE = "event_type"
+#: The handler's outcome metrics, one count per record: stored, a duplicate skipped, stored
+#: without the API's facts, sent to the dead-letter queue by the handler, failed (redelivered).
+METRIC_STORED = "EventsStored"
+METRIC_DUPLICATES = "DuplicatesSkipped"
+METRIC_UNENRICHED = "EventsUnenriched"
+METRIC_DEAD_LETTERED = "EventsDeadLettered"
+METRIC_FAILED = "RecordsFailed"
+OUTCOME_METRICS = (METRIC_STORED, METRIC_DUPLICATES, METRIC_UNENRICHED, METRIC_DEAD_LETTERED, METRIC_FAILED)
 #: The OAuth app's port in its container, and the path its health checks call.
 APP_PORT = 8080
 APP_HEALTH_PATH = "/health"

@@ -31,7 +31,7 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
-from .lambda_host import LambdaContext, lambda_environment, load_handler_module, sqs_record
+from .lambda_host import LambdaContext, LambdaInstance, lambda_environment, load_handler_module, sqs_record
 
 SERVICE_NAME = "event-runner"
 HEALTH_PATH = "/_bwp/health"
@@ -263,6 +263,8 @@ def runner_from_settings(settings: Any, *, handler: Handler | None = None, **opt
 
     if handler is None:
         handler = load_handler_module().handler
+    if not isinstance(handler, LambdaInstance):
+        handler = LambdaInstance(handler, on_metrics=metric_publisher(settings, log=options.get("log")))
     defaults: dict[str, Any] = {
         "batch_size": settings.event_batch_size,
         "batch_window": float(settings.event_batch_window),
@@ -279,6 +281,25 @@ def runner_from_settings(settings: Any, *, handler: Handler | None = None, **opt
         handler=handler,
         **defaults,
     )
+
+
+def metric_publisher(settings: Any, *, log: Callable[[str], None] | None = None) -> Callable[[list[Any]], None]:
+    """What CloudWatch Logs does with the Lambda's EMF lines, for the local AWS: their data
+    points sent to its CloudWatch (``PutMetricData``), where the local alarm evaluation reads
+    them. A failure is logged, never the invocation's."""
+    from .. import aws
+    from . import emf
+
+    cloudwatch = aws.client("cloudwatch", settings)
+
+    def publish(points: list[Any]) -> None:
+        try:
+            emf.publish(cloudwatch, points)
+        except Exception as exc:
+            if log is not None:
+                log(f"could not publish {len(points)} metric data point(s) ({type(exc).__name__})")
+
+    return publish
 
 
 class _Health(BaseHTTPRequestHandler):

@@ -1,21 +1,27 @@
 """How the local target hosts the event Lambda in a process: the handler loaded from
 ``lambdas/event_handler`` (as the Lambda runtime imports it), the environment EventStack sets
 on the function, the context object, and SQS-shaped records as the event source mapping
-delivers them. :mod:`bwp_workshop.local.event_runner` invokes the handler with these."""
+delivers them, and :class:`LambdaInstance`: invocations one at a time, with the metrics the
+handler prints (EMF) captured, as CloudWatch Logs would extract them.
+:mod:`bwp_workshop.local.event_runner` invokes the handler with these."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import os
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
+
+from . import emf
 
 #: Module name the handler is loaded under (its file is ``lambdas/event_handler/handler.py``).
 HANDLER_MODULE = "bwp_event_handler"
@@ -146,3 +152,65 @@ def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+class _EmfTee(io.TextIOBase):
+    """Stands in for ``sys.stdout`` during an invocation: the EMF lines the handler prints are
+    kept, everything else (any thread's output) goes on to ``passthrough``."""
+
+    def __init__(self, passthrough: TextIO) -> None:
+        self.passthrough = passthrough
+        self.lines: list[str] = []
+        self._partial: dict[int, str] = {}
+
+    def write(self, text: str) -> int:
+        thread = threading.get_ident()
+        buffered = self._partial.pop(thread, "") + text
+        *complete, rest = buffered.split("\n")
+        for line in complete:
+            if line.startswith("{") and '"_aws"' in line:
+                self.lines.append(line)
+            else:
+                self.passthrough.write(line + "\n")
+        if rest:
+            self._partial[thread] = rest
+        return len(text)
+
+    def flush(self) -> None:
+        for rest in self._partial.values():
+            self.passthrough.write(rest)
+        self._partial.clear()
+        self.passthrough.flush()
+
+
+class LambdaInstance:
+    """One Lambda instance of ``handler``. Lambda runs one invocation at a time on an instance
+    (the handler's module-level batch processor and metrics rely on it), so calls here wait
+    for each other; pollers running side by side still overlap their receives and deletes.
+    What the handler prints in the embedded metric format is captured and handed to
+    ``on_metrics`` (on AWS, CloudWatch Logs extracts it from the log lines); ``points`` keeps
+    every data point seen."""
+
+    def __init__(
+        self,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        on_metrics: Callable[[list[emf.Datum]], None] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.on_metrics = on_metrics
+        self.points: list[emf.Datum] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        with self._lock:
+            tee = _EmfTee(sys.stdout)
+            try:
+                with contextlib.redirect_stdout(tee):
+                    return self.handler(event, context)
+            finally:
+                tee.flush()
+                points = emf.read(tee.lines)
+                self.points.extend(points)
+                if points and self.on_metrics is not None:
+                    self.on_metrics(points)

@@ -20,7 +20,7 @@ from bwp_workshop.core import credentials
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
-from bwp_workshop.local import event_runner, lambda_host
+from bwp_workshop.local import emf, event_runner, lambda_host
 from bwp_workshop.names import EVENT_TYPES
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
@@ -203,16 +203,19 @@ def running(pipeline: Pipeline, **options: Any) -> Iterator[event_runner.EventRu
             with runner:
                 yield runner
             app = handler.processor()
+            assert isinstance(runner.handler, lambda_host.LambdaInstance)
+            metrics = {name: value for (name, _), value in emf.totals(runner.handler.points).items()}
             pipeline.counters = {
                 "api_requests": app.graphql.requests,
                 "api_retries": app.graphql.retries,
                 "token_requests": app._endpoint.requests if app._endpoint else 0,
                 "token_table_calls": app.tokens.calls,
                 "data_table_calls": app.data_calls,
-                "records_stored": app.records_stored,
-                "duplicates_skipped": app.duplicates,
-                "unenriched": app.unenriched,
-                "dead_lettered_by_handler": app.dead_lettered,
+                "records_stored": int(metrics.get(names.METRIC_STORED, 0)),
+                "duplicates_skipped": int(metrics.get(names.METRIC_DUPLICATES, 0)),
+                "unenriched": int(metrics.get(names.METRIC_UNENRICHED, 0)),
+                "dead_lettered_by_handler": int(metrics.get(names.METRIC_DEAD_LETTERED, 0)),
+                "records_failed": int(metrics.get(names.METRIC_FAILED, 0)),
             }
         finally:
             handler.reset()

@@ -2,9 +2,10 @@
 the Buy with Prime API, store it once, or dead-letter it when it can never succeed.
 
 :class:`EventProcessor` is the long-lived state of one Lambda instance (clients, the token
-endpoint, the store cache, the counters); :class:`Batch` is one invocation, whose shared work
-(each installation's token and store, each order) is done once and remembered in a
-:class:`BatchCache`. A failure is a :class:`RecordFailed`, permanent or transient.
+endpoint, the store cache); :class:`Batch` is one invocation, whose shared work (each
+installation's token and store, each order) is done once and remembered in a
+:class:`BatchCache`, and whose records' outcomes are counted in :class:`outcomes.Outcomes` (the
+metrics). A failure is a :class:`RecordFailed`, permanent or transient.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from failures import PERMANENT, TRANSIENT, BatchCache, RecordFailed, failure_kind
 from handler_config import Config
+from outcomes import Outcomes
 
 from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
 from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
@@ -33,6 +35,11 @@ from bwp_workshop.names import (
     ENV_POWERTOOLS_SERVICE,
     EVENT_HANDLER_SERVICE,
     FAILURE_REASON_ATTRIBUTE,
+    METRIC_DEAD_LETTERED,
+    METRIC_DUPLICATES,
+    METRIC_FAILED,
+    METRIC_STORED,
+    METRIC_UNENRICHED,
 )
 
 logger = Logger(service=os.environ.get(ENV_POWERTOOLS_SERVICE) or EVENT_HANDLER_SERVICE)
@@ -46,27 +53,6 @@ API_CONCURRENCY = 4
 
 #: The reason (its first word) of an event whose business product is not the installation's.
 TENANT_MISMATCH = "tenant_mismatch"
-
-#: Failures a retry cannot fix; anything else is logged as transient.
-PERMANENT = "permanent"
-TRANSIENT = "transient"
-
-
-class RecordFailed(Exception):
-    """A record could not be processed. ``kind`` is permanent or transient; ``reason`` is safe
-    to log (no tokens, no secrets)."""
-
-    def __init__(self, reason: str, kind: str) -> None:
-        # Valid UTF-8 whatever the record held (a lone surrogate would break the log line and
-        # the dead-letter message attribute).
-        reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
-
-
-def _kind(transient: bool) -> str:
-    return TRANSIENT if transient else PERMANENT
 
 
 class EventProcessor:
@@ -100,14 +86,10 @@ class EventProcessor:
         self._lock = threading.Lock()
         #: DynamoDB calls on the data table (the token store counts its own), for measurements.
         self.data_calls = 0
-        self.records_stored = 0
-        self.duplicates = 0
-        self.unenriched = 0
-        self.dead_lettered = 0
 
-    def _count(self, name: str, n: int = 1) -> None:
+    def data_call(self) -> None:
         with self._lock:
-            setattr(self, name, getattr(self, name) + n)
+            self.data_calls += 1
 
     # --- what is shared across batches ----------------------------------------------------
     def token_endpoint(self, *, reread: bool = False) -> TokenEndpoint:
@@ -158,31 +140,7 @@ class EventProcessor:
             )
         except Exception as exc:  # the record stays on the queue and is retried
             raise RecordFailed(f"could not dead-letter ({type(exc).__name__}): {reason}", TRANSIENT) from None
-        self._count("dead_lettered")
         return True
-
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class BatchCache(Generic[K, V]):
-    """Values of one batch, each computed once per key: a value, or the :class:`RecordFailed`
-    its computation raised (raised again, as a new exception, for every record that asks)."""
-
-    def __init__(self) -> None:
-        self._values: dict[K, V | RecordFailed] = {}
-
-    def get(self, key: K, compute: Callable[[], V]) -> V:
-        if key not in self._values:
-            try:
-                self._values[key] = compute()
-            except RecordFailed as exc:
-                self._values[key] = exc
-        value = self._values[key]
-        if isinstance(value, RecordFailed):
-            raise RecordFailed(value.reason, value.kind)
-        return value
 
 
 class Batch:
@@ -201,6 +159,8 @@ class Batch:
         self._stores: BatchCache[str, dict[str, Any]] = BatchCache()
         self._orders: BatchCache[tuple[str, str], dict[str, Any]] = BatchCache()
         self._seen: set[str] = set()
+        #: What became of each record (the invocation's metrics).
+        self.outcomes = Outcomes()
 
     # --- parsing ------------------------------------------------------------------------
     def event(self, message_id: str, body: str) -> BwpEvent:
@@ -288,7 +248,7 @@ class Batch:
         try:
             return table.installation_of(business_product)
         except BusinessProductMapError as exc:
-            raise RecordFailed(str(exc), _kind(exc.transient)) from None
+            raise RecordFailed(str(exc), failure_kind(exc.transient)) from None
 
     def token(self, installation_id: str) -> StoredToken:
         """The installation's valid token, looked up (and refreshed if need be) once per batch."""
@@ -299,11 +259,11 @@ class Batch:
                     installation_id, self.processor.token_endpoint(reread=reread), margin_seconds=TOKEN_MARGIN_SECONDS
                 )
             except TokenStoreError as exc:
-                raise RecordFailed(str(exc), _kind(exc.transient)) from None
+                raise RecordFailed(str(exc), failure_kind(exc.transient)) from None
             except TokenEndpointError as exc:
                 if exc.error == "invalid_client" and not reread:  # a rotated secret: read it again, once
                     return lookup(reread=True)
-                raise RecordFailed(f"token refresh failed: {exc}", _kind(exc.transient)) from None
+                raise RecordFailed(f"token refresh failed: {exc}", failure_kind(exc.transient)) from None
 
         return self._tokens.get(installation_id, lookup)
 
@@ -315,7 +275,7 @@ class Batch:
             try:
                 return self.processor.store(token)
             except GraphQLError as exc:
-                raise RecordFailed(f"API call failed: {exc}", _kind(exc.transient)) from None
+                raise RecordFailed(f"API call failed: {exc}", failure_kind(exc.transient)) from None
 
         return self._stores.get(token.installation_id, query)
 
@@ -328,30 +288,54 @@ class Batch:
                     order_id, access_token=token.access_token, installation_id=token.installation_id
                 )
             except GraphQLError as exc:
-                raise RecordFailed(f"API call failed: {exc}", _kind(exc.transient)) from None
+                raise RecordFailed(f"API call failed: {exc}", failure_kind(exc.transient)) from None
 
         return self._orders.get((token.installation_id, order_id), query)
 
     # --- one record -----------------------------------------------------------------------
     def handle(self, record: SQSRecord) -> dict[str, Any] | None:
-        """Process one SQS record: the stored item, None for a duplicate; raises
-        :class:`RecordFailed` when it must be retried (or, after the maximum receive count,
-        dead-lettered)."""
+        """Process one SQS record: the stored item, None for a duplicate or a record sent to
+        the dead-letter queue; raises when it must be retried (or, after the maximum receive
+        count, dead-lettered by the queue). Each outcome is counted and logged."""
         try:
             item = self._item(record)
             return item if item is not None and self._put(item) else None
         except RecordFailed as exc:
             if exc.kind == PERMANENT and self.processor.dead_letter(record, exc.reason):
+                self.outcomes.add(METRIC_DEAD_LETTERED, self._event_type(record))
                 logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": exc.reason})
                 return None
+            self.outcomes.add(METRIC_FAILED, self._event_type(record))
+            logger.error(
+                "record failed",
+                extra={
+                    "message_id": record.message_id,
+                    "reason": exc.reason,
+                    "failure": exc.kind,
+                    "receive_count": record.attributes.approximate_receive_count,
+                },
+            )
             raise
+        except Exception as exc:
+            self.outcomes.add(METRIC_FAILED, self._event_type(record))
+            logger.exception(
+                "record failed unexpectedly", extra={"message_id": record.message_id, "error": type(exc).__name__}
+            )
+            raise
+
+    def _event_type(self, record: SQSRecord) -> str | None:
+        """The record's event type (a metric dimension), None when its event cannot be read."""
+        try:
+            return self.event(record.message_id, record.body).event_type
+        except RecordFailed:
+            return None
 
     def _item(self, record: SQSRecord) -> dict[str, Any] | None:
         """The record's data item, or None when its event is already recorded (or earlier in
         this batch)."""
         event = self.event(record.message_id, record.body)
         if event.event_id in self._seen:
-            self.processor._count("duplicates")
+            self.outcomes.add(METRIC_DUPLICATES, event.event_type)
             logger.info("duplicate event skipped", extra={"message_id": record.message_id, "event_id": event.event_id})
             return None
         installation_id, installation_from = self.tenant(event)
@@ -367,7 +351,7 @@ class Batch:
                 raise
             # Kept without the API's facts (no token: uninstalled; the API refuses the query).
             unenriched = exc.reason
-            self.processor._count("unenriched")
+            self.outcomes.add(METRIC_UNENRICHED, event.event_type)
             logger.warning(
                 "event stored unenriched",
                 extra={"message_id": record.message_id, "reason": unenriched, "failure": PERMANENT},
@@ -386,7 +370,7 @@ class Batch:
     def _put(self, item: dict[str, Any]) -> bool:
         from botocore.exceptions import ClientError
 
-        self.processor._count("data_calls")
+        self.processor.data_call()
         try:
             self.processor.data_table.put_item(
                 Item=item,
@@ -396,10 +380,10 @@ class Batch:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             if code == "ConditionalCheckFailedException":
-                self.processor._count("duplicates")
+                self.outcomes.add(METRIC_DUPLICATES, str(item.get("event_type") or ""))
                 return False
             # ValidationException: the item itself is refused (a key too long, too large...).
             kind = PERMANENT if code == "ValidationException" else TRANSIENT
             raise RecordFailed(f"the data table refused the write ({code})", kind) from None
-        self.processor._count("records_stored")
+        self.outcomes.add(METRIC_STORED, str(item.get("event_type") or ""))
         return True

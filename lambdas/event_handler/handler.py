@@ -23,9 +23,13 @@ can never succeed (not JSON, not a Buy with Prime event, no tenant) is sent to t
 queue by the handler on its first receive (``DEAD_LETTER_QUEUE_URL``), with the reason as the
 message attribute ``bwp-failure-reason``.
 
-This module is the entry point: :func:`handler` runs a batch through powertools'
-``process_partial_response``, one :class:`~event_processing.Batch` per invocation, on the
-instance's :class:`~event_processing.EventProcessor`. The processing itself (parse, tenant,
+This module is the entry point, in powertools' shape: a module-level ``BatchProcessor`` and a
+plain record handler run by ``process_partial_response``; ``Logger`` with the Lambda context
+(each line carries the request id and the cold start); ``Metrics`` in the embedded metric
+format: the cold start, and each record's outcome (stored, duplicate, unenriched, dead-lettered,
+failed) in total and per event type (:mod:`outcomes`). The instance's
+:class:`~event_processing.EventProcessor` (clients, caches) is made on the first invocation;
+each invocation is one :class:`~event_processing.Batch`. The processing itself (parse, tenant,
 enrich, store, dead-letter) is :mod:`event_processing`; the stored item is
 :func:`bwp_workshop.core.data_record.data_item`.
 
@@ -42,16 +46,22 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from event_processing import Config, EventProcessor, RecordFailed, logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from event_processing import Batch, Config, EventProcessor, RecordFailed, logger
 
 from bwp_workshop.core.data_record import data_item
-from bwp_workshop.names import FAILURE_REASON_ATTRIBUTE
+from bwp_workshop.names import EVENT_HANDLER_SERVICE, FAILURE_REASON_ATTRIBUTE, METRICS_NAMESPACE
 
-# --- the Lambda entry point -----------------------------------------------------------------
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=EVENT_HANDLER_SERVICE)
+batch_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
 _processor: EventProcessor | None = None
 _processor_lock = threading.Lock()
+#: The invocation running (a Lambda instance runs one at a time).
+_batch: Batch | None = None
 
 
 def processor() -> EventProcessor:
@@ -70,43 +80,29 @@ def reset() -> None:
         _processor = None
 
 
-def handler(event: dict[str, Any], context: Any, *, app: EventProcessor | None = None) -> dict[str, Any]:
-    app = app or processor()
-    batch = app.new_batch()
-    records = event.get("Records", [])
+def record_handler(record: SQSRecord) -> dict[str, Any] | None:
+    """One record of the running invocation: the stored item, or None (a duplicate, or sent to
+    the dead-letter queue); raises to have the queue redeliver it."""
+    assert _batch is not None, "record_handler runs inside handler()"
+    return _batch.handle(record)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global _batch
+    batch = _batch = processor().new_batch()
     try:
-        batch.prepare(records)
+        batch.prepare(event.get("Records", []))
     except Exception as exc:  # preparing only saves calls; each record still does its own work
         logger.warning("batch preparation failed", extra={"error": type(exc).__name__})
-
-    def record_handler(record: SQSRecord) -> dict[str, Any] | None:
-        try:
-            return batch.handle(record)
-        except RecordFailed as exc:
-            logger.error(
-                "record failed",
-                extra={
-                    "message_id": record.message_id,
-                    "reason": exc.reason,
-                    "failure": exc.kind,
-                    "receive_count": record.raw_event.get("attributes", {}).get("ApproximateReceiveCount"),
-                },
-            )
-            raise
-        except Exception as exc:
-            logger.exception(
-                "record failed unexpectedly", extra={"message_id": record.message_id, "error": type(exc).__name__}
-            )
-            raise
-
-    # A processor per invocation: BatchProcessor keeps per-batch state, and the local runner
-    # may run invocations concurrently.
-    response = process_partial_response(
-        event=event,
-        record_handler=record_handler,
-        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+    try:
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=batch_processor, context=context
+        )
+    finally:
+        _batch = None
+        batch.outcomes.publish(metrics)
     return dict(response)  # {"batchItemFailures": [{"itemIdentifier": message id}, ...]}
 
 
@@ -115,9 +111,12 @@ __all__ = [
     "Config",
     "EventProcessor",
     "RecordFailed",
+    "batch_processor",
     "data_item",
     "handler",
     "logger",
+    "metrics",
     "processor",
+    "record_handler",
     "reset",
 ]

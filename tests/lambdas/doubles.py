@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from bwp_workshop.local import emf
+from bwp_workshop.local.lambda_host import LambdaContext
 from bwp_workshop.names import DATA_SK
 from tests.events import SOURCE
 
@@ -216,3 +218,21 @@ def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition"
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
+
+
+def invoke(handler_module: Any, app: Any, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The entry point as the Lambda service calls it (with a context object), on ``app`` as
+    the instance's processor (the module state its first invocation would have made)."""
+    previous = handler_module._processor
+    handler_module._processor = app
+    try:
+        return dict(handler_module.handler(event, context or LambdaContext()))
+    finally:
+        handler_module._processor = previous
+
+
+def counted(output: str, *, by: str | None = None) -> dict[Any, float]:
+    """The outcome metrics in the handler's EMF output: totals by metric name, or with ``by``
+    (a dimension) by ``(metric name, dimension value)``."""
+    sums = emf.totals(emf.read(output), by=by)
+    return {name: value for (name, _), value in sums.items()} if by is None else dict(sums)

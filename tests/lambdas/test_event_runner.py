@@ -3,7 +3,6 @@ dead-lettering of failures, the background service with its health endpoint."""
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,11 @@ import pytest
 
 from bwp_workshop import aws
 from bwp_workshop.errors import LocalRuntimeError
-from bwp_workshop.local import event_runner, processes
+from bwp_workshop.local import emf, event_runner, processes
 from bwp_workshop.local.event_runner import EventRunner
+from bwp_workshop.local.lambda_host import LambdaInstance
 from bwp_workshop.local.runtime import LocalRuntime
+from bwp_workshop.names import METRIC_DUPLICATES, METRIC_STORED
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import dead_letters, pipeline
 from tests.conftest import free_port, record_stack
@@ -110,12 +111,18 @@ def test_the_real_handler_behind_the_runner_records_each_event_once(
     messages = [json.dumps(body) for body in bodies] + [json.dumps(bodies[0]), json.dumps(bodies[1])]
     messages += ["not json", json.dumps(envelope(installation=None, resources=["order/o-1"]))]  # no tenant
     pipeline.send_to_queue(messages, local_settings)
-    handler = functools.partial(handler_module.handler, app=app)
-    with _runner(local_settings, event_queues, handler, concurrency=3, batch_window=0.2, wait_seconds=1):
-        wait_until(
-            lambda: len(stored(tables)) == 25 and _depth(local_settings, event_queues["dlq_url"]) == 2,
-            message="25 records and 2 dead letters",
-        )
+    instance = LambdaInstance(handler_module.handler)  # invocations one at a time, metrics captured
+    previous, handler_module._processor = handler_module._processor, app
+    try:
+        with _runner(local_settings, event_queues, instance, concurrency=3, batch_window=0.2, wait_seconds=1):
+            wait_until(
+                lambda: len(stored(tables)) == 25 and _depth(local_settings, event_queues["dlq_url"]) == 2,
+                message="25 records and 2 dead letters",
+            )
+    finally:
+        handler_module._processor = previous
+    totals = emf.totals(instance.points)
+    assert (totals[(METRIC_STORED, None)], totals[(METRIC_DUPLICATES, None)]) == (25, 2)
     assert set(stored(tables)) == {body["detail"]["eventId"] for body in bodies}
     assert _depth(local_settings, event_queues["queue_url"]) == 0
     records = pipeline.data_records(local_settings)

@@ -11,10 +11,12 @@ import pytest
 
 from bwp_workshop import aws
 from bwp_workshop.core.events import parse_event
+from bwp_workshop.names import METRIC_DEAD_LETTERED, METRIC_UNENRICHED
 from bwp_workshop.settings import Settings
 from tests import events as samples
 
-from .doubles import BP, sqs_record, stored
+from . import doubles
+from .doubles import BP, counted, sqs_record, stored
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +31,7 @@ def sample(name: str, **options: Any) -> str:
 
 def invoke(handler_module: Any, app: Any, *bodies: str, receive_count: int = 1) -> dict[str, Any]:
     records = [sqs_record(body, receive_count=receive_count, message_id=f"m-{n}") for n, body in enumerate(bodies)]
-    return dict(handler_module.handler({"Records": records}, None, app=app))
+    return doubles.invoke(handler_module, app, {"Records": records})
 
 
 @pytest.mark.parametrize("shape", sorted(samples.SHAPES))
@@ -71,7 +73,7 @@ def test_an_event_without_an_order_is_stored_without_order_facts(
 
 
 def test_an_uninstalled_installations_event_is_stored_and_marked(
-    handler_module: Any, app: Any, tables: dict[str, Any]
+    handler_module: Any, app: Any, tables: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     tables["business_products"].put("bp-uninstalled", "inst-sample-uninstalled")  # its token is gone
     body = samples.body("order_confirmed_uninstalled_installation.json", business_product="bp-uninstalled")
@@ -79,7 +81,7 @@ def test_an_uninstalled_installations_event_is_stored_and_marked(
     item = stored(tables)[samples.key(json.loads(body))]
     assert (item["installation_id"], item["enriched"]) == ("inst-sample-uninstalled", False)
     assert "no token" in item["unenriched_reason"]
-    assert app.unenriched == 1
+    assert counted(capsys.readouterr().out)[METRIC_UNENRICHED] == 1
 
 
 @pytest.mark.parametrize("name", samples.POISON)
@@ -89,6 +91,7 @@ def test_what_can_never_succeed_is_dead_lettered_on_its_first_receive(
     tables: dict[str, Any],
     event_queues: dict[str, str],
     local_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
     name: str,
 ) -> None:
     app = make_app()
@@ -97,7 +100,7 @@ def test_what_can_never_succeed_is_dead_lettered_on_its_first_receive(
     body = sample(name)
     # Reported as handled (the queue deletes it) once the handler has put it in the DLQ itself.
     assert invoke(handler_module, app, body, receive_count=1) == {"batchItemFailures": []}
-    assert not stored(tables) and app.dead_lettered == 1
+    assert not stored(tables) and counted(capsys.readouterr().out)[METRIC_DEAD_LETTERED] == 1
     messages = app.sqs.receive_message(
         QueueUrl=event_queues["dlq_url"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
     )["Messages"]
@@ -122,6 +125,7 @@ def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_re
     tables: dict[str, Any],
     event_queues: dict[str, str],
     local_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
     source: str,
 ) -> None:
     """The review's look-alike sources: well formed, naming a real tenant, never stored."""
@@ -130,7 +134,7 @@ def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_re
     app.sqs = aws.client("sqs", local_settings)
     body = sample("order_confirmed_2024_11_01.json").replace(samples.SOURCE, source)
     assert invoke(handler_module, app, body, receive_count=1) == {"batchItemFailures": []}
-    assert not stored(tables) and app.dead_lettered == 1
+    assert not stored(tables) and counted(capsys.readouterr().out)[METRIC_DEAD_LETTERED] == 1
     (message,) = app.sqs.receive_message(QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"])["Messages"]
     reason = message["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]
     assert f"not a Buy with Prime event (source {source!r} is not the subscribed {samples.SOURCE!r})" in reason

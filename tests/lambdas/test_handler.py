@@ -12,18 +12,28 @@ from typing import Any
 
 import httpx
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bwp_workshop.core.tokens import TokenSet
+from bwp_workshop.names import METRIC_DUPLICATES, METRIC_STORED
 
-from .doubles import BP, CLIENT_ID, FakeBwp, envelope, error_response, failed_ids, sqs_event, sqs_record, stored
-
-
-def invoke(handler_module: Any, app: Any, event: dict[str, Any]) -> dict[str, Any]:
-    return handler_module.handler(event, None, app=app)
+from .doubles import (
+    BP,
+    CLIENT_ID,
+    FakeBwp,
+    counted,
+    envelope,
+    error_response,
+    failed_ids,
+    invoke,
+    sqs_event,
+    sqs_record,
+    stored,
+)
 
 
 def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bodies = [
         envelope("ORDER_CONFIRMED"),
@@ -52,7 +62,7 @@ def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
 
     # The store is asked once per installation, each order once per batch.
     assert (bwp.queries("buyWithPrimeStore"), bwp.queries("order(")) == (1, 1)
-    assert app.records_stored == 5
+    assert counted(capsys.readouterr().out)[METRIC_STORED] == 5
 
 
 def test_each_order_is_queried_once_per_batch_and_in_parallel(
@@ -104,7 +114,9 @@ def test_records_that_can_never_succeed_fail_and_every_buy_with_prime_event_is_s
     assert failures["m-bp"]["failure"] == "permanent"
 
 
-def test_duplicate_delivery_is_stored_once(handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp) -> None:
+def test_duplicate_delivery_is_stored_once(
+    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = envelope()
     first = invoke(handler_module, app, sqs_event(body, body))  # twice in one batch
     assert first == {"batchItemFailures": []}
@@ -112,7 +124,8 @@ def test_duplicate_delivery_is_stored_once(handler_module: Any, app: Any, tables
     again = invoke(handler_module, app, sqs_event(body))  # redelivered later
     assert again == {"batchItemFailures": []}  # acknowledged: the conditional put refused it
     assert len(stored(tables)) == 1
-    assert (app.records_stored, app.duplicates) == (1, 2)
+    metrics = counted(capsys.readouterr().out)  # both invocations' EMF lines
+    assert (metrics[METRIC_STORED], metrics[METRIC_DUPLICATES]) == (1, 2)
 
 
 def test_a_redelivery_racing_the_first_delivery_is_not_stored_twice(
@@ -120,8 +133,6 @@ def test_a_redelivery_racing_the_first_delivery_is_not_stored_twice(
 ) -> None:
     body = envelope()
     batch = app.new_batch()  # no pre-check: as if both deliveries ran at the same time
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
     assert batch.handle(SQSRecord(sqs_record(body))) is not None
     assert app.new_batch().handle(SQSRecord(sqs_record(body))) is None  # the conditional put refused it
     assert len(stored(tables)) == 1
@@ -157,18 +168,21 @@ def test_concurrent_invocations_refresh_an_expiring_token_once(
 ) -> None:
     tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
     bwp.refresh_delay = 0.2  # the winner holds its lease a while; the others must wait for its token
-    apps = [make_app() for _ in range(4)]  # four Lambda instances
-    results: list[dict[str, Any]] = []
+    apps = [make_app() for _ in range(4)]  # four Lambda instances, each running one invocation's batch
+    results: list[list[bool]] = []
 
     def run(app: Any) -> None:
-        results.append(invoke(handler_module, app, sqs_event(envelope(), envelope())))
+        records = sqs_event(envelope(), envelope())["Records"]
+        batch = app.new_batch()
+        batch.prepare(records)
+        results.append([batch.handle(SQSRecord(record)) is not None for record in records])
 
     threads = [threading.Thread(target=run, args=(app,)) for app in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert results == [{"batchItemFailures": []}] * 4
+    assert results == [[True, True]] * 4  # every record stored
     assert bwp.token_requests == 1  # rt-0 was spent once; a second use would be invalid_grant
     assert len(stored(tables)) == 8
 

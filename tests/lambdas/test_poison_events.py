@@ -13,9 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bwp_workshop import aws
+from bwp_workshop.names import METRIC_DEAD_LETTERED
 from bwp_workshop.settings import Settings
 
-from .doubles import FakeBwp, envelope, sqs_record, stored
+from .doubles import FakeBwp, counted, envelope, invoke, sqs_record, stored
 
 
 @pytest.fixture
@@ -71,28 +72,34 @@ def test_a_hostile_event_is_dead_lettered_on_its_first_receive_with_a_reason(
 ) -> None:
     body, words = POISON[name]
     record = sqs_record(body, receive_count=1, message_id=f"m-{name}")
-    response = handler_module.handler({"Records": [record]}, None, app=dead_lettering_app)
+    response = invoke(handler_module, dead_lettering_app, {"Records": [record]})
     assert response == {"batchItemFailures": []}  # handled now, not after ten receives
-    assert not stored(tables) and dead_lettering_app.dead_lettered == 1
+    captured = capsys.readouterr()
+    assert not stored(tables) and counted(captured.out)[METRIC_DEAD_LETTERED] == 1
     (message,) = dead_lettering_app.sqs.receive_message(
         QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"]
     )["Messages"]
     reason = message["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]
     assert reason.startswith("malformed event: ") and words in reason
     assert "batch preparation failed" not in handler_logs.getvalue()
-    assert "Logging error" not in capsys.readouterr().err  # every line was written
+    assert "Logging error" not in captured.err + capsys.readouterr().err  # every line was written
 
 
 def test_a_hostile_event_costs_its_batch_nothing(
-    handler_module: Any, dead_lettering_app: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
+    handler_module: Any,
+    dead_lettering_app: Any,
+    tables: dict[str, Any],
+    bwp: FakeBwp,
+    handler_logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     poison, _ = POISON["deep-nesting-detail"]
     good = [envelope(), envelope()]
     records = [sqs_record(poison, message_id="m-poison")] + [
         sqs_record(b, message_id=f"m-{n}") for n, b in enumerate(good)
     ]
-    assert handler_module.handler({"Records": records}, None, app=dead_lettering_app) == {"batchItemFailures": []}
-    assert len(stored(tables)) == 2 and dead_lettering_app.dead_lettered == 1
+    assert invoke(handler_module, dead_lettering_app, {"Records": records}) == {"batchItemFailures": []}
+    assert len(stored(tables)) == 2 and counted(capsys.readouterr().out)[METRIC_DEAD_LETTERED] == 1
     assert bwp.queries("order(") == 1  # the batch was prepared: its order asked once
     assert "batch preparation failed" not in handler_logs.getvalue()
 
@@ -109,7 +116,7 @@ def test_an_item_the_data_table_refuses_is_a_permanent_failure(
 ) -> None:
     dead_lettering_app.data_table = RefusingTable()
     record = sqs_record(envelope(), receive_count=1, message_id="m")
-    assert handler_module.handler({"Records": [record]}, None, app=dead_lettering_app) == {"batchItemFailures": []}
+    assert invoke(handler_module, dead_lettering_app, {"Records": [record]}) == {"batchItemFailures": []}
     (message,) = dead_lettering_app.sqs.receive_message(
         QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"]
     )["Messages"]

@@ -13,9 +13,10 @@ import pytest
 
 from bwp_workshop import aws
 from bwp_workshop.core.tokens import TokenSet
+from bwp_workshop.names import METRIC_DUPLICATES, METRIC_STORED
 from bwp_workshop.settings import Settings
 
-from .doubles import BP, FakeBwp, envelope, sqs_record, stored
+from .doubles import BP, FakeBwp, counted, envelope, invoke, sqs_record, stored
 
 #: inst-1 owns BP (the tables fixture); the attacker's installation owns its own.
 VICTIM, VICTIM_BP = "inst-1", BP
@@ -70,7 +71,7 @@ def test_a_business_product_of_another_installation_is_dead_lettered_as_tenant_m
     installation, resources, detail = ROWS[row]
     body = envelope(installation=installation, resources=resources)
     record = sqs_record(body, receive_count=1, message_id=f"m-{row}")
-    response = handler_module.handler({"Records": [record]}, None, app=dead_lettering_app)
+    response = invoke(handler_module, dead_lettering_app, {"Records": [record]})
     assert response == {"batchItemFailures": []}  # handled: dead-lettered on its first receive
     assert not stored(tables)
     (reason,) = dead_letter_reasons(dead_lettering_app, handler_module, event_queues["dlq_url"])
@@ -88,7 +89,7 @@ def test_a_business_product_of_the_claimed_installation_is_stored(
         envelope(installation=None, resources=[f"businessProduct/{ATTACKER_BP}/items/sku-2"]),
     ]
     records = [sqs_record(body, message_id=f"m-{n}") for n, body in enumerate(bodies)]
-    assert handler_module.handler({"Records": records}, None, app=dead_lettering_app) == {"batchItemFailures": []}
+    assert invoke(handler_module, dead_lettering_app, {"Records": records}) == {"batchItemFailures": []}
     items = sorted((item["installation_id"], item["installation_from"]) for item in stored(tables).values())
     assert items == [(VICTIM, "contextKeys"), (ATTACKER, "businessProduct"), (ATTACKER, "contextKeys")]
     assert dead_letter_reasons(dead_lettering_app, handler_module, event_queues["dlq_url"]) == []
@@ -99,14 +100,12 @@ def test_without_a_business_product_table_a_claim_cannot_be_checked_and_is_refus
 ) -> None:
     app.business_products = None
     record = sqs_record(envelope(), message_id="m")
-    assert handler_module.handler({"Records": [record]}, None, app=app) == {
-        "batchItemFailures": [{"itemIdentifier": "m"}]
-    }
+    assert invoke(handler_module, app, {"Records": [record]}) == {"batchItemFailures": [{"itemIdentifier": "m"}]}
     assert not stored(tables)
 
 
 def test_one_tenants_event_id_does_not_suppress_anothers(
-    handler_module: Any, dead_lettering_app: Any, tables: dict[str, Any]
+    handler_module: Any, dead_lettering_app: Any, tables: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The review's p09: the attacker's event carries the id of the victim's coming event; the
     victim's event is still stored (records are keyed by installation and event id), and a
@@ -117,10 +116,11 @@ def test_one_tenants_event_id_does_not_suppress_anothers(
     forged["detail"]["eventId"] = genuine["detail"]["eventId"] = event_id
     for body in (forged, genuine, genuine, forged):
         record = sqs_record(body)
-        assert handler_module.handler({"Records": [record]}, None, app=dead_lettering_app) == {"batchItemFailures": []}
+        assert invoke(handler_module, dead_lettering_app, {"Records": [record]}) == {"batchItemFailures": []}
     items = tables["data"].scan(ConsistentRead=True)["Items"]
     assert sorted((item["installation_id"], item["event_id"], item["event_type"]) for item in items) == [
         (VICTIM, event_id, "ORDER_CONFIRMED"),
         (ATTACKER, event_id, "FORGED_FIRST"),
     ]
-    assert (dead_lettering_app.records_stored, dead_lettering_app.duplicates) == (2, 2)
+    metrics = counted(capsys.readouterr().out)
+    assert (metrics[METRIC_STORED], metrics[METRIC_DUPLICATES]) == (2, 2)
