@@ -77,6 +77,12 @@ OUT_HANDLER_LOG_GROUP = "HandlerLogGroupName"
 OUT_OPERATOR_ROLE_ARN = "OperatorRoleArn"
 #: The event bus that carries the workshop's test events to the event queue (its test rule).
 OUT_TEST_EVENT_BUS = "TestEventBusName"
+#: The alarms' SNS topic (InfraStack), EventStack's dead-letter queue alarm and its composite
+#: "pipeline unhealthy" alarm, and the operations dashboard.
+OUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
+OUT_DLQ_ALARM = "DeadLetterQueueAlarmName"
+OUT_PIPELINE_ALARM = "PipelineAlarmName"
+OUT_DASHBOARD = "DashboardName"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.

@@ -177,6 +177,12 @@ class Settings(BaseSettings):
         description="DNS name the certificate covers and that points at the load balancer; the app's base "
         "URL uses it when set (empty: the load balancer's own DNS name).",
     )
+    alarm_email: str = Field(
+        "",
+        pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
+        description="E-mail address subscribed to the alarms' SNS topic (it confirms from the message AWS "
+        "sends); empty: no subscription, the alarms still show in CloudWatch.",
+    )
     image_tag: str = Field(
         "",
         pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",

@@ -85,6 +85,7 @@ def build_app(
         # On aws without a certificate: HTTPS through CloudFront (no domain needed).
         tls_front=not settings.is_local and not settings.certificate_arn,
         image_source=image_source,
+        alarm_email=settings.alarm_email,
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),
     )
@@ -121,6 +122,8 @@ def build_app(
             batch_window=settings.event_batch_window,
             max_concurrency=settings.event_max_concurrency,
             log_retention=retention,
+            alarm_topic=infra.alarm_topic,
+            load_balancer=infra.load_balancer,
             description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
             **stack_options(names.EVENT_STACK),
         )

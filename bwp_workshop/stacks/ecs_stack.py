@@ -17,6 +17,7 @@ from constructs import Construct
 
 from .. import names
 from .nag import acknowledge
+from .personal_data import personal_data_policy
 
 #: What the container's health check runs: the image has Python but no curl.
 HEALTH_COMMAND = (
@@ -90,7 +91,11 @@ class EcsStack(cdk.Stack):
             task_role=self.task_role,
         )
         self.log_group = logs.LogGroup(
-            self, "AppLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
+            self,
+            "AppLogs",
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            data_protection_policy=personal_data_policy(),  # what the app logs of the people it serves
         )
         environment = app_environment(
             token_table=token_table.table_name,

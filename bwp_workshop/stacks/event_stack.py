@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -16,13 +16,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import names
+from .alarms import PipelineAlarms
+from .dashboard import OperationsDashboard
 from .dynamodb_tables import STRING, workshop_table
 from .event_senders import EventSenders
 from .nag import acknowledge
+from .personal_data import personal_data_policy
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).
@@ -42,7 +46,8 @@ def retry_window_seconds(lambda_timeout: int, max_receive_count: int) -> int:
 class EventStack(cdk.Stack):
     """Data table; the partner event bus (imported by ARN); a rule matching the subscribed
     partner source ``event_source`` exactly, into a queue with a dead-letter queue; the Lambda consuming the queue with
-    partial batch failures; an alarm when the dead-letter queue holds messages."""
+    partial batch failures; the pipeline's alarms (to ``alarm_topic``) and the operations
+    dashboard (with the OAuth app's ``load_balancer``)."""
 
     def __init__(
         self,
@@ -62,6 +67,8 @@ class EventStack(cdk.Stack):
         batch_window: int,
         max_concurrency: int,
         log_retention: logs.RetentionDays,
+        alarm_topic: sns.ITopic,
+        load_balancer: elbv2.IApplicationLoadBalancer | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -91,7 +98,11 @@ class EventStack(cdk.Stack):
         )
 
         self.log_group = logs.LogGroup(
-            self, "HandlerLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
+            self,
+            "HandlerLogs",
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            data_protection_policy=personal_data_policy(),
         )
         # An explicit role: basic execution as a grant on this log group only (no managed policy).
         self.role = iam.Role(
@@ -167,18 +178,27 @@ class EventStack(cdk.Stack):
             handler_role=self.role,
         )
 
-        self.dlq_alarm = cloudwatch.Alarm(
+        self.alarms = PipelineAlarms(
             self,
-            "DeadLetterQueueAlarm",
-            alarm_description="Buy with Prime events failed and wait in the dead-letter queue",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=cdk.Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "Alarms",
+            queue=self.queue,
+            dead_letter_queue=self.dead_letter_queue,
+            function=self.function,
+            data_table=self.data_table,
+            token_table=token_table,
+            lambda_timeout=lambda_timeout,
+            topic=alarm_topic,
         )
+        self.dlq_alarm = self.alarms.dead_letter_queue
+        self.dashboard = OperationsDashboard(
+            self,
+            "Operations",
+            queue=self.queue,
+            dead_letter_queue=self.dead_letter_queue,
+            function=self.function,
+            load_balancer=load_balancer,
+            alarms=[*self.alarms.alarms.values(), self.alarms.unhealthy],
+        ).dashboard
 
         cdk.CfnOutput(self, names.OUT_DATA_TABLE, value=self.data_table.table_name)
         cdk.CfnOutput(self, names.OUT_QUEUE_URL, value=self.queue.queue_url)
@@ -188,6 +208,9 @@ class EventStack(cdk.Stack):
         cdk.CfnOutput(self, names.OUT_HANDLER_LOG_GROUP, value=self.log_group.log_group_name)
         cdk.CfnOutput(self, names.OUT_RULE_NAME, value=self.rule.rule_name)
         cdk.CfnOutput(self, names.OUT_EVENT_BUS_ARN, value=event_bus_arn)
+        cdk.CfnOutput(self, names.OUT_DLQ_ALARM, value=self.dlq_alarm.alarm_name)
+        cdk.CfnOutput(self, names.OUT_PIPELINE_ALARM, value=self.alarms.unhealthy.alarm_name)
+        cdk.CfnOutput(self, names.OUT_DASHBOARD, value=self.dashboard.dashboard_name)
 
         acknowledge(
             self.function,

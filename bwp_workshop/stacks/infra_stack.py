@@ -14,6 +14,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from .. import names
+from .alarms import AlarmTopic, AppAlarms
 from .dynamodb_tables import NUMBER, workshop_table
 from .nag import acknowledge
 from .tls_front import TlsFront
@@ -38,6 +39,7 @@ class InfraStack(cdk.Stack):
         app_domain_name: str = "",
         tls_front: bool = False,
         image_source: tuple[str, str] | None = None,
+        alarm_email: str = "",
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -186,6 +188,13 @@ class InfraStack(cdk.Stack):
         cdk.CfnOutput(self, names.OUT_REPOSITORY_URI, value=self.repository.repository_uri)
         if image_source:
             cdk.CfnOutput(self, names.OUT_IMAGE_BUILD_PROJECT, value=self.image_build.project_name)
+
+        # The one topic every alarm notifies (EventStack's too), and the load balancer's alarms.
+        self.alarm_topic = AlarmTopic(self, "AlarmTopic", email=alarm_email).topic
+        self.app_alarms = AppAlarms(
+            self, "AppAlarms", load_balancer=self.load_balancer, target_group=self.target_group, topic=self.alarm_topic
+        )
+        cdk.CfnOutput(self, names.OUT_ALARM_TOPIC_ARN, value=self.alarm_topic.topic_arn)
 
         acknowledge(
             self.load_balancer,

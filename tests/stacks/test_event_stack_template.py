@@ -238,7 +238,7 @@ def test_rule_matches_buy_with_prime_events_only_into_the_queue(synthesized: Syn
 
 
 def test_alarm_fires_when_the_dlq_holds_a_message(synthesized: Synthesized) -> None:
-    alarm = only(synthesized, names.EVENT_STACK, "AWS::CloudWatch::Alarm")["Properties"]
+    alarm = only(synthesized, names.EVENT_STACK, "AWS::CloudWatch::Alarm", "AlarmsDeadLetterQueue")["Properties"]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Namespace"] == "AWS/SQS"
     assert alarm["Threshold"] == 1

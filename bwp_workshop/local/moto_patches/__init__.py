@@ -19,6 +19,7 @@ import moto
 
 from ...errors import MotoPatchError
 from . import (
+    alarms,
     cloudformation_resources,
     cloudformation_stacks,
     codebuild,
@@ -39,6 +40,7 @@ __all__ = ["MOTO_VERSION", "TABLES", "Patch", "apply"]
 TABLES: tuple[tuple[Patch, ...], ...] = (
     cloudformation_stacks.PATCHES,
     cloudformation_resources.PATCHES,
+    alarms.PATCHES,
     codebuild.PATCHES,
     network_deletes.PATCHES,
     dynamodb.PATCHES,
