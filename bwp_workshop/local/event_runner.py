@@ -12,6 +12,10 @@ faster: that delay doubles with each receive of the record, up to
 the queue's redrive policy moves it to the dead-letter queue once it has been
 received ``maxReceiveCount`` times. An invocation that raises fails its whole batch, as on AWS.
 
+The handler runs in a :class:`~bwp_workshop.local.lambda_host.LambdaInstance` (one invocation
+at a time; its EMF metrics published to the local AWS's CloudWatch), and the runner process
+also evaluates the stacks' alarms there (:mod:`bwp_workshop.local.alarm_evaluation`).
+
 Run as ``python -m bwp_workshop.local.event_runner`` (``bwp-workshop local up`` does, once
 EventStack is deployed); ``/_bwp/health`` answers ``{"service": "event-runner", "pid": ...}``.
 """
@@ -31,7 +35,15 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
-from .lambda_host import LambdaContext, LambdaInstance, lambda_environment, load_handler_module, sqs_record
+from .alarm_evaluation import evaluator_from_settings
+from .lambda_host import (
+    LambdaContext,
+    LambdaInstance,
+    lambda_environment,
+    load_handler_module,
+    metric_publisher,
+    sqs_record,
+)
 
 SERVICE_NAME = "event-runner"
 HEALTH_PATH = "/_bwp/health"
@@ -283,25 +295,6 @@ def runner_from_settings(settings: Any, *, handler: Handler | None = None, **opt
     )
 
 
-def metric_publisher(settings: Any, *, log: Callable[[str], None] | None = None) -> Callable[[list[Any]], None]:
-    """What CloudWatch Logs does with the Lambda's EMF lines, for the local AWS: their data
-    points sent to its CloudWatch (``PutMetricData``), where the local alarm evaluation reads
-    them. A failure is logged, never the invocation's."""
-    from .. import aws
-    from . import emf
-
-    cloudwatch = aws.client("cloudwatch", settings)
-
-    def publish(points: list[Any]) -> None:
-        try:
-            emf.publish(cloudwatch, points)
-        except Exception as exc:
-            if log is not None:
-                log(f"could not publish {len(points)} metric data point(s) ({type(exc).__name__})")
-
-    return publish
-
-
 class _Health(BaseHTTPRequestHandler):
     runner: EventRunner | None = None
 
@@ -380,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     runner.start()
+    # CloudWatch's part for the local AWS: queue depth sampled, the stacks' alarms evaluated.
+    evaluator = evaluator_from_settings(settings).start(log=lambda line: print(line, flush=True))
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
     print(
@@ -390,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     stopping.wait()
     server.shutdown()
     runner.stop(timeout=runner.wait_seconds + 10)
+    evaluator.stop()
     print(f"event-runner: stopped ({asdict(runner.stats)})", flush=True)
     return 0
 

@@ -214,3 +214,21 @@ class LambdaInstance:
                 self.points.extend(points)
                 if points and self.on_metrics is not None:
                     self.on_metrics(points)
+
+
+def metric_publisher(settings: Any, *, log: Callable[[str], None] | None = None) -> Callable[[list[Any]], None]:
+    """What CloudWatch Logs does with the Lambda's EMF lines, for the local AWS: their data
+    points sent to its CloudWatch (``PutMetricData``), where the local alarm evaluation reads
+    them. A failure is logged, never the invocation's."""
+    from .. import aws
+
+    cloudwatch = aws.client("cloudwatch", settings)
+
+    def publish(points: list[Any]) -> None:
+        try:
+            emf.publish(cloudwatch, points)
+        except Exception as exc:
+            if log is not None:
+                log(f"could not publish {len(points)} metric data point(s) ({type(exc).__name__})")
+
+    return publish
