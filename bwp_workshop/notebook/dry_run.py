@@ -202,6 +202,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "order_walk.refund_in_full",
                 "order_walk.wait_for_order_events",
                 "dead_letters.wait_for_dead_letters",
+                "alarms.wait_for_dead_letter_alarm",
                 "dead_letters.discard_dead_letters",
             ),
             (
@@ -214,6 +215,8 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "events are stored",
                 "sqs:ReceiveMessage on the dead-letter queue; logs:FilterLogEvents in the handler's log group (why "
                 "a record failed); sqs:DeleteMessage of the test's dead-lettered event",
+                "cloudwatch:DescribeAlarms of the dead-letter queue alarm and the composite, until each state is "
+                "reached (on local, the event runner evaluates them)",
             ),
         ),
         Step(

@@ -65,6 +65,8 @@ def test_the_notebooks_recorded_a_working_integration(story: dict[str, Any]) -> 
     assert records["05"]["subscriptions"] == 8
     assert records["06"]["all_stored"] and records["06"]["stored"] == records["06"]["sent"] > 0
     assert records["06"]["dead_lettered"] == 1 and records["06"]["dlq_as_found"]
+    # The dead-letter queue alarm seen firing and clearing (on local: the local alarm evaluation).
+    assert (records["06"]["dlq_alarm_raised"], records["06"]["dlq_alarm_cleared"]) == ("ALARM", "OK")
     assert records["07"]["records"] >= records["06"]["sent"] and records["07"]["order_queried"]
     assert records["99"]["nothing_left"]
 
