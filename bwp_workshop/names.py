@@ -83,6 +83,9 @@ OUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUT_DLQ_ALARM = "DeadLetterQueueAlarmName"
 OUT_PIPELINE_ALARM = "PipelineAlarmName"
 OUT_DASHBOARD = "DashboardName"
+#: The tag the CDK app puts on everything the stacks make (99 lists what is left by it).
+PROJECT_TAG = "project"
+PROJECT_TAG_VALUE = "bwp-workshop"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.

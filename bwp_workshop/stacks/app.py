@@ -63,7 +63,7 @@ def build_app(
         context=context,
         builtin_cloud_formation_validation=validate_templates,
     )
-    cdk.Tags.of(app).add("project", "bwp-workshop")
+    cdk.Tags.of(app).add(names.PROJECT_TAG, names.PROJECT_TAG_VALUE)
     cdk.Tags.of(app).add("bwp-target", settings.target)
     if checks:
         nag.add_checks(app)
