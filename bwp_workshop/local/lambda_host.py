@@ -189,7 +189,8 @@ class LambdaInstance:
     for each other; pollers running side by side still overlap their receives and deletes.
     What the handler prints in the embedded metric format is captured and handed to
     ``on_metrics`` (on AWS, CloudWatch Logs extracts it from the log lines); ``points`` keeps
-    every data point seen."""
+    every data point seen, ``durations_ms`` each invocation's duration (as Lambda bills it: from
+    the handler's start to its return)."""
 
     def __init__(
         self,
@@ -200,15 +201,18 @@ class LambdaInstance:
         self.handler = handler
         self.on_metrics = on_metrics
         self.points: list[emf.Datum] = []
+        self.durations_ms: list[float] = []
         self._lock = threading.Lock()
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         with self._lock:
             tee = _EmfTee(sys.stdout)
+            started = time.perf_counter()
             try:
                 with contextlib.redirect_stdout(tee):
                     return self.handler(event, context)
             finally:
+                self.durations_ms.append((time.perf_counter() - started) * 1000)
                 tee.flush()
                 points = emf.read(tee.lines)
                 self.points.extend(points)

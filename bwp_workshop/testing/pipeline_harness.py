@@ -216,6 +216,8 @@ def running(pipeline: Pipeline, **options: Any) -> Iterator[event_runner.EventRu
                 "unenriched": int(metrics.get(names.METRIC_UNENRICHED, 0)),
                 "dead_lettered_by_handler": int(metrics.get(names.METRIC_DEAD_LETTERED, 0)),
                 "records_failed": int(metrics.get(names.METRIC_FAILED, 0)),
+                "invocations": len(runner.handler.durations_ms),
+                "handler_ms": round(sum(runner.handler.durations_ms)),
             }
         finally:
             handler.reset()
