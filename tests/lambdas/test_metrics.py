@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aws_lambda_powertools.logging import logger as powertools_logger
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from bwp_workshop import aws
@@ -46,8 +47,11 @@ def test_every_outcome_is_a_metric_in_total_and_per_event_type(
     bwp: FakeBwp,
     capsys: pytest.CaptureFixture[str],
     handler_logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cold_start.reset_cold_start_flag()  # this process's first invocation, as far as the metric goes
+    # This process's first invocation, as far as the metric and the log lines go.
+    cold_start.reset_cold_start_flag()
+    monkeypatch.setattr(powertools_logger, "is_cold_start", True)
     tables["business_products"].put("bp-ghost", "ghost")  # an installation without a token
     confirmed = envelope("ORDER_CONFIRMED")
     records = [
