@@ -108,7 +108,7 @@ def stack_costs(settings: Settings | None = None) -> list[dict[str, Any]]:
     ]
     for item, key in (
         ("load balancer capacity units (idle: near zero)", "alb_lcu_hour"),
-        ("Lambda, SQS, DynamoDB, EventBridge (per event)", "partner_event"),
+        ("per event: partner events (and Lambda, SQS, DynamoDB: docs/operations.md)", "partner_event"),
         ("NAT gateway data", "nat_gateway_gb"),
     ):
         rows.append(

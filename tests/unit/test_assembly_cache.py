@@ -36,6 +36,7 @@ CHANGED = {
     "public_key": OTHER_KEY,
     "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
     "app_domain_name": "install.example.com",
+    "alarm_email": "ops@example.com",
     "image_tag": "v2",
     "lambda_timeout": 31,
     "max_receive_count": 11,
