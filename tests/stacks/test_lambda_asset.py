@@ -98,10 +98,15 @@ def test_the_handler_runs_from_the_folder_alone_on_python_312(tmp_path: Path) ->
         pytest.skip("python3.12 is not installed")
     folder = build_lambda_asset(stack_settings(tmp_path), out_dir=tmp_path / "asset")
     event = {"Records": [{"messageId": "m-1", "body": "{}"}]}
+    # The context object Lambda passes (the fields powertools' Logger and Metrics read).
+    context = (
+        "types.SimpleNamespace(function_name='f', memory_limit_in_mb=512, aws_request_id='r', "
+        "invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:f', function_version='$LATEST')"
+    )
     script = (
-        f"import sys, json; sys.path.insert(0, {str(folder)!r}); import handler, bwp_workshop.names, "
+        f"import sys, json, types; sys.path.insert(0, {str(folder)!r}); import handler, bwp_workshop.names, "
         "aws_lambda_powertools, httpx; "
-        f"print(json.dumps(handler.handler({event!r}, None)))"
+        f"print(json.dumps(handler.handler({event!r}, {context})))"
     )
     # The configuration the stack sets; "{}" is not an event, so nothing is called but the
     # duplicate pre-check, which may fail (nothing listens on port 9) without failing the batch.
