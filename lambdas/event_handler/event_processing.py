@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -174,13 +175,13 @@ class Batch:
 
         return self._events.get(message_id, parse)
 
-    def prepare(self, records: list[dict[str, Any]]) -> None:
+    def prepare(self, records: Iterable[SQSRecord]) -> None:
         """The batch's shared work, each record guarded on its own: a failure here only costs
         the saving (that record then does its own work, and fails on its own)."""
         events = []
         for record in records:
             try:
-                events.append(self.event(str(record.get("messageId")), record.get("body", "")))
+                events.append(self.event(record.message_id, record.body))
             except Exception:
                 continue
         wanted: set[tuple[str, str]] = set()

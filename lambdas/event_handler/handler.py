@@ -48,7 +48,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent, SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from event_processing import Batch, Config, EventProcessor, RecordFailed, logger
 
@@ -93,7 +93,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _batch
     batch = _batch = processor().new_batch()
     try:
-        batch.prepare(event.get("Records", []))
+        batch.prepare(SQSEvent(event).records)
     except Exception as exc:  # preparing only saves calls; each record still does its own work
         logger.warning("batch preparation failed", extra={"error": type(exc).__name__})
     try:

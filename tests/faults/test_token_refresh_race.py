@@ -73,7 +73,7 @@ def test_ten_concurrent_handlers_refresh_an_expiring_token_once(local_sandbox: S
                 start.wait()
                 try:
                     batch = instances[i].new_batch()
-                    batch.prepare(batches[i]["Records"])
+                    batch.prepare(SQSRecord(record) for record in batches[i]["Records"])
                     results[i] = [batch.handle(SQSRecord(record)) is not None for record in batches[i]["Records"]]
                 except Exception as exc:  # reported below, with the others
                     results[i] = exc

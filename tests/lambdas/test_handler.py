@@ -174,7 +174,7 @@ def test_concurrent_invocations_refresh_an_expiring_token_once(
     def run(app: Any) -> None:
         records = sqs_event(envelope(), envelope())["Records"]
         batch = app.new_batch()
-        batch.prepare(records)
+        batch.prepare(SQSRecord(record) for record in records)
         results.append([batch.handle(SQSRecord(record)) is not None for record in records])
 
     threads = [threading.Thread(target=run, args=(app,)) for app in apps]
