@@ -125,3 +125,33 @@ def test_the_emf_reader_takes_every_dimension_set_and_ignores_other_lines() -> N
     assert len(points) == 4  # two values, two dimension sets
     assert emf.totals(points) == {("A", None): 3}
     assert emf.totals(points, by="event_type") == {("A", "T"): 3}
+
+
+def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloudwatch(
+    handler_module: Any, app: Any, tables: dict[str, Any], local_settings: Settings
+) -> None:
+    """What CloudWatch Logs does with the EMF lines on aws, the local Lambda host does with the
+    local AWS: the handler's counts become CloudWatch data points the alarms can read."""
+    from datetime import UTC, datetime, timedelta
+
+    from bwp_workshop.local.lambda_host import LambdaInstance, metric_publisher
+
+    instance = LambdaInstance(handler_module.handler, on_metrics=metric_publisher(local_settings))
+    previous, handler_module._processor = handler_module._processor, app
+    try:
+        response = instance({"Records": [sqs_record(envelope()), sqs_record(envelope())]}, LambdaContext())
+    finally:
+        handler_module._processor = previous
+    assert response == {"batchItemFailures": []}
+    assert len(instance.durations_ms) == 1 and instance.durations_ms[0] > 0
+    now = datetime.now(UTC)
+    answer = aws.client("cloudwatch", local_settings).get_metric_statistics(
+        Namespace=METRICS_NAMESPACE,
+        MetricName=METRIC_STORED,
+        Dimensions=[{"Name": "service", "Value": EVENT_HANDLER_SERVICE}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=360,
+        Statistics=["Sum"],
+    )
+    assert [point["Sum"] for point in answer["Datapoints"]] == [2.0]

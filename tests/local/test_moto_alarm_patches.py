@@ -74,3 +74,39 @@ def test_a_composite_alarm_is_made_and_deleted_by_cloudformation(local_settings:
     assert cfn.describe_stacks(StackName="composite")["Stacks"][0]["Outputs"][0]["OutputValue"] == "unhealthy"
     cfn.delete_stack(StackName="composite")
     assert not cloudwatch.describe_alarms(AlarmTypes=["CompositeAlarm"])["CompositeAlarms"]
+
+
+def test_metric_statistics_match_dimensions_exactly(local_settings: Settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    cloudwatch = aws.client("cloudwatch", local_settings)
+    now = datetime.now(UTC)
+    total = [{"Name": "service", "Value": "s"}]
+    cloudwatch.put_metric_data(
+        Namespace="N",
+        MetricData=[
+            {"MetricName": "M", "Dimensions": total, "Value": 2, "Timestamp": now},
+            {
+                "MetricName": "M",
+                "Dimensions": [*total, {"Name": "event_type", "Value": "T"}],
+                "Value": 2,
+                "Timestamp": now,
+            },
+        ],
+    )
+
+    def sums(dimensions: list[dict[str, str]]) -> list[float]:
+        answer = cloudwatch.get_metric_statistics(
+            Namespace="N",
+            MetricName="M",
+            Dimensions=dimensions,
+            StartTime=now - timedelta(minutes=1),
+            EndTime=now + timedelta(minutes=1),
+            Period=120,
+            Statistics=["Sum"],
+        )
+        return [point["Sum"] for point in answer["Datapoints"]]
+
+    assert sums(total) == [2.0]  # not 4: the per-type data point has another dimension set
+    assert sums([*total, {"Name": "event_type", "Value": "T"}]) == [2.0]
+    assert sums([]) == []  # no data point has no dimension

@@ -7,6 +7,9 @@
 - ``AWS::CloudWatch::CompositeAlarm``: moto skips the type with a warning; the model below
   makes a real composite alarm in moto's CloudWatch (``put_metric_alarm`` with a rule, as
   moto's own ``PutCompositeAlarm`` does), so it is listed and its state can be set.
+- ``GetMetricStatistics`` matches dimensions exactly, as CloudWatch does: moto also counts the
+  data points that carry more dimensions than asked for, so the handler's per-event-type
+  counts would be added to the totals an alarm reads.
 """
 
 from __future__ import annotations
@@ -48,6 +51,27 @@ def _target_group_attribute(self: FakeTargetGroup, attribute_name: str) -> Any:
     if attribute_name == "TargetGroupName":
         return self.name
     raise UnformattedGetAttTemplateException()
+
+
+def _exact_dimensions(original: Any) -> Any:
+    signature = inspect.signature(original)
+
+    def get_metric_statistics(self: CloudWatchBackend, *args: Any, **kwargs: Any) -> Any:
+        found = original(self, *args, **kwargs)
+        asked = signature.bind(self, *args, **kwargs).arguments.get("dimensions") or []
+        wanted = sorted((d["Name"], d.get("Value")) for d in asked)
+        kept = []
+        for statistics in found:
+            statistics.metric_data = [
+                datum
+                for datum in statistics.metric_data
+                if sorted((d.name, d.value) for d in datum.dimensions) == wanted
+            ]
+            if statistics.metric_data:
+                kept.append(statistics)
+        return kept
+
+    return get_metric_statistics
 
 
 class CfnCompositeAlarm(_NamedWithArn, CloudFormationModel):
@@ -102,6 +126,12 @@ def _composite_rule_kept() -> None:
 
 
 PATCHES = (
+    Patch(
+        CloudWatchBackend,
+        "get_metric_statistics",
+        "GetMetricStatistics matches a metric's dimensions exactly, as CloudWatch does",
+        wrapper=_exact_dimensions,
+    ),
     Patch(
         FakeLoadBalancer,
         "get_cfn_attribute",
