@@ -44,10 +44,6 @@ AWS_BWP_ENDPOINTS = {
 #: The sandbox serves the authorize endpoint at the same path as the real console.
 SANDBOX_AUTHORIZE_PATH = "/marketplace/authorize"
 
-#: Token host hard-coded by the upstream workshop; kept only for reference. Set
-#: ``BWP_TOKEN_URL`` to it if your partner onboarding names it.
-LEGACY_TOKEN_URL = "https://api.ais.prod.vinewood.dubai.aws.dev/token"
-
 _PLACEHOLDER = re.compile(
     r"^(?:<.*>|\$\{.*\}|x{3,}|\*{3,}|\.{3}|changeme|change[-_ ]me|replace[-_ ]?me|placeholder|"
     r"todo|tbd|dummy|example|secret|password|your[-_ ].*|fill[-_ ]?me[-_ ]?in|none|null)$",
