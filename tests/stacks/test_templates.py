@@ -381,7 +381,7 @@ def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synt
             table_actions |= actions
             assert "TokenTable" in resource
     # Exactly what the app calls (the review's L2): no Scan, GetItem, BatchGetItem or streams.
-    assert table_actions == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    assert table_actions == {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
     execution = policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
     secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
     assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]
