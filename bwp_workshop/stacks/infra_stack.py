@@ -223,8 +223,8 @@ class InfraStack(cdk.Stack):
         image = f"${names.BUILD_ENV_REPOSITORY_URI}:${names.BUILD_ENV_IMAGE_TAG}"
         registry = f"${{{names.BUILD_ENV_REPOSITORY_URI}%%/*}}"
         login = [
-            # The base image from ECR Public's mirror of the Docker library: Docker Hub limits
-            # anonymous pulls from CodeBuild's shared addresses.
+            # The base image from ECR Public's mirror of the Docker library (Docker Hub limits
+            # anonymous pulls from CodeBuild's shared addresses), with the Dockerfile's digest pin.
             "BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' oauth_app/Dockerfile)",
             f'aws ecr get-login-password | docker login --username AWS --password-stdin "{registry}"',
         ]
@@ -274,8 +274,9 @@ class InfraStack(cdk.Stack):
             "Resource::*",
         )
         # Privileged mode (the Docker daemon that builds the image) has no cdk-nag rule to
-        # acknowledge; what makes it acceptable is checked instead: the Dockerfile installs only
-        # its hash-pinned lock (tests/unit/test_requirements.py).
+        # acknowledge; what makes it acceptable is checked instead: the base image is pinned by
+        # digest, kept by this buildspec, and the Dockerfile installs only its hash-pinned lock
+        # (tests/unit/test_requirements.py, tests/stacks/test_image_build_template.py).
         acknowledge(
             project,
             "AwsSolutions-CB4",
