@@ -102,6 +102,11 @@ TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWrite
 #: marked (update), the new pair written (put); and one conditional put per event.
 HANDLER_TOKEN_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
 HANDLER_DATA_ACTIONS = ("dynamodb:PutItem",)
+#: Name prefixes (``<prefix>-<region>``) of the OAuth app's task role and the event handler's
+#: role when the token table has a customer-managed key, whose policy names them by ARN
+#: (stacks/token_key.py).
+TASK_ROLE_NAME_PREFIX = "bwp-oauth-task"
+HANDLER_ROLE_NAME_PREFIX = "bwp-event-handler"
 
 # --- business product table schema (InfraStack) -------------------------------------------
 #: Which installation a business product belongs to: written when the installation subscribes to

@@ -17,6 +17,7 @@ from .. import names
 from .dynamodb_tables import NUMBER, workshop_table
 from .nag import acknowledge
 from .tls_front import TlsFront
+from .token_key import token_table_key
 
 
 class InfraStack(cdk.Stack):
@@ -25,7 +26,8 @@ class InfraStack(cdk.Stack):
     and no certificate, CloudFront in front serving HTTPS, the ALB answering it alone) forwarding to a
     target group on the app's port, the ECR repository of the app image (immutable tags) and
     the token table; with ``image_source`` (a folder of the image's sources and their source
-    tag), the CodeBuild project that builds the image from them where no Docker engine runs."""
+    tag), the CodeBuild project that builds the image from them where no Docker engine runs;
+    with ``token_key_users``, the token table's customer-managed key."""
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class InfraStack(cdk.Stack):
         app_domain_name: str = "",
         tls_front: bool = False,
         image_source: tuple[str, str] | None = None,
+        token_key_users: list[str] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -150,12 +153,15 @@ class InfraStack(cdk.Stack):
         if image_source:
             self.image_build = self._image_build_project(image_source, log_retention)
 
+        # With token_key_users (a list, maybe empty): a customer-managed key only the app's and
+        # the handler's roles (and those users) may use (stacks/token_key.py).
         self.token_table = workshop_table(
             self,
             "TokenTable",
             partition_key=names.TOKEN_PK,
             sort_key=(names.TOKEN_SK, NUMBER),
             time_to_live_attribute=names.TOKEN_TTL_ATTRIBUTE,
+            encryption_key=token_table_key(self, users=token_key_users) if token_key_users is not None else None,
         )
 
         # Which installation a business product belongs to: the app writes it at install and
