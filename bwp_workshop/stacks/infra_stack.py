@@ -125,11 +125,22 @@ class InfraStack(cdk.Stack):
             self.load_balancer.add_redirect(source_port=80, target_port=443)
             scheme = "https"
         elif tls_front:  # HTTPS without a domain: CloudFront in front (stacks/tls_front.py)
-            front = TlsFront(self, "Front", load_balancer=self.load_balancer, target_group=self.target_group)
+            front = TlsFront(
+                self,
+                "Front",
+                load_balancer=self.load_balancer,
+                target_group=self.target_group,
+                security_group=self.alb_security_group,
+                log_retention=log_retention,
+            )
             self.listener = front.listener
             scheme = "https"
             app_domain_name = app_domain_name or front.domain_name
         else:
+            # The local target: the stacks serve no traffic (the app runs as a local process),
+            # and the local AWS runs no Lambda-backed custom resource (the CloudFront prefix list's
+            # lookup), so port 80 stays open
+            # to any address here (tests/stacks/test_templates.py holds it to the local target).
             self.listener = self.load_balancer.add_listener(
                 "HttpListener",
                 port=80,
@@ -202,8 +213,10 @@ class InfraStack(cdk.Stack):
         acknowledge(
             self.alb_security_group,
             "AwsSolutions-EC23",
-            "The load balancer is the app's public entry: Buy with Prime and merchants' browsers call the launch, "
-            "install, settings and uninstall URLs from anywhere.",
+            "With BWP_CERTIFICATE_ARN the load balancer is the app's public HTTPS entry (port 80 only redirects "
+            "to 443): Buy with Prime and merchants' browsers call the launch, install, settings and uninstall "
+            "URLs from anywhere. On aws without a certificate only CloudFront's origin-facing prefix list is "
+            "admitted; the local target's stacks serve no traffic.",
         )
 
     def _image_build_project(
