@@ -166,9 +166,10 @@ class TlsFront(Construct):
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR4",
-            "Without a domain the distribution serves CloudFront's default certificate, whose minimum protocol "
-            "CloudFront sets; with BWP_CERTIFICATE_ARN and BWP_APP_DOMAIN_NAME the load balancer serves TLS 1.2+ "
-            "itself and no distribution is made.",
+            "Without a domain the distribution serves CloudFront's default certificate, whose security policy "
+            "CloudFront fixes and a distribution cannot raise; Buy with Prime's servers and current browsers "
+            "negotiate TLS 1.2 or 1.3. A partner who must refuse older protocols sets BWP_CERTIFICATE_ARN and "
+            "BWP_APP_DOMAIN_NAME: the load balancer serves TLS 1.2+ itself and no distribution is made.",
         )
         acknowledge(
             self.distribution,
