@@ -367,21 +367,28 @@ def test_service_runs_two_fargate_tasks_behind_the_target_group(synthesized: Syn
     assert "ServiceSecurityGroup" in json.dumps(network["SecurityGroups"])
 
 
-def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synthesized: Synthesized) -> None:
+def test_task_role_reads_and_writes_tokens_keeps_business_products_and_reads_the_destinations(
+    synthesized: Synthesized,
+) -> None:
     statements = policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
     # The client credentials reach the app through the execution role (ECS injects them).
-    assert services == {"dynamodb"}
+    assert services == {"dynamodb", "ssm"}
     table_actions: set[str] = set()
+    parameters = []
     for actions, resource in statements:
-        if "BusinessProductTable" in resource:  # uninstall finds (index) and deletes; nothing writes
+        if "BusinessProductTable" in resource:  # install records, uninstall finds (index) and deletes
             index = f"/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"
-            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:DeleteItem"})
+            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:PutItem", "dynamodb:DeleteItem"})
+        elif actions == {"ssm:GetParameter"}:
+            parameters.append(resource)
         else:
             table_actions |= actions
             assert "TokenTable" in resource
     # Exactly what the app calls (the review's L2): no Scan, GetItem, BatchGetItem or streams.
     assert table_actions == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    # One parameter, by its name: the event destinations an install subscribes the merchant to.
+    assert len(parameters) == 1 and f':parameter/{names.EVENT_DESTINATION_PARAMETER.lstrip("/")}"' in parameters[0]
     execution = policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
     secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
     assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]
