@@ -40,7 +40,7 @@ def browser_install(sandbox: SandboxHandle, app_id: str, merchant_id: str) -> st
         consent = browser.get(next(link for link in links(signed_in.text) if app_id in link))
         allow = next(link for link in links(consent.text) if link.startswith("/_sandbox/console/install"))
         installed = browser.get(allow)
-        assert installed.status_code == 200 and "is installed" in installed.text, installed.text
+        assert installed.status_code == 200, installed.text
     [installation] = [i for i in sandbox.client.installations(merchant_id=merchant_id) if i["status"] == "installed"]
     return str(installation["installation_id"])
 
