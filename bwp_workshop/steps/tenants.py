@@ -12,7 +12,7 @@ and the registration (:func:`unsubscribe_every_installation`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +25,9 @@ from ..errors import WorkshopError
 from ..settings import Settings, get_settings
 from . import pipeline, subscriptions
 from .install import installations
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: What one installation's failure is reported as, instead of failing the others.
 _INSTALLATION_FAILURES = (GraphQLError, TokenStoreError, TokenEndpointError, WorkshopError)
@@ -83,12 +86,19 @@ def unsubscribe_every_installation(settings: Settings | None = None) -> dict[str
             deleted += subscriptions.unsubscribe_events(settings, iid)
         except _INSTALLATION_FAILURES:
             failed += 1
+    forget_registration(settings)
+    return {"subscriptions deleted": deleted, "installations that refused": failed}
+
+
+def forget_registration(settings: Settings | None = None) -> bool:
+    """Delete the registration (no install subscribes anyone after this); whether there was one."""
     try:
-        aws.client("ssm", settings).delete_parameter(Name=names.EVENT_DESTINATION_PARAMETER)
+        aws.client("ssm", settings or get_settings()).delete_parameter(Name=names.EVENT_DESTINATION_PARAMETER)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
             raise
-    return {"subscriptions deleted": deleted, "installations that refused": failed}
+        return False
+    return True
 
 
 def send_for_every_installation(
@@ -100,9 +110,18 @@ def send_for_every_installation(
     again, or run notebook 05 again, which subscribes every installation."""
     settings = settings or get_settings()
     rows = []
-    for iid in installation_ids(settings):
-        if iid == settings.installation_id:
-            continue
+    others = [iid for iid in installation_ids(settings) if iid != settings.installation_id]
+    if not others:
+        return [
+            {
+                "installation_id": "(no other merchant)",
+                "events sent": 0,
+                "stored": 0,
+                "what to do": "install the app for another merchant in the sandbox console (notebook 04), "
+                "then run this cell again",
+            }
+        ]
+    for iid in others:
         sent = pipeline.send_test_events(orders, settings=settings, installation_id=iid, history_hours=history_hours)
         stored = pipeline.wait_for_records(sent["keys"], timeout=timeout, settings=settings) if sent["keys"] else []
         rows.append(
@@ -111,6 +130,41 @@ def send_for_every_installation(
                 "events sent": len(sent["event_ids"]),
                 "stored": len({record["event_id"] for record in stored}),
                 "what to do": "" if sent["event_ids"] else "no subscriptions: run notebook 05 again",
+            }
+        )
+    return rows
+
+
+def merchants(frame: pd.DataFrame, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """07's analytics per merchant: every installation that has records (``frame``, the data
+    table as :func:`bwp_workshop.steps.analytics.load_records` gives it) or is installed, with
+    its store's site (from the API, as that installation), its records, confirmed orders and
+    their value. An installation no longer installed keeps its records; its site is not asked."""
+    from . import analytics, api
+
+    settings = settings or get_settings()
+    installed = installation_ids(settings)
+    orders = analytics.orders(frame)
+    rows = []
+    for iid in installed + sorted(set(frame["installation_id"].dropna()) - set(installed)):
+        site = ""
+        if iid in installed:
+            try:
+                site = str(api.store(settings, iid).get("siteId", ""))
+            except _INSTALLATION_FAILURES as error:
+                site = f"(not answered: {error})"
+        mine = orders[orders["installation_id"] == iid]
+        rows.append(
+            {
+                "installation_id": iid,
+                "installed": iid in installed,
+                "site_id": site,
+                "records": int((frame["installation_id"] == iid).sum()),
+                "orders": len(mine),
+                "order value": ", ".join(
+                    f"{value:,.2f} {currency}"
+                    for currency, value in mine.groupby("order_currency")["order_total_amount"].sum().items()
+                ),
             }
         )
     return rows

@@ -140,6 +140,9 @@ def test_a_merchant_installed_in_a_browser_is_a_tenant_until_it_uninstalls(
         frame = analytics.load_records(settings)
         assert second in set(frame["installation_id"])
         assert second in analytics.events_by_type(frame).columns
+        per_merchant = {row["installation_id"]: row for row in tenants.merchants(frame, settings)}
+        assert per_merchant[second]["site_id"] == merchant["siteId"] and per_merchant[second]["records"] > 0
+        assert per_merchant[second]["orders"] >= 2 and per_merchant[first.installation_id]["installed"]
 
         # The merchant uninstalls in the console: the app deletes its subscriptions.
         with httpx.Client(base_url=sandbox.url, follow_redirects=True, trust_env=False, timeout=30) as browser:
@@ -150,6 +153,8 @@ def test_a_merchant_installed_in_a_browser_is_a_tenant_until_it_uninstalls(
         assert sandbox.client.subscriptions(second) == []
         assert BusinessProductMap(products_table).installation_of(merchant["businessProductId"]) is None
         assert len(sandbox.client.subscriptions(first.installation_id)) == TYPES
+        [none] = tenants.send_for_every_installation(1, settings=settings)  # 06 says what a second merchant needs
+        assert none["events sent"] == 0 and "sandbox console" in none["what to do"]
 
         # 99: every installation's subscriptions, then the registration.
         assert tenants.unsubscribe_every_installation(settings) == {
