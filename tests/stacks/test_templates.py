@@ -337,10 +337,15 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
         "APP_BASE_URL",
         "BWP_AUTHORIZE_URL",
         "BWP_TOKEN_URL",
+        "BWP_GRAPHQL_URL",
+        "BWP_API_VERSION",
+        "EVENT_DESTINATION_PARAMETER",
     }  # only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
     assert environment["BWP_TOKEN_URL"] == settings.token_url
     assert environment["BWP_AUTHORIZE_URL"] == settings.authorize_url
+    assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
+    assert environment["EVENT_DESTINATION_PARAMETER"] == names.EVENT_DESTINATION_PARAMETER
     assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
 
