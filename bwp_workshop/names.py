@@ -107,6 +107,16 @@ HANDLER_DATA_ACTIONS = ("dynamodb:PutItem",)
 #: (stacks/token_key.py).
 TASK_ROLE_NAME_PREFIX = "bwp-oauth-task"
 HANDLER_ROLE_NAME_PREFIX = "bwp-event-handler"
+#: The OAuth app's on the business product table: a new installation's business products
+#: recorded at install (put), removed at uninstall (delete; found through the index, query).
+TASK_BUSINESS_PRODUCT_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+
+# --- the app's event subscriptions ----------------------------------------------------------
+#: The SSM parameter (a String, JSON) with the destinations and event types every installation
+#: is subscribed to (``core.event_subscriptions.Registration``): notebook 05 writes it once its
+#: destination exists; the OAuth app reads it (GetParameter only) to subscribe each merchant
+#: it installs; notebook 99 deletes it.
+EVENT_DESTINATION_PARAMETER = "/bwp-workshop/event-destinations"
 
 # --- business product table schema (InfraStack) -------------------------------------------
 #: Which installation a business product belongs to: written when the installation subscribes to
@@ -149,6 +159,8 @@ ENV_TOKEN_URL = "BWP_TOKEN_URL"
 ENV_GRAPHQL_URL = "BWP_GRAPHQL_URL"
 ENV_API_VERSION = "BWP_API_VERSION"
 ENV_PUBLIC_KEY = "BWP_PUBLIC_KEY"
+#: The OAuth app reads :data:`EVENT_DESTINATION_PARAMETER` under this name.
+ENV_EVENT_DESTINATION_PARAMETER = "EVENT_DESTINATION_PARAMETER"
 ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_LOG_LEVEL = "LOG_LEVEL"
 

@@ -397,10 +397,15 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
         "APP_BASE_URL",
         "BWP_AUTHORIZE_URL",
         "BWP_TOKEN_URL",
+        "BWP_GRAPHQL_URL",
+        "BWP_API_VERSION",
+        "EVENT_DESTINATION_PARAMETER",
     }  # only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
     assert environment["BWP_TOKEN_URL"] == settings.token_url
     assert environment["BWP_AUTHORIZE_URL"] == settings.authorize_url
+    assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
+    assert environment["EVENT_DESTINATION_PARAMETER"] == names.EVENT_DESTINATION_PARAMETER
     assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
 
@@ -427,21 +432,28 @@ def test_service_runs_two_fargate_tasks_behind_the_target_group(synthesized: Syn
     assert "ServiceSecurityGroup" in json.dumps(network["SecurityGroups"])
 
 
-def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synthesized: Synthesized) -> None:
+def test_task_role_reads_and_writes_tokens_keeps_business_products_and_reads_the_destinations(
+    synthesized: Synthesized,
+) -> None:
     statements = policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
     # The client credentials reach the app through the execution role (ECS injects them).
-    assert services == {"dynamodb"}
+    assert services == {"dynamodb", "ssm"}
     table_actions: set[str] = set()
+    parameters = []
     for actions, resource in statements:
-        if "BusinessProductTable" in resource:  # uninstall finds (index) and deletes; nothing writes
+        if "BusinessProductTable" in resource:  # install records, uninstall finds (index) and deletes
             index = f"/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"
-            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:DeleteItem"})
+            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:PutItem", "dynamodb:DeleteItem"})
+        elif actions == {"ssm:GetParameter"}:
+            parameters.append(resource)
         else:
             table_actions |= actions
             assert "TokenTable" in resource
     # Exactly what the app calls (the review's L2): no Scan, GetItem, BatchGetItem or streams.
     assert table_actions == {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    # One parameter, by its name: the event destinations an install subscribes the merchant to.
+    assert len(parameters) == 1 and f':parameter/{names.EVENT_DESTINATION_PARAMETER.lstrip("/")}"' in parameters[0]
     execution = policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
     secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
     assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]

@@ -6,9 +6,9 @@
 * ``GET /install`` (the install URL, the OAuth redirect URI): checks the callback's state and
   code, the verification token, the state cookie (present, sealed by this app, naming the
   callback's state, unexpired), spends the state (used once: the only write before the code
-  exchange), exchanges the code with the verifier and stores the token pair (the
-  installation's business product is recorded when it subscribes to events: a subscription's
-  ``targetId`` names it; see ``bwp_workshop.steps.subscriptions``); then a 303 to
+  exchange), exchanges the code with the verifier and stores the token pair, then subscribes
+  the merchant to the app's event destinations and records its business product (a
+  subscription's ``targetId`` names it; :mod:`oauth_app.tenancy`); then a 303 to
   ``/installed``, so the address bar keeps no code, state or verification token and a reload
   does not send the used code again.
 * ``GET /installed``: the page the merchant ends on, with links back to the Buy with Prime
@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bwp_workshop.core.token_store import TokenStoreError
 from bwp_workshop.core.tokens import TokenEndpointError
 
-from ... import log, pages
+from ... import log, pages, tenancy
 from ...errors import Refusal, redact, table_unavailable
 from ...services import Services
 from ...state import STATE_PATTERN, PendingStoreError
@@ -148,6 +148,7 @@ def install(
     except TokenStoreError as exc:
         raise table_unavailable(str(exc)) from None
     log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
+    tenancy.subscribe(services, stored.installation_id, stored.access_token)
     response = RedirectResponse(INSTALLED_PATH, status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/install")
     response.set_cookie(
