@@ -22,15 +22,19 @@ def app_environment(
     public_key: str | None = None,
 ) -> dict[str, str]:
     """What ``oauth_app.config.AppConfig`` reads besides the client credentials: the tables, the
-    base URL registered with Buy with Prime, its authorize and token endpoints and, when it
-    differs from the key Buy with Prime publishes (the app's default), the verification-token
-    key (``public_key``, default the settings')."""
+    base URL registered with Buy with Prime, its authorize, token and GraphQL endpoints, the
+    parameter with the event destinations every merchant it installs is subscribed to and,
+    when it differs from the key Buy with Prime publishes (the app's default), the
+    verification-token key (``public_key``, default the settings')."""
     environment = {
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,
         names.ENV_APP_BASE_URL: app_base_url,
         names.ENV_AUTHORIZE_URL: settings.authorize_url,
         names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+        names.ENV_EVENT_DESTINATION_PARAMETER: names.EVENT_DESTINATION_PARAMETER,
     }
     from .core.verification import BWP_PUBLIC_KEY_PEM  # PyJWT and cryptography: only when needed
 

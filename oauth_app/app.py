@@ -34,12 +34,17 @@ from .services import build_services
 
 
 def create_app(
-    config: AppConfig, *, table: Any = None, http: httpx.Client | None = None, business_product_table: Any = None
+    config: AppConfig,
+    *,
+    table: Any = None,
+    http: httpx.Client | None = None,
+    business_product_table: Any = None,
+    ssm: Any = None,
 ) -> FastAPI:
     """The app for ``config``. ``table`` (the token table), ``business_product_table`` (boto3
-    DynamoDB Tables) and ``http`` (the client for the token endpoint and the GraphQL API)
-    default to real ones; tests pass their own."""
-    services = build_services(config, table=table, http=http, business_product_table=business_product_table)
+    DynamoDB Tables), ``ssm`` (a boto3 SSM client) and ``http`` (the client for the token
+    endpoint and the GraphQL API) default to real ones; tests pass their own."""
+    services = build_services(config, table=table, http=http, business_product_table=business_product_table, ssm=ssm)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

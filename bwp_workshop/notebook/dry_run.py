@@ -182,11 +182,19 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "05-event-subscriptions",
-            ("subscriptions.subscribe_events", "prerequisites.ensure_partner_event_bus", "deploy.deploy"),
+            (
+                "subscriptions.subscribe_events",
+                "tenants.subscribe_every_installation",
+                "prerequisites.ensure_partner_event_bus",
+                "deploy.deploy",
+            ),
             (
                 f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
                 f"{settings.graphql_url}",
                 "dynamodb:PutItem on the business product table (each subscription's targetId)",
+                f"ssm:PutParameter {names.EVENT_DESTINATION_PARAMETER} (the destination the app subscribes each "
+                "merchant it installs to); dynamodb:Scan of the token table, then the same subscriptions for every "
+                "installation it lists",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
                 deploy.format(stacks[2]),
             ),
@@ -197,6 +205,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "pipeline.send_test_events",
                 "pipeline.wait_for_records",
                 "pipeline.queue_depths",
+                "tenants.send_for_every_installation",
                 "order_walk.start_fulfilment",
                 "order_walk.move_package",
                 "order_walk.refund_in_full",
@@ -221,19 +230,23 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "07-api-and-analytics",
-            ("api.store", "api.order", "analytics.load_records"),
-            (f"Buy with Prime GraphQL queries at {settings.graphql_url}", "dynamodb:Scan the data table"),
+            ("api.store", "api.order", "analytics.load_records", "tenants.merchants"),
+            (
+                f"Buy with Prime GraphQL queries at {settings.graphql_url} (the store as each installation)",
+                "dynamodb:Scan the data table and the token table",
+            ),
         ),
         Step(
             "99-clean-up",
             (
-                "subscriptions.unsubscribe_events",
+                "tenants.unsubscribe_every_installation",
                 "deploy.destroy",
                 "cleanup.clean_up_outside_cloudformation",
                 "cleanup.leftovers",
             ),
             (
-                "Buy with Prime GraphQL deleteEventSubscription",
+                "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
+                f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
                 f"cdk destroy {' '.join(reversed(stacks))}",
                 f"events:DeleteEventBus; secretsmanager:DeleteSecret {names.CLIENT_SECRET_NAME} (no recovery "
                 "window); logs:DeleteLogGroup of the workshop's groups; what is left, by the project tag",

@@ -165,6 +165,23 @@ class PartnerConsole:
             db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
         return result
 
+    def forget_installations(self, reason: str) -> list[str]:
+        """The apps lost every installation's tokens (the local AWS restarted, and their token
+        tables with it): each installation not yet uninstalled is marked uninstalled, with
+        ``reason`` shown beside it in the console, and its tokens are revoked. The merchant
+        installs again from the console. The ids marked."""
+        with self.store.transaction() as db:
+            rows = db.execute("SELECT installation_id FROM installations WHERE status != 'uninstalled'").fetchall()
+            ids = [str(row["installation_id"]) for row in rows]
+            for installation_id in ids:
+                db.execute(
+                    "UPDATE installations SET status = 'uninstalled', note = ?, updated_at = ? "
+                    "WHERE installation_id = ?",
+                    (reason, time.time(), installation_id),
+                )
+                db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
+        return ids
+
 
 def _check_url(name: str, url: str) -> str:
     parts = urlsplit(url)
@@ -312,7 +329,7 @@ def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse
             rows.append(
                 f'<tr id="{escape(row["installation_id"])}">'
                 f"<td><code>{escape(row['installation_id'])}</code></td><td><code>{escape(row['app_id'])}</code>"
-                f'</td><td class="status-{escape(status)}">{escape(status)}</td>'
+                f'</td><td class="status-{escape(status)}">{escape(status)}{_note(row)}</td>'
                 f"<td>{escape(_when(row['updated_at']))}</td><td>{actions}</td></tr>"
             )
         parts.append(
@@ -322,6 +339,12 @@ def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse
             "<em>installed</em> once the app exchanged the code for tokens.</p>"
         )
     return _page("Buy with Prime sandbox console", "".join(parts))
+
+
+def _note(row: dict[str, Any]) -> str:
+    """Why an installation ended, when the merchant did not end it."""
+    note = str(row.get("note") or "")
+    return f'<br><span class="note">{escape(note)}</span>' if note else ""
 
 
 def _answer(text: str) -> str:

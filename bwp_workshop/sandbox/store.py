@@ -77,6 +77,9 @@ class Store:
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(apps)")}
         if "name" not in columns:  # a state folder from before apps had a name
             self._db.execute("ALTER TABLE apps ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(installations)")}
+        if "note" not in columns:  # why an installation ended, when the merchant did not end it
+            self._db.execute("ALTER TABLE installations ADD COLUMN note TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:

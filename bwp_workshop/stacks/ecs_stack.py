@@ -16,6 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .. import names
+from . import token_key
 from .nag import acknowledge
 from .personal_data import personal_data_policy
 
@@ -59,16 +60,35 @@ class EcsStack(cdk.Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="OAuth app: read/write the token table, keep the business product table",
+            description="OAuth app: read/write the token table, keep the business product table, read the event "
+            "destinations",
+            # The token table's key policy names the role (stacks/token_key.py).
+            role_name=token_key.role_name(names.TASK_ROLE_NAME_PREFIX) if token_table.encryption_key else None,
         )
+        token_key.grant_use(self.task_role, token_table)
         # Only what the app calls (names.TASK_TOKEN_ACTIONS): no Scan, no GetItem, no streams.
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(names.TASK_TOKEN_ACTIONS), resources=[token_table.table_arn])
         )
-        # Uninstall finds the installation's business products (through the index) and deletes
-        # them; the subscribe step records them (a subscription's targetId names the business product).
+        # An install records the merchant's business products (its subscriptions' targetId);
+        # uninstall finds them (through the index) and deletes them.
         self.task_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:DeleteItem"], resources=[business_product_table.table_arn])
+            iam.PolicyStatement(
+                actions=list(names.TASK_BUSINESS_PRODUCT_ACTIONS), resources=[business_product_table.table_arn]
+            )
+        )
+        # An install reads the event destinations notebook 05 registered, to subscribe the merchant.
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[
+                    cdk.Stack.of(self).format_arn(
+                        service="ssm",
+                        resource="parameter",
+                        resource_name=names.EVENT_DESTINATION_PARAMETER.lstrip("/"),
+                    )
+                ],
+            )
         )
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(

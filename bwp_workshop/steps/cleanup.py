@@ -9,18 +9,20 @@ from .. import aws, names
 from ..deploy import prerequisites
 from ..envfile import unset_env_values
 from ..settings import Settings, get_settings
-from . import subscriptions
+from . import subscriptions, tenants
 
 
 def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[str, Any]:
     """What the workshop made outside CloudFormation: event subscriptions, the partner event bus,
-    the client credentials secret, the stacks' log groups. Run after destroying the stacks."""
+    the client credentials secret, the event destinations parameter, the stacks' log groups. Run
+    after destroying the stacks."""
     settings = settings or get_settings()
     done: dict[str, Any] = {}
     done["partner event bus deleted"] = prerequisites.delete_partner_event_bus(
         settings, subscriptions.source_name(settings)
     )
     done["client credentials secret deleted"] = prerequisites.delete_client_credentials(settings)
+    done["event destinations parameter deleted"] = tenants.forget_registration(settings)
     logs = aws.client("logs", settings)
     deleted = 0
     for prefix in ("/aws/lambda/EventStack", "/ecs/bwp", "EcsStack", "EventStack", "InfraStack"):
@@ -35,7 +37,7 @@ def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[st
 
 def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
     """Anything of the workshop still in the account: stacks, tables, queues, functions, the
-    secret, the partner bus. Empty lists everywhere means clean."""
+    secret, the partner bus, the event destinations parameter. Empty lists everywhere means clean."""
     settings = settings or get_settings()
     cloudformation = aws.client("cloudformation", settings)
     stacks = [
@@ -64,6 +66,7 @@ def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
         b["Name"]
         for b in aws.client("events", settings).list_event_buses(NamePrefix=names.PARTNER_SOURCE_PREFIX)["EventBuses"]
     ]
+    parameters = [names.EVENT_DESTINATION_PARAMETER] if tenants.registered(settings) is not None else []
     repositories = []
     try:
         repositories = [
@@ -80,5 +83,6 @@ def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
         "functions": functions,
         "secrets": secrets,
         "partner buses": buses,
+        "parameters": parameters,
         "repositories": repositories,
     }

@@ -52,6 +52,8 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
             # A name stands for the secret's ARN, which ends in "-" and six random characters.
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"
             resources.append(secret if secret.startswith("arn:") else arn)
+        if service == "ssm" and "Name" in params:  # a parameter's ARN drops its name's leading "/"
+            resources.append(f"arn:aws:ssm:{region}:{account}:parameter/{params['Name'].lstrip('/')}")
         if "QueueUrl" in params:
             resources.append(f"arn:aws:sqs:{region}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}")
         calls.append(Call(f"{service}:{entry['operation']}", tuple(resources) or ("*",)))
