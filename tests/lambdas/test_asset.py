@@ -28,11 +28,16 @@ from tests.sandbox.helpers import installed_app
 BUILD_DIR = REPO_ROOT / ".bwp" / "build"
 
 SCRIPT = """
-import json, sys
+import json, sys, types
 sys.path.insert(0, {folder!r})
 import handler
 event = json.loads(sys.stdin.read())
-response = handler.handler(event, None)
+# The context object Lambda passes (the fields powertools' Logger and Metrics read).
+context = types.SimpleNamespace(
+    function_name="f", memory_limit_in_mb=512, aws_request_id="r", function_version="$LATEST",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+)
+response = handler.handler(event, context)
 heavy = sorted(m for m in ("pandas", "aws_cdk", "pydantic_settings", "jupyter_client", "IPython", "pydantic")
                if m in sys.modules)
 import boto3, bwp_workshop, httpx
