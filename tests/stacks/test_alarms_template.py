@@ -14,6 +14,9 @@ from bwp_workshop.stacks import alarms
 
 from .conftest import Synthesized, only, resources
 
+#: EventStack's outputs for operating it (test_templates.py checks every stack's output keys).
+EVENT_STACK_ALARM_OUTPUTS = (names.OUT_DLQ_ALARM, names.OUT_PIPELINE_ALARM, names.OUT_DASHBOARD)
+
 
 def _alarm(synthesized: Synthesized, stack: str, construct: str, name: str) -> dict[str, Any]:
     return only(synthesized, stack, "AWS::CloudWatch::Alarm", f"{construct}{name}")["Properties"]

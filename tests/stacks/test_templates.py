@@ -11,6 +11,7 @@ import pytest
 from bwp_workshop import names
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, Synthesized, only, policy_actions, resources, task_container
+from .test_alarms_template import EVENT_STACK_ALARM_OUTPUTS
 
 # --- all stacks -----------------------------------------------------------------------------
 
@@ -66,6 +67,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_BUSINESS_PRODUCT_TABLE,
             names.OUT_REPOSITORY_URI,
             names.OUT_IMAGE_BUILD_PROJECT,
+            names.OUT_ALARM_TOPIC_ARN,
         },
         names.ECS_STACK: {names.OUT_CLUSTER_NAME, names.OUT_SERVICE_NAME},
         names.EVENT_STACK: {
@@ -79,6 +81,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_HANDLER_LOG_GROUP,
             names.OUT_OPERATOR_ROLE_ARN,
             names.OUT_TEST_EVENT_BUS,
+            *EVENT_STACK_ALARM_OUTPUTS,
         },
     }
     for stack, keys in expected.items():
