@@ -162,8 +162,15 @@ def test_one_topic_refuses_requests_without_tls_and_has_no_subscription_by_defau
 ) -> None:
     topic = _topic_id(synthesized)
     (policy,) = resources(synthesized, names.INFRA_STACK, "AWS::SNS::TopicPolicy").values()
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    deny, allow = sorted(policy["Properties"]["PolicyDocument"]["Statement"], key=lambda s: s["Effect"] != "Deny")
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # Only this account's CloudWatch alarms may publish (the policy replaces SNS's default one).
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
+        "Allow",
+        {"Service": "cloudwatch.amazonaws.com"},
+        "sns:Publish",
+    )
+    assert allow["Resource"] == {"Ref": topic} and "aws:SourceAccount" in allow["Condition"]["StringEquals"]
     assert policy["Properties"]["Topics"] == [{"Ref": topic}]
     assert not resources(synthesized, names.INFRA_STACK, "AWS::SNS::Subscription")
     assert not resources(synthesized, names.EVENT_STACK, "AWS::SNS::Topic")
