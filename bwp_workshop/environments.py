@@ -66,12 +66,14 @@ def lambda_environment(
     dead_letter_queue_url: str,
     event_source: str,
 ) -> dict[str, str]:
-    """What the event handler reads: its tables, its dead-letter queue, the one event source it
-    accepts, the client credentials secret's name, the Buy with Prime token and GraphQL
+    """What the event handler reads: its tables, its dead-letter queue, the one partner event
+    source it accepts (and the workshop's test and webhook sources, which reach its queue only
+    through EventStack's own buses), the client credentials secret's name, the Buy with Prime token and GraphQL
     endpoints, and its logging."""
     return {
         names.ENV_EVENT_SOURCE: event_source,
         names.ENV_TEST_EVENT_SOURCE: names.TEST_EVENT_SOURCE,
+        names.ENV_WEBHOOK_EVENT_SOURCE: names.WEBHOOK_EVENT_SOURCE,
         names.ENV_DATA_TABLE: data_table,
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,

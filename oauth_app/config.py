@@ -58,6 +58,11 @@ class AppConfig(BaseSettings):
         description="DynamoDB table of business product -> installation (written when the installation "
         "subscribes to events, removed here at uninstall); empty: the app removes nothing from it.",
     )
+    webhook_event_bus: str = Field(
+        "",
+        validation_alias=_env(names.ENV_WEBHOOK_EVENT_BUS),
+        description="EventBridge bus the webhook puts Buy with Prime events on; empty: no webhook.",
+    )
     state_ttl_seconds: int = Field(600, ge=30, le=3600, validation_alias=_env(names.ENV_STATE_TTL))
     token_timeout_seconds: float = Field(10.0, gt=0, description="Per request to the token endpoint.")
     token_attempts: int = Field(3, ge=1, le=6, description="Requests per code exchange (transient errors).")

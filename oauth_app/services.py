@@ -15,6 +15,7 @@ from fastapi import Request
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint
+from bwp_workshop.core.webhook_auth import webhook_secret
 
 from .config import AppConfig
 from .state import PendingInstalls
@@ -38,6 +39,13 @@ class Services:
     own_http: httpx.Client | None = field(repr=False)
     #: The state cookie is an HMAC of the state under a key only the app's instances share.
     cookie_key: bytes = field(repr=False)
+    #: EventBridge client of the webhook (None without ``webhook_event_bus``).
+    events: Any = field(default=None, repr=False)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The webhook's secret (derived from the client secret); empty without one."""
+        return webhook_secret(self.client_secret) if self.client_secret else ""
 
     @property
     def client_secret(self) -> str:
@@ -78,13 +86,22 @@ def _dynamodb_table(name: str) -> Any:
 
 
 def build_services(
-    config: AppConfig, *, table: Any = None, http: httpx.Client | None = None, business_product_table: Any = None
+    config: AppConfig,
+    *,
+    table: Any = None,
+    http: httpx.Client | None = None,
+    business_product_table: Any = None,
+    events: Any = None,
 ) -> Services:
     """The services for ``config``. ``table`` (the token table), ``business_product_table``
     (boto3 DynamoDB Tables) and ``http`` (the client for the token endpoint) default to real
     ones; tests pass their own."""
     if table is None:
         table = _dynamodb_table(config.token_table_name)
+    if events is None and config.webhook_event_bus:
+        import boto3
+
+        events = boto3.client("events")
     if business_product_table is None and config.business_product_table:
         business_product_table = _dynamodb_table(config.business_product_table)
     own_http = None if http else httpx.Client(timeout=config.token_timeout_seconds, trust_env=False)
@@ -106,4 +123,5 @@ def build_services(
         business_products=business_products,
         own_http=own_http,
         cookie_key=state_cookie_key(client_secret),
+        events=events,
     )
