@@ -31,6 +31,7 @@ def app_environment(
         names.ENV_APP_BASE_URL: app_base_url,
         names.ENV_AUTHORIZE_URL: settings.authorize_url,
         names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_WEBHOOK_EVENT_BUS: names.WEBHOOK_EVENT_BUS,
     }
     from .core.verification import BWP_PUBLIC_KEY_PEM  # PyJWT and cryptography: only when needed
 

@@ -52,6 +52,9 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
             # A name stands for the secret's ARN, which ends in "-" and six random characters.
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"
             resources.append(secret if secret.startswith("arn:") else arn)
+        for entry_params in params.get("Entries", []) if service == "events" else []:
+            bus = entry_params.get("EventBusName", "default")  # PutEvents: authorized per bus
+            resources.append(bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}")
         if "QueueUrl" in params:
             resources.append(f"arn:aws:sqs:{region}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}")
         calls.append(Call(f"{service}:{entry['operation']}", tuple(resources) or ("*",)))
