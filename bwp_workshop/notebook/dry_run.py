@@ -182,13 +182,20 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "05-event-subscriptions",
-            ("subscriptions.subscribe_events", "prerequisites.ensure_partner_event_bus", "deploy.deploy"),
+            (
+                "subscriptions.subscribe_events",
+                "prerequisites.ensure_partner_event_bus",
+                "deploy.deploy",
+                "webhook_subscriptions.subscribe_chosen_destination",
+            ),
             (
                 f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
                 f"{settings.graphql_url}",
                 "dynamodb:PutItem on the business product table (each subscription's targetId)",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
                 deploy.format(stacks[2]),
+                "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
+                "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
             ),
         ),
         Step(
