@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import cancellations
 from . import order_machine as machine
 from .api_errors import BwpError, invalid_input
 from .event_source import EventSource
@@ -121,6 +122,19 @@ class Orders:
             return published
 
         return self._change(merchant, order["id"], change, wait=machine.RETURN_WAIT_SECONDS if moves else 0)
+
+    def cancel_order(self, merchant: dict[str, Any], identifier: dict[str, Any], request: dict[str, Any]) -> dict:
+        """cancelOrder (order-mutations-cancelorder): the cancellation request, kept with the order
+        (:mod:`.cancellations`)."""
+        merchant_id = merchant["merchantId"]
+        order_id = self.order(merchant_id, identifier)["id"]
+        cancellations.check_request(request)
+        with self._lock:
+            current = self.sandbox.store.order(merchant_id, order_id)
+            assert current is not None
+            made = cancellations.cancellation(current, request)
+            self.sandbox.store.save_order(merchant_id, current)
+        return made
 
     # --- making a change -----------------------------------------------------------------------
     def _change(self, merchant: dict[str, Any], order_id: str, change: Change, *, wait: int) -> dict[str, Any]:

@@ -86,16 +86,17 @@ def _subscription(view: dict[str, Any], target_id: str) -> dict[str, Any]:
     }
 
 
-def _http_method_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> str:
-    """An ``HttpMethod`` written as an enum value (POST) or a string ("POST"): the pages show both."""
+def _name_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> str:
+    """A name written as an enum value (POST) or a string ("POST"): the pages show both for an
+    ``HttpMethod`` and a ``CancellationReasonInput``."""
     if isinstance(node, EnumValueNode | StringValueNode):
         return str(node.value)
-    raise ValueError("an HTTP method is a name such as POST")
+    raise ValueError("expected a name such as POST")
 
 
-def _http_method_value(value: Any) -> str:
+def _name_value(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("an HTTP method is a string such as POST")
+        raise ValueError("expected a name such as POST")
     return value
 
 
@@ -110,7 +111,8 @@ def schema() -> GraphQLSchema:
     query, mutation = QueryType(), MutationType()
     packages, tracker = ObjectType("PackageInformation"), ObjectType("PackageTracker")
     destination = UnionType("EventSubscriptionDestination")
-    http_method = ScalarType("HttpMethod", literal_parser=_http_method_literal, value_parser=_http_method_value)
+    http_method = ScalarType("HttpMethod", literal_parser=_name_literal, value_parser=_name_value)
+    reason = ScalarType("CancellationReasonInput", literal_parser=_name_literal, value_parser=_name_value)
 
     @destination.type_resolver
     def destination_type(value: dict[str, Any], *_: Any) -> str:
@@ -150,6 +152,13 @@ def schema() -> GraphQLSchema:
     def update_order(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
         orders: Orders = info.context["orders"]
         return {"order": orders.update_order(info.context["caller"].merchant, orderIdentifier, input)}
+
+    @mutation.field("cancelOrder")
+    def cancel_order(
+        _: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        return {"cancellation": orders.cancel_order(info.context["caller"].merchant, orderIdentifier, input or {})}
 
     @mutation.field("updateOrderPackageInformation")
     def update_packages(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
@@ -236,4 +245,4 @@ def schema() -> GraphQLSchema:
         return {"subscriptionId": source.delete_subscription(caller.installation_id, subscriptionId)}
 
     sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
-    return make_executable_schema(sdl, query, mutation, packages, tracker, destination, http_method)
+    return make_executable_schema(sdl, query, mutation, packages, tracker, destination, http_method, reason)
