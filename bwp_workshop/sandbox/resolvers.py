@@ -153,6 +153,11 @@ def schema() -> GraphQLSchema:
         orders: Orders = info.context["orders"]
         return {"order": orders.update_order(info.context["caller"].merchant, orderIdentifier, input)}
 
+    @mutation.field("createOrder")
+    def create_order(_: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        return {"order": orders.create_order(info.context["caller"].merchant, input)}
+
     @mutation.field("cancelOrder")
     def cancel_order(
         _: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any] | None = None
