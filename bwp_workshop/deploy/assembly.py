@@ -60,6 +60,7 @@ NOT_IN_TEMPLATES = frozenset(
         "local_ready_timeout",
         "local_event_retry_after",
         "assembly_cache",
+        "event_destination",  # the stacks carry both destinations' parts whichever is chosen
     }
 )
 #: Python distributions whose version can change what the app synthesizes.

@@ -93,7 +93,7 @@ def build_app(
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),
     )
-    EcsStack(
+    ecs = EcsStack(
         app,
         names.ECS_STACK,
         vpc=infra.vpc,
@@ -126,6 +126,7 @@ def build_app(
             batch_window=settings.event_batch_window,
             max_concurrency=settings.event_max_concurrency,
             log_retention=retention,
+            webhook_sender=ecs.task_role,
             description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
             **stack_options(names.EVENT_STACK),
         )

@@ -18,6 +18,7 @@ from constructs import Construct
 from .. import names
 from . import token_key
 from .nag import acknowledge
+from .webhook_bus import webhook_bus_arn
 
 #: What the container's health check runs: the image has Python but no curl.
 HEALTH_COMMAND = (
@@ -94,6 +95,10 @@ class EcsStack(cdk.Stack):
                 actions=["dynamodb:Query"],
                 resources=[f"{business_product_table.table_arn}/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"],
             )
+        )
+        # The webhook puts the events it received on EventStack's webhook bus (a fixed name).
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[webhook_bus_arn(self)])
         )
         # The client id and secret are injected by ECS through the execution role: the app never
         # reads the secret itself (tests/stacks/test_deployed_environment.py records its calls).

@@ -24,6 +24,7 @@ from . import token_key
 from .dynamodb_tables import STRING, workshop_table
 from .event_senders import EventSenders
 from .nag import acknowledge
+from .webhook_bus import WebhookBus
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).
@@ -63,6 +64,7 @@ class EventStack(cdk.Stack):
         batch_window: int,
         max_concurrency: int,
         log_retention: logs.RetentionDays,
+        webhook_sender: iam.IRole,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -161,7 +163,12 @@ class EventStack(cdk.Stack):
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
 
-        # Who may send: the rule, the test rule, the operator role, the handler (to the DLQ).
+        # The webhook path: the app (``webhook_sender``) puts the events it received on a bus of
+        # this stack, whose rule sends them to the same queue.
+        self.webhook = WebhookBus(
+            self, "Webhook", queue=self.queue, dead_letter_queue=self.dead_letter_queue, sender=webhook_sender
+        )
+        # Who may send: the rule, the webhook and test rules, the operator role, the handler (to the DLQ).
         self.senders = EventSenders(
             self,
             "Senders",
@@ -169,6 +176,7 @@ class EventStack(cdk.Stack):
             dead_letter_queue=self.dead_letter_queue,
             rule=self.rule,
             handler_role=self.role,
+            other_rules=(self.webhook.rule,),
         )
 
         self.dlq_alarm = cloudwatch.Alarm(
