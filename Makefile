@@ -29,7 +29,7 @@ MAKEFLAGS += --jobs=3
 # See $(UV) below: the first import of a module writes its bytecode for every later process.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup workshop check lint test bench lab down clean lock
+.PHONY: help setup workshop check lint test bench lab down clean lock base-image
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,11 @@ lock: | $(UV)  ## Regenerate uv.lock (the project) and the image's and the Lambd
 		$(UV) pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_17 --generate-hashes \
 			--no-header --annotation-style line $$(dirname $$lock)/requirements.txt -o $$lock || exit 1; \
 	done
+
+# The image's base is pinned by digest; this moves it to its tag's current digest (docker buildx
+# imagetools inspect where Docker runs, else Docker Hub's registry API). docs/oauth-app.md.
+base-image: $(INSTALLED)  ## Move oauth_app/Dockerfile's base image to its tag's current digest.
+	$(BIN)/python -m bwp_workshop.stacks.base_image
 
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
 

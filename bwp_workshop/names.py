@@ -83,24 +83,30 @@ OUT_TEST_EVENT_BUS = "TestEventBusName"
 TOKEN_PK = "installation_id"
 TOKEN_SK = "updated_at"
 #: Numeric attribute with DynamoDB time-to-live enabled on the token table (epoch seconds),
-#: for short-lived items such as the OAuth state of a pending install.
+#: for short-lived items such as a spent OAuth state.
 TOKEN_TTL_ATTRIBUTE = "ttl"
-#: Partition-key prefix of the OAuth app's pending-install items (state and PKCE verifier) in
-#: the token table. The app refuses installation ids with this prefix, so the two never collide;
-#: readers of token items skip keys that start with it.
+#: Partition-key prefix of the OAuth app's spent-state items in the token table (a state used
+#: for an install, written at /install and kept until it expires; /launch writes nothing). The
+#: app refuses installation ids with this prefix, so the two never collide; readers of token
+#: items skip keys that start with it.
 OAUTH_STATE_PREFIX = "oauth-state#"
 
 #: Seconds a superseded token item (its refresh token spent) is kept before DynamoDB's
 #: time to live removes it.
 SUPERSEDED_TOKEN_TTL_SECONDS = 3600
-#: The DynamoDB actions the OAuth app's task role may use on the token table: pending installs
-#: (put, delete), a token pair stored at install, an installation's items found and deleted at
+#: The DynamoDB actions the OAuth app's task role may use on the token table: a state spent and
+#: a token pair stored at install (put), an installation's items found and deleted at
 #: uninstall (query, batch write).
-TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem")
+TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem")
 #: The event handler's: the newest token read (query), a refresh claimed and the spent item
 #: marked (update), the new pair written (put); and one conditional put per event.
 HANDLER_TOKEN_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
 HANDLER_DATA_ACTIONS = ("dynamodb:PutItem",)
+#: Name prefixes (``<prefix>-<region>``) of the OAuth app's task role and the event handler's
+#: role when the token table has a customer-managed key, whose policy names them by ARN
+#: (stacks/token_key.py).
+TASK_ROLE_NAME_PREFIX = "bwp-oauth-task"
+HANDLER_ROLE_NAME_PREFIX = "bwp-event-handler"
 #: The OAuth app's on the business product table: a new installation's business products
 #: recorded at install (put), removed at uninstall (delete; found through the index, query).
 TASK_BUSINESS_PRODUCT_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")

@@ -1,7 +1,8 @@
 """What a request of the app works with, made once per app by :func:`build_services`: the
-token store and pending installs (the token table), the business product map, the token
-endpoint, the GraphQL client and the SSM client that reads the app's event destinations (an
-install subscribes the merchant to them), and the app's URLs and state-cookie key."""
+token store and the spent states (the token table), the sealed cookies of pending installs,
+the business product map, the token endpoint, the GraphQL client and the SSM client that reads
+the app's event destinations (an install subscribes the merchant to them), and the app's URLs
+and installed-cookie key."""
 
 from __future__ import annotations
 
@@ -19,12 +20,11 @@ from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint
 
 from .config import AppConfig
-from .state import PendingInstalls
+from .state import PendingCookies, SpentStates, pending_cookie_key
 
 
 def state_cookie_key(client_secret: str) -> bytes:
-    """The key of the state cookie's HMAC (the cookie binds a pending install to the browser
-    that started it), derived from the client secret."""
+    """The key of the installed page's cookie HMAC, derived from the client secret."""
     return hashlib.sha256(b"bwp-oauth-state-cookie\0" + client_secret.encode()).digest()
 
 
@@ -32,13 +32,16 @@ def state_cookie_key(client_secret: str) -> bytes:
 class Services:
     config: AppConfig
     store: TokenStore
-    pending: PendingInstalls
+    #: Pending installs, sealed in the state cookie (``/launch`` writes nothing server-side).
+    pending: PendingCookies = field(repr=False)
+    #: States used for an install (written at ``/install`` only).
+    spent: SpentStates
     endpoint: TokenEndpoint
     #: None without a business product table.
     business_products: BusinessProductMap | None
     #: The HTTP client the app made itself (closed when the app stops); None when one was given.
     own_http: httpx.Client | None = field(repr=False)
-    #: The state cookie is an HMAC of the state under a key only the app's instances share.
+    #: The installed page's cookie is an HMAC under a key only the app's instances share.
     cookie_key: bytes = field(repr=False)
     #: Buy with Prime's GraphQL API (None without ``BWP_GRAPHQL_URL``: no subscriptions made).
     graphql: GraphQLClient | None = None
@@ -122,7 +125,8 @@ def build_services(
     return Services(
         config=config,
         store=TokenStore(table),
-        pending=PendingInstalls(table, ttl_seconds=config.state_ttl_seconds),
+        pending=PendingCookies(pending_cookie_key(client_secret), ttl_seconds=config.state_ttl_seconds),
+        spent=SpentStates(table),
         endpoint=TokenEndpoint(
             config.token_url,
             config.client_id,

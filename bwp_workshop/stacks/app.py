@@ -85,6 +85,11 @@ def build_app(
         # On aws without a certificate: HTTPS through CloudFront (no domain needed).
         tls_front=not settings.is_local and not settings.certificate_arn,
         image_source=image_source,
+        token_key_users=(
+            [user for user in settings.token_key_users.split(",") if user]
+            if settings.token_table_key == "customer"
+            else None
+        ),
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),
     )

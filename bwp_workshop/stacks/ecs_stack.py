@@ -16,6 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .. import names
+from . import token_key
 from .nag import acknowledge
 
 #: What the container's health check runs: the image has Python but no curl.
@@ -60,7 +61,10 @@ class EcsStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="OAuth app: read/write the token table, keep the business product table, read the event "
             "destinations",
+            # The token table's key policy names the role (stacks/token_key.py).
+            role_name=token_key.role_name(names.TASK_ROLE_NAME_PREFIX) if token_table.encryption_key else None,
         )
+        token_key.grant_use(self.task_role, token_table)
         # Only what the app calls (names.TASK_TOKEN_ACTIONS): no Scan, no GetItem, no streams.
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(names.TASK_TOKEN_ACTIONS), resources=[token_table.table_arn])

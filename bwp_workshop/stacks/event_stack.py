@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import names
+from . import token_key
 from .dynamodb_tables import STRING, workshop_table
 from .event_senders import EventSenders
 from .nag import acknowledge
@@ -99,7 +100,10 @@ class EventStack(cdk.Stack):
             "HandlerRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Event handler: consume the queue, write the data table, read/write tokens, read the secret",
+            # The token table's key policy names the role (stacks/token_key.py).
+            role_name=token_key.role_name(names.HANDLER_ROLE_NAME_PREFIX) if token_table.encryption_key else None,
         )
+        token_key.grant_use(self.role, token_table)
         self.log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
@@ -192,5 +196,7 @@ class EventStack(cdk.Stack):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "The handler and its wheels are built and tested for Python 3.12 on x86_64.",
+            "The handler's hash-pinned lock is resolved for Python 3.12 on x86_64 (make lock) and tested on it; "
+            "a newer runtime is a change of that lock, the asset build and this runtime together, made when "
+            "the dependencies support it, well before Lambda deprecates 3.12.",
         )
