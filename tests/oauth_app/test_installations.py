@@ -29,7 +29,9 @@ def test_newest_token_per_installation_masked_without_spent_states(local_setting
     store.put("inst-b", TokenSet("access-old-1", "refresh-old-1", expires_in=-10, obtained_at=time.time() - 100))
     store.put("inst-b", TokenSet("access-new-2", "refresh-new-2", expires_in=900))
     store.put("inst-a", TokenSet("AAAA-secret", "RRRR-secret", expires_in=-5, obtained_at=time.time() - 50))
-    assert SpentStates(table).spend(PendingInstall(state="s" * 43, code_verifier="v" * 43, expires_at=int(time.time()) + 600))
+    assert SpentStates(table).spend(
+        PendingInstall(state="s" * 43, code_verifier="v" * 43, expires_at=int(time.time()) + 600)
+    )
 
     rows: list[dict[str, Any]] = installations(local_settings)
     assert [row["installation_id"] for row in rows] == ["inst-a", "inst-b"]
