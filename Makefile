@@ -51,7 +51,7 @@ $(UV): | $(BIN)/python
 # The kernel's IPython configuration (tools/ipython_kernel_config.py) goes where every kernel of
 # the environment reads it: it loads bwp_workshop.notebook.cell_errors when a kernel starts.
 $(INSTALLED): $(BIN)/python pyproject.toml uv.lock Makefile tools/ipython_kernel_config.py | $(UV)
-	$(UV) export --quiet --frozen --extra test --no-emit-project --format requirements-txt -o $(VENV)/requirements.lock
+	$(UV) export --quiet --frozen --extra test --extra docs --no-emit-project --format requirements-txt -o $(VENV)/requirements.lock
 	$(UV) pip install --python $(BIN)/python --quiet --require-hashes --requirement $(VENV)/requirements.lock
 	$(UV) pip install --python $(BIN)/python --quiet --no-deps --editable . $(TOOL_PINS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"

@@ -82,6 +82,7 @@ class InfraStack(cdk.Stack):
             self.service_security_group, ec2.Port.tcp(names.APP_PORT), "load balancer to the app"
         )
 
+        # region load-balancer
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
@@ -91,6 +92,7 @@ class InfraStack(cdk.Stack):
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
         )
+        # endregion
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -150,6 +152,7 @@ class InfraStack(cdk.Stack):
         if image_source:
             self.image_build = self._image_build_project(image_source, log_retention)
 
+        # region token-table
         self.token_table = workshop_table(
             self,
             "TokenTable",
@@ -157,6 +160,7 @@ class InfraStack(cdk.Stack):
             sort_key=(names.TOKEN_SK, NUMBER),
             time_to_live_attribute=names.TOKEN_TTL_ATTRIBUTE,
         )
+        # endregion
 
         # Which installation a business product belongs to: the app writes it at install and
         # removes it at uninstall (through the index), the event handler reads it.
@@ -171,6 +175,7 @@ class InfraStack(cdk.Stack):
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
 
+        # region base-url
         # The load balancer's name is lowercase, so its DNS name is too (CloudFormation cannot
         # lowercase a value): the install URL that BwP hashes matches byte for byte.
         host = app_domain_name if cdk.Token.is_unresolved(app_domain_name) else app_domain_name.lower()
@@ -179,6 +184,7 @@ class InfraStack(cdk.Stack):
             if app_domain_name
             else cdk.Fn.join("", [f"{scheme}://", self.load_balancer.load_balancer_dns_name])
         )
+        # endregion
         cdk.CfnOutput(self, names.OUT_ALB_DNS_NAME, value=self.load_balancer.load_balancer_dns_name)
         cdk.CfnOutput(self, names.OUT_APP_BASE_URL, value=self.app_base_url)
         cdk.CfnOutput(self, names.OUT_TOKEN_TABLE, value=self.token_table.table_name)
