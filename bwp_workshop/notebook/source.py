@@ -72,7 +72,13 @@ class Snippet:
 
         # Inline styles: the colours survive wherever the output is shown (JupyterLab, the web
         # page, a notebook viewer) without a style sheet.
-        formatter = HtmlFormatter(noclasses=True, linenos="inline", linenostart=self.start, style="default")
+        formatter = HtmlFormatter(
+            noclasses=True,
+            linenos="inline",
+            linenostart=self.start,
+            style="default",
+            prestyles="white-space: pre; overflow-x: auto; font-size: 0.85em; line-height: 1.35",
+        )
         body = highlight(self.code, get_lexer_for_filename(self.path, stripnl=False), formatter)
         link = (
             f'<a class="{LINK_CLASS}" href="{html.escape(self.link)}" title="open the whole file">'
