@@ -119,7 +119,7 @@ def _diagrams_for_the_theme(notebook: dict[str, Any]) -> None:
             cell["source"] = _MERMAID_FENCE.sub(lambda m: f'<pre class="mermaid">{html.escape(m[1])}</pre>', text)
 
 
-def _as_shown(text: str) -> str:
+def as_shown(text: str) -> str:
     """A stream's text as a terminal or JupyterLab shows it: on each line, what follows its last
     carriage return (a progress line redrawn in place leaves its final state)."""
     return "\n".join(line.rpartition("\r")[2] for line in text.split("\n"))
@@ -127,7 +127,7 @@ def _as_shown(text: str) -> str:
 
 def _final_states(notebook: dict[str, Any]) -> None:
     """Every stream output as it was last shown: consecutive outputs of one stream joined (a
-    redraw may start in the next one), then :func:`_as_shown`."""
+    redraw may start in the next one), then :func:`as_shown`."""
     for cell in notebook["cells"]:
         joined: list[dict[str, Any]] = []
         for output in cell.get("outputs", []):
@@ -141,7 +141,7 @@ def _final_states(notebook: dict[str, Any]) -> None:
             joined.append(output)
         for output in joined:
             if output.get("output_type") == "stream":
-                output["text"] = _as_shown(output["text"])
+                output["text"] = as_shown(output["text"])
         if "outputs" in cell:
             cell["outputs"] = joined
 
