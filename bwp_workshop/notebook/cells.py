@@ -117,6 +117,7 @@ def _table_class() -> Any:
             if not long or len(self) > pd.get_option("display.max_rows") or self.columns.has_duplicates:
                 return super()._repr_html_()
             styler = self.style.set_table_attributes('class="dataframe"')
+            styler = styler.set_table_styles([{"selector": "th.col_heading", "props": "text-align: left;"}])
             styler = styler.set_properties(subset=text, **{"text-align": "left"})
             wrapped = {"white-space": "normal", "min-width": "20ch", "max-width": WRAP_WIDTH}
             return styler.set_properties(subset=long, **wrapped).to_html()
