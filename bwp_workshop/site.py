@@ -82,7 +82,7 @@ def executed_notebooks(project_dir: Path, executed_dir: Path) -> Executed:
     return result
 
 
-def _title(notebook: dict[str, Any], fallback: str) -> str:
+def title_of(notebook: dict[str, Any], fallback: str) -> str:
     for cell in notebook["cells"]:
         if cell["cell_type"] == "markdown":
             for line in "".join(cell["source"]).splitlines():
@@ -125,7 +125,7 @@ def as_shown(text: str) -> str:
     return "\n".join(line.rpartition("\r")[2] for line in text.split("\n"))
 
 
-def _final_states(notebook: dict[str, Any]) -> None:
+def final_states(notebook: dict[str, Any]) -> None:
     """Every stream output as it was last shown: consecutive outputs of one stream joined (a
     redraw may start in the next one), then :func:`as_shown`."""
     for cell in notebook["cells"]:
@@ -187,10 +187,10 @@ def stage(project_dir: Path, executed_dir: Path, out: Path) -> Path:
     for name, copy in executed.found.items():
         notebook = json.loads(copy.read_text(encoding="utf-8"))
         sources |= _link_sources(notebook)
-        _final_states(notebook)
+        final_states(notebook)
         _diagrams_for_the_theme(notebook)
         (pages / "notebooks" / name).write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
-        workshop.append({_title(notebook, name): f"notebooks/{name}"})
+        workshop.append({title_of(notebook, name): f"notebooks/{name}"})
     for path in sorted(sources):
         page = pages / f"{path}.md"
         page.parent.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bwp_workshop.site import build
 from bwp_workshop.testing.browser import PageReport, broken_links, chromium, open_page, serve
 from tests.conftest import REPO_ROOT
+
+# The story (conftest.py) runs the workshop six times: whichever test asks for it first waits.
+pytestmark = pytest.mark.timeout(1500)
 
 #: Cells the site leaves out (mkdocs.yml, remove_cell_tags).
 _PLUGINS = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text())["plugins"]

@@ -87,3 +87,40 @@ def test_a_working_notebook_edited_since_the_run_is_stale(executed: Path) -> Non
     (executed / "02-app-onboarding.ipynb").write_text(json.dumps(notebook))
     found = executed_notebooks(REPO_ROOT, executed)
     assert found.stale == ["02-app-onboarding.ipynb"] and not found.missing
+
+
+def test_the_workshop_studio_export(executed: Path, tmp_path: Path) -> None:
+    import base64
+
+    from bwp_workshop.studio import CONTENTSPEC, export
+
+    # 07 with a plot, as the headless run leaves it.
+    analytics = executed / "07-api-and-analytics.ipynb"
+    notebook = json.loads(analytics.read_text())
+    plot = next(
+        cell for cell in notebook["cells"] if cell["cell_type"] == "code" and "plot_" in "".join(cell["source"])
+    )
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 16).decode()
+    plot["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "x"}}]
+    analytics.write_text(json.dumps(notebook))
+    out = export(REPO_ROOT, executed, tmp_path / "studio")
+    assert yaml.safe_load((out / "contentspec.yaml").read_text()) == CONTENTSPEC
+    pages = sorted(path.relative_to(out / "content").as_posix() for path in (out / "content").rglob("index.en.md"))
+    assert pages == sorted(["index.en.md", "architecture/index.en.md", *(f"{p.stem}/index.en.md" for p in NOTEBOOKS)])
+    weights = []
+    for page in pages:
+        text = (out / "content" / page).read_text()
+        front = yaml.safe_load(text.split("---\n")[1])
+        weights.append(front["weight"])
+        assert front["title"] and "Facts about this run" not in text, page
+        assert "](../" not in text and 'class="bwp-source"' not in text, page  # no link into the repository
+    infra = (out / "content" / "01-infra-stack" / "index.en.md").read_text()
+    assert "title: '01 · InfraStack" in infra and "<code>bwp_workshop/stacks/infra_stack.py</code>, lines" in infra
+    assert "Deploying InfraStack · done · 00:12" in infra and "synthesizing · 00:01" not in infra
+    [image] = [
+        line
+        for line in (out / "content" / "07-api-and-analytics" / "index.en.md").read_text().splitlines()
+        if "![" in line
+    ]
+    assert image.startswith("![png](/static/07-api-and-analytics/") and (out / image[7:-1].lstrip("/")).is_file()
+    assert len(set(weights)) == len(weights)
