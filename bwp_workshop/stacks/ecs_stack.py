@@ -122,6 +122,7 @@ class EcsStack(cdk.Stack):
             business_product_table=business_product_table.table_name,
             app_base_url=app_base_url,
         )
+        # region service
         self.container = self.task_definition.add_container(
             "oauth",
             image=ecs.ContainerImage.from_ecr_repository(repository, image_tag),
@@ -158,6 +159,7 @@ class EcsStack(cdk.Stack):
             assign_public_ip=False,
         )
         self.service.attach_to_application_target_group(target_group)
+        # endregion
 
         cdk.CfnOutput(self, names.OUT_CLUSTER_NAME, value=self.cluster.cluster_name)
         cdk.CfnOutput(self, names.OUT_SERVICE_NAME, value=self.service.service_name)

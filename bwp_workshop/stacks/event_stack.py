@@ -82,6 +82,7 @@ class EventStack(cdk.Stack):
             enforce_ssl=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # region queue
         self.queue = sqs.Queue(
             self,
             "Queue",
@@ -92,6 +93,7 @@ class EventStack(cdk.Stack):
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_receive_count, queue=self.dead_letter_queue),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # endregion
 
         self.log_group = logs.LogGroup(
             self, "HandlerLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
@@ -144,6 +146,7 @@ class EventStack(cdk.Stack):
         # A record that can never succeed goes to the dead-letter queue on its first receive.
         self.dead_letter_queue.grant_send_messages(self.role)
         secretsmanager.Secret.from_secret_name_v2(self, "ClientSecret", names.CLIENT_SECRET_NAME).grant_read(self.role)
+        # region rule-to-handler
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
@@ -162,6 +165,7 @@ class EventStack(cdk.Stack):
             event_pattern=events.EventPattern(source=[event_source]),
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
+        # endregion
 
         # The webhook path: the app (``webhook_sender``) puts the events it received on a bus of
         # this stack, whose rule sends them to the same queue.
