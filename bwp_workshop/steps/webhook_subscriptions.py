@@ -134,9 +134,13 @@ def subscribe_webhook(
 def subscribe_chosen_destination(
     settings: Settings | None = None, event_destination: str | None = None, installation_id: str | None = None
 ) -> list[dict[str, str]]:
-    """Notebook 05: with the webhook destination chosen, the webhook subscriptions; else none
-    (the EventBridge subscriptions were made above)."""
+    """Notebook 05: with the webhook destination chosen, the installation's events move to the
+    webhook: its webhook subscriptions are made, then its EventBridge subscriptions (made above)
+    deleted, so each event reaches the app by one path; the webhook subscriptions. With
+    EventBridge chosen: none."""
     settings = settings or get_settings()
     if not wants_webhook(settings, event_destination):
         return []
-    return subscribe_webhook(settings=settings, installation_id=installation_id)
+    made = subscribe_webhook(settings=settings, installation_id=installation_id)
+    subscriptions.unsubscribe_events(settings, installation_id)
+    return made

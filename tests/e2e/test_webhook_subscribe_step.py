@@ -2,7 +2,7 @@
 it subscribes nothing; with the webhook chosen it makes an auth profile with the app's webhook
 credentials (events-mutations-createauthprofile) and one webhook subscription per type to the
 app's /webhooks/events (create-and-delete-event-subscriptions), records their business product,
-and a second run reuses both."""
+deletes the EventBridge subscriptions (one path per event), and a second run reuses both."""
 
 from __future__ import annotations
 
@@ -46,7 +46,11 @@ def test_the_webhook_destination_subscribes_with_an_auth_profile_once(local_sand
         with pytest.raises(ConfigurationError, match="Unknown event destination"):
             webhook_subscriptions.subscribe_chosen_destination(settings, "carrier-pigeon")
 
+        bridged = subscriptions.subscribe_events(settings=settings)
+        assert len(bridged) == len(names.SUBSCRIBED_EVENT_TYPES)
         made = webhook_subscriptions.subscribe_chosen_destination(settings, "webhook")
+        # The events moved: the EventBridge subscriptions made first are gone (one path per event).
+        assert {s["destination"] for s in subscriptions.subscriptions(settings)} == {"WebhookData"}
         assert sorted(s["event_type"] for s in made) == sorted(names.SUBSCRIBED_EVENT_TYPES)
         assert {s["destination"] for s in made} == {"WebhookData"}
         merchant = local_sandbox.client.merchants()[0]
