@@ -35,6 +35,7 @@ def app_environment(
         names.ENV_GRAPHQL_URL: settings.graphql_url,
         names.ENV_API_VERSION: settings.api_version,
         names.ENV_EVENT_DESTINATION_PARAMETER: names.EVENT_DESTINATION_PARAMETER,
+        names.ENV_WEBHOOK_EVENT_BUS: names.WEBHOOK_EVENT_BUS,
     }
     from .core.verification import BWP_PUBLIC_KEY_PEM  # PyJWT and cryptography: only when needed
 
@@ -70,12 +71,14 @@ def lambda_environment(
     dead_letter_queue_url: str,
     event_source: str,
 ) -> dict[str, str]:
-    """What the event handler reads: its tables, its dead-letter queue, the one event source it
-    accepts, the client credentials secret's name, the Buy with Prime token and GraphQL
+    """What the event handler reads: its tables, its dead-letter queue, the one partner event
+    source it accepts (and the workshop's test and webhook sources, which reach its queue only
+    through EventStack's own buses), the client credentials secret's name, the Buy with Prime token and GraphQL
     endpoints, and its logging."""
     return {
         names.ENV_EVENT_SOURCE: event_source,
         names.ENV_TEST_EVENT_SOURCE: names.TEST_EVENT_SOURCE,
+        names.ENV_WEBHOOK_EVENT_SOURCE: names.WEBHOOK_EVENT_SOURCE,
         names.ENV_DATA_TABLE: data_table,
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,

@@ -48,6 +48,16 @@ def partner_source_name(name: str) -> str:
 
 #: The source of the workshop's own test events (on EventStack's test bus; never a partner's).
 TEST_EVENT_SOURCE = "bwp-workshop.test-events"
+#: The source of the Buy with Prime events the app's webhook received and put on EventStack's
+#: webhook bus (``aws.`` sources are AWS's own: PutEvents refuses the partner source).
+WEBHOOK_EVENT_SOURCE = "bwp-workshop.webhook"
+#: EventStack's webhook bus (a fixed name, so EcsStack grants the app PutEvents on it).
+WEBHOOK_EVENT_BUS = "bwp-workshop-webhook-events"
+#: The app's webhook (the destination's url) and the token endpoint of its OAuth auth profile.
+WEBHOOK_PATH = "/webhooks/events"
+WEBHOOK_TOKEN_PATH = "/webhooks/token"
+#: Event destinations notebook 05 offers (BWP_EVENT_DESTINATION): EventBridge is the default.
+EVENT_DESTINATIONS = ("eventbridge", "webhook")
 
 
 def bus_name(event_bus_arn: str) -> str:
@@ -86,6 +96,7 @@ OUT_DASHBOARD = "DashboardName"
 #: The tag the CDK app puts on everything the stacks make (99 lists what is left by it).
 PROJECT_TAG = "project"
 PROJECT_TAG_VALUE = "bwp-workshop"
+OUT_WEBHOOK_EVENT_BUS = "WebhookEventBusName"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.
@@ -158,6 +169,9 @@ ENV_EVENT_SOURCE = "BWP_EVENT_SOURCE"
 #: The source of the workshop's test events, which the handler accepts too: they reach the
 #: queue only through the test bus, which only the operator role may put events on.
 ENV_TEST_EVENT_SOURCE = "BWP_TEST_EVENT_SOURCE"
+ENV_WEBHOOK_EVENT_SOURCE = "BWP_WEBHOOK_EVENT_SOURCE"
+#: The bus the app's webhook puts events on (empty: the app has no webhook).
+ENV_WEBHOOK_EVENT_BUS = "BWP_WEBHOOK_EVENT_BUS"
 ENV_APP_BASE_URL = "APP_BASE_URL"
 ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
 #: The OAuth container gets the client credentials injected from the secret under these names.

@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         "subscriptions deliver to (globally unique on aws: pick one for your company).",
     )
 
+    event_destination: Literal["eventbridge", "webhook"] = Field(
+        "eventbridge",
+        description="Where notebook 05 has Buy with Prime deliver events: eventbridge (the partner event bus) "
+        "or webhook (the app's /webhooks/events, which puts them on EventStack's webhook bus).",
+    )
+
     # --- Buy with Prime endpoints (unconfirmed facts are configurable) ----------------
     # Empty means "the target's default": the real BwP on aws, the sandbox on local.
     authorize_url: str = Field("", description="BwP authorize endpoint (empty: the target's default).")

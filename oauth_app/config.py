@@ -71,6 +71,11 @@ class AppConfig(BaseSettings):
         description="SSM parameter with the event destinations and types every installation is subscribed to "
         "(notebook 05 writes it); empty: an install subscribes nothing.",
     )
+    webhook_event_bus: str = Field(
+        "",
+        validation_alias=_env(names.ENV_WEBHOOK_EVENT_BUS),
+        description="EventBridge bus the webhook puts Buy with Prime events on; empty: no webhook.",
+    )
     state_ttl_seconds: int = Field(600, ge=30, le=3600, validation_alias=_env(names.ENV_STATE_TTL))
     token_timeout_seconds: float = Field(10.0, gt=0, description="Per request to the token endpoint.")
     token_attempts: int = Field(3, ge=1, le=6, description="Requests per code exchange (transient errors).")

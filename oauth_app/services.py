@@ -18,6 +18,7 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.graphql import GraphQLClient
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint
+from bwp_workshop.core.webhook_auth import webhook_secret
 
 from .config import AppConfig
 from .state import PendingCookies, SpentStates, pending_cookie_key
@@ -47,6 +48,13 @@ class Services:
     graphql: GraphQLClient | None = None
     #: A boto3 SSM client that reads the event destinations (None without their parameter).
     ssm: Any = field(default=None, repr=False)
+    #: EventBridge client of the webhook (None without ``webhook_event_bus``).
+    events: Any = field(default=None, repr=False)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The webhook's secret (derived from the client secret); empty without one."""
+        return webhook_secret(self.client_secret) if self.client_secret else ""
 
     @property
     def client_secret(self) -> str:
@@ -103,12 +111,17 @@ def build_services(
     http: httpx.Client | None = None,
     business_product_table: Any = None,
     ssm: Any = None,
+    events: Any = None,
 ) -> Services:
     """The services for ``config``. ``table`` (the token table), ``business_product_table``
     (boto3 DynamoDB Tables), ``ssm`` (a boto3 SSM client) and ``http`` (the client for the
     token endpoint and the GraphQL API) default to real ones; tests pass their own."""
     if table is None:
         table = _dynamodb_table(config.token_table_name)
+    if events is None and config.webhook_event_bus:
+        import boto3
+
+        events = boto3.client("events")
     if business_product_table is None and config.business_product_table:
         business_product_table = _dynamodb_table(config.business_product_table)
     own_http = None if http else httpx.Client(timeout=config.token_timeout_seconds, trust_env=False)
@@ -140,4 +153,5 @@ def build_services(
         cookie_key=state_cookie_key(client_secret),
         graphql=graphql,
         ssm=ssm,
+        events=events,
     )

@@ -187,6 +187,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "tenants.subscribe_every_installation",
                 "prerequisites.ensure_partner_event_bus",
                 "deploy.deploy",
+                "webhook_subscriptions.subscribe_chosen_destination",
             ),
             (
                 f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
@@ -197,6 +198,8 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "installation it lists",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
                 deploy.format(stacks[2]),
+                "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
+                "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
             ),
         ),
         Step(

@@ -97,7 +97,7 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
 
     @router.post("/installations/forget")
     async def forget(request: ForgetRequest) -> dict[str, list[str]]:
-        return {"uninstalled": await run_in_threadpool(console.forget_installations, request.reason)}
+        return {"uninstalled": await run_in_threadpool(sandbox.forget_installations, request.reason)}
 
     @router.post("/installations/{installation_id}/expire-access-tokens")
     async def expire(installation_id: str) -> dict[str, int]:

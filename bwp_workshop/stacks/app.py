@@ -94,7 +94,7 @@ def build_app(
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),
     )
-    EcsStack(
+    ecs = EcsStack(
         app,
         names.ECS_STACK,
         vpc=infra.vpc,
@@ -129,6 +129,7 @@ def build_app(
             log_retention=retention,
             alarm_topic=infra.alarm_topic,
             load_balancer=infra.load_balancer,
+            webhook_sender=ecs.task_role,
             description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
             **stack_options(names.EVENT_STACK),
         )

@@ -19,6 +19,7 @@ from .. import names
 from . import token_key
 from .nag import acknowledge
 from .personal_data import personal_data_policy
+from .webhook_bus import webhook_bus_arn
 
 #: What the container's health check runs: the image has Python but no curl.
 HEALTH_COMMAND = (
@@ -96,6 +97,10 @@ class EcsStack(cdk.Stack):
                 resources=[f"{business_product_table.table_arn}/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"],
             )
         )
+        # The webhook puts the events it received on EventStack's webhook bus (a fixed name).
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[webhook_bus_arn(self)])
+        )
         # The client id and secret are injected by ECS through the execution role: the app never
         # reads the secret itself (tests/stacks/test_deployed_environment.py records its calls).
 
@@ -122,6 +127,7 @@ class EcsStack(cdk.Stack):
             business_product_table=business_product_table.table_name,
             app_base_url=app_base_url,
         )
+        # region service
         self.container = self.task_definition.add_container(
             "oauth",
             image=ecs.ContainerImage.from_ecr_repository(repository, image_tag),
@@ -158,6 +164,7 @@ class EcsStack(cdk.Stack):
             assign_public_ip=False,
         )
         self.service.attach_to_application_target_group(target_group)
+        # endregion
 
         cdk.CfnOutput(self, names.OUT_CLUSTER_NAME, value=self.cluster.cluster_name)
         cdk.CfnOutput(self, names.OUT_SERVICE_NAME, value=self.service.service_name)

@@ -28,6 +28,7 @@ from .dynamodb_tables import STRING, workshop_table
 from .event_senders import EventSenders
 from .nag import acknowledge
 from .personal_data import personal_data_policy
+from .webhook_bus import WebhookBus
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).
@@ -70,6 +71,7 @@ class EventStack(cdk.Stack):
         log_retention: logs.RetentionDays,
         alarm_topic: sns.ITopic,
         load_balancer: elbv2.IApplicationLoadBalancer | None = None,
+        webhook_sender: iam.IRole,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -87,6 +89,7 @@ class EventStack(cdk.Stack):
             enforce_ssl=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # region queue
         self.queue = sqs.Queue(
             self,
             "Queue",
@@ -97,6 +100,7 @@ class EventStack(cdk.Stack):
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_receive_count, queue=self.dead_letter_queue),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # endregion
 
         self.log_group = logs.LogGroup(
             self,
@@ -153,6 +157,7 @@ class EventStack(cdk.Stack):
         # A record that can never succeed goes to the dead-letter queue on its first receive.
         self.dead_letter_queue.grant_send_messages(self.role)
         secretsmanager.Secret.from_secret_name_v2(self, "ClientSecret", names.CLIENT_SECRET_NAME).grant_read(self.role)
+        # region rule-to-handler
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
@@ -171,8 +176,14 @@ class EventStack(cdk.Stack):
             event_pattern=events.EventPattern(source=[event_source]),
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
+        # endregion
 
-        # Who may send: the rule, the test rule, the operator role, the handler (to the DLQ).
+        # The webhook path: the app (``webhook_sender``) puts the events it received on a bus of
+        # this stack, whose rule sends them to the same queue.
+        self.webhook = WebhookBus(
+            self, "Webhook", queue=self.queue, dead_letter_queue=self.dead_letter_queue, sender=webhook_sender
+        )
+        # Who may send: the rule, the webhook and test rules, the operator role, the handler (to the DLQ).
         self.senders = EventSenders(
             self,
             "Senders",
@@ -180,6 +191,7 @@ class EventStack(cdk.Stack):
             dead_letter_queue=self.dead_letter_queue,
             rule=self.rule,
             handler_role=self.role,
+            other_rules=(self.webhook.rule,),
         )
 
         self.alarms = PipelineAlarms(

@@ -87,6 +87,7 @@ class InfraStack(cdk.Stack):
             self.service_security_group, ec2.Port.tcp(names.APP_PORT), "load balancer to the app"
         )
 
+        # region load-balancer
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
@@ -96,6 +97,7 @@ class InfraStack(cdk.Stack):
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
         )
+        # endregion
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -168,6 +170,7 @@ class InfraStack(cdk.Stack):
 
         # With token_key_users (a list, maybe empty): a customer-managed key only the app's and
         # the handler's roles (and those users) may use (stacks/token_key.py).
+        # region token-table
         self.token_table = workshop_table(
             self,
             "TokenTable",
@@ -176,6 +179,7 @@ class InfraStack(cdk.Stack):
             time_to_live_attribute=names.TOKEN_TTL_ATTRIBUTE,
             encryption_key=token_table_key(self, users=token_key_users) if token_key_users is not None else None,
         )
+        # endregion
 
         # Which installation a business product belongs to: the app writes it at install and
         # removes it at uninstall (through the index), the event handler reads it.
@@ -190,6 +194,7 @@ class InfraStack(cdk.Stack):
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
 
+        # region base-url
         # The load balancer's name is lowercase, so its DNS name is too (CloudFormation cannot
         # lowercase a value): the install URL that BwP hashes matches byte for byte.
         host = app_domain_name if cdk.Token.is_unresolved(app_domain_name) else app_domain_name.lower()
@@ -198,6 +203,7 @@ class InfraStack(cdk.Stack):
             if app_domain_name
             else cdk.Fn.join("", [f"{scheme}://", self.load_balancer.load_balancer_dns_name])
         )
+        # endregion
         cdk.CfnOutput(self, names.OUT_ALB_DNS_NAME, value=self.load_balancer.load_balancer_dns_name)
         cdk.CfnOutput(self, names.OUT_APP_BASE_URL, value=self.app_base_url)
         cdk.CfnOutput(self, names.OUT_TOKEN_TABLE, value=self.token_table.table_name)

@@ -17,6 +17,7 @@ from bwp_workshop.names import (
     ENV_TEST_EVENT_SOURCE,
     ENV_TOKEN_TABLE,
     ENV_TOKEN_URL,
+    ENV_WEBHOOK_EVENT_SOURCE,
 )
 
 
@@ -36,11 +37,14 @@ class Config:
     dead_letter_queue_url: str = ""
     #: The workshop's test source, accepted too (it reaches the queue only through the test bus).
     test_event_source: str = ""
+    #: The source of the events the app's webhook received (only through the webhook bus).
+    webhook_event_source: str = ""
 
     @property
     def sources(self) -> tuple[str, ...]:
         """The sources accepted, exactly: the subscribed partner source first."""
-        return (self.event_source, self.test_event_source) if self.test_event_source else (self.event_source,)
+        others = (self.test_event_source, self.webhook_event_source)
+        return (self.event_source, *(source for source in others if source))
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
@@ -63,4 +67,5 @@ class Config:
             business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
             dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
             test_event_source=env.get(ENV_TEST_EVENT_SOURCE, ""),
+            webhook_event_source=env.get(ENV_WEBHOOK_EVENT_SOURCE, ""),
         )

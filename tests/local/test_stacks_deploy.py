@@ -67,6 +67,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "HandlerLogGroupName",
         "OperatorRoleArn",
         "TestEventBusName",
+        "WebhookEventBusName",
     }
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
@@ -109,6 +110,15 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     (target,) = events.list_targets_by_rule(Rule=event["RuleName"], EventBusName=SOURCE)["Targets"]
     assert target["Arn"] == event["QueueArn"]
     assert target["DeadLetterConfig"] == {"Arn": dlq_arn}
+    # The webhook path: the app's bus, its rule (the webhook source exactly) into the same queue.
+    assert event["WebhookEventBusName"] == names.WEBHOOK_EVENT_BUS
+    assert "OnlyTheAppSends" in events.describe_event_bus(Name=names.WEBHOOK_EVENT_BUS)["Policy"]
+    (webhook_rule,) = events.list_rules(EventBusName=names.WEBHOOK_EVENT_BUS)["Rules"]
+    assert json.loads(webhook_rule["EventPattern"]) == {"source": [names.WEBHOOK_EVENT_SOURCE]}
+    (webhook_target,) = events.list_targets_by_rule(Rule=webhook_rule["Name"], EventBusName=names.WEBHOOK_EVENT_BUS)[
+        "Targets"
+    ]
+    assert webhook_target["Arn"] == event["QueueArn"]
 
     secret = aws.client("secretsmanager", settings).get_secret_value(SecretId=names.CLIENT_SECRET_NAME)
     assert json.loads(secret["SecretString"]) == {"client_id": "local-client-id", "client_secret": CLIENT_SECRET}

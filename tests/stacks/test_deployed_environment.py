@@ -12,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from bwp_workshop import aws, names
-from bwp_workshop.core import event_subscriptions
+from bwp_workshop.core import event_subscriptions, webhook_auth
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.deploy import prerequisites
 from bwp_workshop.local.lambda_host import sqs_record
@@ -128,6 +130,14 @@ def test_the_app_installs_with_only_its_task_definition(
             assert [s["eventType"] for s in sandbox_server.client.subscriptions(outcome.installation_id)] == [
                 "ORDER_CONFIRMED"
             ]
+            # The webhook: what Buy with Prime delivered, put on EventStack's webhook bus.
+            aws.client("events", local_settings).create_event_bus(Name=names.WEBHOOK_EVENT_BUS)
+            secret = webhook_auth.webhook_secret(registration.client_secret.get_secret_value())
+            event = {"eventId": "e-webhook-1", "eventDescriptor": "ORDER_CONFIRMED", "resources": [], "data": {}}
+            delivered = httpx.post(
+                f"{proxy.url}{names.WEBHOOK_PATH}", json=event, auth=(registration.client_id, secret), timeout=30
+            )
+            assert delivered.status_code == 202, delivered.text
             removed = sandbox_server.client.uninstall(outcome.installation_id)
             assert removed.ok, removed
             assert TokenStore(table).latest(outcome.installation_id) is None
@@ -145,7 +155,7 @@ def test_the_app_installs_with_only_its_task_definition(
     calls = read_calls(calls_file, region=region, account=ACCOUNT)
     judged = judge(calls, statements)
     print("\ntask role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
-    assert {c.action for c in calls} >= {"dynamodb:PutItem", "dynamodb:Query", "ssm:GetParameter"}
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "dynamodb:Query", "ssm:GetParameter", "events:PutEvents"}
     assert judged.denied == []
     assert judged.unused == []  # every grant of the task role is one the app uses
 

@@ -82,6 +82,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_OPERATOR_ROLE_ARN,
             names.OUT_TEST_EVENT_BUS,
             *EVENT_STACK_ALARM_OUTPUTS,
+            names.OUT_WEBHOOK_EVENT_BUS,
         },
     }
     for stack, keys in expected.items():
@@ -403,6 +404,7 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
         "BWP_GRAPHQL_URL",
         "BWP_API_VERSION",
         "EVENT_DESTINATION_PARAMETER",
+        "BWP_WEBHOOK_EVENT_BUS",
     }  # only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
     assert environment["BWP_TOKEN_URL"] == settings.token_url
@@ -411,6 +413,7 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
     assert environment["EVENT_DESTINATION_PARAMETER"] == names.EVENT_DESTINATION_PARAMETER
     assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
+    assert environment["BWP_WEBHOOK_EVENT_BUS"] == names.WEBHOOK_EVENT_BUS
 
 
 def test_client_credentials_come_from_the_named_secret(synthesized: Synthesized) -> None:
@@ -440,8 +443,13 @@ def test_task_role_reads_and_writes_tokens_keeps_business_products_and_reads_the
 ) -> None:
     statements = policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
-    # The client credentials reach the app through the execution role (ECS injects them).
-    assert services == {"dynamodb", "ssm"}
+    # The client credentials reach the app through the execution role (ECS injects them); the
+    # webhook puts events on EventStack's webhook bus, and only there.
+    assert services == {"dynamodb", "ssm", "events"}
+    events_statements = [(actions, resource) for actions, resource in statements if "events:PutEvents" in actions]
+    assert [actions for actions, _ in events_statements] == [{"events:PutEvents"}]
+    assert f"event-bus/{names.WEBHOOK_EVENT_BUS}" in events_statements[0][1]
+    statements = [statement for statement in statements if statement not in events_statements]
     table_actions: set[str] = set()
     parameters = []
     for actions, resource in statements:
