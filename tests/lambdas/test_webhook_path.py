@@ -15,6 +15,7 @@ import pytest
 from bwp_workshop import names
 from tests import events as samples
 
+from . import doubles
 from .doubles import BP, sqs_record, stored
 
 
@@ -32,7 +33,7 @@ def _through_the_webhook(partner_body: str) -> str:
 
 def invoke(handler_module: Any, app: Any, *bodies: str) -> dict[str, Any]:
     records = [sqs_record(body, message_id=f"m-{n}") for n, body in enumerate(bodies)]
-    return dict(handler_module.handler({"Records": records}, None, app=app))
+    return doubles.invoke(handler_module, app, {"Records": records})
 
 
 def test_the_same_event_by_both_paths_is_stored_once(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:

@@ -151,7 +151,7 @@ def config_reads(model: Any) -> tuple[set[str], set[str]]:
 #: ones only iterated over) while the handler is imported and handles the event on stdin, and
 #: the variables its configuration reads; its AWS calls go to ``call_log`` (tests/stacks/call_log).
 RECORDING_SCRIPT = """
-import json, os, sys
+import json, os, sys, types
 sys.path.insert(0, {folder!r})
 
 class Recording(type(os.environ)):
@@ -175,7 +175,12 @@ sys.path.append({call_log_dir!r})
 import call_log
 call_log.install({call_log!r})
 import handler
-response = handler.handler(json.loads(sys.stdin.read()), None)
+# The context object Lambda passes (the fields powertools' Logger and Metrics read).
+context = types.SimpleNamespace(
+    function_name="f", memory_limit_in_mb=512, aws_request_id="r", function_version="$LATEST",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+)
+response = handler.handler(json.loads(sys.stdin.read()), context)
 
 class Keys(dict):
     seen = set()
