@@ -42,6 +42,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from analytics_writer import AnalyticsWriteFailed, AnalyticsWriter
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from event_processing import Config, EventProcessor, RecordFailed, logger
@@ -107,11 +108,27 @@ def handler(event: dict[str, Any], context: Any, *, app: EventProcessor | None =
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
-    return dict(response)  # {"batchItemFailures": [{"itemIdentifier": message id}, ...]}
+    result = dict(response)  # {"batchItemFailures": [{"itemIdentifier": message id}, ...]}
+    return _write_analytics(app, batch.stored, result)
+
+
+def _write_analytics(app: EventProcessor, stored: list[dict[str, Any]], result: dict[str, Any]) -> dict[str, Any]:
+    """The batch's stored items to the analytics bucket, once per batch; when that fails, their
+    records are reported failed too, so the queue delivers them again."""
+    try:
+        app.analytics.write(stored)
+    except AnalyticsWriteFailed as exc:
+        failed = {entry["itemIdentifier"] for entry in result.get("batchItemFailures", [])}
+        again = sorted({str(item["message_id"]) for item in stored if item.get("message_id")} - failed)
+        logger.error("analytics write failed", extra={"reason": exc.reason, "records": len(again)})
+        result["batchItemFailures"] = [*result.get("batchItemFailures", []), *({"itemIdentifier": m} for m in again)]
+    return result
 
 
 __all__ = [
     "FAILURE_REASON_ATTRIBUTE",
+    "AnalyticsWriteFailed",
+    "AnalyticsWriter",
     "Config",
     "EventProcessor",
     "RecordFailed",

@@ -52,6 +52,9 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
             # A name stands for the secret's ARN, which ends in "-" and six random characters.
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"
             resources.append(secret if secret.startswith("arn:") else arn)
+        if "Bucket" in params:  # an object's ARN when the call names a key, else the bucket's
+            key = f"/{params['Key']}" if "Key" in params else ""
+            resources.append(f"arn:aws:s3:::{params['Bucket']}{key}")
         if "QueueUrl" in params:
             resources.append(f"arn:aws:sqs:{region}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}")
         calls.append(Call(f"{service}:{entry['operation']}", tuple(resources) or ("*",)))
