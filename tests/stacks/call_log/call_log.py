@@ -5,7 +5,7 @@ that name a resource. Standard library and botocore only: it runs inside the dep
 import json
 import threading
 
-RESOURCE_PARAMS = ("TableName", "IndexName", "SecretId", "QueueUrl", "RequestItems", "TransactItems")
+RESOURCE_PARAMS = ("TableName", "IndexName", "SecretId", "QueueUrl", "RequestItems", "TransactItems", "Bucket", "Key")
 
 
 def install(path):
