@@ -42,6 +42,12 @@ def _stack_status(settings: Settings, stack: str) -> str:
     return str(aws.client("cloudformation", settings).describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
 
 
+def function_environment_bucket(settings: Settings, event: dict[str, str]) -> str:
+    """The analytics bucket the deployed Lambda is told to write to."""
+    function = aws.client("lambda", settings).get_function(FunctionName=event["FunctionName"])["Configuration"]
+    return str(function["Environment"]["Variables"][names.ENV_ANALYTICS_BUCKET])
+
+
 def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> None:
     deployed = deploy.deploy("all", settings, progress=False)
 
@@ -67,6 +73,8 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "HandlerLogGroupName",
         "OperatorRoleArn",
         "TestEventBusName",
+        "AnalyticsBucketName",
+        "AnalyticsResultsBucketName",
     }
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
@@ -109,6 +117,13 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     (target,) = events.list_targets_by_rule(Rule=event["RuleName"], EventBusName=SOURCE)["Targets"]
     assert target["Arn"] == event["QueueArn"]
     assert target["DeadLetterConfig"] == {"Arn": dlq_arn}
+
+    s3 = aws.client("s3", settings)
+    # The analytics buckets exist (moto's CloudFormation keeps neither their versioning nor their
+    # lifecycle: tests/stacks/test_analytics_store_template.py checks those in the template).
+    for bucket in (event["AnalyticsBucketName"], event["AnalyticsResultsBucketName"]):
+        s3.head_bucket(Bucket=bucket)
+    assert function_environment_bucket(settings, event) == event["AnalyticsBucketName"]
 
     secret = aws.client("secretsmanager", settings).get_secret_value(SecretId=names.CLIENT_SECRET_NAME)
     assert json.loads(secret["SecretString"]) == {"client_id": "local-client-id", "client_secret": CLIENT_SECRET}
