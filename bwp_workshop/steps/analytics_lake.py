@@ -294,23 +294,30 @@ def check_against_records(answers: Answers, frame: pd.DataFrame) -> pd.DataFrame
     return compare(answers.frames, reference_answers(frame))
 
 
+def _label(column: Any) -> str:
+    """A legend label: the installation id shortened (its first 13 characters), and the currency."""
+    parts = column if isinstance(column, tuple) else (column,)
+    return " ".join([str(parts[0])[:13] + ("…" if len(str(parts[0])) > 13 else ""), *(f"({p})" for p in parts[1:])])
+
+
 def plot_answers(answers: Answers) -> Any:
-    """Orders and revenue per day, and mean hours from order to delivery, one bar group per
-    merchant (a Figure; display it with ``analytics.show``)."""
+    """Orders and revenue (per currency) per day, and mean hours from order to delivery, a bar
+    per merchant (a Figure; display it with ``analytics.show``)."""
     from matplotlib.figure import Figure
+
+    from .analytics import _headroom
 
     figure = Figure(figsize=(9, 8), layout="constrained")
     panels = figure.subplots(3, 1)
-    revenue = answers.frames["revenue"]
-    delivery = answers.frames["delivery_time"]
+    orders, revenue, delivery = (answers.frames[name] for name in ("orders", "revenue", "delivery_time"))
     tables = (
-        ("Orders per day", "orders", answers.frames["orders"].pivot_table(index="day", columns="installation_id",
-                                                                          values="orders", aggfunc="sum")),
-        ("Revenue per day (all currencies; see the revenue table per currency)", "revenue",
-         revenue.pivot_table(index="day", columns="installation_id", values="revenue", aggfunc="sum")),
+        ("Orders per day", "orders",
+         orders.pivot_table(index="day", columns="installation_id", values="orders", aggfunc="sum")),
+        ("Revenue per day", "revenue",
+         revenue.pivot_table(index="day", columns=["installation_id", "currency"], values="revenue", aggfunc="sum")),
         ("Mean hours from order to delivery, by day of order", "hours",
-         (delivery.assign(hours=delivery["mean_seconds"] / 3600)
-          .pivot_table(index="day", columns="installation_id", values="hours", aggfunc="mean"))),
+         delivery.assign(hours=delivery["mean_seconds"] / 3600).pivot_table(
+             index="day", columns="installation_id", values="hours", aggfunc="mean")),
     )  # fmt: skip
     for axes, (title, label, table) in zip(panels, tables, strict=True):
         axes.set_title(title)
@@ -318,8 +325,11 @@ def plot_answers(answers: Answers) -> Any:
             axes.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=axes.transAxes)
             axes.set_yticks([])
             continue
-        table.astype(float).plot.bar(ax=axes, rot=0)
+        table = table.astype(float)
+        table.columns = [_label(column) for column in table.columns]
+        table.plot.bar(ax=axes, rot=0)
+        axes.set_ylim(bottom=0, top=_headroom(table.max().max()))  # room for the legend above the bars
         axes.set_ylabel(label)
         axes.set_xlabel("day (UTC)")
-        axes.legend(title="installation", fontsize="small")
+        axes.legend(title="installation", fontsize="small", loc="upper left")
     return figure

@@ -136,3 +136,22 @@ def test_each_metric_reads_only_its_event_types(tmp_path: Path) -> None:
         assert "BUYABILITY_CHANGED" not in plan
     every = queries.render("orders", "duckdb", event_types=names.SUBSCRIBABLE_EVENT_TYPES)
     assert "'BUYABILITY_CHANGED'" in every
+
+
+def test_the_answers_plot_a_panel_per_question_with_room_for_the_legend(tmp_path: Path) -> None:
+    from bwp_workshop.steps.analytics import show
+    from bwp_workshop.steps.analytics_lake import Answers, plot_answers
+
+    write(orders_story(), tmp_path)
+    figure = plot_answers(Answers(answers(tmp_path), {}))
+    titles = [axes.get_title() for axes in figure.axes]
+    assert titles == ["Orders per day", "Revenue per day", "Mean hours from order to delivery, by day of order"]
+    revenue = figure.axes[1]
+    assert [t.get_text() for t in revenue.get_legend().get_texts()] == [
+        "inst-a (EUR)", "inst-a (USD)", "inst-b (EUR)", "inst-b (USD)"
+    ]  # fmt: skip
+    highest = max(patch.get_height() for patch in revenue.patches)
+    assert revenue.get_ylim()[1] >= highest / 0.6  # the top 40 % left to the legend
+    assert show(figure).data.startswith(b"\x89PNG")
+    empty = plot_answers(Answers(answers(tmp_path / "none"), {}))
+    assert [t.get_text() for t in empty.axes[0].texts] == ["no data yet"]
