@@ -105,8 +105,10 @@ def write_partitions(rows: list[dict[str, Any]], folder: Path, *, batch_id: str 
     connection = duckdb.connect(config={"threads": 1, "home_directory": str(folder)})
     try:
         connection.execute(f"CREATE TABLE batch ({schema})")
-        connection.executemany(
-            f"INSERT INTO batch VALUES ({', '.join('?' for _ in keys)})", [[row[k] for k in keys] for row in rows]
+        # One statement for the whole batch: each column as a list, unnested side by side.
+        values = [[row[key] for row in rows] for key in keys]
+        connection.execute(
+            f"INSERT INTO batch SELECT {', '.join(f'unnest(${n + 1})' for n in range(len(keys)))}", values
         )
         groups = connection.execute(
             "SELECT DISTINCT event_date, event_type FROM batch ORDER BY event_date, event_type"
