@@ -23,6 +23,10 @@ can never succeed (not JSON, not a Buy with Prime event, no tenant) is sent to t
 queue by the handler on its first receive (``DEAD_LETTER_QUEUE_URL``), with the reason as the
 message attribute ``bwp-failure-reason``.
 
+Once the batch's records are handled, the items the data table holds for them are written to the
+analytics bucket as Parquet, one object per event date and type (:mod:`analytics_writer`); when
+that write fails, those records are reported failed too, so the queue delivers them again.
+
 This module is the entry point: :func:`handler` runs a batch through powertools'
 ``process_partial_response``, one :class:`~event_processing.Batch` per invocation, on the
 instance's :class:`~event_processing.EventProcessor`. The processing itself (parse, tenant,
@@ -33,7 +37,8 @@ Configuration comes from the environment the stack sets (:mod:`handler_config`:
 ``DATA_TABLE_NAME``, ``TOKEN_TABLE_NAME``, ``BUSINESS_PRODUCT_TABLE_NAME``,
 ``DEAD_LETTER_QUEUE_URL``, ``BWP_EVENT_SOURCE`` (the one partner source accepted),
 ``BWP_TEST_EVENT_SOURCE`` (the workshop's test events, through EventStack's test bus),
-``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``). AWS
+``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``,
+``ANALYTICS_BUCKET_NAME``). AWS
 clients are made on the first invocation, not at import.
 """
 
