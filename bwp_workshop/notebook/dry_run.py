@@ -218,22 +218,36 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "07-api-and-analytics",
-            ("api.store", "api.order", "analytics.load_records"),
-            (f"Buy with Prime GraphQL queries at {settings.graphql_url}", "dynamodb:Scan the data table"),
+            (
+                "api.store",
+                "api.order",
+                "analytics.load_records",
+                "analytics_lake.answer",
+                "analytics_lake.partitions_read",
+            ),
+            (
+                f"Buy with Prime GraphQL queries at {settings.graphql_url}",
+                "dynamodb:Scan the data table",
+                f"athena:StartQueryExecution, GetQueryExecution, GetQueryResults in workgroup {names.ATHENA_WORKGROUP} "
+                f"(each metric of the analytics SQL); s3:ListBucket on the analytics bucket (its partitions)",
+            ),
         ),
         Step(
             "99-clean-up",
             (
                 "subscriptions.unsubscribe_events",
+                "cleanup.empty_analytics_store",
                 "deploy.destroy",
                 "cleanup.clean_up_outside_cloudformation",
                 "cleanup.leftovers",
             ),
             (
                 "Buy with Prime GraphQL deleteEventSubscription",
+                "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
                 f"cdk destroy {' '.join(reversed(stacks))}",
                 f"events:DeleteEventBus; secretsmanager:DeleteSecret {names.CLIENT_SECRET_NAME} (no recovery "
-                "window); logs:DeleteLogGroup of the workshop's groups; what is left, by the project tag",
+                "window); logs:DeleteLogGroup of the workshop's groups; glue:DeleteTable, DeleteDatabase and "
+                "athena:DeleteWorkGroup of what is left of the analytics catalog; what is left, by the project tag",
             ),
         ),
     ]
