@@ -217,6 +217,52 @@ def design_costs(sample: list[dict[str, Any]], write: dict[str, Any], batch: int
     }
 
 
+#: Batch sizes the objects per million events are counted for (SQS allows 1 to 10,000).
+BATCH_SIZES = (10, 100, 1000, 10000)
+BATCHES_START, BATCHES_END = (
+    "<!-- analytics_store.py --batches: start -->",
+    "<!-- analytics_store.py --batches: end -->",
+)
+
+
+def objects_by_batch_size(items: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
+    """Objects the handler writes per million events (one per date and type per batch), and their
+    S3 PUT price, for each of :data:`BATCH_SIZES`."""
+    found = {}
+    for size in BATCH_SIZES:
+        objects = sum(
+            len({(str(i["event_time"])[:10], i["event_type"]) for i in items[start : start + size]})
+            for start in range(0, len(items), size)
+        )
+        per_million = objects * 1e6 / len(items)
+        found[size] = {"objects": round(per_million), "usd": round(per_million / 1000 * S3_PUT_PER_1000, 3)}
+    return found
+
+
+def batches_only(count: int, days: int) -> None:
+    """``--batches``: the objects per million events at each batch size, into bench/results.md."""
+    load = [round(x, 2) for x in os.getloadavg()]
+    found = objects_by_batch_size(events(count, days))
+    print(found)
+    rows = " | ".join(f"{size:,}: {v['objects']:,} objects, {v['usd']} USD" for size, v in found.items())
+    section = "\n".join(
+        [
+            BATCHES_START,
+            f"The handler's S3 PUTs per million events by SQS batch size ({count:,} synthetic events over {days} "
+            f"days; load {load}; `.venv/bin/python bench/analytics_store.py --batches --events {count}`): {rows}. "
+            "Firehose prices a million events at about 0.24 USD whatever the batch.",
+            BATCHES_END,
+        ]
+    )
+    path = REPO / "bench" / "results.md"
+    text = path.read_text()
+    if BATCHES_START in text:
+        text = re.sub(re.escape(BATCHES_START) + ".*?" + re.escape(BATCHES_END), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -224,7 +270,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--batches", action="store_true", help="only count the objects per batch size")
     args = parser.parse_args()
+    if args.batches:
+        batches_only(args.events, args.days)
+        return
     command = "  ".join(
         ["  .venv/bin/python bench/analytics_store.py", f"--events {args.events}", f"--batch {args.batch}"]
     )
