@@ -133,3 +133,53 @@ def test_the_store_is_emptied_of_every_version_and_the_catalog_dropped(settings:
     assert cleanup.drop_analytics_catalog(settings) == []
     left = cleanup.leftovers(settings)
     assert left["analytics buckets"] == [] and left["analytics databases"] == []
+
+
+def test_on_aws_each_metric_runs_in_the_workgroup_and_its_answer_is_typed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Athena's answer (botocore's Stubber: moto's Athena does not answer this botocore): the query
+    runs in the workshop's workgroup and database, the header row is dropped, numbers are numbers,
+    and a failed query says why."""
+    from botocore.stub import Stubber
+
+    from bwp_workshop.errors import WorkshopError
+    from bwp_workshop.steps import analytics_queries as queries
+
+    athena = boto3.client("athena")
+    monkeypatch.setattr(analytics_lake.aws, "client", lambda service, _settings: athena)
+    monkeypatch.setattr(analytics_lake.time, "sleep", lambda _seconds: None)
+    sql = queries.render("orders", "athena")
+    columns = [{"Name": "installation_id", "Type": "varchar"}, {"Name": "day", "Type": "varchar"},
+               {"Name": "orders", "Type": "bigint"}]  # fmt: skip
+    rows = [["installation_id", "day", "orders"], ["inst-a", "2026-12-07", "3"], ["inst-b", "2026-12-07", "4"]]
+    with Stubber(athena) as stub:
+        stub.add_response(
+            "start_query_execution",
+            {"QueryExecutionId": "q-1"},
+            {"QueryString": sql, "WorkGroup": names.ATHENA_WORKGROUP,
+             "QueryExecutionContext": {"Database": names.GLUE_DATABASE}},
+        )  # fmt: skip
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})
+        stub.add_response(
+            "get_query_execution",
+            {"QueryExecution": {"Status": {"State": "SUCCEEDED"}, "Statistics": {"DataScannedInBytes": 1234}}},
+        )
+        stub.add_response(
+            "get_query_results",
+            {"ResultSet": {"ResultSetMetadata": {"ColumnInfo": columns},
+                           "Rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows]}},
+        )  # fmt: skip
+        frame, scanned = analytics_lake.run_athena(settings, sql)
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-2"})
+        stub.add_response(
+            "get_query_execution",
+            {"QueryExecution": {"Status": {"State": "CANCELLED", "StateChangeReason": "Bytes scanned limit exceeded"}}},
+        )
+        with pytest.raises(WorkshopError, match="Bytes scanned limit"):
+            analytics_lake.run_athena(settings, sql)
+    assert scanned == 1234
+    assert frame.to_dict("records") == [
+        {"installation_id": "inst-a", "day": "2026-12-07", "orders": 3},
+        {"installation_id": "inst-b", "day": "2026-12-07", "orders": 4},
+    ]
