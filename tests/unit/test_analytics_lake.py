@@ -183,3 +183,24 @@ def test_on_aws_each_metric_runs_in_the_workgroup_and_its_answer_is_typed(
         {"installation_id": "inst-a", "day": "2026-12-07", "orders": 3},
         {"installation_id": "inst-b", "day": "2026-12-07", "orders": 4},
     ]
+
+
+def test_the_cli_lists_partitions_and_deletes_a_merchant(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bwp_workshop.cli import main
+
+    upload()
+    monkeypatch.setenv("BWP_PROJECT_DIR", str(settings.project_dir))
+    monkeypatch.setenv("BWP_TARGET", "aws")
+    monkeypatch.setenv("BWP_STATE_DIR", str(settings.state_dir))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["analytics", "partitions"])
+    assert listed.exit_code == 0, listed.output
+    assert "ORDER_CONFIRMED" in listed.output and "REFUND_COMPLETED" in listed.output
+    refused = runner.invoke(main, ["analytics", "delete-merchant", "inst-a"], input="n\n")
+    assert refused.exit_code == 1 and rows_by_installation(settings, every_version=True)["inst-a"] > 0
+    deleted = runner.invoke(main, ["analytics", "delete-merchant", "inst-a", "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    assert "rows removed: " in deleted.output
+    assert set(rows_by_installation(settings, every_version=True)) == {"inst-b"}
