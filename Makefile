@@ -29,7 +29,7 @@ MAKEFLAGS += --jobs=3
 # See $(UV) below: the first import of a module writes its bytecode for every later process.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup workshop check lint test bench lab down clean lock
+.PHONY: help setup workshop docs browser check lint test bench lab down clean lock base-image
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(UV): | $(BIN)/python
 # The kernel's IPython configuration (tools/ipython_kernel_config.py) goes where every kernel of
 # the environment reads it: it loads bwp_workshop.notebook.cell_errors when a kernel starts.
 $(INSTALLED): $(BIN)/python pyproject.toml uv.lock Makefile tools/ipython_kernel_config.py | $(UV)
-	$(UV) export --quiet --frozen --extra test --no-emit-project --format requirements-txt -o $(VENV)/requirements.lock
+	$(UV) export --quiet --frozen --extra test --extra docs --no-emit-project --format requirements-txt -o $(VENV)/requirements.lock
 	$(UV) pip install --python $(BIN)/python --quiet --require-hashes --requirement $(VENV)/requirements.lock
 	$(UV) pip install --python $(BIN)/python --quiet --no-deps --editable . $(TOOL_PINS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (bwp-workshop)"
@@ -79,11 +79,27 @@ lock: | $(UV)  ## Regenerate uv.lock (the project) and the image's and the Lambd
 			--no-header --annotation-style line $$(dirname $$lock)/requirements.txt -o $$lock || exit 1; \
 	done
 
+# The image's base is pinned by digest; this moves it to its tag's current digest (docker buildx
+# imagetools inspect where Docker runs, else Docker Hub's registry API). docs/oauth-app.md.
+base-image: $(INSTALLED)  ## Move oauth_app/Dockerfile's base image to its tag's current digest.
+	$(BIN)/python -m bwp_workshop.stacks.base_image
+
 setup: $(INSTALLED) $(CDK_CLI) $(CHECKOV)  ## Create or update .venv, .venv-checkov and node_modules, register the Jupyter kernel.
 
 workshop: $(INSTALLED) $(CDK_CLI)  ## Run every workshop notebook headless on the local target, from a clean local runtime.
 	$(BIN)/bwp-workshop local down
 	$(BIN)/bwp-workshop run --target local
+
+# The web page shows each notebook with the outputs of its headless run: the executed copies that
+# `make workshop` writes to build/notebooks. They are used as they are (`make workshop` refreshes
+# them); only when one is missing does this run the workshop first.
+docs: $(INSTALLED)  ## The workshop as a web page in build/site, from build/notebooks (runs the workshop first if a notebook has no executed copy).
+	@$(BIN)/bwp-workshop site --check >/dev/null 2>&1 || $(MAKE) workshop
+	$(BIN)/bwp-workshop site
+
+# Debian's chromium package (no browser download is needed): the web page's test opens the site in it.
+browser:  ## Install Chromium for the web page's test (apt-get, as root; CI runs this).
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(INSTALLED)  ## ruff (lint and format), mypy (the modules listed in pyproject.toml), notebooks without outputs.
 	$(BIN)/ruff check .

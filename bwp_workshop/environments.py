@@ -22,15 +22,20 @@ def app_environment(
     public_key: str | None = None,
 ) -> dict[str, str]:
     """What ``oauth_app.config.AppConfig`` reads besides the client credentials: the tables, the
-    base URL registered with Buy with Prime, its authorize and token endpoints and, when it
-    differs from the key Buy with Prime publishes (the app's default), the verification-token
-    key (``public_key``, default the settings')."""
+    base URL registered with Buy with Prime, its authorize, token and GraphQL endpoints, the
+    parameter with the event destinations every merchant it installs is subscribed to and,
+    when it differs from the key Buy with Prime publishes (the app's default), the
+    verification-token key (``public_key``, default the settings')."""
     environment = {
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,
         names.ENV_APP_BASE_URL: app_base_url,
         names.ENV_AUTHORIZE_URL: settings.authorize_url,
         names.ENV_TOKEN_URL: settings.token_url,
+        names.ENV_GRAPHQL_URL: settings.graphql_url,
+        names.ENV_API_VERSION: settings.api_version,
+        names.ENV_EVENT_DESTINATION_PARAMETER: names.EVENT_DESTINATION_PARAMETER,
+        names.ENV_WEBHOOK_EVENT_BUS: names.WEBHOOK_EVENT_BUS,
     }
     from .core.verification import BWP_PUBLIC_KEY_PEM  # PyJWT and cryptography: only when needed
 
@@ -67,13 +72,15 @@ def lambda_environment(
     event_source: str,
     analytics_bucket: str = "",
 ) -> dict[str, str]:
-    """What the event handler reads: its tables, its dead-letter queue, the one event source it
-    accepts, the client credentials secret's name, the Buy with Prime token and GraphQL
+    """What the event handler reads: its tables, its dead-letter queue, the one partner event
+    source it accepts (and the workshop's test and webhook sources, which reach its queue only
+    through EventStack's own buses), the client credentials secret's name, the Buy with Prime token and GraphQL
     endpoints, its logging and the analytics bucket it writes each batch to (left out when empty:
     an EventStack deployed before the bucket existed)."""
     environment = {
         names.ENV_EVENT_SOURCE: event_source,
         names.ENV_TEST_EVENT_SOURCE: names.TEST_EVENT_SOURCE,
+        names.ENV_WEBHOOK_EVENT_SOURCE: names.WEBHOOK_EVENT_SOURCE,
         names.ENV_DATA_TABLE: data_table,
         names.ENV_TOKEN_TABLE: token_table,
         names.ENV_BUSINESS_PRODUCT_TABLE: business_product_table,

@@ -48,6 +48,16 @@ def partner_source_name(name: str) -> str:
 
 #: The source of the workshop's own test events (on EventStack's test bus; never a partner's).
 TEST_EVENT_SOURCE = "bwp-workshop.test-events"
+#: The source of the Buy with Prime events the app's webhook received and put on EventStack's
+#: webhook bus (``aws.`` sources are AWS's own: PutEvents refuses the partner source).
+WEBHOOK_EVENT_SOURCE = "bwp-workshop.webhook"
+#: EventStack's webhook bus (a fixed name, so EcsStack grants the app PutEvents on it).
+WEBHOOK_EVENT_BUS = "bwp-workshop-webhook-events"
+#: The app's webhook (the destination's url) and the token endpoint of its OAuth auth profile.
+WEBHOOK_PATH = "/webhooks/events"
+WEBHOOK_TOKEN_PATH = "/webhooks/token"
+#: Event destinations notebook 05 offers (BWP_EVENT_DESTINATION): EventBridge is the default.
+EVENT_DESTINATIONS = ("eventbridge", "webhook")
 
 
 def bus_name(event_bus_arn: str) -> str:
@@ -77,30 +87,47 @@ OUT_HANDLER_LOG_GROUP = "HandlerLogGroupName"
 OUT_OPERATOR_ROLE_ARN = "OperatorRoleArn"
 #: The event bus that carries the workshop's test events to the event queue (its test rule).
 OUT_TEST_EVENT_BUS = "TestEventBusName"
+OUT_WEBHOOK_EVENT_BUS = "WebhookEventBusName"
 
 # --- token table schema --------------------------------------------------------------------
 #: Partition key (S): the installation id. Sort key (N): epoch milliseconds of the write.
 TOKEN_PK = "installation_id"
 TOKEN_SK = "updated_at"
 #: Numeric attribute with DynamoDB time-to-live enabled on the token table (epoch seconds),
-#: for short-lived items such as the OAuth state of a pending install.
+#: for short-lived items such as a spent OAuth state.
 TOKEN_TTL_ATTRIBUTE = "ttl"
-#: Partition-key prefix of the OAuth app's pending-install items (state and PKCE verifier) in
-#: the token table. The app refuses installation ids with this prefix, so the two never collide;
-#: readers of token items skip keys that start with it.
+#: Partition-key prefix of the OAuth app's spent-state items in the token table (a state used
+#: for an install, written at /install and kept until it expires; /launch writes nothing). The
+#: app refuses installation ids with this prefix, so the two never collide; readers of token
+#: items skip keys that start with it.
 OAUTH_STATE_PREFIX = "oauth-state#"
 
 #: Seconds a superseded token item (its refresh token spent) is kept before DynamoDB's
 #: time to live removes it.
 SUPERSEDED_TOKEN_TTL_SECONDS = 3600
-#: The DynamoDB actions the OAuth app's task role may use on the token table: pending installs
-#: (put, delete), a token pair stored at install, an installation's items found and deleted at
+#: The DynamoDB actions the OAuth app's task role may use on the token table: a state spent and
+#: a token pair stored at install (put), an installation's items found and deleted at
 #: uninstall (query, batch write).
-TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem")
+TASK_TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem")
 #: The event handler's: the newest token read (query), a refresh claimed and the spent item
 #: marked (update), the new pair written (put); and one conditional put per event.
 HANDLER_TOKEN_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
 HANDLER_DATA_ACTIONS = ("dynamodb:PutItem",)
+#: Name prefixes (``<prefix>-<region>``) of the OAuth app's task role and the event handler's
+#: role when the token table has a customer-managed key, whose policy names them by ARN
+#: (stacks/token_key.py).
+TASK_ROLE_NAME_PREFIX = "bwp-oauth-task"
+HANDLER_ROLE_NAME_PREFIX = "bwp-event-handler"
+#: The OAuth app's on the business product table: a new installation's business products
+#: recorded at install (put), removed at uninstall (delete; found through the index, query).
+TASK_BUSINESS_PRODUCT_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+
+# --- the app's event subscriptions ----------------------------------------------------------
+#: The SSM parameter (a String, JSON) with the destinations and event types every installation
+#: is subscribed to (``core.event_subscriptions.Registration``): notebook 05 writes it once its
+#: destination exists; the OAuth app reads it (GetParameter only) to subscribe each merchant
+#: it installs; notebook 99 deletes it.
+EVENT_DESTINATION_PARAMETER = "/bwp-workshop/event-destinations"
 
 # --- business product table schema (InfraStack) -------------------------------------------
 #: Which installation a business product belongs to: written when the installation subscribes to
@@ -133,6 +160,9 @@ ENV_EVENT_SOURCE = "BWP_EVENT_SOURCE"
 #: The source of the workshop's test events, which the handler accepts too: they reach the
 #: queue only through the test bus, which only the operator role may put events on.
 ENV_TEST_EVENT_SOURCE = "BWP_TEST_EVENT_SOURCE"
+ENV_WEBHOOK_EVENT_SOURCE = "BWP_WEBHOOK_EVENT_SOURCE"
+#: The bus the app's webhook puts events on (empty: the app has no webhook).
+ENV_WEBHOOK_EVENT_BUS = "BWP_WEBHOOK_EVENT_BUS"
 ENV_APP_BASE_URL = "APP_BASE_URL"
 ENV_CLIENT_SECRET_NAME = "CLIENT_SECRET_NAME"
 #: The OAuth container gets the client credentials injected from the secret under these names.
@@ -143,6 +173,8 @@ ENV_TOKEN_URL = "BWP_TOKEN_URL"
 ENV_GRAPHQL_URL = "BWP_GRAPHQL_URL"
 ENV_API_VERSION = "BWP_API_VERSION"
 ENV_PUBLIC_KEY = "BWP_PUBLIC_KEY"
+#: The OAuth app reads :data:`EVENT_DESTINATION_PARAMETER` under this name.
+ENV_EVENT_DESTINATION_PARAMETER = "EVENT_DESTINATION_PARAMETER"
 ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_LOG_LEVEL = "LOG_LEVEL"
 

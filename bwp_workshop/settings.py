@@ -44,10 +44,6 @@ AWS_BWP_ENDPOINTS = {
 #: The sandbox serves the authorize endpoint at the same path as the real console.
 SANDBOX_AUTHORIZE_PATH = "/marketplace/authorize"
 
-#: Token host hard-coded by the upstream workshop; kept only for reference. Set
-#: ``BWP_TOKEN_URL`` to it if your partner onboarding names it.
-LEGACY_TOKEN_URL = "https://api.ais.prod.vinewood.dubai.aws.dev/token"
-
 _PLACEHOLDER = re.compile(
     r"^(?:<.*>|\$\{.*\}|x{3,}|\*{3,}|\.{3}|changeme|change[-_ ]me|replace[-_ ]?me|placeholder|"
     r"todo|tbd|dummy|example|secret|password|your[-_ ].*|fill[-_ ]?me[-_ ]?in|none|null)$",
@@ -154,6 +150,12 @@ class Settings(BaseSettings):
         "subscriptions deliver to (globally unique on aws: pick one for your company).",
     )
 
+    event_destination: Literal["eventbridge", "webhook"] = Field(
+        "eventbridge",
+        description="Where notebook 05 has Buy with Prime deliver events: eventbridge (the partner event bus) "
+        "or webhook (the app's /webhooks/events, which puts them on EventStack's webhook bus).",
+    )
+
     # --- Buy with Prime endpoints (unconfirmed facts are configurable) ----------------
     # Empty means "the target's default": the real BwP on aws, the sandbox on local.
     authorize_url: str = Field("", description="BwP authorize endpoint (empty: the target's default).")
@@ -176,6 +178,19 @@ class Settings(BaseSettings):
         "",
         description="DNS name the certificate covers and that points at the load balancer; the app's base "
         "URL uses it when set (empty: the load balancer's own DNS name).",
+    )
+    token_table_key: Literal["aws-owned", "customer"] = Field(
+        "aws-owned",
+        description="Encryption key of the token table (it holds every merchant's refresh token): aws-owned "
+        "(DynamoDB's default), or customer: a customer-managed KMS key (about 1 USD a month) whose policy "
+        "lets only the OAuth app's and the event handler's roles (and BWP_TOKEN_KEY_USERS) use it, through "
+        "DynamoDB, each use in CloudTrail.",
+    )
+    token_key_users: str = Field(
+        "",
+        pattern=r"^(arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)?(,arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)*$",
+        description="With token_table_key=customer: comma-separated IAM role ARNs that may also use the key, "
+        "such as the role the notebooks run as (they read tokens to call the Buy with Prime API); empty: none.",
     )
     image_tag: str = Field(
         "",

@@ -6,6 +6,8 @@ Endpoints (the URLs registered with Buy with Prime are the first four), one modu
 * ``GET /launch`` and ``GET /install`` (the OAuth redirect URI): :mod:`~.api.routes.oauth`;
 * ``GET /settings``: :mod:`~.api.routes.settings_page`;
 * ``POST /uninstall``: :mod:`~.api.routes.uninstall`;
+* ``POST /webhooks/events`` (the event subscriptions' webhook) and ``POST /webhooks/token``
+  (its auth profile's token endpoint): :mod:`~.api.routes.webhooks`;
 * ``GET /health``, ``GET /_bwp/health``: :mod:`~.api.routes.health`; ``GET /``:
   :mod:`~.api.routes.landing`.
 
@@ -34,12 +36,21 @@ from .services import build_services
 
 
 def create_app(
-    config: AppConfig, *, table: Any = None, http: httpx.Client | None = None, business_product_table: Any = None
+    config: AppConfig,
+    *,
+    table: Any = None,
+    http: httpx.Client | None = None,
+    business_product_table: Any = None,
+    ssm: Any = None,
+    events: Any = None,
 ) -> FastAPI:
     """The app for ``config``. ``table`` (the token table), ``business_product_table`` (boto3
-    DynamoDB Tables) and ``http`` (the client for the token endpoint and the GraphQL API)
-    default to real ones; tests pass their own."""
-    services = build_services(config, table=table, http=http, business_product_table=business_product_table)
+    DynamoDB Tables), ``ssm`` (a boto3 SSM client), ``http`` (the client for the token endpoint
+    and the GraphQL API) and ``events`` (the webhook's EventBridge client) default to real ones;
+    tests pass their own."""
+    services = build_services(
+        config, table=table, http=http, business_product_table=business_product_table, ssm=ssm, events=events
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -58,6 +58,24 @@ class AppConfig(BaseSettings):
         description="DynamoDB table of business product -> installation (written when the installation "
         "subscribes to events, removed here at uninstall); empty: the app removes nothing from it.",
     )
+    graphql_url: str = Field(
+        "",
+        validation_alias=_env(names.ENV_GRAPHQL_URL),
+        description="Buy with Prime's GraphQL API: the app subscribes each merchant it installs to the app's "
+        "event destinations, and deletes the merchant's subscriptions at uninstall; empty: it does neither.",
+    )
+    api_version: str = Field("", validation_alias=_env(names.ENV_API_VERSION))
+    event_destination_parameter: str = Field(
+        "",
+        validation_alias=_env(names.ENV_EVENT_DESTINATION_PARAMETER),
+        description="SSM parameter with the event destinations and types every installation is subscribed to "
+        "(notebook 05 writes it); empty: an install subscribes nothing.",
+    )
+    webhook_event_bus: str = Field(
+        "",
+        validation_alias=_env(names.ENV_WEBHOOK_EVENT_BUS),
+        description="EventBridge bus the webhook puts Buy with Prime events on; empty: no webhook.",
+    )
     state_ttl_seconds: int = Field(600, ge=30, le=3600, validation_alias=_env(names.ENV_STATE_TTL))
     token_timeout_seconds: float = Field(10.0, gt=0, description="Per request to the token endpoint.")
     token_attempts: int = Field(3, ge=1, le=6, description="Requests per code exchange (transient errors).")

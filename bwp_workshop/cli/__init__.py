@@ -14,6 +14,7 @@ from .events import events
 from .local import local
 from .run import run
 from .sandbox import sandbox
+from .site import site
 from .stacks import COMMANDS as STACK_COMMANDS
 
 
@@ -45,5 +46,6 @@ main.add_command(run)
 main.add_command(events)
 main.add_command(sandbox)
 main.add_command(analytics)
+main.add_command(site)
 for command in STACK_COMMANDS:
     main.add_command(command)

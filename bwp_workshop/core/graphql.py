@@ -68,6 +68,43 @@ ORDER_DETAILS_QUERY = """query OrderDetails($orderIdentifier: OrderIdentifierInp
   }
 }"""
 
+#: The event subscriptions, in the pages' own forms (documents.buywithprime.amazon.com/bwp-api/docs/):
+#: query-event-subscriptions lists the ids, then gets each subscription; a destination is read
+#: through its type (``... on EventBridgeData``); delete takes the id as a plain argument
+#: (create-and-delete-event-subscriptions). Notebook 05, notebook 99 and the OAuth app (which
+#: subscribes each merchant it installs) send them; see :mod:`bwp_workshop.core.event_subscriptions`.
+#: events-queries-eventsubscriptions
+SUBSCRIPTION_IDS_QUERY = """
+query SubscriptionIds($after: String) {
+  eventSubscriptions(first: 100, after: $after) {
+    edges { node { id } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+#: events-queries-eventsubscription
+SUBSCRIPTION_QUERY = """
+query Subscription($subscriptionId: String!) {
+  eventSubscription(subscriptionId: $subscriptionId) {
+    subscriptionId
+    targetId
+    eventSubscriptionDetails { eventType destination { __typename ... on EventBridgeData { arn } } }
+  }
+}
+"""
+#: events-mutations-createeventsubscription
+CREATE_SUBSCRIPTION = """
+mutation Subscribe($input: CreateEventSubscriptionInput!) {
+  createEventSubscription(input: $input) { subscriptionId }
+}
+"""
+#: events-mutations-deleteeventsubscription
+DELETE_SUBSCRIPTION = """
+mutation Unsubscribe($subscriptionId: String!) {
+  deleteEventSubscription(subscriptionId: $subscriptionId) { subscriptionId }
+}
+"""
+
 _TRANSIENT_MARKERS = ("throttl", "toomanyrequests", "internalserver", "serviceunavailable", "timeout", "unavailable")
 
 

@@ -26,6 +26,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -60,6 +61,7 @@ NOT_IN_TEMPLATES = frozenset(
         "local_ready_timeout",
         "local_event_retry_after",
         "assembly_cache",
+        "event_destination",  # the stacks carry both destinations' parts whichever is chosen
     }
 )
 #: Python distributions whose version can change what the app synthesizes.
@@ -273,3 +275,17 @@ def _prune(root: Path, keep: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+def prune_assets(out: Path) -> None:
+    """Remove staged assets no stack of the assembly refers to (a Lambda asset is ~50 MB)."""
+    used: set[str] = set()
+    for manifest in out.glob("*.assets.json"):
+        text = manifest.read_text()
+        used.update(re.findall(r'"path":\s*"(asset\.[^"]+)"', text))
+    for staged in out.glob("asset.*"):
+        if staged.name not in used:
+            if staged.is_dir():
+                shutil.rmtree(staged, ignore_errors=True)
+            else:
+                staged.unlink(missing_ok=True)

@@ -1,16 +1,18 @@
-"""What the cdk CLI prints, read for a person: a progress bar per stack from its event lines,
-a ``DeployError`` that names the failing stack, resource, cause and fix, and ``cdk diff``'s
-resource lines as a table."""
+"""What the cdk CLI prints, read for a person: its progress on a status line (what it does, the
+resources done per stack), a ``DeployError`` that names the failing stack, resource, cause and
+fix, and ``cdk diff``'s resource lines as a table."""
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DeployError
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..notebook.progress import Status
 
 
 def credentials_hint(settings: Settings) -> str:
@@ -26,41 +28,41 @@ _EVENT_LINE = re.compile(
 
 
 class Progress:
-    """Shows the CLI's progress: a bar per stack (tqdm) fed by the CLI's event lines
-    (``Stack | 3/25 | time | STATUS | Type | Resource``)."""
+    """Shows the CLI's progress on a status line (:class:`~bwp_workshop.notebook.progress.Status`):
+    what the CLI says it does (``InfraStack: creating CloudFormation changeset...``) and, from its
+    event lines (``Stack | 3/25 | time | STATUS | Type | Resource``), each stack's resources
+    done. The CLI's summary lines (✅, ❌, ✨) go to ``write``, above the status line."""
 
-    def __init__(self, enabled: bool = True, write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, enabled: bool = True, write: Callable[[str], None] | None = None, status: Status | None = None
+    ) -> None:
         self.enabled = enabled
-        self.bars: dict[str, Any] = {}
         self.write = write
+        self.status = status
+        #: Resources done and in all, per stack, as the event lines say.
+        self.stacks: dict[str, tuple[int, int]] = {}
 
     def __call__(self, line: str) -> None:
         if not self.enabled:
             return
-        match = _EVENT_LINE.match(line.strip())
+        text = line.strip()
+        match = _EVENT_LINE.match(text)
         if match is None:
-            text = line.strip()
-            if text.startswith(("✅", "❌", "✨")) and self.write is not None:
-                from tqdm import tqdm
-
-                with tqdm.external_write_mode(file=sys.stdout):  # above the bars, drawn again below
-                    self.write(text)
+            if text.startswith(("✅", "❌", "✨")):
+                if self.write is not None:
+                    self.status.write(text) if self.status is not None else self.write(text)
+            elif text and self.status is not None:
+                self.status(text)
             return
-        stack = match["stack"]
-        bar = self.bars.get(stack)
-        if bar is None:
-            from ..notebook.progress import bar as progress_bar
-
-            bar = self.bars[stack] = progress_bar(int(match["total"]), desc=stack, unit="res")
-        bar.total = max(bar.total or 0, int(match["total"]))
-        bar.n = min(int(match["done"]), bar.total)
+        stack, total = match["stack"], int(match["total"])
+        done = min(int(match["done"]), total)
         if match["status"].endswith("_COMPLETE") and match["type"] == "AWS::CloudFormation::Stack":
-            bar.n = bar.total  # the stack's own last event: every resource is done
-        bar.set_postfix_str(f"{match['status']} {match['resource'].split(' ')[0]}"[:60], refresh=True)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
+            done = total  # the stack's own last event: every resource is done
+        before = self.stacks.get(stack, (0, 0))
+        self.stacks[stack] = (max(before[0], done), max(before[1], total))
+        if self.status is not None:
+            counts = ", ".join(f"{name} {n}/{of}" for name, (n, of) in self.stacks.items())
+            self.status(f"{counts} resources · {match['status']} {match['resource'].split(' ')[0]}")
 
 
 _FAILED_EVENT = re.compile(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws, names
 from ..errors import ConfigurationError, DeployError
+from ..notebook.progress import Status, status_line
 from ..outputs import load_outputs, write_outputs
 from ..settings import Settings, get_settings
 from . import assembly, prerequisites
@@ -184,12 +184,13 @@ def _check(settings: Settings, stacks: list[str]) -> None:
         )
 
 
-def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
+def _prepare(settings: Settings, stacks: list[str], app: Path, status: Status) -> None:
     """What must exist before the stacks deploy: the local bootstrap, the partner bus (created
     on local, checked on aws), the client credentials secret (written from the settings)."""
     if settings.is_local and not is_bootstrapped(settings):
-        bootstrap(settings, app=app)
+        bootstrap(settings, app=app, status=status)
     if names.EVENT_STACK in stacks:
+        status("checking the partner event bus")
         source = prerequisites.source_name_of_bus(settings.event_bus_arn)
         arn = prerequisites.ensure_partner_event_bus(settings, source)
         if arn != settings.event_bus_arn:
@@ -200,6 +201,7 @@ def _prepare(settings: Settings, stacks: list[str], app: Path) -> None:
             )
     has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
     if has_credentials and any(stack in SECRET_USERS for stack in stacks):
+        status("storing the client credentials in Secrets Manager")
         prerequisites.store_client_credentials(settings)
 
 
@@ -210,9 +212,6 @@ def _cdk(
         result = run_cdk(args, settings, app=str(app), on_output=progress)
     except CdkCliError as error:
         raise explain_failure(action, stacks, error.output or str(error), settings) from None
-    finally:
-        if progress is not None:
-            progress.close()
     return result.stdout + result.stderr
 
 
@@ -249,7 +248,7 @@ def _build(settings: Settings, out: Path) -> None:
         if "ValidationFailed" not in str(error) and "Validation failed" not in str(error):
             raise
         raise _validation_error(out) from None
-    _prune_assets(out)
+    assembly.prune_assets(out)
 
 
 def _validation_error(out: Path) -> DeployError:
@@ -270,35 +269,40 @@ def _validation_error(out: Path) -> DeployError:
     )
 
 
-def _prune_assets(out: Path) -> None:
-    """Remove staged assets no stack of the assembly refers to (a Lambda asset is ~50 MB)."""
-    used: set[str] = set()
-    for manifest in out.glob("*.assets.json"):
-        text = manifest.read_text()
-        used.update(re.findall(r'"path":\s*"(asset\.[^"]+)"', text))
-    for staged in out.glob("asset.*"):
-        if staged.name not in used:
-            if staged.is_dir():
-                shutil.rmtree(staged, ignore_errors=True)
-            else:
-                staged.unlink(missing_ok=True)
-
-
-def bootstrap(settings: Settings | None = None, *, app: Path | None = None, cache: bool | None = None) -> None:
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    app: Path | None = None,
+    cache: bool | None = None,
+    progress: bool = True,
+    status: Status | None = None,
+) -> None:
     """``cdk bootstrap`` the target's account and region (idempotent). ``app``: an assembly
     ``synth`` already wrote (the CLI reads one even when told the environment); ``cache`` as
-    for :func:`synth`."""
+    for :func:`synth`. A status line says what it does while it runs (``progress=False``: none;
+    ``status``: the caller's line)."""
     settings = settings or get_settings()
     if settings.is_local:
         _require_local_aws(settings)
     environment = f"aws://{aws.account_id(settings)}/{settings.region}"
-    _cdk("Bootstrap", ["bootstrap", environment], settings, [TOOLKIT_STACK], app=app or synth(settings, cache=cache))
+    with status_line(f"Bootstrapping {environment}", status, enabled=progress) as say:
+        if app is None:
+            say("synthesizing the templates (reused when nothing changed)")
+            app = synth(settings, cache=cache)
+        say("cdk bootstrap: creating the toolkit stack")
+        shown = Progress(progress, status=say)
+        _cdk("Bootstrap", ["bootstrap", environment], settings, [TOOLKIT_STACK], app=app, progress=shown)
 
 
 def diff(
-    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, *, cache: bool | None = None
+    stack: str | Iterable[str] | None = ALL,
+    settings: Settings | None = None,
+    *,
+    cache: bool | None = None,
+    progress: bool = True,
 ) -> str:
-    """What ``deploy(stack)`` would change, as the CLI prints it (``cache`` as for :func:`synth`)."""
+    """What ``deploy(stack)`` would change, as the CLI prints it (``cache`` as for :func:`synth`);
+    a status line says what it does while it runs (``progress=False``: none)."""
     settings = _settings_for_deployed(settings or get_settings())
     stacks = stack_names(stack)
     if names.EVENT_STACK in stacks and not settings.event_bus_arn:
@@ -309,15 +313,22 @@ def diff(
         return ""
     if settings.is_local:
         _require_local_aws(settings)
-    app = synth(settings, cache=cache)
-    return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app)
+    with status_line(f"Comparing {', '.join(stacks)} with what is deployed", enabled=progress) as say:
+        say("synthesizing the templates (reused when nothing changed)")
+        app = synth(settings, cache=cache)
+        say("cdk diff")
+        return _cdk("Diff", ["diff", *stacks], settings, stacks, app=app, progress=Progress(progress, status=say))
 
 
 def planned_changes(
-    stack: str | Iterable[str] | None = ALL, settings: Settings | None = None, *, cache: bool | None = None
+    stack: str | Iterable[str] | None = ALL,
+    settings: Settings | None = None,
+    *,
+    cache: bool | None = None,
+    progress: bool = True,
 ) -> list[dict[str, Any]]:
     """:func:`diff` summarized by :func:`summarize_diff` (empty when nothing would change)."""
-    return summarize_diff(diff(stack, settings, cache=cache))
+    return summarize_diff(diff(stack, settings, cache=cache, progress=progress))
 
 
 def deploy(
@@ -333,15 +344,17 @@ def deploy(
     settings = settings or get_settings()
     stacks = stack_names(stack)
     _check(settings, stacks)
-    app = synth(settings, cache=cache)
-    _prepare(settings, stacks, app)
     fresh = settings.bwp_dir / "outputs.deploy.json"
     fresh.unlink(missing_ok=True)
     args = ["deploy", *stacks, "--require-approval", "never", "--outputs-file", str(fresh), "--progress", "events"]
     if len(stacks) > 1:
         args += ["--concurrency", "2"]
-    shown = Progress(progress, write=print)
-    _cdk("Deploy", args, settings, stacks, app=app, progress=shown)
+    with status_line(f"Deploying {', '.join(stacks)}", enabled=progress) as say:
+        say("synthesizing the templates (reused when nothing changed)")
+        app = synth(settings, cache=cache)
+        _prepare(settings, stacks, app, say)
+        say("cdk deploy: publishing the assets")
+        _cdk("Deploy", args, settings, stacks, app=app, progress=Progress(progress, write=print, status=say))
     deployed = json.loads(fresh.read_text()) if fresh.is_file() else {}
     fresh.unlink(missing_ok=True)
     recorded = _read_cache(settings)
@@ -371,9 +384,12 @@ def destroy(
         dependents = [name for name in dependents if name != names.EVENT_STACK]  # not deployed: nothing to do
     if not dependents:
         return  # never hand the CLI an empty selection
-    app = synth(settings, cache=cache)
-    shown = Progress(progress, write=print)
-    _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)
+    with status_line(f"Destroying {', '.join(dependents)}", enabled=progress) as say:
+        say("synthesizing the templates (reused when nothing changed)")
+        app = synth(settings, cache=cache)
+        say("cdk destroy")
+        shown = Progress(progress, write=print, status=say)
+        _cdk("Destroy", ["destroy", *dependents, "--force"], settings, dependents, app=app, progress=shown)
     recorded = _read_cache(settings)
     for name in dependents:
         recorded.pop(name, None)

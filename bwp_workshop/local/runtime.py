@@ -239,6 +239,8 @@ class LocalRuntime:
                 # writes when it first starts.
                 spec = next(spec for spec in self.services() if spec.name == name)
                 changes.append(self._up_one(spec))
+            if found.lost_state:  # the app's token table is gone: so are its installations
+                changes.append(Change(SANDBOX_SERVICE, local_state.forget_installations(self.settings)))
         just_started = {change.name for change in started}
         return [c for c in changes if not (c.name in just_started and c.action == "already running")]
 

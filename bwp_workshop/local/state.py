@@ -63,6 +63,32 @@ class Reconciliation:
         )
 
 
+#: What the sandbox's console says beside an installation the restart ended.
+FORGOTTEN_INSTALL = (
+    "uninstalled when the local AWS restarted (the app's token table went with it): install the app again"
+)
+
+
+def forget_installations(settings: Settings) -> str:
+    """After a restart of the local AWS, the app has no installation left (its token table is
+    new or gone): the sandbox's console marks each one uninstalled, saying why, so no page shows
+    "installed" for an installation the app refuses. One line for the person."""
+    from ..errors import WorkshopError
+    from ..sandbox.client import SandboxClient
+
+    try:
+        with SandboxClient(settings) as sandbox:
+            ended = sandbox.forget_installations(FORGOTTEN_INSTALL)
+    except WorkshopError as error:
+        return f"could not mark the installations uninstalled ({error}); uninstall them in the console"
+    if not ended:
+        return "no installation to mark uninstalled"
+    return (
+        f"{len(ended)} installation{'s' if len(ended) != 1 else ''} marked uninstalled (the app lost its tokens "
+        "with the local AWS): notebook 04 installs its merchant again; install the others again in the console"
+    )
+
+
 def _read_marker_file(settings: Settings) -> str | None:
     try:
         value = json.loads(marker_file(settings).read_text()).get("id")

@@ -4,6 +4,7 @@ shown as tables."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from datetime import UTC, datetime
@@ -13,6 +14,10 @@ from ..settings import Settings, get_settings
 
 #: Columns whose ids are long and only told apart in a table (the full value is in the data).
 SHORTENED_COLUMNS = ("event_id", "message_id", "order_id", "installation_id")
+#: A text column with a value longer than this many characters (a hint, a reason) wraps in a
+#: table's HTML at :data:`WRAP_WIDTH`, instead of stretching into a paragraph as wide as the page.
+LONG_TEXT = 60
+WRAP_WIDTH = "45ch"
 
 
 def start(target: str | None = None, *, local_up: bool = True) -> Settings:
@@ -85,4 +90,36 @@ def table(data: Any, columns: list[str] | None = None, *, short_ids: bool = Fals
             frame[column] = frame[column].map(_when)
         if short_ids and name in SHORTENED_COLUMNS:
             frame[column] = frame[column].map(short_id)
-    return frame[columns] if columns else frame
+    return _table_class()(frame[columns] if columns else frame)
+
+
+@functools.cache
+def _table_class() -> Any:
+    """The DataFrame :func:`table` returns (made on first use: pandas is imported late)."""
+    import pandas as pd
+
+    class Table(pd.DataFrame):
+        """A DataFrame whose HTML shows text as text is read: left-aligned, and long text
+        (a hint, a reason: longer than :data:`LONG_TEXT`) wrapped at :data:`WRAP_WIDTH`.
+        Everything else is pandas' own: the data, the text form, every operation."""
+
+        @property
+        def _constructor(self) -> Any:
+            return Table
+
+        def _repr_html_(self) -> str | None:
+            lengths = {
+                column: self.iloc[:, index].map(lambda value: len(value) if isinstance(value, str) else -1)
+                for index, column in enumerate(self.columns)
+            }
+            text = [column for column, length in lengths.items() if (length >= 0).any()]
+            long = [column for column in text if lengths[column].max() > LONG_TEXT]
+            if not long or len(self) > pd.get_option("display.max_rows") or self.columns.has_duplicates:
+                return super()._repr_html_()
+            styler = self.style.set_table_attributes('class="dataframe"')
+            styler = styler.set_table_styles([{"selector": "th.col_heading", "props": "text-align: left;"}])
+            styler = styler.set_properties(subset=text, **{"text-align": "left"})
+            wrapped = {"white-space": "normal", "min-width": "20ch", "max-width": WRAP_WIDTH}
+            return styler.set_properties(subset=long, **wrapped).to_html()
+
+    return Table

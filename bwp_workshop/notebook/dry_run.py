@@ -182,13 +182,24 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "05-event-subscriptions",
-            ("subscriptions.subscribe_events", "prerequisites.ensure_partner_event_bus", "deploy.deploy"),
+            (
+                "subscriptions.subscribe_events",
+                "tenants.subscribe_every_installation",
+                "prerequisites.ensure_partner_event_bus",
+                "deploy.deploy",
+                "webhook_subscriptions.subscribe_chosen_destination",
+            ),
             (
                 f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
                 f"{settings.graphql_url}",
                 "dynamodb:PutItem on the business product table (each subscription's targetId)",
+                f"ssm:PutParameter {names.EVENT_DESTINATION_PARAMETER} (the destination the app subscribes each "
+                "merchant it installs to); dynamodb:Scan of the token table, then the same subscriptions for every "
+                "installation it lists",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
                 deploy.format(stacks[2]),
+                "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
+                "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
             ),
         ),
         Step(
@@ -197,6 +208,7 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "pipeline.send_test_events",
                 "pipeline.wait_for_records",
                 "pipeline.queue_depths",
+                "tenants.send_for_every_installation",
                 "order_walk.start_fulfilment",
                 "order_walk.move_package",
                 "order_walk.refund_in_full",
@@ -222,12 +234,13 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "api.store",
                 "api.order",
                 "analytics.load_records",
+                "tenants.merchants",
                 "analytics_lake.answer",
                 "analytics_lake.partitions_read",
             ),
             (
-                f"Buy with Prime GraphQL queries at {settings.graphql_url}",
-                "dynamodb:Scan the data table",
+                f"Buy with Prime GraphQL queries at {settings.graphql_url} (the store as each installation)",
+                "dynamodb:Scan the data table and the token table",
                 f"athena:StartQueryExecution, GetQueryExecution, GetQueryResults in workgroup {names.ATHENA_WORKGROUP} "
                 f"(each metric of the analytics SQL); s3:ListBucket on the analytics bucket (its partitions)",
             ),
@@ -235,14 +248,15 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         Step(
             "99-clean-up",
             (
-                "subscriptions.unsubscribe_events",
+                "tenants.unsubscribe_every_installation",
                 "cleanup.empty_analytics_store",
                 "deploy.destroy",
                 "cleanup.clean_up_outside_cloudformation",
                 "cleanup.leftovers",
             ),
             (
-                "Buy with Prime GraphQL deleteEventSubscription",
+                "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
+                f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
                 "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
                 f"cdk destroy {' '.join(reversed(stacks))}",
                 f"events:DeleteEventBus; secretsmanager:DeleteSecret {names.CLIENT_SECRET_NAME} (no recovery "

@@ -23,9 +23,6 @@ from . import cells  # noqa: F401
 #: made here, their service descriptions are read while the kernel waits too.
 FIRST_CLIENTS = ("ssm", "cloudformation")
 
-#: The extension's name, as the runner passes it to the kernel.
-EXTENSION = __name__
-
 
 def load_ipython_extension(ipython: Any) -> None:
     """Nothing to register in the kernel: make the first clients (a notebook whose settings

@@ -33,6 +33,12 @@ class FaultsRequest(BaseModel):
     replace: bool = Field(False, description="clear the faults of endpoints not named")
 
 
+class ForgetRequest(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=300, description="why the apps lost their installations, shown in the console"
+    )
+
+
 def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthServer, events: EventSource) -> APIRouter:
     router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"])
 
@@ -88,6 +94,10 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
             raise not_found(error) from None
         except ValueError as error:
             raise HTTPException(409, str(error)) from None
+
+    @router.post("/installations/forget")
+    async def forget(request: ForgetRequest) -> dict[str, list[str]]:
+        return {"uninstalled": await run_in_threadpool(sandbox.forget_installations, request.reason)}
 
     @router.post("/installations/{installation_id}/expire-access-tokens")
     async def expire(installation_id: str) -> dict[str, int]:

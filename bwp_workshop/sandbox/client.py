@@ -220,6 +220,11 @@ class SandboxClient:
         signed) and revokes the installation's tokens."""
         return CallOutcome(**self._request("POST", f"/installations/{installation_id}/uninstall"))
 
+    def forget_installations(self, reason: str) -> list[str]:
+        """The apps lost their installations' tokens (a restarted local AWS): every installation
+        is marked uninstalled, ``reason`` shown beside it in the console; the ids marked."""
+        return list(self._request("POST", "/installations/forget", json={"reason": reason})["uninstalled"])
+
     def expire_access_tokens(self, installation_id: str) -> int:
         """Expire the installation's access tokens now (to exercise a refresh)."""
         return int(self._request("POST", f"/installations/{installation_id}/expire-access-tokens")["expired"])

@@ -312,7 +312,7 @@ def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse
             rows.append(
                 f'<tr id="{escape(row["installation_id"])}">'
                 f"<td><code>{escape(row['installation_id'])}</code></td><td><code>{escape(row['app_id'])}</code>"
-                f'</td><td class="status-{escape(status)}">{escape(status)}</td>'
+                f'</td><td class="status-{escape(status)}">{escape(status)}{_note(row)}</td>'
                 f"<td>{escape(_when(row['updated_at']))}</td><td>{actions}</td></tr>"
             )
         parts.append(
@@ -322,6 +322,12 @@ def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse
             "<em>installed</em> once the app exchanged the code for tokens.</p>"
         )
     return _page("Buy with Prime sandbox console", "".join(parts))
+
+
+def _note(row: dict[str, Any]) -> str:
+    """Why an installation ended, when the merchant did not end it."""
+    note = str(row.get("note") or "")
+    return f'<br><span class="note">{escape(note)}</span>' if note else ""
 
 
 def _answer(text: str) -> str:

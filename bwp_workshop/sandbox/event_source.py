@@ -37,6 +37,7 @@ from .merchants import iso, new_order
 from .order_lifecycles import LIFECYCLES, MIXED, catalog_occurrence, privacy_occurrence, spread_times, walk
 from .order_machine import Occurrence
 from .sandbox_state import SandboxState
+from .webhooks import AuthProfiles, WebhookDelivery, create_webhook_subscription
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^(us(-gov)?|ap|ca|cn|eu|sa|af)-(central|(north|south)?(east|west)?)-[0-9]$")
@@ -88,6 +89,12 @@ class EventSource:
     def __init__(self, sandbox: SandboxState) -> None:
         self.sandbox = sandbox
         self.store = sandbox.store
+        self.auth_profiles = AuthProfiles(self.store)
+        self.webhooks = WebhookDelivery(self.store, self.auth_profiles)
+
+    def close(self) -> None:
+        """Finish the webhook deliveries under way."""
+        self.webhooks.close()
 
     # --- subscriptions ---------------------------------------------------------------------------
     def _events_client(self, region: str) -> Any:
@@ -106,8 +113,13 @@ class EventSource:
         destination = payload.get("destination") or {}
         if event_type not in SUBSCRIBABLE_EVENT_TYPES:
             raise access_denied(f"{event_type!r} is not an event type you can subscribe to")
-        if "webhook" in destination and destination["webhook"] is not None:
-            raise invalid_input("this sandbox delivers to EventBridge destinations only")
+        if destination.get("webhook") is not None:
+            if destination.get("eventBridge") is not None:
+                raise invalid_input("a destination is eventBridge or webhook, not both")
+            subscription_id = create_webhook_subscription(
+                self.store, self.auth_profiles, installation_id, event_type, destination["webhook"]
+            )
+            return self.subscription(installation_id, subscription_id)
         bridge = destination.get("eventBridge") or {}
         source = bridge.get("partnerEventSource") or {}
         account, name, region = source.get("account", ""), source.get("name", ""), bridge.get("region", "")
@@ -298,7 +310,8 @@ class EventSource:
             self._event(occurrence, subscription, shape, None, rng)
             for occurrence in occurrences
             for subscription in by_type.get(occurrence.type, [])
-            for shape in shapes
+            # A webhook gets the payload of its API version, the 2024-11-01 one.
+            for shape in (["2024-11-01"] if subscription.get("webhook") else shapes)
         ]
 
     def _acting_merchant(self, request: EmitRequest) -> dict[str, Any]:
@@ -343,6 +356,7 @@ class EventSource:
         import json
 
         return {
+            **({"webhook": json.loads(subscription["webhook"])} if subscription.get("webhook") else {}),
             "region": subscription["region"],
             "bus": subscription["source_name"],
             "entry": {
@@ -377,10 +391,14 @@ class EventSource:
         outcome. The ledger entries."""
         entries = [event["ledger"] for event in outgoing]
         seqs = self.store.append_ledger(entries)
+        seq_of = {id(event["ledger"]): seq for event, seq in zip(outgoing, seqs, strict=True)}
         try:
-            self._publish(deliveries)
+            self._publish([event for event in deliveries if "webhook" not in event])
         finally:
             self.store.update_ledger(dict(zip(seqs, entries, strict=True)))
+        for event in deliveries:  # in the background: the mutation does not wait for a webhook
+            if "webhook" in event:
+                self.webhooks.submit(seq_of[id(event["ledger"])], event)
         return entries
 
     def _publish(self, deliveries: list[dict[str, Any]]) -> None:
@@ -440,6 +458,17 @@ class EventSource:
 
 
 def _subscription_view(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("webhook"):
+        import json
+
+        webhook = json.loads(row["webhook"])
+        return {
+            "subscriptionId": row["subscription_id"],
+            "installationId": row["installation_id"],
+            "eventType": row["event_type"],
+            "webhookUrl": webhook["url"],
+            "authProfileId": webhook.get("authProfileId"),
+        }
     return {
         "subscriptionId": row["subscription_id"],
         "installationId": row["installation_id"],

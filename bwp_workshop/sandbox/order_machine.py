@@ -99,7 +99,7 @@ def _confirmed_snapshot(order: dict[str, Any]) -> dict[str, Any]:
     metadata = order["metadata"]
     lines = [
         {"id": line["id"], "amount": line["amount"],
-         "product": {"amazonSku": line["product"]["amazonSku"], "externalId": line["product"]["externalId"]}}
+         "product": {"amazonSku": line["product"].get("amazonSku"), "externalId": line["product"].get("externalId")}}
         for line in order["lineItems"]
     ]  # fmt: skip
     return _snapshot(

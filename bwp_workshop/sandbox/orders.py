@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import cancellations, order_creation
 from . import order_machine as machine
 from .api_errors import BwpError, invalid_input
 from .event_source import EventSource
@@ -121,6 +122,35 @@ class Orders:
             return published
 
         return self._change(merchant, order["id"], change, wait=machine.RETURN_WAIT_SECONDS if moves else 0)
+
+    def create_order(self, merchant: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        """createOrder (order-mutations-createorder): the order stored, ORDER_CONFIRMED published
+        (order_confirmed), and fulfilment started when ``desiredExecutionState`` is STARTED
+        (:mod:`.order_creation`)."""
+        merchant_id, bp = merchant["merchantId"], merchant["businessProductId"]
+        with self._lock:  # two orders with one alias: the second is refused
+            order_creation.check(self.sandbox.store, merchant_id, request)
+            now = time.time()
+            order = order_creation.build(merchant, request, self._rng, now)
+            occurrences = machine.confirm(order, bp, now)
+            if request.get("desiredExecutionState") == machine.STARTED:
+                occurrences += machine.start(order, self._rng, now)
+            self.sandbox.store.save_order(merchant_id, order)
+        self.events.publish(merchant_id, occurrences)
+        return order
+
+    def cancel_order(self, merchant: dict[str, Any], identifier: dict[str, Any], request: dict[str, Any]) -> dict:
+        """cancelOrder (order-mutations-cancelorder): the cancellation request, kept with the order
+        (:mod:`.cancellations`)."""
+        merchant_id = merchant["merchantId"]
+        order_id = self.order(merchant_id, identifier)["id"]
+        cancellations.check_request(request)
+        with self._lock:
+            current = self.sandbox.store.order(merchant_id, order_id)
+            assert current is not None
+            made = cancellations.cancellation(current, request)
+            self.sandbox.store.save_order(merchant_id, current)
+        return made
 
     # --- making a change -----------------------------------------------------------------------
     def _change(self, merchant: dict[str, Any], order_id: str, change: Change, *, wait: int) -> dict[str, Any]:

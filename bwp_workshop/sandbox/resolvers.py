@@ -10,8 +10,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ariadne import MutationType, ObjectType, QueryType, UnionType, make_executable_schema
-from graphql import GraphQLSchema
+from ariadne import MutationType, ObjectType, QueryType, ScalarType, UnionType, make_executable_schema
+from graphql import EnumValueNode, GraphQLSchema, StringValueNode, ValueNode
 
 from .api_errors import BwpError, access_denied, invalid_input
 from .event_source import EventSource
@@ -75,14 +75,29 @@ def _page(items: list[Any], first: int | None, after: str | None, limit: int) ->
 
 def _subscription(view: dict[str, Any], target_id: str) -> dict[str, Any]:
     """An EventSubscription (events-queries-eventsubscription) of the event source's view."""
+    if "webhookUrl" in view:
+        destination = {"kind": "WebhookData", "url": view["webhookUrl"]}
+    else:
+        destination = {"kind": "EventBridgeData", "arn": view["arn"]}
     return {
         "subscriptionId": view["subscriptionId"],
         "targetId": target_id,
-        "eventSubscriptionDetails": {
-            "eventType": view["eventType"],
-            "destination": {"kind": "EventBridgeData", "arn": view["arn"]},
-        },
+        "eventSubscriptionDetails": {"eventType": view["eventType"], "destination": destination},
     }
+
+
+def _name_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> str:
+    """A name written as an enum value (POST) or a string ("POST"): the pages show both for an
+    ``HttpMethod`` and a ``CancellationReasonInput``."""
+    if isinstance(node, EnumValueNode | StringValueNode):
+        return str(node.value)
+    raise ValueError("expected a name such as POST")
+
+
+def _name_value(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a name such as POST")
+    return value
 
 
 def _check_subscription_id(subscription_id: str) -> None:
@@ -96,6 +111,8 @@ def schema() -> GraphQLSchema:
     query, mutation = QueryType(), MutationType()
     packages, tracker = ObjectType("PackageInformation"), ObjectType("PackageTracker")
     destination = UnionType("EventSubscriptionDestination")
+    http_method = ScalarType("HttpMethod", literal_parser=_name_literal, value_parser=_name_value)
+    reason = ScalarType("CancellationReasonInput", literal_parser=_name_literal, value_parser=_name_value)
 
     @destination.type_resolver
     def destination_type(value: dict[str, Any], *_: Any) -> str:
@@ -135,6 +152,18 @@ def schema() -> GraphQLSchema:
     def update_order(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
         orders: Orders = info.context["orders"]
         return {"order": orders.update_order(info.context["caller"].merchant, orderIdentifier, input)}
+
+    @mutation.field("createOrder")
+    def create_order(_: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        return {"order": orders.create_order(info.context["caller"].merchant, input)}
+
+    @mutation.field("cancelOrder")
+    def cancel_order(
+        _: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        orders: Orders = info.context["orders"]
+        return {"cancellation": orders.cancel_order(info.context["caller"].merchant, orderIdentifier, input or {})}
 
     @mutation.field("updateOrderPackageInformation")
     def update_packages(_: Any, info: Any, orderIdentifier: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +235,13 @@ def schema() -> GraphQLSchema:
         view = source.create_subscription(caller.installation_id, input)
         return {"subscriptionId": view["subscriptionId"]}
 
+    @mutation.field("createAuthProfile")
+    def create_auth_profile(_: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        """events-mutations-createauthprofile: an OAuth or basic auth configuration for webhooks."""
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        return {"authProfileId": source.auth_profiles.create(caller.installation_id, input)}
+
     @mutation.field("deleteEventSubscription")
     def delete_subscription(_: Any, info: Any, subscriptionId: str) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
@@ -214,4 +250,4 @@ def schema() -> GraphQLSchema:
         return {"subscriptionId": source.delete_subscription(caller.installation_id, subscriptionId)}
 
     sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
-    return make_executable_schema(sdl, query, mutation, packages, tracker, destination)
+    return make_executable_schema(sdl, query, mutation, packages, tracker, destination, http_method, reason)

@@ -125,6 +125,23 @@ class SandboxState:
         )
         return [dict(row) for row in rows]
 
+    def forget_installations(self, reason: str) -> list[str]:
+        """The apps lost every installation's tokens (the local AWS restarted, and their token
+        tables with it): each installation not yet uninstalled is marked uninstalled, with
+        ``reason`` shown beside it in the console, and its tokens are revoked. The merchant
+        installs again from the console. The ids marked."""
+        with self.store.transaction() as db:
+            rows = db.execute("SELECT installation_id FROM installations WHERE status != 'uninstalled'").fetchall()
+            ids = [str(row["installation_id"]) for row in rows]
+            for installation_id in ids:
+                db.execute(
+                    "UPDATE installations SET status = 'uninstalled', note = ?, updated_at = ? "
+                    "WHERE installation_id = ?",
+                    (reason, time.time(), installation_id),
+                )
+                db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
+        return ids
+
 
 def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))

@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, config: SandboxSettings | None 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         yield
+        events.close()
         sandbox.close()
 
     app = FastAPI(title="Buy with Prime sandbox", lifespan=lifespan, docs_url=f"{ADMIN_PREFIX}/docs",

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     subscription_id TEXT PRIMARY KEY, installation_id TEXT NOT NULL, event_type TEXT NOT NULL,
     source_name TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS auth_profiles (
+    auth_profile_id TEXT PRIMARY KEY, installation_id TEXT NOT NULL, config TEXT NOT NULL, created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS orders (
     order_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, data TEXT NOT NULL, updated_at REAL NOT NULL
 );
@@ -77,6 +80,12 @@ class Store:
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(apps)")}
         if "name" not in columns:  # a state folder from before apps had a name
             self._db.execute("ALTER TABLE apps ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(installations)")}
+        if "note" not in columns:  # why an installation ended, when the merchant did not end it
+            self._db.execute("ALTER TABLE installations ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
+        if "webhook" not in columns:  # a state folder from before webhook destinations
+            self._db.execute("ALTER TABLE subscriptions ADD COLUMN webhook TEXT")
 
     def close(self) -> None:
         with self._lock:

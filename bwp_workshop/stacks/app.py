@@ -85,10 +85,15 @@ def build_app(
         # On aws without a certificate: HTTPS through CloudFront (no domain needed).
         tls_front=not settings.is_local and not settings.certificate_arn,
         image_source=image_source,
+        token_key_users=(
+            [user for user in settings.token_key_users.split(",") if user]
+            if settings.token_table_key == "customer"
+            else None
+        ),
         description="Buy with Prime workshop: network, load balancer, image repository, token table",
         **stack_options(names.INFRA_STACK),
     )
-    EcsStack(
+    ecs = EcsStack(
         app,
         names.ECS_STACK,
         vpc=infra.vpc,
@@ -121,6 +126,7 @@ def build_app(
             batch_window=settings.event_batch_window,
             max_concurrency=settings.event_max_concurrency,
             log_retention=retention,
+            webhook_sender=ecs.task_role,
             description="Buy with Prime workshop: partner events to a queue and the recording Lambda",
             **stack_options(names.EVENT_STACK),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 STRING = dynamodb.AttributeType.STRING
@@ -18,8 +19,10 @@ def workshop_table(
     partition_key: str,
     sort_key: tuple[str, dynamodb.AttributeType] | None = None,
     time_to_live_attribute: str | None = None,
+    encryption_key: kms.IKey | None = None,
 ) -> dynamodb.Table:
-    """A table keyed by the string ``partition_key`` (and ``sort_key``: name and type)."""
+    """A table keyed by the string ``partition_key`` (and ``sort_key``: name and type),
+    encrypted with DynamoDB's AWS-owned key, or with ``encryption_key``."""
     return dynamodb.Table(
         scope,
         id_,
@@ -30,5 +33,7 @@ def workshop_table(
             point_in_time_recovery_enabled=True
         ),
         time_to_live_attribute=time_to_live_attribute,
+        encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED if encryption_key else None,
+        encryption_key=encryption_key,
         removal_policy=cdk.RemovalPolicy.DESTROY,
     )

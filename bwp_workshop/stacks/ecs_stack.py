@@ -16,7 +16,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .. import names
+from . import token_key
 from .nag import acknowledge
+from .webhook_bus import webhook_bus_arn
 
 #: What the container's health check runs: the image has Python but no curl.
 HEALTH_COMMAND = (
@@ -58,22 +60,45 @@ class EcsStack(cdk.Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="OAuth app: read/write the token table, keep the business product table",
+            description="OAuth app: read/write the token table, keep the business product table, read the event "
+            "destinations",
+            # The token table's key policy names the role (stacks/token_key.py).
+            role_name=token_key.role_name(names.TASK_ROLE_NAME_PREFIX) if token_table.encryption_key else None,
         )
+        token_key.grant_use(self.task_role, token_table)
         # Only what the app calls (names.TASK_TOKEN_ACTIONS): no Scan, no GetItem, no streams.
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(names.TASK_TOKEN_ACTIONS), resources=[token_table.table_arn])
         )
-        # Uninstall finds the installation's business products (through the index) and deletes
-        # them; the subscribe step records them (a subscription's targetId names the business product).
+        # An install records the merchant's business products (its subscriptions' targetId);
+        # uninstall finds them (through the index) and deletes them.
         self.task_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["dynamodb:DeleteItem"], resources=[business_product_table.table_arn])
+            iam.PolicyStatement(
+                actions=list(names.TASK_BUSINESS_PRODUCT_ACTIONS), resources=[business_product_table.table_arn]
+            )
+        )
+        # An install reads the event destinations notebook 05 registered, to subscribe the merchant.
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[
+                    cdk.Stack.of(self).format_arn(
+                        service="ssm",
+                        resource="parameter",
+                        resource_name=names.EVENT_DESTINATION_PARAMETER.lstrip("/"),
+                    )
+                ],
+            )
         )
         self.task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:Query"],
                 resources=[f"{business_product_table.table_arn}/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"],
             )
+        )
+        # The webhook puts the events it received on EventStack's webhook bus (a fixed name).
+        self.task_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[webhook_bus_arn(self)])
         )
         # The client id and secret are injected by ECS through the execution role: the app never
         # reads the secret itself (tests/stacks/test_deployed_environment.py records its calls).
@@ -97,6 +122,7 @@ class EcsStack(cdk.Stack):
             business_product_table=business_product_table.table_name,
             app_base_url=app_base_url,
         )
+        # region service
         self.container = self.task_definition.add_container(
             "oauth",
             image=ecs.ContainerImage.from_ecr_repository(repository, image_tag),
@@ -133,6 +159,7 @@ class EcsStack(cdk.Stack):
             assign_public_ip=False,
         )
         self.service.attach_to_application_target_group(target_group)
+        # endregion
 
         cdk.CfnOutput(self, names.OUT_CLUSTER_NAME, value=self.cluster.cluster_name)
         cdk.CfnOutput(self, names.OUT_SERVICE_NAME, value=self.service.service_name)

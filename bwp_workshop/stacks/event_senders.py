@@ -3,6 +3,8 @@ through EventBridge, so the queues' policies deny ``sqs:SendMessage`` to every p
 account whatever its identity policy allows, except:
 
 - the stack's rule on the partner bus (EventBridge sends with ``aws:SourceArn`` = the rule);
+- the webhook rule on the stack's webhook bus (:mod:`.webhook_bus`), which the app's task role
+  alone may put events on;
 - the test rule on the stack's test event bus, which carries the workshop's test events (source
   ``bwp-workshop.test-events``) the same way; the bus itself takes ``events:PutEvents`` only from
   the operator role;
@@ -52,6 +54,7 @@ class EventSenders(Construct):
         dead_letter_queue: sqs.Queue,
         rule: events.Rule,
         handler_role: iam.IRole,
+        other_rules: tuple[events.Rule, ...] = (),
     ) -> None:
         super().__init__(scope, id_)
         self.operator_role = iam.Role(
@@ -99,7 +102,7 @@ class EventSenders(Construct):
         self.operator_role.add_to_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage", "sqs:GetQueueAttributes"], resources=[queue.queue_arn])
         )
-        rules = [rule.rule_arn, self.test_rule.rule_arn]
+        rules = [rule.rule_arn, self.test_rule.rule_arn, *(other.rule_arn for other in other_rules)]
         deny_other_senders(queue, source_arns=rules, principal_arns=[self.operator_role.role_arn])
         deny_other_senders(dead_letter_queue, source_arns=rules, principal_arns=[handler_role.role_arn])
         stack = cdk.Stack.of(self)

@@ -20,10 +20,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .. import names
+from . import token_key
 from .analytics_store import AnalyticsStore
 from .dynamodb_tables import STRING, workshop_table
 from .event_senders import EventSenders
 from .nag import acknowledge
+from .webhook_bus import WebhookBus
 
 #: The queue's visibility timeout is this many times the Lambda timeout (AWS's advice for SQS
 #: event sources, so a message is not redelivered while a retried batch still runs).
@@ -63,6 +65,7 @@ class EventStack(cdk.Stack):
         batch_window: int,
         max_concurrency: int,
         log_retention: logs.RetentionDays,
+        webhook_sender: iam.IRole,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -82,6 +85,7 @@ class EventStack(cdk.Stack):
             enforce_ssl=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # region queue
         self.queue = sqs.Queue(
             self,
             "Queue",
@@ -92,6 +96,7 @@ class EventStack(cdk.Stack):
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_receive_count, queue=self.dead_letter_queue),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # endregion
 
         self.log_group = logs.LogGroup(
             self, "HandlerLogs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
@@ -102,7 +107,10 @@ class EventStack(cdk.Stack):
             "HandlerRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Event handler: consume the queue, write the data table, read/write tokens, read the secret",
+            # The token table's key policy names the role (stacks/token_key.py).
+            role_name=token_key.role_name(names.HANDLER_ROLE_NAME_PREFIX) if token_table.encryption_key else None,
         )
+        token_key.grant_use(self.role, token_table)
         self.log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,
@@ -144,6 +152,7 @@ class EventStack(cdk.Stack):
         # A record that can never succeed goes to the dead-letter queue on its first receive.
         self.dead_letter_queue.grant_send_messages(self.role)
         secretsmanager.Secret.from_secret_name_v2(self, "ClientSecret", names.CLIENT_SECRET_NAME).grant_read(self.role)
+        # region rule-to-handler
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
@@ -162,8 +171,14 @@ class EventStack(cdk.Stack):
             event_pattern=events.EventPattern(source=[event_source]),
             targets=[targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue)],
         )
+        # endregion
 
-        # Who may send: the rule, the test rule, the operator role, the handler (to the DLQ).
+        # The webhook path: the app (``webhook_sender``) puts the events it received on a bus of
+        # this stack, whose rule sends them to the same queue.
+        self.webhook = WebhookBus(
+            self, "Webhook", queue=self.queue, dead_letter_queue=self.dead_letter_queue, sender=webhook_sender
+        )
+        # Who may send: the rule, the webhook and test rules, the operator role, the handler (to the DLQ).
         self.senders = EventSenders(
             self,
             "Senders",
@@ -171,6 +186,7 @@ class EventStack(cdk.Stack):
             dead_letter_queue=self.dead_letter_queue,
             rule=self.rule,
             handler_role=self.role,
+            other_rules=(self.webhook.rule,),
         )
 
         self.dlq_alarm = cloudwatch.Alarm(
@@ -198,5 +214,7 @@ class EventStack(cdk.Stack):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "The handler and its wheels are built and tested for Python 3.12 on x86_64.",
+            "The handler's hash-pinned lock is resolved for Python 3.12 on x86_64 (make lock) and tested on it; "
+            "a newer runtime is a change of that lock, the asset build and this runtime together, made when "
+            "the dependencies support it, well before Lambda deprecates 3.12.",
         )

@@ -17,6 +17,7 @@ from .. import names
 from .dynamodb_tables import NUMBER, workshop_table
 from .nag import acknowledge
 from .tls_front import TlsFront
+from .token_key import token_table_key
 
 
 class InfraStack(cdk.Stack):
@@ -25,7 +26,8 @@ class InfraStack(cdk.Stack):
     and no certificate, CloudFront in front serving HTTPS, the ALB answering it alone) forwarding to a
     target group on the app's port, the ECR repository of the app image (immutable tags) and
     the token table; with ``image_source`` (a folder of the image's sources and their source
-    tag), the CodeBuild project that builds the image from them where no Docker engine runs."""
+    tag), the CodeBuild project that builds the image from them where no Docker engine runs;
+    with ``token_key_users``, the token table's customer-managed key."""
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class InfraStack(cdk.Stack):
         app_domain_name: str = "",
         tls_front: bool = False,
         image_source: tuple[str, str] | None = None,
+        token_key_users: list[str] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -82,6 +85,7 @@ class InfraStack(cdk.Stack):
             self.service_security_group, ec2.Port.tcp(names.APP_PORT), "load balancer to the app"
         )
 
+        # region load-balancer
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
@@ -91,6 +95,7 @@ class InfraStack(cdk.Stack):
             security_group=self.alb_security_group,
             drop_invalid_header_fields=True,
         )
+        # endregion
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
@@ -122,11 +127,22 @@ class InfraStack(cdk.Stack):
             self.load_balancer.add_redirect(source_port=80, target_port=443)
             scheme = "https"
         elif tls_front:  # HTTPS without a domain: CloudFront in front (stacks/tls_front.py)
-            front = TlsFront(self, "Front", load_balancer=self.load_balancer, target_group=self.target_group)
+            front = TlsFront(
+                self,
+                "Front",
+                load_balancer=self.load_balancer,
+                target_group=self.target_group,
+                security_group=self.alb_security_group,
+                log_retention=log_retention,
+            )
             self.listener = front.listener
             scheme = "https"
             app_domain_name = app_domain_name or front.domain_name
         else:
+            # The local target: the stacks serve no traffic (the app runs as a local process),
+            # and the local AWS runs no Lambda-backed custom resource (the CloudFront prefix list's
+            # lookup), so port 80 stays open
+            # to any address here (tests/stacks/test_templates.py holds it to the local target).
             self.listener = self.load_balancer.add_listener(
                 "HttpListener",
                 port=80,
@@ -150,13 +166,18 @@ class InfraStack(cdk.Stack):
         if image_source:
             self.image_build = self._image_build_project(image_source, log_retention)
 
+        # With token_key_users (a list, maybe empty): a customer-managed key only the app's and
+        # the handler's roles (and those users) may use (stacks/token_key.py).
+        # region token-table
         self.token_table = workshop_table(
             self,
             "TokenTable",
             partition_key=names.TOKEN_PK,
             sort_key=(names.TOKEN_SK, NUMBER),
             time_to_live_attribute=names.TOKEN_TTL_ATTRIBUTE,
+            encryption_key=token_table_key(self, users=token_key_users) if token_key_users is not None else None,
         )
+        # endregion
 
         # Which installation a business product belongs to: the app writes it at install and
         # removes it at uninstall (through the index), the event handler reads it.
@@ -171,6 +192,7 @@ class InfraStack(cdk.Stack):
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
 
+        # region base-url
         # The load balancer's name is lowercase, so its DNS name is too (CloudFormation cannot
         # lowercase a value): the install URL that BwP hashes matches byte for byte.
         host = app_domain_name if cdk.Token.is_unresolved(app_domain_name) else app_domain_name.lower()
@@ -179,6 +201,7 @@ class InfraStack(cdk.Stack):
             if app_domain_name
             else cdk.Fn.join("", [f"{scheme}://", self.load_balancer.load_balancer_dns_name])
         )
+        # endregion
         cdk.CfnOutput(self, names.OUT_ALB_DNS_NAME, value=self.load_balancer.load_balancer_dns_name)
         cdk.CfnOutput(self, names.OUT_APP_BASE_URL, value=self.app_base_url)
         cdk.CfnOutput(self, names.OUT_TOKEN_TABLE, value=self.token_table.table_name)
@@ -190,14 +213,17 @@ class InfraStack(cdk.Stack):
         acknowledge(
             self.load_balancer,
             "AwsSolutions-ELB2",
-            "Access logs need an S3 bucket that must be emptied before the stack can be deleted; the workshop "
-            "keeps destroy complete and leaves nothing billable. Enable them for production.",
+            "A load balancer's access log records each request line with its query string, which carries OAuth "
+            "codes, states and verification tokens; the app logs every request itself (method, path, status, "
+            "refusal reason) without it, and the tests check that no secret reaches its logs.",
         )
         acknowledge(
             self.alb_security_group,
             "AwsSolutions-EC23",
-            "The load balancer is the app's public entry: Buy with Prime and merchants' browsers call the launch, "
-            "install, settings and uninstall URLs from anywhere.",
+            "With BWP_CERTIFICATE_ARN the load balancer is the app's public HTTPS entry (port 80 only redirects "
+            "to 443): Buy with Prime and merchants' browsers call the launch, install, settings and uninstall "
+            "URLs from anywhere. On aws without a certificate only CloudFront's origin-facing prefix list is "
+            "admitted; the local target's stacks serve no traffic.",
         )
 
     def _image_build_project(
@@ -223,8 +249,8 @@ class InfraStack(cdk.Stack):
         image = f"${names.BUILD_ENV_REPOSITORY_URI}:${names.BUILD_ENV_IMAGE_TAG}"
         registry = f"${{{names.BUILD_ENV_REPOSITORY_URI}%%/*}}"
         login = [
-            # The base image from ECR Public's mirror of the Docker library: Docker Hub limits
-            # anonymous pulls from CodeBuild's shared addresses.
+            # The base image from ECR Public's mirror of the Docker library (Docker Hub limits
+            # anonymous pulls from CodeBuild's shared addresses), with the Dockerfile's digest pin.
             "BASE=$(sed -n 's/^ARG PYTHON_IMAGE=//p' oauth_app/Dockerfile)",
             f'aws ecr get-login-password | docker login --username AWS --password-stdin "{registry}"',
         ]
@@ -274,8 +300,9 @@ class InfraStack(cdk.Stack):
             "Resource::*",
         )
         # Privileged mode (the Docker daemon that builds the image) has no cdk-nag rule to
-        # acknowledge; what makes it acceptable is checked instead: the Dockerfile installs only
-        # its hash-pinned lock (tests/unit/test_requirements.py).
+        # acknowledge; what makes it acceptable is checked instead: the base image is pinned by
+        # digest, kept by this buildspec, and the Dockerfile installs only its hash-pinned lock
+        # (tests/unit/test_requirements.py, tests/stacks/test_image_build_template.py).
         acknowledge(
             project,
             "AwsSolutions-CB4",

@@ -12,7 +12,7 @@ from ..deploy import prerequisites
 from ..envfile import unset_env_values
 from ..outputs import load_outputs
 from ..settings import Settings, get_settings
-from . import subscriptions
+from . import subscriptions, tenants
 
 
 def empty_analytics_store(settings: Settings | None = None) -> dict[str, int]:
@@ -75,13 +75,15 @@ def _has_workgroup(athena: Any) -> bool:
 
 def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[str, Any]:
     """What the workshop made outside CloudFormation: event subscriptions, the partner event bus,
-    the client credentials secret, the stacks' log groups. Run after destroying the stacks."""
+    the client credentials secret, the event destinations parameter, the stacks' log groups. Run
+    after destroying the stacks."""
     settings = settings or get_settings()
     done: dict[str, Any] = {}
     done["partner event bus deleted"] = prerequisites.delete_partner_event_bus(
         settings, subscriptions.source_name(settings)
     )
     done["client credentials secret deleted"] = prerequisites.delete_client_credentials(settings)
+    done["event destinations parameter deleted"] = tenants.forget_registration(settings)
     logs = aws.client("logs", settings)
     deleted = 0
     for prefix in ("/aws/lambda/EventStack", "/ecs/bwp", "EcsStack", "EventStack", "InfraStack"):
@@ -97,7 +99,7 @@ def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[st
 
 def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
     """Anything of the workshop still in the account: stacks, tables, queues, functions, the
-    secret, the partner bus. Empty lists everywhere means clean."""
+    secret, the partner bus, the event destinations parameter. Empty lists everywhere means clean."""
     settings = settings or get_settings()
     cloudformation = aws.client("cloudformation", settings)
     stacks = [
@@ -134,6 +136,7 @@ def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
         for d in aws.client("glue", settings).get_databases().get("DatabaseList", [])
         if d["Name"] == names.GLUE_DATABASE
     ]
+    parameters = [names.EVENT_DESTINATION_PARAMETER] if tenants.registered(settings) is not None else []
     repositories = []
     try:
         repositories = [
@@ -150,6 +153,7 @@ def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
         "functions": functions,
         "secrets": secrets,
         "partner buses": buses,
+        "parameters": parameters,
         "repositories": repositories,
         "analytics buckets": s3_buckets,
         "analytics databases": glue_databases,

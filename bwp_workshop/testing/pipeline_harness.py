@@ -102,6 +102,36 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         ),
     )
 
+    event = event_stack_resources(settings, source_name, data_table, suffix, max_receive_count=max_receive_count)
+    event[names.OUT_ANALYTICS_BUCKET] = analytics_bucket
+    path = outputs_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                names.INFRA_STACK: {names.OUT_TOKEN_TABLE: token_table, names.OUT_BUSINESS_PRODUCT_TABLE: products},
+                names.EVENT_STACK: event,
+            }
+        )
+    )
+    return Pipeline(
+        settings,
+        installed.installation_id,
+        source_name,
+        event[names.OUT_QUEUE_URL],
+        event[names.OUT_DLQ_URL],
+        data_table,
+        analytics_bucket=analytics_bucket,
+    )
+
+
+def event_stack_resources(
+    settings: Settings, source_name: str, data_table: str, suffix: str, *, max_receive_count: int = 5
+) -> dict[str, str]:
+    """EventStack's queue (redriving to a dead-letter queue), its rule on the partner bus
+    ``source_name`` (which exists) and its test bus and rule, made with boto3 as the stack makes
+    them; EventStack's outputs (the data table ``data_table`` exists)."""
+    events = aws.client("events", settings)
     sqs = aws.client("sqs", settings)
     dlq_url = sqs.create_queue(QueueName=f"bwp-events-dlq-{suffix}")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -137,34 +167,15 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         Targets=[{"Id": "queue", "Arn": queue_arn, "DeadLetterConfig": {"Arn": dlq_arn}}],
     )
 
-    path = outputs_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                names.INFRA_STACK: {names.OUT_TOKEN_TABLE: token_table, names.OUT_BUSINESS_PRODUCT_TABLE: products},
-                names.EVENT_STACK: {
-                    names.OUT_DATA_TABLE: data_table,
-                    names.OUT_QUEUE_URL: queue_url,
-                    names.OUT_QUEUE_ARN: queue_arn,
-                    names.OUT_DLQ_URL: dlq_url,
-                    names.OUT_RULE_NAME: rule,
-                    names.OUT_EVENT_BUS_ARN: bus_arn,
-                    names.OUT_TEST_EVENT_BUS: test_bus,
-                    names.OUT_ANALYTICS_BUCKET: analytics_bucket,
-                },
-            }
-        )
-    )
-    return Pipeline(
-        settings,
-        installed.installation_id,
-        source_name,
-        queue_url,
-        dlq_url,
-        data_table,
-        analytics_bucket=analytics_bucket,
-    )
+    return {
+        names.OUT_DATA_TABLE: data_table,
+        names.OUT_QUEUE_URL: queue_url,
+        names.OUT_QUEUE_ARN: queue_arn,
+        names.OUT_DLQ_URL: dlq_url,
+        names.OUT_RULE_NAME: rule,
+        names.OUT_EVENT_BUS_ARN: bus_arn,
+        names.OUT_TEST_EVENT_BUS: test_bus,
+    }
 
 
 def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> Pipeline:

@@ -18,6 +18,7 @@ from bwp_workshop.names import (
     ENV_TEST_EVENT_SOURCE,
     ENV_TOKEN_TABLE,
     ENV_TOKEN_URL,
+    ENV_WEBHOOK_EVENT_SOURCE,
 )
 
 
@@ -39,11 +40,14 @@ class Config:
     test_event_source: str = ""
     #: Empty: the batches are not written to the analytics bucket (only to the data table).
     analytics_bucket: str = ""
+    #: The source of the events the app's webhook received (only through the webhook bus).
+    webhook_event_source: str = ""
 
     @property
     def sources(self) -> tuple[str, ...]:
         """The sources accepted, exactly: the subscribed partner source first."""
-        return (self.event_source, self.test_event_source) if self.test_event_source else (self.event_source,)
+        others = (self.test_event_source, self.webhook_event_source)
+        return (self.event_source, *(source for source in others if source))
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Config:
@@ -67,4 +71,5 @@ class Config:
             dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
             test_event_source=env.get(ENV_TEST_EVENT_SOURCE, ""),
             analytics_bucket=env.get(ENV_ANALYTICS_BUCKET, ""),
+            webhook_event_source=env.get(ENV_WEBHOOK_EVENT_SOURCE, ""),
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .routes import health, landing, oauth, settings_page, uninstall
+from .routes import health, landing, oauth, settings_page, uninstall, webhooks
 
 api_router = APIRouter()
-for routes in (landing, health, oauth, settings_page, uninstall):
+for routes in (landing, health, oauth, settings_page, uninstall, webhooks):
     api_router.include_router(routes.router)

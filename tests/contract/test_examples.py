@@ -62,6 +62,11 @@ def arrange(state: SandboxState, installation_id: str, given: dict[str, Any]) ->
             "created_at) VALUES (?, ?, ?, ?, '919191919191', 'us-east-1', ?)",
             subscription["subscriptionId"], installation_id, subscription["eventType"], SOURCE, float(number),
         )  # fmt: skip
+    for profile in given.get("authProfiles", []):
+        store.run(
+            "INSERT INTO auth_profiles(auth_profile_id, installation_id, config, created_at) VALUES (?, ?, ?, 0)",
+            profile["authProfileId"], installation_id, json.dumps(profile["authConfig"]),
+        )  # fmt: skip
     for wanted in given.get("orders", []):
         order = {**new_order(merchant, random.Random(wanted["id"])), **wanted}
         store.save_order(merchant["merchantId"], order)

@@ -87,11 +87,11 @@ CASES: dict[str, tuple[Any, ...]] = {
         400,
         "invalid_state",
     ),
-    "state: well formed but unknown": (
+    "state: expired": (
         lambda state: Request(
             **{
                 **_signed_install(state, {"code": "c", "state": "A" * len(state)}).__dict__,
-                "cookies": {STATE_COOKIE: state_cookie("A" * len(state))},
+                "cookies": {STATE_COOKIE: state_cookie("A" * len(state), expires_in=-1)},
             },
         ),
         400,
@@ -227,7 +227,8 @@ def test_a_bad_request_is_refused_with_a_reason_and_changes_nothing(
     assert not reason or reason[0] in response.json()["reason"]
     assert token_items(table) == items  # nothing stored, nothing deleted
     assert len(token_endpoint.requests) == exchanges  # no code exchanged
-    assert [item[TOKEN_PK] for item in state_items(table)] == [OAUTH_STATE_PREFIX + pending["state"]]  # not spent
+    # only the finished install spent its state; the pending one is not spent
+    assert [item[TOKEN_PK] for item in state_items(table)] == [OAUTH_STATE_PREFIX + params["state"]]
     secrets = ("the-code", "first-code", pending["state"])
     assert not [value for value in secrets if value in response.text], "the answer repeats a secret"
     path = urlsplit(request.url).path

@@ -20,7 +20,7 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local.lambda_host import load_handler_module
-from bwp_workshop.names import CLIENT_SECRET_NAME
+from bwp_workshop.names import CLIENT_SECRET_NAME, WEBHOOK_EVENT_SOURCE
 from bwp_workshop.settings import Settings
 from bwp_workshop.testing.tables import create_business_product_table, create_data_table, create_token_table
 
@@ -76,6 +76,7 @@ def make_app(
             event_source=SOURCE,
             api_version="2024-11-01",
             business_product_table="business-products",
+            webhook_event_source=WEBHOOK_EVENT_SOURCE,
         )
         http = httpx.Client(transport=httpx.MockTransport(bwp))
         clients.append(http)

@@ -73,6 +73,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "HandlerLogGroupName",
         "OperatorRoleArn",
         "TestEventBusName",
+        "WebhookEventBusName",
         "AnalyticsBucketName",
         "AnalyticsResultsBucketName",
     }
@@ -117,6 +118,15 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     (target,) = events.list_targets_by_rule(Rule=event["RuleName"], EventBusName=SOURCE)["Targets"]
     assert target["Arn"] == event["QueueArn"]
     assert target["DeadLetterConfig"] == {"Arn": dlq_arn}
+    # The webhook path: the app's bus, its rule (the webhook source exactly) into the same queue.
+    assert event["WebhookEventBusName"] == names.WEBHOOK_EVENT_BUS
+    assert "OnlyTheAppSends" in events.describe_event_bus(Name=names.WEBHOOK_EVENT_BUS)["Policy"]
+    (webhook_rule,) = events.list_rules(EventBusName=names.WEBHOOK_EVENT_BUS)["Rules"]
+    assert json.loads(webhook_rule["EventPattern"]) == {"source": [names.WEBHOOK_EVENT_SOURCE]}
+    (webhook_target,) = events.list_targets_by_rule(Rule=webhook_rule["Name"], EventBusName=names.WEBHOOK_EVENT_BUS)[
+        "Targets"
+    ]
+    assert webhook_target["Arn"] == event["QueueArn"]
 
     s3 = aws.client("s3", settings)
     # The analytics buckets exist (moto's CloudFormation keeps neither their versioning nor their

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from bwp_workshop.core.verification import BWP_PUBLIC_KEY_PEM
-from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_TTL_ATTRIBUTE
+from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
 from oauth_app.api.routes.oauth import STATE_COOKIE
 from oauth_app.app import create_app
 from oauth_app.config import AppConfig
@@ -32,6 +32,7 @@ from .conftest import (
     config,
     install_url,
     launch,
+    pending_of,
     sign,
 )
 
@@ -60,7 +61,9 @@ def test_landing_health_and_security_headers(client: TestClient) -> None:
 
 
 # --- launch ------------------------------------------------------------------------------
-def test_launch_redirects_with_state_and_s256_challenge_kept_in_the_table(client: TestClient, table: Any) -> None:
+def test_launch_redirects_with_state_and_s256_challenge_kept_in_the_sealed_cookie(
+    client: TestClient, table: Any
+) -> None:
     response = client.get("/launch", follow_redirects=False)
     assert response.status_code == 302
     location = httpx.URL(response.headers["location"])
@@ -71,16 +74,41 @@ def test_launch_redirects_with_state_and_s256_challenge_kept_in_the_table(client
     assert params["redirect_uri"] == f"{BASE_URL}/install"
     assert params["code_challenge_method"] == "S256"
     assert "scope" not in params
-    (item,) = state_items(table)
-    assert item[TOKEN_PK] == OAUTH_STATE_PREFIX + params["state"]
-    assert params["code_challenge"] == create_s256_code_challenge(item["code_verifier"])
-    assert 43 <= len(item["code_verifier"]) <= 128
-    assert 0 < int(item[TOKEN_TTL_ATTRIBUTE]) - time.time() <= 600
-    assert token_items(table) == []
+    pending = pending_of(client)
+    assert pending.state == params["state"]
+    assert params["code_challenge"] == create_s256_code_challenge(pending.code_verifier)
+    assert 43 <= len(pending.code_verifier) <= 128
+    assert 0 < pending.expires_at - time.time() <= 600
     cookie = response.headers["set-cookie"]
     assert STATE_COOKIE in cookie and "HttpOnly" in cookie and "Secure" in cookie and "Path=/install" in cookie
+    # sealed: neither the state nor the verifier can be read from the cookie
+    value = client.cookies[STATE_COOKIE]
+    assert pending.state not in value and pending.code_verifier not in value
+    assert all_items(table) == []
     again = launch(client)
     assert again["state"] != params["state"] and again["code_challenge"] != params["code_challenge"]
+
+
+def test_launch_writes_nothing_to_the_token_table(client: TestClient, table: Any) -> None:
+    """The review's L3: 200 unauthenticated /launch requests used to put 200 items into the
+    table that holds the refresh tokens; now they write nothing (and the last one still installs)."""
+    states = {launch(client)["state"] for _ in range(200)}
+    assert len(states) == 200
+    assert all_items(table) == []
+    last = pending_of(client)
+    url = install_url({"code": "the-code", "state": last.state})
+    assert client.get(f"{url}&verification-token={sign(url)}").status_code == 200
+    assert len(token_items(table)) == 1 and [i[TOKEN_PK] for i in state_items(table)] == [
+        OAUTH_STATE_PREFIX + last.state
+    ]
+
+
+def test_launch_needs_no_table_at_all(token_endpoint: ScriptedTokenEndpoint, table: Any) -> None:
+    """Whatever the table does, /launch answers: it calls none of its operations."""
+    failing = FailingTable(table, {"put_item", "delete_item", "query", "get_item", "update_item"}, unreachable=True)
+    app = create_app(config(), table=failing, http=token_endpoint.client())
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        assert test_client.get("/launch", follow_redirects=False).status_code == 302
 
 
 @pytest.mark.parametrize("operation", ["put_item", "delete_item", "query"])
@@ -95,14 +123,15 @@ def test_an_unreachable_table_is_a_503_at_every_step(
             assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
             return
         response = test_client.get("/launch", follow_redirects=False)
-        if operation == "put_item":
-            assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
-            assert "EndpointConnectionError" in response.json()["reason"]
-            return
+        assert response.status_code == 302  # /launch touches no table
         state = httpx.URL(response.headers["location"]).params["state"]
         url = install_url({"code": "the-code", "state": state})
         response = test_client.get(f"{url}&verification-token={sign(url)}")
+    if operation == "delete_item":  # /install deletes nothing: the state is spent with a put
+        assert response.status_code == 200, response.text
+        return
     assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert "EndpointConnectionError" in response.json()["reason"]
     assert token_items(table) == []
 
 

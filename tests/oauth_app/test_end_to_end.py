@@ -15,7 +15,7 @@ import pytest
 
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint
-from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
+from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.settings import Settings
 from tests.conftest import SandboxHandle, free_port
 
@@ -81,13 +81,15 @@ def test_install_settings_uninstall_across_two_app_processes(
     assert iid and "is installed" in outcome.page
 
     served = dict(deployment.proxy.served)
-    assert served["/launch"] != served["/install"]  # the state crossed processes through the table
+    assert served["/launch"] != served["/install"]  # the pending install crossed processes in the sealed cookie
 
     store = TokenStore(deployment.table)
     stored = store.latest(iid)
     assert stored is not None and stored.access_token and stored.refresh_token
     assert stored.expires_at > stored.updated_at / 1000
-    assert not [i for i in all_items(deployment.table) if i[TOKEN_PK].startswith(OAUTH_STATE_PREFIX)]
+    # /launch wrote nothing; the install spent its state (key and expiry only, no verifier)
+    spent = [i for i in all_items(deployment.table) if i[TOKEN_PK].startswith(OAUTH_STATE_PREFIX)]
+    assert len(spent) == 1 and set(spent[0]) == {TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE}
     # the pair is valid: the access token is accepted by the API, the refresh token refreshes
     graphql = httpx.post(
         sandbox_server.settings.graphql_url,
@@ -113,7 +115,8 @@ def test_install_settings_uninstall_across_two_app_processes(
     removed = sandbox_server.client.uninstall(iid)
     assert removed.ok, removed
     assert store.latest(iid) is None
-    assert all_items(deployment.table) == []
+    # only the spent state is left, until its ttl
+    assert all_items(deployment.table) == spent
 
     logs = deployment.log_text()
     assert "GET /launch 302" in logs and "GET /install 303" in logs and "POST /uninstall 200" in logs

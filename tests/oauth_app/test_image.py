@@ -7,14 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks import lambda_asset
+from oauth_app.api.routes.oauth import STATE_COOKIE
 from tests.conftest import clean_environ, free_port
 
 from .conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, PUBLIC_PEM, TABLE, TOKEN_URL, all_items
@@ -146,11 +145,10 @@ def test_the_image_command_serves_health_and_launch(local_settings: Settings, tm
         assert subprocess.run(healthcheck, env=clean_environ(), timeout=30).returncode == 0
         refused = httpx.get(f"{base}/install?code=secret-code-1&state={state}", trust_env=False)
         assert refused.status_code == 401
-    items: list[dict[str, Any]] = all_items(table)
-    assert [item[TOKEN_PK] for item in items] == [OAUTH_STATE_PREFIX + state]
+    assert all_items(table) == []  # /launch wrote nothing; the refused install spent nothing
     output = log.read_text()
     assert "GET /launch 302" in output and "GET /install refused 401 missing_token" in output
-    for secret in (state, items[0]["code_verifier"], "secret-code-1", CLIENT_SECRET):
+    for secret in (state, launch.cookies[STATE_COOKIE], "secret-code-1", CLIENT_SECRET):
         assert secret not in output
 
 

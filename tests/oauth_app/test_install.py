@@ -12,9 +12,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bwp_workshop.names import TOKEN_PK, TOKEN_TTL_ATTRIBUTE
+from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from oauth_app.api.routes.oauth import INSTALLED_COOKIE, STATE_COOKIE
 from oauth_app.app import create_app
+from oauth_app.state import PendingCookies, PendingInstall, SpentStates, pending_cookie_key
 
 from .checks import FailingTable, assert_nothing_secret_logged, state_items, token_items
 from .conftest import (
@@ -27,6 +28,7 @@ from .conftest import (
     config,
     install_url,
     launch,
+    pending_of,
     sign,
     state_cookie,
 )
@@ -44,7 +46,8 @@ def test_install_stores_the_token_pair_and_shows_no_token(
     capsys: Any,
 ) -> None:
     params = launch(client)
-    (pending,) = state_items(table)
+    pending = pending_of(client)
+    assert all_items(table) == []  # nothing written until Buy with Prime calls back
     query = {"code": "auth-code-123456", "state": params["state"]}
     url = install_url(query)
     token = sign(url, installation_id="inst-42")
@@ -69,7 +72,7 @@ def test_install_stores_the_token_pair_and_shows_no_token(
         "grant_type": "authorization_code",
         "code": "auth-code-123456",
         "redirect_uri": f"{BASE_URL}/install",
-        "code_verifier": pending["code_verifier"],
+        "code_verifier": pending.code_verifier,
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
     }
@@ -79,13 +82,15 @@ def test_install_stores_the_token_pair_and_shows_no_token(
     assert item["refresh_token"] == "refresh-token-1-secretvalue"
     assert started + 899 <= int(item["expires_at"]) <= time.time() + 901
     assert started * 1000 - 1 <= int(item["updated_at"]) <= time.time() * 1000 + 1
-    assert state_items(table) == []  # consumed
+    (spent,) = state_items(table)  # the state, spent: its key and expiry, no verifier
+    expected = {TOKEN_PK: OAUTH_STATE_PREFIX + params["state"], TOKEN_SK: 0, TOKEN_TTL_ATTRIBUTE: pending.expires_at}
+    assert spent == expected
     assert_nothing_secret_logged(
         app_logs,
         caplog,
         capsys,
         "auth-code-123456",
-        pending["code_verifier"],
+        pending.code_verifier,
         token,
         params["state"],
         logged=["installed inst-42 (token valid until", "GET /install 303", "GET /installed 200"],
@@ -143,8 +148,9 @@ def test_install_refuses_missing_malformed_unknown_and_replayed_state(
         ({"state": "A" * 48}, 400, "missing_code", "no authorization code"),
         ({"error": "access_denied", "state": "A" * 48}, 400, "authorization_refused", "did not authorize"),
     ]
-    # A browser carrying the cookie of the state it names, except for the state_not_bound case.
+    # A browser carrying the cookie of the state it names, a state already spent by an install.
     client.cookies.set(STATE_COOKIE, state_cookie("A" * 48), domain="app.example.test", path="/install")
+    assert SpentStates(table).spend(PendingInstall("A" * 48, "v" * 64, int(time.time()) + 600))
     for query, status, code, reason in cases:
         url = install_url(query)
         response = client.get(f"{url}&verification-token={sign(url)}")
@@ -187,7 +193,7 @@ def test_install_refuses_a_browser_without_the_state_cookie(
     response = client.get(f"{url}&verification-token={sign(url)}")
     assert (response.status_code, response.json()["error"]) == (400, "state_not_bound")
     assert "this browser did not start the install" in response.json()["reason"]
-    assert token_endpoint.requests == [] and token_items(table) == [] and len(state_items(table)) == 1
+    assert token_endpoint.requests == [] and all_items(table) == []
     for name, value in cookies.items():
         client.cookies.set(name, value, domain="app.example.test", path="/install")
     assert client.get(f"{url}&verification-token={sign(url)}").status_code == 200  # the state was not spent
@@ -196,27 +202,30 @@ def test_install_refuses_a_browser_without_the_state_cookie(
 def test_install_refuses_a_state_started_in_another_browser(client: TestClient, table: Any) -> None:
     mine = launch(client)
     url = install_url({"code": "c", "state": mine["state"]})
-    client.cookies.set(STATE_COOKIE, "0" * 64, domain="app.example.test", path="/install")
+    sealed = dict(client.cookies)[STATE_COOKIE]
+    others = {
+        "garbage": "0" * 64,
+        "another browser's state": state_cookie("B" * 48),
+        "altered": sealed[:-2] + ("AA" if not sealed.endswith("AA") else "BB"),
+        "sealed under another secret": PendingCookies(pending_cookie_key("another-secret"), ttl_seconds=600).seal(
+            pending_of(client)
+        ),
+        "too long": "A" * 4000,
+    }
+    for case, value in others.items():
+        client.cookies.set(STATE_COOKIE, value, domain="app.example.test", path="/install")
+        response = client.get(f"{url}&verification-token={sign(url)}")
+        assert (response.status_code, response.json()["error"]) == (400, "state_mismatch"), case
+    assert all_items(table) == []
+
+
+def test_an_expired_state_is_refused(client: TestClient, table: Any, token_endpoint: ScriptedTokenEndpoint) -> None:
+    state = "E" * 48
+    client.cookies.set(STATE_COOKIE, state_cookie(state, expires_in=-1), domain="app.example.test", path="/install")
+    url = install_url({"code": "c", "state": state})
     response = client.get(f"{url}&verification-token={sign(url)}")
-    assert (response.status_code, response.json()["error"]) == (400, "state_mismatch")
-    assert token_items(table) == [] and len(state_items(table)) == 1
-
-
-def test_an_expired_state_is_refused(table: Any, token_endpoint: ScriptedTokenEndpoint) -> None:
-    app = create_app(config(state_ttl_seconds=30), table=table, http=token_endpoint.client())
-    with TestClient(app, base_url=BASE_URL) as test_client:
-        params = launch(test_client)
-        (item,) = state_items(table)
-        table.update_item(
-            Key={TOKEN_PK: item[TOKEN_PK], "updated_at": 0},
-            UpdateExpression="SET #ttl = :past",
-            ExpressionAttributeNames={"#ttl": TOKEN_TTL_ATTRIBUTE},
-            ExpressionAttributeValues={":past": int(time.time()) - 1},
-        )
-        url = install_url({"code": "c", "state": params["state"]})
-        response = test_client.get(f"{url}&verification-token={sign(url)}")
     assert (response.status_code, response.json()["error"]) == (400, "unknown_state")
-    assert token_items(table) == [] and token_endpoint.requests == []
+    assert all_items(table) == [] and token_endpoint.requests == []
 
 
 def _answer(status: int, body: Any) -> Any:
@@ -258,7 +267,7 @@ def test_a_failing_token_endpoint_is_a_502_and_stores_nothing(
     script, reason, attempts = TOKEN_ENDPOINT_FAILURES[case]
     token_endpoint.script = script
     params = launch(client)
-    (pending,) = state_items(table)
+    pending = pending_of(client)
     url = install_url({"code": "the-code", "state": params["state"]})
     response = client.get(f"{url}&verification-token={sign(url)}")
     assert response.status_code == 502, response.text
@@ -268,21 +277,24 @@ def test_a_failing_token_endpoint_is_a_502_and_stores_nothing(
     assert len(token_endpoint.requests) == attempts  # transient errors are retried, refusals are not
     assert token_items(table) == []
     assert_nothing_secret_logged(
-        app_logs, caplog, capsys, "the-code", pending["code_verifier"], logged=["GET /install refused 502"]
+        app_logs, caplog, capsys, "the-code", pending.code_verifier, logged=["GET /install refused 502"]
     )
 
 
 def test_dynamodb_failures_are_503_and_store_nothing(
     table: Any, token_endpoint: ScriptedTokenEndpoint, app_logs: AppLogs, caplog: Any, capsys: Any
 ) -> None:
-    broken = create_app(config(), table=FailingTable(table, {"put_item"}), http=token_endpoint.client())
-    with TestClient(broken, base_url=BASE_URL) as test_client:
-        response = test_client.get("/launch", follow_redirects=False)
+    # spending the state fails: nothing exchanged, nothing stored
+    spend_fails = create_app(config(), table=FailingTable(table, {"put_item"}), http=token_endpoint.client())
+    with TestClient(spend_fails, base_url=BASE_URL) as test_client:
+        params = launch(test_client)
+        url = install_url({"code": "the-code", "state": params["state"]})
+        response = test_client.get(f"{url}&verification-token={sign(url)}")
     assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
     assert "ProvisionedThroughputExceededException" in response.json()["reason"]
-    assert all_items(table) == []
+    assert all_items(table) == [] and token_endpoint.requests == []
 
-    # the state is checked, the code exchanged, then storing the tokens fails
+    # the state is checked and spent, the code exchanged, then storing the tokens fails
     store_fails = create_app(
         config(), table=FailingTable(table, {"put_item"}, tokens_only=True), http=token_endpoint.client()
     )
@@ -293,19 +305,11 @@ def test_dynamodb_failures_are_503_and_store_nothing(
     assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
     assert "nothing was stored" in response.json()["reason"]
     assert token_items(table) == []
-
-    consume_fails = create_app(config(), table=FailingTable(table, {"delete_item"}), http=token_endpoint.client())
-    with TestClient(consume_fails, base_url=BASE_URL) as test_client:
-        params = launch(test_client)
-        url = install_url({"code": "the-code", "state": params["state"]})
-        response = test_client.get(f"{url}&verification-token={sign(url)}")
-    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
-    assert token_items(table) == []
     assert len(token_endpoint.requests) == 1  # only the store_fails exchange
     assert_nothing_secret_logged(
         app_logs,
         caplog,
         capsys,
         "the-code",
-        logged=["GET /launch refused 503 token_table_unavailable", "GET /install refused 503 token_table_unavailable"],
+        logged=["GET /install refused 503 token_table_unavailable"],
     )

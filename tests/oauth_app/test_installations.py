@@ -1,5 +1,5 @@
-"""The notebooks' view of the token table: newest token per installation, masked, pending
-installs left out."""
+"""The notebooks' view of the token table: newest token per installation, masked, spent
+install states left out."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.install import installations, mask
-from oauth_app.state import PendingInstalls
+from oauth_app.state import PendingInstall, SpentStates
 
 from .conftest import create_token_table
 
 
-def test_newest_token_per_installation_masked_without_pending_installs(local_settings: Settings) -> None:
+def test_newest_token_per_installation_masked_without_spent_states(local_settings: Settings) -> None:
     table = create_token_table(local_settings, "tokens")
     outputs = local_settings.bwp_dir / "outputs.json"
     outputs.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +29,9 @@ def test_newest_token_per_installation_masked_without_pending_installs(local_set
     store.put("inst-b", TokenSet("access-old-1", "refresh-old-1", expires_in=-10, obtained_at=time.time() - 100))
     store.put("inst-b", TokenSet("access-new-2", "refresh-new-2", expires_in=900))
     store.put("inst-a", TokenSet("AAAA-secret", "RRRR-secret", expires_in=-5, obtained_at=time.time() - 50))
-    PendingInstalls(table, ttl_seconds=600).create()
+    assert SpentStates(table).spend(
+        PendingInstall(state="s" * 43, code_verifier="v" * 43, expires_at=int(time.time()) + 600)
+    )
 
     rows: list[dict[str, Any]] = installations(local_settings)
     assert [row["installation_id"] for row in rows] == ["inst-a", "inst-b"]

@@ -283,7 +283,16 @@ def test_an_uninstalled_installation_token_is_revoked(api: Api) -> None:
             "ValidationError",
             "partnerEventSource.name",
         ),
-        ("ORDER_CONFIRMED", {"webhook": {"url": "https://hook.test"}}, "ValidationError", "EventBridge destinations"),
+        ("ORDER_CONFIRMED", {"webhook": {"url": "http://hook.test"}}, "ValidationError", "must be an https URL"),
+        (
+            "ORDER_CONFIRMED",
+            {
+                "webhook": {"url": "https://hook.test"},
+                "eventBridge": {"partnerEventSource": {"account": "123456789012", "name": "ok"}, "region": "us-east-1"},
+            },
+            "ValidationError",
+            "not both",
+        ),
     ],
 )
 def test_bad_subscriptions_are_refused_in_bwp_shape(

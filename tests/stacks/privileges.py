@@ -55,6 +55,11 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
         if "Bucket" in params:  # an object's ARN when the call names a key, else the bucket's
             key = f"/{params['Key']}" if "Key" in params else ""
             resources.append(f"arn:aws:s3:::{params['Bucket']}{key}")
+        if service == "ssm" and "Name" in params:  # a parameter's ARN drops its name's leading "/"
+            resources.append(f"arn:aws:ssm:{region}:{account}:parameter/{params['Name'].lstrip('/')}")
+        for entry_params in params.get("Entries", []) if service == "events" else []:
+            bus = entry_params.get("EventBusName", "default")  # PutEvents: authorized per bus
+            resources.append(bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}")
         if "QueueUrl" in params:
             resources.append(f"arn:aws:sqs:{region}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[-1]}")
         calls.append(Call(f"{service}:{entry['operation']}", tuple(resources) or ("*",)))

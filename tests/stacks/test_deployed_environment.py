@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from bwp_workshop import aws, names
+from bwp_workshop.core import event_subscriptions, webhook_auth
 from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.deploy import prerequisites
 from bwp_workshop.local.lambda_host import sqs_record
@@ -57,8 +60,16 @@ def _endpoints(sandbox: Settings) -> dict[str, str]:
 
 
 def test_the_app_installs_with_only_its_task_definition(
-    local_settings: Settings, sandbox_server: SandboxHandle, tmp_path: Path
+    local_settings: Settings, local_sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox_server = local_sandbox
+    # Notebook 05 has registered the app's event destination: the install subscribes the merchant.
+    destination = event_subscriptions.eventbridge_destination(ACCOUNT, "deployed-app", local_settings.region)
+    event_subscriptions.write_registration(
+        aws.client("ssm", local_settings),
+        names.EVENT_DESTINATION_PARAMETER,
+        event_subscriptions.Registration(("ORDER_CONFIRMED",), (destination,)),
+    )
     app_port = free_port()
     with round_robin([f"http://127.0.0.1:{app_port}"]) as proxy:
         # The proxy stands in for the load balancer: its address is what the ALB's DNS name resolves to.
@@ -116,9 +127,21 @@ def test_the_app_installs_with_only_its_task_definition(
             assert outcome.ok, outcome
             stored = TokenStore(table).latest(outcome.installation_id)
             assert stored is not None and stored.access_token and stored.refresh_token
+            assert [s["eventType"] for s in sandbox_server.client.subscriptions(outcome.installation_id)] == [
+                "ORDER_CONFIRMED"
+            ]
+            # The webhook: what Buy with Prime delivered, put on EventStack's webhook bus.
+            aws.client("events", local_settings).create_event_bus(Name=names.WEBHOOK_EVENT_BUS)
+            secret = webhook_auth.webhook_secret(registration.client_secret.get_secret_value())
+            event = {"eventId": "e-webhook-1", "eventDescriptor": "ORDER_CONFIRMED", "resources": [], "data": {}}
+            delivered = httpx.post(
+                f"{proxy.url}{names.WEBHOOK_PATH}", json=event, auth=(registration.client_id, secret), timeout=30
+            )
+            assert delivered.status_code == 202, delivered.text
             removed = sandbox_server.client.uninstall(outcome.installation_id)
             assert removed.ok, removed
             assert TokenStore(table).latest(outcome.installation_id) is None
+            assert sandbox_server.client.subscriptions(outcome.installation_id) == []
     assert {path for path, _ in proxy.served} >= {"/launch", "/install", "/installed", "/uninstall"}
     text = log.read_text()
     assert "GET /install 303" in text and "GET /installed 200" in text
@@ -132,8 +155,9 @@ def test_the_app_installs_with_only_its_task_definition(
     calls = read_calls(calls_file, region=region, account=ACCOUNT)
     judged = judge(calls, statements)
     print("\ntask role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
-    assert {c.action for c in calls} >= {"dynamodb:PutItem", "dynamodb:Query"}
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "dynamodb:Query", "ssm:GetParameter", "events:PutEvents"}
     assert judged.denied == []
+    assert judged.unused == []  # every grant of the task role is one the app uses
 
 
 def test_the_handler_records_events_with_only_the_lambda_environment(

@@ -96,9 +96,10 @@ def _logical_ids(value: dict | list) -> list[str]:
 
 
 def _rule_ids(synthesized: Synthesized) -> list[str]:
-    """The partner rule's logical id, then the test rule's."""
+    """The partner rule's logical id, then the test rule's, then the webhook rule's."""
     rules = resources(synthesized, names.EVENT_STACK, "AWS::Events::Rule")
-    return [next(k for k in rules if k.startswith(prefix)) for prefix in ("BuyWithPrimeEvents", "SendersTestEvents")]
+    prefixes = ("BuyWithPrimeEvents", "SendersTestEvents", "WebhookWebhookEvents")
+    return [next(k for k in rules if k.startswith(prefix)) for prefix in prefixes]
 
 
 def test_only_the_rules_and_the_operator_role_send_to_the_event_queue(synthesized: Synthesized) -> None:
@@ -149,7 +150,7 @@ def test_test_events_reach_the_queue_only_through_the_test_bus_from_the_operator
     assert _logical_id(rule["EventBusName"]).startswith("SendersTestEventBus")
     (target,) = rule["Targets"]
     assert _logical_id(target["Arn"]).startswith("Queue")
-    (policy,) = resources(synthesized, names.EVENT_STACK, "AWS::Events::EventBusPolicy").values()
+    (policy,) = bus_policies(synthesized, "SendersTestEventBus")
     statement = policy["Properties"]["Statement"]
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
         "Deny",
@@ -181,6 +182,37 @@ def test_the_operator_role_sends_test_events_and_moves_dead_letters_back_and_not
     assert _logical_id(outputs[names.OUT_OPERATOR_ROLE_ARN]["Value"]).startswith("SendersOperatorRole")
 
 
+def bus_policies(synthesized: Synthesized, bus_prefix: str) -> list[dict]:
+    """The EventBusPolicy resources of the bus whose logical id starts with ``bus_prefix``."""
+    policies = resources(synthesized, names.EVENT_STACK, "AWS::Events::EventBusPolicy").values()
+    return [p for p in policies if json.dumps(p["Properties"]["EventBusName"]).find(f'"{bus_prefix}') >= 0]
+
+
+def test_webhook_events_reach_the_queue_only_through_the_webhook_bus_from_the_app(synthesized: Synthesized) -> None:
+    """The app's webhook puts what Buy with Prime delivered on the stack's webhook bus (a fixed
+    name EcsStack grants PutEvents on), which takes it from the app's task role alone; its rule
+    matches the webhook source exactly and sends to the event queue (webhook_bus.py)."""
+    bus = only(synthesized, names.EVENT_STACK, "AWS::Events::EventBus", "WebhookBus")["Properties"]
+    assert bus["Name"] == names.WEBHOOK_EVENT_BUS
+    rule = only(synthesized, names.EVENT_STACK, "AWS::Events::Rule", "WebhookWebhookEvents")["Properties"]
+    assert rule["EventPattern"] == {"source": [names.WEBHOOK_EVENT_SOURCE]}
+    assert _logical_id(rule["EventBusName"]).startswith("WebhookBus")
+    (target,) = rule["Targets"]
+    assert _logical_id(target["Arn"]).startswith("Queue")
+    assert _logical_id(target["DeadLetterConfig"]["Arn"]).startswith("DeadLetterQueue")
+    (policy,) = bus_policies(synthesized, "WebhookBus")
+    statement = policy["Properties"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        {"AWS": "*"},
+        "events:PutEvents",
+    )
+    sender = json.dumps(statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert "ImportValue" in sender and "TaskRole" in sender  # EcsStack's task role, exported
+    outputs = synthesized.raw[names.EVENT_STACK]["Outputs"]
+    assert _logical_id(outputs[names.OUT_WEBHOOK_EVENT_BUS]["Value"]).startswith("WebhookBus")
+
+
 def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -> None:
     function = only(synthesized, names.EVENT_STACK, "AWS::Lambda::Function")["Properties"]
     assert function["Runtime"] == "python3.12"
@@ -197,6 +229,7 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
         "DEAD_LETTER_QUEUE_URL",
         "BWP_EVENT_SOURCE",
         "BWP_TEST_EVENT_SOURCE",
+        "BWP_WEBHOOK_EVENT_SOURCE",
         "CLIENT_SECRET_NAME",
         "BWP_TOKEN_URL",
         "BWP_GRAPHQL_URL",

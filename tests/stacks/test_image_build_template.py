@@ -6,11 +6,14 @@ do what the build does and nothing more."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import yaml
 
 from bwp_workshop import aws, names
+from bwp_workshop.stacks.base_image import pinned_base
 from bwp_workshop.stacks.image_build import image_build_files
 from bwp_workshop.stacks.image_tag import source_tag
 from tests.conftest import REPO_ROOT
@@ -58,6 +61,21 @@ def test_the_buildspec_pushes_the_tag_to_the_repository(synthesized: Synthesized
     assert any("docker login" in c and "get-login-password" in c for c in commands)
     # The push comes after the build in the same phase: a failed build pushes nothing.
     assert spec["phases"]["build"]["commands"].index(commands[-1]) > spec["phases"]["build"]["commands"].index(build)
+
+
+def test_the_buildspec_keeps_the_base_images_digest(synthesized: Synthesized) -> None:
+    """The review's L1: the buildspec rewrites the base image's registry to ECR Public's mirror
+    and keeps the Dockerfile's digest pin (its commands run here on the real Dockerfile)."""
+    spec = yaml.safe_load(_project(synthesized)["Source"]["BuildSpec"])
+    commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
+    (read_base,) = [c for c in commands if c.startswith("BASE=")]
+    build = next(c for c in commands if c.startswith("docker build"))
+    found = re.search(r'--build-arg "(PYTHON_IMAGE=[^"]+)"', build)
+    assert found is not None, build
+    script = f"{read_base}\nprintf '%s' \"{found.group(1)}\""
+    run = subprocess.run(["bash", "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=30)
+    pinned = pinned_base((REPO_ROOT / "oauth_app" / "Dockerfile").read_text())
+    assert run.stdout == f"PYTHON_IMAGE=public.ecr.aws/docker/library/{pinned.reference}"
 
 
 def test_the_uploaded_source_is_exactly_the_image_files(synthesized: Synthesized) -> None:

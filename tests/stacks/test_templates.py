@@ -79,6 +79,7 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_HANDLER_LOG_GROUP,
             names.OUT_OPERATOR_ROLE_ARN,
             names.OUT_TEST_EVENT_BUS,
+            names.OUT_WEBHOOK_EVENT_BUS,
         },
     }
     for stack, keys in expected.items():
@@ -297,6 +298,66 @@ def test_on_aws_without_a_certificate_cloudfront_serves_https_and_the_load_balan
     assert base_url == {"Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]}
 
 
+def test_on_aws_the_load_balancer_admits_only_cloudfronts_origin_facing_addresses(
+    aws_synthesized: Synthesized,
+) -> None:
+    """The load balancer open only to CloudFront: port 80 from the AWS-managed prefix list,
+    whose id a custom resource looks up in the stack's region at deploy time; nothing from
+    0.0.0.0/0 (the header check stays: another distribution is only redirected)."""
+    group = only(aws_synthesized, names.INFRA_STACK, "AWS::EC2::SecurityGroup", "AlbSecurityGroup")["Properties"]
+    inline = group.get("SecurityGroupIngress", [])
+    separate = [
+        r["Properties"]
+        for r in resources(aws_synthesized, names.INFRA_STACK, "AWS::EC2::SecurityGroupIngress").values()
+        if "AlbSecurityGroup" in json.dumps(r["Properties"]["GroupId"])
+    ]
+    ingress = inline + separate
+    assert not [rule for rule in ingress if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6")]
+    (rule,) = ingress
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 80, 80)
+    (lookup_id, lookup) = next(
+        (k, v)
+        for k, v in aws_synthesized.raw[names.INFRA_STACK]["Resources"].items()
+        if v["Type"] == "Custom::AWS" and "CloudFrontPrefixList" in k
+    )
+    assert rule["SourcePrefixListId"] == {"Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]}
+    create = json.loads(
+        "".join(p if isinstance(p, str) else "" for p in lookup["Properties"]["Create"]["Fn::Join"][1])
+        if isinstance(lookup["Properties"]["Create"], dict)
+        else lookup["Properties"]["Create"]
+    )
+    assert create["service"] == "EC2" and create["action"] == "describeManagedPrefixLists"
+    assert create["parameters"]["Filters"] == [
+        {"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}
+    ]
+    # the lookup's role may make that one call and nothing else
+    statements = [
+        st
+        for policy in resources(aws_synthesized, names.INFRA_STACK, "AWS::IAM::Policy").values()
+        if "CloudFrontPrefixList" in json.dumps(policy)
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert [st["Action"] for st in statements] == ["ec2:DescribeManagedPrefixLists"]
+
+
+def test_the_local_target_keeps_port_80_open_and_a_certificate_redirects_it(
+    synthesized: Synthesized, with_certificate: Synthesized
+) -> None:
+    """The local AWS runs no Lambda-backed custom resource (the prefix list's lookup) and the local stacks serve no
+    traffic (the app runs as a local process), so the local target keeps a plain rule; with a
+    certificate, port 80 is open but only redirects to 443."""
+    local = only(synthesized, names.INFRA_STACK, "AWS::EC2::SecurityGroup", "AlbSecurityGroup")["Properties"]
+    assert [(r["CidrIp"], r["FromPort"]) for r in local["SecurityGroupIngress"]] == [("0.0.0.0/0", 80)]
+    assert not [k for k, v in synthesized.raw[names.INFRA_STACK]["Resources"].items() if v["Type"] == "Custom::AWS"]
+    listeners = [
+        item["Properties"]
+        for item in resources(with_certificate, names.INFRA_STACK, "AWS::ElasticLoadBalancingV2::Listener").values()
+    ]
+    (http,) = [listener for listener in listeners if listener["Port"] == 80]
+    assert [action["Type"] for action in http["DefaultActions"]] == ["redirect"]
+    assert http["DefaultActions"][0]["RedirectConfig"]["Port"] == "443"
+
+
 def test_the_local_target_and_a_certificate_make_no_distribution(
     synthesized: Synthesized, with_certificate: Synthesized
 ) -> None:
@@ -337,12 +398,19 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
         "APP_BASE_URL",
         "BWP_AUTHORIZE_URL",
         "BWP_TOKEN_URL",
+        "BWP_GRAPHQL_URL",
+        "BWP_API_VERSION",
+        "EVENT_DESTINATION_PARAMETER",
+        "BWP_WEBHOOK_EVENT_BUS",
     }  # only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
     assert environment["BWP_TOKEN_URL"] == settings.token_url
     assert environment["BWP_AUTHORIZE_URL"] == settings.authorize_url
+    assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
+    assert environment["EVENT_DESTINATION_PARAMETER"] == names.EVENT_DESTINATION_PARAMETER
     assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
     assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
+    assert environment["BWP_WEBHOOK_EVENT_BUS"] == names.WEBHOOK_EVENT_BUS
 
 
 def test_client_credentials_come_from_the_named_secret(synthesized: Synthesized) -> None:
@@ -367,21 +435,33 @@ def test_service_runs_two_fargate_tasks_behind_the_target_group(synthesized: Syn
     assert "ServiceSecurityGroup" in json.dumps(network["SecurityGroups"])
 
 
-def test_task_role_reads_and_writes_tokens_and_keeps_business_products_only(synthesized: Synthesized) -> None:
+def test_task_role_reads_and_writes_tokens_keeps_business_products_and_reads_the_destinations(
+    synthesized: Synthesized,
+) -> None:
     statements = policy_actions(synthesized, names.ECS_STACK, "TaskRole")
     services = {action.split(":")[0] for actions, _ in statements for action in actions}
-    # The client credentials reach the app through the execution role (ECS injects them).
-    assert services == {"dynamodb"}
+    # The client credentials reach the app through the execution role (ECS injects them); the
+    # webhook puts events on EventStack's webhook bus, and only there.
+    assert services == {"dynamodb", "ssm", "events"}
+    events_statements = [(actions, resource) for actions, resource in statements if "events:PutEvents" in actions]
+    assert [actions for actions, _ in events_statements] == [{"events:PutEvents"}]
+    assert f"event-bus/{names.WEBHOOK_EVENT_BUS}" in events_statements[0][1]
+    statements = [statement for statement in statements if statement not in events_statements]
     table_actions: set[str] = set()
+    parameters = []
     for actions, resource in statements:
-        if "BusinessProductTable" in resource:  # uninstall finds (index) and deletes; nothing writes
+        if "BusinessProductTable" in resource:  # install records, uninstall finds (index) and deletes
             index = f"/index/{names.BUSINESS_PRODUCT_BY_INSTALLATION}"
-            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:DeleteItem"})
+            assert actions == ({"dynamodb:Query"} if index in resource else {"dynamodb:PutItem", "dynamodb:DeleteItem"})
+        elif actions == {"ssm:GetParameter"}:
+            parameters.append(resource)
         else:
             table_actions |= actions
             assert "TokenTable" in resource
     # Exactly what the app calls (the review's L2): no Scan, GetItem, BatchGetItem or streams.
-    assert table_actions == {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    assert table_actions == {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    # One parameter, by its name: the event destinations an install subscribes the merchant to.
+    assert len(parameters) == 1 and f':parameter/{names.EVENT_DESTINATION_PARAMETER.lstrip("/")}"' in parameters[0]
     execution = policy_actions(synthesized, names.ECS_STACK, "TaskDefinitionExecutionRole")
     secret = [actions for actions, resource in execution if names.CLIENT_SECRET_NAME in resource]
     assert secret == [{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}]

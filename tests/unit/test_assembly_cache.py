@@ -35,6 +35,8 @@ CHANGED = {
     "api_version": "2025-01-01",
     "public_key": OTHER_KEY,
     "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+    "token_table_key": "customer",
+    "token_key_users": "arn:aws:iam::123456789012:role/notebooks",
     "app_domain_name": "install.example.com",
     "image_tag": "v2",
     "lambda_timeout": 31,
@@ -57,6 +59,7 @@ UNRELATED = {
     "local_event_runner_port": 4997,
     "local_ready_timeout": 5.0,
     "local_event_retry_after": 0.5,
+    "event_destination": "webhook",
     "state_dir": None,  # replaced in the test: the same state folder, spelled otherwise
 }
 

@@ -89,11 +89,10 @@ def test_progress_follows_the_cli_event_lines() -> None:
     shown: list[str] = []
     progress = Progress(True, write=shown.append)
     progress("InfraStack |  3/25 | 7:04:10 AM | CREATE_COMPLETE      | AWS::EC2::VPC | Vpc (Vpc8378EB38)")
+    assert progress.stacks["InfraStack"] == (3, 25)
     progress("InfraStack | 25/25 | 7:04:12 AM | CREATE_COMPLETE      | AWS::CloudFormation::Stack | InfraStack")
     progress("✅  InfraStack")
-    bar = progress.bars["InfraStack"]
-    assert (bar.n, bar.total) == (25, 25)
-    progress.close()
+    assert progress.stacks["InfraStack"] == (25, 25)
     assert shown == ["✅  InfraStack"]
     Progress(False)("InfraStack |  3/25 | 7:04:10 AM | CREATE_COMPLETE | AWS::EC2::VPC | Vpc")  # shows nothing
 

@@ -1,15 +1,16 @@
 """The OAuth authorization code flow (with PKCE) of an install.
 
-* ``GET /launch`` (the launch URL): a new pending install (CSPRNG ``state``, PKCE verifier kept
-  in the token table), then a redirect to the authorize URL with the S256 challenge; the state
-  cookie binds the install to this browser.
+* ``GET /launch`` (the launch URL): a new pending install (CSPRNG ``state`` and PKCE verifier,
+  sealed in the state cookie, which binds the install to this browser; nothing is written
+  server-side), then a redirect to the authorize URL with the S256 challenge.
 * ``GET /install`` (the install URL, the OAuth redirect URI): checks the callback's state and
-  code, the verification token, the state (known, unexpired, bound to this browser when it
-  carries the state cookie, used once), exchanges the code with the verifier and stores the
-  token pair (the installation's business product is recorded when it subscribes to events: a
-  subscription's ``targetId`` names it; see ``bwp_workshop.steps.subscriptions``); then a
-  303 to ``/installed``, so the address bar keeps no code, state or verification token and a
-  reload does not send the used code again.
+  code, the verification token, the state cookie (present, sealed by this app, naming the
+  callback's state, unexpired), spends the state (used once: the only write before the code
+  exchange), exchanges the code with the verifier and stores the token pair, then subscribes
+  the merchant to the app's event destinations and records its business product (a
+  subscription's ``targetId`` names it; :mod:`oauth_app.tenancy`); then a 303 to
+  ``/installed``, so the address bar keeps no code, state or verification token and a reload
+  does not send the used code again.
 * ``GET /installed``: the page the merchant ends on, with links back to the Buy with Prime
   console and to the app's settings there; it shows the installation this browser just
   installed (a short-lived cookie, an HMAC under the state-cookie key), nothing otherwise.
@@ -28,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bwp_workshop.core.token_store import TokenStoreError
 from bwp_workshop.core.tokens import TokenEndpointError
 
-from ... import log, pages
+from ... import log, pages, tenancy
 from ...errors import Refusal, redact, table_unavailable
 from ...services import Services
 from ...state import STATE_PATTERN, PendingStoreError
@@ -47,10 +48,7 @@ router = APIRouter(dependencies=[CredentialsRequired])
 @router.get("/launch", summary="Launch URL: start an install", status_code=302)
 def launch(request: Request, services: ServicesDep) -> Response:
     config = services.config
-    try:
-        started = services.pending.create()
-    except PendingStoreError as exc:
-        raise table_unavailable(f"the token table refused to record the pending install ({exc})") from None
+    started = services.pending.create()
     query = urlencode(
         {
             "response_type": "code",
@@ -65,7 +63,7 @@ def launch(request: Request, services: ServicesDep) -> Response:
     response = RedirectResponse(f"{config.authorize_url}{separator}{query}", status_code=302)
     response.set_cookie(
         STATE_COOKIE,
-        services.cookie_value(started.state),
+        services.pending.seal(started),
         max_age=config.state_ttl_seconds,
         path="/install",
         secure=services.secure_cookie,
@@ -122,16 +120,20 @@ def install(
             "this browser did not start the install (no state cookie); start it again from the Buy with Prime "
             "console in this browser",
         )
-    if not hmac.compare_digest(cookie, services.cookie_value(sent.state)):
+    pending = services.pending.open(cookie)
+    if pending is None or not hmac.compare_digest(pending.state, sent.state):
         raise Refusal(
             400, "state_mismatch", "the state does not belong to this browser's install; start the install again"
         )
+    if pending.expired:
+        raise Refusal(400, "unknown_state", "the state is unknown, expired or already used; start the install again")
     try:
-        verifier = services.pending.consume(sent.state)
+        first_use = services.spent.spend(pending)
     except PendingStoreError as exc:
         raise table_unavailable(f"the token table refused to check the state ({exc})") from None
-    if verifier is None:
+    if not first_use:
         raise Refusal(400, "unknown_state", "the state is unknown, expired or already used; start the install again")
+    verifier = pending.code_verifier
     try:
         tokens = services.endpoint.exchange_code(
             sent.code, redirect_uri=services.redirect_uri(request), code_verifier=verifier
@@ -146,6 +148,7 @@ def install(
     except TokenStoreError as exc:
         raise table_unavailable(str(exc)) from None
     log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
+    tenancy.subscribe(services, stored.installation_id, stored.access_token)
     response = RedirectResponse(INSTALLED_PATH, status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/install")
     response.set_cookie(

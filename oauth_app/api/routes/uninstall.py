@@ -1,6 +1,6 @@
 """``POST /uninstall`` (the uninstall URL): the verification token is checked over the raw
-body too, then every token item and the business product of the installation are deleted;
-repeating it is harmless."""
+body too, then the installation's event subscriptions (:mod:`oauth_app.tenancy`), every token
+item and the business product of the installation are deleted; repeating it is harmless."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from bwp_workshop.core.business_products import BusinessProductMapError
 from bwp_workshop.core.token_store import TokenStoreError
 
-from ... import log
+from ... import log, tenancy
 from ...errors import table_unavailable
 from ..deps import ServicesDep, VerifiedWithBodyDep
 
@@ -31,6 +31,7 @@ router = APIRouter()
     },
 )
 async def uninstall(checked: VerifiedWithBodyDep, services: ServicesDep) -> dict[str, Any]:
+    unsubscribed = await run_in_threadpool(tenancy.unsubscribe, services, checked.installation_id)
     try:
         deleted = await run_in_threadpool(services.store.delete_installation, checked.installation_id)
         if services.business_products is not None:
@@ -38,4 +39,9 @@ async def uninstall(checked: VerifiedWithBodyDep, services: ServicesDep) -> dict
     except (TokenStoreError, BusinessProductMapError) as exc:
         raise table_unavailable(str(exc)) from None
     log.info("uninstalled %s (%d token items deleted)", checked.installation_id, deleted)
-    return {"installation_id": checked.installation_id, "uninstalled": True, "deleted_items": deleted}
+    return {
+        "installation_id": checked.installation_id,
+        "uninstalled": True,
+        "deleted_items": deleted,
+        "deleted_subscriptions": unsubscribed,
+    }

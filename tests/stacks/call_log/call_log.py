@@ -5,7 +5,18 @@ that name a resource. Standard library and botocore only: it runs inside the dep
 import json
 import threading
 
-RESOURCE_PARAMS = ("TableName", "IndexName", "SecretId", "QueueUrl", "RequestItems", "TransactItems", "Bucket", "Key")
+RESOURCE_PARAMS = (
+    "TableName",
+    "IndexName",
+    "SecretId",
+    "QueueUrl",
+    "RequestItems",
+    "TransactItems",
+    "Name",
+    "Entries",
+    "Bucket",
+    "Key",
+)
 
 
 def install(path):
@@ -22,6 +33,10 @@ def install(path):
             named = {key: params[key] for key in RESOURCE_PARAMS if key in params}
             if "RequestItems" in named:
                 named["RequestItems"] = sorted(named["RequestItems"])
+            if "Entries" in named:  # PutEvents: only the bus each entry names
+                named["Entries"] = [
+                    {"EventBusName": entry.get("EventBusName", "default")} for entry in named["Entries"]
+                ]
             if "TransactItems" in named:
                 named["TransactItems"] = sorted(
                     {item[kind]["TableName"] for item in named["TransactItems"] for kind in item}

@@ -1,0 +1,91 @@
+"""The app's subscriptions never fail an install or an uninstall (``oauth_app.tenancy``): with
+no event destination registered yet the install subscribes nothing and says so; a registration
+that is not one, or an API that answers nonsense, is logged with its reason (never a token or the
+secret) while the token pair is stored and the install ends on its page; an uninstall whose
+subscriptions cannot be listed still deletes the installation's tokens. The success paths run
+against the sandbox in ``tests/e2e/test_tenants.py`` and ``tests/stacks/test_deployed_environment.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bwp_workshop import aws, names
+from bwp_workshop.core import event_subscriptions
+from bwp_workshop.settings import Settings
+from oauth_app.app import create_app
+
+from .checks import assert_nothing_secret_logged, token_items
+from .conftest import AppLogs, ScriptedTokenEndpoint, config, install_url, launch, sign
+
+GRAPHQL_URL = "https://bwp.example.test/graphql"
+
+
+def _install(client: TestClient, installation_id: str) -> None:
+    params = launch(client)
+    url = install_url({"code": "auth-code-1", "state": params["state"]})
+    answer = client.get(
+        f"{url}&verification-token={sign(url, installation_id=installation_id)}", follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    assert client.get(answer.headers["location"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("registration", "logged"),
+    [
+        (None, "events of inst-7 not subscribed: no event destination is registered yet"),
+        ("not json", "events of inst-7 not subscribed (JSONDecodeError"),
+        (
+            event_subscriptions.Registration(
+                ("ORDER_CONFIRMED",), (event_subscriptions.eventbridge_destination("123456789012", "app", "us-east-1"),)
+            ).to_json(),
+            # The scripted endpoint answers every request with a token pair: not a GraphQL answer.
+            "events of inst-7 not subscribed (GraphQLError: query: the API answered without data)",
+        ),
+    ],
+    ids=["none-yet", "not-a-registration", "api-answers-nonsense"],
+)
+def test_an_install_whose_subscriptions_fail_is_still_an_install(
+    local_settings: Settings,
+    table: Any,
+    token_endpoint: ScriptedTokenEndpoint,
+    app_logs: AppLogs,
+    caplog: Any,
+    capsys: Any,
+    registration: str | None,
+    logged: str,
+) -> None:
+    ssm = aws.client("ssm", local_settings)
+    if registration is not None:
+        ssm.put_parameter(Name=names.EVENT_DESTINATION_PARAMETER, Value=registration, Type="String", Overwrite=True)
+    app = create_app(
+        config(graphql_url=GRAPHQL_URL, event_destination_parameter=names.EVENT_DESTINATION_PARAMETER),
+        table=table,
+        http=token_endpoint.client(),
+        ssm=ssm,
+    )
+    with TestClient(app, base_url="https://app.example.test") as client:
+        _install(client, "inst-7")
+        assert [item["installation_id"] for item in token_items(table)] == ["inst-7"]
+
+        # The uninstall lists the subscriptions first; that fails the same way, and the tokens go anyway.
+        url = "https://app.example.test/uninstall"
+        body = b'{"installationId":"inst-7","eventType":"UNINSTALL"}'
+        answer = client.post(
+            url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "verification-token": sign(url, body, installation_id="inst-7"),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["deleted_subscriptions"] == 0 and token_items(table) == []
+    assert_nothing_secret_logged(
+        app_logs, caplog, capsys, "access-token-1-secretvalue", "refresh-token-1-secretvalue", logged=[logged]
+    )
+    if registration is not None and registration.startswith("{"):
+        assert "subscriptions of inst-7 not deleted (GraphQLError" in app_logs.text
