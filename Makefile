@@ -75,7 +75,7 @@ LOCKS := oauth_app/requirements.lock lambdas/event_handler/requirements.lock
 lock: | $(UV)  ## Regenerate uv.lock (the project) and the image's and the Lambda's hash-pinned locks.
 	$(UV) lock
 	@for lock in $(LOCKS); do \
-		$(UV) pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_17 --generate-hashes \
+		$(UV) pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 			--no-header --annotation-style line $$(dirname $$lock)/requirements.txt -o $$lock || exit 1; \
 	done
 

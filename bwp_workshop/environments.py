@@ -70,12 +70,14 @@ def lambda_environment(
     business_product_table: str,
     dead_letter_queue_url: str,
     event_source: str,
+    analytics_bucket: str = "",
 ) -> dict[str, str]:
     """What the event handler reads: its tables, its dead-letter queue, the one partner event
     source it accepts (and the workshop's test and webhook sources, which reach its queue only
     through EventStack's own buses), the client credentials secret's name, the Buy with Prime token and GraphQL
-    endpoints, and its logging."""
-    return {
+    endpoints, its logging and the analytics bucket it writes each batch to (left out when empty:
+    an EventStack deployed before the bucket existed)."""
+    environment = {
         names.ENV_EVENT_SOURCE: event_source,
         names.ENV_TEST_EVENT_SOURCE: names.TEST_EVENT_SOURCE,
         names.ENV_WEBHOOK_EVENT_SOURCE: names.WEBHOOK_EVENT_SOURCE,
@@ -90,3 +92,6 @@ def lambda_environment(
         names.ENV_POWERTOOLS_SERVICE: names.EVENT_HANDLER_SERVICE,
         names.ENV_LOG_LEVEL: settings.log_level,
     }
+    if analytics_bucket:
+        environment[names.ENV_ANALYTICS_BUCKET] = analytics_bucket
+    return environment

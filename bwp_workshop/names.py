@@ -272,3 +272,17 @@ SUBSCRIBED_EVENT_TYPES = (
     "REFUND_REQUESTED",
     "REFUND_COMPLETED",
 )
+
+# --- the analytics store (EventStack's AnalyticsStore; docs/analytics.md) ----------------------
+#: The bucket the event handler writes each batch's Parquet objects to (empty: it writes none).
+ENV_ANALYTICS_BUCKET = "ANALYTICS_BUCKET_NAME"
+#: Where the events table's objects live in the bucket: ``events/event_date=.../event_type=.../``.
+ANALYTICS_PREFIX = "events/"
+#: The Glue database and table over the Parquet objects, and the Athena workgroup that queries them.
+GLUE_DATABASE = "bwp_workshop_analytics"
+GLUE_TABLE = "events"
+ATHENA_WORKGROUP = "bwp-workshop-analytics"
+#: What the event handler may do in the bucket: add objects (never read, list or delete).
+HANDLER_ANALYTICS_ACTIONS = ("s3:PutObject",)
+OUT_ANALYTICS_BUCKET = "AnalyticsBucketName"
+OUT_ANALYTICS_RESULTS_BUCKET = "AnalyticsResultsBucketName"

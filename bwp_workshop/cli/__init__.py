@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from ..errors import WorkshopError
+from .analytics import analytics
 from .config import config
 from .events import events
 from .local import local
@@ -44,6 +45,7 @@ main.add_command(config)
 main.add_command(run)
 main.add_command(events)
 main.add_command(sandbox)
+main.add_command(analytics)
 main.add_command(site)
 for command in STACK_COMMANDS:
     main.add_command(command)

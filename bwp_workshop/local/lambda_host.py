@@ -83,6 +83,8 @@ def lambda_environment(settings: Any) -> dict[str, str]:
         .get(names.OUT_BUSINESS_PRODUCT_TABLE, ""),
         dead_letter_queue_url=stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL),
         event_source=environments.deployed_event_source(settings),
+        # Empty for an EventStack deployed before the analytics store existed.
+        analytics_bucket=load_outputs(settings).get(names.EVENT_STACK, {}).get(names.OUT_ANALYTICS_BUCKET, ""),
     )
     aws_env = aws.subprocess_environment(settings, base={})
     env.update({name: value for name, value in aws_env.items() if name.startswith("AWS_")})

@@ -233,16 +233,26 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         ),
         Step(
             "07-api-and-analytics",
-            ("api.store", "api.order", "analytics.load_records", "tenants.merchants"),
+            (
+                "api.store",
+                "api.order",
+                "analytics.load_records",
+                "tenants.merchants",
+                "analytics_lake.answer",
+                "analytics_lake.partitions_read",
+            ),
             (
                 f"Buy with Prime GraphQL queries at {settings.graphql_url} (the store as each installation)",
                 "dynamodb:Scan the data table and the token table",
+                f"athena:StartQueryExecution, GetQueryExecution, GetQueryResults in workgroup {names.ATHENA_WORKGROUP} "
+                f"(each metric of the analytics SQL); s3:ListBucket on the analytics bucket (its partitions)",
             ),
         ),
         Step(
             "99-clean-up",
             (
                 "tenants.unsubscribe_every_installation",
+                "cleanup.empty_analytics_store",
                 "deploy.destroy",
                 "cleanup.clean_up_outside_cloudformation",
                 "cleanup.leftovers",
@@ -250,9 +260,11 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
             (
                 "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
                 f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
+                "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
                 f"cdk destroy {' '.join(reversed(stacks))}",
                 f"events:DeleteEventBus; secretsmanager:DeleteSecret {names.CLIENT_SECRET_NAME} (no recovery "
-                "window); logs:DeleteLogGroup of the workshop's groups; what is left, by the project tag",
+                "window); logs:DeleteLogGroup of the workshop's groups; glue:DeleteTable, DeleteDatabase and "
+                "athena:DeleteWorkGroup of what is left of the analytics catalog; what is left, by the project tag",
             ),
         ),
     ]

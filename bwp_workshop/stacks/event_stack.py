@@ -23,6 +23,7 @@ from constructs import Construct
 from .. import names
 from . import token_key
 from .alarms import PipelineAlarms
+from .analytics_store import AnalyticsStore
 from .dashboard import OperationsDashboard
 from .dynamodb_tables import STRING, workshop_table
 from .event_senders import EventSenders
@@ -80,6 +81,8 @@ class EventStack(cdk.Stack):
             self, "DataTable", partition_key=names.DATA_PK, sort_key=(names.DATA_SK, STRING)
         )
         self.event_bus = events.EventBus.from_event_bus_arn(self, "PartnerBus", event_bus_arn)
+        # Every stored event also as Parquet in S3, for the analytics SQL (Athena, DuckDB).
+        self.analytics = AnalyticsStore(self, "Analytics")
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -139,6 +142,7 @@ class EventStack(cdk.Stack):
                 business_product_table=business_product_table.table_name,
                 dead_letter_queue_url=self.dead_letter_queue.queue_url,
                 event_source=event_source,
+                analytics_bucket=self.analytics.bucket.bucket_name,
             ),
             description="Records Buy with Prime events from the event queue",
         )
@@ -154,6 +158,8 @@ class EventStack(cdk.Stack):
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[business_product_table.table_arn])
         )
+        # Each batch's stored events as Parquet objects in the analytics bucket.
+        self.analytics.grant_write(self.role)
         # A record that can never succeed goes to the dead-letter queue on its first receive.
         self.dead_letter_queue.grant_send_messages(self.role)
         secretsmanager.Secret.from_secret_name_v2(self, "ClientSecret", names.CLIENT_SECRET_NAME).grant_read(self.role)

@@ -6,7 +6,7 @@ modules it imports), the light shared part of :mod:`bwp_workshop` (the package's
 ``__init__``, ``errors``, ``names`` and ``core/``), and the wheels of the handler's
 ``requirements.lock`` (every package pinned with its hashes, resolved from its
 ``requirements.txt`` by ``make lock``) for that platform, installed with ``pip --target
---platform manylinux2014_x86_64 --only-binary=:all: --require-hashes --no-deps``. Nothing
+--platform manylinux_2_28_x86_64 --only-binary=:all: --require-hashes --no-deps``. Nothing
 here imports the CDK, so the event tests can build the folder and run the handler from it
 with ``python3.12 -I``.
 
@@ -45,8 +45,11 @@ HANDLER_DIR = Path("lambdas") / "event_handler"
 #: them beside ``oauth_app/``, and tests/oauth_app/test_image.py holds ``oauth_app/Dockerfile``'s
 #: COPY lines and ``.dockerignore`` equal to this list.
 SHARED_PACKAGE_PARTS = ("__init__.py", "errors.py", "names.py", "core")
-#: The Lambda runtime the wheels are chosen for.
+#: The Lambda runtime the wheels are chosen for: Python 3.12 runs on Amazon Linux 2023 (glibc 2.34),
+#: so wheels built for glibc 2.28 (DuckDB's) load there as well as manylinux2014 ones.
 PIP_PLATFORM_OPTIONS = (
+    "--platform",
+    "manylinux_2_28_x86_64",
     "--platform",
     "manylinux2014_x86_64",
     "--only-binary=:all:",

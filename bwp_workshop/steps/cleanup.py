@@ -5,11 +5,72 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .. import aws, names
 from ..deploy import prerequisites
 from ..envfile import unset_env_values
+from ..outputs import load_outputs
 from ..settings import Settings, get_settings
 from . import subscriptions, tenants
+
+
+def empty_analytics_store(settings: Settings | None = None) -> dict[str, int]:
+    """Empty EventStack's analytics buckets (the Parquet events and Athena's results), every
+    object version and delete marker: CloudFormation deletes only empty buckets. Run before
+    destroying EventStack; object versions deleted per bucket."""
+    from .analytics_lake import empty_bucket
+
+    settings = settings or get_settings()
+    outputs = load_outputs(settings).get(names.EVENT_STACK, {})
+    s3 = aws.client("s3", settings)
+    return {
+        str(outputs[key]): empty_bucket(s3, str(outputs[key]))
+        for key in (names.OUT_ANALYTICS_BUCKET, names.OUT_ANALYTICS_RESULTS_BUCKET)
+        if outputs.get(key)
+    }
+
+
+def drop_analytics_catalog(settings: Settings | None = None) -> list[str]:
+    """Drop the analytics Glue table and database and the Athena workgroup if they are still
+    there (destroying EventStack drops them on aws; on local, what the local AWS kept of them);
+    what was dropped."""
+    settings = settings or get_settings()
+    glue, athena = aws.client("glue", settings), aws.client("athena", settings)
+    dropped = []
+    attempts = [
+        (f"table {names.GLUE_DATABASE}.{names.GLUE_TABLE}",
+         lambda: glue.delete_table(DatabaseName=names.GLUE_DATABASE, Name=names.GLUE_TABLE)),
+        (f"database {names.GLUE_DATABASE}", lambda: glue.delete_database(Name=names.GLUE_DATABASE)),
+    ]  # fmt: skip
+    if _has_workgroup(athena):
+        attempts.append(
+            (
+                f"workgroup {names.ATHENA_WORKGROUP}",
+                lambda: athena.delete_work_group(WorkGroup=names.ATHENA_WORKGROUP, RecursiveDeleteOption=True),
+            )
+        )
+    for what, drop in attempts:
+        try:
+            drop()
+        except ClientError as exc:  # not there: nothing to drop
+            if aws.error_code(exc) != "EntityNotFoundException":
+                raise
+            continue
+        dropped.append(what)
+    return dropped
+
+
+def _has_workgroup(athena: Any) -> bool:
+    """Whether the workshop's Athena workgroup exists (a target without Athena has none)."""
+    try:
+        athena.get_work_group(WorkGroup=names.ATHENA_WORKGROUP)
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if aws.error_code(exc) == "InvalidRequestException" or status == 404:  # not there; no Athena
+            return False
+        raise
+    return True
 
 
 def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[str, Any]:
@@ -31,6 +92,7 @@ def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[st
                 logs.delete_log_group(logGroupName=group["logGroupName"])
                 deleted += 1
     done["log groups deleted"] = deleted
+    done["analytics catalog dropped"] = drop_analytics_catalog(settings) or "nothing left"
     unset_env_values(["EVENT_BUS_ARN"], settings)
     return done
 
@@ -66,6 +128,14 @@ def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
         b["Name"]
         for b in aws.client("events", settings).list_event_buses(NamePrefix=names.PARTNER_SOURCE_PREFIX)["EventBuses"]
     ]
+    s3_buckets = [
+        b["Name"] for b in aws.client("s3", settings).list_buckets().get("Buckets", []) if _analytics_bucket(b["Name"])
+    ]
+    glue_databases = [
+        d["Name"]
+        for d in aws.client("glue", settings).get_databases().get("DatabaseList", [])
+        if d["Name"] == names.GLUE_DATABASE
+    ]
     parameters = [names.EVENT_DESTINATION_PARAMETER] if tenants.registered(settings) is not None else []
     repositories = []
     try:
@@ -85,4 +155,12 @@ def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
         "partner buses": buses,
         "parameters": parameters,
         "repositories": repositories,
+        "analytics buckets": s3_buckets,
+        "analytics databases": glue_databases,
     }
+
+
+def _analytics_bucket(name: str) -> bool:
+    """A bucket of EventStack's analytics store (CloudFormation names it after the stack and
+    the construct: ``eventstack-analytics...``)."""
+    return name.lower().startswith(f"{names.EVENT_STACK.lower()}-analytics")

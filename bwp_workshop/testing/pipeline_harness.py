@@ -41,6 +41,8 @@ class Pipeline:
     data_table: str
     #: The handler's counters after the runner stopped (API round trips, DynamoDB calls...).
     counters: dict[str, int] | None = None
+    #: The analytics bucket the handler writes each batch's Parquet objects to.
+    analytics_bucket: str = ""
 
 
 def subscribe(installed: Installed, name: str) -> str:
@@ -85,6 +87,11 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         business_product(installed), installed.installation_id
     )
     create_data_table(settings, data_table)
+    # The analytics store's bucket, versioned as the stack makes it.
+    analytics_bucket = f"analytics-{suffix}"
+    s3 = aws.client("s3", settings)
+    s3.create_bucket(Bucket=analytics_bucket)
+    s3.put_bucket_versioning(Bucket=analytics_bucket, VersioningConfiguration={"Status": "Enabled"})
     TokenStore(create_token_table(settings, token_table)).put(
         installed.installation_id, TokenSet.from_response(installed.tokens)
     )
@@ -96,6 +103,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     )
 
     event = event_stack_resources(settings, source_name, data_table, suffix, max_receive_count=max_receive_count)
+    event[names.OUT_ANALYTICS_BUCKET] = analytics_bucket
     path = outputs_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -113,6 +121,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
         event[names.OUT_QUEUE_URL],
         event[names.OUT_DLQ_URL],
         data_table,
+        analytics_bucket=analytics_bucket,
     )
 
 
@@ -204,6 +213,7 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
         event[names.OUT_QUEUE_URL],
         event[names.OUT_DLQ_URL],
         event[names.OUT_DATA_TABLE],
+        analytics_bucket=event[names.OUT_ANALYTICS_BUCKET],
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from analytics_writer import AnalyticsWriter
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from failures import PERMANENT, TRANSIENT, BatchCache, RecordFailed, failure_kind
@@ -61,7 +62,14 @@ class EventProcessor:
     Thread-safe, so the local event runner may invoke the handler from several pollers."""
 
     def __init__(
-        self, config: Config, *, dynamodb: Any = None, secrets: Any = None, http: Any = None, sqs: Any = None
+        self,
+        config: Config,
+        *,
+        dynamodb: Any = None,
+        secrets: Any = None,
+        http: Any = None,
+        sqs: Any = None,
+        s3: Any = None,
     ) -> None:
         self.config = config
         if dynamodb is None or secrets is None or (sqs is None and config.dead_letter_queue_url):
@@ -72,6 +80,8 @@ class EventProcessor:
             if config.dead_letter_queue_url:
                 sqs = sqs or boto3.client("sqs")
         self.sqs = sqs
+        #: Each batch's stored events as Parquet in the analytics bucket (its client made on first use).
+        self.analytics = AnalyticsWriter(config.analytics_bucket, s3=s3)
         self.data_table = dynamodb.Table(config.data_table)
         self.business_products = (
             BusinessProductMap(dynamodb.Table(config.business_product_table)) if config.business_product_table else None
@@ -162,6 +172,9 @@ class Batch:
         self._seen: set[str] = set()
         #: What became of each record (the invocation's metrics).
         self.outcomes = Outcomes()
+        #: The items of this batch's events as the data table holds them (written now, or by an
+        #: earlier delivery): what the handler writes to the analytics bucket.
+        self.stored: list[dict[str, Any]] = []
 
     # --- parsing ------------------------------------------------------------------------
     def event(self, message_id: str, body: str) -> BwpEvent:
@@ -377,14 +390,32 @@ class Batch:
                 Item=item,
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": DATA_PK},
+                # A duplicate's stored item comes back with the refusal (no read permission needed),
+                # so the analytics write of a redelivered record has the data table's facts.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             if code == "ConditionalCheckFailedException":
                 self.outcomes.add(METRIC_DUPLICATES, str(item.get("event_type") or ""))
+                # This delivery's message id: the record to fail again if the analytics write fails.
+                self.stored.append(
+                    {**(_from_dynamodb(exc.response.get("Item")) or item), "message_id": item["message_id"]}
+                )
                 return False
             # ValidationException: the item itself is refused (a key too long, too large...).
             kind = PERMANENT if code == "ValidationException" else TRANSIENT
             raise RecordFailed(f"the data table refused the write ({code})", kind) from None
         self.outcomes.add(METRIC_STORED, str(item.get("event_type") or ""))
+        self.stored.append(item)
         return True
+
+
+def _from_dynamodb(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item in DynamoDB's attribute-value form (as a refused put returns it) as plain values."""
+    if not item:
+        return None
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in item.items()}

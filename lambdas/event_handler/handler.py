@@ -27,7 +27,10 @@ This module is the entry point, in powertools' shape: a module-level ``BatchProc
 plain record handler run by ``process_partial_response``; ``Logger`` with the Lambda context
 (each line carries the request id and the cold start); ``Metrics`` in the embedded metric
 format: the cold start, and each record's outcome (stored, duplicate, unenriched, dead-lettered,
-failed) in total and per event type (:mod:`outcomes`). The instance's
+failed) in total and per event type (:mod:`outcomes`). Once the batch's records are handled, the
+items the data table holds for them are written to the analytics bucket as Parquet, one object
+per event date and type (:mod:`analytics_writer`); when that write fails, those records are
+reported failed too, so the queue delivers them again. The instance's
 :class:`~event_processing.EventProcessor` (clients, caches) is made on the first invocation;
 each invocation is one :class:`~event_processing.Batch`. The processing itself (parse, tenant,
 enrich, store, dead-letter) is :mod:`event_processing`; the stored item is
@@ -37,7 +40,8 @@ Configuration comes from the environment the stack sets (:mod:`handler_config`:
 ``DATA_TABLE_NAME``, ``TOKEN_TABLE_NAME``, ``BUSINESS_PRODUCT_TABLE_NAME``,
 ``DEAD_LETTER_QUEUE_URL``, ``BWP_EVENT_SOURCE`` (the one partner source accepted),
 ``BWP_TEST_EVENT_SOURCE`` (the workshop's test events, through EventStack's test bus),
-``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``). AWS
+``CLIENT_SECRET_NAME``, ``BWP_TOKEN_URL``, ``BWP_GRAPHQL_URL``, ``BWP_API_VERSION``,
+``ANALYTICS_BUCKET_NAME``). AWS
 clients are made on the first invocation, not at import.
 """
 
@@ -46,6 +50,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from analytics_writer import AnalyticsWriteFailed, AnalyticsWriter
 from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent, SQSRecord
@@ -53,7 +58,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from event_processing import Batch, Config, EventProcessor, RecordFailed, logger
 
 from bwp_workshop.core.data_record import data_item
-from bwp_workshop.names import EVENT_HANDLER_SERVICE, FAILURE_REASON_ATTRIBUTE, METRICS_NAMESPACE
+from bwp_workshop.names import EVENT_HANDLER_SERVICE, FAILURE_REASON_ATTRIBUTE, METRIC_FAILED, METRICS_NAMESPACE
 
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=EVENT_HANDLER_SERVICE)
 batch_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -100,14 +105,35 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         response = process_partial_response(
             event=event, record_handler=record_handler, processor=batch_processor, context=context
         )
+        # {"batchItemFailures": [{"itemIdentifier": message id}, ...]}
+        return _write_analytics(batch, dict(response))
     finally:
         _batch = None
         batch.outcomes.publish(metrics)
-    return dict(response)  # {"batchItemFailures": [{"itemIdentifier": message id}, ...]}
+
+
+def _write_analytics(batch: Batch, result: dict[str, Any]) -> dict[str, Any]:
+    """The batch's stored items to the analytics bucket, once per batch; when that fails, their
+    records are reported failed too (and counted failed), so the queue delivers them again."""
+    try:
+        batch.processor.analytics.write(batch.stored)
+    except AnalyticsWriteFailed as exc:
+        failed = {entry["itemIdentifier"] for entry in result.get("batchItemFailures", [])}
+        again = {str(item["message_id"]): item for item in batch.stored if item.get("message_id")}
+        for message_id in sorted(set(again) - failed):
+            batch.outcomes.add(METRIC_FAILED, str(again[message_id].get("event_type") or ""))
+        logger.error("analytics write failed", extra={"reason": exc.reason, "records": len(set(again) - failed)})
+        result["batchItemFailures"] = [
+            *result.get("batchItemFailures", []),
+            *({"itemIdentifier": m} for m in sorted(set(again) - failed)),
+        ]
+    return result
 
 
 __all__ = [
     "FAILURE_REASON_ATTRIBUTE",
+    "AnalyticsWriteFailed",
+    "AnalyticsWriter",
     "Config",
     "EventProcessor",
     "RecordFailed",

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from bwp_workshop.names import (
+    ENV_ANALYTICS_BUCKET,
     ENV_API_VERSION,
     ENV_BUSINESS_PRODUCT_TABLE,
     ENV_CLIENT_SECRET_NAME,
@@ -37,6 +38,8 @@ class Config:
     dead_letter_queue_url: str = ""
     #: The workshop's test source, accepted too (it reaches the queue only through the test bus).
     test_event_source: str = ""
+    #: Empty: the batches are not written to the analytics bucket (only to the data table).
+    analytics_bucket: str = ""
     #: The source of the events the app's webhook received (only through the webhook bus).
     webhook_event_source: str = ""
 
@@ -67,5 +70,6 @@ class Config:
             business_product_table=env.get(ENV_BUSINESS_PRODUCT_TABLE, ""),
             dead_letter_queue_url=env.get(ENV_DEAD_LETTER_QUEUE_URL, ""),
             test_event_source=env.get(ENV_TEST_EVENT_SOURCE, ""),
+            analytics_bucket=env.get(ENV_ANALYTICS_BUCKET, ""),
             webhook_event_source=env.get(ENV_WEBHOOK_EVENT_SOURCE, ""),
         )

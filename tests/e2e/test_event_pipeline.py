@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
-from bwp_workshop.steps import dead_letters
+from bwp_workshop.steps import analytics_lake, dead_letters
+from bwp_workshop.steps import analytics_queries as queries
 from bwp_workshop.steps import pipeline as event_pipeline
+from bwp_workshop.steps.analytics import records_frame
 from bwp_workshop.testing.pipeline_harness import deploy_event_stack, depth, provision, running, settle
 from tests.conftest import SandboxHandle
 from tests.sandbox.helpers import installed_app
@@ -57,12 +59,28 @@ def _run(local_sandbox: SandboxHandle, faults: dict[str, Any] | None, *, deploye
     )
     assert depth(pipeline.settings, pipeline.queue_url) == 0
     assert pipeline.counters is not None and pipeline.counters["records_stored"] == len(valid)
+    _check_analytics_store(pipeline.settings, records)
     return {
         "stats": stats,
         "counters": pipeline.counters,
         "valid": len(valid),
         "duplicates": sum(e["deliveries"] - 1 for e in valid),
     }
+
+
+def _check_analytics_store(settings: Any, records: list[dict[str, Any]]) -> None:
+    """Every stored event is in the analytics bucket, under its date and type partition, and each
+    metric the SQL answers equals the same metric from the data table's records."""
+    answers = analytics_lake.answer(settings)  # syncs the bucket's objects to the local copy
+    listing = analytics_lake.partitions(settings)
+    assert set(listing["event_type"]) == {record["event_type"] for record in records}
+    assert set(listing["event_date"]) == {record["event_time"][:10] for record in records}
+    connection = analytics_lake.duckdb_connection(analytics_lake.local_copy(settings))
+    in_store = {row[0] for row in connection.execute(f"SELECT DISTINCT event_id FROM {queries.TABLE}").fetchall()}
+    assert in_store == {record["event_id"] for record in records}
+    checked = analytics_lake.check_against_records(answers, records_frame(records))
+    assert checked["equal"].all(), checked
+    assert checked.set_index("metric").loc["orders", "rows (data table)"] > 0
 
 
 def test_every_ledger_event_is_recorded_once_and_every_malformed_one_is_dead_lettered(

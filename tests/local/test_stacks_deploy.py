@@ -42,6 +42,12 @@ def _stack_status(settings: Settings, stack: str) -> str:
     return str(aws.client("cloudformation", settings).describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
 
 
+def function_environment_bucket(settings: Settings, event: dict[str, str]) -> str:
+    """The analytics bucket the deployed Lambda is told to write to."""
+    function = aws.client("lambda", settings).get_function(FunctionName=event["FunctionName"])["Configuration"]
+    return str(function["Environment"]["Variables"][names.ENV_ANALYTICS_BUCKET])
+
+
 def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> None:
     deployed = deploy.deploy("all", settings, progress=False)
 
@@ -68,6 +74,8 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "OperatorRoleArn",
         "TestEventBusName",
         "WebhookEventBusName",
+        "AnalyticsBucketName",
+        "AnalyticsResultsBucketName",
     }
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
@@ -119,6 +127,13 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "Targets"
     ]
     assert webhook_target["Arn"] == event["QueueArn"]
+
+    s3 = aws.client("s3", settings)
+    # The analytics buckets exist (moto's CloudFormation keeps neither their versioning nor their
+    # lifecycle: tests/stacks/test_analytics_store_template.py checks those in the template).
+    for bucket in (event["AnalyticsBucketName"], event["AnalyticsResultsBucketName"]):
+        s3.head_bucket(Bucket=bucket)
+    assert function_environment_bucket(settings, event) == event["AnalyticsBucketName"]
 
     secret = aws.client("secretsmanager", settings).get_secret_value(SecretId=names.CLIENT_SECRET_NAME)
     assert json.loads(secret["SecretString"]) == {"client_id": "local-client-id", "client_secret": CLIENT_SECRET}

@@ -52,6 +52,9 @@ def read_calls(path: Path, *, region: str, account: str) -> list[Call]:
             # A name stands for the secret's ARN, which ends in "-" and six random characters.
             arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf"
             resources.append(secret if secret.startswith("arn:") else arn)
+        if "Bucket" in params:  # an object's ARN when the call names a key, else the bucket's
+            key = f"/{params['Key']}" if "Key" in params else ""
+            resources.append(f"arn:aws:s3:::{params['Bucket']}{key}")
         if service == "ssm" and "Name" in params:  # a parameter's ARN drops its name's leading "/"
             resources.append(f"arn:aws:ssm:{region}:{account}:parameter/{params['Name'].lstrip('/')}")
         for entry_params in params.get("Entries", []) if service == "events" else []:

@@ -182,6 +182,7 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
                 "TokenTable": token_table,
                 "BusinessProductTable": products_table,
                 "DeadLetterQueue": pipeline.dlq_url,
+                "AnalyticsBucket": pipeline.analytics_bucket,
             },
         )
         variables = lambda_function(synthesized.raw[names.EVENT_STACK])["Environment"]["Variables"]
@@ -237,13 +238,14 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
                 QueueUrl=pipeline.dlq_url, AttributeNames=["QueueArn"]
             )["Attributes"]["QueueArn"],
             ("HandlerLogs", "Arn"): f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/lambda/handler:*",
+            ("AnalyticsBucket", "Arn"): f"arn:aws:s3:::{pipeline.analytics_bucket}",
         }
     )
     statements = role_statements(synthesized.raw[names.EVENT_STACK], "HandlerRole", resolver, names.EVENT_STACK)
     calls = read_calls(calls_file, region=region, account=ACCOUNT)
     judged = judge(calls, statements)
     print("\nhandler role: used", sorted({c.action for c in judged.allowed}), "\n  unused grants", judged.unused)
-    assert {c.action for c in calls} >= {"dynamodb:PutItem", "secretsmanager:GetSecretValue"}
+    assert {c.action for c in calls} >= {"dynamodb:PutItem", "secretsmanager:GetSecretValue", "s3:PutObject"}
     assert judged.denied == []
     # A grant taken away is a call denied, as on AWS.
     narrowed = [

@@ -74,6 +74,7 @@ def test_the_local_runtime_runs_the_deployables_with_the_stacks_environment(
                 names.OUT_DLQ_URL: "http://dlq",
                 names.OUT_QUEUE_URL: "http://queue",
                 names.OUT_QUEUE_ARN: "arn:aws:sqs:us-east-1:123456789012:queue",
+                names.OUT_ANALYTICS_BUCKET: "analytics",
             },
         },
     )

@@ -222,6 +222,7 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
     assert "S3Key" in function["Code"]
     environment = function["Environment"]["Variables"]
     assert set(environment) == {
+        "ANALYTICS_BUCKET_NAME",
         "DATA_TABLE_NAME",
         "TOKEN_TABLE_NAME",
         "BUSINESS_PRODUCT_TABLE_NAME",
@@ -291,6 +292,7 @@ def test_lambda_role_writes_data_reads_and_writes_tokens_reads_the_secret(synthe
         "DeadLetterQueue",
         "Queue",
         "HandlerLogs",
+        "AnalyticsBucket",
     )
     for actions, resource in statements:
         key = next((k for k in targets if k in resource), resource)
@@ -301,6 +303,7 @@ def test_lambda_role_writes_data_reads_and_writes_tokens_reads_the_secret(synthe
     assert by_target["DeadLetterQueue"] == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
     # Exactly what the handler calls (the review's L2).
     assert by_target["DataTable"] == {"dynamodb:PutItem"}
+    assert by_target["AnalyticsBucket"] == {"s3:PutObject"}
     assert by_target["TokenTable"] == {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert by_target[names.CLIENT_SECRET_NAME] == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= by_target["Queue"]

@@ -14,6 +14,8 @@ RESOURCE_PARAMS = (
     "TransactItems",
     "Name",
     "Entries",
+    "Bucket",
+    "Key",
 )
 
 
