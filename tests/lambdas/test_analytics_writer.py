@@ -12,10 +12,10 @@ import duckdb
 import pytest
 
 from bwp_workshop import aws
-from bwp_workshop.names import ANALYTICS_PREFIX
+from bwp_workshop.names import ANALYTICS_PREFIX, METRIC_DUPLICATES, METRIC_FAILED
 from bwp_workshop.settings import Settings
 
-from .doubles import BP, envelope, sqs_event, stored
+from .doubles import BP, counted, envelope, invoke, sqs_event, stored
 
 BUCKET = "analytics"
 
@@ -60,7 +60,7 @@ def test_a_batch_is_written_as_one_object_per_partition(
         envelope("REFUND_REQUESTED", resources=[f"businessProduct/{BP}/order/o-1/refund/r-1"]),
         envelope("PACKAGE_DELIVERED", resources=[f"businessProduct/{BP}/order/o-1/delivery/d-1"]),
     ]
-    assert handler_module.handler(sqs_event(*bodies), None, app=analytics_app) == {"batchItemFailures": []}
+    assert invoke(handler_module, analytics_app, sqs_event(*bodies)) == {"batchItemFailures": []}
     rows = _rows(local_settings)
     assert {row[1] for row in rows} == set(stored(tables)) == {b["detail"]["eventId"] for b in bodies}
     keys = {row[0] for row in rows}
@@ -72,25 +72,33 @@ def test_a_batch_is_written_as_one_object_per_partition(
 
 
 def test_a_failed_write_fails_the_records_and_their_redelivery_writes_them(
-    handler_module: Any, analytics_app: Any, tables: dict[str, Any], local_settings: Settings, handler_logs: io.StringIO
+    handler_module: Any,
+    analytics_app: Any,
+    tables: dict[str, Any],
+    local_settings: Settings,
+    handler_logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     bodies = [envelope("ORDER_CONFIRMED"), envelope("RETURN_STARTED")]
     event = sqs_event(*bodies)
-    first = handler_module.handler(event, None, app=analytics_app)  # the bucket does not exist yet
+    first = invoke(handler_module, analytics_app, event)  # the bucket does not exist yet
     assert sorted(f["itemIdentifier"] for f in first["batchItemFailures"]) == sorted(
         r["messageId"] for r in event["Records"]
     )
     assert len(stored(tables)) == 2  # the data table has them: the source of truth
     assert "analytics write failed" in handler_logs.getvalue() and "NoSuchBucket" in handler_logs.getvalue()
 
+    assert counted(capsys.readouterr().out)[METRIC_FAILED] == 2  # the failed write counted as failed records
+
     aws.client("s3", local_settings).create_bucket(Bucket=BUCKET)
-    again = handler_module.handler(event, None, app=analytics_app)
+    again = invoke(handler_module, analytics_app, event)
     assert again == {"batchItemFailures": []}
-    assert analytics_app.duplicates == 2  # refused by the data table, written to the bucket
+    # Refused by the data table, written to the bucket.
+    assert counted(capsys.readouterr().out)[METRIC_DUPLICATES] == 2
     assert sorted(row[1] for row in _rows(local_settings)) == sorted(stored(tables))
 
 
 def test_no_bucket_configured_writes_nothing(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
     assert not app.analytics.enabled
-    assert handler_module.handler(sqs_event(envelope()), None, app=app) == {"batchItemFailures": []}
+    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
     assert app.analytics.objects_written == 0
