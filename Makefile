@@ -111,7 +111,7 @@ lint: $(INSTALLED)  ## ruff (lint and format), mypy (the modules listed in pypro
 check: lint  ## Lint, types and the fast tests (in process, no servers): under 2 minutes.
 	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist load -q
 
-test: setup lint  ## Lint and types, then every test, the tiers in parallel (TEST_WORKERS=auto, one per core).
+test: setup lint browser  ## Lint and types, Chromium for the web page's test (apt-get), then every test, in parallel.
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup  ## Run the benchmarks on the local target; writes bench/results.md (minutes).
