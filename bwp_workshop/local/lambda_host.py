@@ -185,6 +185,44 @@ class _EmfTee(io.TextIOBase):
         self.passthrough.flush()
 
 
+class _ThreadRouter(io.TextIOBase):
+    """``sys.stdout`` while invocations run: a thread that is invoking a handler writes to its
+    own :class:`_EmfTee`; every other thread writes to what ``sys.stdout`` was (so a redirect
+    made elsewhere, a test's or a CLI runner's, is neither captured nor undone)."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self.tees: dict[int, _EmfTee] = {}
+
+    def write(self, text: str) -> int:
+        tee = self.tees.get(threading.get_ident())
+        return (tee or self.target).write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+_router_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stdout_of_this_thread() -> Iterator[_EmfTee]:
+    """This thread's prints captured in a tee (EMF lines kept, the rest passed on), without
+    changing what other threads print to: ``contextlib.redirect_stdout`` swaps the process's
+    stdout, and restoring it from a thread undoes whatever another thread redirected meanwhile."""
+    with _router_lock:
+        router = sys.stdout if isinstance(sys.stdout, _ThreadRouter) else _ThreadRouter(sys.stdout)
+        sys.stdout = router
+        tee = router.tees[threading.get_ident()] = _EmfTee(router.target)
+    try:
+        yield tee
+    finally:
+        with _router_lock:
+            router.tees.pop(threading.get_ident(), None)
+            if not router.tees and sys.stdout is router:  # the last invocation: stdout as it was
+                sys.stdout = router.target
+
+
 class LambdaInstance:
     """One Lambda instance of ``handler``. Lambda runs one invocation at a time on an instance
     (the handler's module-level batch processor and metrics rely on it), so calls here wait
@@ -207,12 +245,10 @@ class LambdaInstance:
         self._lock = threading.Lock()
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        with self._lock:
-            tee = _EmfTee(sys.stdout)
+        with self._lock, _stdout_of_this_thread() as tee:
             started = time.perf_counter()
             try:
-                with contextlib.redirect_stdout(tee):
-                    return self.handler(event, context)
+                return self.handler(event, context)
             finally:
                 self.durations_ms.append((time.perf_counter() - started) * 1000)
                 tee.flush()

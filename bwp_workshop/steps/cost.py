@@ -3,8 +3,9 @@ afterwards (99), an optional AWS Budgets alarm, and the event pipeline's cost pe
 events (bench/results.md, docs/operations.md).
 
 The prices are one table, :data:`PRICES`: AWS's published on-demand prices for us-east-1, each
-with the page it comes from, as of :data:`PRICES_READ_ON`. They were not fetched from this
-machine; check the pages before relying on a figure. A region without an entry is said to have
+with the page it comes from, recorded on :data:`PRICES_RECORDED_ON` from AWS's published list
+prices, not read from those pages that day (this machine reaches no AWS page): check the pages
+before relying on a figure. A region without an entry is said to have
 none: prices differ by region, and a guess is not a price.
 """
 
@@ -17,8 +18,9 @@ from typing import Any
 from .. import aws, names
 from ..settings import Settings, get_settings
 
-#: When the prices below were read from their pages.
-PRICES_READ_ON = "2026-12-07"
+#: When the prices below were recorded (from the published list prices; not checked against the
+#: pages on that day).
+PRICES_RECORDED_ON = "2026-12-07"
 HOURS_PER_MONTH = 730
 
 
@@ -120,7 +122,7 @@ def stack_costs(settings: Settings | None = None) -> list[dict[str, Any]]:
             "item": "total while deployed",
             "usd_per_hour": round(total, 4),
             "usd_per_day": round(total * 24, 2),
-            "price": f"prices read {PRICES_READ_ON}",
+            "price": f"list prices recorded {PRICES_RECORDED_ON}, unchecked: see their pages",
         }
     )
     return rows

@@ -17,7 +17,9 @@ from bwp_workshop.sandbox.resolvers import schema
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the code that calls Buy with Prime lives; the sandbox (which answers) is left out.
 SENDERS = ("bwp_workshop", "oauth_app", "lambdas", "bench")
-_OPERATION = re.compile(r"^\s*(query|mutation)\b|^\s*\{")
+#: A named operation, or a shorthand query whose first field takes arguments or a selection (a
+#: format placeholder such as ``"{name}"`` parses as GraphQL too, and asks nothing of the API).
+_OPERATION = re.compile(r"^\s*(query|mutation)\b|^\s*\{[^{}]*[({]")
 
 
 def documents() -> Iterator[tuple[str, str]]:

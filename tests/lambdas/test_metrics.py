@@ -155,3 +155,37 @@ def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloud
         Statistics=["Sum"],
     )
     assert [point["Sum"] for point in answer["Datapoints"]] == [2.0]
+
+
+def test_an_invocation_captures_its_own_prints_and_leaves_other_threads_redirects_alone() -> None:
+    """The local Lambda host captures the EMF lines the invoking thread prints without swapping
+    the process's stdout back over a redirect another thread made meanwhile (a CLI runner's, a
+    test's): that thread keeps its own output. (What the handler prints while such a redirect
+    stands goes where the redirect sends it, as any print would.)"""
+    import contextlib
+    import sys
+    import threading
+
+    from bwp_workshop.local.lambda_host import LambdaInstance
+
+    started, redirected = threading.Event(), threading.Event()
+    emf_line = json.dumps({"_aws": {"CloudWatchMetrics": []}, "x": 1})
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started.set()
+        assert redirected.wait(10)
+        print(emf_line)
+        return {}
+
+    instance = LambdaInstance(handler)
+    invocation = threading.Thread(target=instance, args=({"Records": []}, None))
+    own = io.StringIO()
+    invocation.start()
+    assert started.wait(10)
+    with contextlib.redirect_stdout(own):  # another thread redirects while the invocation runs
+        redirected.set()
+        invocation.join(10)
+        print("the other thread's line")
+        assert sys.stdout is own  # the invocation's end did not undo this redirect
+    assert own.getvalue().endswith("the other thread's line\n")
+    assert not invocation.is_alive()

@@ -18,6 +18,7 @@ from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.local.inventory import leftovers
+from tests.stacks.test_alarms_template import EVENT_STACK_ALARM_OUTPUTS
 
 SOURCE = "aws.partner/buywithprime/supadupa-local"
 BUS_ARN = f"arn:aws:events:us-east-1:{aws.LOCAL_ACCOUNT_ID}:event-bus/{SOURCE}"
@@ -60,6 +61,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "BusinessProductTableName",
         "RepositoryUri",
         "ImageBuildProjectName",
+        "AlarmTopicArn",
     }
     assert set(ecs) == {"ClusterName", "ServiceName"}
     assert set(event) == {
@@ -76,6 +78,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
         "WebhookEventBusName",
         "AnalyticsBucketName",
         "AnalyticsResultsBucketName",
+        *EVENT_STACK_ALARM_OUTPUTS,
     }
     assert infra["AppBaseUrl"] == f"http://{infra['AlbDnsName']}" == infra["AppBaseUrl"].lower()
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
@@ -145,8 +148,10 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     (mapping,) = functions.list_event_source_mappings(FunctionName=event["FunctionName"])["EventSourceMappings"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["EventSourceArn"] == event["QueueArn"]
-    (alarm,) = aws.client("cloudwatch", settings).describe_alarms()["MetricAlarms"]
-    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    alarms = aws.client("cloudwatch", settings).describe_alarms()
+    by_name = {alarm["AlarmName"]: alarm for alarm in alarms["MetricAlarms"]}
+    assert by_name[event[names.OUT_DLQ_ALARM]]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert [alarm["AlarmName"] for alarm in alarms["CompositeAlarms"]] == [event[names.OUT_PIPELINE_ALARM]]
     (service,) = aws.client("ecs", settings).describe_services(
         cluster=ecs["ClusterName"], services=[ecs["ServiceName"]]
     )["services"]

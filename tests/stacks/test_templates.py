@@ -83,6 +83,8 @@ def test_outputs_are_the_documented_keys(synthesized: Synthesized) -> None:
             names.OUT_TEST_EVENT_BUS,
             *EVENT_STACK_ALARM_OUTPUTS,
             names.OUT_WEBHOOK_EVENT_BUS,
+            names.OUT_ANALYTICS_BUCKET,
+            names.OUT_ANALYTICS_RESULTS_BUCKET,
         },
     }
     for stack, keys in expected.items():

@@ -1,4 +1,4 @@
-"""The price table and what 00 shows from it: each price with its page and the date read, the
+"""The price table and what 00 shows from it: each price with its page and the date recorded, the
 stacks' cost per hour and day, a region without prices said so, the pipeline's cost per million
 events."""
 
@@ -11,7 +11,7 @@ from bwp_workshop.steps import cost
 
 
 def test_every_price_has_its_page_and_the_table_its_date() -> None:
-    assert cost.PRICES_READ_ON
+    assert cost.PRICES_RECORDED_ON
     for region, table in cost.PRICES.items():
         for key, price in table.items():
             assert price.usd > 0 and price.unit and price.page.startswith("https://aws.amazon.com/"), (region, key)
