@@ -289,18 +289,9 @@ class Settings(BaseSettings):
     def _public_key_pem(cls, value: str) -> str:
         if not value.strip():
             return ""
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+        from .core.verification import checked_public_key
 
-        # A PEM on one line in .env or the environment carries its line breaks as "\n".
-        pem = value.replace("\\n", "\n").strip() + "\n"
-        try:
-            key = load_pem_public_key(pem.encode())
-        except ValueError:
-            raise ValueError("is not a PEM public key (-----BEGIN PUBLIC KEY----- ...)") from None
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-            raise ValueError("must be an EC P-256 key: verification tokens are signed with ES256")
-        return pem
+        return checked_public_key(value)
 
     @field_validator("event_bus_arn")
     @classmethod

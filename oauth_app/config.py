@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bwp_workshop import names
-from bwp_workshop.core.verification import BWP_PUBLIC_KEY_PEM
+from bwp_workshop.core.verification import BWP_PUBLIC_KEY_PEM, checked_public_key
 
 
 def _env(name: str) -> AliasChoices:
@@ -105,17 +105,10 @@ class AppConfig(BaseSettings):
     @field_validator("public_key")
     @classmethod
     def _public_key(cls, value: str) -> str:
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-        pem = value.replace("\\n", "\n").strip() + "\n"  # one-line PEMs carry "\n" escapes
         try:
-            key = load_pem_public_key(pem.encode())
-        except ValueError:
-            raise ValueError(f"{names.ENV_PUBLIC_KEY} is not a PEM public key") from None
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-            raise ValueError(f"{names.ENV_PUBLIC_KEY} must be an EC P-256 key (tokens are ES256)")
-        return pem
+            return checked_public_key(value)
+        except ValueError as error:
+            raise ValueError(f"{names.ENV_PUBLIC_KEY} {error}") from None
 
     @model_validator(mode="after")
     def _base_url_needed(self) -> AppConfig:

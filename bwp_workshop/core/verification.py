@@ -49,6 +49,23 @@ class VerifiedRequest:
     claims: dict[str, Any]
 
 
+def checked_public_key(value: str) -> str:
+    """``value`` as a PEM (a one-line PEM from ``.env`` or the environment carries its line breaks
+    as ``\\n``), or ``ValueError`` saying why it cannot verify tokens: it must be an EC P-256 public
+    key, since tokens are signed with ES256."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    pem = value.replace("\\n", "\n").strip() + "\n"
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError("is not a PEM public key (-----BEGIN PUBLIC KEY----- ...)") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError("must be an EC P-256 key: verification tokens are signed with ES256")
+    return pem
+
+
 def strip_token_parameter(url: str) -> str:
     """``url`` without any ``verification-token=...`` query parameter (byte-exact otherwise:
     the remaining parameters keep their order and encoding)."""

@@ -1,15 +1,13 @@
 """The verification token Buy with Prime adds to the calls it makes to an app.
 
-An ES256 JWT with ``installationId``, ``requestHash``, ``iat`` and ``exp``. The request hash
-is ``sha256_hex(url + body_hash)`` where ``url`` is the exact URL called with the
-``verification-token`` parameter (always the last one) removed, and ``body_hash`` is the
-sha256 hex of the raw body, or ``""`` when there is none. The key pair is generated once
+An ES256 JWT with ``installationId``, ``requestHash``, ``iat`` and ``exp``; the request hash is
+the one the app checks (:func:`bwp_workshop.core.verification.request_hash`), over the URL called
+without the ``verification-token`` parameter (always the last one) and the raw body. The key pair is generated once
 and kept in the sandbox folder; the public key PEM is what the app is configured with.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -20,16 +18,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..core.verification import request_hash
+
 TOKEN_PARAMETER = "verification-token"
 TOKEN_HEADER = "verification-token"
-
-
-def request_hash(url: str, body: bytes | str | None = None) -> str:
-    """``requestHash`` of a call to ``url`` (without the token parameter) with ``body``."""
-    if isinstance(body, str):
-        body = body.encode()
-    body_hash = hashlib.sha256(body).hexdigest() if body else ""
-    return hashlib.sha256((url + body_hash).encode()).hexdigest()
 
 
 def with_token(url: str, token: str) -> str:
@@ -71,7 +63,7 @@ class SigningKey:
         now = int(time.time())
         claims = {
             "installationId": installation_id,
-            "requestHash": request_hash(url, body),
+            "requestHash": request_hash(url, body.encode() if isinstance(body, str) else body),
             "iat": now,
             "exp": now + ttl,
         }

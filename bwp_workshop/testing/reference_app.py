@@ -22,16 +22,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from ..core.verification import request_hash
 from .environment import free_port
-
-
-def request_hash(url: str, body: bytes) -> str:
-    """The app side of the request hash: the URL as received, cut before the token parameter."""
-    cut = url.find("verification-token=")
-    if cut != -1:
-        url = url[: cut - 1]
-    body_hash = hashlib.sha256(body).hexdigest() if body else ""
-    return hashlib.sha256((url + body_hash).encode()).hexdigest()
 
 
 @dataclass

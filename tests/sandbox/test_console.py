@@ -4,7 +4,6 @@ survives a restart."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from bwp_workshop.errors import LocalRuntimeError
 from bwp_workshop.sandbox.client import AppRegistration, SandboxClient, SandboxError, write_credentials_to_env
 from bwp_workshop.settings import Settings, get_settings
-from bwp_workshop.testing.reference_app import request_hash, serve_reference_app
+from bwp_workshop.testing.reference_app import serve_reference_app
 from tests.conftest import SandboxHandle, free_port, served_sandbox
 from tests.sandbox.helpers import installed_app
 
@@ -85,15 +84,6 @@ def test_settings_and_uninstall_are_signed_calls_the_app_verifies(sandbox_server
     assert sandbox_server.client.installation(installed.installation_id)["status"] == "uninstalled"
     with pytest.raises(SandboxError, match="already uninstalled"):
         sandbox_server.client.uninstall(installed.installation_id)
-
-
-def test_the_request_hash_covers_the_body(sandbox_server: SandboxHandle) -> None:
-    """The app-side check fails when the body is not the one that was signed."""
-    url = "http://app.test/uninstall"
-    assert request_hash(url, b'{"a":1}') != request_hash(url, b'{"a":2}')
-    assert request_hash(url, b"") == hashlib.sha256(url.encode()).hexdigest()
-    body_hash = hashlib.sha256(b'{"a":1}').hexdigest()
-    assert request_hash(url, b'{"a":1}') == hashlib.sha256((url + body_hash).encode()).hexdigest()
 
 
 def test_unknown_installations_and_bad_registrations_are_clear_errors(sandbox_server: SandboxHandle) -> None:
