@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from bwp_workshop import aws
+from bwp_workshop import aws, names
 from bwp_workshop.settings import Settings
 from tests.conftest import clean_environ
 
@@ -118,13 +118,15 @@ def app_environment(
     """The environment the stack (or the local runtime) gives the app, on the local AWS."""
     env = aws.subprocess_environment(settings, base=clean_environ())
     env.update(
-        TOKEN_TABLE_NAME=table,
-        APP_BASE_URL=base_url,
-        BWP_AUTHORIZE_URL=authorize_url,
-        BWP_TOKEN_URL=token_url,
-        BWP_PUBLIC_KEY=public_key,
-        BWP_CLIENT_ID=client_id,
-        BWP_CLIENT_SECRET=client_secret,
+        {
+            names.ENV_TOKEN_TABLE: table,
+            names.ENV_APP_BASE_URL: base_url,
+            names.ENV_AUTHORIZE_URL: authorize_url,
+            names.ENV_TOKEN_URL: token_url,
+            names.ENV_PUBLIC_KEY: public_key,
+            names.ENV_CLIENT_ID: client_id,
+            names.ENV_CLIENT_SECRET: client_secret,
+        },
         **extra,
     )
     return env

@@ -14,6 +14,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from bwp_workshop import names
 from bwp_workshop.core.verification import BWP_PUBLIC_KEY_PEM
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
 from oauth_app.api.routes.oauth import STATE_COOKIE
@@ -120,7 +121,7 @@ def test_an_unreachable_table_is_a_503_at_every_step(
         if operation == "query":  # /settings reads the installation's token
             url = f"{BASE_URL}/settings"
             response = test_client.get(url, headers={"verification-token": sign(url)})
-            assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+            assert (response.status_code, response.json()["error"]) == (503, "table_unavailable")
             return
         response = test_client.get("/launch", follow_redirects=False)
         assert response.status_code == 302  # /launch touches no table
@@ -130,7 +131,7 @@ def test_an_unreachable_table_is_a_503_at_every_step(
     if operation == "delete_item":  # /install deletes nothing: the state is spent with a put
         assert response.status_code == 200, response.text
         return
-    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert (response.status_code, response.json()["error"]) == (503, "table_unavailable")
     assert "EndpointConnectionError" in response.json()["reason"]
     assert token_items(table) == []
 
@@ -155,26 +156,26 @@ def test_browsers_get_an_html_error_page(client: TestClient) -> None:
 
 # --- configuration -----------------------------------------------------------------------------
 def test_configuration_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOKEN_TABLE_NAME", "t")
-    monkeypatch.setenv("BWP_AUTHORIZE_URL", AUTHORIZE_URL)
-    monkeypatch.setenv("BWP_TOKEN_URL", "https://bwp.example.test/token")
-    monkeypatch.setenv("BWP_PUBLIC_KEY", PUBLIC_PEM.replace("\n", "\\n"))
-    monkeypatch.setenv("BWP_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv(names.ENV_TOKEN_TABLE, "t")
+    monkeypatch.setenv(names.ENV_AUTHORIZE_URL, AUTHORIZE_URL)
+    monkeypatch.setenv(names.ENV_TOKEN_URL, "https://bwp.example.test/token")
+    monkeypatch.setenv(names.ENV_PUBLIC_KEY, PUBLIC_PEM.replace("\n", "\\n"))
+    monkeypatch.setenv(names.ENV_CLIENT_SECRET, CLIENT_SECRET)
     with pytest.raises(ValidationError) as missing:
         AppConfig()
     assert "APP_BASE_URL is not set" in str(missing.value)
-    monkeypatch.setenv("APP_BASE_URL", "http://My-Alb-123.us-east-1.ELB.amazonaws.com/")
+    monkeypatch.setenv(names.ENV_APP_BASE_URL, "http://My-Alb-123.us-east-1.ELB.amazonaws.com/")
     loaded = AppConfig()
     assert loaded.app_base_url == "http://my-alb-123.us-east-1.elb.amazonaws.com"
     assert loaded.public_key == PUBLIC_PEM
-    monkeypatch.setenv("APP_BASE_URL", "http://host/prefix")
+    monkeypatch.setenv(names.ENV_APP_BASE_URL, "http://host/prefix")
     with pytest.raises(ValidationError) as with_path:
         AppConfig()
     assert "without path" in str(with_path.value)
-    monkeypatch.delenv("BWP_PUBLIC_KEY")
-    monkeypatch.setenv("APP_BASE_URL", "http://host")
+    monkeypatch.delenv(names.ENV_PUBLIC_KEY)
+    monkeypatch.setenv(names.ENV_APP_BASE_URL, "http://host")
     assert AppConfig().public_key == BWP_PUBLIC_KEY_PEM  # the stacks set a key only when it differs
-    monkeypatch.setenv("BWP_PUBLIC_KEY", "not a key")
+    monkeypatch.setenv(names.ENV_PUBLIC_KEY, "not a key")
     with pytest.raises(ValidationError) as bad_key:
         AppConfig()
     assert "BWP_PUBLIC_KEY is not a PEM public key" in str(bad_key.value)

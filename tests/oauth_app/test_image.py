@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bwp_workshop import names
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks import lambda_asset
 from oauth_app.api.routes.oauth import STATE_COOKIE
@@ -161,7 +162,7 @@ def _healthcheck_argv(dockerfile: Dockerfile, port: int) -> list[str]:
     return [part.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for part in argv]
 
 
-@pytest.mark.parametrize("missing", ["TOKEN_TABLE_NAME", "APP_BASE_URL"])
+@pytest.mark.parametrize("missing", [names.ENV_TOKEN_TABLE, names.ENV_APP_BASE_URL])
 def test_the_image_command_refuses_to_start_without_its_configuration(
     missing: str, local_settings: Settings, tmp_path: Path
 ) -> None:
@@ -209,7 +210,7 @@ def test_forwarded_mode_trusts_x_forwarded_proto_only_from_allowed_proxies(
         token_url=TOKEN_URL,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        APP_REQUEST_URL_FROM="forwarded",
+        **{names.ENV_REQUEST_URL_FROM: "forwarded"},
     )
     env.update({k: v for k, v in dockerfile.env().items() if k != "PATH"})
     if allow:

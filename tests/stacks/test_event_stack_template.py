@@ -222,27 +222,27 @@ def test_lambda_runs_python_312_from_the_built_asset(synthesized: Synthesized) -
     assert "S3Key" in function["Code"]
     environment = function["Environment"]["Variables"]
     assert set(environment) == {
-        "ANALYTICS_BUCKET_NAME",
-        "DATA_TABLE_NAME",
-        "TOKEN_TABLE_NAME",
-        "BUSINESS_PRODUCT_TABLE_NAME",
-        "DEAD_LETTER_QUEUE_URL",
-        "BWP_EVENT_SOURCE",
-        "BWP_TEST_EVENT_SOURCE",
-        "BWP_WEBHOOK_EVENT_SOURCE",
-        "CLIENT_SECRET_NAME",
-        "BWP_TOKEN_URL",
-        "BWP_GRAPHQL_URL",
-        "BWP_API_VERSION",
-        "POWERTOOLS_SERVICE_NAME",
-        "LOG_LEVEL",
+        names.ENV_ANALYTICS_BUCKET,
+        names.ENV_DATA_TABLE,
+        names.ENV_TOKEN_TABLE,
+        names.ENV_BUSINESS_PRODUCT_TABLE,
+        names.ENV_DEAD_LETTER_QUEUE_URL,
+        names.ENV_EVENT_SOURCE,
+        names.ENV_TEST_EVENT_SOURCE,
+        names.ENV_WEBHOOK_EVENT_SOURCE,
+        names.ENV_CLIENT_SECRET_NAME,
+        names.ENV_TOKEN_URL,
+        names.ENV_GRAPHQL_URL,
+        names.ENV_API_VERSION,
+        names.ENV_POWERTOOLS_SERVICE,
+        names.ENV_LOG_LEVEL,
     }
-    assert environment["CLIENT_SECRET_NAME"] == names.CLIENT_SECRET_NAME
-    assert environment["POWERTOOLS_SERVICE_NAME"] == names.EVENT_HANDLER_SERVICE
-    assert environment["LOG_LEVEL"] == "INFO"
-    assert environment["BWP_EVENT_SOURCE"] == "aws.partner/buywithprime/supadupa-test"  # the bus's, exactly
-    assert "DeadLetterQueue" in json.dumps(environment["DEAD_LETTER_QUEUE_URL"])
-    assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
+    assert environment[names.ENV_CLIENT_SECRET_NAME] == names.CLIENT_SECRET_NAME
+    assert environment[names.ENV_POWERTOOLS_SERVICE] == names.EVENT_HANDLER_SERVICE
+    assert environment[names.ENV_LOG_LEVEL] == "INFO"
+    assert environment[names.ENV_EVENT_SOURCE] == "aws.partner/buywithprime/supadupa-test"  # the bus's, exactly
+    assert "DeadLetterQueue" in json.dumps(environment[names.ENV_DEAD_LETTER_QUEUE_URL])
+    assert "BusinessProductTable" in json.dumps(environment[names.ENV_BUSINESS_PRODUCT_TABLE])
     assert "LoggingConfig" in function
 
 

@@ -398,31 +398,31 @@ def test_container_environment_is_the_contract(synthesized: Synthesized) -> None
     container = task_container(synthesized)
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
     assert set(environment) == {
-        "TOKEN_TABLE_NAME",
-        "BUSINESS_PRODUCT_TABLE_NAME",
-        "APP_BASE_URL",
-        "BWP_AUTHORIZE_URL",
-        "BWP_TOKEN_URL",
-        "BWP_GRAPHQL_URL",
-        "BWP_API_VERSION",
-        "EVENT_DESTINATION_PARAMETER",
-        "BWP_WEBHOOK_EVENT_BUS",
+        names.ENV_TOKEN_TABLE,
+        names.ENV_BUSINESS_PRODUCT_TABLE,
+        names.ENV_APP_BASE_URL,
+        names.ENV_AUTHORIZE_URL,
+        names.ENV_TOKEN_URL,
+        names.ENV_GRAPHQL_URL,
+        names.ENV_API_VERSION,
+        names.ENV_EVENT_DESTINATION_PARAMETER,
+        names.ENV_WEBHOOK_EVENT_BUS,
     }  # only what oauth_app.config reads (tests/stacks/test_deployed_environment.py)
     settings = synthesized.settings
-    assert environment["BWP_TOKEN_URL"] == settings.token_url
-    assert environment["BWP_AUTHORIZE_URL"] == settings.authorize_url
-    assert environment["BWP_GRAPHQL_URL"] == settings.graphql_url
-    assert environment["EVENT_DESTINATION_PARAMETER"] == names.EVENT_DESTINATION_PARAMETER
-    assert "ImportValue" in json.dumps(environment["TOKEN_TABLE_NAME"])
-    assert "BusinessProductTable" in json.dumps(environment["BUSINESS_PRODUCT_TABLE_NAME"])
-    assert environment["BWP_WEBHOOK_EVENT_BUS"] == names.WEBHOOK_EVENT_BUS
+    assert environment[names.ENV_TOKEN_URL] == settings.token_url
+    assert environment[names.ENV_AUTHORIZE_URL] == settings.authorize_url
+    assert environment[names.ENV_GRAPHQL_URL] == settings.graphql_url
+    assert environment[names.ENV_EVENT_DESTINATION_PARAMETER] == names.EVENT_DESTINATION_PARAMETER
+    assert "ImportValue" in json.dumps(environment[names.ENV_TOKEN_TABLE])
+    assert "BusinessProductTable" in json.dumps(environment[names.ENV_BUSINESS_PRODUCT_TABLE])
+    assert environment[names.ENV_WEBHOOK_EVENT_BUS] == names.WEBHOOK_EVENT_BUS
 
 
 def test_client_credentials_come_from_the_named_secret(synthesized: Synthesized) -> None:
     secrets = {item["Name"]: json.dumps(item["ValueFrom"]) for item in task_container(synthesized)["Secrets"]}
-    assert set(secrets) == {"BWP_CLIENT_ID", "BWP_CLIENT_SECRET"}
-    assert f"secret:{names.CLIENT_SECRET_NAME}:client_id::" in secrets["BWP_CLIENT_ID"]
-    assert f"secret:{names.CLIENT_SECRET_NAME}:client_secret::" in secrets["BWP_CLIENT_SECRET"]
+    assert set(secrets) == {names.ENV_CLIENT_ID, names.ENV_CLIENT_SECRET}
+    assert f"secret:{names.CLIENT_SECRET_NAME}:client_id::" in secrets[names.ENV_CLIENT_ID]
+    assert f"secret:{names.CLIENT_SECRET_NAME}:client_secret::" in secrets[names.ENV_CLIENT_SECRET]
 
 
 def test_service_runs_two_fargate_tasks_behind_the_target_group(synthesized: Synthesized) -> None:
