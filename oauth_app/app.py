@@ -31,7 +31,7 @@ from fastapi import FastAPI
 from .api.router import api_router
 from .config import AppConfig
 from .errors import add_error_handlers
-from .middleware import SecurityHeaders
+from .middleware import AccessLog, SecurityHeaders
 from .services import build_services
 
 
@@ -69,5 +69,6 @@ def create_app(
     app.state.services = services
     add_error_handlers(app)
     app.add_middleware(SecurityHeaders, hsts=services.secure_cookie)
+    app.add_middleware(AccessLog)
     app.include_router(api_router)
     return app

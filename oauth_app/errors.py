@@ -31,7 +31,7 @@ class Refusal(Exception):
 
 def table_unavailable(message: str) -> Refusal:
     """The token (or business product) table refused or could not be reached."""
-    return Refusal(503, "token_table_unavailable", f"{message}; nothing was stored, try again")
+    return Refusal(503, "table_unavailable", f"{message}; nothing was stored, try again")
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -73,8 +73,8 @@ async def _table_unreachable(request: Request, exc: Exception) -> Response:
         request,
         Refusal(
             503,
-            "token_table_unavailable",
-            f"the token table could not be reached ({type(exc).__name__}); nothing was stored, try again",
+            "table_unavailable",
+            f"the app's tables could not be reached ({type(exc).__name__}); nothing was stored, try again",
         ),
     )
 

@@ -290,7 +290,7 @@ def test_dynamodb_failures_are_503_and_store_nothing(
         params = launch(test_client)
         url = install_url({"code": "the-code", "state": params["state"]})
         response = test_client.get(f"{url}&verification-token={sign(url)}")
-    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert (response.status_code, response.json()["error"]) == (503, "table_unavailable")
     assert "ProvisionedThroughputExceededException" in response.json()["reason"]
     assert all_items(table) == [] and token_endpoint.requests == []
 
@@ -302,7 +302,7 @@ def test_dynamodb_failures_are_503_and_store_nothing(
         params = launch(test_client)
         url = install_url({"code": "the-code", "state": params["state"]})
         response = test_client.get(f"{url}&verification-token={sign(url)}")
-    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert (response.status_code, response.json()["error"]) == (503, "table_unavailable")
     assert "nothing was stored" in response.json()["reason"]
     assert token_items(table) == []
     assert len(token_endpoint.requests) == 1  # only the store_fails exchange
@@ -311,5 +311,5 @@ def test_dynamodb_failures_are_503_and_store_nothing(
         caplog,
         capsys,
         "the-code",
-        logged=["GET /install refused 503 token_table_unavailable"],
+        logged=["GET /install refused 503 table_unavailable"],
     )

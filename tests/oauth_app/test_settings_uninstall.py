@@ -114,5 +114,5 @@ def test_uninstall_failure_in_the_table_is_a_503(table: Any, client: TestClient)
     with TestClient(app, base_url=BASE_URL) as test_client:
         url = f"{BASE_URL}/uninstall"
         response = test_client.post(url, headers={"verification-token": sign(url, installation_id="inst-3")})
-    assert (response.status_code, response.json()["error"]) == (503, "token_table_unavailable")
+    assert (response.status_code, response.json()["error"]) == (503, "table_unavailable")
     assert len(token_items(table)) == 1
