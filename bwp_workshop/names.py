@@ -13,8 +13,6 @@ INFRA_STACK = "InfraStack"
 ECS_STACK = "EcsStack"
 EVENT_STACK = "EventStack"
 STACKS = (INFRA_STACK, ECS_STACK, EVENT_STACK)
-#: The workshop notebook that deploys each stack (what to run again when one is gone).
-STACK_NOTEBOOKS = {INFRA_STACK: "01", ECS_STACK: "03", EVENT_STACK: "05"}
 
 # --- resources named outside CloudFormation or fixed by the workshop ---------------------
 #: ECR repository of the OAuth handler image.

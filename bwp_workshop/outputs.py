@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from .errors import ConfigurationError
-from .names import ECS_STACK, STACK_NOTEBOOKS
+from .names import ECS_STACK
+from .notebook_catalog import stack_notebooks
 from .settings import Settings
 
 
@@ -88,14 +89,15 @@ def clear_outputs(settings: Settings) -> None:
 _ALSO_RERUN = {ECS_STACK: ("04",)}
 
 
-def notebooks_to_rerun(stacks: tuple[str, ...] | list[str]) -> list[str]:
+def notebooks_to_rerun(project_dir: Path, stacks: tuple[str, ...] | list[str]) -> list[str]:
     """The notebooks that make ``stacks`` (and what depends on them) again, in order."""
-    wanted = {STACK_NOTEBOOKS[stack] for stack in stacks if stack in STACK_NOTEBOOKS}
+    deployed_by = stack_notebooks(project_dir)
+    wanted = {deployed_by[stack] for stack in stacks if stack in deployed_by}
     return sorted(wanted | {number for stack in stacks for number in _ALSO_RERUN.get(stack, ())})
 
 
-def rerun_hint(stacks: tuple[str, ...] | list[str]) -> str:
-    numbers = notebooks_to_rerun(stacks)
+def rerun_hint(numbers: tuple[str, ...] | list[str]) -> str:
+    """What to say when the notebooks ``numbers`` (:func:`notebooks_to_rerun`) must run again."""
     plural = "s" if len(numbers) > 1 else ""
     return f"run notebook{plural} {', '.join(numbers)} again (each is safe to re-run), or `make workshop`."
 
@@ -106,12 +108,13 @@ def stack_output(settings: Settings, stack: str, key: str) -> str:
     lost = forgotten(settings)
     if not value and stack in lost:
         raise ConfigurationError(
-            f"{stack} no longer exists on the {settings.target} target ({lost[stack]}).", hint=rerun_hint(list(lost))
+            f"{stack} no longer exists on the {settings.target} target ({lost[stack]}).",
+            hint=rerun_hint(notebooks_to_rerun(settings.project_dir, list(lost))),
         )
     if not value:
         raise ConfigurationError(
             f"{stack} output {key} is not recorded in {outputs_file(settings)}.",
-            hint=f"Deploy {stack} first: run notebook {STACK_NOTEBOOKS.get(stack, '')} "
+            hint=f"Deploy {stack} first: run notebook {stack_notebooks(settings.project_dir).get(stack, '')} "
             f"(or `bwp-workshop deploy {stack}`).",
         )
     return value

@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 
 from .errors import WorkshopError
-from .notebook.runner import NOTEBOOK_PATTERN
 from .notebook.source import LINK_CLASS
+from .notebook_catalog import notebook_paths
 
 #: Pages besides the notebooks and docs/, by their path in the repository.
 EXTRA_PAGES = ("tests/README.md", "bench/results.md")
@@ -69,9 +69,7 @@ def _cell_ids(path: Path) -> set[str]:
 def executed_notebooks(project_dir: Path, executed_dir: Path) -> Executed:
     """The executed copy of each notebook in ``notebooks/`` (``NN-name.ipynb``), if any."""
     result = Executed()
-    for working in sorted((project_dir / "notebooks").glob("*.ipynb")):
-        if not NOTEBOOK_PATTERN.match(working.name):
-            continue
+    for working in notebook_paths(project_dir):
         copy = executed_dir / working.name
         if not copy.is_file():
             result.missing.append(working.name)

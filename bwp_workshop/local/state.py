@@ -59,7 +59,7 @@ class Reconciliation:
             return ""
         return (
             f"{', '.join(self.dropped)} no longer exist{'s' if len(self.dropped) == 1 else ''} in the local AWS "
-            f"({self.why}); {rerun_hint(self.dropped)}"
+            f"({self.why}); {rerun_hint(self.rerun)}"
         )
 
 
@@ -140,7 +140,9 @@ def reconcile(settings: Settings, *, correct: bool = True) -> Reconciliation:
         dropped = tuple(stack for stack in names.STACKS if stack in cached and not _stack_exists(settings, stack))
     except (BotoCoreError, ClientError):
         return Reconciliation()  # the local AWS is unreachable: nothing can be decided here
-    found = Reconciliation(lost_state=lost_state, dropped=dropped, rerun=tuple(notebooks_to_rerun(dropped)))
+    found = Reconciliation(
+        lost_state=lost_state, dropped=dropped, rerun=tuple(notebooks_to_rerun(settings.project_dir, dropped))
+    )
     if dropped and correct:
         forget(settings, dropped, found.why)
     return found

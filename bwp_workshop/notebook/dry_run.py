@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import names
+from .. import notebook_catalog as catalog
 from ..settings import Settings, get_settings
 from ..stacks.template_checks import CheckResult, check_templates
 from ..steps.preflight import Check, check_cdk_versions, check_docker, check_image_build, check_node, check_python
 
+#: What the plan says of a notebook whose effects are not described below.
+NO_EFFECTS = "(not described: see the notebook)"
 #: The partner bus EventStack is synthesized with when EVENT_BUS_ARN is not set yet.
 PLACEHOLDER_BUS = "arn:aws:events:{region}:000000000000:event-bus/aws.partner/buywithprime/dry-run"
 
@@ -33,7 +36,7 @@ class Step:
     """One notebook's aws path: the package calls its cells make and what they call in turn."""
 
     notebook: str
-    calls: tuple[str, ...]  # the package functions the notebook's cells call (a test holds them to the notebook)
+    calls: tuple[str, ...]  # the package functions the notebook's cells call (bwp_workshop.notebook_catalog)
     effects: tuple[str, ...]
 
 
@@ -120,7 +123,17 @@ def plan_stack(name: str, assembly: Path) -> StackPlan:
 
 
 def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
-    """What each notebook's cells call on the aws target, from the package's own names."""
+    """What each notebook's cells call (read from the notebook) and what that does on the aws
+    target."""
+    effects = notebook_effects(settings, docker=docker)
+    return [
+        Step(notebook.name, notebook.calls, effects.get(notebook.name, (NO_EFFECTS,)))
+        for notebook in catalog.notebooks(settings.project_dir)
+    ]
+
+
+def notebook_effects(settings: Settings, *, docker: bool) -> dict[str, tuple[str, ...]]:
+    """What each notebook's calls do on the aws target, by notebook, from the package's own names."""
     from ..stacks.image_tag import image_tag
 
     stacks = list(names.STACKS)
@@ -135,139 +148,71 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
         "until it completes (docker build and push in the project; its log in "
         f"{names.IMAGE_BUILD_LOG_GROUP})"
     )
-    return [
-        Step(
-            "00-prerequisites",
-            ("preflight.run_checks", "deploy.bootstrap", "deploy.is_bootstrapped"),
-            (
-                "sts:GetCallerIdentity (the credentials check)",
-                f"cdk bootstrap aws://<account>/{settings.region} (stack CDKToolkit: assets bucket and repository)",
-            ),
+    return {
+        "00-prerequisites": (
+            "sts:GetCallerIdentity (the credentials check)",
+            f"cdk bootstrap aws://<account>/{settings.region} (stack CDKToolkit: assets bucket and repository)",
         ),
-        Step(
-            "01-infra-stack",
-            ("deploy.planned_changes", "deploy.deploy"),
-            (f"cdk diff {stacks[0]}", deploy.format(stacks[0]), "cloudformation:DescribeStacks (outputs)"),
+        "01-infra-stack": (
+            f"cdk diff {stacks[0]}",
+            deploy.format(stacks[0]),
+            "cloudformation:DescribeStacks (outputs)",
         ),
-        Step(
-            "02-app-onboarding",
-            ("registration.onboarding_request",),
-            (
-                "no AWS call: the launch, install, settings and uninstall URLs from InfraStack's "
-                f"{names.OUT_APP_BASE_URL}, for the onboarding request to Buy with Prime",
-            ),
+        "02-app-onboarding": (
+            "no AWS call: the launch, install, settings and uninstall URLs from InfraStack's "
+            f"{names.OUT_APP_BASE_URL}, for the onboarding request to Buy with Prime",
         ),
-        Step(
-            "03-oauth-handler",
-            (
-                "image.build_and_push_image",
-                "prerequisites.store_client_credentials",
-                "deploy.deploy",
-                "image.wait_for_app",
-            ),
-            (
-                image,
-                f"secretsmanager:DescribeSecret, CreateSecret or PutSecretValue {names.CLIENT_SECRET_NAME}",
-                deploy.format(stacks[1]),
-                "ecs:DescribeServices until the tasks run; GET <AppBaseUrl>/health",
-            ),
+        "03-oauth-handler": (
+            image,
+            f"secretsmanager:DescribeSecret, CreateSecret or PutSecretValue {names.CLIENT_SECRET_NAME}",
+            deploy.format(stacks[1]),
+            "ecs:DescribeServices until the tasks run; GET <AppBaseUrl>/health",
         ),
-        Step(
-            "04-merchant-install",
-            ("install.install_app", "api.access_token", "api.refresh_token"),
-            (
-                "the merchant installs from the Buy with Prime console (by hand)",
-                f"dynamodb:Query/PutItem on the token table; POST {settings.token_url} (refresh)",
-            ),
+        "04-merchant-install": (
+            "the merchant installs from the Buy with Prime console (by hand)",
+            f"dynamodb:Query/PutItem on the token table; POST {settings.token_url} (refresh)",
         ),
-        Step(
-            "05-event-subscriptions",
-            (
-                "subscriptions.subscribe_events",
-                "tenants.subscribe_every_installation",
-                "prerequisites.ensure_partner_event_bus",
-                "deploy.deploy",
-                "webhook_subscriptions.subscribe_chosen_destination",
-            ),
-            (
-                f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
-                f"{settings.graphql_url}",
-                "dynamodb:PutItem on the business product table (each subscription's targetId)",
-                f"ssm:PutParameter {names.EVENT_DESTINATION_PARAMETER} (the destination the app subscribes each "
-                "merchant it installs to); dynamodb:Scan of the token table, then the same subscriptions for every "
-                "installation it lists",
-                "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
-                deploy.format(stacks[2]),
-                "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
-                "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
-            ),
+        "05-event-subscriptions": (
+            f"Buy with Prime GraphQL eventSubscriptions, eventSubscription, createEventSubscription at "
+            f"{settings.graphql_url}",
+            "dynamodb:PutItem on the business product table (each subscription's targetId)",
+            f"ssm:PutParameter {names.EVENT_DESTINATION_PARAMETER} (the destination the app subscribes each "
+            "merchant it installs to); dynamodb:Scan of the token table, then the same subscriptions for every "
+            "installation it lists",
+            "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
+            deploy.format(stacks[2]),
+            "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
+            "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
         ),
-        Step(
-            "06-test-events",
-            (
-                "pipeline.send_test_events",
-                "pipeline.wait_for_records",
-                "pipeline.queue_depths",
-                "tenants.send_for_every_installation",
-                "order_walk.start_fulfilment",
-                "order_walk.move_package",
-                "order_walk.refund_in_full",
-                "order_walk.wait_for_order_events",
-                "dead_letters.wait_for_dead_letters",
-                "alarms.wait_for_dead_letter_alarm",
-                "dead_letters.discard_dead_letters",
-            ),
-            (
-                "sts:AssumeRole EventStack's operator role; events:PutEvents test events onto EventStack's test "
-                "bus (its test rule delivers them to the queue; never straight onto the queue); "
-                "dynamodb:Query of the installation's business product; dynamodb:BatchGetItem of the sent events' "
-                "keys until they are stored; sqs:GetQueueAttributes",
-                f"Buy with Prime GraphQL order, updateOrder and updateOrderPackageInformation (sandbox) on the "
-                f"order_id parameter's order at {settings.graphql_url}; dynamodb:Scan the data table until its "
-                "events are stored",
-                "sqs:ReceiveMessage on the dead-letter queue; logs:FilterLogEvents in the handler's log group (why "
-                "a record failed); sqs:DeleteMessage of the test's dead-lettered event",
-                "cloudwatch:DescribeAlarms of the dead-letter queue alarm and the composite, until each state is "
-                "reached (on local, the event runner evaluates them)",
-            ),
+        "06-test-events": (
+            "sts:AssumeRole EventStack's operator role; events:PutEvents test events onto EventStack's test "
+            "bus (its test rule delivers them to the queue; never straight onto the queue); "
+            "dynamodb:Query of the installation's business product; dynamodb:BatchGetItem of the sent events' "
+            "keys until they are stored; sqs:GetQueueAttributes",
+            f"Buy with Prime GraphQL order, updateOrder and updateOrderPackageInformation (sandbox) on the "
+            f"order_id parameter's order at {settings.graphql_url}; dynamodb:Scan the data table until its "
+            "events are stored",
+            "sqs:ReceiveMessage on the dead-letter queue; logs:FilterLogEvents in the handler's log group (why "
+            "a record failed); sqs:DeleteMessage of the test's dead-lettered event",
+            "cloudwatch:DescribeAlarms of the dead-letter queue alarm and the composite, until each state is "
+            "reached (on local, the event runner evaluates them)",
         ),
-        Step(
-            "07-api-and-analytics",
-            (
-                "api.store",
-                "api.order",
-                "analytics.load_records",
-                "tenants.merchants",
-                "analytics_lake.answer",
-                "analytics_lake.partitions_read",
-            ),
-            (
-                f"Buy with Prime GraphQL queries at {settings.graphql_url} (the store as each installation)",
-                "dynamodb:Scan the data table and the token table",
-                f"athena:StartQueryExecution, GetQueryExecution, GetQueryResults in workgroup {names.ATHENA_WORKGROUP} "
-                f"(each metric of the analytics SQL); s3:ListBucket on the analytics bucket (its partitions)",
-            ),
+        "07-api-and-analytics": (
+            f"Buy with Prime GraphQL queries at {settings.graphql_url} (the store as each installation)",
+            "dynamodb:Scan the data table and the token table",
+            f"athena:StartQueryExecution, GetQueryExecution, GetQueryResults in workgroup {names.ATHENA_WORKGROUP} "
+            f"(each metric of the analytics SQL); s3:ListBucket on the analytics bucket (its partitions)",
         ),
-        Step(
-            "99-clean-up",
-            (
-                "tenants.unsubscribe_every_installation",
-                "cleanup.empty_analytics_store",
-                "deploy.destroy",
-                "cleanup.clean_up_outside_cloudformation",
-                "cleanup.leftovers",
-            ),
-            (
-                "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
-                f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
-                "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
-                f"cdk destroy {' '.join(reversed(stacks))}",
-                f"events:DeleteEventBus; secretsmanager:DeleteSecret {names.CLIENT_SECRET_NAME} (no recovery "
-                "window); logs:DeleteLogGroup of the workshop's groups; glue:DeleteTable, DeleteDatabase and "
-                "athena:DeleteWorkGroup of what is left of the analytics catalog; what is left, by the project tag",
-            ),
+        "99-clean-up": (
+            "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
+            f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
+            "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
+            f"cdk destroy {' '.join(reversed(stacks))}",
+            f"events:DeleteEventBus; secretsmanager:DeleteSecret {names.CLIENT_SECRET_NAME} (no recovery "
+            "window); logs:DeleteLogGroup of the workshop's groups; glue:DeleteTable, DeleteDatabase and "
+            "athena:DeleteWorkGroup of what is left of the analytics catalog; what is left, by the project tag",
         ),
-    ]
+    }
 
 
 def dry_run(settings: Settings | None = None) -> DryRun:

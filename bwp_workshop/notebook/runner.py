@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkshopError
+from ..notebook_catalog import NOTEBOOK_PATTERN, NOTEBOOKS_DIR, notebook_paths
 from ..settings import Settings, get_settings
 
-NOTEBOOK_PATTERN = re.compile(r"^(\d{2})-[\w-]+\.ipynb$")
 KERNEL_NAME = "bwp-workshop"
 WARM_EXTENSION = "bwp_workshop.notebook.warm"  # not imported here: importing it is the work
 
@@ -49,19 +48,15 @@ class NotebookResult:
     hint: str = ""
 
 
-def notebooks_dir(settings: Settings) -> Path:
-    return settings.project_dir / "notebooks"
-
-
 def discover(settings: Settings, only: Iterable[str] = ()) -> list[Path]:
     """The workshop notebooks (``NN-name.ipynb``) in order; ``only`` picks by number."""
     wanted = {number.zfill(2) for number in only}
-    found = sorted(path for path in notebooks_dir(settings).glob("*.ipynb") if NOTEBOOK_PATTERN.match(path.name))
+    found = notebook_paths(settings.project_dir)
     if wanted:
         unknown = wanted - {NOTEBOOK_PATTERN.match(path.name).group(1) for path in found}  # type: ignore[union-attr]
         if unknown:
             raise WorkshopError(
-                f"No notebook numbered {', '.join(sorted(unknown))} in {notebooks_dir(settings)}.",
+                f"No notebook numbered {', '.join(sorted(unknown))} in {settings.project_dir / NOTEBOOKS_DIR}.",
                 hint="Numbers are the two digits a notebook's file name starts with.",
             )
         found = [path for path in found if path.name[:2] in wanted]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.site import build
 from bwp_workshop.testing.browser import PageReport, broken_links, chromium, open_page, serve
 from tests.conftest import REPO_ROOT
@@ -89,7 +90,7 @@ def test_the_workshop_as_a_web_page(story: dict[str, Any], tmp_path: Path) -> No
     found = check_site(executed, tmp_path)
     by_name = found["reports"]
 
-    working = sorted(path.name for path in (REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    working = [path.name for path in notebook_paths(REPO_ROOT)]
     for name in working:
         report = by_name[f"notebooks/{name.removesuffix('.ipynb')}.html"]
         cells = report.facts["cells"]

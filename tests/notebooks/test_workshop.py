@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
+from bwp_workshop.notebook_catalog import notebook_paths
 from tests.conftest import REPO_ROOT
 from tests.notebooks.workshop_run import environment, outputs_of, stop_runtime
 
 pytestmark = pytest.mark.timeout(1500)
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = notebook_paths(REPO_ROOT)
 #: A row of `bwp-workshop run`'s table: the notebook, then its outcome.
 ROW = re.compile(r"^\s+(?P<name>\d\d-[\w-]+)\s+(?P<status>passed|failed|not run)\b")
 

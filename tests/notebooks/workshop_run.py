@@ -37,7 +37,7 @@ def stop_runtime(env: dict[str, str]) -> None:
 
 ALL_BUT_CLEAN_UP = ("00", "01", "02", "03", "04", "05", "06", "07")
 #: What a notebook says to run again once the local AWS has lost every stack.
-HINTED_AGAIN = tuple(notebooks_to_rerun(names.STACKS))
+HINTED_AGAIN = tuple(notebooks_to_rerun(REPO_ROOT, names.STACKS))
 
 
 def records(folder: Path) -> dict[str, dict[str, Any]]:

@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from bwp_workshop import names
+from bwp_workshop import notebook_catalog as catalog
 from bwp_workshop.cli import main
 from bwp_workshop.errors import ConfigurationError
-from bwp_workshop.notebook.dry_run import dry_run, notebook_steps
+from bwp_workshop.notebook.dry_run import dry_run
 from bwp_workshop.settings import Settings
 from tests.conftest import REPO_ROOT
 
@@ -63,22 +64,11 @@ def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
         assert f"codebuild:StartBuild with IMAGE_TAG={source_tag(REPO_ROOT)}" in output
         assert f"CodeBuild project {names.IMAGE_BUILD_PROJECT} in the account" in output
     assert "role ImageBuildRole" in output
-    for notebook in sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
-        assert f"  {notebook.stem}: " in output, notebook.name
+    for notebook in catalog.notebooks(REPO_ROOT):
+        assert f"  {notebook.name}: {', '.join(notebook.calls)}" in output, notebook.name
     # The aws templates: zones from the region, the bootstrap version rule present.
     infra = json.loads((tmp_path / ".bwp" / "dry-run" / "cdk.out" / "InfraStack.template.json").read_text())
     assert "CheckBootstrapVersion" in infra.get("Rules", {})
-
-
-def test_each_planned_call_is_one_the_notebook_makes() -> None:
-    steps = notebook_steps(Settings(project_dir=REPO_ROOT, target="aws"), docker=False)
-    notebooks = {path.stem: path for path in (REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
-    assert [step.notebook for step in steps] == sorted(notebooks)
-    for step in steps:
-        cells = json.loads(notebooks[step.notebook].read_text())["cells"]
-        source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-        for call in step.calls:
-            assert f"{call}(" in source, (step.notebook, call)
 
 
 def test_the_dry_run_is_for_the_aws_target() -> None:

@@ -12,9 +12,10 @@ import pytest
 
 from bwp_workshop.notebook import show_code
 from bwp_workshop.notebook.source import LINK_CLASS, PROJECT_ROOT, SourceNotFound, snippet
+from bwp_workshop.notebook_catalog import notebook_paths
 from tests.conftest import REPO_ROOT
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = notebook_paths(REPO_ROOT)
 
 
 def show_code_calls(path: Path) -> list[list[str]]:

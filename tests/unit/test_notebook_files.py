@@ -12,9 +12,10 @@ import pytest
 
 from bwp_workshop.notebook import record
 from bwp_workshop.notebook.records import read_records
+from bwp_workshop.notebook_catalog import notebook_paths
 from tests.conftest import REPO_ROOT
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = notebook_paths(REPO_ROOT)
 
 
 def cells(path: Path) -> list[dict[str, Any]]:

@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from bwp_workshop.notebook import show_code
+from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.site import SiteError, executed_notebooks, stage
 from tests.conftest import REPO_ROOT
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = notebook_paths(REPO_ROOT)
 
 
 @pytest.fixture
