@@ -1,6 +1,7 @@
 """The headless runner on a throwaway project: order, parameters, failure naming, not-run."""
 
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -73,13 +74,10 @@ def test_cli_prints_a_table_and_exits_non_zero_on_failure(project: Path) -> None
 def test_a_kernel_started_ahead_has_the_first_imports_done_and_a_clean_namespace(project: Path) -> None:
     """The runner's kernels load bwp_workshop.notebook.warm: pandas and boto3 are imported
     before the first cell, and the notebook's namespace holds neither name."""
-    from jupyter_client.blocking import BlockingKernelClient
-
     from bwp_workshop.notebook.runner import KERNEL_NAME, _start_kernel, _stop_kernel
 
     manager = _start_kernel(KERNEL_NAME, project)
-    client = BlockingKernelClient()
-    client.load_connection_info(manager.get_connection_info())
+    client = kernel_client(manager)
     try:
         client.start_channels()
         client.wait_for_ready(timeout=60)
@@ -95,6 +93,16 @@ def test_a_kernel_started_ahead_has_the_first_imports_done_and_a_clean_namespace
     finally:
         client.stop_channels()
         _stop_kernel(manager)
+
+
+def kernel_client(manager: Any) -> Any:
+    """A blocking client of ``manager``'s kernel that asks the manager whether the kernel lives:
+    a client on its own decides from heartbeats, which a busy machine delays past their 1 s."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    client = BlockingKernelClient(parent=manager)
+    client.load_connection_info(manager.get_connection_info())
+    return client
 
 
 class _Collect:
@@ -114,7 +122,6 @@ def test_a_restarted_kernel_names_the_cell_to_run(project: Path) -> None:
     error is one line naming the cell that sets ``pipeline``."""
     import os
 
-    from jupyter_client.blocking import BlockingKernelClient
     from jupyter_client.manager import KernelManager
 
     from bwp_workshop.notebook.runner import KERNEL_NAME
@@ -122,8 +129,7 @@ def test_a_restarted_kernel_names_the_cell_to_run(project: Path) -> None:
     notebook = REPO_ROOT / "notebooks" / "06-test-events.ipynb"
     manager = KernelManager(kernel_name=KERNEL_NAME)
     manager.start_kernel(cwd=str(notebook.parent), env={**os.environ, "JPY_SESSION_NAME": str(notebook)})
-    client = BlockingKernelClient()
-    client.load_connection_info(manager.get_connection_info())
+    client = kernel_client(manager)
     try:
         client.start_channels()
         client.wait_for_ready(timeout=60)
@@ -151,7 +157,6 @@ def test_a_local_aws_that_does_not_answer_is_named_in_one_line_on_every_cell(pro
     it and what to run, in a kernel as JupyterLab starts it."""
     import os
 
-    from jupyter_client.blocking import BlockingKernelClient
     from jupyter_client.manager import KernelManager
 
     from bwp_workshop.notebook.runner import KERNEL_NAME
@@ -160,8 +165,7 @@ def test_a_local_aws_that_does_not_answer_is_named_in_one_line_on_every_cell(pro
     port = free_port()  # nothing listens there: the local AWS is down
     manager = KernelManager(kernel_name=KERNEL_NAME)
     manager.start_kernel(cwd=str(project), env={**os.environ, "BWP_TARGET": "local", "BWP_LOCAL_MOTO_PORT": str(port)})
-    client = BlockingKernelClient()
-    client.load_connection_info(manager.get_connection_info())
+    client = kernel_client(manager)
     try:
         client.start_channels()
         client.wait_for_ready(timeout=60)
