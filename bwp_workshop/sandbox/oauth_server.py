@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import html
 import re
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -275,7 +275,7 @@ class OAuthServer:
             raise OAuthError("invalid_grant", "the authorization code was issued to another client")
         if row["redirect_uri"] != params["redirect_uri"]:
             raise OAuthError("invalid_grant", "redirect_uri differs from the one in the authorization request")
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        challenge = create_s256_code_challenge(verifier)
         if not hmac.compare_digest(challenge, row["code_challenge"]):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         with self.store.transaction() as db:

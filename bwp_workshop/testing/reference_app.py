@@ -5,8 +5,6 @@ port in a thread; it records what it saw."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import threading
 import time
@@ -19,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 import uvicorn
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -64,7 +63,7 @@ class ReferenceApp:
             state = secrets.token_urlsafe(16)
             verifier = secrets.token_urlsafe(48)
             self.pending[state] = verifier
-            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            challenge = create_s256_code_challenge(verifier)
             query = urlencode(
                 {
                     "response_type": "code",

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from bwp_workshop.testing.sandbox import Installed, installed_app
 
@@ -14,5 +14,5 @@ __all__ = ["Installed", "installed_app", "pkce_pair"]
 
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = create_s256_code_challenge(verifier)
     return verifier, challenge
