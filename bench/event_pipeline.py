@@ -198,7 +198,9 @@ def main() -> None:
             if args.puts > 0:
                 results["raw_puts"] = raw_put_rate(settings, args.puts, args.concurrency, moto)
             settings = Settings(**{**settings.model_dump(), "public_key": ""})  # the sandbox's key, now written
-            with SandboxClient(settings) as client:
+            # One emit publishes up to 1,400 events through the local AWS before it answers: on
+            # a busy machine that takes longer than the client's default 30 s.
+            with SandboxClient(settings, timeout=300) as client:
                 sandbox = SandboxHandle(settings=settings, url=settings.sandbox_url, client=client)
                 with installed_app(sandbox) as installed:
                     pipeline = provision(installed)

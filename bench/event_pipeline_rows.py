@@ -1,15 +1,18 @@
 """The event pipeline's rows of the benchmark report (bench/run_all.py): the runs at 1,000,
 10,000 and 50,000 events, their rates against the raw conditional put rate, the moto server's
-memory and CPU."""
+memory and CPU.
+
+The targets are correctness and memory: every event stored exactly once, nothing dead-lettered or
+left, the moto server small. Rates are reported without a target: the local target is a
+rehearsal and test bed, not a load test (the 300 events/s goal of issue 15 is retired).
+"""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
-#: Targets of the event pipeline on the local target (issue 15).
-E2E_TARGET = 300.0  # events/s at 1,000 and at 10,000 events
-RATIO_TARGET = 0.6  # end to end / raw conditional put rate, same run
+#: Targets of the event pipeline on the local target.
 RSS_TARGET_10000 = 500.0  # MiB of the moto server after 10,000 events
 RSS_TARGET_50000 = 1024.0  # MiB after 50,000
 PYTHON = ".venv/bin/python"
@@ -46,7 +49,7 @@ def _scale_rows(result: dict[str, Any] | None, n: int, command: str, rss_target:
     """Figures of one large run: rate, raw rate and ratio, stored once, DLQ, queue, moto RSS."""
     label = f"event pipeline, {n:,} events"
     if not result:
-        return [row(f"{label}, end to end (one run)", None, "", f">= {E2E_TARGET:g} events/s", None, command)]
+        return [row(f"{label}, end to end (one run)", None, "", "", None, command)]
     e2e = result["end_to_end"]
     load = e2e.get("load_average_1m_at_end")
     rows = []
@@ -56,8 +59,8 @@ def _scale_rows(result: dict[str, Any] | None, n: int, command: str, rss_target:
                 f"{label}, end to end (one run; 1-min load {load} at its end)",
                 e2e["events_per_s"],
                 "events/s",
-                f">= {E2E_TARGET:g} events/s",
-                e2e["events_per_s"] >= E2E_TARGET,
+                "",
+                None,
                 command,
             )
         )
@@ -69,8 +72,8 @@ def _scale_rows(result: dict[str, Any] | None, n: int, command: str, rss_target:
                 f"{label}: end to end / raw put rate",
                 ratio,
                 "",
-                f">= {RATIO_TARGET:g}",
-                ratio and ratio >= RATIO_TARGET,
+                "",
+                None,
                 command,
             )
         )
@@ -130,8 +133,8 @@ def pipeline_rows(
                 f"event pipeline, 1,000 events, end to end (median of {n}; 1-min load at their ends {loads})",
                 e2e,
                 "events/s",
-                f">= {E2E_TARGET:g} events/s",
-                e2e >= E2E_TARGET,
+                "",
+                None,
                 cmd_1000,
             )
         )
@@ -155,8 +158,8 @@ def pipeline_rows(
                     f"event pipeline 1,000 end to end / raw put rate of the same run (median of {len(ratios)})",
                     ratio,
                     "",
-                    f">= {RATIO_TARGET:g}",
-                    ratio >= RATIO_TARGET,
+                    "",
+                    None,
                     cmd_1000,
                 )
             )
@@ -202,9 +205,7 @@ def pipeline_rows(
             )
         )
     else:
-        rows.append(
-            row("event pipeline, 1,000 events, end to end", None, "", f">= {E2E_TARGET:g} events/s", None, cmd_1000)
-        )
+        rows.append(row("event pipeline, 1,000 events, end to end", None, "", "", None, cmd_1000))
     rows += _scale_rows(pipeline_10000, 10000, f"{PYTHON} {PIPELINE_10000}", RSS_TARGET_10000)
     soak_cmd = f"{PYTHON} {PIPELINE_50000}  (make bench BENCH_ARGS=--soak)"
     rows += _scale_rows(pipeline_50000, 50000, soak_cmd, RSS_TARGET_50000)

@@ -1,8 +1,8 @@
-"""Background processes that outlive the command (or notebook kernel) that started them.
+"""Background processes that outlive the command (or notebook kernel) that started them:
+start them detached and wait until they answer, stop their process groups, report their status.
 
-Each started process is recorded in ``<state>/run/<name>.json`` with its pid, the process's
-start time and its port. A record is trusted only while a process with that pid *and* that
-start time exists, so a recycled pid is never signalled. Only recorded processes are ever
+What was started is kept by :mod:`bwp_workshop.local.process_registry`: a record is trusted only
+while a process with its pid *and* its start time exists, and only recorded processes are ever
 stopped.
 """
 
@@ -17,15 +17,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import filelock
 import httpx
 import psutil
 
 from ..errors import LocalRuntimeError, PortInUseError
+from .process_registry import ProcessRecord, ProcessRegistry, exited, process_of
 
 
 @dataclass(frozen=True)
@@ -64,20 +64,6 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
-class ProcessRecord:
-    name: str
-    pid: int
-    create_time: float
-    host: str
-    port: int
-    argv: list[str]
-    log_file: str
-    started_at: float
-    #: ``ServiceSpec.fingerprint`` of the configuration the process was started with.
-    fingerprint: str = ""
-
-
-@dataclass(frozen=True)
 class ServiceStatus:
     name: str
     state: str  # "running", "stopped", "unhealthy"
@@ -86,78 +72,6 @@ class ServiceStatus:
     url: str | None = None
     log_file: str | None = None
     detail: str = ""
-
-
-class ProcessRegistry:
-    """The records of started processes under ``<state>/run``."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.run_dir = state_dir / "run"
-        self.log_dir = state_dir / "logs"
-
-    def _path(self, name: str) -> Path:
-        return self.run_dir / f"{name}.json"
-
-    @contextlib.contextmanager
-    def locked(self, timeout: float = 120) -> Iterator[None]:
-        """Serialises up/down/status across processes (two cells, two terminals)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(self.run_dir / ".lock", timeout=timeout)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise LocalRuntimeError(
-                f"Another bwp-workshop command has held the local runtime's lock ({lock.lock_file}) "
-                f"for {timeout:.0f} s.",
-                hint="Let it finish (or stop it), then try again.",
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def read(self, name: str) -> ProcessRecord | None:
-        try:
-            return ProcessRecord(**json.loads(self._path(name).read_text()))
-        except FileNotFoundError:
-            return None
-        except (ValueError, TypeError):
-            self.remove(name)  # a torn or foreign file: not a record we can trust
-            return None
-
-    def write(self, record: ProcessRecord) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._path(record.name).with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(record), indent=2))
-        tmp.replace(self._path(record.name))
-
-    def remove(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
-
-
-def _exited(process: psutil.Process) -> bool:
-    """Gone, or a zombie (reaped here when it is our child)."""
-    try:
-        if process.status() != psutil.STATUS_ZOMBIE:
-            return False
-    except psutil.NoSuchProcess:
-        return True
-    with contextlib.suppress(psutil.Error):
-        process.wait(timeout=0)
-    return True
-
-
-def process_of(record: ProcessRecord) -> psutil.Process | None:
-    """The live process a record names, or None when it is gone or the pid now belongs to
-    another program (other start time or command line; the start time may drift by a clock
-    adjustment, so it is compared to within a second)."""
-    try:
-        process = psutil.Process(record.pid)
-        if abs(process.create_time() - record.create_time) > 1.0 or process.cmdline() != record.argv:
-            return None
-    except psutil.Error:
-        return None
-    return None if _exited(process) else process
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -343,10 +257,10 @@ def _wait_exited(processes: list[psutil.Process], timeout: float) -> list[psutil
     """Wait until each process is gone or a zombie (psutil.wait_procs waits on zombies whose
     parent, a notebook kernel say, never reaps them); returns those still running."""
     deadline = time.monotonic() + timeout
-    alive = [process for process in processes if not _exited(process)]
+    alive = [process for process in processes if not exited(process)]
     while alive and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = [process for process in alive if not _exited(process)]
+        alive = [process for process in alive if not exited(process)]
     return alive
 
 

@@ -81,6 +81,24 @@ def test_every_patch_module_is_applied_and_says_what_each_patch_fixes() -> None:
     assert moto_patches.apply() == descriptions
 
 
+def test_every_patch_names_its_guard_test_and_the_local_aws_page_lists_each_patch() -> None:
+    """Each patch names the test that fails without it, and docs/local-target.md's table lists
+    every patched attribute with that test."""
+    import ast
+
+    page = (REPO_ROOT / "docs" / "local-target.md").read_text()
+    tests: dict[str, set[str]] = {}
+    for patch in (patch for table in moto_patches.TABLES for patch in table):
+        path, _, name = patch.guard.partition("::")
+        assert path.startswith("tests/local/test_") and name.startswith("test_"), patch.name
+        if path not in tests:
+            tree = ast.parse((REPO_ROOT / path).read_text())
+            tests[path] = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert name in tests[path], f"{patch.name}: {patch.guard} does not exist"
+        row = next((line for line in page.splitlines() if f"`{patch.attribute}`" in line and name in line), None)
+        assert row is not None, f"docs/local-target.md has no row for {patch.name} guarded by {name}"
+
+
 def test_change_set_stacks_get_outputs_and_exports_and_can_import(local_settings: Settings) -> None:
     cfn = aws.client("cloudformation", local_settings)
     _deploy(cfn, "Producer", _queue_stack("produced", export="ProducedQueue"))
@@ -372,86 +390,3 @@ def test_a_bus_of_the_stack_carries_rules_and_a_bus_policy(local_settings: Setti
     cfn.delete_stack(StackName="test-bus")
     with pytest.raises(ClientError):
         events.describe_event_bus(Name="test-events")
-
-
-def test_receiving_checks_the_retention_period_without_reading_every_queue_attribute(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    moto_patches.apply()
-    from moto.sqs import models as sqs_models
-
-    backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
-    queue = backend.create_queue("retention-check", MessageRetentionPeriod="60")
-    try:
-        message = backend.send_message("retention-check", "hello")
-        reads: list[int] = []
-        counted = property(lambda self: reads.append(1) or sqs_models.Queue.attributes.fget(self))
-        monkeypatch.setattr(sqs_models.Queue, "attributes", counted)
-        assert backend.is_message_valid_based_on_retention_period("retention-check", message)
-        message.sent_timestamp -= 61_000  # older than the retention period: dropped, as before
-        assert not backend.is_message_valid_based_on_retention_period("retention-check", message)
-        assert reads == []  # the queue's attributes (three of them scan the queue) were not computed
-        assert queue.name == "retention-check"
-    finally:
-        backend.delete_queue("retention-check")
-
-
-def test_sending_to_a_standard_queue_reads_no_queue_attribute_and_fifo_queues_still_deduplicate(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    moto_patches.apply()
-    from moto.sqs import models as sqs_models
-
-    backend = sqs_models.sqs_backends["123456789012"]["us-east-1"]
-    backend.create_queue("send-check", DelaySeconds="0")
-    backend.create_queue("send-check.fifo", FifoQueue="true", ContentBasedDeduplication="true")
-    try:
-        reads: list[int] = []
-        original = sqs_models.Queue.attributes.fget
-        monkeypatch.setattr(sqs_models.Queue, "attributes", property(lambda self: reads.append(1) or original(self)))
-        sent = [backend.send_message("send-check", f"m{i}", delay_seconds=None) for i in range(5)]
-        late = backend.send_message(
-            "send-check",
-            "later",
-            delay_seconds=30,
-            message_attributes={"a": {"DataType": "String", "StringValue": "1"}},
-        )
-        assert reads == []  # no attribute computed (three of them scan the queue)
-        assert len({m.id for m in sent}) == 5 and all(m.body.startswith("m") for m in sent)
-        assert late.delayed and late.message_attributes == {"a": {"DataType": "String", "StringValue": "1"}}
-        queue = backend.get_queue("send-check")
-        assert [m.body for m in queue.messages] == [f"m{i}" for i in range(5)]
-        with pytest.raises(sqs_models.InvalidParameterValue, match="DelaySeconds"):
-            backend.send_message("send-check", "x", delay_seconds=901)
-        # FIFO: moto's own path, content-based deduplication as before.
-        first = backend.send_message("send-check.fifo", "same", group_id="g")
-        second = backend.send_message("send-check.fifo", "same", group_id="g")
-        assert first.deduplication_id == second.deduplication_id
-        assert len(backend.get_queue("send-check.fifo").messages) == 1
-    finally:
-        backend.delete_queue("send-check")
-        backend.delete_queue("send-check.fifo")
-
-
-def test_eventbridge_compiles_each_template_path_once(local_settings: Settings) -> None:
-    """Through the server: events reach the queue as before (body = the event), and in this
-    process the cached JSONPath compiler answers repeated expressions from its cache."""
-    import jsonpath_ng.ext
-
-    moto_patches.apply()
-    assert jsonpath_ng.ext.parse("$.detail") is jsonpath_ng.ext.parse("$.detail")
-    events, sqs = aws.client("events", local_settings), aws.client("sqs", local_settings)
-    url = sqs.create_queue(QueueName="template-check")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all", EventPattern=json.dumps({"source": ["shop"]}))
-    events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": arn}])
-    entries = [{"Source": "shop", "DetailType": "order", "Detail": json.dumps({"n": i})} for i in range(12)]
-    events.put_events(Entries=entries[:10])
-    events.put_events(Entries=entries[10:])
-    bodies: list[dict[str, Any]] = []
-    while len(bodies) < 12:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-        assert got, bodies
-        bodies += [json.loads(m["Body"]) for m in got]
-    assert sorted(b["detail"]["n"] for b in bodies) == list(range(12))
-    assert {(b["source"], b["detail-type"]) for b in bodies} == {("shop", "order")}

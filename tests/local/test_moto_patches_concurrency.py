@@ -1,7 +1,6 @@
-"""The moto patches that make concurrent requests safe and cheap, each through forced
-interleavings or a real server: SQS deletes, receives and dead-letter moves under the queue's
-lock, no instance records for DynamoDB items and SQS messages, the service of a request looked up
-once per host, and DynamoDB conditional writes one at a time."""
+"""The moto patches that make concurrent requests safe, each through forced interleavings or a
+real server: SQS deletes, receives and dead-letter moves under the queue's lock, and DynamoDB
+conditional writes one at a time."""
 
 from __future__ import annotations
 
@@ -12,9 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from bwp_workshop import aws
 from bwp_workshop.local import moto_patches
-from bwp_workshop.settings import Settings
 
 # --- SQS under the queue's lock: forced interleavings ------------------------------------------
 
@@ -210,79 +207,6 @@ def test_two_receives_never_hand_out_the_same_message() -> None:
         backend.delete_queue("receive-once")
 
 
-def test_dynamodb_items_and_sqs_messages_are_not_recorded_but_s3_keys_are(local_settings: Settings) -> None:
-    """Through the server: a scan and receives leave nothing in moto's instance lists for
-    items and messages (each scan used to keep a copy of every item); in this process the
-    classes no longer record new objects, while S3 keys still are (S3's reset needs them)."""
-    moto_patches.apply()
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item
-    from moto.s3.models import FakeKey
-    from moto.sqs.models import Message
-
-    Item.instances_tracked.clear()
-    Message.instances_tracked.clear()
-    Item(DynamoType({"S": "k"}), None, {"k": {"S": "k"}})
-    Message("id", "body")
-    assert Item.instances_tracked == [] and Message.instances_tracked == []
-    before = len(FakeKey.instances_tracked)
-    key = FakeKey("k", b"v", "123456789012", "us-east-1")
-    assert FakeKey.instances_tracked[before:] == [key]
-    key.dispose()
-    FakeKey.instances_tracked.remove(key)
-
-    # The same through the server, as the event pipeline uses it.
-    dynamodb, sqs = aws.client("dynamodb", local_settings), aws.client("sqs", local_settings)
-    dynamodb.create_table(
-        TableName="tracked",
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    for n in range(20):
-        dynamodb.put_item(TableName="tracked", Item={"k": {"S": str(n)}})
-    assert dynamodb.scan(TableName="tracked")["Count"] == 20
-    url = sqs.create_queue(QueueName="tracked")["QueueUrl"]
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(10)])
-    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 10
-    data = _get_json(local_settings, "/moto-api/data.json")
-    assert data["dynamodb"].get("Item", []) == []
-    assert data["sqs"].get("Message", []) == []
-
-
-def _get_json(settings: Settings, path: str) -> Any:
-    import httpx
-
-    return httpx.get(f"{settings.local_aws_endpoint}{path}", timeout=30).json()
-
-
-def test_the_service_of_a_request_is_looked_up_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    moto_patches.apply()
-    from moto import backends
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    listings: list[int] = []
-    original = backends.list_of_moto_modules
-    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listings.append(1) or original())
-    app = DomainDispatcherApplication(create_backend_app)
-    host = "sqs.eu-west-3.amazonaws.com"
-    assert app.get_backend_for_host(host) == "sqs"
-    assert app.get_backend_for_host(host) == "sqs"
-    assert len(listings) <= 1  # the second lookup listed nothing
-    assert app.get_backend_for_host("dynamodb") == "dynamodb"
-
-    import inspect
-
-    from moto.core import responses as core_responses
-    from moto.sqs.responses import SQSResponse
-
-    listed: list[int] = []
-    original_getmembers = inspect.getmembers
-    monkeypatch.setattr(inspect, "getmembers", lambda *a, **k: listed.append(1) or original_getmembers(*a, **k))
-    first = core_responses.method_names_from_class(SQSResponse)
-    assert "receive_message" in first and core_responses.method_names_from_class(SQSResponse) == first
-    assert len(listed) <= 1  # listed once per class
-
-
 # --- DynamoDB conditional writes, one at a time: a forced race through a real server ----------
 
 
@@ -335,20 +259,29 @@ def _dynamodb(endpoint: str) -> Any:
 
 
 def _claim(kind: str, table: str, claimer: str) -> dict[str, Any]:
-    """A request that takes the item ``lease`` for ``claimer`` if nobody holds it yet."""
+    """A request that takes the item ``lease`` for ``claimer`` if nobody holds it yet (a
+    DeleteItem takes it by deleting it while it exists and nobody holds it)."""
+    names = {"#owner": "owner"}
     if kind == "PutItem":
         return {
             "TableName": table,
             "Item": {"pk": {"S": "lease"}, "owner": {"S": claimer}},
             "ConditionExpression": "attribute_not_exists(#owner)",
-            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeNames": names,
+        }
+    if kind == "DeleteItem":
+        return {
+            "TableName": table,
+            "Key": {"pk": {"S": "lease"}},
+            "ConditionExpression": "attribute_exists(#pk) AND attribute_not_exists(#owner)",
+            "ExpressionAttributeNames": {**names, "#pk": "pk"},
         }
     update = {
         "TableName": table,
         "Key": {"pk": {"S": "lease"}},
         "UpdateExpression": "SET #owner = :me",
         "ConditionExpression": "attribute_not_exists(#owner)",
-        "ExpressionAttributeNames": {"#owner": "owner"},
+        "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {":me": {"S": claimer}},
     }
     if kind == "UpdateItem":
@@ -356,65 +289,105 @@ def _claim(kind: str, table: str, claimer: str) -> dict[str, Any]:
     return {"TransactItems": [{"Update": update}]}
 
 
+_CALLS = {"PutItem": "put_item", "UpdateItem": "update_item", "DeleteItem": "delete_item"}
+
+
+class _Race:
+    """A real server's table, its backend's write lock counting who waits for it, and the first
+    claim held between its last condition check and its write until :meth:`release`."""
+
+    def __init__(self, endpoint: str, monkeypatch: pytest.MonkeyPatch, table: str, checks: int) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb import comparisons
+        from moto.dynamodb.models import dynamodb_backends
+
+        from bwp_workshop.local.moto_patches import dynamodb as dynamodb_patches
+
+        self.endpoint, self.table = endpoint, table
+        self.client = _dynamodb(endpoint)
+        self.client.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-3"]
+        self.lock = _CountingLock()
+        monkeypatch.setitem(backend.__dict__, dynamodb_patches.LOCK_ATTRIBUTE, self.lock)
+        self.held, self._release = threading.Event(), threading.Event()
+        passed: list[int] = []
+        original_parse = comparisons.ConditionExpressionParser.parse
+
+        def parse(parser: Any) -> Any:
+            op = original_parse(parser)
+            if "#owner" not in (parser.expression_attribute_names or {}):
+                return op  # not a claim
+            original_expr = op.expr
+
+            def expr(item: Any) -> bool:
+                result = bool(original_expr(item))
+                if result and not self.held.is_set():  # the first claim: alone until it is held
+                    passed.append(1)
+                    if len(passed) == checks:  # its last check: hold it here, before its write
+                        self.held.set()
+                        assert self._release.wait(30), "the test never released the first claim"
+                return result
+
+            op.expr = expr
+            return op
+
+        monkeypatch.setattr(comparisons.ConditionExpressionParser, "parse", parse)
+        self.done = 0
+
+    def run(self, operation: Any) -> threading.Thread:
+        def counted() -> None:
+            try:
+                operation()
+            finally:
+                with self.lock.changed:
+                    self.done += 1
+                    self.lock.changed.notify_all()
+
+        thread = threading.Thread(target=counted)
+        thread.start()
+        return thread
+
+    def release_once_settled(self, others: int) -> None:
+        """Wait until each of ``others`` has finished or waits for the lock the first claim
+        holds; then let the first claim write."""
+        with self.lock.changed:
+            assert self.lock.changed.wait_for(lambda: self.done + self.lock.waiting >= others, timeout=30)
+        self._release.set()
+
+    def owner(self) -> Any:
+        item = self.client.get_item(TableName=self.table, Key={"pk": {"S": "lease"}}, ConsistentRead=True)
+        return item.get("Item", {}).get("owner")
+
+
 # The condition evaluations of one claim before it writes: moto checks a transaction's
 # condition twice, in the transaction and again in the write it makes.
-@pytest.mark.parametrize(("kind", "checks"), [("UpdateItem", 1), ("PutItem", 1), ("TransactWriteItems", 2)])
+@pytest.mark.parametrize(
+    ("kind", "checks"), [("UpdateItem", 1), ("PutItem", 1), ("DeleteItem", 1), ("TransactWriteItems", 2)]
+)
 def test_concurrent_conditional_writes_have_exactly_one_winner(
     in_process_moto: str, monkeypatch: pytest.MonkeyPatch, kind: str, checks: int
 ) -> None:
     """The first claim is held between its last condition check and its write while six other
     claims run, each until it has finished or waits for the table's writes. moto without the
     lock let one of them pass its condition and write too: two winners (the token store's
-    lease won twice). With the lock they wait, and each fails its condition after the write."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb import comparisons
-    from moto.dynamodb.models import dynamodb_backends
-
-    from bwp_workshop.local.moto_patches import dynamodb as dynamodb_patches
-
-    table = f"race-{kind.lower()}"
-    client = _dynamodb(in_process_moto)
-    client.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-3"]
-    lock = _CountingLock()
-    monkeypatch.setitem(backend.__dict__, dynamodb_patches.LOCK_ATTRIBUTE, lock)
-
-    held, release = threading.Event(), threading.Event()
-    passed: list[int] = []
-    original_parse = comparisons.ConditionExpressionParser.parse
-
-    def parse(parser: Any) -> Any:
-        op = original_parse(parser)
-        if parser.expression_attribute_names != {"#owner": "owner"}:
-            return op  # not a claim
-        original_expr = op.expr
-
-        def expr(item: Any) -> bool:
-            result = bool(original_expr(item))
-            if result and not held.is_set():  # the first claim: alone until it is held
-                passed.append(1)
-                if len(passed) == checks:  # its last check: hold it here, before its write
-                    held.set()
-                    assert release.wait(30), "the test never released the first claim"
-            return result
-
-        op.expr = expr
-        return op
-
-    monkeypatch.setattr(comparisons.ConditionExpressionParser, "parse", parse)
-
+    lease won twice, an install state consumed twice). With the lock they wait, and each fails
+    its condition after the write."""
+    race = _Race(in_process_moto, monkeypatch, f"race-{kind.lower()}", checks)
+    if kind == "DeleteItem":
+        race.client.put_item(TableName=race.table, Item={"pk": {"S": "lease"}})
     won: list[str] = []
     lost: list[str] = []
 
     def claim(claimer: str) -> None:
-        call = {"PutItem": "put_item", "UpdateItem": "update_item"}.get(kind, "transact_write_items")
         try:
-            getattr(_dynamodb(in_process_moto), call)(**_claim(kind, table, claimer))
+            getattr(_dynamodb(in_process_moto), _CALLS.get(kind, "transact_write_items"))(
+                **_claim(kind, race.table, claimer)
+            )
             won.append(claimer)
         except ClientError as error:
             assert error.response["Error"]["Code"] in {
@@ -422,24 +395,35 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(
                 "TransactionCanceledException",
             }
             lost.append(claimer)
-        finally:
-            with lock.changed:
-                lock.changed.notify_all()
 
-    first = threading.Thread(target=claim, args=("first",))
-    first.start()
-    assert held.wait(30), "the first claim never passed its condition"
-    others = [threading.Thread(target=claim, args=(f"other-{n}",)) for n in range(6)]
-    for thread in others:
-        thread.start()
-    with lock.changed:  # each other claim has finished, or waits for the lock the first one holds
-        assert lock.changed.wait_for(lambda: len(won) + len(lost) + lock.waiting >= len(others), timeout=30)
-    release.set()
+    first = race.run(lambda: claim("first"))
+    assert race.held.wait(30), "the first claim never passed its condition"
+    others = [race.run(lambda n=n: claim(f"other-{n}")) for n in range(6)]
+    race.release_once_settled(len(others))
     for thread in [first, *others]:
         thread.join(30)
         assert not thread.is_alive()
     assert len(won) + len(lost) == 7
     assert won == ["first"], f"{len(won)} claims won the lease: {won}"
-    owner = client.get_item(TableName=table, Key={"pk": {"S": "lease"}}, ConsistentRead=True)["Item"]["owner"]
-    assert owner == {"S": "first"}
-    client.delete_table(TableName=table)
+    assert race.owner() == (None if kind == "DeleteItem" else {"S": "first"})
+    race.client.delete_table(TableName=race.table)
+
+
+def test_a_batch_write_waits_for_a_conditional_write_under_way(
+    in_process_moto: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BatchWriteItem of the item a conditional put is writing (held between its check and
+    its write): moto without the lock wrote the batch first and the put then overwrote it, as
+    if the put's condition had held after the batch. With the lock the batch waits and lands
+    last."""
+    race = _Race(in_process_moto, monkeypatch, "race-batch", checks=1)
+    first = race.run(lambda: _dynamodb(in_process_moto).put_item(**_claim("PutItem", race.table, "first")))
+    assert race.held.wait(30), "the conditional put never passed its condition"
+    batch = {"PutRequest": {"Item": {"pk": {"S": "lease"}, "owner": {"S": "batch"}}}}
+    other = race.run(lambda: _dynamodb(in_process_moto).batch_write_item(RequestItems={race.table: [batch]}))
+    race.release_once_settled(1)
+    for thread in (first, other):
+        thread.join(30)
+        assert not thread.is_alive()
+    assert race.owner() == {"S": "batch"}
+    race.client.delete_table(TableName=race.table)

@@ -17,7 +17,8 @@ import pytest
 from bwp_workshop import aws
 from bwp_workshop.errors import ConfigurationError, LocalRuntimeError, PortInUseError
 from bwp_workshop.local import moto_patches, processes
-from bwp_workshop.local.processes import ProcessRecord, ProcessRegistry, ServiceSpec
+from bwp_workshop.local.process_registry import ProcessRecord, ProcessRegistry
+from bwp_workshop.local.processes import ServiceSpec
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import clear_outputs, stack_output
 from bwp_workshop.settings import Settings

@@ -25,12 +25,9 @@ from . import (
     codebuild,
     dynamodb,
     eventbridge,
-    instance_tracking,
     lambda_event_sources,
     network_deletes,
-    server_dispatch,
     sqs_locks,
-    sqs_speed,
 )
 from .patch import MOTO_VERSION, Patch
 
@@ -46,10 +43,7 @@ TABLES: tuple[tuple[Patch, ...], ...] = (
     dynamodb.PATCHES,
     lambda_event_sources.PATCHES,
     eventbridge.PATCHES,
-    sqs_speed.PATCHES,
     sqs_locks.PATCHES,
-    instance_tracking.PATCHES,
-    server_dispatch.PATCHES,
 )
 
 _applied: list[str] = []

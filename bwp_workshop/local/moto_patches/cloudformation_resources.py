@@ -358,15 +358,32 @@ _MOTO_CALLS: dict[type, tuple[tuple[Any, str], ...]] = {
     CfnEventBusPolicy: ((EventsBackend, "put_permission"),),
 }
 
-RESOURCE_MODELS = (CfnSecret, CfnQueuePolicy, CfnEventBusPolicy, CfnSecurityGroupEgress, CfnAlarm)
+#: Each model and the test that deploys it.
+RESOURCE_MODELS: tuple[tuple[type[CloudFormationModel], str], ...] = (
+    (
+        CfnSecret,
+        "tests/local/test_moto_patches.py::test_secrets_queue_policies_and_egress_rules_are_created_and_deleted",
+    ),
+    (
+        CfnQueuePolicy,
+        "tests/local/test_moto_patches.py::test_secrets_queue_policies_and_egress_rules_are_created_and_deleted",
+    ),
+    (CfnEventBusPolicy, "tests/local/test_moto_patches.py::test_a_bus_of_the_stack_carries_rules_and_a_bus_policy"),
+    (
+        CfnSecurityGroupEgress,
+        "tests/local/test_moto_patches.py::test_secrets_queue_policies_and_egress_rules_are_created_and_deleted",
+    ),
+    (CfnAlarm, "tests/local/test_moto_fixes_for_stacks.py::test_alarms_are_created_and_deleted_with_their_stack"),
+)
 
 PATCHES = tuple(
     Patch(
         cfn_parsing,
         "get_model_map",
         f"CloudFormation creates {model.cloudformation_type()}",
+        guard=guard,
         uses=((cfn_parsing, "get_model_list"), (cfn_parsing, "get_name_type_map"), *_MOTO_CALLS.get(model, ())),
         check=_registered(model),
     )
-    for model in RESOURCE_MODELS
+    for model, guard in RESOURCE_MODELS
 )

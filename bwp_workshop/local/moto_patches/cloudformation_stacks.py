@@ -174,6 +174,7 @@ PATCHES = (
         _BACKEND,
         "create_change_set",
         "stacks created through a change set resolve Fn::ImportValue against the region's exports",
+        guard="tests/local/test_moto_patches.py::test_change_set_stacks_get_outputs_and_exports_and_can_import",
         wrapper=_wrap_create_change_set,
     ),
     Patch(
@@ -181,6 +182,7 @@ PATCHES = (
         "execute_change_set",
         "executing a change set gives the stack its outputs and exports, refuses export clashes and "
         "exports in use, and removes the stack's change sets",
+        guard="tests/local/test_moto_patches.py::test_change_set_stacks_get_outputs_and_exports_and_can_import",
         wrapper=_wrap_execute_change_set,
         uses=(
             (_BACKEND, "_validate_export_uniqueness"),
@@ -193,6 +195,7 @@ PATCHES = (
         _RESPONSE,
         "delete_change_set",
         "change sets are deleted within their stack; deleting a missing one succeeds",
+        guard="tests/local/test_moto_patches.py::test_a_missing_change_set_is_not_found_and_deleting_it_succeeds",
         replacement=_delete_change_set_response,
         uses=((_RESPONSE, "cloudformation_backend"),),
     ),
@@ -200,6 +203,7 @@ PATCHES = (
         _RESPONSE,
         "describe_change_set",
         "change sets are described within their stack; a missing one answers ChangeSetNotFound",
+        guard="tests/local/test_moto_patches.py::test_a_missing_change_set_is_not_found_and_deleting_it_succeeds",
         replacement=_describe_change_set_response,
         uses=((_RESPONSE, "cloudformation_backend"),),
     ),
@@ -208,6 +212,7 @@ PATCHES = (
         "delete_stack",
         "deleted stacks keep no outputs or resources to evaluate (describing them re-created resources); "
         "a stack whose export is in use is not deleted",
+        guard="tests/local/test_moto_patches.py::test_describing_a_deleted_stack_does_not_bring_its_resources_back",
         wrapper=_wrap_delete_stack,
         uses=((cfn_parsing, "OutputMap"),),
     ),

@@ -138,6 +138,7 @@ PATCHES = (
         cfn_parsing,
         "get_model_map",
         f"CloudFormation creates {CfnCodeBuildProject.cloudformation_type()}",
+        guard="tests/local/test_image_build.py::test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_tag",
         uses=(
             (cfn_parsing, "get_model_list"),
             (cfn_parsing, "get_name_type_map"),
@@ -151,6 +152,7 @@ PATCHES = (
         _RESPONSE,
         "start_build",
         "CodeBuild builds record their environment overrides, source and log group and stream",
+        guard="tests/local/test_image_build.py::test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_tag",
         wrapper=_wrap_start_build,
         uses=((_RESPONSE, "codebuild_backend"), (_BACKEND, "start_build")),
         check=_check_builds,

@@ -4,13 +4,15 @@ moto 5.2.5's DynamoDB has no lock: two concurrent conditional writes (PutItem, U
 DeleteItem with a ConditionExpression, a TransactWriteItems) can both read the item, both pass
 their condition and both write. DynamoDB makes each conditional write atomic. The token store's
 refresh lease relies on that (two Lambda instances both won the lease and spent the refresh
-token twice), and so does the handler's put-if-new. Each write action therefore runs under one
-lock per backend (per account and region), taken by the request handler around the whole
-action, so the old item a ``ReturnValues`` answer reports is the one the write replaced. One
-lock per backend rather than per table: a failed transaction rolls back by replacing the table
-objects themselves. Reads take no lock. moto runs its request threads under one GIL anyway:
-``bench/dynamodb_puts.py`` put as fast with the lock as without, within its noise. A table
-created by CloudFormation also ignored ``TimeToLiveSpecification``.
+token twice), and so do the handler's put-if-new and the app's install state (consumed by one
+conditional delete). Each write action the workshop makes therefore runs under one lock per
+backend (per account and region), taken by the request handler around the whole action, so the
+old item a ``ReturnValues`` answer reports is the one the write replaced; PartiQL, which the
+workshop does not use, is left as moto has it. One lock per backend rather than per table: a
+failed transaction rolls back by replacing the table objects themselves. Reads take no lock.
+moto runs its request threads under one GIL anyway: ``bench/dynamodb_puts.py`` put as fast with
+the lock as without, within its noise. A table created by CloudFormation also ignored
+``TimeToLiveSpecification``.
 """
 
 from __future__ import annotations
@@ -29,16 +31,19 @@ from .patch import Patch
 #: Where a backend keeps its write lock (made on first use).
 LOCK_ATTRIBUTE = "_bwp_write_lock"
 
-#: The request handler's write actions, by their API names.
+_RACE = "tests/local/test_moto_patches_concurrency.py::test_concurrent_conditional_writes_have_exactly_one_winner"
+
+#: The request handler's write actions the workshop makes (PartiQL it does not), by their API
+#: names, with the test that races each against a conditional write.
 WRITE_ACTIONS = {
-    "put_item": "PutItem",
-    "update_item": "UpdateItem",
-    "delete_item": "DeleteItem",
-    "batch_write_item": "BatchWriteItem",
-    "transact_write_items": "TransactWriteItems",
-    "execute_statement": "ExecuteStatement",
-    "execute_transaction": "ExecuteTransaction",
-    "batch_execute_statement": "BatchExecuteStatement",
+    "put_item": ("PutItem", _RACE),
+    "update_item": ("UpdateItem", _RACE),
+    "delete_item": ("DeleteItem", _RACE),
+    "transact_write_items": ("TransactWriteItems", _RACE),
+    "batch_write_item": (
+        "BatchWriteItem",
+        "tests/local/test_moto_patches_concurrency.py::test_a_batch_write_waits_for_a_conditional_write_under_way",
+    ),
 }
 
 
@@ -85,15 +90,17 @@ PATCHES = (
             method,
             f"DynamoDB {action} runs one write action at a time per account and region, so a conditional "
             "write is atomic (two could both pass their condition)",
+            guard=guard,
             wrapper=_one_at_a_time,
             uses=((DynamoHandler, "dynamodb_backend"),),
         )
-        for method, action in WRITE_ACTIONS.items()
+        for method, (action, guard) in WRITE_ACTIONS.items()
     ),
     Patch(
         Table,
         "create_from_cloudformation_json",
         "tables created by CloudFormation get their time to live",
+        guard="tests/local/test_moto_fixes_for_stacks.py::test_a_table_created_by_cloudformation_gets_its_time_to_live",
         wrapper=_wrap_table_create,
         uses=((DynamoDBBackend, "update_time_to_live"),),
     ),

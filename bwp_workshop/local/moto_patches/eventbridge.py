@@ -6,17 +6,13 @@ moto 5.2.5 reads an event bus name or ARN as its last ``/`` segment, so a partne
 ``DescribeEventSource`` and ``DescribePartnerEventSource`` of a missing source answer 500
 (a KeyError) instead of ``ResourceNotFoundException``. A CloudFormation ``Ref`` to an
 ``AWS::Events::EventBus`` gave the bus object instead of its name (moto's bus has no physical
-id), so a rule on a bus of the same stack failed and left the stack half made. And moto compiled the eight JSONPath
-expressions of its default input template again for every event it delivered (about 8 ms of
-CPU per event); compiled expressions are immutable, so they are cached by their text.
+id), so a rule on a bus of the same stack failed and left the stack half made.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import jsonpath_ng.ext
 from moto.events import models as events_models
 
 from .patch import Patch
@@ -45,16 +41,12 @@ def _wrap_describe_source(original: Any) -> Any:
     return describe
 
 
-def _cached_parse(original: Any) -> Any:
-    """moto's event template parser imports ``parse`` from ``jsonpath_ng.ext`` at each call."""
-    return functools.lru_cache(maxsize=512)(original)
-
-
 PATCHES = (
     Patch(
         events_models.EventsBackend,
         "_normalize_event_bus_arn",
         "event bus names and ARNs are read whole, so partner buses (names with '/') are found",
+        guard="tests/local/test_moto_patches.py::test_a_partner_bus_routes_its_events_by_its_full_name",
         replacement=_event_bus_name,
         uses=((events_models.EventsBackend, "_get_event_bus"),),
     ),
@@ -62,6 +54,7 @@ PATCHES = (
         events_models.EventBus,
         "physical_resource_id",
         "a CloudFormation Ref to an event bus gives its name (a rule on a bus of the same stack works)",
+        guard="tests/local/test_moto_patches.py::test_a_bus_of_the_stack_carries_rules_and_a_bus_policy",
         replacement=property(_bus_physical_id),
         adds=True,
     ),
@@ -70,6 +63,7 @@ PATCHES = (
             events_models.EventsBackend,
             method,
             f"{action} of a missing event source answers ResourceNotFoundException",
+            guard="tests/local/test_moto_fixes_for_stacks.py::test_a_missing_event_source_is_not_found",
             wrapper=_wrap_describe_source,
             uses=((events_models, "ResourceNotFoundException"),),
         )
@@ -77,11 +71,5 @@ PATCHES = (
             ("describe_event_source", "DescribeEventSource"),
             ("describe_partner_event_source", "DescribePartnerEventSource"),
         )
-    ),
-    Patch(
-        jsonpath_ng.ext,
-        "parse",
-        "EventBridge compiles each JSONPath of its input template once (not once per event)",
-        wrapper=_cached_parse,
     ),
 )

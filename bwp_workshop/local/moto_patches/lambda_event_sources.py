@@ -31,6 +31,7 @@ PATCHES = (
         lambda_models.LambdaBackend,
         "create_event_source_mapping",
         "SQS event source mappings are records (the local event runner consumes the queue)",
+        guard="tests/local/test_moto_fixes_for_stacks.py::test_an_sqs_event_source_mapping_leaves_the_messages_to_the_local_runner",
         wrapper=_wrap_create_event_source_mapping,
     ),
 )

@@ -21,7 +21,8 @@ _MISSING = object()
 class Patch:
     """``owner.attribute`` becomes ``replacement``, or ``wrapper(<what moto has there>)``.
 
-    ``description`` says in one line what the patch makes right; ``uses`` names the other moto
+    ``description`` says in one line what the patch makes right; ``guard`` names the test that
+    fails without it (``tests/local/<file>.py::<test>``); ``uses`` names the other moto
     attributes the new code relies on; ``check`` refuses (with :class:`MotoPatchError`) a moto
     the patch no longer fits in ways an attribute check cannot see. ``adds`` marks an attribute
     moto does not have: if moto gains it, the patch would hide moto's own and is refused.
@@ -32,6 +33,7 @@ class Patch:
     owner: Any
     attribute: str
     description: str
+    guard: str
     replacement: Any = None
     wrapper: Callable[[Any], Any] | None = None
     adds: bool = False

@@ -77,8 +77,8 @@ def _receive_message(
                     continue
                 queue.pending_messages.add(message)
                 message.mark_received(visibility_timeout=visibility_timeout)
-                if not self.is_message_valid_based_on_retention_period(queue_name, message):
-                    break
+                if int(queue.message_retention_period) + message.sent_timestamp / 1000 <= now / 1000:
+                    break  # past the retention period (read directly: moto's check computes every attribute)
                 answer = copy.copy(message)  # the caller's view; attributes filtered on the copy
                 sqs_models._filter_message_attributes(answer, names)
                 result.append(answer)
@@ -99,7 +99,14 @@ def _receive_message(
 def _queue_sets_what_the_patches_use() -> None:
     """What a queue sets on itself (checked on a probe queue, never registered with a backend)."""
     probe = sqs_models.Queue("bwp-probe", "us-east-1", "123456789012")
-    for attribute in ("_messages", "_messages_lock", "deleted_messages", "redrive_policy", "dead_letter_queue"):
+    for attribute in (
+        "_messages",
+        "_messages_lock",
+        "deleted_messages",
+        "redrive_policy",
+        "dead_letter_queue",
+        "message_retention_period",
+    ):
         if not hasattr(probe, attribute):
             raise refuse(f"an SQS queue no longer has {attribute}.", hint="Re-check the SQS lock patches.")
     if not isinstance(probe._messages_lock, threading.Condition):
@@ -116,6 +123,7 @@ PATCHES = (
         "delete_message",
         "SQS deletes hold the queue's lock and remove the one message in place (overlapping deletes and "
         "sends lost messages and brought deleted ones back)",
+        guard="tests/local/test_moto_patches_concurrency.py::test_overlapping_deletes_and_sends_lose_nothing_and_bring_nothing_back",
         replacement=_delete_message,
         uses=(
             (sqs_models, "ReceiptHandleIsInvalid"),
@@ -130,12 +138,12 @@ PATCHES = (
         "receive_message",
         "SQS receives claim each message and move dead letters under the queue's lock, and copy the "
         "messages they return shallowly",
+        guard="tests/local/test_moto_patches_concurrency.py::test_two_receives_never_hand_out_the_same_message",
         replacement=_receive_message,
         uses=(
             (sqs_models, "unix_time"),
             (sqs_models, "unix_time_millis"),
             (sqs_models, "_filter_message_attributes"),
-            (sqs_models.SQSBackend, "is_message_valid_based_on_retention_period"),
             (_QUEUE, "pending_messages"),
             (_QUEUE, "pending_message_groups"),
             (_QUEUE, "wait_for_messages"),
