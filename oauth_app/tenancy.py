@@ -5,9 +5,12 @@ event handler finds the installation of events that name only their business pro
 uninstall deletes the merchant's subscriptions (create-and-delete-event-subscriptions).
 
 The destinations and event types are the registration notebook 05 writes
-(:mod:`bwp_workshop.core.event_subscriptions`). Neither step ever fails an install or an
-uninstall: the token pair is what the merchant installed; a subscription that could not be made
-is logged with its reason, and notebook 05 subscribes every installation it finds without one.
+(:mod:`bwp_workshop.core.event_subscriptions`): its EventBridge destination, or, when 05 chose
+the webhook, the app's webhook, with an auth profile the app makes for the merchant from its own
+client credentials (events-mutations-createauthprofile; the registration holds no secret).
+Neither step ever fails an install or an uninstall: the token pair is what the merchant
+installed; a subscription that could not be made is logged with its reason, and notebook 05
+subscribes every installation it finds without one.
 """
 
 from __future__ import annotations
@@ -54,7 +57,14 @@ def subscribe(services: Services, installation_id: str, access_token: str) -> in
         if registration is None:
             log.info("events of %s not subscribed: no event destination is registered yet", installation_id)
             return 0
-        found = event_subscriptions.subscribe(_run(services, installation_id, access_token), registration)
+        # A webhook destination: the merchant's auth profile is made with the app's own credentials.
+        credentials = (services.config.client_id, services.client_secret)
+        found = event_subscriptions.subscribe(
+            _run(services, installation_id, access_token),
+            registration,
+            credentials=credentials if services.config.has_client_credentials else None,
+            installation_id=installation_id,
+        )
         if services.business_products is not None:
             for product in sorted(event_subscriptions.business_products(found)):
                 services.business_products.put(product, installation_id)

@@ -74,11 +74,10 @@ def _page(items: list[Any], first: int | None, after: str | None, limit: int) ->
 
 
 def _subscription(view: dict[str, Any], target_id: str) -> dict[str, Any]:
-    """An EventSubscription (events-queries-eventsubscription) of the event source's view."""
-    if "webhookUrl" in view:
-        destination = {"kind": "WebhookData", "url": view["webhookUrl"]}
-    else:
-        destination = {"kind": "EventBridgeData", "arn": view["arn"]}
+    """An EventSubscription (events-queries-eventsubscription, query-event-subscriptions) of the
+    event source's view."""
+    # No page shows a webhook destination read back: null (see EventSubscriptionDestination).
+    destination = None if "webhookUrl" in view else {"kind": "EventBridgeData", "arn": view["arn"]}
     return {
         "subscriptionId": view["subscriptionId"],
         "targetId": target_id,
@@ -241,6 +240,22 @@ def schema() -> GraphQLSchema:
         caller: Caller = info.context["caller"]
         source: EventSource = info.context["events"]
         return {"authProfileId": source.auth_profiles.create(caller.installation_id, input)}
+
+    @mutation.field("updateAuthProfile")
+    def update_auth_profile(_: Any, info: Any, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        """events-mutations-updateauthprofile: new credentials under the same id."""
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        if input is None:
+            raise invalid_input("input is required")
+        return {"authProfileId": source.auth_profiles.update(caller.installation_id, input)}
+
+    @mutation.field("deleteAuthProfile")
+    def delete_auth_profile(_: Any, info: Any, authProfileId: str) -> dict[str, Any]:
+        """events-mutations-deleteauthprofile."""
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        return {"authProfileId": source.auth_profiles.delete(caller.installation_id, authProfileId)}
 
     @mutation.field("deleteEventSubscription")
     def delete_subscription(_: Any, info: Any, subscriptionId: str) -> dict[str, Any]:
