@@ -211,7 +211,7 @@ def schema() -> GraphQLSchema:
         source: EventSource = info.context["events"]
         _check_subscription_id(subscriptionId)
         return _subscription(
-            source.subscription(caller.installation_id, subscriptionId), caller.merchant["businessProductId"]
+            source.subscriptions.one(caller.installation_id, subscriptionId), caller.merchant["businessProductId"]
         )
 
     @query.field("eventSubscriptions")
@@ -222,7 +222,7 @@ def schema() -> GraphQLSchema:
         source: EventSource = info.context["events"]
         if after is not None and len(after) > SUBSCRIPTIONS_CURSOR_LIMIT:
             raise invalid_input(f"after must be at most {SUBSCRIPTIONS_CURSOR_LIMIT} characters")
-        nodes = [{"id": view["subscriptionId"]} for view in source.subscriptions(caller.installation_id)]
+        nodes = [{"id": view["subscriptionId"]} for view in source.subscriptions.all(caller.installation_id)]
         if not nodes:
             raise access_denied("this installation has no event subscriptions")
         return _page(nodes, first, after, SUBSCRIPTIONS_PAGE_LIMIT)
@@ -231,7 +231,7 @@ def schema() -> GraphQLSchema:
     def create_subscription(_: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
         source: EventSource = info.context["events"]
-        view = source.create_subscription(caller.installation_id, input)
+        view = source.subscriptions.create(caller.installation_id, input)
         return {"subscriptionId": view["subscriptionId"]}
 
     @mutation.field("createAuthProfile")
@@ -262,7 +262,7 @@ def schema() -> GraphQLSchema:
         caller: Caller = info.context["caller"]
         source: EventSource = info.context["events"]
         _check_subscription_id(subscriptionId)
-        return {"subscriptionId": source.delete_subscription(caller.installation_id, subscriptionId)}
+        return {"subscriptionId": source.subscriptions.delete(caller.installation_id, subscriptionId)}
 
     sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
     return make_executable_schema(sdl, query, mutation, packages, tracker, destination, http_method, reason)
