@@ -2,7 +2,8 @@
 destinations, as a partner app does when a merchant installs it, and records the merchant's
 business product (each subscription's ``targetId``, events-queries-eventsubscription) so the
 event handler finds the installation of events that name only their business product; an
-uninstall deletes the merchant's subscriptions (create-and-delete-event-subscriptions).
+uninstall deletes the merchant's subscriptions (create-and-delete-event-subscriptions) and its
+webhook auth profile, if it has one (events-mutations-deleteauthprofile).
 
 The destinations and event types are the registration notebook 05 writes
 (:mod:`bwp_workshop.core.event_subscriptions`): its EventBridge destination, or, when 05 chose
@@ -88,8 +89,18 @@ def unsubscribe(services: Services, installation_id: str) -> int:
         token = current.access_token
         if current.expires_within(TOKEN_MARGIN_SECONDS):
             token = services.endpoint.refresh(current.refresh_token).access_token
-        deleted = event_subscriptions.unsubscribe(_run(services, installation_id, token))
-    except _FAILURES as exc:
+        run = _run(services, installation_id, token)
+        deleted = event_subscriptions.unsubscribe(run)
+        # The merchant's webhook auth profile, made at its install, goes with its subscriptions.
+        registration = (
+            event_subscriptions.read_registration(services.ssm, services.config.event_destination_parameter)
+            if services.ssm is not None and services.config.event_destination_parameter
+            else None
+        )
+        profile = event_subscriptions.webhook_profile(registration, services.config.client_id, installation_id)
+        if profile is not None:
+            event_subscriptions.delete_auth_profile(run, profile)
+    except (*_FAILURES, ValueError) as exc:
         log.warning("subscriptions of %s not deleted (%s: %s)", installation_id, type(exc).__name__, exc)
         return 0
     log.info("deleted %d event subscriptions of %s", deleted, installation_id)

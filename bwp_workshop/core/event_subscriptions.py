@@ -39,6 +39,7 @@ from . import webhook_auth
 from .graphql import (
     CREATE_AUTH_PROFILE,
     CREATE_SUBSCRIPTION,
+    DELETE_AUTH_PROFILE,
     DELETE_SUBSCRIPTION,
     SUBSCRIPTION_ALREADY_EXISTS,
     SUBSCRIPTION_IDS_QUERY,
@@ -187,6 +188,26 @@ def ensure_auth_profile(run: Run, alias: str, auth_config: dict[str, Any]) -> st
     return str(data["createAuthProfile"]["authProfileId"])
 
 
+def webhook_profile(registration: Registration | None, client_id: str, installation_id: str) -> str | None:
+    """The id of the auth profile the installation got for the registration's webhook (None:
+    the registration has no webhook)."""
+    if registration is None or registration.webhook_auth is None:
+        return None
+    return webhook_auth.profile_alias(client_id, registration.webhook_auth["kind"], installation_id)
+
+
+def delete_auth_profile(run: Run, profile_id: str) -> bool:
+    """Delete the installation's auth profile (events-mutations-deleteauthprofile); False when it
+    has none by that id (AccessDeniedError, as the page's "Invalid Auth Profile Id" example)."""
+    try:
+        run(DELETE_AUTH_PROFILE, {"authProfileId": profile_id})
+    except GraphQLError as error:
+        if error.error_type != NONE_YET:
+            raise
+        return False
+    return True
+
+
 def _authenticated(
     run: Run, registration: Registration, destination: dict[str, Any], credentials: tuple[str, str] | None, iid: str
 ) -> dict[str, Any]:
@@ -198,7 +219,7 @@ def _authenticated(
         raise ValueError("a webhook destination needs the registration's webhookAuth and the app's client credentials")
     client_id, client_secret = credentials
     config = webhook_auth.auth_config(client_id, client_secret, auth["kind"], auth.get("authEndpoint", ""))
-    profile = ensure_auth_profile(run, webhook_auth.profile_alias(client_id, auth["kind"], iid), config)
+    profile = ensure_auth_profile(run, str(webhook_profile(registration, client_id, iid)), config)
     return with_auth_profile(destination, profile)
 
 

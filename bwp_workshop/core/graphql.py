@@ -116,8 +116,8 @@ mutation Unsubscribe($subscriptionId: String!) {
 }
 """
 #: A webhook destination's credentials (steps-to-subscribe-to-buy-with-prime-events-using-webhook-events):
-#: events-mutations-createauthprofile, and events-mutations-updateauthprofile (new credentials, or
-#: a new auth endpoint, under the same id).
+#: events-mutations-createauthprofile, events-mutations-updateauthprofile (new credentials, or a new
+#: auth endpoint, under the same id) and events-mutations-deleteauthprofile.
 CREATE_AUTH_PROFILE = """
 mutation CreateAuthProfile($input: CreateAuthProfileInput!) {
   createAuthProfile(input: $input) { authProfileId }
@@ -126,6 +126,11 @@ mutation CreateAuthProfile($input: CreateAuthProfileInput!) {
 UPDATE_AUTH_PROFILE = """
 mutation UpdateAuthProfile($input: UpdateAuthProfileInput) {
   updateAuthProfile(input: $input) { authProfileId }
+}
+"""
+DELETE_AUTH_PROFILE = """
+mutation DeleteAuthProfile($authProfileId: String!) {
+  deleteAuthProfile(authProfileId: $authProfileId) { authProfileId }
 }
 """
 

@@ -114,3 +114,25 @@ def subscribe_chosen_destination(
         aws.client("ssm", settings), names.EVENT_DESTINATION_PARAMETER, webhook_registration(settings)
     )
     return made
+
+
+def unsubscribe_webhook(
+    registration: event_subscriptions.Registration | None,
+    settings: Settings | None = None,
+    installation_id: str | None = None,
+) -> int:
+    """Notebook 99: delete the installation's webhook subscriptions and its auth profile
+    (events-mutations-deleteauthprofile) when ``registration`` (05's) is the webhook; how many
+    subscriptions."""
+    settings = settings or get_settings()
+    if registration is None or registration.webhook_auth is None:
+        return 0
+    client_id, _ = settings.require_client_credentials()
+    profile = event_subscriptions.webhook_profile(
+        registration, client_id, str(installation_id or settings.installation_id)
+    )
+    run = session(settings, installation_id)
+    webhooks = [d for d in registration.destinations if event_subscriptions.WEBHOOK in d]
+    deleted = event_subscriptions.unsubscribe(run, webhooks)
+    event_subscriptions.delete_auth_profile(run, str(profile))
+    return deleted

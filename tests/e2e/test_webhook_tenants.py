@@ -3,11 +3,13 @@
 (no secret), and the OAuth app, at the install, makes the merchant's own auth profile from its
 client credentials (events-mutations-createauthprofile) and subscribes the merchant to the webhook
 with it (create-and-delete-event-subscriptions); the merchant's business product is recorded,
-and the uninstall deletes the subscriptions."""
+its uninstall deletes its subscriptions and its profile (events-mutations-deleteauthprofile),
+and notebook 99's step deletes the others' webhook subscriptions and profiles."""
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 
 import pytest
 
@@ -16,13 +18,22 @@ from bwp_workshop.core import webhook_auth
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.outputs import write_outputs
 from bwp_workshop.settings import Settings
-from bwp_workshop.steps import subscriptions, webhook_subscriptions
+from bwp_workshop.steps import subscriptions, tenants, webhook_subscriptions
 from oauth_app.app import create_app
 from oauth_app.config import AppConfig
 from tests.conftest import SandboxHandle, create_business_product_table, create_token_table, free_port
 from tests.oauth_app.serving import in_thread
 
 pytestmark = pytest.mark.server  # the app listens on a port
+
+
+def auth_profiles(settings: Settings, installation_id: str) -> set[str]:
+    """The installation's auth profiles in the served sandbox's state (read only: no page
+    documents a query of them)."""
+    path = settings.sandbox_dir / "sandbox.sqlite3"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        rows = db.execute("SELECT auth_profile_id FROM auth_profiles WHERE installation_id = ?", (installation_id,))
+        return {row[0] for row in rows}
 
 
 def test_a_merchant_installed_after_05_chose_the_webhook_is_subscribed_to_the_webhook(
@@ -83,6 +94,20 @@ def test_a_merchant_installed_after_05_chose_the_webhook_is_subscribed_to_the_we
         merchant = {m["merchantId"]: m for m in sandbox.client.merchants()}["merchant-02"]
         assert BusinessProductMap(products).installation_of(merchant["businessProductId"]) == second.installation_id
 
+        assert auth_profiles(base, second.installation_id) == {views[0]["authProfileId"]}
+
         removed = sandbox.client.uninstall(second.installation_id)
         assert removed.ok, removed
         assert sandbox.client.subscriptions(second.installation_id) == []
+        assert auth_profiles(base, second.installation_id) == set()
+
+        # 99: the first merchant's webhook subscriptions and profile, then the registration.
+        assert auth_profiles(base, first.installation_id) == {
+            webhook_auth.profile_alias(client_id, "oauth", first.installation_id)
+        }
+        assert tenants.unsubscribe_every_installation(settings) == {
+            "subscriptions deleted": len(names.SUBSCRIBED_EVENT_TYPES),
+            "installations that refused": 0,
+        }
+        assert sandbox.client.subscriptions() == [] and auth_profiles(base, first.installation_id) == set()
+        assert tenants.registered(settings) is None
