@@ -198,8 +198,9 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "installation it lists",
                 "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
                 deploy.format(stacks[2]),
-                "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
-                "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
+                "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile (updateAuthProfile "
+                "when it exists) and createEventSubscription (webhook <AppBaseUrl>/webhooks/events); "
+                f"ssm:PutParameter {names.EVENT_DESTINATION_PARAMETER} with the webhook (no secret)",
             ),
         ),
         Step(
@@ -258,7 +259,8 @@ def notebook_steps(settings: Settings, *, docker: bool) -> list[Step]:
                 "cleanup.leftovers",
             ),
             (
-                "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
+                "Buy with Prime GraphQL deleteEventSubscription (and deleteAuthProfile after a webhook 05) as "
+                "every installation the token table lists; "
                 f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
                 "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
                 f"cdk destroy {' '.join(reversed(stacks))}",
