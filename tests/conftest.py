@@ -146,10 +146,10 @@ def events_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import boto3
     from moto import mock_aws
 
-    from bwp_workshop.sandbox.event_source import EventSource
+    from bwp_workshop.sandbox.subscriptions import Subscriptions
 
     with mock_aws():
-        monkeypatch.setattr(EventSource, "_events_client", lambda self, region: boto3.client("events", region))
+        monkeypatch.setattr(Subscriptions, "events_client", lambda self, region: boto3.client("events", region))
         yield
 
 

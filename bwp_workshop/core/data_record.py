@@ -49,10 +49,16 @@ ENRICHED = (
 #: the refund's state and total as the order answered them (sandbox-objects-refunddetails,
 #: order-objects-refundstateinput: PENDING, PARTIAL, SUCCESS, FAILURE, REJECTED).
 REFUND = ("refund_id", "refund_state", "refund_amount")
+#: Attributes from the API for a PACKAGE_TRACKER_MILESTONE_CHANGED event: the tracker's carrier
+#: and tracking number (its resource ``.../carrier/<carrierCode>/tracker/<trackingNumber>``,
+#: package_tracker_milestone_changed) and its latest milestone's status code and time as the
+#: ``packageTracker`` query answered them (tracking-queries-packagetracker,
+#: sandbox-objects-packagemilestonestatus).
+TRACKER = ("carrier_code", "tracking_number", "tracker_milestone", "tracker_milestone_at")
 #: Why a record was stored without the API's facts.
 UNENRICHED = ("unenriched_reason",)
 #: Every attribute a record may have.
-ATTRIBUTES = ALWAYS + ENRICHED + REFUND + UNENRICHED
+ATTRIBUTES = ALWAYS + ENRICHED + REFUND + TRACKER + UNENRICHED
 
 #: The columns the analytics show, in display order.
 COLUMNS = (
@@ -122,6 +128,19 @@ def _refund_facts(order: dict[str, Any], refund_id: str | None) -> dict[str, Any
     return {"refund_id": refund_id}
 
 
+def _tracker_facts(event: BwpEvent, tracker: dict[str, Any] | None) -> dict[str, Any]:
+    """The tracker's carrier and number (the API's, else the event's resource's) and, when the
+    API answered, its latest milestone's code and time."""
+    identifier = _field(tracker, "packageTrackerIdentifier")
+    latest = _field(tracker, "latestMilestone")
+    return {
+        "carrier_code": identifier.get("carrierCode") or event.id_of("carrier"),
+        "tracking_number": identifier.get("trackingNumber") or event.id_of("tracker"),
+        "tracker_milestone": _field(latest, "status").get("code"),
+        "tracker_milestone_at": latest.get("occurredAt"),
+    }
+
+
 def data_item(
     event: BwpEvent,
     store: dict[str, Any],
@@ -131,6 +150,7 @@ def data_item(
     installation_id: str | None = None,
     installation_from: str | None = None,
     unenriched_reason: str | None = None,
+    tracker: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The data table item of one event, as the event handler writes it (no empty values:
     DynamoDB refuses empty keys); ``message_id`` is the SQS message's.
@@ -141,7 +161,9 @@ def data_item(
     exist, ``business_product_id``, ``resources``, ``resource_ids``, ``idempotency_key``.
     Enriched: ``site_id``, ``widget_id`` and, for events naming an order,
     ``order_execution_state``, ``order_line_count``, ``order_total_amount``, ``order_currency``;
-    for events naming a refund, ``refund_id``, ``refund_state``, ``refund_amount``. Not enriched:
+    for events naming a refund, ``refund_id``, ``refund_state``, ``refund_amount``; for events
+    naming a package tracker, ``carrier_code``, ``tracking_number`` and, from ``tracker`` (the
+    ``packageTracker`` answer), ``tracker_milestone``, ``tracker_milestone_at``. Not enriched:
     ``unenriched_reason`` (why the API's facts are missing)."""
     item: dict[str, Any] = {
         DATA_SK: event.event_id,
@@ -175,4 +197,6 @@ def data_item(
         item.update(_refund_facts(order, event.resource_ids().get("refund")))
     elif event.order_id:
         item["order_id"] = event.order_id
+    if tracker is not None or event.id_of("tracker"):
+        item.update(_tracker_facts(event, tracker))
     return {key: value for key, value in item.items() if value not in (None, "", [], {})}

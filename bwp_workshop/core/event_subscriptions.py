@@ -11,6 +11,17 @@ and the event types. Notebook 05 writes it, once its destination exists, as the 
 05 there is none, and an install subscribes nothing (05 then subscribes every installation the
 token table lists).
 
+A webhook destination (``{webhook: {url, method}}``, create-and-delete-event-subscriptions) is
+registered without its auth: the registration names the kind of auth profile and its auth
+endpoint (``webhookAuth``), never a secret. Whoever subscribes an installation (05's step, the
+app at install) makes the installation's auth profile with the app's own client credentials
+(:func:`ensure_auth_profile`, :mod:`.webhook_auth`) and subscribes with its ``authProfileId``.
+
+No page shows a webhook destination read back: ``eventSubscription`` shows an EventBridge
+destination as ``EventBridgeData { arn }`` (query-event-subscriptions), and the only other kind
+of destination the pages document is a webhook. So a listed subscription whose destination has no
+ARN is a webhook subscription (:data:`WEBHOOK`).
+
 ``run(document, variables)`` is one installation's GraphQL call (its token, its
 ``X-Omni-InstallationId``): :func:`bwp_workshop.steps.api.session` in a notebook, the app's
 client with the token it just stored. The documents are :mod:`bwp_workshop.core.graphql`'s.
@@ -24,12 +35,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..names import partner_source_name
+from . import webhook_auth
 from .graphql import (
+    CREATE_AUTH_PROFILE,
     CREATE_SUBSCRIPTION,
+    DELETE_AUTH_PROFILE,
     DELETE_SUBSCRIPTION,
     SUBSCRIPTION_ALREADY_EXISTS,
     SUBSCRIPTION_IDS_QUERY,
     SUBSCRIPTION_QUERY,
+    UPDATE_AUTH_PROFILE,
     GraphQLError,
 )
 
@@ -40,17 +55,28 @@ Run = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 #: Not Exist"). The same error could mean missing permissions; creating a subscription then
 #: says so.
 NONE_YET = "AccessDeniedError"
+#: The kinds of destination (the fields of ``CreateEventSubscriptionInput.destination``,
+#: events-mutations-createeventsubscription), as a listed subscription names its own.
+EVENT_BRIDGE, WEBHOOK = "eventBridge", "webhook"
+#: The documented auth of a webhook: a profile id or an inline config (create-and-delete-event-subscriptions).
+_WEBHOOK_AUTH_FIELDS = ("authProfileId", "authConfig")
 
 
 @dataclass(frozen=True)
 class Registration:
-    """What every installation is subscribed to: each event type to each destination."""
+    """What every installation is subscribed to: each event type to each destination.
+    ``webhook_auth``: for a webhook destination, the auth profile each installation gets
+    (``{"kind": "oauth" | "basic", "authEndpoint": <the app's token endpoint, for oauth>}``)."""
 
     event_types: tuple[str, ...]
     destinations: tuple[dict[str, Any], ...]
+    webhook_auth: dict[str, str] | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"eventTypes": list(self.event_types), "destinations": list(self.destinations)})
+        value: dict[str, Any] = {"eventTypes": list(self.event_types), "destinations": list(self.destinations)}
+        if self.webhook_auth:
+            value["webhookAuth"] = self.webhook_auth
+        return json.dumps(value)
 
     @classmethod
     def from_json(cls, text: str) -> Registration:
@@ -63,7 +89,22 @@ class Registration:
             raise ValueError("eventTypes is not a list of event types")
         if not isinstance(destinations, list) or not all(isinstance(d, dict) and d for d in destinations):
             raise ValueError("destinations is not a list of destinations")
-        return cls(tuple(types), tuple(destinations))
+        auth = value.get("webhookAuth")
+        if auth is not None and (
+            not isinstance(auth, dict) or auth.get("kind") not in webhook_auth.AUTH_KINDS or _has_secret(auth)
+        ):
+            raise ValueError("webhookAuth is not an auth kind (oauth or basic) and its endpoint")
+        if any(_kind(d) == WEBHOOK and _has_secret(d[WEBHOOK]) for d in destinations):
+            raise ValueError("a registered webhook destination carries no auth: the registration holds no secret")
+        return cls(tuple(types), tuple(destinations), auth)
+
+
+def _has_secret(mapping: dict[str, Any]) -> bool:
+    return any(key in mapping for key in ("authConfig", "clientSecret", "password"))
+
+
+def _kind(destination: dict[str, Any]) -> str:
+    return WEBHOOK if WEBHOOK in destination else EVENT_BRIDGE
 
 
 def eventbridge_destination(account: str, name: str, region: str) -> dict[str, Any]:
@@ -72,18 +113,25 @@ def eventbridge_destination(account: str, name: str, region: str) -> dict[str, A
     return {"eventBridge": {"partnerEventSource": {"account": account, "name": name}, "region": region}}
 
 
-def destination_label(destination: dict[str, Any]) -> str:
-    """How a listed subscription names the destination: an EventBridge destination's ARN ends in
-    its partner event source's name."""
-    bridge = destination.get("eventBridge")
-    if isinstance(bridge, dict):
-        return partner_source_name(str(bridge["partnerEventSource"]["name"]))
-    return json.dumps(destination, sort_keys=True)
+def webhook_destination(url: str) -> dict[str, Any]:
+    """A webhook destination without its auth (:func:`with_auth_profile` adds it): POST to ``url``
+    (create-and-delete-event-subscriptions)."""
+    return {WEBHOOK: {"url": url, "method": "POST"}}
+
+
+def with_auth_profile(destination: dict[str, Any], profile_id: str) -> dict[str, Any]:
+    """The webhook ``destination`` authenticated by the auth profile ``profile_id``."""
+    return {WEBHOOK: {**destination[WEBHOOK], "authProfileId": profile_id}}
 
 
 def is_to(subscription: dict[str, str], destination: dict[str, Any]) -> bool:
-    """Whether a listed subscription (:func:`listing`) delivers to ``destination``."""
-    return subscription["destination"].endswith(destination_label(destination))
+    """Whether a listed subscription (:func:`listing`) delivers to ``destination``: a webhook
+    subscription to a webhook (the read-back shows no url: the app has one webhook); an
+    EventBridge subscription whose ARN ends in the destination's partner event source's name."""
+    if _kind(destination) == WEBHOOK:
+        return subscription["kind"] == WEBHOOK
+    name = partner_source_name(str(destination[EVENT_BRIDGE]["partnerEventSource"]["name"]))
+    return subscription["kind"] == EVENT_BRIDGE and subscription["destination"].endswith(name)
 
 
 def subscription_ids(run: Run) -> list[str]:
@@ -105,37 +153,97 @@ def subscription_ids(run: Run) -> list[str]:
 
 
 def listing(run: Run) -> list[dict[str, str]]:
-    """The installation's event subscriptions: id, event type, destination (an EventBridge
-    destination's ARN; another kind of destination by its type name) and target (the business
-    product)."""
+    """The installation's event subscriptions: id, event type, kind (:data:`EVENT_BRIDGE` or
+    :data:`WEBHOOK`), destination (an EventBridge destination's ARN; empty for a webhook, whose
+    read-back no page shows) and target (the business product)."""
     found: list[dict[str, str]] = []
     for subscription_id in subscription_ids(run):
         node = run(SUBSCRIPTION_QUERY, {"subscriptionId": subscription_id})["eventSubscription"]
         details = node["eventSubscriptionDetails"]
-        destination = details["destination"]
+        arn = (details.get("destination") or {}).get("arn") or ""
         found.append(
             {
                 "subscription_id": node["subscriptionId"],
                 "event_type": details["eventType"],
-                "destination": destination.get("arn") or destination["__typename"],
+                "kind": EVENT_BRIDGE if arn else WEBHOOK,
+                "destination": arn,
                 "target_id": node.get("targetId") or "",
             }
         )
     return found
 
 
-def subscribe(run: Run, registration: Registration) -> list[dict[str, str]]:
+def ensure_auth_profile(run: Run, alias: str, auth_config: dict[str, Any]) -> str:
+    """The id of the installation's auth profile ``alias`` with ``auth_config``: made
+    (events-mutations-createauthprofile), or, made before, updated to it
+    (events-mutations-updateauthprofile: a rotated secret or a moved token endpoint applies to
+    the subscriptions that use it)."""
+    try:
+        data = run(CREATE_AUTH_PROFILE, {"input": {"authProfileAliasId": alias, "authConfig": auth_config}})
+    except GraphQLError as error:
+        if error.error_type != "ValidationError" or alias not in str(error):
+            raise
+        data = run(UPDATE_AUTH_PROFILE, {"input": {"authProfileId": alias, "authConfig": auth_config}})
+        return str(data["updateAuthProfile"]["authProfileId"])
+    return str(data["createAuthProfile"]["authProfileId"])
+
+
+def webhook_profile(registration: Registration | None, client_id: str, installation_id: str) -> str | None:
+    """The id of the auth profile the installation got for the registration's webhook (None:
+    the registration has no webhook)."""
+    if registration is None or registration.webhook_auth is None:
+        return None
+    return webhook_auth.profile_alias(client_id, registration.webhook_auth["kind"], installation_id)
+
+
+def delete_auth_profile(run: Run, profile_id: str) -> bool:
+    """Delete the installation's auth profile (events-mutations-deleteauthprofile); False when it
+    has none by that id (AccessDeniedError, as the page's "Invalid Auth Profile Id" example)."""
+    try:
+        run(DELETE_AUTH_PROFILE, {"authProfileId": profile_id})
+    except GraphQLError as error:
+        if error.error_type != NONE_YET:
+            raise
+        return False
+    return True
+
+
+def _authenticated(
+    run: Run, registration: Registration, destination: dict[str, Any], credentials: tuple[str, str] | None, iid: str
+) -> dict[str, Any]:
+    """``destination`` as it is created: a registered webhook gets the installation's auth profile."""
+    if _kind(destination) != WEBHOOK or any(key in destination[WEBHOOK] for key in _WEBHOOK_AUTH_FIELDS):
+        return destination
+    auth = registration.webhook_auth
+    if auth is None or credentials is None or not all(credentials):
+        raise ValueError("a webhook destination needs the registration's webhookAuth and the app's client credentials")
+    client_id, client_secret = credentials
+    config = webhook_auth.auth_config(client_id, client_secret, auth["kind"], auth.get("authEndpoint", ""))
+    profile = ensure_auth_profile(run, str(webhook_profile(registration, client_id, iid)), config)
+    return with_auth_profile(destination, profile)
+
+
+def subscribe(
+    run: Run,
+    registration: Registration,
+    *,
+    credentials: tuple[str, str] | None = None,
+    installation_id: str = "",
+) -> list[dict[str, str]]:
     """Subscribe the installation to each event type of the registration at each of its
     destinations (types already subscribed there are left alone); its subscriptions to those
-    destinations."""
+    destinations. A webhook destination needs ``credentials`` (the app's client id and secret)
+    and ``installation_id`` for the installation's auth profile."""
     existing = listing(run)
     for destination in registration.destinations:
         have = {s["event_type"] for s in existing if is_to(s, destination)}
-        for event_type in registration.event_types:
-            if event_type in have:
-                continue
+        missing = [event_type for event_type in registration.event_types if event_type not in have]
+        if not missing:
+            continue
+        made = _authenticated(run, registration, destination, credentials, installation_id)
+        for event_type in missing:
             try:
-                run(CREATE_SUBSCRIPTION, {"input": {"eventType": event_type, "destination": destination}})
+                run(CREATE_SUBSCRIPTION, {"input": {"eventType": event_type, "destination": made}})
             except GraphQLError as error:
                 if error.code != SUBSCRIPTION_ALREADY_EXISTS:  # made since the listing: already there
                     raise

@@ -68,6 +68,17 @@ ORDER_DETAILS_QUERY = """query OrderDetails($orderIdentifier: OrderIdentifierInp
   }
 }"""
 
+#: The package tracker a PACKAGE_TRACKER_MILESTONE_CHANGED event names
+#: (``businessProduct/<bp>/carrier/<carrierCode>/tracker/<trackingNumber>``,
+#: package_tracker_milestone_changed): tracking-queries-packagetracker, the query that follows
+#: such an event up (scope "View Package Tracking Milestone Changes").
+PACKAGE_TRACKER_QUERY = """query PackageTracker($packageTrackerInput: PackageTrackerInput!) {
+  packageTracker(packageTrackerInput: $packageTrackerInput) {
+    packageTrackerIdentifier { trackingNumber carrierCode }
+    latestMilestone { status { code } occurredAt }
+  }
+}"""
+
 #: The event subscriptions, in the pages' own forms (documents.buywithprime.amazon.com/bwp-api/docs/):
 #: query-event-subscriptions lists the ids, then gets each subscription; a destination is read
 #: through its type (``... on EventBridgeData``); delete takes the id as a plain argument
@@ -102,6 +113,24 @@ mutation Subscribe($input: CreateEventSubscriptionInput!) {
 DELETE_SUBSCRIPTION = """
 mutation Unsubscribe($subscriptionId: String!) {
   deleteEventSubscription(subscriptionId: $subscriptionId) { subscriptionId }
+}
+"""
+#: A webhook destination's credentials (steps-to-subscribe-to-buy-with-prime-events-using-webhook-events):
+#: events-mutations-createauthprofile, events-mutations-updateauthprofile (new credentials, or a new
+#: auth endpoint, under the same id) and events-mutations-deleteauthprofile.
+CREATE_AUTH_PROFILE = """
+mutation CreateAuthProfile($input: CreateAuthProfileInput!) {
+  createAuthProfile(input: $input) { authProfileId }
+}
+"""
+UPDATE_AUTH_PROFILE = """
+mutation UpdateAuthProfile($input: UpdateAuthProfileInput) {
+  updateAuthProfile(input: $input) { authProfileId }
+}
+"""
+DELETE_AUTH_PROFILE = """
+mutation DeleteAuthProfile($authProfileId: String!) {
+  deleteAuthProfile(authProfileId: $authProfileId) { authProfileId }
 }
 """
 
@@ -308,6 +337,29 @@ class GraphQLClient:
         if not isinstance(order, dict):
             raise GraphQLError(f"order: the API returned no order {order_id}", transient=False)
         return order
+
+    def package_tracker(
+        self,
+        carrier_code: str,
+        tracking_number: str,
+        *,
+        access_token: str,
+        installation_id: str,
+        target_id: str | None = None,
+    ) -> dict[str, Any] | None:
+        """The package tracker's identifier and latest milestone (tracking-queries-packagetracker);
+        None when the API knows no such tracker (it answers ``packageTracker: null``)."""
+        identifier = {"carrierCode": carrier_code, "trackingNumber": tracking_number}
+        data = self.execute(
+            PACKAGE_TRACKER_QUERY,
+            {"packageTrackerInput": {"packageTrackerIdentifier": identifier}},
+            access_token=access_token,
+            installation_id=installation_id,
+            target_id=target_id,
+            operation="packageTracker",
+        )
+        tracker = data.get("packageTracker")
+        return tracker if isinstance(tracker, dict) else None
 
 
 def _first_message(body: Any) -> str:

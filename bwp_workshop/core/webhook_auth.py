@@ -21,14 +21,46 @@ import binascii
 import hashlib
 import hmac
 import time
+from typing import Any, Literal
 
 #: Lifetime of a webhook access token, in seconds.
 TOKEN_TTL_S = 3600
+
+#: The two kinds of auth profile (events-mutations-createauthprofile).
+AuthKind = Literal["oauth", "basic"]
+AUTH_KINDS: tuple[str, ...] = ("oauth", "basic")
 
 
 def webhook_secret(client_secret: str) -> str:
     """The webhook's secret, derived from the app's client secret."""
     return hmac.new(client_secret.encode(), b"bwp-workshop webhook secret", hashlib.sha256).hexdigest()
+
+
+def auth_config(client_id: str, client_secret: str, kind: str, auth_endpoint: str = "") -> dict[str, Any]:
+    """The ``authConfig`` (events-mutations-createauthprofile) of the app's webhook credentials:
+    HTTP basic, or OAuth 2.0 client credentials against ``auth_endpoint`` (the app's token
+    endpoint). It holds the webhook secret: never print or store it."""
+    secret = webhook_secret(client_secret)
+    if kind == "basic":
+        return {"basicAuthConfig": {"username": client_id, "password": secret}}
+    if kind != "oauth" or not auth_endpoint:
+        raise ValueError(f"an auth profile is oauth (with its auth endpoint) or basic, not {kind!r}")
+    return {
+        "oAuthConfig": {
+            "clientParameters": {"clientId": client_id, "clientSecret": secret},
+            "authEndpoint": auth_endpoint,
+            "httpMethod": "POST",
+        }
+    }
+
+
+def profile_alias(client_id: str, kind: str, installation_id: str) -> str:
+    """The ``authProfileAliasId`` of the installation's profile of the app's webhook credentials:
+    a hash of the client id (no secret in it), one per installation (a profile is made with the
+    installation's token). A rotated client secret keeps the alias: the profile is updated
+    (events-mutations-updateauthprofile), so its subscriptions keep delivering."""
+    digest = hashlib.sha256(f"{kind}\0{client_id}\0{installation_id}".encode()).hexdigest()
+    return f"bwp-workshop-{kind}-{digest[:16]}"
 
 
 def _token_key(secret: str) -> bytes:

@@ -181,8 +181,9 @@ def notebook_effects(settings: Settings, *, docker: bool) -> dict[str, tuple[str
             "installation it lists",
             "events:DescribeEventSource, CreateEventBus aws.partner/buywithprime/<name>; EVENT_BUS_ARN into .env",
             deploy.format(stacks[2]),
-            "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile and "
-            "createEventSubscription (webhook <AppBaseUrl>/webhooks/events)",
+            "with BWP_EVENT_DESTINATION=webhook: Buy with Prime GraphQL createAuthProfile (updateAuthProfile "
+            "when it exists) and createEventSubscription (webhook <AppBaseUrl>/webhooks/events); "
+            f"ssm:PutParameter {names.EVENT_DESTINATION_PARAMETER} with the webhook (no secret)",
         ),
         "06-test-events": (
             "sts:AssumeRole EventStack's operator role; events:PutEvents test events onto EventStack's test "
@@ -204,7 +205,8 @@ def notebook_effects(settings: Settings, *, docker: bool) -> dict[str, tuple[str
             f"(each metric of the analytics SQL); s3:ListBucket on the analytics bucket (its partitions)",
         ),
         "99-clean-up": (
-            "Buy with Prime GraphQL deleteEventSubscription as every installation the token table lists; "
+            "Buy with Prime GraphQL deleteEventSubscription (and deleteAuthProfile after a webhook 05) as "
+            "every installation the token table lists; "
             f"ssm:DeleteParameter {names.EVENT_DESTINATION_PARAMETER}",
             "s3:ListBucketVersions, DeleteObject (every version) on the analytics buckets",
             f"cdk destroy {' '.join(reversed(stacks))}",

@@ -108,7 +108,7 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
 
     @router.get("/subscriptions")
     async def subscriptions(installation_id: str | None = None) -> list[dict[str, Any]]:
-        return events.subscriptions(installation_id)
+        return events.subscriptions.all(installation_id)
 
     @router.post("/emit")
     async def emit(request: EmitRequest) -> dict[str, Any]:

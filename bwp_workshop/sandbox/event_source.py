@@ -1,17 +1,15 @@
-"""The event source: event subscriptions (with their partner event sources in the local AWS),
-the merchant activity simulator, publishing to EventBridge, and the ledger of what was sent.
+"""The event source: the merchant activity simulator, publishing to the installations' event
+subscriptions (:mod:`.subscriptions`) on EventBridge or their webhooks (:mod:`.webhooks`), and the
+ledger of what was sent.
 
-``createEventSubscription`` with an EventBridge destination creates the partner event source
-``aws.partner/buywithprime/<name>`` in the local AWS, as BwP does on AWS; the workshop then
-associates a bus with it. An event reaches the bus associated with its source (PutEvents to
-that bus with ``Source`` = the source name), or is recorded as undelivered when no bus is.
+An event reaches the bus associated with its partner event source (PutEvents to that bus with
+``Source`` = the source name), or is recorded as undelivered when no bus is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-import re
 import time
 import uuid
 from collections import defaultdict
@@ -22,26 +20,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random_exponential
 
-from .. import aws
-from ..core.graphql import DESTINATION_NAME_ALREADY_EXISTS, SUBSCRIPTION_ALREADY_EXISTS
 from ..names import (
     CATALOG_EVENT_TYPES,
     DEPRECATED_EVENT_TYPES,
     PRIVACY_EVENT_TYPES,
-    SUBSCRIBABLE_EVENT_TYPES,
-    partner_source_name,
 )
-from .api_errors import BwpError, access_denied, invalid_input
 from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
 from .order_lifecycles import LIFECYCLES, MIXED, catalog_occurrence, privacy_occurrence, spread_times, walk
 from .order_machine import Occurrence
 from .sandbox_state import SandboxState
-from .webhooks import AuthProfiles, WebhookDelivery, create_webhook_subscription
+from .subscriptions import Subscriptions
+from .webhooks import AuthProfiles, WebhookDelivery
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^(us(-gov)?|ap|ca|cn|eu|sa|af)-(central|(north|south)?(east|west)?)-[0-9]$")
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 #: PutEvents tries per batch; the pause between tries grows from about this many seconds.
 PUBLISH_ATTEMPTS = 5
 PUBLISH_BACKOFF_S = 0.05
@@ -90,126 +81,12 @@ class EventSource:
         self.sandbox = sandbox
         self.store = sandbox.store
         self.auth_profiles = AuthProfiles(self.store)
+        self.subscriptions = Subscriptions(sandbox, self.auth_profiles)
         self.webhooks = WebhookDelivery(self.store, self.auth_profiles)
 
     def close(self) -> None:
         """Finish the webhook deliveries under way."""
         self.webhooks.close()
-
-    # --- subscriptions ---------------------------------------------------------------------------
-    def _events_client(self, region: str) -> Any:
-        settings = self.sandbox.settings
-        if region != settings.region:
-            settings = settings.model_copy(update={"region": region})
-        return aws.client("events", settings)
-
-    def create_subscription(self, installation_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """createEventSubscription (events-mutations-createeventsubscription). Refusals as
-        troubleshoot-events lists them: AccessDeniedError for an event type that is not one
-        (or has white space); ValidationError ``DestinationNameAlreadyExists`` for a partner
-        event source name another app or AWS account took; ValidationError
-        ``SubscriptionAlreadyExists`` for the same event type and destination again."""
-        event_type = payload.get("eventType")
-        destination = payload.get("destination") or {}
-        if event_type not in SUBSCRIBABLE_EVENT_TYPES:
-            raise access_denied(f"{event_type!r} is not an event type you can subscribe to")
-        if destination.get("webhook") is not None:
-            if destination.get("eventBridge") is not None:
-                raise invalid_input("a destination is eventBridge or webhook, not both")
-            subscription_id = create_webhook_subscription(
-                self.store, self.auth_profiles, installation_id, event_type, destination["webhook"]
-            )
-            return self.subscription(installation_id, subscription_id)
-        bridge = destination.get("eventBridge") or {}
-        source = bridge.get("partnerEventSource") or {}
-        account, name, region = source.get("account", ""), source.get("name", ""), bridge.get("region", "")
-        problems = []
-        if not _ACCOUNT.match(account or ""):
-            problems.append("account must be a 12-digit AWS account id")
-        if not _SOURCE_NAME.match(name or ""):
-            problems.append("partnerEventSource.name must be 1-200 characters of [A-Za-z0-9._-]")
-        if not _REGION.match(region or ""):
-            problems.append(f"region must match {_REGION.pattern}")
-        if problems:
-            raise invalid_input(*problems)
-        source_name = partner_source_name(name)
-        # A name is one partner's: another app, or another AWS account, cannot take it; the
-        # app's other merchants deliver to it too (the page says only "globally unique").
-        owner = self.store.one(
-            "SELECT s.subscription_id FROM subscriptions s "
-            "JOIN installations i ON i.installation_id = s.installation_id "
-            "WHERE s.source_name = ? AND (s.account != ? OR i.app_id != "
-            "(SELECT app_id FROM installations WHERE installation_id = ?)) LIMIT 1",
-            source_name,
-            account,
-            installation_id,
-        )
-        if owner is not None:
-            raise invalid_input(
-                f"the partner event source name {name!r} is taken; choose a globally unique name",
-                code=DESTINATION_NAME_ALREADY_EXISTS,
-            )
-        same = self.store.one(
-            "SELECT subscription_id FROM subscriptions WHERE installation_id = ? AND event_type = ? "
-            "AND source_name = ? AND account = ? AND region = ? LIMIT 1",
-            installation_id,
-            event_type,
-            source_name,
-            account,
-            region,
-        )
-        if same is not None:
-            raise invalid_input(
-                f"a subscription to {event_type} with this destination exists ({same['subscription_id']})",
-                code=SUBSCRIPTION_ALREADY_EXISTS,
-            )
-        # Every time, not only for a new name: the local AWS may have been reset since.
-        client = self._events_client(region)
-        try:
-            client.create_partner_event_source(Name=source_name, Account=account)
-        except client.exceptions.ResourceAlreadyExistsException:
-            pass
-        except Exception as exc:  # the local AWS is not reachable
-            raise BwpError(
-                "InternalServerError",
-                f"Could not create the partner event source ({type(exc).__name__}); is the local AWS up?",
-            ) from None
-        subscription_id = str(uuid.uuid4())
-        self.store.run(
-            "INSERT INTO subscriptions(subscription_id, installation_id, event_type, source_name, account, region, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            subscription_id,
-            installation_id,
-            event_type,
-            source_name,
-            account,
-            region,
-            time.time(),
-        )
-        return self.subscription(installation_id, subscription_id)
-
-    def subscription(self, installation_id: str, subscription_id: str) -> dict[str, Any]:
-        row = self.store.one(
-            "SELECT * FROM subscriptions WHERE subscription_id = ? AND installation_id = ?",
-            subscription_id,
-            installation_id,
-        )
-        if row is None:  # BwP answers AccessDenied for unknown ids (events-queries-eventsubscription)
-            raise access_denied(f"no subscription {subscription_id!r} of this installation")
-        return _subscription_view(dict(row))
-
-    def subscriptions(self, installation_id: str | None = None) -> list[dict[str, Any]]:
-        rows = self.store.all(
-            "SELECT * FROM subscriptions WHERE ? IS NULL OR installation_id = ? ORDER BY created_at, subscription_id",
-            installation_id,
-            installation_id,
-        )
-        return [_subscription_view(dict(row)) for row in rows]
-
-    def delete_subscription(self, installation_id: str, subscription_id: str) -> str:
-        self.subscription(installation_id, subscription_id)
-        self.store.run("DELETE FROM subscriptions WHERE subscription_id = ?", subscription_id)
-        return subscription_id
 
     # --- merchant activity -------------------------------------------------------------------------
     def emit(self, request: EmitRequest) -> dict[str, Any]:
@@ -289,7 +166,7 @@ class EventSource:
     def _subscriptions_by_type(self, merchant_id: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
         """The merchant's active subscriptions, and by the event type they receive (a deprecated
         type receives its successor's)."""
-        subscriptions = self._active_subscriptions(merchant_id)
+        subscriptions = self.subscriptions.active(merchant_id)
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for subscription in subscriptions:
             by_type[DEPRECATED_EVENT_TYPES.get(subscription["event_type"], subscription["event_type"])].append(
@@ -324,14 +201,6 @@ class EventSource:
             "SELECT merchant_id FROM installations WHERE status = 'installed' ORDER BY created_at LIMIT 1"
         )
         return self.sandbox.merchant(row["merchant_id"] if row else None)
-
-    def _active_subscriptions(self, merchant_id: str) -> list[dict[str, Any]]:
-        rows = self.store.all(
-            "SELECT s.* FROM subscriptions s JOIN installations i ON i.installation_id = s.installation_id "
-            "WHERE i.merchant_id = ? AND i.status = 'installed' ORDER BY s.created_at, s.subscription_id",
-            merchant_id,
-        )
-        return [dict(row) for row in rows]
 
     def _event(
         self, occurrence: Occurrence, subscription: dict[str, Any], shape: str, kind: str | None, rng: random.Random
@@ -406,7 +275,7 @@ class EventSource:
         for event in deliveries:
             groups[(event["region"], event["bus"])].append(event)
         for (region, bus), events in groups.items():
-            client = self._events_client(region)
+            client = self.subscriptions.events_client(region)
             try:
                 client.describe_event_bus(Name=bus)
             except client.exceptions.ResourceNotFoundException:
@@ -455,26 +324,3 @@ class EventSource:
             retry=retry_if_result(bool),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )(send)
-
-
-def _subscription_view(row: dict[str, Any]) -> dict[str, Any]:
-    if row.get("webhook"):
-        import json
-
-        webhook = json.loads(row["webhook"])
-        return {
-            "subscriptionId": row["subscription_id"],
-            "installationId": row["installation_id"],
-            "eventType": row["event_type"],
-            "webhookUrl": webhook["url"],
-            "authProfileId": webhook.get("authProfileId"),
-        }
-    return {
-        "subscriptionId": row["subscription_id"],
-        "installationId": row["installation_id"],
-        "eventType": row["event_type"],
-        "sourceName": row["source_name"],
-        "account": row["account"],
-        "region": row["region"],
-        "arn": f"arn:aws:events:{row['region']}::event-source/{row['source_name']}",
-    }

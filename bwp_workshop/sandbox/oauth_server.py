@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ..settings import SANDBOX_AUTHORIZE_PATH
 from .config import CONSOLE_COOKIE, CONSOLE_PATH
-from .console import sign_in_page
+from .console_pages import sign_in_page
 from .sandbox_state import SandboxState
 from .store import digest
 from .token_signing import with_token

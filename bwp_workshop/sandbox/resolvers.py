@@ -74,11 +74,10 @@ def _page(items: list[Any], first: int | None, after: str | None, limit: int) ->
 
 
 def _subscription(view: dict[str, Any], target_id: str) -> dict[str, Any]:
-    """An EventSubscription (events-queries-eventsubscription) of the event source's view."""
-    if "webhookUrl" in view:
-        destination = {"kind": "WebhookData", "url": view["webhookUrl"]}
-    else:
-        destination = {"kind": "EventBridgeData", "arn": view["arn"]}
+    """An EventSubscription (events-queries-eventsubscription, query-event-subscriptions) of the
+    event source's view."""
+    # No page shows a webhook destination read back: null (see EventSubscriptionDestination).
+    destination = None if "webhookUrl" in view else {"kind": "EventBridgeData", "arn": view["arn"]}
     return {
         "subscriptionId": view["subscriptionId"],
         "targetId": target_id,
@@ -212,7 +211,7 @@ def schema() -> GraphQLSchema:
         source: EventSource = info.context["events"]
         _check_subscription_id(subscriptionId)
         return _subscription(
-            source.subscription(caller.installation_id, subscriptionId), caller.merchant["businessProductId"]
+            source.subscriptions.one(caller.installation_id, subscriptionId), caller.merchant["businessProductId"]
         )
 
     @query.field("eventSubscriptions")
@@ -223,7 +222,7 @@ def schema() -> GraphQLSchema:
         source: EventSource = info.context["events"]
         if after is not None and len(after) > SUBSCRIPTIONS_CURSOR_LIMIT:
             raise invalid_input(f"after must be at most {SUBSCRIPTIONS_CURSOR_LIMIT} characters")
-        nodes = [{"id": view["subscriptionId"]} for view in source.subscriptions(caller.installation_id)]
+        nodes = [{"id": view["subscriptionId"]} for view in source.subscriptions.all(caller.installation_id)]
         if not nodes:
             raise access_denied("this installation has no event subscriptions")
         return _page(nodes, first, after, SUBSCRIPTIONS_PAGE_LIMIT)
@@ -232,7 +231,7 @@ def schema() -> GraphQLSchema:
     def create_subscription(_: Any, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
         source: EventSource = info.context["events"]
-        view = source.create_subscription(caller.installation_id, input)
+        view = source.subscriptions.create(caller.installation_id, input)
         return {"subscriptionId": view["subscriptionId"]}
 
     @mutation.field("createAuthProfile")
@@ -242,12 +241,28 @@ def schema() -> GraphQLSchema:
         source: EventSource = info.context["events"]
         return {"authProfileId": source.auth_profiles.create(caller.installation_id, input)}
 
+    @mutation.field("updateAuthProfile")
+    def update_auth_profile(_: Any, info: Any, input: dict[str, Any] | None = None) -> dict[str, Any]:
+        """events-mutations-updateauthprofile: new credentials under the same id."""
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        if input is None:
+            raise invalid_input("input is required")
+        return {"authProfileId": source.auth_profiles.update(caller.installation_id, input)}
+
+    @mutation.field("deleteAuthProfile")
+    def delete_auth_profile(_: Any, info: Any, authProfileId: str) -> dict[str, Any]:
+        """events-mutations-deleteauthprofile."""
+        caller: Caller = info.context["caller"]
+        source: EventSource = info.context["events"]
+        return {"authProfileId": source.auth_profiles.delete(caller.installation_id, authProfileId)}
+
     @mutation.field("deleteEventSubscription")
     def delete_subscription(_: Any, info: Any, subscriptionId: str) -> dict[str, Any]:
         caller: Caller = info.context["caller"]
         source: EventSource = info.context["events"]
         _check_subscription_id(subscriptionId)
-        return {"subscriptionId": source.delete_subscription(caller.installation_id, subscriptionId)}
+        return {"subscriptionId": source.subscriptions.delete(caller.installation_id, subscriptionId)}
 
     sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
     return make_executable_schema(sdl, query, mutation, packages, tracker, destination, http_method, reason)

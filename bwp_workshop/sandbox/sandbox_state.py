@@ -4,7 +4,7 @@ faults, and the lookups of apps, merchants and installations.
 
 The parts built on it: the partner console (``console.py``), the OAuth authorization server
 (``oauth_server.py``), the GraphQL API (``graphql_api.py``) and the event source
-(``event_source.py``); ``server.py`` wires them into one FastAPI app.
+(``event_source.py``, with ``subscriptions.py``); ``server.py`` wires them into one FastAPI app.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .api_errors import BwpError, invalid_input
+from .api_errors import BwpError, access_denied, invalid_input
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,43 @@ class AuthProfiles:
             time.time(),
         )
         return profile_id
+
+    def update(self, installation_id: str, payload: dict[str, Any] | None) -> str:
+        """updateAuthProfile (events-mutations-updateauthprofile): the profile's new ``authConfig``,
+        used from the next delivery on (a delivery reads its profile each time). An id that is
+        not the installation's is refused as deleteAuthProfile's invalid id is (AccessDeniedError);
+        the update page shows no error of its own."""
+        payload = payload or {}
+        problems = auth_config_problems(payload.get("authConfig"), "/updateAuthProfile/input/authConfig")
+        if problems:
+            raise invalid_input(*problems)
+        profile_id = str(payload["authProfileId"])
+        self._owned(installation_id, profile_id)
+        self.store.run(
+            "UPDATE auth_profiles SET config = ? WHERE auth_profile_id = ? AND installation_id = ?",
+            json.dumps(payload["authConfig"]),
+            profile_id,
+            installation_id,
+        )
+        return profile_id
+
+    def delete(self, installation_id: str, profile_id: str) -> str:
+        """deleteAuthProfile (events-mutations-deleteauthprofile): an unknown id (1-50 characters)
+        is AccessDeniedError, as its "Invalid Auth Profile Id" example shows."""
+        if not 1 <= len(profile_id) <= 50:
+            raise invalid_input("authProfileId must be between 1 and 50 characters")
+        self._owned(installation_id, profile_id)
+        self.store.run(
+            "DELETE FROM auth_profiles WHERE auth_profile_id = ? AND installation_id = ?", profile_id, installation_id
+        )
+        return profile_id
+
+    def _owned(self, installation_id: str, profile_id: str) -> None:
+        row = self.store.one(
+            "SELECT 1 FROM auth_profiles WHERE auth_profile_id = ? AND installation_id = ?", profile_id, installation_id
+        )
+        if row is None:
+            raise access_denied(f"no auth profile {profile_id!r} of this installation")
 
     def config(self, installation_id: str, profile_id: str) -> dict[str, Any]:
         row = self.store.one(

@@ -62,9 +62,9 @@ def subscription_ids(run: Run) -> list[str]:
 
 
 def subscriptions(settings: Settings | None = None, installation_id: str | None = None) -> list[dict[str, str]]:
-    """The installation's event subscriptions: id, event type, destination (an EventBridge
-    destination's ARN; another kind of destination by its type name) and target (the business
-    product)."""
+    """The installation's event subscriptions: id, event type, kind (``eventBridge`` or
+    ``webhook``), destination (an EventBridge destination's ARN; empty for a webhook) and target
+    (the business product)."""
     return event_subscriptions.listing(session(settings, installation_id))
 
 

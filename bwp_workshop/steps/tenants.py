@@ -23,7 +23,7 @@ from ..core.token_store import TokenStoreError
 from ..core.tokens import TokenEndpointError
 from ..errors import WorkshopError
 from ..settings import Settings, get_settings
-from . import pipeline, subscriptions
+from . import pipeline, subscriptions, webhook_subscriptions
 from .install import installations
 
 if TYPE_CHECKING:
@@ -81,9 +81,11 @@ def unsubscribe_every_installation(settings: Settings | None = None) -> dict[str
     install subscribes anyone after this)."""
     settings = settings or get_settings()
     deleted = failed = 0
+    registration = registered(settings)  # 05's webhook, if it chose one: its subscriptions and profiles too
     for iid in installation_ids(settings):
         try:
             deleted += subscriptions.unsubscribe_events(settings, iid)
+            deleted += webhook_subscriptions.unsubscribe_webhook(registration, settings, iid)
         except _INSTALLATION_FAILURES:
             failed += 1
     forget_registration(settings)

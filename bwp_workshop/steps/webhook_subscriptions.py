@@ -6,11 +6,14 @@ EventBridge destination (the default; ``BWP_EVENT_DESTINATION=webhook`` or the n
 1. ``createAuthProfile`` (events-mutations-createauthprofile) with the app's webhook
    credentials (:mod:`bwp_workshop.core.webhook_auth`: the client id, and a secret derived from
    the client secret): OAuth 2.0 client credentials against the app's token endpoint, or HTTP
-   basic. The profile's alias is derived from those credentials, so running this again reuses it
-   and a rotated client secret makes a new one.
+   basic. The profile's alias is derived from the client id and the installation, so running
+   this again finds it, and updates it (events-mutations-updateauthprofile) to a rotated secret.
 2. ``createEventSubscription`` per event type with ``{webhook: {url, method: POST,
    authProfileId}}`` (create-and-delete-event-subscriptions); the url is the app's
    ``/webhooks/events`` (HTTPS on aws: InfraStack's base URL).
+3. The registration (:mod:`bwp_workshop.core.event_subscriptions`) names the webhook and its
+   kind of auth profile (no secret), so a merchant who installs the app later is subscribed by
+   the app to the webhook too, with a profile the app makes from its own client credentials.
 
 The app puts each event it receives on EventStack's webhook bus, whose rule sends it to the same
 queue and handler as the partner bus's (``bwp_workshop.stacks.webhook_bus``).
@@ -18,25 +21,15 @@ queue and handler as the partner bus's (``bwp_workshop.stacks.webhook_bus``).
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Literal
-
-from .. import names
-from ..core import webhook_auth
-from ..core.graphql import SUBSCRIPTION_ALREADY_EXISTS, GraphQLError
+from .. import aws, names
+from ..core import event_subscriptions, webhook_auth
+from ..core.webhook_auth import AuthKind
 from ..errors import ConfigurationError
 from ..settings import Settings, get_settings
 from . import registration, subscriptions
 from .api import session
 
-#: events-mutations-createauthprofile
-CREATE_AUTH_PROFILE = """
-mutation CreateAuthProfile($input: CreateAuthProfileInput!) {
-  createAuthProfile(input: $input) { authProfileId }
-}
-"""
-
-AuthKind = Literal["oauth", "basic"]
+__all__ = ["AuthKind"]
 
 
 def wants_webhook(settings: Settings, event_destination: str | None = None) -> bool:
@@ -49,41 +42,28 @@ def wants_webhook(settings: Settings, event_destination: str | None = None) -> b
     return chosen == "webhook"
 
 
-def auth_config(settings: Settings, kind: AuthKind = "oauth") -> dict[str, Any]:
-    """The ``authConfig`` of the app's webhook credentials (holds the webhook secret: never print it)."""
-    client_id, client_secret = settings.require_client_credentials()
-    secret = webhook_auth.webhook_secret(client_secret)
-    if kind == "basic":
-        return {"basicAuthConfig": {"username": client_id, "password": secret}}
-    return {
-        "oAuthConfig": {
-            "clientParameters": {"clientId": client_id, "clientSecret": secret},
-            "authEndpoint": registration.app_base_url(settings) + names.WEBHOOK_TOKEN_PATH,
-            "httpMethod": "POST",
-        }
-    }
+def token_endpoint(settings: Settings) -> str:
+    """The app's token endpoint, an OAuth auth profile's ``authEndpoint``."""
+    return registration.app_base_url(settings) + names.WEBHOOK_TOKEN_PATH
 
 
-def profile_alias(settings: Settings, kind: AuthKind) -> str:
-    """An alias that names these credentials (not secret: a hash), so a run again reuses the profile."""
-    client_id, client_secret = settings.require_client_credentials()
-    digest = hashlib.sha256(f"{kind}\0{client_id}\0{webhook_auth.webhook_secret(client_secret)}".encode()).hexdigest()
-    return f"bwp-workshop-{kind}-{digest[:16]}"
+def profile_alias(settings: Settings, kind: AuthKind, installation_id: str | None = None) -> str:
+    """The installation's profile alias (not secret: a hash), so a run again finds the profile."""
+    client_id, _ = settings.require_client_credentials()
+    return webhook_auth.profile_alias(client_id, kind, str(installation_id or settings.installation_id))
 
 
-def ensure_auth_profile(settings: Settings, installation_id: str | None = None, kind: AuthKind = "oauth") -> str:
-    """The id of the auth profile with the app's webhook credentials (made when missing)."""
-    alias = profile_alias(settings, kind)
-    run = session(settings, installation_id)
-    try:
-        data = run(
-            CREATE_AUTH_PROFILE, {"input": {"authProfileAliasId": alias, "authConfig": auth_config(settings, kind)}}
-        )
-    except GraphQLError as error:
-        if error.error_type == "ValidationError" and alias in str(error):  # made by an earlier run
-            return alias
-        raise
-    return str(data["createAuthProfile"]["authProfileId"])
+def webhook_registration(
+    settings: Settings,
+    event_types: tuple[str, ...] | list[str] = names.SUBSCRIBED_EVENT_TYPES,
+    kind: AuthKind = "oauth",
+) -> event_subscriptions.Registration:
+    """Every installation subscribed to ``event_types`` at the app's webhook, each with its own
+    auth profile of ``kind`` (no secret: the subscriber makes it from the app's credentials)."""
+    auth = {"kind": kind, **({"authEndpoint": token_endpoint(settings)} if kind == "oauth" else {})}
+    return event_subscriptions.Registration(
+        tuple(event_types), (event_subscriptions.webhook_destination(webhook_url(settings)),), auth
+    )
 
 
 def webhook_url(settings: Settings) -> str:
@@ -107,26 +87,12 @@ def subscribe_webhook(
     """Subscribe the installation to each event type with the app's webhook as destination (types
     already subscribed to a webhook are left alone); its webhook subscriptions."""
     settings = settings or get_settings()
-    url = webhook_url(settings)
-    profile = ensure_auth_profile(settings, installation_id, kind)
-
-    def webhook_subscriptions() -> list[dict[str, str]]:
-        # A listing shows a destination by ARN, or (another kind) by its type name.
-        found = subscriptions.subscriptions(settings, installation_id)
-        return [subscription for subscription in found if not subscription["destination"].startswith("arn:")]
-
-    existing = {subscription["event_type"] for subscription in webhook_subscriptions()}
-    run = session(settings, installation_id)
-    for event_type in event_types:
-        if event_type in existing:
-            continue
-        destination = {"webhook": {"url": url, "method": "POST", "authProfileId": profile}}
-        try:
-            run(subscriptions.CREATE_SUBSCRIPTION, {"input": {"eventType": event_type, "destination": destination}})
-        except GraphQLError as error:
-            if error.code != SUBSCRIPTION_ALREADY_EXISTS:
-                raise
-    ours = webhook_subscriptions()
+    ours = event_subscriptions.subscribe(
+        session(settings, installation_id),
+        webhook_registration(settings, event_types, kind),
+        credentials=settings.require_client_credentials(),
+        installation_id=str(installation_id or settings.installation_id),
+    )
     subscriptions.record_business_products(ours, settings, installation_id)
     return ours
 
@@ -136,11 +102,37 @@ def subscribe_chosen_destination(
 ) -> list[dict[str, str]]:
     """Notebook 05: with the webhook destination chosen, the installation's events move to the
     webhook: its webhook subscriptions are made, then its EventBridge subscriptions (made above)
-    deleted, so each event reaches the app by one path; the webhook subscriptions. With
-    EventBridge chosen: none."""
+    deleted, so each event reaches the app by one path, and the webhook registered for the
+    merchants who install later; the webhook subscriptions. With EventBridge chosen: none."""
     settings = settings or get_settings()
     if not wants_webhook(settings, event_destination):
         return []
     made = subscribe_webhook(settings=settings, installation_id=installation_id)
     subscriptions.unsubscribe_events(settings, installation_id)
+    # Merchants who install from now on get the webhook too (the app reads the registration).
+    event_subscriptions.write_registration(
+        aws.client("ssm", settings), names.EVENT_DESTINATION_PARAMETER, webhook_registration(settings)
+    )
     return made
+
+
+def unsubscribe_webhook(
+    registration: event_subscriptions.Registration | None,
+    settings: Settings | None = None,
+    installation_id: str | None = None,
+) -> int:
+    """Notebook 99: delete the installation's webhook subscriptions and its auth profile
+    (events-mutations-deleteauthprofile) when ``registration`` (05's) is the webhook; how many
+    subscriptions."""
+    settings = settings or get_settings()
+    if registration is None or registration.webhook_auth is None:
+        return 0
+    client_id, _ = settings.require_client_credentials()
+    profile = event_subscriptions.webhook_profile(
+        registration, client_id, str(installation_id or settings.installation_id)
+    )
+    run = session(settings, installation_id)
+    webhooks = [d for d in registration.destinations if event_subscriptions.WEBHOOK in d]
+    deleted = event_subscriptions.unsubscribe(run, webhooks)
+    event_subscriptions.delete_auth_profile(run, str(profile))
+    return deleted

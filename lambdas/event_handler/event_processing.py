@@ -1,9 +1,9 @@
 """What the event Lambda does with each SQS record: parse it, find its tenant, enrich it from
 the Buy with Prime API, store it once, or dead-letter it when it can never succeed.
 
-:class:`EventProcessor` is the long-lived state of one Lambda instance (clients, the token
-endpoint, the store cache); :class:`Batch` is one invocation, whose shared work (each
-installation's token and store, each order) is done once and remembered in a
+A :class:`Batch` is one invocation (made by the instance's
+:class:`event_processor.EventProcessor`, which keeps the clients and caches), whose shared work
+(each installation's token and store, each order) is done once and remembered in a
 :class:`BatchCache`, and whose records' outcomes are counted in :class:`outcomes.Outcomes` (the
 metrics). A failure is a :class:`RecordFailed`, permanent or transient.
 """
@@ -11,32 +11,25 @@ metrics). A failure is a :class:`RecordFailed`, permanent or transient.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from analytics_writer import AnalyticsWriter
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from failures import PERMANENT, TRANSIENT, BatchCache, RecordFailed, failure_kind
-from handler_config import Config
 from outcomes import Outcomes
 
-from bwp_workshop.core.business_products import BusinessProductMap, BusinessProductMapError
-from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
+from bwp_workshop.core.business_products import BusinessProductMapError
 from bwp_workshop.core.data_record import FROM_BUSINESS_PRODUCT, FROM_CONTEXT_KEYS, data_item
 from bwp_workshop.core.events import BwpEvent, MalformedEvent, parse_event
-from bwp_workshop.core.graphql import GraphQLClient, GraphQLError
-from bwp_workshop.core.token_store import StoredToken, TokenStore, TokenStoreError
-from bwp_workshop.core.tokens import TokenEndpoint, TokenEndpointError
+from bwp_workshop.core.graphql import GraphQLError
+from bwp_workshop.core.token_store import StoredToken, TokenStoreError
+from bwp_workshop.core.tokens import TokenEndpointError
 from bwp_workshop.names import (
     DATA_PK,
     ENV_BUSINESS_PRODUCT_TABLE,
     ENV_POWERTOOLS_SERVICE,
     EVENT_HANDLER_SERVICE,
-    FAILURE_REASON_ATTRIBUTE,
     METRIC_DEAD_LETTERED,
     METRIC_DUPLICATES,
     METRIC_FAILED,
@@ -44,114 +37,18 @@ from bwp_workshop.names import (
     METRIC_UNENRICHED,
 )
 
+if TYPE_CHECKING:
+    from event_processor import EventProcessor
+
 logger = Logger(service=os.environ.get(ENV_POWERTOOLS_SERVICE) or EVENT_HANDLER_SERVICE)
 
 #: Refresh a token that expires within this many seconds (an API call must not outlive it).
 TOKEN_MARGIN_SECONDS = 60.0
-#: How long a store's site and widget ids are reused before they are asked again.
-STORE_CACHE_SECONDS = 3600.0
-#: API queries of one batch that run side by side.
-API_CONCURRENCY = 4
 
+#: The event a ``packageTracker`` query follows up (tracking-queries-packagetracker).
+TRACKER_EVENT = "PACKAGE_TRACKER_MILESTONE_CHANGED"
 #: The reason (its first word) of an event whose business product is not the installation's.
 TENANT_MISMATCH = "tenant_mismatch"
-
-
-class EventProcessor:
-    """Long-lived state of one Lambda instance: clients, the token endpoint, the store cache.
-    Thread-safe, so the local event runner may invoke the handler from several pollers."""
-
-    def __init__(
-        self,
-        config: Config,
-        *,
-        dynamodb: Any = None,
-        secrets: Any = None,
-        http: Any = None,
-        sqs: Any = None,
-        s3: Any = None,
-    ) -> None:
-        self.config = config
-        if dynamodb is None or secrets is None or (sqs is None and config.dead_letter_queue_url):
-            import boto3  # here, not at import: the cold start pays it only when it is needed
-
-            dynamodb = dynamodb or boto3.resource("dynamodb")
-            secrets = secrets or boto3.client("secretsmanager")
-            if config.dead_letter_queue_url:
-                sqs = sqs or boto3.client("sqs")
-        self.sqs = sqs
-        #: Each batch's stored events as Parquet in the analytics bucket (its client made on first use).
-        self.analytics = AnalyticsWriter(config.analytics_bucket, s3=s3)
-        self.data_table = dynamodb.Table(config.data_table)
-        self.business_products = (
-            BusinessProductMap(dynamodb.Table(config.business_product_table)) if config.business_product_table else None
-        )
-        self.dynamodb = dynamodb
-        self.tokens = TokenStore(dynamodb.Table(config.token_table))
-        self.secrets = secrets
-        self.graphql = GraphQLClient(config.graphql_url, api_version=config.api_version, http=http)
-        self._http = http
-        self._endpoint: TokenEndpoint | None = None
-        self._stores: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        #: DynamoDB calls on the data table (the token store counts its own), for measurements.
-        self.data_calls = 0
-
-    def data_call(self) -> None:
-        with self._lock:
-            self.data_calls += 1
-
-    # --- what is shared across batches ----------------------------------------------------
-    def token_endpoint(self, *, reread: bool = False) -> TokenEndpoint:
-        """The token endpoint with the client credentials Secrets Manager holds: read again every
-        few minutes (``credentials.CACHE_SECONDS``), or at once with ``reread`` (the endpoint
-        refused them: the secret was rotated); a new pair gets a new endpoint, no redeploy."""
-        try:
-            client_id, client_secret = client_credentials(self.secrets, self.config.client_secret_name, refresh=reread)
-        except CredentialsUnavailable as exc:
-            raise RecordFailed(str(exc), TRANSIENT) from None
-        with self._lock:
-            if self._endpoint is None or not self._endpoint.uses(client_id, client_secret):
-                kwargs = {"http": self._http} if self._http is not None else {}
-                self._endpoint = TokenEndpoint(self.config.token_url, client_id, client_secret, **kwargs)
-            return self._endpoint
-
-    def store(self, token: StoredToken) -> dict[str, Any]:
-        """The installation's ``{siteId, widgetId}``, from the API once an hour at most."""
-        cached = self._stores.get(token.installation_id)
-        if cached and time.monotonic() - cached[0] < STORE_CACHE_SECONDS:
-            return cached[1]
-        store = self.graphql.store(access_token=token.access_token, installation_id=token.installation_id)
-        with self._lock:
-            self._stores[token.installation_id] = (time.monotonic(), store)
-        return store
-
-    def executor(self) -> ThreadPoolExecutor:
-        """Threads for a batch's API queries (the calls wait on the network, not the CPU)."""
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=API_CONCURRENCY, thread_name_prefix="bwp-api")
-            return self._executor
-
-    def new_batch(self) -> Batch:
-        return Batch(self)
-
-    def dead_letter(self, record: SQSRecord, reason: str) -> bool:
-        """Send a record that can never succeed to the dead-letter queue now (its body as it
-        came, the reason as a message attribute); False when no dead-letter queue is
-        configured (the queue's redrive policy then moves it after its last receive)."""
-        if not self.config.dead_letter_queue_url or self.sqs is None:
-            return False
-        try:
-            self.sqs.send_message(
-                QueueUrl=self.config.dead_letter_queue_url,
-                MessageBody=record.body,
-                MessageAttributes={FAILURE_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1024]}},
-            )
-        except Exception as exc:  # the record stays on the queue and is retried
-            raise RecordFailed(f"could not dead-letter ({type(exc).__name__}): {reason}", TRANSIENT) from None
-        return True
 
 
 class Batch:
@@ -169,6 +66,7 @@ class Batch:
         self._tokens: BatchCache[str, StoredToken] = BatchCache()
         self._stores: BatchCache[str, dict[str, Any]] = BatchCache()
         self._orders: BatchCache[tuple[str, str], dict[str, Any]] = BatchCache()
+        self._trackers: BatchCache[tuple[str, str, str], dict[str, Any] | None] = BatchCache()
         self._seen: set[str] = set()
         #: What became of each record (the invocation's metrics).
         self.outcomes = Outcomes()
@@ -306,6 +204,25 @@ class Batch:
 
         return self._orders.get((token.installation_id, order_id), query)
 
+    def tracker(self, token: StoredToken, event: BwpEvent) -> dict[str, Any] | None:
+        """The package tracker a PACKAGE_TRACKER_MILESTONE_CHANGED event names
+        (``businessProduct/<bp>/carrier/<carrierCode>/tracker/<trackingNumber>``,
+        package_tracker_milestone_changed), queried once per batch with ``packageTracker``
+        (tracking-queries-packagetracker); None for another event, or one that names no tracker."""
+        carrier, number = event.id_of("carrier"), event.id_of("tracker")
+        if event.event_type != TRACKER_EVENT or not carrier or not number:
+            return None
+
+        def query() -> dict[str, Any] | None:
+            try:
+                return self.processor.graphql.package_tracker(
+                    carrier, number, access_token=token.access_token, installation_id=token.installation_id
+                )
+            except GraphQLError as exc:
+                raise RecordFailed(f"API call failed: {exc}", failure_kind(exc.transient)) from None
+
+        return self._trackers.get((token.installation_id, carrier, number), query)
+
     # --- one record -----------------------------------------------------------------------
     def handle(self, record: SQSRecord) -> dict[str, Any] | None:
         """Process one SQS record: the stored item, None for a duplicate or a record sent to
@@ -354,12 +271,14 @@ class Batch:
             return None
         installation_id, installation_from = self.tenant(event)
         store: dict[str, Any] = {}
-        order = None
+        order: dict[str, Any] | None = None
+        tracker: dict[str, Any] | None = None
         unenriched = None
         try:
             token = self.token(installation_id)
             store = self.store(token)
             order = self.order(token, event.order_id) if event.order_id else None
+            tracker = self.tracker(token, event)
         except RecordFailed as exc:
             if exc.kind != PERMANENT:
                 raise
@@ -379,6 +298,7 @@ class Batch:
             installation_id=installation_id,
             installation_from=installation_from,
             unenriched_reason=unenriched,
+            tracker=tracker,
         )
 
     def _put(self, item: dict[str, Any]) -> bool:

@@ -31,7 +31,7 @@ failed) in total and per event type (:mod:`outcomes`). Once the batch's records 
 items the data table holds for them are written to the analytics bucket as Parquet, one object
 per event date and type (:mod:`analytics_writer`); when that write fails, those records are
 reported failed too, so the queue delivers them again. The instance's
-:class:`~event_processing.EventProcessor` (clients, caches) is made on the first invocation;
+:class:`~event_processor.EventProcessor` (clients, caches) is made on the first invocation;
 each invocation is one :class:`~event_processing.Batch`. The processing itself (parse, tenant,
 enrich, store, dead-letter) is :mod:`event_processing`; the stored item is
 :func:`bwp_workshop.core.data_record.data_item`.
@@ -55,7 +55,9 @@ from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent, SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from event_processing import Batch, Config, EventProcessor, RecordFailed, logger
+from event_processing import Batch, RecordFailed, logger
+from event_processor import EventProcessor
+from handler_config import Config
 
 from bwp_workshop.core.data_record import data_item
 from bwp_workshop.names import EVENT_HANDLER_SERVICE, FAILURE_REASON_ATTRIBUTE, METRIC_FAILED, METRICS_NAMESPACE

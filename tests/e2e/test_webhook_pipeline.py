@@ -8,13 +8,10 @@ comes again by the other path (the partner bus) is a duplicate, not a second rec
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import uvicorn
 
 from bwp_workshop import aws, names
 from bwp_workshop.core import webhook_auth
@@ -26,6 +23,7 @@ from bwp_workshop.testing.pipeline_harness import Pipeline, provision, running, 
 from oauth_app.app import create_app
 from oauth_app.config import AppConfig
 from tests.conftest import SandboxHandle
+from tests.oauth_app.serving import in_thread
 from tests.sandbox.helpers import installed_app
 
 AUTH_PROFILE = "mutation($input: CreateAuthProfileInput!) { createAuthProfile(input: $input) { authProfileId } }"
@@ -66,18 +64,8 @@ def _serving_app(pipeline: Pipeline, client_id: str, client_secret: str, bus: st
     app = create_app(
         config, table=aws.resource("dynamodb", settings).Table(table), events=aws.client("events", settings)
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the app did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with in_thread(app, port) as url:
+        yield url
 
 
 def _delivered(sandbox: SandboxHandle, subscription_id: str, count: int, timeout: float = 60) -> list[dict[str, Any]]:

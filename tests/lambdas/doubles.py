@@ -24,7 +24,7 @@ BP = "bp-0001"
 
 class FakeBwp:
     """Token endpoint and GraphQL API of Buy with Prime, enough for the handler: rotating
-    refresh tokens, bearer checks, ``buyWithPrimeStore`` and ``order``, and scripted faults
+    refresh tokens, bearer checks, ``buyWithPrimeStore``, ``order`` and ``packageTracker``, and scripted faults
     (a queue of responses to give before the real answer)."""
 
     def __init__(self) -> None:
@@ -45,6 +45,14 @@ class FakeBwp:
                 "metadata": {"executionState": "STARTED", "createdAt": "2026-01-01T00:00:00Z"},
                 "totalPrice": {"value": {"amount": 59.97, "currencyCode": "USD"}},
                 "lineItems": [{"id": "li-1"}, {"id": "li-2"}],
+            }
+        }
+
+        #: Package trackers by (carrier code, tracking number), as ``packageTracker`` answers them.
+        self.trackers: dict[tuple[str, str], dict[str, Any]] = {
+            ("ups", "1Z-1"): {
+                "packageTrackerIdentifier": {"trackingNumber": "1Z-1", "carrierCode": "ups"},
+                "latestMilestone": {"status": {"code": "OUT_FOR_DELIVERY"}, "occurredAt": "2026-11-28T06:55:00Z"},
             }
         }
 
@@ -85,6 +93,10 @@ class FakeBwp:
             return httpx.Response(401, json={"errors": [{"message": "unauthorized"}]})
         if "buyWithPrimeStore" in body["query"]:
             return httpx.Response(200, json={"data": {"buyWithPrimeStore": {"siteId": "site-1", "widgetId": "w-1"}}})
+        if "packageTracker(" in body["query"]:  # tracking-queries-packagetracker: null for an unknown tracker
+            identifier = body["variables"]["packageTrackerInput"]["packageTrackerIdentifier"]
+            tracker = self.trackers.get((identifier["carrierCode"], identifier["trackingNumber"]))
+            return httpx.Response(200, json={"data": {"packageTracker": tracker}})
         order_id = body["variables"]["orderIdentifier"]["orderId"]
         order = self.orders.get(order_id)
         if order is None:

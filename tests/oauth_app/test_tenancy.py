@@ -7,6 +7,7 @@ against the sandbox in ``tests/e2e/test_tenants.py`` and ``tests/stacks/test_dep
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from bwp_workshop import aws, names
 from bwp_workshop.core import event_subscriptions
+from bwp_workshop.core.graphql import GraphQLError
 from bwp_workshop.settings import Settings
 from oauth_app.app import create_app
 
@@ -21,6 +23,7 @@ from .checks import assert_nothing_secret_logged, token_items
 from .conftest import AppLogs, ScriptedTokenEndpoint, config, install_url, launch, sign
 
 GRAPHQL_URL = "https://bwp.example.test/graphql"
+BASIC = {"authConfig": {"basicAuthConfig": {"username": "app", "password": "a-webhook-password"}}}
 
 
 def _install(client: TestClient, installation_id: str) -> None:
@@ -45,8 +48,22 @@ def _install(client: TestClient, installation_id: str) -> None:
             # The scripted endpoint answers every request with a token pair: not a GraphQL answer.
             "events of inst-7 not subscribed (GraphQLError: query: the API answered without data)",
         ),
+        (
+            # A webhook registered with its credentials inline: refused (the registration holds no secret).
+            json.dumps(
+                {
+                    "eventTypes": ["ORDER_CONFIRMED"],
+                    "destinations": [{"webhook": {"url": "https://app.example.test/webhooks/events", **BASIC}}],
+                }
+            ),
+            "events of inst-7 not subscribed (ValueError: a registered webhook destination carries no auth",
+        ),
+        (
+            json.dumps({"eventTypes": [], "destinations": [{"eventBridge": {}}], "webhookAuth": {"kind": "carrier"}}),
+            "events of inst-7 not subscribed (ValueError: webhookAuth is not an auth kind",
+        ),
     ],
-    ids=["none-yet", "not-a-registration", "api-answers-nonsense"],
+    ids=["none-yet", "not-a-registration", "api-answers-nonsense", "webhook-with-a-secret", "unknown-auth-kind"],
 )
 def test_an_install_whose_subscriptions_fail_is_still_an_install(
     local_settings: Settings,
@@ -89,3 +106,20 @@ def test_an_install_whose_subscriptions_fail_is_still_an_install(
     )
     if registration is not None and registration.startswith("{"):
         assert "subscriptions of inst-7 not deleted (GraphQLError" in app_logs.text
+
+
+def test_a_webhook_registration_names_its_auth_and_keeps_no_secret() -> None:
+    """What 05 registers when it chose the webhook, as the app reads it back at an install."""
+    auth = {"kind": "oauth", "authEndpoint": "https://app.example.test/webhooks/token"}
+    destination = event_subscriptions.webhook_destination("https://app.example.test/webhooks/events")
+    registration = event_subscriptions.Registration(("ORDER_CONFIRMED",), (destination,), auth)
+    assert event_subscriptions.Registration.from_json(registration.to_json()) == registration
+    assert destination == {"webhook": {"url": "https://app.example.test/webhooks/events", "method": "POST"}}
+    assert event_subscriptions.with_auth_profile(destination, "p-1")["webhook"]["authProfileId"] == "p-1"
+    with pytest.raises(ValueError, match="needs the registration's webhookAuth and the app's client credentials"):
+        event_subscriptions.subscribe(lambda document, variables=None: _no_subscriptions(), registration)
+
+
+def _no_subscriptions() -> dict[str, Any]:
+    """``eventSubscriptions`` of an installation with none: AccessDeniedError (events-queries-eventsubscriptions)."""
+    raise GraphQLError("query: AccessDeniedError", transient=False, error_type="AccessDeniedError")

@@ -9,7 +9,6 @@ events-mutations-createauthprofile, create-and-delete-event-subscriptions."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bwp_workshop import aws, names
 from bwp_workshop.core import webhook_auth
@@ -29,6 +27,7 @@ from tests.sandbox.flow import new_flow
 from tests.sandbox.test_graphql import Api
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, AppLogs, config
+from .serving import in_thread
 
 pytestmark = pytest.mark.server  # the app listens on a port; the bus and queue are the local AWS
 
@@ -62,19 +61,8 @@ def webhook(local_settings: Settings) -> Iterator[Webhook]:
     events.put_rule(Name=f"{bus}-rule", EventBusName=bus, EventPattern=pattern)
     events.put_targets(Rule=f"{bus}-rule", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
     app = create_app(config(webhook_event_bus=bus), table=create_token_table(local_settings), events=events)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the app did not start"
-        time.sleep(0.01)
-    try:
-        yield Webhook(url=f"http://127.0.0.1:{port}", queue_url=queue_url, settings=local_settings)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with in_thread(app, free_port()) as url:
+        yield Webhook(url=url, queue_url=queue_url, settings=local_settings)
 
 
 def _deliver_an_order(sandbox: SandboxHandle, api: Api, auth_config: dict[str, Any], url: str) -> dict[str, Any]:

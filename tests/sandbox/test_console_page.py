@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bwp_workshop.sandbox.config import CONSOLE_COOKIE, CONSOLE_INSTALL_PATH
-from bwp_workshop.sandbox.console import APP_ACCESS, consent_link, install_link
+from bwp_workshop.sandbox.console_pages import APP_ACCESS, consent_link, install_link
 from bwp_workshop.sandbox.store import Store
 from tests.conftest import SandboxHandle
 

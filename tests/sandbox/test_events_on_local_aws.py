@@ -281,7 +281,7 @@ def test_publishing_records_the_ledger_first_and_retries_failed_entries(
         aws.client("events", local_settings),
         lambda: [{"data": {"detail": entry["detail"]}} for entry in store.ledger()],
     )
-    monkeypatch.setattr(publisher, "_events_client", lambda region: flaky)
+    publisher.subscriptions = SimpleNamespace(events_client=lambda region: flaky)  # type: ignore[assignment]
     outgoing = []
     for n in range(12):
         detail = json.dumps({"n": n, "flaky": n % 4 == 0})

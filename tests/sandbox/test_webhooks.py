@@ -9,20 +9,19 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bwp_workshop.sandbox import webhooks
 from bwp_workshop.testing.environment import free_port
 from tests.conftest import SandboxHandle
+from tests.oauth_app.serving import in_thread
 from tests.sandbox.flow import new_flow
 from tests.sandbox.test_graphql import Api
 
@@ -31,8 +30,12 @@ pytestmark = pytest.mark.server  # a receiver listens on a port
 AUTH_PROFILE = "mutation($input: CreateAuthProfileInput!) { createAuthProfile(input: $input) { authProfileId } }"
 SUBSCRIBE = """mutation($input: CreateEventSubscriptionInput!) {
   createEventSubscription(input: $input) { subscriptionId } }"""
+#: query-event-subscriptions' form: a destination is read through ``... on EventBridgeData``.
 SUBSCRIPTION = """query($id: String!) { eventSubscription(subscriptionId: $id) {
-  eventSubscriptionDetails { destination { __typename ... on WebhookData { url } } } } }"""
+  subscriptionId eventSubscriptionDetails { eventType destination { __typename ... on EventBridgeData { arn } } } } }"""
+UPDATE_AUTH_PROFILE = """mutation($input: UpdateAuthProfileInput) {
+  updateAuthProfile(input: $input) { authProfileId } }"""
+DELETE_AUTH_PROFILE = """mutation($id: String!) { deleteAuthProfile(authProfileId: $id) { authProfileId } }"""
 
 
 @dataclass
@@ -66,20 +69,10 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    port = free_port()
-    found = Receiver(url=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(found.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the receiver did not start"
-        time.sleep(0.01)
-    try:
+    found = Receiver()
+    with in_thread(found.app(), free_port()) as url:
+        found.url = url
         yield found
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture
@@ -121,11 +114,57 @@ def test_a_basic_auth_profile_delivers_the_payload_with_basic_auth(
     assert body["subscriptionId"] == subscription_id and body["eventId"] == entries[0]["event_id"]
     assert {"idempotencyKey", "resources", "eventTime", "data"} <= body.keys()
     assert entries[0]["delivered"] and entries[0]["deliveries"] == 1
-    destination = api(SUBSCRIPTION, {"id": subscription_id})["data"]["eventSubscription"]
-    assert destination["eventSubscriptionDetails"]["destination"] == {
-        "__typename": "WebhookData",
-        "url": f"{receiver.url}/hook",
+    # No page shows a webhook destination read back: the subscription is there, its destination null.
+    read = api(SUBSCRIPTION, {"id": subscription_id})
+    assert read == {
+        "data": {
+            "eventSubscription": {
+                "subscriptionId": subscription_id,
+                "eventSubscriptionDetails": {"eventType": "ORDER_CONFIRMED", "destination": None},
+            }
+        }
     }
+
+
+def test_an_updated_auth_profile_applies_to_the_next_delivery_and_a_deleted_one_ends_them(
+    sandbox_app: SandboxHandle, receiver: Receiver
+) -> None:
+    """events-mutations-updateauthprofile (new credentials under the same id) and
+    events-mutations-deleteauthprofile (an unknown id: AccessDeniedError, data null)."""
+    api = Api(new_flow(sandbox_app))
+    basic = {"basicAuthConfig": {"username": "bwp", "password": "first-pass"}}
+    api(AUTH_PROFILE, {"input": {"authProfileAliasId": "rotated", "authConfig": basic}})
+    _subscribe(api, {"url": f"{receiver.url}/hook", "method": "POST", "authProfileId": "rotated"})
+    rotated = {"basicAuthConfig": {"username": "bwp", "password": "second-pass"}}
+
+    answer = api(UPDATE_AUTH_PROFILE, {"input": {"authProfileId": "rotated", "authConfig": rotated}})
+    assert answer == {"data": {"updateAuthProfile": {"authProfileId": "rotated"}}}
+    _place_order(sandbox_app, api)
+    assert [d["headers"]["authorization"] for d in receiver.deliveries] == [
+        "Basic " + base64.b64encode(b"bwp:second-pass").decode()
+    ]
+
+    assert api(DELETE_AUTH_PROFILE, {"id": "rotated"}) == {"data": {"deleteAuthProfile": {"authProfileId": "rotated"}}}
+    for document, variables in (
+        (DELETE_AUTH_PROFILE, {"id": "rotated"}),
+        (UPDATE_AUTH_PROFILE, {"input": {"authProfileId": "rotated", "authConfig": rotated}}),
+    ):
+        gone = api(document, variables)
+        assert gone["data"] is None
+        assert gone["errors"][0]["extensions"]["classification"]["type"] == "AccessDeniedError"
+    (_, undelivered) = _place_order(sandbox_app, api)
+    assert len(receiver.deliveries) == 1 and not undelivered["delivered"]
+    assert "auth profile 'rotated' is gone" in undelivered["error"]
+
+
+def test_an_auth_profile_is_its_installations_own(sandbox_app: SandboxHandle) -> None:
+    mine, theirs = Api(new_flow(sandbox_app)), Api(new_flow(sandbox_app))
+    basic = {"basicAuthConfig": {"username": "bwp", "password": "a-pass"}}
+    mine(AUTH_PROFILE, {"input": {"authProfileAliasId": "mine-only", "authConfig": basic}})
+    update = {"input": {"authProfileId": "mine-only", "authConfig": basic}}
+    for answer in (theirs(UPDATE_AUTH_PROFILE, update), theirs(DELETE_AUTH_PROFILE, {"id": "mine-only"})):
+        assert answer["errors"][0]["extensions"]["classification"]["type"] == "AccessDeniedError"
+    assert mine(DELETE_AUTH_PROFILE, {"id": "mine-only"})["data"]["deleteAuthProfile"] == {"authProfileId": "mine-only"}
 
 
 def test_an_inline_oauth_config_gets_a_token_and_sends_it_as_bearer(
