@@ -17,8 +17,8 @@ from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.steps import subscriptions
-from tests.conftest import SandboxHandle, create_business_product_table, create_token_table
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
+from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 
 TYPES = ("ORDER_CONFIRMED", "REFUND_REQUESTED")
 

@@ -19,8 +19,8 @@ from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.steps import subscriptions, webhook_subscriptions
-from tests.conftest import SandboxHandle, create_business_product_table, create_token_table
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
+from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 
 
 def test_the_webhook_destination_subscribes_with_an_auth_profile_once(local_sandbox: SandboxHandle) -> None:

@@ -16,7 +16,7 @@ from bwp_workshop import aws
 from bwp_workshop.errors import MotoPatchError
 from bwp_workshop.local import moto_patches
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 
 def _queue_stack(queue: str, export: str | None, extra_output: str = "one") -> str:
@@ -46,7 +46,7 @@ def _outputs(cfn: Any, stack: str) -> dict[str, str]:
 
 def test_moto_is_pinned_to_the_version_the_fixes_were_written_for() -> None:
     assert moto.__version__ == moto_patches.MOTO_VERSION
-    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    pyproject = (CHECKOUT / "pyproject.toml").read_text()
     assert f'"moto[server]=={moto_patches.MOTO_VERSION}"' in pyproject
 
 

@@ -23,8 +23,9 @@ from bwp_workshop import aws, names
 from bwp_workshop.core import webhook_auth
 from bwp_workshop.settings import Settings
 from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.sandbox import SandboxHandle
+from bwp_workshop.testing.tables import create_token_table
 from oauth_app.app import create_app
-from tests.conftest import SandboxHandle, create_token_table
 from tests.sandbox.flow import new_flow
 from tests.sandbox.test_graphql import Api
 

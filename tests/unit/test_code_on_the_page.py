@@ -12,9 +12,9 @@ import pytest
 
 from bwp_workshop.notebook import show_code
 from bwp_workshop.notebook.source import LINK_CLASS, PROJECT_ROOT, SourceNotFound, snippet
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = sorted((CHECKOUT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
 def show_code_calls(path: Path) -> list[list[str]]:

@@ -12,9 +12,9 @@ import pytest
 
 from bwp_workshop.notebook import record
 from bwp_workshop.notebook.records import read_records
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = sorted((CHECKOUT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
 def cells(path: Path) -> list[dict[str, Any]]:
