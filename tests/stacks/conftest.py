@@ -103,13 +103,6 @@ def only(synthesized: Synthesized, stack: str, kind: str, prefix: str = "") -> d
     return next(iter(found.values()))
 
 
-def template(synthesized: Synthesized, stack: str):  # -> assertions.Template
-    return synthesized.templates[stack]
-
-
-STACKS = names.STACKS
-
-
 def task_container(synthesized: Synthesized) -> dict:
     definition = only(synthesized, names.ECS_STACK, "AWS::ECS::TaskDefinition")["Properties"]
     (container,) = definition["ContainerDefinitions"]
