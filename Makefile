@@ -108,7 +108,7 @@ lint: $(INSTALLED)  ## ruff (lint and format), mypy (the modules listed in pypro
 	@$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb || { echo "Notebooks are committed without \
 	outputs: run $(BIN)/nbstripout --keep-id notebooks/*.ipynb (cells tagged nbval-check-output keep theirs)"; exit 1; }
 
-check: lint $(CDK_CLI)  ## Lint, types and the fast tests (in process, no servers): under 2 minutes.
+check: lint $(CDK_CLI)  ## Lint, types and the fast tests (in process, no servers, the OAuth app's included): about a minute.
 	$(BIN)/python -m pytest -m fast -n $(TEST_WORKERS) --dist load -q
 
 test: setup lint browser  ## Lint and types, Chromium for the web page's test (apt-get), then every test, in parallel.

@@ -1,8 +1,8 @@
 """Shared fixtures: an isolated environment for every test, free ports, one local AWS (moto
 server with the workshop's fixes) per test session, and the Buy with Prime sandbox in process
 (``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS); and the
-test tiers (``tests/tiers.py``). The harness that bench/ shares lives in
-``bwp_workshop.testing``; its names are importable from here too."""
+test tiers (``tests/tiers.py``); and moto in process (``aws_in_process``). Helpers are imported
+from their modules: the harness that bench/ shares from ``bwp_workshop.testing``."""
 
 from __future__ import annotations
 
@@ -17,24 +17,9 @@ from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import clear_outputs
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import clean_environ, free_port, machine_settings
+from bwp_workshop.testing.environment import CHECKOUT, free_port, machine_settings
 from bwp_workshop.testing.sandbox import SandboxHandle, served_sandbox
-from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 from tests import tiers
-
-__all__ = [
-    "REPO_ROOT",
-    "SandboxHandle",
-    "clean_environ",
-    "create_business_product_table",
-    "create_token_table",
-    "free_port",
-    "machine_settings",
-    "record_stack",
-    "served_sandbox",
-]
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,7 +86,7 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime
         for name in machine_settings():
             patch.delenv(name)
         settings = Settings(
-            project_dir=REPO_ROOT, state_dir=state, local_moto_port=free_port(), local_sandbox_port=free_port()
+            project_dir=CHECKOUT, state_dir=state, local_moto_port=free_port(), local_sandbox_port=free_port()
         )
         runtime = LocalRuntime(settings)
         runtime.up()
@@ -117,6 +102,20 @@ def local_settings(local_aws: LocalRuntime) -> Settings:
     local_aws.reset()
     clear_outputs(local_aws.settings)  # each test starts as if nothing had ever been deployed
     return local_aws.settings
+
+
+@pytest.fixture
+def aws_in_process(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings of the aws target on moto in process (``mock_aws``): every AWS call of the test
+    goes to moto's in-memory backends, empty at the start; no server, no port."""
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    aws.clear_cache()
+    with mock_aws():
+        yield Settings(target="aws", project_dir=isolated_environment, state_dir=isolated_environment / ".bwp")  # type: ignore[call-arg]
+    aws.clear_cache()
 
 
 @pytest.fixture
@@ -173,23 +172,3 @@ def local_sandbox(local_settings: Settings, tmp_path: Path) -> Iterator[SandboxH
         region=local_settings.region,
     ) as handle:
         yield handle
-
-
-def record_stack(settings: Settings, stack: str, outputs: dict[str, str]) -> None:
-    """A stack named ``stack`` in the local AWS (one SSM parameter, nothing else) with
-    ``outputs`` recorded in ``.bwp/outputs.json`` as a deploy would: the local runtime checks
-    the cache against CloudFormation and forgets stacks that do not exist."""
-    import json as _json
-
-    from bwp_workshop.outputs import load_outputs, write_outputs
-
-    template = {
-        "Resources": {
-            "Marker": {
-                "Type": "AWS::SSM::Parameter",
-                "Properties": {"Name": f"/bwp-tests/{stack}", "Type": "String", "Value": stack},
-            },
-        }
-    }
-    aws.client("cloudformation", settings).create_stack(StackName=stack, TemplateBody=_json.dumps(template))
-    write_outputs(settings, {**load_outputs(settings), stack: outputs})

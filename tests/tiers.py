@@ -11,7 +11,8 @@ A test's tier is, in order: its own mark (``@pytest.mark.server`` on the test, i
 module's ``pytestmark``); else the longest entry of ``PATHS`` its node id starts with. A fixture
 in ``FIXTURES`` raises the tier to the fixture's (a test on the session's moto server is never
 ``fast``); a mark lighter than one of its fixtures is an error. ``FastTierGuard`` makes a
-``fast`` test that starts a subprocess or listens on a socket fail, naming what to change.
+``fast`` test that starts a process or listens on a socket, from any thread, fail at once,
+naming what to change.
 
 ``make test`` runs the tiers in parallel (pytest-xdist, ``--dist loadgroup``): the ``cdk`` and
 ``notebook`` tests each form one group that one worker runs in order, so the session's synthesized
@@ -20,6 +21,8 @@ stacks and the notebooks' story are made once and no two CDK synths run at the s
 
 from __future__ import annotations
 
+import _posixsubprocess  # type: ignore[import-not-found]
+import os
 import socket
 import subprocess
 from collections.abc import Iterable
@@ -146,23 +149,45 @@ class FastTierViolation(AssertionError):
     """A fast-tier test started a subprocess or a server."""
 
 
+#: What starts a process, besides ``subprocess.Popen`` (its ``_execute_child``): the functions of
+#: ``os``, and ``_posixsubprocess.fork_exec`` (multiprocessing's spawn calls it directly).
+_PROCESS_STARTERS = (
+    (os, "fork"),
+    (os, "forkpty"),
+    (os, "system"),
+    (os, "posix_spawn"),
+    (os, "posix_spawnp"),
+    (os, "execv"),
+    (os, "execve"),
+    (_posixsubprocess, "fork_exec"),
+)
+
+
 class FastTierGuard:
-    """While a ``fast`` test sets up and runs: starting a subprocess or listening on a socket
-    fails the test with what to change."""
+    """While a ``fast`` test sets up and runs, in any of its threads: starting a process or
+    listening on a socket raises ``FastTierViolation`` where it happens, and the test fails with
+    it even when the thread that tried swallowed it."""
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
-        self._saved: tuple[Any, Any] | None = None
+        self.violations: list[FastTierViolation] = []
+        self._saved: list[tuple[Any, str, Any]] = []
 
     def _refuse(self, what: str) -> FastTierViolation:
-        return FastTierViolation(
+        violation = FastTierViolation(
             f"{self.nodeid} is in the fast tier but {what}. Fast tests run in process only; give it "
             "the server tier (a PATHS entry in tests/tiers.py, or @pytest.mark.server)."
         )
+        self.violations.append(violation)
+        return violation
+
+    def _replace(self, owner: Any, name: str, replacement: Any) -> None:
+        if hasattr(owner, name):
+            self._saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, replacement)
 
     def __enter__(self) -> FastTierGuard:
         guard = self
-        self._saved = (subprocess.Popen._execute_child, socket.socket.listen)  # type: ignore[attr-defined]
 
         def execute_child(popen: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
             raise guard._refuse(f"started a subprocess ({args!r:.120})")
@@ -170,10 +195,21 @@ class FastTierGuard:
         def listen(sock: socket.socket, *args: Any) -> None:
             raise guard._refuse(f"listened on a socket ({sock.getsockname()!r})")
 
-        subprocess.Popen._execute_child = execute_child  # type: ignore[attr-defined]
-        socket.socket.listen = listen  # type: ignore[method-assign]
+        def starter(name: str) -> Any:
+            def refuse(*args: Any, **options: Any) -> Any:
+                raise guard._refuse(f"started a process (os-level {name}{args[:1]!r:.120})")
+
+            return refuse
+
+        self._replace(subprocess.Popen, "_execute_child", execute_child)
+        self._replace(socket.socket, "listen", listen)
+        for owner, name in _PROCESS_STARTERS:
+            self._replace(owner, name, starter(name))
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        assert self._saved is not None
-        subprocess.Popen._execute_child, socket.socket.listen = self._saved  # type: ignore[attr-defined,method-assign]
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+        if exc_type is None and self.violations:
+            raise self.violations[0]

@@ -18,7 +18,7 @@ import pytest
 from bwp_workshop.core.graphql import TARGET_HEADER, VERSION_HEADER
 from bwp_workshop.sandbox.merchants import new_order
 from bwp_workshop.sandbox.sandbox_state import SandboxState
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
 
 EXAMPLES = sorted((Path(__file__).parent / "examples").glob("*.json"))

@@ -9,7 +9,7 @@ from bwp_workshop import aws
 from bwp_workshop.core.token_store import NoTokenError, TokenStore
 from bwp_workshop.core.tokens import TokenEndpointError, TokenSet
 from bwp_workshop.settings import Settings
-from tests.conftest import create_token_table
+from bwp_workshop.testing.tables import create_token_table
 
 
 class CountingEndpoint:

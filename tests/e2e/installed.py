@@ -18,8 +18,8 @@ from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
-from tests.conftest import SandboxHandle, create_business_product_table, create_token_table
-from tests.sandbox.helpers import Installed, installed_app
+from bwp_workshop.testing.sandbox import Installed, SandboxHandle, installed_app
+from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 
 
 @dataclass(frozen=True)

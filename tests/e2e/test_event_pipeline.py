@@ -17,8 +17,7 @@ from bwp_workshop.steps import analytics_queries as queries
 from bwp_workshop.steps import pipeline as event_pipeline
 from bwp_workshop.steps.analytics import records_frame
 from bwp_workshop.testing.pipeline_harness import deploy_event_stack, depth, provision, running, settle
-from tests.conftest import SandboxHandle
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
 MALFORMED = ["missing_installation", "unknown_installation", "garbage_detail", "foreign_source"]
 

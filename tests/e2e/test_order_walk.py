@@ -10,8 +10,7 @@ from pydantic import SecretStr
 from bwp_workshop.errors import WorkshopError
 from bwp_workshop.steps import orders as order_walk
 from bwp_workshop.testing.pipeline_harness import provision, running
-from tests.conftest import SandboxHandle
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
 
 def test_one_order_driven_through_its_life_stores_each_steps_events(local_sandbox: SandboxHandle) -> None:

@@ -19,8 +19,7 @@ from bwp_workshop.sandbox.event_shapes import record_key
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
 from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, running, settle
-from tests.conftest import SandboxHandle
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
 #: Receives before the DLQ, as the stacks' default.
 MAX_RECEIVE_COUNT = 10

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.steps import subscriptions
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.e2e.installed import installation
 
 TYPES = ("ORDER_CONFIRMED", "REFUND_REQUESTED")

@@ -20,11 +20,10 @@ from bwp_workshop.sandbox.event_shapes import record_key
 from bwp_workshop.steps import pipeline as event_pipeline
 from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.pipeline_harness import Pipeline, provision, running, settle
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from oauth_app.app import create_app
 from oauth_app.config import AppConfig
-from tests.conftest import SandboxHandle
 from tests.oauth_app.serving import in_thread
-from tests.sandbox.helpers import installed_app
 
 AUTH_PROFILE = "mutation($input: CreateAuthProfileInput!) { createAuthProfile(input: $input) { authProfileId } }"
 SUBSCRIBE = """mutation($input: CreateEventSubscriptionInput!) {

@@ -13,7 +13,7 @@ from bwp_workshop import names
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.steps import subscriptions, tenants, webhook_subscriptions
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.e2e.installed import installation
 
 

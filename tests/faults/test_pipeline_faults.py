@@ -23,10 +23,10 @@ from bwp_workshop.local import event_runner, processes
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import pipeline as event_pipeline
+from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, settle
-from tests.conftest import SandboxHandle, free_port
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from tests.lambdas.doubles import wait_until
-from tests.sandbox.helpers import installed_app
 
 from .sandbox_state import refresh_tokens
 

@@ -20,8 +20,7 @@ from bwp_workshop.local import lambda_host
 from bwp_workshop.outputs import stack_output
 from bwp_workshop.steps import pipeline as event_pipeline
 from bwp_workshop.testing.pipeline_harness import provision
-from tests.conftest import SandboxHandle
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
 from .sandbox_state import refresh_tokens, token_hash
 

@@ -20,12 +20,12 @@ from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
+from bwp_workshop.testing.environment import CHECKOUT, clean_environ
 from bwp_workshop.testing.pipeline_harness import provision
-from tests.conftest import REPO_ROOT, SandboxHandle, clean_environ
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
 #: Shared with the stack tests: built folders are cached in the checkout's state folder.
-BUILD_DIR = REPO_ROOT / ".bwp" / "build"
+BUILD_DIR = CHECKOUT / ".bwp" / "build"
 
 SCRIPT = """
 import json, sys, types
@@ -75,7 +75,7 @@ def test_the_built_folder_runs_the_handler_alone_on_python_312(local_sandbox: Sa
     with installed_app(local_sandbox) as installed:
         pipeline = provision(installed)
         settings = pipeline.settings
-        build_settings = Settings(project_dir=REPO_ROOT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR)
+        build_settings = Settings(project_dir=CHECKOUT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR)
         folder = build_lambda_asset(build_settings, out_dir=tmp_path / "asset")
 
         result = local_sandbox.client.emit(

@@ -11,15 +11,15 @@ from pathlib import Path
 from bwp_workshop import aws
 from bwp_workshop.deploy.cdk import pinned_cli_version, run_cdk
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-APP = f"{sys.executable} {REPO_ROOT / 'tests' / 'fixtures' / 'cdk_app' / 'app.py'}"
+APP = f"{sys.executable} {CHECKOUT / 'tests' / 'fixtures' / 'cdk_app' / 'app.py'}"
 
 
 def test_the_pinned_cli_is_installed_and_matches_package_json(local_settings: Settings) -> None:
     version = run_cdk(["--version"], local_settings).stdout.split()[0]
     assert version == pinned_cli_version(local_settings)
-    lock = json.loads((REPO_ROOT / "package-lock.json").read_text())
+    lock = json.loads((CHECKOUT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/aws-cdk"]["version"] == version
 
 

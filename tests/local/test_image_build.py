@@ -22,12 +22,12 @@ from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.image_build import image_build_files
 from bwp_workshop.stacks.image_tag import DOCKERIGNORE, image_tag, source_tag
 from bwp_workshop.steps import image
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 
 @pytest.fixture
 def settings(local_settings: Settings) -> Settings:
-    return local_settings.model_copy(update={"build_dir": REPO_ROOT / ".bwp" / "build"})
+    return local_settings.model_copy(update={"build_dir": CHECKOUT / ".bwp" / "build"})
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_
     (project,) = codebuild.batch_get_projects(names=[names.IMAGE_BUILD_PROJECT])["projects"]
     assert project["environment"]["privilegedMode"] is True
     variables = _variables(project["environment"])
-    assert variables[names.BUILD_ENV_SOURCE_TAG] == source_tag(REPO_ROOT)
+    assert variables[names.BUILD_ENV_SOURCE_TAG] == source_tag(CHECKOUT)
     assert variables[names.BUILD_ENV_REPOSITORY_URI] == infra[names.OUT_REPOSITORY_URI]
     assert project["logsConfig"]["cloudWatchLogs"]["groupName"] == names.IMAGE_BUILD_LOG_GROUP
     assert "docker push" in project["source"]["buildspec"]
@@ -58,7 +58,7 @@ def test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_
     bucket, key = project["source"]["location"].split("/", 1)
     body = aws.client("s3", settings).get_object(Bucket=bucket, Key=key)["Body"].read()
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        assert sorted(Path(n) for n in archive.namelist() if not n.endswith("/")) == image_build_files(REPO_ROOT)
+        assert sorted(Path(n) for n in archive.namelist() if not n.endswith("/")) == image_build_files(CHECKOUT)
 
     # --- no Docker: the build is started with the tag, followed, and reported as recorded ---
     result = image.build_and_push_image(settings)
@@ -79,9 +79,9 @@ def test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_
 
     # --- sources changed since InfraStack uploaded them: deploy InfraStack again, nothing started ---
     changed = tmp_path / "checkout"
-    for relative in [*image_build_files(REPO_ROOT), DOCKERIGNORE]:
+    for relative in [*image_build_files(CHECKOUT), DOCKERIGNORE]:
         (changed / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / relative, changed / relative)
+        shutil.copy2(CHECKOUT / relative, changed / relative)
     with (changed / "oauth_app" / "app.py").open("a") as handle:
         handle.write("\n# changed after the deploy\n")
     with pytest.raises(ConfigurationError) as stale:

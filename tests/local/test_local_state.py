@@ -11,7 +11,7 @@ from bwp_workshop.local import state
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import load_outputs
 from bwp_workshop.settings import Settings
-from tests.conftest import record_stack
+from tests.local_stacks import record_stack
 
 
 def test_a_stack_the_cache_lists_but_the_local_aws_lacks_is_forgotten(local_settings: Settings) -> None:

@@ -16,7 +16,7 @@ from bwp_workshop import aws
 from bwp_workshop.errors import MotoPatchError
 from bwp_workshop.local import moto_patches
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 
 def _queue_stack(queue: str, export: str | None, extra_output: str = "one") -> str:
@@ -46,7 +46,7 @@ def _outputs(cfn: Any, stack: str) -> dict[str, str]:
 
 def test_moto_is_pinned_to_the_version_the_fixes_were_written_for() -> None:
     assert moto.__version__ == moto_patches.MOTO_VERSION
-    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    pyproject = (CHECKOUT / "pyproject.toml").read_text()
     assert f'"moto[server]=={moto_patches.MOTO_VERSION}"' in pyproject
 
 
@@ -86,13 +86,13 @@ def test_every_patch_names_its_guard_test_and_the_local_aws_page_lists_each_patc
     every patched attribute with that test."""
     import ast
 
-    page = (REPO_ROOT / "docs" / "local-target.md").read_text()
+    page = (CHECKOUT / "docs" / "local-target.md").read_text()
     tests: dict[str, set[str]] = {}
     for patch in (patch for table in moto_patches.TABLES for patch in table):
         path, _, name = patch.guard.partition("::")
         assert path.startswith("tests/local/test_") and name.startswith("test_"), patch.name
         if path not in tests:
-            tree = ast.parse((REPO_ROOT / path).read_text())
+            tree = ast.parse((CHECKOUT / path).read_text())
             tests[path] = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
         assert name in tests[path], f"{patch.name}: {patch.guard} does not exist"
         row = next((line for line in page.splitlines() if f"`{patch.attribute}`" in line and name in line), None)

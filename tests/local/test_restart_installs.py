@@ -16,8 +16,9 @@ from bwp_workshop.local import state as local_state
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.reference_app import serve_reference_app
-from tests.conftest import SandboxHandle, free_port
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.e2e.test_tenants import browser_install
 from tests.oauth_app.test_console_install import forms
 

@@ -12,7 +12,7 @@ from bwp_workshop.errors import WorkshopError
 from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP
 from bwp_workshop.notebook.runner import _stop_kernel, discover, run_notebooks
 from bwp_workshop.settings import get_settings
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -126,7 +126,7 @@ def test_a_restarted_kernel_names_the_cell_to_run(project: Path) -> None:
 
     from bwp_workshop.notebook.runner import KERNEL_NAME
 
-    notebook = REPO_ROOT / "notebooks" / "06-test-events.ipynb"
+    notebook = CHECKOUT / "notebooks" / "06-test-events.ipynb"
     manager = KernelManager(kernel_name=KERNEL_NAME)
     manager.start_kernel(cwd=str(notebook.parent), env={**os.environ, "JPY_SESSION_NAME": str(notebook)})
     client = kernel_client(manager)

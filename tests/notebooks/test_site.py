@@ -17,13 +17,13 @@ import yaml
 from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.site import build
 from bwp_workshop.testing.browser import PageReport, broken_links, chromium, open_page, serve
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-# The story (conftest.py) runs the workshop six times: whichever test asks for it first waits.
+# The story (conftest.py) runs the workshop twice: whichever test asks for it first waits.
 pytestmark = pytest.mark.timeout(1500)
 
 #: Cells the site leaves out (mkdocs.yml, remove_cell_tags).
-_PLUGINS = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text())["plugins"]
+_PLUGINS = yaml.safe_load((CHECKOUT / "mkdocs.yml").read_text())["plugins"]
 _JUPYTER = next(
     plugin["mkdocs-jupyter"] for plugin in _PLUGINS if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin
 )
@@ -62,7 +62,7 @@ def expected_cells(notebook: Path) -> list[bool]:
 def check_site(executed: Path, folder: Path, screenshots: Path | None = None) -> dict[str, Any]:
     """Build the site from ``executed`` into ``folder``, serve it and open every page; returns
     the reports by page (relative to the site) and the broken links."""
-    site = build(REPO_ROOT, executed_dir=executed, site_dir=folder / "site", stage_dir=folder / "stage")
+    site = build(CHECKOUT, executed_dir=executed, site_dir=folder / "site", stage_dir=folder / "stage")
     pages = sorted(path.relative_to(site).as_posix() for path in site.rglob("*.html") if "assets" not in path.parts)
     shots = {"index.html", "notebooks/01-infra-stack.html", "notebooks/07-api-and-analytics.html"}
     reports: dict[str, PageReport] = {}
@@ -80,17 +80,17 @@ def check_site(executed: Path, folder: Path, screenshots: Path | None = None) ->
 
 
 def test_the_workshop_as_a_web_page(story: dict[str, Any], tmp_path: Path) -> None:
-    # The executed copies of the story's last full run (00-07) and of its clean-up (99).
+    # The executed copies of the story's `make workshop` run (00-07) and of its clean-up (99).
     executed = tmp_path / "executed"
     executed.mkdir()
-    for step in ("converged", "clean-up"):
+    for step in ("workshop", "clean-up"):
         assert story[step]["result"].returncode == 0, story[step]["result"].stdout[-2000:]
         for notebook in story[step]["out"].glob("*.ipynb"):
             shutil.copyfile(notebook, executed / notebook.name)
     found = check_site(executed, tmp_path)
     by_name = found["reports"]
 
-    working = [path.name for path in notebook_paths(REPO_ROOT)]
+    working = [path.name for path in notebook_paths(CHECKOUT)]
     for name in working:
         report = by_name[f"notebooks/{name.removesuffix('.ipynb')}.html"]
         cells = report.facts["cells"]

@@ -1,6 +1,6 @@
 """Progress while waiting, as the headless run's executed copies keep it: each bootstrap, diff,
-deploy and destroy cell of the story's full run shows its status line redrawn while it waited
-and, as it was last shown, finished."""
+deploy and destroy cell of the story's `make workshop` run and of its clean-up shows its status
+line redrawn while it waited and, as it was last shown, finished."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from bwp_workshop.site import as_shown
 
-# The story (conftest.py) runs the workshop six times: whichever test asks for it first waits.
+# The story (conftest.py) runs the workshop twice: whichever test asks for it first waits.
 pytestmark = pytest.mark.timeout(1500)
 
 STATUS = re.compile(r"^(Bootstrapping|Comparing|Deploying|Destroying) .* · (?P<state>[^·]+) · \d\d:\d\d\s*$")
@@ -30,7 +30,7 @@ def status_lines(notebook: Any) -> list[tuple[int, str]]:
 
 
 def test_every_wait_shows_progress_and_ends_finished(story: dict[str, Any]) -> None:
-    out, clean_up = story["converged"]["out"], story["clean-up"]["out"]
+    out, clean_up = story["workshop"]["out"], story["clean-up"]["out"]
     shown = {path.stem[:2]: status_lines(path) for path in [*out.glob("*.ipynb"), *clean_up.glob("*.ipynb")]}
     expected = {"00": ["Bootstrapping"], "01": ["Comparing", "Deploying"], "03": ["Deploying"], "05": ["Deploying"]}
     for number, kinds in {**expected, "99": ["Destroying"]}.items():

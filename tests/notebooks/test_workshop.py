@@ -1,14 +1,13 @@
 """The workshop notebooks end to end on the local target, as `make workshop` runs them: the
 full run of the person's story (``conftest.story``: every notebook headless with papermill,
 then the clean-up), asserting on what each notebook recorded and that no secret reached an
-executed notebook, a log or the CLI output; and every notebook once under nbval."""
+executed notebook, a log or the CLI output; and the story's Jupyter sessions under nbval."""
 
 from __future__ import annotations
 
 import json
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from pathlib import Path
@@ -16,13 +15,10 @@ from typing import Any
 
 import pytest
 
-from bwp_workshop.notebook_catalog import notebook_paths
-from tests.conftest import REPO_ROOT
-from tests.notebooks.workshop_run import environment, outputs_of, stop_runtime
+from tests.notebooks.workshop_run import NOTEBOOKS, code_cells, outputs_of
 
 pytestmark = pytest.mark.timeout(1500)
 
-NOTEBOOKS = notebook_paths(REPO_ROOT)
 #: A row of `bwp-workshop run`'s table: the notebook, then its outcome.
 ROW = re.compile(r"^\s+(?P<name>\d\d-[\w-]+)\s+(?P<status>passed|failed|not run)\b")
 
@@ -35,20 +31,16 @@ def run_table(stdout: str) -> dict[str, str]:
     return table
 
 
-def code_cells(notebook: Path) -> int:
-    return sum(cell["cell_type"] == "code" for cell in json.loads(notebook.read_text())["cells"])
-
-
 def test_every_notebook_passes_headless(story: dict[str, Any]) -> None:
-    for step in ("converged", "clean-up"):
+    for step in ("workshop", "clean-up"):
         run = story[step]["result"]
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     # Every notebook ran and passed, in its run's table and in its executed copy.
     workshop = [path.stem for path in NOTEBOOKS if not path.stem.startswith("99")]
     assert len(workshop) == 8
-    assert run_table(story["converged"]["result"].stdout) == dict.fromkeys(workshop, "passed")
+    assert run_table(story["workshop"]["result"].stdout) == dict.fromkeys(workshop, "passed")
     assert run_table(story["clean-up"]["result"].stdout) == {"99-clean-up": "passed"}
-    executed = [story["converged"]["out"] / f"{name}.ipynb" for name in workshop]
+    executed = [story["workshop"]["out"] / f"{name}.ipynb" for name in workshop]
     executed.append(story["clean-up"]["out"] / "99-clean-up.ipynb")
     for copy in executed:
         errors = [output for output in outputs_of(copy) if output["output_type"] == "error"]
@@ -78,55 +70,32 @@ def test_no_secret_in_any_executed_notebook_log_or_output(story: dict[str, Any])
     folder = story["folder"]
     places = {path: path.read_text(errors="replace") for path in (folder / "out").rglob("*.ipynb")}
     places.update({path: path.read_text(errors="replace") for path in (folder / ".bwp" / "logs").glob("*.log")})
-    for step in ("converged", "clean-up"):
-        run = story[step]["result"]
-        places[Path(f"{step} output")] = run.stdout + run.stderr
+    for step, found in story.items():
+        if isinstance(found, dict) and isinstance(found.get("result"), subprocess.CompletedProcess):
+            places[Path(f"{step} output")] = found["result"].stdout + found["result"].stderr
     assert len(places) >= 12
     for place, text in places.items():
         for secret in secrets:
             assert secret not in text, f"a secret appears in {place}"
 
 
-def nbval_copies(folder: Path) -> Path:
-    """The notebooks as nbval reads them: the committed files carry no execution counts (a person
-    opening one sees no [1] before running it), and nbval takes a cell with outputs but no count
-    for an unrun one, so the copies number the cells whose outputs it compares."""
-    folder.mkdir()
-    for path in NOTEBOOKS:
-        notebook = json.loads(path.read_text())
-        for number, cell in enumerate(notebook["cells"], start=1):
-            if cell["cell_type"] == "code" and cell["outputs"]:
-                cell["execution_count"] = number
-        (folder / path.name).write_text(json.dumps(notebook, indent=1))
-    return folder
-
-
-def test_nbval_runs_every_notebook(tmp_path: Path) -> None:
-    env = environment(tmp_path)
-    report = tmp_path / "nbval.xml"
-    copies = nbval_copies(tmp_path / "notebooks")
-    # `-o addopts=`: the project's addopts leave the nbval plugin out of the test sessions.
-    argv = ["-o", "addopts=", "--nbval-lax", "-p", "no:cacheprovider", "-q", f"--junitxml={report}", str(copies)]
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", *argv],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=800,
-        )
-    finally:
-        stop_runtime(env)
-    assert result.returncode == 0, result.stdout[-4000:]
-    # One test per code cell, every one of them passed: none failed, errored or was skipped.
-    cases = ElementTree.parse(report).getroot().iter("testcase")
-    per_notebook: Counter[str] = Counter()
-    for case in cases:
-        outcome = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
-        assert not outcome, (case.attrib, outcome)
-        notebook = re.search(r"(\d\d-[\w-]+)\.ipynb", case.attrib["classname"])
-        assert notebook, case.attrib
-        per_notebook[notebook.group(1)] += 1
-    assert per_notebook == {path.stem: code_cells(path) for path in NOTEBOOKS}
+def test_nbval_runs_the_notebooks_a_person_runs_in_jupyter(story: dict[str, Any]) -> None:
+    """The story's Jupyter sessions (00-02, then 04, 06 and 07 again), under nbval: every code
+    cell ran and passed, and the cells tagged nbval-check-output (in 00 and 01) printed their
+    committed outputs."""
+    checked: Counter[str] = Counter()
+    for step in ("stopped after 02", "re-run"):
+        result = story[step]["result"]
+        assert result.returncode == 0, result.stdout[-4000:]
+        # One test per code cell, every one of them passed: none failed, errored or was skipped.
+        per_notebook: Counter[str] = Counter()
+        for case in ElementTree.parse(story[step]["report"]).getroot().iter("testcase"):
+            outcome = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            assert not outcome, (case.attrib, outcome)
+            notebook = re.search(r"(\d\d-[\w-]+)\.ipynb", case.attrib["classname"])
+            assert notebook, case.attrib
+            per_notebook[notebook.group(1)] += 1
+        assert per_notebook == {path.stem: code_cells(path) for path in story[step]["notebooks"]}
+        checked.update(per_notebook)
+    compared = {path.stem for path in NOTEBOOKS if "nbval-check-output" in json.dumps(json.loads(path.read_text()))}
+    assert compared and compared <= set(checked), "a notebook with a checked output does not run under nbval"

@@ -1,6 +1,6 @@
-"""Running the workshop notebooks headless for the tests: each run has its own state folder,
-.env file and free ports, so it never touches the checkout's own .bwp/ or .env and can run
-beside a developer's local runtime."""
+"""Running the workshop notebooks for the tests, headless (``bwp-workshop run``) or under nbval
+(as Jupyter runs them): each story has its own state folder, .env file and free ports, so it
+never touches the checkout's own .bwp/ or .env and can run beside a developer's local runtime."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from bwp_workshop import names
+from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.outputs import notebooks_to_rerun
-from tests.conftest import REPO_ROOT, clean_environ, free_port
+from bwp_workshop.testing.environment import CHECKOUT, clean_environ, free_port
 
 BIN = Path(sys.executable).parent
+NOTEBOOKS = notebook_paths(CHECKOUT)
 
 
 def environment(folder: Path) -> dict[str, str]:
     return clean_environ(
-        BWP_PROJECT_DIR=str(REPO_ROOT),
+        BWP_PROJECT_DIR=str(CHECKOUT),
         BWP_STATE_DIR=str(folder / ".bwp"),
         BWP_ENV_FILE=str(folder / ".env"),
         BWP_LOCAL_MOTO_PORT=str(free_port()),
@@ -37,7 +39,7 @@ def stop_runtime(env: dict[str, str]) -> None:
 
 ALL_BUT_CLEAN_UP = ("00", "01", "02", "03", "04", "05", "06", "07")
 #: What a notebook says to run again once the local AWS has lost every stack.
-HINTED_AGAIN = tuple(notebooks_to_rerun(REPO_ROOT, names.STACKS))
+HINTED_AGAIN = tuple(notebooks_to_rerun(CHECKOUT, names.STACKS))
 
 
 def records(folder: Path) -> dict[str, dict[str, Any]]:
@@ -67,3 +69,45 @@ def secrets_in_use(env: dict[str, str]) -> list[str]:
     )
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     return [value for value in json.loads(result.stdout) if value]
+
+
+def code_cells(notebook: Path) -> int:
+    return sum(cell["cell_type"] == "code" for cell in json.loads(notebook.read_text())["cells"])
+
+
+def nbval_copies(folder: Path, numbers: tuple[str, ...]) -> list[Path]:
+    """Notebooks ``numbers`` as nbval reads them: the committed files carry no execution counts
+    (a person opening one sees no [1] before running it), and nbval takes a cell with outputs but
+    no count for an unrun one, so the copies number the cells whose outputs it compares."""
+    folder.mkdir(parents=True)
+    copies = []
+    for path in NOTEBOOKS:
+        if path.name[:2] not in numbers:
+            continue
+        notebook = json.loads(path.read_text())
+        for number, cell in enumerate(notebook["cells"], start=1):
+            if cell["cell_type"] == "code" and cell["outputs"]:
+                cell["execution_count"] = number
+        (folder / path.name).write_text(json.dumps(notebook, indent=1))
+        copies.append(folder / path.name)
+    return copies
+
+
+def nbval(env: dict[str, str], folder: Path, numbers: tuple[str, ...]) -> dict[str, Any]:
+    """Notebooks ``numbers`` run in order under nbval (``--nbval-lax``: every code cell must run,
+    cells tagged nbval-check-output must print their committed outputs), as a person runs them in
+    Jupyter: the committed parameters, no papermill. Returns the result and the junit report."""
+    report = folder / "nbval.xml"
+    copies = nbval_copies(folder / "notebooks", numbers)
+    # `-o addopts=`: the project's addopts leave the nbval plugin out of the test sessions.
+    argv = ["-o", "addopts=", "--nbval-lax", "-p", "no:cacheprovider", "-q", f"--junitxml={report}", *map(str, copies)]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *argv],
+        cwd=CHECKOUT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    return {"result": result, "report": report, "notebooks": copies}

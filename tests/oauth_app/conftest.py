@@ -1,5 +1,5 @@
 """Fixtures for the OAuth handler: its own ES256 signing key (standing in for Buy with
-Prime's), a token table on the session's local AWS, a scripted token endpoint, and a
+Prime's), a token table on moto in process, a scripted token endpoint, and a
 TestClient over the app."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 
 from bwp_workshop.core.verification import request_hash
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.tables import create_token_table
 from oauth_app.app import create_app
 from oauth_app.config import AppConfig
-from tests.conftest import create_token_table
 
 #: The loggers whose records are the app's: its own and the shared core's.
 APP_LOGGERS = ("oauth_app", "bwp_workshop")
@@ -139,8 +139,9 @@ def config(**overrides: Any) -> AppConfig:
 
 
 @pytest.fixture
-def table(local_settings: Settings) -> Any:
-    return create_token_table(local_settings)
+def table(aws_in_process: Settings) -> Any:
+    """The token table on moto in process."""
+    return create_token_table(aws_in_process)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import httpx
 
 from bwp_workshop import aws, names
 from bwp_workshop.settings import Settings
-from tests.conftest import clean_environ
+from bwp_workshop.testing.environment import clean_environ
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "oauth_app" / "Dockerfile"

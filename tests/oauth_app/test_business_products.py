@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.settings import Settings
+from bwp_workshop.testing.tables import create_business_product_table
 from oauth_app.app import create_app
-from tests.conftest import create_business_product_table
 
 from .conftest import BASE_URL, ScriptedTokenEndpoint, config, install_url, launch, sign
 
@@ -35,8 +35,8 @@ class Api:
 
 
 @pytest.fixture
-def products(local_settings: Settings) -> Any:
-    return create_business_product_table(local_settings)
+def products(aws_in_process: Settings) -> Any:
+    return create_business_product_table(aws_in_process)
 
 
 @pytest.fixture

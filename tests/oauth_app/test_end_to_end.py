@@ -17,9 +17,11 @@ from bwp_workshop.core.token_store import TokenStore
 from bwp_workshop.core.tokens import TokenEndpoint
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.settings import Settings
-from tests.conftest import SandboxHandle, free_port
+from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.sandbox import SandboxHandle
+from bwp_workshop.testing.tables import create_token_table
 
-from .conftest import all_items, create_token_table
+from .conftest import all_items
 from .proxy import RoundRobin, round_robin
 from .serving import Dockerfile, app_environment, serving, stage_image_tree
 

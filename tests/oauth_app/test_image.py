@@ -14,8 +14,8 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks import lambda_asset
+from bwp_workshop.testing.environment import clean_environ, free_port
 from oauth_app.api.routes.oauth import STATE_COOKIE
-from tests.conftest import clean_environ, free_port
 
 from .conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, PUBLIC_PEM, TABLE, TOKEN_URL, all_items
 from .serving import DOCKERFILE, REPO, Dockerfile, app_environment, serving, stage_image_tree
@@ -114,7 +114,7 @@ def test_the_image_files_alone_hold_every_module_the_app_imports(tmp_path: Path)
 
 
 def test_the_image_command_serves_health_and_launch(local_settings: Settings, tmp_path: Path) -> None:
-    from .conftest import create_token_table
+    from bwp_workshop.testing.tables import create_token_table
 
     table = create_token_table(local_settings)
     dockerfile = Dockerfile.parse()
@@ -194,7 +194,7 @@ def test_the_image_command_refuses_to_start_without_its_configuration(
 def test_forwarded_mode_trusts_x_forwarded_proto_only_from_allowed_proxies(
     allow: str | None, expected: str, local_settings: Settings, tmp_path: Path
 ) -> None:
-    from .conftest import create_token_table
+    from bwp_workshop.testing.tables import create_token_table
 
     create_token_table(local_settings)
     dockerfile = Dockerfile.parse()

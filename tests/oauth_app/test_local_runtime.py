@@ -16,9 +16,9 @@ from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.install import installations
-from tests.conftest import free_port, record_stack
-
-from .conftest import create_token_table
+from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.tables import create_token_table
+from tests.local_stacks import record_stack
 
 
 def test_local_up_starts_the_app_after_infrastack_and_a_merchant_can_install(

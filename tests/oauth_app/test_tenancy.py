@@ -66,7 +66,7 @@ def _install(client: TestClient, installation_id: str) -> None:
     ids=["none-yet", "not-a-registration", "api-answers-nonsense", "webhook-with-a-secret", "unknown-auth-kind"],
 )
 def test_an_install_whose_subscriptions_fail_is_still_an_install(
-    local_settings: Settings,
+    aws_in_process: Settings,
     table: Any,
     token_endpoint: ScriptedTokenEndpoint,
     app_logs: AppLogs,
@@ -75,7 +75,7 @@ def test_an_install_whose_subscriptions_fail_is_still_an_install(
     registration: str | None,
     logged: str,
 ) -> None:
-    ssm = aws.client("ssm", local_settings)
+    ssm = aws.client("ssm", aws_in_process)
     if registration is not None:
         ssm.put_parameter(Name=names.EVENT_DESTINATION_PARAMETER, Value=registration, Type="String", Overwrite=True)
     app = create_app(

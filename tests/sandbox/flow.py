@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from bwp_workshop.sandbox.client import AppRegistration
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.helpers import pkce_pair
 
 APP = "http://app.test"

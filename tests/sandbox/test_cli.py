@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bwp_workshop.cli import main
 from bwp_workshop.settings import get_settings
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_console_prints_the_page_where_a_person_installs(
 
 
 def test_console_says_when_the_sandbox_is_not_running(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import free_port
+    from bwp_workshop.testing.environment import free_port
 
     port = free_port()
     monkeypatch.setenv("BWP_LOCAL_SANDBOX_PORT", str(port))

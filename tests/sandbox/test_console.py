@@ -13,9 +13,9 @@ import pytest
 from bwp_workshop.errors import LocalRuntimeError
 from bwp_workshop.sandbox.client import AppRegistration, SandboxClient, SandboxError, write_credentials_to_env
 from bwp_workshop.settings import Settings, get_settings
+from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.reference_app import serve_reference_app
-from tests.conftest import SandboxHandle, free_port, served_sandbox
-from tests.sandbox.helpers import installed_app
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app, served_sandbox
 
 
 def test_install_drives_launch_authorize_and_install_like_a_browser(sandbox_server: SandboxHandle) -> None:

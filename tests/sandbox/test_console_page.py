@@ -16,7 +16,7 @@ import httpx
 from bwp_workshop.sandbox.config import CONSOLE_COOKIE, CONSOLE_INSTALL_PATH
 from bwp_workshop.sandbox.console_pages import APP_ACCESS, consent_link, install_link
 from bwp_workshop.sandbox.store import Store
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 
 
 def _http(sandbox: SandboxHandle) -> httpx.Client:

@@ -16,8 +16,7 @@ from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE
 from bwp_workshop.sandbox.order_lifecycles import LIFECYCLES
 from bwp_workshop.steps.subscriptions import CREATE_SUBSCRIPTION
-from tests.conftest import SandboxHandle
-from tests.sandbox.helpers import Installed, installed_app
+from bwp_workshop.testing.sandbox import Installed, SandboxHandle, installed_app
 
 SUBSCRIBE = CREATE_SUBSCRIPTION
 

@@ -13,7 +13,7 @@ from bwp_workshop.sandbox import create_app
 from bwp_workshop.sandbox.config import FaultSpec, sandbox_settings
 from bwp_workshop.sandbox.faults import Faults
 from bwp_workshop.settings import Settings
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
 
 STORE = "{ buyWithPrimeStore { siteId } }"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import Flow, new_flow
 
 # Every field the sandbox serves on an order, in the pages' forms (schema.graphql names each page).

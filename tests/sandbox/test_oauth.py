@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import pytest
 
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import URLS, Flow, installation_of, new_flow
 from tests.sandbox.helpers import pkce_pair
 

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from bwp_workshop.sandbox import webhooks
 from bwp_workshop.testing.environment import free_port
-from tests.conftest import SandboxHandle
+from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.oauth_app.serving import in_thread
 from tests.sandbox.flow import new_flow
 from tests.sandbox.test_graphql import Api

@@ -12,19 +12,19 @@ import pytest
 
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT, machine_settings
+from bwp_workshop.testing.environment import CHECKOUT, machine_settings
 
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/supadupa-test"
 #: A distinctive client secret: it must appear in no template.
 CLIENT_SECRET = "cs-9f8e7d6c5b4a-never-in-a-template"
 CLIENT_ID = "client-id-in-settings-only"
 #: Built Lambda folders are cached in the checkout's state folder, so test sessions reuse them.
-BUILD_DIR = REPO_ROOT / ".bwp" / "build"
+BUILD_DIR = CHECKOUT / ".bwp" / "build"
 
 
 def stack_settings(tmp: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "project_dir": REPO_ROOT,
+        "project_dir": CHECKOUT,
         "state_dir": tmp / ".bwp",
         "build_dir": BUILD_DIR,
         "event_bus_arn": BUS_ARN,
@@ -101,13 +101,6 @@ def only(synthesized: Synthesized, stack: str, kind: str, prefix: str = "") -> d
     found = {k: v for k, v in resources(synthesized, stack, kind).items() if k.startswith(prefix)}
     assert len(found) == 1, f"{stack} has {len(found)} {kind} {prefix}"
     return next(iter(found.values()))
-
-
-def template(synthesized: Synthesized, stack: str):  # -> assertions.Template
-    return synthesized.templates[stack]
-
-
-STACKS = names.STACKS
 
 
 def task_container(synthesized: Synthesized) -> dict:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bwp_workshop.deploy import assembly, synth
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT, clean_environ
+from bwp_workshop.testing.environment import CHECKOUT, clean_environ
 from tests.stacks.conftest import stack_settings
 
 #: Settings the app reads that are not in the key because their content is: the checkout
@@ -52,7 +52,7 @@ def test_every_module_the_app_imports_is_hashed() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=clean_environ(), timeout=300
     )
-    package = REPO_ROOT / "bwp_workshop"
+    package = CHECKOUT / "bwp_workshop"
     hashed = {path.relative_to(package) for path in assembly.app_sources(package)}
     for module in result.stdout.split():
         parts = module.split(".")[1:]

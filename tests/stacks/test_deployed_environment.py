@@ -24,13 +24,14 @@ from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import pipeline as event_pipeline
+from bwp_workshop.testing.environment import CHECKOUT, free_port
 from bwp_workshop.testing.pipeline_harness import provision
+from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
+from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 from oauth_app.config import AppConfig
-from tests.conftest import REPO_ROOT, SandboxHandle, create_business_product_table, create_token_table, free_port
 from tests.lambdas.test_asset import _python312, _receive_all
 from tests.oauth_app.proxy import round_robin
 from tests.oauth_app.serving import Dockerfile, serving, stage_image_tree
-from tests.sandbox.helpers import installed_app
 
 from .conftest import BUILD_DIR, stack_settings, synthesize
 from .deployed import (
@@ -191,7 +192,7 @@ def test_the_handler_records_events_with_only_the_lambda_environment(
         assert stack_env[names.ENV_TOKEN_TABLE] == token_table
 
         folder = build_lambda_asset(
-            Settings(project_dir=REPO_ROOT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR),
+            Settings(project_dir=CHECKOUT, state_dir=tmp_path / ".bwp", build_dir=BUILD_DIR),
             out_dir=tmp_path / "asset",
         )
         result = local_sandbox.client.emit(orders=1, lifecycle="delivered", seed=5)

@@ -16,7 +16,7 @@ from bwp_workshop.cli import main
 from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.notebook.dry_run import dry_run
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 from .conftest import BUILD_DIR
 
@@ -39,7 +39,7 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
     no_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BWP_PROJECT_DIR", str(REPO_ROOT))
+    monkeypatch.setenv("BWP_PROJECT_DIR", str(CHECKOUT))
     monkeypatch.setenv("BWP_ENV_FILE", str(tmp_path / "none.env"))
     monkeypatch.setenv("BWP_STATE_DIR", str(tmp_path / ".bwp"))
     monkeypatch.setenv("BWP_BUILD_DIR", str(BUILD_DIR))
@@ -61,10 +61,10 @@ def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
     if docker_engine_available():
         assert "docker build --platform linux/amd64" in output
     else:
-        assert f"codebuild:StartBuild with IMAGE_TAG={source_tag(REPO_ROOT)}" in output
+        assert f"codebuild:StartBuild with IMAGE_TAG={source_tag(CHECKOUT)}" in output
         assert f"CodeBuild project {names.IMAGE_BUILD_PROJECT} in the account" in output
     assert "role ImageBuildRole" in output
-    for notebook in catalog.notebooks(REPO_ROOT):
+    for notebook in catalog.notebooks(CHECKOUT):
         assert f"  {notebook.name}: {', '.join(notebook.calls)}" in output, notebook.name
     # The aws templates: zones from the region, the bootstrap version rule present.
     infra = json.loads((tmp_path / ".bwp" / "dry-run" / "cdk.out" / "InfraStack.template.json").read_text())
@@ -73,4 +73,4 @@ def test_the_dry_run_synthesizes_checks_and_plans_without_calling_aws(
 
 def test_the_dry_run_is_for_the_aws_target() -> None:
     with pytest.raises(ConfigurationError, match="aws target"):
-        dry_run(Settings(project_dir=REPO_ROOT, target="local"))
+        dry_run(Settings(project_dir=CHECKOUT, target="local"))

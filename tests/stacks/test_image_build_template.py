@@ -16,7 +16,7 @@ from bwp_workshop import aws, names
 from bwp_workshop.stacks.base_image import pinned_base
 from bwp_workshop.stacks.image_build import image_build_files
 from bwp_workshop.stacks.image_tag import source_tag
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 from .conftest import Synthesized, only, resources
 from .deployed import Resolver
@@ -47,7 +47,7 @@ def test_the_project_builds_with_docker_in_privileged_mode(synthesized: Synthesi
 def test_the_buildspec_pushes_the_tag_to_the_repository(synthesized: Synthesized) -> None:
     project = _project(synthesized)
     variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
-    tag = source_tag(REPO_ROOT)
+    tag = source_tag(CHECKOUT)
     assert variables[names.BUILD_ENV_IMAGE_TAG] == variables[names.BUILD_ENV_SOURCE_TAG] == tag
     repository = variables[names.BUILD_ENV_REPOSITORY_URI]
     (repository_id,) = resources(synthesized, INFRA, "AWS::ECR::Repository")
@@ -73,8 +73,8 @@ def test_the_buildspec_keeps_the_base_images_digest(synthesized: Synthesized) ->
     found = re.search(r'--build-arg "(PYTHON_IMAGE=[^"]+)"', build)
     assert found is not None, build
     script = f"{read_base}\nprintf '%s' \"{found.group(1)}\""
-    run = subprocess.run(["bash", "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=30)
-    pinned = pinned_base((REPO_ROOT / "oauth_app" / "Dockerfile").read_text())
+    run = subprocess.run(["bash", "-c", script], cwd=CHECKOUT, capture_output=True, text=True, check=True, timeout=30)
+    pinned = pinned_base((CHECKOUT / "oauth_app" / "Dockerfile").read_text())
     assert run.stdout == f"PYTHON_IMAGE=public.ecr.aws/docker/library/{pinned.reference}"
 
 
@@ -87,10 +87,10 @@ def test_the_uploaded_source_is_exactly_the_image_files(synthesized: Synthesized
     ]
     assert len(folders) == 1, folders
     staged = sorted(p.relative_to(folders[0]) for p in folders[0].rglob("*") if p.is_file())
-    assert staged == image_build_files(REPO_ROOT)
+    assert staged == image_build_files(CHECKOUT)
     assert Path("oauth_app/Dockerfile") in staged and Path("bwp_workshop/names.py") in staged
     for relative in staged:
-        assert (folders[0] / relative).read_bytes() == (REPO_ROOT / relative).read_bytes(), relative
+        assert (folders[0] / relative).read_bytes() == (CHECKOUT / relative).read_bytes(), relative
 
 
 def _statements(synthesized: Synthesized) -> list[dict]:

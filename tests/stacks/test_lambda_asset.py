@@ -12,7 +12,7 @@ import pytest
 
 from bwp_workshop.stacks import lambda_asset
 from bwp_workshop.stacks.lambda_asset import LambdaAssetError, asset_hash, build_lambda_asset
-from tests.conftest import REPO_ROOT, clean_environ
+from bwp_workshop.testing.environment import CHECKOUT, clean_environ
 
 from .conftest import stack_settings
 
@@ -37,7 +37,7 @@ def _no_pip(command, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 def test_the_folder_has_the_handler_the_shared_package_and_the_wheels(tmp_path: Path) -> None:
     folder = build_lambda_asset(stack_settings(tmp_path))
-    handler_modules = sorted(path.stem for path in (REPO_ROOT / lambda_asset.HANDLER_DIR).glob("*.py"))
+    handler_modules = sorted(path.stem for path in (CHECKOUT / lambda_asset.HANDLER_DIR).glob("*.py"))
     assert {"handler", "event_processing"} <= set(handler_modules)
     for module in handler_modules:  # the entry point and every module it imports
         assert (folder / f"{module}.py").is_file(), module

@@ -11,7 +11,7 @@ import pytest
 
 from bwp_workshop.stacks import template_checks
 from bwp_workshop.stacks.template_checks import Acknowledgement, TemplateCheckError, check_templates
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 from .conftest import Synthesized
 
@@ -21,7 +21,7 @@ def checked(synthesized: Synthesized, aws_synthesized: Synthesized) -> template_
     result = check_templates(
         {"local": synthesized.outdir, "aws": aws_synthesized.outdir},
         region=synthesized.settings.region,
-        project_dir=REPO_ROOT,
+        project_dir=CHECKOUT,
     )
     print("\n" + result.table())
     return result
@@ -112,7 +112,7 @@ def test_an_unaccepted_finding_and_a_stale_entry_fail(tmp_path: Path) -> None:
     result = check_templates(
         {"aws": assembly},
         region="us-east-1",
-        project_dir=REPO_ROOT,
+        project_dir=CHECKOUT,
         acknowledgements={("cfn-lint", "W3005"): stale},
     )
     failing = {(f.tool, f.rule, f.resource) for f in result.failures}

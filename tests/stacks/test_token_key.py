@@ -13,7 +13,7 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.stacks.template_checks import check_templates
 from bwp_workshop.stacks.token_key import USE_ACTIONS
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 from .conftest import Synthesized, only, policy_actions, resources, stack_settings, synthesize
 
@@ -110,6 +110,6 @@ def test_the_named_roles_are_the_ones_the_key_policy_names_and_are_granted_its_u
 
 def test_the_keyed_templates_pass_the_template_checks(with_key: Synthesized) -> None:
     """cdk-nag ran in the synth (an unacknowledged error fails it); cfn-lint and checkov here."""
-    result = check_templates({"aws": with_key.outdir}, region=with_key.settings.region, project_dir=REPO_ROOT)
+    result = check_templates({"aws": with_key.outdir}, region=with_key.settings.region, project_dir=CHECKOUT)
     assert [f"{f.tool} {f.rule} {f.stack}/{f.resource}" for f in result.failures] == []
     assert isinstance(with_key.outdir, Path)

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bwp_workshop.deploy import assembly
 from bwp_workshop.settings import Settings, get_settings
 from bwp_workshop.stacks import lambda_asset
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 BUS_ARN = "arn:aws:events:us-east-1:000000000000:event-bus/aws.partner/buywithprime/supadupa-test"
 #: Another verification key (model_copy does not validate: any text stands for one here).
@@ -85,9 +85,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
     for name in ("cdk.json", "pyproject.toml", "package.json", ".dockerignore"):
-        shutil.copy2(REPO_ROOT / name, root / name)
+        shutil.copy2(CHECKOUT / name, root / name)
     for folder in ("bwp_workshop", "oauth_app", "lambdas"):
-        shutil.copytree(REPO_ROOT / folder, root / folder, ignore=ignore)
+        shutil.copytree(CHECKOUT / folder, root / folder, ignore=ignore)
     cli = root / "node_modules" / "aws-cdk" / "package.json"
     cli.parent.mkdir(parents=True)
     cli.write_text(json.dumps({"name": "aws-cdk", "version": "2.1148.1"}))

@@ -11,9 +11,9 @@ import pytest
 
 from bwp_workshop.stacks import base_image
 from bwp_workshop.stacks.base_image import BaseImageError, pinned_base, registry_digest, repin
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-DOCKERFILE = base_image.dockerfile_path(REPO_ROOT)
+DOCKERFILE = base_image.dockerfile_path(CHECKOUT)
 NEW = "sha256:" + "ab" * 32
 
 

@@ -20,7 +20,7 @@ from bwp_workshop.errors import CredentialsError
 from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP, SAID_ABOVE, install
 from bwp_workshop.settings import get_settings
 from bwp_workshop.steps.preflight import Check, PreflightFailed, require
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 SIGN_IN = "Sign in: run `aws sso login --profile <name>`, or set AWS_PROFILE. Set BWP_TARGET=local to rehearse."
 
@@ -128,7 +128,7 @@ def test_without_the_notebook_file_the_line_says_to_run_from_the_top(shell: Inte
 def test_the_kernel_loads_the_handler_at_start(tmp_path: Path) -> None:
     """The workshop kernel's configuration (copied by make setup) loads the extension, so the
     handler is there after a restart, before any cell of the notebook ran."""
-    config = (REPO_ROOT / "tools" / "ipython_kernel_config.py").read_text()
+    config = (CHECKOUT / "tools" / "ipython_kernel_config.py").read_text()
     namespace: dict[str, Any] = {"c": Config(), "get_config": Config}
     exec(config, namespace)  # the project's own configuration file
     assert "bwp_workshop.notebook.cell_errors" in namespace["c"].IPKernelApp.extensions

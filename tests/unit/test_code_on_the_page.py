@@ -13,9 +13,9 @@ import pytest
 from bwp_workshop.notebook import show_code
 from bwp_workshop.notebook.source import LINK_CLASS, PROJECT_ROOT, SourceNotFound, snippet
 from bwp_workshop.notebook_catalog import notebook_paths
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-NOTEBOOKS = notebook_paths(REPO_ROOT)
+NOTEBOOKS = notebook_paths(CHECKOUT)
 
 
 def show_code_calls(path: Path) -> list[list[str]]:

@@ -12,7 +12,7 @@ from bwp_workshop import notebook_catalog as catalog
 from bwp_workshop.notebook.dry_run import notebook_effects
 from bwp_workshop.outputs import notebooks_to_rerun, rerun_hint
 from bwp_workshop.settings import Settings
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 
 def _notebook(path: Path, *cells: tuple[str, str]) -> Path:
@@ -52,19 +52,19 @@ def test_an_edited_notebook_is_read_again(tmp_path: Path) -> None:
 
 
 def test_every_stack_is_deployed_by_one_workshop_notebook() -> None:
-    deployed = [stack for notebook in catalog.notebooks(REPO_ROOT) for stack in notebook.deploys]
+    deployed = [stack for notebook in catalog.notebooks(CHECKOUT) for stack in notebook.deploys]
     assert sorted(deployed) == sorted(names.STACKS)
 
 
 def test_the_rerun_hints_follow_the_notebooks() -> None:
-    by_stack = catalog.stack_notebooks(REPO_ROOT)
-    assert notebooks_to_rerun(REPO_ROOT, [names.INFRA_STACK]) == [by_stack[names.INFRA_STACK]]
+    by_stack = catalog.stack_notebooks(CHECKOUT)
+    assert notebooks_to_rerun(CHECKOUT, [names.INFRA_STACK]) == [by_stack[names.INFRA_STACK]]
     # An install's tokens live in InfraStack's table and need the app: the install notebook too.
-    assert notebooks_to_rerun(REPO_ROOT, [names.ECS_STACK]) == [by_stack[names.ECS_STACK], "04"]
+    assert notebooks_to_rerun(CHECKOUT, [names.ECS_STACK]) == [by_stack[names.ECS_STACK], "04"]
     assert rerun_hint(["03", "04"]).startswith("run notebooks 03, 04 again")
 
 
 def test_the_dry_run_describes_every_notebook_and_no_other() -> None:
-    settings = Settings(project_dir=REPO_ROOT, target="aws")
+    settings = Settings(project_dir=CHECKOUT, target="aws")
     described = notebook_effects(settings, docker=False)
-    assert sorted(described) == [notebook.name for notebook in catalog.notebooks(REPO_ROOT)]
+    assert sorted(described) == [notebook.name for notebook in catalog.notebooks(CHECKOUT)]

@@ -13,9 +13,9 @@ import pytest
 from bwp_workshop.notebook import record
 from bwp_workshop.notebook.records import read_records
 from bwp_workshop.notebook_catalog import notebook_paths
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-NOTEBOOKS = notebook_paths(REPO_ROOT)
+NOTEBOOKS = notebook_paths(CHECKOUT)
 
 
 def cells(path: Path) -> list[dict[str, Any]]:

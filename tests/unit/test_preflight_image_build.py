@@ -7,7 +7,7 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import image, preflight
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ from tests.conftest import REPO_ROOT
 )
 def test_the_image_build_row_names_the_path(target: str, docker: bool, expected: str) -> None:
     engine = preflight.Check("Docker engine", docker, "", blocking=False)
-    check = preflight.check_image_build(Settings(project_dir=REPO_ROOT, target=target), engine)  # type: ignore[arg-type]
+    check = preflight.check_image_build(Settings(project_dir=CHECKOUT, target=target), engine)  # type: ignore[arg-type]
     assert check.ok and not check.blocking
     assert check.detail.startswith(expected), check.detail
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 REQUIREMENTS = [
-    REPO_ROOT / "oauth_app" / "requirements.txt",
-    REPO_ROOT / "lambdas" / "event_handler" / "requirements.txt",
+    CHECKOUT / "oauth_app" / "requirements.txt",
+    CHECKOUT / "lambdas" / "event_handler" / "requirements.txt",
 ]
 #: ``name[extra,...]==version``, the only form a pin may take.
 PIN = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[(?P<extras>[^\]]*)\])?==(?P<version>[^\s;#]+)")
@@ -42,7 +42,7 @@ def parse_pins(lines: list[str], where: str) -> dict[str, tuple[frozenset[str], 
 
 
 def project_pins() -> dict[str, tuple[frozenset[str], str]]:
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["project"]
     return parse_pins(project["dependencies"], "pyproject.toml [project.dependencies]")
 
 
@@ -62,12 +62,12 @@ def mismatches(
     return problems
 
 
-@pytest.mark.parametrize("path", REQUIREMENTS, ids=lambda path: str(path.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", REQUIREMENTS, ids=lambda path: str(path.relative_to(CHECKOUT)))
 def test_every_requirement_is_pinned_as_in_pyproject(path: Path) -> None:
-    requirements = parse_pins(path.read_text().splitlines(), str(path.relative_to(REPO_ROOT)))
+    requirements = parse_pins(path.read_text().splitlines(), str(path.relative_to(CHECKOUT)))
     assert requirements, f"{path} lists nothing"
     problems = mismatches(requirements, project_pins())
-    assert not problems, f"{path.relative_to(REPO_ROOT)} disagrees with pyproject.toml:\n" + "\n".join(problems)
+    assert not problems, f"{path.relative_to(CHECKOUT)} disagrees with pyproject.toml:\n" + "\n".join(problems)
 
 
 def test_the_check_names_a_drifted_version_an_unknown_package_and_lost_extras() -> None:
@@ -97,7 +97,7 @@ def parse_lock(text: str) -> dict[str, str]:
     return locked
 
 
-@pytest.mark.parametrize("path", REQUIREMENTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", REQUIREMENTS, ids=lambda p: str(p.relative_to(CHECKOUT)))
 def test_each_deployable_has_a_hash_pinned_lock_of_its_requirements(path: Path) -> None:
     """The review's L1: the whole closure pinned, each package with its hashes, the direct
     pins at the versions requirements.txt names (run ``make lock`` after changing it)."""
@@ -110,7 +110,7 @@ def test_each_deployable_has_a_hash_pinned_lock_of_its_requirements(path: Path) 
 def test_the_image_and_the_lambda_install_only_what_their_lock_names() -> None:
     """Hash-checked installs of the lock alone: what makes the privileged image build
     acceptable (a changed or substituted package fails the build)."""
-    dockerfile = (REPO_ROOT / "oauth_app" / "Dockerfile").read_text()
+    dockerfile = (CHECKOUT / "oauth_app" / "Dockerfile").read_text()
     assert "COPY oauth_app/requirements.lock /tmp/requirements.lock" in dockerfile
     assert "pip install --require-hashes --no-deps -r /tmp/requirements.lock" in dockerfile
     assert "requirements.txt" not in dockerfile
@@ -118,16 +118,16 @@ def test_the_image_and_the_lambda_install_only_what_their_lock_names() -> None:
     from bwp_workshop.stacks.lambda_asset import PIP_LOCK_OPTIONS, _requirements
 
     assert set(PIP_LOCK_OPTIONS) == {"--require-hashes", "--no-deps"}
-    assert _requirements(Settings(project_dir=REPO_ROOT)).name == "requirements.lock"  # type: ignore[call-arg]
+    assert _requirements(Settings(project_dir=CHECKOUT)).name == "requirements.lock"  # type: ignore[call-arg]
 
 
 def test_the_projects_uv_lock_agrees_with_pyproject_and_carries_hashes() -> None:
     """uv.lock, which ``make setup`` installs from with ``--require-hashes``: the project's pins
     (the dependencies and the test extras) at the same versions, every registry package with a
     hash for each of its files (``make lock`` after changing pyproject.toml)."""
-    lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
+    lock = tomllib.loads((CHECKOUT / "uv.lock").read_text())
     versions = {_key(p["name"]): p["version"] for p in lock["package"] if "version" in p}
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["project"]
     pins = project_pins() | parse_pins(project["optional-dependencies"]["test"], "pyproject.toml [test]")
     drifted = {
         name: (version, versions.get(name)) for name, (_, version) in pins.items() if versions.get(name) != version
@@ -138,5 +138,5 @@ def test_the_projects_uv_lock_agrees_with_pyproject_and_carries_hashes() -> None
             continue
         files = package.get("wheels", []) + ([package["sdist"]] if "sdist" in package else [])
         assert files and all(f.get("hash", "").startswith("sha256:") for f in files), package["name"]
-    makefile = (REPO_ROOT / "Makefile").read_text()
+    makefile = (CHECKOUT / "Makefile").read_text()
     assert "--require-hashes --requirement $(VENV)/requirements.lock" in makefile

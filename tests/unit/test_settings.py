@@ -221,9 +221,9 @@ def test_a_one_line_public_key_gets_its_line_breaks(monkeypatch: pytest.MonkeyPa
 
 
 def _example_variables() -> set[str]:
-    from tests.conftest import REPO_ROOT
+    from bwp_workshop.testing.environment import CHECKOUT
 
-    text = (REPO_ROOT / ".env.example").read_text()
+    text = (CHECKOUT / ".env.example").read_text()
     return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
 
 
@@ -239,9 +239,9 @@ def test_env_example_documents_every_setting() -> None:
 def test_env_example_as_is_is_a_valid_configuration(
     isolated_environment: Path, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
-    from tests.conftest import REPO_ROOT
+    from bwp_workshop.testing.environment import CHECKOUT
 
-    (isolated_environment / ".env").write_text((REPO_ROOT / ".env.example").read_text())
+    (isolated_environment / ".env").write_text((CHECKOUT / ".env.example").read_text())
     monkeypatch.setenv("BWP_TARGET", target)
     settings = get_settings()
     assert settings.target == target

@@ -15,9 +15,9 @@ import yaml
 from bwp_workshop.notebook import show_code
 from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.site import SiteError, executed_notebooks, stage
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
-NOTEBOOKS = notebook_paths(REPO_ROOT)
+NOTEBOOKS = notebook_paths(CHECKOUT)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def executed(tmp_path: Path) -> Path:
 
 
 def test_the_pages_are_staged_from_the_executed_copies(executed: Path, tmp_path: Path) -> None:
-    config = stage(REPO_ROOT, executed, tmp_path / "stage")
+    config = stage(CHECKOUT, executed, tmp_path / "stage")
     pages = config.parent / "pages"
     staged = json.loads((pages / "notebooks" / "01-infra-stack.ipynb").read_text())
     cells = {cell["id"]: cell for cell in staged["cells"]}
@@ -58,7 +58,7 @@ def test_the_pages_are_staged_from_the_executed_copies(executed: Path, tmp_path:
     assert 'href="../bwp_workshop/stacks/infra_stack.py.html"' in html
     source_page = (pages / "bwp_workshop" / "stacks" / "infra_stack.py.md").read_text()
     assert source_page.startswith("# bwp_workshop/stacks/infra_stack.py")
-    assert (REPO_ROOT / "bwp_workshop/stacks/infra_stack.py").read_text().rstrip() in source_page
+    assert (CHECKOUT / "bwp_workshop/stacks/infra_stack.py").read_text().rstrip() in source_page
     # A progress line redrawn in place shows its last state, once.
     assert [output["text"] for output in cells["5382f4ba"]["outputs"]] == ["Deploying InfraStack · done · 00:12\n"]
     # 00's architecture diagram is drawn by the theme with the mermaid staged beside the pages.
@@ -78,7 +78,7 @@ def test_the_pages_are_staged_from_the_executed_copies(executed: Path, tmp_path:
 def test_a_missing_executed_copy_is_named_and_nothing_is_run(executed: Path, tmp_path: Path) -> None:
     (executed / "05-event-subscriptions.ipynb").unlink()
     with pytest.raises(SiteError) as raised:
-        stage(REPO_ROOT, executed, tmp_path / "stage")
+        stage(CHECKOUT, executed, tmp_path / "stage")
     assert "05-event-subscriptions.ipynb" in str(raised.value) and "make workshop" in raised.value.hint
 
 
@@ -86,7 +86,7 @@ def test_a_working_notebook_edited_since_the_run_is_stale(executed: Path) -> Non
     notebook = json.loads((executed / "02-app-onboarding.ipynb").read_text())
     notebook["cells"].pop(3)  # the executed copy lacks a cell the working notebook has
     (executed / "02-app-onboarding.ipynb").write_text(json.dumps(notebook))
-    found = executed_notebooks(REPO_ROOT, executed)
+    found = executed_notebooks(CHECKOUT, executed)
     assert found.stale == ["02-app-onboarding.ipynb"] and not found.missing
 
 
@@ -104,7 +104,7 @@ def test_the_workshop_studio_export(executed: Path, tmp_path: Path) -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 16).decode()
     plot["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "x"}}]
     analytics.write_text(json.dumps(notebook))
-    out = export(REPO_ROOT, executed, tmp_path / "studio")
+    out = export(CHECKOUT, executed, tmp_path / "studio")
     assert yaml.safe_load((out / "contentspec.yaml").read_text()) == CONTENTSPEC
     pages = sorted(path.relative_to(out / "content").as_posix() for path in (out / "content").rglob("index.en.md"))
     assert pages == sorted(["index.en.md", "architecture/index.en.md", *(f"{p.stem}/index.en.md" for p in NOTEBOOKS)])

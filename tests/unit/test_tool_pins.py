@@ -9,13 +9,13 @@ from importlib import metadata
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from bwp_workshop.testing.environment import CHECKOUT
 
 OLD = {"pip": (23, 3), "setuptools": (78, 1, 1)}  # the first releases past the advisories
 
 
 def makefile_pins() -> dict[str, str]:
-    text = (REPO_ROOT / "Makefile").read_text()
+    text = (CHECKOUT / "Makefile").read_text()
     pins = {name: re.search(rf"^{name.upper()}_VERSION := (\S+)$", text, re.M) for name in OLD}
     assert all(pins.values()), "the Makefile pins pip and setuptools"
     assert "$(TOOL_PINS)" in text.split("$(CHECKOV):", 1)[1].split("\n\n", 1)[0], "the checkov environment too"
@@ -37,7 +37,7 @@ def test_the_projects_environment_has_the_pinned_versions() -> None:
 
 
 def test_the_checkov_environment_has_the_pinned_versions() -> None:
-    found = list((REPO_ROOT / ".venv-checkov").glob("lib/python*/site-packages"))
+    found = list((CHECKOUT / ".venv-checkov").glob("lib/python*/site-packages"))
     if not found:
         pytest.skip(".venv-checkov is not set up (make setup)")
     installed = {path.name.split("-")[0].lower(): path.name for path in found[0].glob("*.dist-info")}
