@@ -387,10 +387,6 @@ class Settings(BaseSettings):
         return f"http://{self.local_host}:{self.local_app_port}"
 
     @property
-    def is_local(self) -> bool:
-        return self.target == "local"
-
-    @property
     def local_aws_endpoint(self) -> str:
         """The moto endpoint. ``localhost`` rather than 127.0.0.1 on purpose: moto reads S3
         template URLs path-style only when the host is ``localhost``."""
@@ -407,14 +403,11 @@ class Settings(BaseSettings):
             if not value
         ]
         if missing:
-            where = (
-                "On the local target the Buy with Prime sandbox issues them when it approves the app "
-                "onboarding request; put them in .env."
-                if self.is_local
-                else "Paste the values Buy with Prime sent when it approved your app onboarding request "
-                "into .env (or pass them as notebook parameters)."
+            from .targets import choose_target
+
+            raise ConfigurationError(
+                f"{' and '.join(missing)} not set.", hint=choose_target(self).client_credentials_hint()
             )
-            raise ConfigurationError(f"{' and '.join(missing)} not set.", hint=where)
         return self.client_id, self.client_secret.get_secret_value()
 
     def masked(self) -> dict[str, str]:

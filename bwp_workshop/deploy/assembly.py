@@ -68,6 +68,10 @@ NOT_IN_TEMPLATES = frozenset(
 DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag")
 #: The module the cdk CLI runs (cdk.json) and ``synth`` builds in process.
 APP_MODULE = Path("stacks") / "app.py"
+#: Packages whose modules never shape a template: the run-time side of the targets (the steps,
+#: the local runtime, the sandbox, the notebooks, the CLI and the deploy commands). A target
+#: reaches them only from methods the CDK app does not call, so the walk does not follow them.
+RUNTIME_PACKAGES = frozenset({"cli", "deploy", "local", "notebook", "sandbox", "steps", "testing"})
 #: Where the cached assemblies are, under the state folder.
 CACHE_FOLDER = "cdk.out"
 UNCACHED = "uncached"
@@ -136,6 +140,8 @@ def _imported(package: Path, path: Path) -> list[Path]:
 
 
 def _module_files(package: Path, parts: list[str]) -> list[Path]:
+    if parts and parts[0] in RUNTIME_PACKAGES:
+        return []
     target = package.joinpath(*parts) if parts else package
     return [candidate for candidate in (target.with_suffix(".py"), target / "__init__.py") if candidate.is_file()]
 

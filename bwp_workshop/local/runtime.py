@@ -17,7 +17,7 @@ import httpx
 from .. import aws, environments, names
 from ..errors import ConfigurationError, LocalRuntimeError
 from ..outputs import forget, has_stack, load_outputs, stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from . import event_runner, moto_server, processes
 from . import state as local_state
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
@@ -71,9 +71,9 @@ def service_ports(settings: Settings) -> dict[int, str]:
 class LocalRuntime:
     """The local services for one workshop checkout (one ``.bwp/`` folder)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
-        if not self.settings.is_local:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if self.settings.target != "local":
             raise ConfigurationError(
                 "The local runtime is only for the local target; BWP_TARGET is 'aws'.",
                 hint="Unset BWP_TARGET (or set it to 'local') to use the local runtime.",
@@ -372,7 +372,7 @@ class LocalRuntime:
         forget(self.settings, list(load_outputs(self.settings)), "the local AWS was reset")
 
 
-def ensure_event_runner(settings: Settings | None = None) -> None:
+def ensure_event_runner(settings: Settings) -> None:
     """Make sure the local services run and the event runner polls the deployed EventStack
     queue (what sends events calls this first); says what to run when EventStack is gone.
     Does nothing when this state folder's runtime never started the local AWS."""

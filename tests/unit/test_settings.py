@@ -13,7 +13,6 @@ BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithpr
 def test_defaults_are_the_local_target_and_the_sandbox_endpoints(isolated_environment: Path) -> None:
     settings = get_settings()
     assert settings.target == "local"
-    assert settings.is_local
     assert settings.region == "us-east-1"
     assert settings.authorize_url == "http://127.0.0.1:4567/marketplace/authorize"
     assert settings.token_url == "http://127.0.0.1:4567/token"
