@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..settings import Settings
+from ..targets import choose_target
 
 #: Bump when what an assembly folder holds changes, so old entries are not reused.
 FORMAT = "1"
@@ -168,8 +169,8 @@ def stack_settings(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             value = _short_hash(value.get_secret_value())
-        elif name == "public_key":
-            value = _short_hash(value)
+        elif name == "public_key":  # the key the stacks are given: on local, the sandbox's file
+            value = _short_hash(choose_target(settings).public_key())
         elif isinstance(value, Path):
             value = str(value)
         values[name] = value

@@ -18,6 +18,7 @@ from .. import aws, environments, names
 from ..errors import ConfigurationError, LocalRuntimeError
 from ..outputs import forget, has_stack, load_outputs, stack_output
 from ..settings import Settings
+from ..targets import choose_target
 from . import event_runner, moto_server, processes
 from . import state as local_state
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
@@ -132,9 +133,7 @@ class LocalRuntime:
         token_table = load_outputs(s).get(names.INFRA_STACK, {}).get(names.OUT_TOKEN_TABLE)
         if not token_table:
             return []
-        public_key = s.public_key
-        if not public_key and s.sandbox_public_key_file.is_file():  # the sandbox wrote it since
-            public_key = s.sandbox_public_key_file.read_text()
+        public_key = choose_target(s).public_key()  # the sandbox's, once it has written it
         # Only what the app needs, so the environment (and the fingerprint that tells `up` to
         # restart the app) is the same whichever shell or notebook kernel runs `local up`.
         base = {name: os.environ[name] for name in _APP_BASE_ENVIRONMENT if name in os.environ}

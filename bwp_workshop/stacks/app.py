@@ -101,7 +101,7 @@ def build_app(
         token_table=infra.token_table,
         business_product_table=infra.business_product_table,
         app_base_url=infra.app_base_url,
-        app_environment=functools.partial(environments.app_environment, settings),
+        app_environment=functools.partial(environments.app_environment, settings, public_key=target.public_key()),
         image_tag=image_tag(settings),
         log_retention=retention,
         description="Buy with Prime workshop: the OAuth app on ECS Fargate",

@@ -139,6 +139,10 @@ class Target(ABC):
 
     # --- Buy with Prime -----------------------------------------------------------------
     @abstractmethod
+    def public_key(self) -> str:
+        """The PEM of the key that signs verification tokens ("" while there is none yet)."""
+
+    @abstractmethod
     def sandbox(self) -> SandboxClient | None:
         """A client of the Buy with Prime sandbox (to use in a ``with``), or None where there is none."""
 

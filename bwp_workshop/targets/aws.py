@@ -161,6 +161,10 @@ class AwsTarget(Target):
         return f"CodeBuild project {names.IMAGE_BUILD_PROJECT} in the account (InfraStack), pushed to ECR"
 
     # --- Buy with Prime -----------------------------------------------------------------
+    def public_key(self) -> str:
+        """BWP_PUBLIC_KEY, else Buy with Prime's published key (the settings' default on aws)."""
+        return self.settings.public_key
+
     def sandbox(self) -> SandboxClient | None:
         return None  # the real Buy with Prime has no sandbox this workshop drives
 

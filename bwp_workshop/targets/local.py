@@ -167,6 +167,18 @@ class LocalTarget(Target):
         )
 
     # --- Buy with Prime -----------------------------------------------------------------
+    def public_key(self) -> str:
+        """BWP_PUBLIC_KEY, else the sandbox's key, read from the file the sandbox writes when it
+        first starts ("" before that)."""
+        from ..setting_checks import public_key_pem
+
+        if self.settings.public_key:
+            return self.settings.public_key
+        try:
+            return public_key_pem(self.settings.sandbox_public_key_file.read_text())
+        except FileNotFoundError:
+            return ""
+
     def sandbox(self) -> SandboxClient | None:
         from ..sandbox.client import SandboxClient
 
