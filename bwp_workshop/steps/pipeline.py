@@ -269,47 +269,7 @@ def send_test_events(
     target.prepare_event_delivery()
     before = {"sent_at": time.time(), "dead_letter_depth": queue_depths(settings)["dead_letter_queue"]}
     if via == "sandbox":
-        return {
-            **before,
-            **_send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours),
-        }
+        return {**before, **target.send_merchant_activity(count, installation_id, duplicates, malformed, history_hours)}
     from .test_events import send_synthetic
 
     return {**before, **send_synthetic(settings, count, installation_id, duplicates, malformed, via)}
-
-
-def _send_through_sandbox(
-    settings: Settings,
-    orders: int,
-    installation_id: str | None,
-    duplicates: int,
-    malformed: int,
-    history_hours: float = 0.0,
-) -> dict[str, Any]:
-    client = choose_target(settings).sandbox()
-    if client is None:
-        raise ConfigurationError(
-            "The Buy with Prime sandbox exists only on the local target.",
-            hint="On aws, real events come from your store; use via='eventbridge' to test the consumer alone.",
-        )
-    from ..sandbox.event_shapes import MALFORMATIONS, record_key
-
-    kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
-    with client as sandbox:
-        result = sandbox.emit(
-            orders,
-            installation_id=installation_id or settings.installation_id or None,
-            duplicates=duplicates,
-            malformed=kinds,
-            spread_hours=history_hours,
-        )
-    entries = result.get("entries", [])
-    valid = [e for e in entries if e.get("malformed") is None and record_key(e) is not None]
-    return {
-        "via": "sandbox",
-        "event_ids": [record_key(entry) for entry in valid],
-        "keys": [(str(entry["installation_id"]), record_key(entry)) for entry in valid],
-        "malformed": len(entries) - len(valid),
-        "messages": int(result.get("deliveries", len(entries))),
-        "undelivered": int(result.get("undelivered", 0)),
-    }

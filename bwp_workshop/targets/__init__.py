@@ -156,6 +156,15 @@ class Target(ABC):
 
     # --- events, logs --------------------------------------------------------------------
     @abstractmethod
+    def send_merchant_activity(
+        self, orders: int, installation_id: str | None, duplicates: int, malformed: int, history_hours: float
+    ) -> dict[str, Any]:
+        """Events of ``orders`` simulated orders of the installation's merchant walking their
+        lifecycles (``duplicates`` delivered twice, ``malformed`` broken ones added, orders placed
+        over the past ``history_hours``): ``{"via", "event_ids", "keys", "malformed", "messages",
+        "undelivered"}``. Only a sandbox simulates merchants."""
+
+    @abstractmethod
     def prepare_event_delivery(self) -> None:
         """Make sure what carries events from the queue to the handler polls the deployed queue."""
 

@@ -183,6 +183,16 @@ class AwsTarget(Target):
         )
 
     # --- events, logs --------------------------------------------------------------------
+    def send_merchant_activity(
+        self, orders: int, installation_id: str | None, duplicates: int, malformed: int, history_hours: float
+    ) -> dict[str, Any]:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(
+            "The Buy with Prime sandbox exists only on the local target.",
+            hint="On aws, real events come from your store; use via='eventbridge' to test the consumer alone.",
+        )
+
     def prepare_event_delivery(self) -> None:
         """Nothing: the Lambda's event source mapping polls the queue."""
 

@@ -198,6 +198,33 @@ class LocalTarget(Target):
         )
 
     # --- events, logs --------------------------------------------------------------------
+    def send_merchant_activity(
+        self, orders: int, installation_id: str | None, duplicates: int, malformed: int, history_hours: float
+    ) -> dict[str, Any]:
+        """The sandbox emits them; the data-table keys are those of the sandbox's ledger entries."""
+        from ..sandbox.client import SandboxClient
+        from ..sandbox.event_shapes import MALFORMATIONS, record_key
+
+        kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
+        with SandboxClient(self.settings) as sandbox:
+            result = sandbox.emit(
+                orders,
+                installation_id=installation_id or self.settings.installation_id or None,
+                duplicates=duplicates,
+                malformed=kinds,
+                spread_hours=history_hours,
+            )
+        entries = result.get("entries", [])
+        valid = [e for e in entries if e.get("malformed") is None and record_key(e) is not None]
+        return {
+            "via": "sandbox",
+            "event_ids": [record_key(entry) for entry in valid],
+            "keys": [(str(entry["installation_id"]), record_key(entry)) for entry in valid],
+            "malformed": len(entries) - len(valid),
+            "messages": int(result.get("deliveries", len(entries))),
+            "undelivered": int(result.get("undelivered", 0)),
+        }
+
     def prepare_event_delivery(self) -> None:
         """The event runner polls the deployed queue."""
         from ..local.runtime import ensure_event_runner

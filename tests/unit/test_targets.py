@@ -57,3 +57,10 @@ def test_the_client_credentials_hint_is_the_targets(target: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         settings.require_client_credentials()
     assert raised.value.hint == choose_target(settings).client_credentials_hint()
+
+
+def test_only_the_local_target_simulates_merchants() -> None:
+    from bwp_workshop.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="sandbox exists only on the local target"):
+        choose_target(Settings(target="aws")).send_merchant_activity(1, None, 0, 0, 0.0)
