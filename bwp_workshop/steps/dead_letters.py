@@ -115,7 +115,7 @@ def failure_reasons(message_ids: list[str], settings: Settings) -> dict[str, str
 
 
 def _handler_log_lines(settings: Settings) -> list[str]:
-    return choose_target(settings).handler_log_lines()
+    return choose_target(settings).handler_log_lines(FAILED_RECORD_LINES)
 
 
 def wait_for_dead_letters(settings: Settings, sent: dict[str, Any], timeout: float = 120.0) -> list:

@@ -89,7 +89,7 @@ def build_and_push_image(settings: Settings, *, progress: bool = True) -> ImageR
         return ImageResult(False, f"The repository already holds {tag} (the same sources); nothing to build.", image)
     build = ["docker", "build", "--platform", "linux/amd64", "-f", "oauth_app/Dockerfile", "-t", image, "."]
     docker(build, settings)
-    return ImageResult(True, target.publish_image(image), image)
+    return ImageResult(True, target.publish_image(image, lambda argv, stdin: docker(argv, settings, stdin)), image)
 
 
 def build_with_codebuild(settings: Settings, tag: str, *, progress: bool = True) -> ImageResult:
@@ -214,24 +214,3 @@ def wait_for_app(settings: Settings, timeout: float = 120) -> dict[str, Any]:
             )
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
-
-
-def wait_for_service(settings: Settings, timeout: float) -> None:
-    """Until the Fargate service runs the tasks it wants."""
-    outputs = load_outputs(settings).get(names.ECS_STACK, {})
-    cluster, service = outputs.get(names.OUT_CLUSTER_NAME), outputs.get(names.OUT_SERVICE_NAME)
-    if not cluster or not service:
-        raise ConfigurationError("EcsStack is not deployed.", hint="Deploy it first: deploy('EcsStack').")
-    ecs = aws.client("ecs", settings)
-    deadline = time.monotonic() + timeout
-    delay = 0.5
-    while time.monotonic() < deadline:
-        described = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-        if described["runningCount"] >= described["desiredCount"] > 0:
-            return
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-    raise WorkshopError(
-        f"The service {service} runs fewer tasks than it wants after {timeout:.0f} s.",
-        hint="Was the image pushed? Open the service's events in the ECS console.",
-    )

@@ -108,7 +108,7 @@ def check_image_build(settings: Settings, docker: Check) -> Check:
 
 def check_target(settings: Settings) -> Check:
     """Whether the target can be used now (:meth:`~bwp_workshop.targets.Target.preflight_check`)."""
-    return choose_target(settings).preflight_check()
+    return Check(*choose_target(settings).readiness())
 
 
 def run_checks(settings: Settings) -> list[Check]:

@@ -10,7 +10,8 @@ target (an account and the real Buy with Prime); they never branch on which one 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from ..settings import Settings
 
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
     import aws_cdk as cdk
     import boto3
 
+    from ..local.processes import ServiceStatus
     from ..local.runtime import Change
     from ..sandbox.client import SandboxClient
-    from ..steps.preflight import Check
 
 #: How test events are sent when the caller says ``via="auto"``.
 EventRoute = Literal["sandbox", "eventbridge"]
@@ -28,6 +29,17 @@ EventRoute = Literal["sandbox", "eventbridge"]
 RedriveMethod = Literal["copy", "move-task"]
 #: What answers the analytics queries.
 AnalyticsEngine = Literal["duckdb", "athena"]
+#: Runs a docker command (``argv``, and what to write to its standard input, or None).
+Docker = Callable[[list[str], "str | None"], None]
+
+
+class Readiness(NamedTuple):
+    """Whether the target can be used now: what was checked, the outcome, and what to do."""
+
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
 
 
 class Target(ABC):
@@ -126,8 +138,8 @@ class Target(ABC):
         """Whether the image registry already holds the app's image ``tag``."""
 
     @abstractmethod
-    def publish_image(self, image: str) -> str:
-        """Publish the image Docker built as ``image``; what was done, in a sentence."""
+    def publish_image(self, image: str, docker: Docker) -> str:
+        """Publish the image Docker built as ``image`` (running ``docker``); what was done, in a sentence."""
 
     @abstractmethod
     def codebuild_outcome(self, build_id: str, tag: str) -> tuple[bool, str]:
@@ -173,8 +185,8 @@ class Target(ABC):
         """Where to look when sent events do not reach the data table."""
 
     @abstractmethod
-    def handler_log_lines(self) -> list[str]:
-        """The event handler's log lines that report a failed record."""
+    def handler_log_lines(self, messages: tuple[str, ...]) -> list[str]:
+        """The event handler's log lines, at least those that hold one of ``messages``."""
 
     @abstractmethod
     def operator_client(self, service: str) -> Any:
@@ -182,7 +194,7 @@ class Target(ABC):
 
     # --- local services ------------------------------------------------------------------
     @abstractmethod
-    def preflight_check(self) -> Check:
+    def readiness(self) -> Readiness:
         """Whether the target can be used now (the local services run; AWS credentials work)."""
 
     @abstractmethod
@@ -192,6 +204,10 @@ class Target(ABC):
     @abstractmethod
     def down(self) -> list[Change]:
         """Stop the local services ``up`` started (aws: none)."""
+
+    @abstractmethod
+    def status(self) -> list[ServiceStatus]:
+        """Each local service: running, stopped or unhealthy (aws: none)."""
 
     @abstractmethod
     def local_service_at(self, host: str, port: int) -> str | None:
@@ -213,4 +229,4 @@ def choose_target(settings: Settings) -> Target:
     return LocalTarget(settings)
 
 
-__all__ = ["AnalyticsEngine", "EventRoute", "RedriveMethod", "Target", "choose_target"]
+__all__ = ["AnalyticsEngine", "Docker", "EventRoute", "Readiness", "RedriveMethod", "Target", "choose_target"]

@@ -6,15 +6,15 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from . import AnalyticsEngine, EventRoute, RedriveMethod, Target
+from . import AnalyticsEngine, Docker, EventRoute, Readiness, RedriveMethod, Target
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
     import boto3
 
+    from ..local.processes import ServiceStatus
     from ..local.runtime import Change
     from ..sandbox.client import SandboxClient
-    from ..steps.preflight import Check
 
 
 class AwsTarget(Target):
@@ -121,10 +121,30 @@ class AwsTarget(Target):
         return stack_output(self.settings, names.INFRA_STACK, names.OUT_APP_BASE_URL).lower().rstrip("/")
 
     def start_app(self, timeout: float) -> None:
-        """Until the Fargate service runs its tasks."""
-        from ..steps.image import wait_for_service
+        """Until the Fargate service runs the tasks it wants."""
+        import time
 
-        wait_for_service(self.settings, timeout)
+        from .. import aws, names
+        from ..errors import ConfigurationError, WorkshopError
+        from ..outputs import load_outputs
+
+        outputs = load_outputs(self.settings).get(names.ECS_STACK, {})
+        cluster, service = outputs.get(names.OUT_CLUSTER_NAME), outputs.get(names.OUT_SERVICE_NAME)
+        if not cluster or not service:
+            raise ConfigurationError("EcsStack is not deployed.", hint="Deploy it first: deploy('EcsStack').")
+        ecs = aws.client("ecs", self.settings)
+        deadline = time.monotonic() + timeout
+        delay = 0.5
+        while time.monotonic() < deadline:
+            described = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+            if described["runningCount"] >= described["desiredCount"] > 0:
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise WorkshopError(
+            f"The service {service} runs fewer tasks than it wants after {timeout:.0f} s.",
+            hint="Was the image pushed? Open the service's events in the ECS console.",
+        )
 
     def image_in_registry(self, tag: str) -> bool:
         """Whether the ECR repository holds ``tag`` (its tags are immutable: a push would fail)."""
@@ -137,17 +157,14 @@ class AwsTarget(Target):
             return False
         return True
 
-    def publish_image(self, image: str) -> str:
+    def publish_image(self, image: str, docker: Docker) -> str:
         """Pushed to ECR."""
         from .. import aws
-        from ..steps.image import docker
 
         token = aws.client("ecr", self.settings).get_authorization_token()["authorizationData"][0]
         user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
-        docker(
-            ["docker", "login", "--username", user, "--password-stdin", token["proxyEndpoint"]], self.settings, password
-        )
-        docker(["docker", "push", image], self.settings)
+        docker(["docker", "login", "--username", user, "--password-stdin", token["proxyEndpoint"]], password)
+        docker(["docker", "push", image], None)
         return "Built and pushed."
 
     def codebuild_outcome(self, build_id: str, tag: str) -> tuple[bool, str]:
@@ -199,16 +216,15 @@ class AwsTarget(Target):
     def events_not_arriving_hint(self) -> str:
         return "Check the Lambda's log group and the event source mapping in the console."
 
-    def handler_log_lines(self) -> list[str]:
-        """The Lambda's log group, filtered to the lines that report a failed record."""
+    def handler_log_lines(self, messages: tuple[str, ...]) -> list[str]:
+        """The Lambda's log group, filtered to the lines that hold one of ``messages``."""
         from .. import aws, names
         from ..outputs import stack_output
-        from ..steps.dead_letters import FAILED_RECORD_LINES
 
         group = stack_output(self.settings, names.EVENT_STACK, names.OUT_HANDLER_LOG_GROUP)
         logs = aws.client("logs", self.settings)
         lines: list[str] = []
-        pattern = " ".join(f'?"{text}"' for text in FAILED_RECORD_LINES)
+        pattern = " ".join(f'?"{text}"' for text in messages)
         for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=pattern):
             lines.extend(event.get("message", "") for event in page.get("events", []))
         return lines
@@ -243,25 +259,27 @@ class AwsTarget(Target):
         )
 
     # --- local services: none ------------------------------------------------------------
-    def preflight_check(self) -> Check:
+    def readiness(self) -> Readiness:
         """Whether the credential chain finds credentials that work."""
         from .. import aws
         from ..errors import CredentialsError
-        from ..steps.preflight import Check
 
         try:
             account = self.account_id()
         except CredentialsError as error:
-            return Check("AWS credentials", False, error.message, error.hint)
+            return Readiness("AWS credentials", False, error.message, error.hint)
         except Exception as error:  # the credential chain raises many types; say what to do all the same
             problem = aws.credentials_error(error)
-            return Check("AWS credentials", False, problem.message, problem.hint)
-        return Check("AWS credentials", True, f"account {account}, region {self.settings.region}")
+            return Readiness("AWS credentials", False, problem.message, problem.hint)
+        return Readiness("AWS credentials", True, f"account {account}, region {self.settings.region}")
 
     def up(self) -> list[Change]:
         return []
 
     def down(self) -> list[Change]:
+        return []
+
+    def status(self) -> list[ServiceStatus]:
         return []
 
     def local_service_at(self, host: str, port: int) -> str | None:

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
 
-from . import AnalyticsEngine, EventRoute, RedriveMethod, Target
+from . import AnalyticsEngine, Docker, EventRoute, Readiness, RedriveMethod, Target
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
     import boto3
 
+    from ..local.processes import ServiceStatus
     from ..local.runtime import Change
     from ..sandbox.client import SandboxClient
-    from ..steps.preflight import Check
 
 #: The account id moto reports for the dummy credentials.
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -147,7 +147,7 @@ class LocalTarget(Target):
     def image_in_registry(self, tag: str) -> bool:
         return False  # the local AWS has no registry
 
-    def publish_image(self, image: str) -> str:
+    def publish_image(self, image: str, docker: Docker) -> str:
         return "Built; the local AWS has no registry to push to, so it stays here."
 
     def codebuild_outcome(self, build_id: str, tag: str) -> tuple[bool, str]:
@@ -234,8 +234,8 @@ class LocalTarget(Target):
     def events_not_arriving_hint(self) -> str:
         return "Is the event runner up (`bwp-workshop local status`)? Its log is .bwp/logs/event-runner.log."
 
-    def handler_log_lines(self) -> list[str]:
-        """The event runner's log (it hosts the handler)."""
+    def handler_log_lines(self, messages: tuple[str, ...]) -> list[str]:
+        """The event runner's log (it hosts the handler), every line: the caller picks ``messages``."""
         from ..local.event_runner import SERVICE_NAME
         from ..local.processes import ProcessRegistry
 
@@ -252,14 +252,12 @@ class LocalTarget(Target):
         return aws.client(service, self.settings)
 
     # --- local services ------------------------------------------------------------------
-    def preflight_check(self) -> Check:
-        from ..local.runtime import LocalRuntime
-        from ..steps.preflight import Check
-
-        states = {service.name: service.state for service in LocalRuntime(self.settings).status()}
+    def readiness(self) -> Readiness:
+        """Whether every local service runs."""
+        states = {service.name: service.state for service in self.status()}
         running = all(state == "running" for state in states.values())
         detail = ", ".join(f"{name} {state}" for name, state in states.items())
-        return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
+        return Readiness("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
 
     def up(self) -> list[Change]:
         from ..local.runtime import LocalRuntime
@@ -270,6 +268,11 @@ class LocalTarget(Target):
         from ..local.runtime import LocalRuntime
 
         return LocalRuntime(self.settings).down()
+
+    def status(self) -> list[ServiceStatus]:
+        from ..local.runtime import LocalRuntime
+
+        return LocalRuntime(self.settings).status()
 
     def local_service_at(self, host: str, port: int) -> str | None:
         from ..local.runtime import service_ports

@@ -41,7 +41,7 @@ def test_what_differs_is_answered_by_the_target() -> None:
     assert (local.analytics_engine, aws.analytics_engine) == ("duckdb", "athena")
     assert (local.tls_front(), aws.tls_front()) == (False, True)
     assert local.availability_zones() == ["us-east-1a", "us-east-1b"] and aws.availability_zones() is None
-    assert aws.sandbox() is None and aws.up() == [] and aws.down() == []
+    assert aws.sandbox() is None and aws.up() == [] and aws.down() == [] and aws.status() == []
     assert aws.local_service_at("127.0.0.1", 4566) is None
     assert local.local_service_at("127.0.0.1", 4566) == "moto"
     assert local.local_service_at("example.com", 4566) is None
