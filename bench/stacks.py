@@ -86,7 +86,10 @@ def synth_run(build_dir: Path) -> dict[str, float]:
 def lambda_asset_cold(build_dir: Path) -> float:
     with tempfile.TemporaryDirectory() as state:
         env = environment(Path(state), 4566, Path(state) / "build")
-        script = "from bwp_workshop.stacks.lambda_asset import build_lambda_asset; build_lambda_asset()"
+        script = (
+            "from bwp_workshop.stacks.lambda_asset import build_lambda_asset; "
+            "from bwp_workshop.settings import get_settings; build_lambda_asset(get_settings())"
+        )
         elapsed, _ = timed([sys.executable, "-c", script], env)
     return elapsed
 

@@ -16,10 +16,8 @@ import threading
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
     NoCredentialsError,
     ProfileNotFound,
@@ -28,11 +26,10 @@ from botocore.exceptions import (
 )
 
 from .errors import CredentialsError, SetupError
-from .settings import Settings, get_settings
-
-#: The account id moto reports for the dummy credentials.
-LOCAL_ACCOUNT_ID = "123456789012"
-LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+from .settings import Settings
+from .targets import choose_target
+from .targets.local import LOCAL_ACCOUNT_ID as LOCAL_ACCOUNT_ID  # the local target's, named where clients are
+from .targets.local import LOCAL_CREDENTIALS as LOCAL_CREDENTIALS
 
 #: How to give the aws target credentials (shown wherever they are missing or refused).
 SIGN_IN_HINT = (
@@ -52,43 +49,23 @@ _clients: dict[tuple[str, str, str | None, str], Any] = {}
 
 def endpoint_url(settings: Settings) -> str | None:
     """The AWS endpoint override for the target (the moto server on local, none on aws)."""
-    return settings.local_aws_endpoint if settings.is_local else None
+    return choose_target(settings).endpoint_url
 
 
-def session(settings: Settings | None = None) -> boto3.Session:
+def session(settings: Settings) -> boto3.Session:
     """A boto3 session for the target. On aws it must find credentials."""
-    settings = settings or get_settings()
     key = (settings.target, settings.region)
     with _lock:
         cached = _sessions.get(key)
     if cached is not None:
         return cached
-    if settings.is_local:
-        # Nothing from the user's AWS setup applies to the local AWS: not their keys, not their
-        # profile (a profile that does not exist here would make boto3 refuse to start).
-        core = botocore.session.Session(
-            session_vars={
-                "profile": (None, None, None, None),  # (config key, env var, default, converter)
-                "config_file": (None, None, os.devnull, None),
-                "credentials_file": (None, None, os.devnull, None),
-            }
-        )
-        new = boto3.Session(botocore_session=core, region_name=settings.region, **LOCAL_CREDENTIALS)
-    else:
-        try:
-            new = boto3.Session(region_name=settings.region)
-            found = new.get_credentials()
-        except BotoCoreError as error:  # a profile that does not exist, an SSO cache that cannot be read
-            raise credentials_error(error) from None
-        if found is None:
-            raise CredentialsError("No AWS credentials found for the aws target.", hint=SIGN_IN_HINT)
+    new = choose_target(settings).new_session()
     with _lock:
         return _sessions.setdefault(key, new)
 
 
-def client(service: str, settings: Settings | None = None) -> Any:
+def client(service: str, settings: Settings) -> Any:
     """A (cached) boto3 client for ``service`` on the target."""
-    settings = settings or get_settings()
     endpoint = endpoint_url(settings)
     key = (settings.target, settings.region, endpoint, service)
     with _lock:
@@ -102,10 +79,9 @@ def client(service: str, settings: Settings | None = None) -> Any:
         return _clients[key]
 
 
-def resource(service: str, settings: Settings | None = None) -> Any:
+def resource(service: str, settings: Settings) -> Any:
     """A boto3 resource for ``service`` on the target (resources are not cached: they are
     cheap wrappers and not meant to be shared across threads)."""
-    settings = settings or get_settings()
     return session(settings).resource(service, endpoint_url=endpoint_url(settings), config=_CLIENT_CONFIG)
 
 
@@ -132,35 +108,16 @@ def credentials_error(error: Exception) -> CredentialsError:
     return CredentialsError(what, hint=SIGN_IN_HINT)
 
 
-def account_id(settings: Settings | None = None) -> str:
+def account_id(settings: Settings) -> str:
     """The account the target deploys into."""
-    settings = settings or get_settings()
-    if settings.is_local:
-        return LOCAL_ACCOUNT_ID
-    try:
-        return str(client("sts", settings).get_caller_identity()["Account"])
-    except (BotoCoreError, ClientError) as error:
-        raise credentials_error(error) from None
+    return choose_target(settings).account_id()
 
 
-def subprocess_environment(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+def subprocess_environment(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for an AWS tool run as a subprocess (the cdk CLI, the AWS CLI), from
-    ``base`` (default: this process's environment). On local every inherited ``AWS_*``
-    variable is dropped (a profile or session token would win over the dummy keys) and the
-    tool is pointed at moto; on aws only the region is set and the caller's credential chain
-    applies."""
-    settings = settings or get_settings()
-    env = dict(os.environ if base is None else base)
-    if settings.is_local:
-        env = {name: value for name, value in env.items() if not name.startswith("AWS_")}
-        env.update(
-            AWS_ENDPOINT_URL=settings.local_aws_endpoint,
-            AWS_ACCESS_KEY_ID=LOCAL_CREDENTIALS["aws_access_key_id"],
-            AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIALS["aws_secret_access_key"],
-            AWS_EC2_METADATA_DISABLED="true",
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        )
+    ``base`` (default: this process's environment), as the target makes it
+    (:meth:`~bwp_workshop.targets.Target.tool_environment`), with the region set."""
+    env = choose_target(settings).tool_environment(dict(os.environ if base is None else base))
     env.update(AWS_REGION=settings.region, AWS_DEFAULT_REGION=settings.region)
     return env
 

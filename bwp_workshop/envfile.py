@@ -9,16 +9,16 @@ from pathlib import Path
 
 from dotenv import set_key, unset_key
 
-from .settings import Settings, dotenv_path, get_settings
+from .settings import Settings, dotenv_path
 
 _PLAIN = re.compile(r"[\w.:/+=@,-]*")
 
 
-def env_file(settings: Settings | None = None) -> Path:
-    return dotenv_path((settings or get_settings()).project_dir)
+def env_file(settings: Settings) -> Path:
+    return dotenv_path(settings.project_dir)
 
 
-def set_env_values(values: dict[str, str], settings: Settings | None = None, path: Path | None = None) -> Path:
+def set_env_values(values: dict[str, str], settings: Settings, path: Path | None = None) -> Path:
     """Set each ``NAME=value`` in ``.env`` (replacing an earlier value); returns the file."""
     path = path or env_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +30,7 @@ def set_env_values(values: dict[str, str], settings: Settings | None = None, pat
     return path
 
 
-def unset_env_values(names: list[str], settings: Settings | None = None, path: Path | None = None) -> None:
+def unset_env_values(names: list[str], settings: Settings, path: Path | None = None) -> None:
     path = path or env_file(settings)
     if path.is_file():
         for name in names:

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from . import setting_checks as checks
 from .errors import ConfigurationError
+from .project import dotenv_path as dotenv_path  # where .env is, named where it is read
+from .project import find_project_dir as find_project_dir
+from .setting_checks import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS  # the stacks read it here
+from .setting_checks import is_placeholder
 
 # BWP_PUBLIC_KEY_PEM, Buy with Prime's published verification key (the aws target's default),
 # lives with the verification code, which the OAuth app's image carries. On the local target
@@ -44,64 +48,6 @@ AWS_BWP_ENDPOINTS = {
 #: The sandbox serves the authorize endpoint at the same path as the real console.
 SANDBOX_AUTHORIZE_PATH = "/marketplace/authorize"
 
-_PLACEHOLDER = re.compile(
-    r"^(?:<.*>|\$\{.*\}|x{3,}|\*{3,}|\.{3}|changeme|change[-_ ]me|replace[-_ ]?me|placeholder|"
-    r"todo|tbd|dummy|example|secret|password|your[-_ ].*|fill[-_ ]?me[-_ ]?in|none|null)$",
-    re.IGNORECASE,
-)
-
-#: The retention periods CloudWatch Logs accepts, in days.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-
-_EVENT_BUS_ARN = re.compile(
-    r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/aws\.partner/buywithprime/[A-Za-z0-9._/-]+$"
-)
-
-
-def is_placeholder(value: str) -> bool:
-    """True for values that are obviously not real credentials (``changeme``, ``<client-id>``...)."""
-    return bool(_PLACEHOLDER.match(value.strip()))
-
-
-def find_project_dir(start: Path | None = None) -> Path:
-    """The workshop checkout: ``BWP_PROJECT_DIR``, else the nearest folder up from ``start``
-    (default: the working directory) that holds ``cdk.json`` and ``pyproject.toml``, else the
-    folder this package was installed from in editable mode, else the working directory."""
-    explicit = os.environ.get("BWP_PROJECT_DIR")
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "cdk.json").is_file() and (folder / "pyproject.toml").is_file():
-            return folder
-    package_parent = Path(__file__).resolve().parent.parent
-    if (package_parent / "cdk.json").is_file():
-        return package_parent
-    return here
-
 
 class Settings(BaseSettings):
     """Everything the workshop reads from its environment. Field ``x`` is variable ``BWP_X``
@@ -120,7 +66,7 @@ class Settings(BaseSettings):
     target: Literal["local", "aws"] = Field(
         "local", description="`local` (moto server + BwP sandbox, no accounts needed) or `aws`."
     )
-    region: str = Field(
+    region: Annotated[str, AfterValidator(checks.region_shape)] = Field(
         default_factory=lambda: os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         description="AWS region of the stacks and the partner event source: BWP_REGION (environment or "
         ".env), else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.",
@@ -137,7 +83,7 @@ class Settings(BaseSettings):
     client_id: str = Field("", description="OAuth client id issued when the app onboarding is approved.")
     client_secret: SecretStr = Field(SecretStr(""), description="OAuth client secret issued with the client id.")
     installation_id: str = Field("", description="Installation to use in API examples (set after install).")
-    event_bus_arn: str = Field(
+    event_bus_arn: Annotated[str, AfterValidator(checks.event_bus_arn_shape)] = Field(
         "",
         validation_alias=AliasChoices("EVENT_BUS_ARN", "BWP_EVENT_BUS_ARN"),
         description="ARN of the partner event bus aws.partner/buywithprime/<name>.",
@@ -162,14 +108,14 @@ class Settings(BaseSettings):
     token_url: str = Field("", description="BwP token endpoint (empty: the target's default).")
     graphql_url: str = Field("", description="BwP GraphQL endpoint (empty: the target's default).")
     api_version: str = Field("2024-11-01", description="Sent as x-api-version; empty sends none.")
-    public_key: str = Field(
+    public_key: Annotated[str, AfterValidator(checks.public_key_pem)] = Field(
         "",
         description="PEM of the key that signs verification tokens (empty: BwP's published key on aws, "
-        "the sandbox's key on local).",
+        "the sandbox's key on local, read from its file when used).",
     )
 
     # --- the stacks -------------------------------------------------------------------------
-    certificate_arn: str = Field(
+    certificate_arn: Annotated[str, AfterValidator(checks.certificate_arn_shape)] = Field(
         "",
         description="ACM certificate ARN for an HTTPS:443 listener on the load balancer (HTTP then "
         "redirects to HTTPS); empty: HTTP only.",
@@ -226,10 +172,12 @@ class Settings(BaseSettings):
         description="Most concurrent Lambda invocations the queue's event source starts (it bounds the calls "
         "to the Buy with Prime token endpoint and API in a burst of events).",
     )
-    log_retention_days: int = Field(
+    log_retention_days: Annotated[int, AfterValidator(checks.log_retention_value)] = Field(
         30, description="Retention of the app's and the Lambda's CloudWatch log groups, in days."
     )
-    log_level: str = Field("INFO", description="Log level of the event Lambda (DEBUG, INFO, WARNING, ERROR).")
+    log_level: Annotated[str, AfterValidator(checks.log_level_name)] = Field(
+        "INFO", description="Log level of the event Lambda (DEBUG, INFO, WARNING, ERROR)."
+    )
     assembly_cache: bool = Field(
         True,
         description="Reuse the synthesized stacks (the cloud assembly under <state dir>/cdk.out) while nothing "
@@ -252,73 +200,20 @@ class Settings(BaseSettings):
         "the delay doubles with each receive, up to 60 s (AWS waits for the queue's visibility timeout).",
     )
 
-    @field_validator("region")
-    @classmethod
-    def _region_shape(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
-            raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
-        return value
-
-    @field_validator("certificate_arn")
-    @classmethod
-    def _certificate_arn_shape(cls, value: str) -> str:
-        value = value.strip()
-        if value and not re.fullmatch(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+", value):
-            raise ValueError(
-                f"{value!r} is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)"
-            )
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _log_retention_value(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention; choose one of {list(LOG_RETENTION_DAYS)}")
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _log_level_name(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError(f"{value!r} is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
-        return level
-
-    @field_validator("public_key")
-    @classmethod
-    def _public_key_pem(cls, value: str) -> str:
-        if not value.strip():
-            return ""
-        from .core.verification import checked_public_key
-
-        return checked_public_key(value)
-
-    @field_validator("event_bus_arn")
-    @classmethod
-    def _event_bus_arn_shape(cls, value: str) -> str:
-        value = value.strip()
-        if value and not _EVENT_BUS_ARN.match(value):
-            raise ValueError(
-                f"{value!r} is not a Buy with Prime partner event bus ARN; expected "
-                "arn:aws:events:<region>:<account>:event-bus/aws.partner/buywithprime/<name>"
-            )
-        return value
-
     @model_validator(mode="after")
     def _target_defaults(self) -> Settings:
-        """Fill the BwP endpoints and key left empty with the target's: BwP's public ones on
-        aws, the sandbox's on local."""
+        """Fill the BwP endpoints left empty with the target's: BwP's public ones on aws, the
+        sandbox's on local; and the key on aws (BwP's published one). On local the sandbox's key
+        is read where it is used (:meth:`~bwp_workshop.targets.Target.public_key`): the sandbox
+        writes it when it first starts, after these settings may have been read."""
         defaults = AWS_BWP_ENDPOINTS if self.target == "aws" else self.sandbox_endpoints
         for name, url in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, url)
-        if not self.public_key:
-            if self.target == "aws":
-                from .core.verification import BWP_PUBLIC_KEY_PEM
+        if not self.public_key and self.target == "aws":
+            from .core.verification import BWP_PUBLIC_KEY_PEM
 
-                object.__setattr__(self, "public_key", BWP_PUBLIC_KEY_PEM)
-            elif self.sandbox_public_key_file.is_file():
-                object.__setattr__(self, "public_key", self._public_key_pem(self.sandbox_public_key_file.read_text()))
+            object.__setattr__(self, "public_key", BWP_PUBLIC_KEY_PEM)
         return self
 
     @model_validator(mode="after")
@@ -378,10 +273,6 @@ class Settings(BaseSettings):
         return f"http://{self.local_host}:{self.local_app_port}"
 
     @property
-    def is_local(self) -> bool:
-        return self.target == "local"
-
-    @property
     def local_aws_endpoint(self) -> str:
         """The moto endpoint. ``localhost`` rather than 127.0.0.1 on purpose: moto reads S3
         template URLs path-style only when the host is ``localhost``."""
@@ -398,14 +289,11 @@ class Settings(BaseSettings):
             if not value
         ]
         if missing:
-            where = (
-                "On the local target the Buy with Prime sandbox issues them when it approves the app "
-                "onboarding request; put them in .env."
-                if self.is_local
-                else "Paste the values Buy with Prime sent when it approved your app onboarding request "
-                "into .env (or pass them as notebook parameters)."
+            from .targets import choose_target
+
+            raise ConfigurationError(
+                f"{' and '.join(missing)} not set.", hint=choose_target(self).client_credentials_hint()
             )
-            raise ConfigurationError(f"{' and '.join(missing)} not set.", hint=where)
         return self.client_id, self.client_secret.get_secret_value()
 
     def masked(self) -> dict[str, str]:
@@ -422,13 +310,6 @@ class Settings(BaseSettings):
             shown[name] = text
         shown["bwp_dir"] = str(self.bwp_dir)
         return shown
-
-
-def dotenv_path(project_dir: Path) -> Path:
-    """The ``.env`` file: ``BWP_ENV_FILE`` when set (tests and parallel runs keep their own),
-    else ``<project>/.env``."""
-    explicit = os.environ.get("BWP_ENV_FILE")
-    return Path(explicit).expanduser().resolve() if explicit else project_dir / ".env"
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -18,7 +18,7 @@ from bwp_workshop.outputs import clear_outputs
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.testing.environment import CHECKOUT, free_port, machine_settings
-from bwp_workshop.testing.sandbox import SandboxHandle, served_sandbox
+from bwp_workshop.testing.sandbox import SandboxHandle, served_sandbox, with_sandbox_key
 from tests import tiers
 
 
@@ -132,7 +132,7 @@ def sandbox_app(tmp_path: Path) -> Iterator[SandboxHandle]:
         "local_moto_port": free_port(),
     }
     app = create_app(Settings(**options))  # type: ignore[arg-type]
-    settings = Settings(**options)  # type: ignore[arg-type]  # now with the sandbox's public key
+    settings = with_sandbox_key(Settings(**options))  # type: ignore[arg-type]
     with TestClient(app, base_url=settings.sandbox_url) as http:
         client = SandboxClient(settings, http=http)
         yield SandboxHandle(settings=settings, url=settings.sandbox_url, client=client, app=app)

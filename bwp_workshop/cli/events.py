@@ -8,6 +8,7 @@ import time
 
 import click
 
+from ..settings import get_settings
 from ..steps import dead_letters, pipeline
 
 
@@ -34,15 +35,16 @@ def send(
     count: int, duplicates: int, malformed: int, installation_id: str | None, via: str, wait_seconds: float
 ) -> None:
     """Send test events."""
+    settings = get_settings()
     sent = pipeline.send_test_events(
-        count, installation_id=installation_id, duplicates=duplicates, malformed=malformed, via=via
+        count, settings=settings, installation_id=installation_id, duplicates=duplicates, malformed=malformed, via=via
     )
     click.echo(
         f"sent via {sent['via']}: {len(sent['event_ids'])} events, {sent['malformed']} malformed, "
         f"{sent['messages']} messages in all"
     )
     if wait_seconds:
-        records = pipeline.wait_for_records(sent["keys"], timeout=wait_seconds, progress=False)
+        records = pipeline.wait_for_records(settings, sent["keys"], timeout=wait_seconds, progress=False)
         click.echo(f"the data table holds the {len(records)} events sent")
 
 
@@ -64,8 +66,9 @@ def _line(record: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail(limit: int, follow: bool, as_json: bool) -> None:
     """Show the newest records of the data table."""
+    settings = get_settings()
     shown: set[str] = set()
-    records = pipeline.data_records()
+    records = pipeline.data_records(settings)
     while True:
         fresh = [record for record in records if record["event_id"] not in shown]
         for record in fresh[-limit:] if not shown else fresh:
@@ -74,7 +77,7 @@ def tail(limit: int, follow: bool, as_json: bool) -> None:
         if not follow:
             return
         time.sleep(2)
-        records = pipeline.data_records()
+        records = pipeline.data_records(settings)
 
 
 @events.command()
@@ -82,7 +85,7 @@ def tail(limit: int, follow: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def dlq(limit: int, as_json: bool) -> None:
     """Peek at the dead-letter queue (nothing is removed)."""
-    messages = dead_letters.dlq_messages(limit=limit)
+    messages = dead_letters.dlq_messages(get_settings(), limit=limit)
     if not messages:
         click.echo("the dead-letter queue is empty")
     for message in messages:
@@ -105,7 +108,7 @@ def dlq(limit: int, as_json: bool) -> None:
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the move.")
 def redrive(method: str, timeout: float) -> None:
     """Move the dead-letter queue's messages back to the event queue."""
-    result = dead_letters.redrive_dead_letters(method=method, timeout=timeout)
+    result = dead_letters.redrive_dead_letters(get_settings(), method=method, timeout=timeout)
     line = (
         f"moved {dead_letters.messages(result['moved'])} from the dead-letter queue to the event queue "
         f"({result['method']})"

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import click
 
 from ..local.runtime import LocalRuntime
+from ..settings import get_settings
 
 
 @click.group()
@@ -18,14 +19,14 @@ def local() -> None:
 @local.command()
 def up() -> None:
     """Start the local services in the background (a no-op for those already running)."""
-    for change in LocalRuntime().up():
+    for change in LocalRuntime(get_settings()).up():
         click.echo(str(change))
 
 
 @local.command()
 def down() -> None:
     """Stop the local services that `up` started (nothing else)."""
-    for change in LocalRuntime().down():
+    for change in LocalRuntime(get_settings()).down():
         click.echo(str(change))
 
 
@@ -37,7 +38,7 @@ def status(as_json: bool) -> None:
 
     Exits 0 when every service is running, 3 otherwise.
     """
-    services = LocalRuntime().status()
+    services = LocalRuntime(get_settings()).status()
     if as_json:
         click.echo(json.dumps([asdict(service) for service in services], indent=2))
     else:
@@ -63,7 +64,7 @@ def status(as_json: bool) -> None:
 @click.confirmation_option(prompt="Delete every resource in the local AWS?")
 def reset() -> None:
     """Delete every resource in the local AWS; the services keep running."""
-    LocalRuntime().reset()
+    LocalRuntime(get_settings()).reset()
     click.echo("local AWS reset: every resource deleted, cached stack outputs forgotten")
 
 
@@ -72,7 +73,7 @@ def reset() -> None:
 @click.option("-n", "--lines", default=40, show_default=True, help="How many of the last lines to show.")
 def logs(service: str, lines: int) -> None:
     """Show the end of a local service's log file (default: moto)."""
-    runtime = LocalRuntime()
+    runtime = LocalRuntime(get_settings())
     names = [spec.name for spec in runtime.services()]
     if service not in names:
         raise click.BadParameter(f"{service!r} is not a local service; choose from {', '.join(names)}")

@@ -9,6 +9,7 @@ import click
 
 from ..sandbox.order_lifecycles import LIFECYCLES
 from ..settings import get_settings
+from ..targets import choose_target
 
 
 def _client() -> Any:
@@ -119,9 +120,10 @@ def console(open_browser: bool) -> None:
     url = how["open in a browser"]
     click.echo(url)
     click.echo(how["what to do"])
-    if settings.is_local:
+    sandbox = choose_target(settings).sandbox()
+    if sandbox is not None:
         try:
-            with _client() as client:
+            with sandbox as client:
                 client.merchants()
         except LocalRuntimeError as error:
             click.echo(str(error), err=True)

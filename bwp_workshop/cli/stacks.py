@@ -7,6 +7,7 @@ import json
 import click
 
 from .. import names
+from ..settings import get_settings
 
 STACK_CHOICE = click.Choice([*names.STACKS, "all"], case_sensitive=False)
 NO_CACHE = click.option(
@@ -28,7 +29,7 @@ def bootstrap(no_cache: bool) -> None:
     """Bootstrap the target's account and region for the CDK (idempotent)."""
     from ..deploy import bootstrap as run
 
-    run(cache=_cache(no_cache))
+    run(get_settings(), cache=_cache(no_cache))
     click.echo("bootstrapped")
 
 
@@ -39,7 +40,7 @@ def synth(no_cache: bool) -> None:
     the assembly's folder (the cached one when nothing that shapes a template changed)."""
     from ..deploy import synth as run
 
-    click.echo(str(run(cache=_cache(no_cache))))
+    click.echo(str(run(get_settings(), cache=_cache(no_cache))))
 
 
 @click.command()
@@ -49,7 +50,7 @@ def diff(stack: str, no_cache: bool) -> None:
     """Show what a deploy of STACK (default: all) would change."""
     from ..deploy import diff as run
 
-    click.echo(run(stack, cache=_cache(no_cache)))
+    click.echo(run(get_settings(), stack, cache=_cache(no_cache)))
 
 
 @click.command()
@@ -60,7 +61,9 @@ def deploy(stack: str, quiet: bool, no_cache: bool) -> None:
     """Deploy STACK (default: all) and print its outputs as JSON."""
     from ..deploy import deploy as run
 
-    click.echo(json.dumps(run(stack, progress=not quiet, cache=_cache(no_cache)), indent=2, sort_keys=True))
+    click.echo(
+        json.dumps(run(get_settings(), stack, progress=not quiet, cache=_cache(no_cache)), indent=2, sort_keys=True)
+    )
 
 
 @click.command()
@@ -73,7 +76,7 @@ def destroy(stack: str, yes: bool, no_cache: bool) -> None:
 
     if not yes:
         click.confirm(f"Destroy {stack} (and the stacks that depend on it)?", abort=True)
-    run(stack, cache=_cache(no_cache))
+    run(get_settings(), stack, cache=_cache(no_cache))
     click.echo(f"destroyed {stack}")
 
 
@@ -83,7 +86,7 @@ def outputs(stack: str | None) -> None:
     """Print the outputs of STACK (default: every deployed stack) as JSON."""
     from ..deploy import outputs as read
 
-    click.echo(json.dumps(read(stack), indent=2, sort_keys=True))
+    click.echo(json.dumps(read(get_settings(), stack), indent=2, sort_keys=True))
 
 
 COMMANDS = (bootstrap, synth, diff, deploy, destroy, outputs)

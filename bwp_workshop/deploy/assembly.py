@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..settings import Settings
+from ..targets import choose_target
 
 #: Bump when what an assembly folder holds changes, so old entries are not reused.
 FORMAT = "1"
@@ -68,6 +69,10 @@ NOT_IN_TEMPLATES = frozenset(
 DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag")
 #: The module the cdk CLI runs (cdk.json) and ``synth`` builds in process.
 APP_MODULE = Path("stacks") / "app.py"
+#: Packages whose modules never shape a template: the run-time side of the targets (the steps,
+#: the local runtime, the sandbox, the notebooks, the CLI and the deploy commands). A target
+#: reaches them only from methods the CDK app does not call, so the walk does not follow them.
+RUNTIME_PACKAGES = frozenset({"cli", "deploy", "local", "notebook", "sandbox", "steps", "testing"})
 #: Where the cached assemblies are, under the state folder.
 CACHE_FOLDER = "cdk.out"
 UNCACHED = "uncached"
@@ -136,6 +141,8 @@ def _imported(package: Path, path: Path) -> list[Path]:
 
 
 def _module_files(package: Path, parts: list[str]) -> list[Path]:
+    if parts and parts[0] in RUNTIME_PACKAGES:
+        return []
     target = package.joinpath(*parts) if parts else package
     return [candidate for candidate in (target.with_suffix(".py"), target / "__init__.py") if candidate.is_file()]
 
@@ -162,8 +169,8 @@ def stack_settings(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             value = _short_hash(value.get_secret_value())
-        elif name == "public_key":
-            value = _short_hash(value)
+        elif name == "public_key":  # the key the stacks are given: on local, the sandbox's file
+            value = _short_hash(choose_target(settings).public_key())
         elif isinstance(value, Path):
             value = str(value)
         values[name] = value

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import aws
 from ..errors import WorkshopError
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 
 class CdkCliError(WorkshopError):
@@ -58,7 +58,7 @@ def cdk_environment(settings: Settings) -> dict[str, str]:
 
 def run_cdk(
     args: Sequence[str],
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     app: str | None = None,
     output_dir: Path | None = None,
@@ -69,7 +69,6 @@ def run_cdk(
     captured). With ``on_output``, each line the CLI prints (stdout and stderr, merged, in
     order) is passed to it as it comes. A non-zero exit raises ``CdkCliError`` with the end of
     the CLI's output."""
-    settings = settings or get_settings()
     argv = [str(cdk_executable(settings)), *args]
     if args and not args[0].startswith("-"):
         argv.append("--no-notices")  # notices are fetched from the internet; the local target is offline

@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DeployError
 from ..settings import Settings
+from ..targets import choose_target
 
 if TYPE_CHECKING:
     from ..notebook.progress import Status
 
 
 def credentials_hint(settings: Settings) -> str:
-    if settings.is_local:
-        return "Start the local AWS with `bwp-workshop local up` (or `make workshop`)."
-    return "Sign in to AWS (`aws sso login`, AWS_PROFILE or access keys) for the account and region you deploy to."
+    return choose_target(settings).credentials_hint()
 
 
 _EVENT_LINE = re.compile(

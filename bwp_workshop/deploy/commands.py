@@ -21,14 +21,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws, names
 from ..errors import ConfigurationError, DeployError
 from ..notebook.progress import Status, status_line
 from ..outputs import load_outputs, write_outputs
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from . import assembly, prerequisites
 from .cdk import CdkCliError, run_cdk
 from .cli_output import Progress, credentials_hint, explain_failure, summarize_diff
@@ -101,17 +101,16 @@ def _deployed_outputs(settings: Settings, stack: str) -> dict[str, str] | None:
     return _public({o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])})
 
 
-def outputs(stack: str | Iterable[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def outputs(settings: Settings, stack: str | Iterable[str] | None = None) -> dict[str, Any]:
     """Stack outputs from ``.bwp/outputs.json`` (refreshed from CloudFormation for a stack the
     file does not have). ``outputs("InfraStack")`` gives that stack's ``{key: value}``;
     ``outputs()`` gives ``{stack: {key: value}}`` for every deployed stack."""
-    settings = settings or get_settings()
     cache = _read_cache(settings)
     wanted = stack_names(stack)
     changed = False
     for name in wanted:
         if name not in cache:
-            found = _deployed_outputs(settings, name) if _reachable(settings) else None
+            found = _deployed_outputs(settings, name) if choose_target(settings).aws_answers() else None
             if found is not None:
                 cache[name] = found
                 changed = True
@@ -130,24 +129,6 @@ def outputs(stack: str | Iterable[str] | None = None, settings: Settings | None 
 
 
 # --- preflight -----------------------------------------------------------------------------
-
-
-def _reachable(settings: Settings) -> bool:
-    """On local: whether the moto server answers. On aws: always (the CLI reports credential problems)."""
-    if not settings.is_local:
-        return True
-    try:
-        return httpx.get(f"{settings.local_aws_endpoint}/_bwp/health", timeout=3, trust_env=False).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _require_local_aws(settings: Settings) -> None:
-    if not _reachable(settings):
-        raise DeployError(
-            f"The local AWS does not answer on {settings.local_aws_endpoint}.",
-            hint="Start it with `bwp-workshop local up` (BWP_LOCAL_MOTO_PORT sets its port).",
-        )
 
 
 def is_bootstrapped(settings: Settings) -> bool:
@@ -171,8 +152,7 @@ def _check(settings: Settings, stacks: list[str]) -> None:
     local AWS down, EcsStack with neither client credentials nor their secret."""
     if names.EVENT_STACK in stacks and not settings.event_bus_arn:
         raise _missing_event_bus_error()
-    if settings.is_local:
-        _require_local_aws(settings)
+    choose_target(settings).require_reachable()
     has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
     if names.ECS_STACK in stacks and not has_credentials and not prerequisites.client_credentials_stored(settings):
         raise DeployError(
@@ -187,7 +167,7 @@ def _check(settings: Settings, stacks: list[str]) -> None:
 def _prepare(settings: Settings, stacks: list[str], app: Path, status: Status) -> None:
     """What must exist before the stacks deploy: the local bootstrap, the partner bus (created
     on local, checked on aws), the client credentials secret (written from the settings)."""
-    if settings.is_local and not is_bootstrapped(settings):
+    if choose_target(settings).bootstrap_before_deploy():
         bootstrap(settings, app=app, status=status)
     if names.EVENT_STACK in stacks:
         status("checking the partner event bus")
@@ -223,17 +203,16 @@ def _settings_for_deployed(settings: Settings) -> Settings:
     so that diff and destroy still see that stack."""
     if settings.event_bus_arn:
         return settings
-    deployed = _deployed_outputs(settings, names.EVENT_STACK) if _reachable(settings) else None
+    deployed = _deployed_outputs(settings, names.EVENT_STACK) if choose_target(settings).aws_answers() else None
     arn = (deployed or {}).get(names.OUT_EVENT_BUS_ARN, "")
     return settings.model_copy(update={"event_bus_arn": arn}) if arn else settings
 
 
-def synth(settings: Settings | None = None, *, cache: bool | None = None) -> Path:
+def synth(settings: Settings, *, cache: bool | None = None) -> Path:
     """The cloud assembly of the app (cdk-nag checks included): the cached one when nothing
     that shapes a template changed, else synthesized in process; returns its folder.
     ``cache=False`` (default: ``BWP_ASSEMBLY_CACHE``) synthesizes afresh. Stacks other than
     EventStack synthesize without EVENT_BUS_ARN."""
-    settings = settings or get_settings()
     return assembly.assembly(settings, functools.partial(_build, settings), cache=cache)
 
 
@@ -270,7 +249,7 @@ def _validation_error(out: Path) -> DeployError:
 
 
 def bootstrap(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     app: Path | None = None,
     cache: bool | None = None,
@@ -281,9 +260,7 @@ def bootstrap(
     ``synth`` already wrote (the CLI reads one even when told the environment); ``cache`` as
     for :func:`synth`. A status line says what it does while it runs (``progress=False``: none;
     ``status``: the caller's line)."""
-    settings = settings or get_settings()
-    if settings.is_local:
-        _require_local_aws(settings)
+    choose_target(settings).require_reachable()
     environment = f"aws://{aws.account_id(settings)}/{settings.region}"
     with status_line(f"Bootstrapping {environment}", status, enabled=progress) as say:
         if app is None:
@@ -295,15 +272,15 @@ def bootstrap(
 
 
 def diff(
+    settings: Settings,
     stack: str | Iterable[str] | None = ALL,
-    settings: Settings | None = None,
     *,
     cache: bool | None = None,
     progress: bool = True,
 ) -> str:
     """What ``deploy(stack)`` would change, as the CLI prints it (``cache`` as for :func:`synth`);
     a status line says what it does while it runs (``progress=False``: none)."""
-    settings = _settings_for_deployed(settings or get_settings())
+    settings = _settings_for_deployed(settings)
     stacks = stack_names(stack)
     if names.EVENT_STACK in stacks and not settings.event_bus_arn:
         if _one_stack(stack) or (stack is not None and not isinstance(stack, str)):
@@ -311,8 +288,7 @@ def diff(
         stacks.remove(names.EVENT_STACK)
     if not stacks:
         return ""
-    if settings.is_local:
-        _require_local_aws(settings)
+    choose_target(settings).require_reachable()
     with status_line(f"Comparing {', '.join(stacks)} with what is deployed", enabled=progress) as say:
         say("synthesizing the templates (reused when nothing changed)")
         app = synth(settings, cache=cache)
@@ -321,19 +297,19 @@ def diff(
 
 
 def planned_changes(
+    settings: Settings,
     stack: str | Iterable[str] | None = ALL,
-    settings: Settings | None = None,
     *,
     cache: bool | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """:func:`diff` summarized by :func:`summarize_diff` (empty when nothing would change)."""
-    return summarize_diff(diff(stack, settings, cache=cache, progress=progress))
+    return summarize_diff(diff(settings, stack, cache=cache, progress=progress))
 
 
 def deploy(
+    settings: Settings,
     stack: str | Iterable[str] | None = ALL,
-    settings: Settings | None = None,
     progress: bool = True,
     *,
     cache: bool | None = None,
@@ -341,7 +317,6 @@ def deploy(
     """Deploy ``stack`` (with the stacks it depends on), a list of stacks or ``"all"``; return
     the outputs: ``{key: value}`` for one stack, ``{stack: {key: value}}`` for a list or all.
     ``cache`` as for :func:`synth`."""
-    settings = settings or get_settings()
     stacks = stack_names(stack)
     _check(settings, stacks)
     fresh = settings.bwp_dir / "outputs.deploy.json"
@@ -367,18 +342,17 @@ def deploy(
 
 
 def destroy(
+    settings: Settings,
     stack: str | Iterable[str] | None = ALL,
-    settings: Settings | None = None,
     progress: bool = True,
     *,
     cache: bool | None = None,
 ) -> None:
     """Destroy ``stack`` and the stacks that depend on it (or all); forget their outputs.
     ``cache`` as for :func:`synth`."""
-    settings = _settings_for_deployed(settings or get_settings())
+    settings = _settings_for_deployed(settings)
     stacks = stack_names(stack)
-    if settings.is_local:
-        _require_local_aws(settings)
+    choose_target(settings).require_reachable()
     dependents = {names.INFRA_STACK: list(names.STACKS)}.get(stacks[0], stacks) if len(stacks) == 1 else stacks
     if names.EVENT_STACK in dependents and not settings.event_bus_arn:
         dependents = [name for name in dependents if name != names.EVENT_STACK]  # not deployed: nothing to do

@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 
 from .. import aws, names
 from ..errors import SetupError
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 
 
 def _secret_value(settings: Settings) -> str:
@@ -28,9 +29,8 @@ def _secret_value(settings: Settings) -> str:
     return json.dumps({names.CLIENT_SECRET_ID_KEY: client_id, names.CLIENT_SECRET_SECRET_KEY: client_secret})
 
 
-def client_credentials_stored(settings: Settings | None = None) -> bool:
+def client_credentials_stored(settings: Settings) -> bool:
     """Whether the client credentials secret exists (and is not scheduled for deletion)."""
-    settings = settings or get_settings()
     try:
         described = aws.client("secretsmanager", settings).describe_secret(SecretId=names.CLIENT_SECRET_NAME)
     except ClientError as error:
@@ -40,11 +40,10 @@ def client_credentials_stored(settings: Settings | None = None) -> bool:
     return "DeletedDate" not in described
 
 
-def store_client_credentials(settings: Settings | None = None) -> str:
+def store_client_credentials(settings: Settings) -> str:
     """Create or update the secret ``names.CLIENT_SECRET_NAME`` with ``{"client_id", "client_secret"}``
     from ``BWP_CLIENT_ID``/``BWP_CLIENT_SECRET``; returns the secret's ARN. An unchanged value
     writes no new version."""
-    settings = settings or get_settings()
     value = _secret_value(settings)
     client = aws.client("secretsmanager", settings)
     hint = "Check your AWS credentials and that they may use Secrets Manager in this region."
@@ -70,9 +69,8 @@ def store_client_credentials(settings: Settings | None = None) -> str:
         raise aws.failed("Storing the client credentials", error, hint) from None
 
 
-def delete_client_credentials(settings: Settings | None = None) -> bool:
+def delete_client_credentials(settings: Settings) -> bool:
     """Delete the client credentials secret at once (no recovery window); False when there was none."""
-    settings = settings or get_settings()
     if not client_credentials_stored(settings):  # a forced delete of a missing secret succeeds
         return False
     try:
@@ -116,7 +114,7 @@ def _event_source_state(events: Any, source: str) -> str | None:
         raise
 
 
-def ensure_partner_event_bus(settings: Settings | None, source_name: str) -> str:
+def ensure_partner_event_bus(settings: Settings, source_name: str) -> str:
     """Associate the partner event source with an event bus of the same name and return the
     bus ARN (the value of ``EVENT_BUS_ARN``). Idempotent.
 
@@ -124,21 +122,12 @@ def ensure_partner_event_bus(settings: Settings | None, source_name: str) -> str
     (``createEventSubscription`` with an EventBridge destination). On local, a source the
     sandbox has not created yet is created here, as Buy with Prime would.
     """
-    settings = settings or get_settings()
     source = partner_source_name(source_name)
     events = aws.client("events", settings)
     try:
         state = _event_source_state(events, source)
         if state is None or state == "DELETED":
-            if not settings.is_local:
-                raise SetupError(
-                    f"The partner event source {source} does not exist in account "
-                    f"{aws.account_id(settings)} ({settings.region}).",
-                    hint="Subscribe first: create a Buy with Prime event subscription with an EventBridge "
-                    "destination for this account, region and source name; Buy with Prime then creates the "
-                    "source, which you associate here.",
-                )
-            events.create_partner_event_source(Name=source, Account=aws.account_id(settings))
+            choose_target(settings).missing_event_source(events, source)
         try:
             return str(events.describe_event_bus(Name=source)["Arn"])
         except ClientError as error:
@@ -153,11 +142,10 @@ def ensure_partner_event_bus(settings: Settings | None, source_name: str) -> str
         ) from None
 
 
-def delete_partner_event_bus(settings: Settings | None, source_name: str) -> bool:
+def delete_partner_event_bus(settings: Settings, source_name: str) -> bool:
     """Delete the partner event bus of ``source_name`` (its rules must be gone: destroy the
     EventStack first). False when there was none. The event source itself belongs to Buy with
     Prime: deleting the event subscription removes it."""
-    settings = settings or get_settings()
     source = partner_source_name(source_name)
     events = aws.client("events", settings)
     try:

@@ -17,7 +17,8 @@ import httpx
 from .. import aws, environments, names
 from ..errors import ConfigurationError, LocalRuntimeError
 from ..outputs import forget, has_stack, load_outputs, stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from . import event_runner, moto_server, processes
 from . import state as local_state
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
@@ -71,9 +72,9 @@ def service_ports(settings: Settings) -> dict[int, str]:
 class LocalRuntime:
     """The local services for one workshop checkout (one ``.bwp/`` folder)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
-        if not self.settings.is_local:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if self.settings.target != "local":
             raise ConfigurationError(
                 "The local runtime is only for the local target; BWP_TARGET is 'aws'.",
                 hint="Unset BWP_TARGET (or set it to 'local') to use the local runtime.",
@@ -132,9 +133,7 @@ class LocalRuntime:
         token_table = load_outputs(s).get(names.INFRA_STACK, {}).get(names.OUT_TOKEN_TABLE)
         if not token_table:
             return []
-        public_key = s.public_key
-        if not public_key and s.sandbox_public_key_file.is_file():  # the sandbox wrote it since
-            public_key = s.sandbox_public_key_file.read_text()
+        public_key = choose_target(s).public_key()  # the sandbox's, once it has written it
         # Only what the app needs, so the environment (and the fingerprint that tells `up` to
         # restart the app) is the same whichever shell or notebook kernel runs `local up`.
         base = {name: os.environ[name] for name in _APP_BASE_ENVIRONMENT if name in os.environ}
@@ -372,7 +371,7 @@ class LocalRuntime:
         forget(self.settings, list(load_outputs(self.settings)), "the local AWS was reset")
 
 
-def ensure_event_runner(settings: Settings | None = None) -> None:
+def ensure_event_runner(settings: Settings) -> None:
     """Make sure the local services run and the event runner polls the deployed EventStack
     queue (what sends events calls this first); says what to run when EventStack is gone.
     Does nothing when this state folder's runtime never started the local AWS."""

@@ -30,10 +30,13 @@ import ast
 import json
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import WorkshopError
+
+if TYPE_CHECKING:
+    from ..targets import Target
 
 #: What a later cell says instead of a "what to do" an earlier cell shows already.
 SAID_ABOVE = "as said in the error above."
@@ -67,6 +70,8 @@ class CellErrors:
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.shown: dict[str, str] = {}
+        #: The target the notebook's first cell chose (:func:`~bwp_workshop.notebook.cells.start`).
+        self.target: Target | None = None
         self.cell = ""
         self.runs = 0
 
@@ -84,7 +89,7 @@ class CellErrors:
             return self._name_error(error.name)
         unreachable = unreachable_url(error)
         if unreachable:
-            return _service_down(error, unreachable)
+            return _service_down(self.target, error, unreachable)
         return None
 
     def _raised_by_notebook_code(self, tb: TracebackType | None) -> bool:
@@ -142,20 +147,14 @@ def unreachable_url(error: BaseException) -> str | None:
     return None
 
 
-def _service_down(error: BaseException, url: str) -> list[str] | None:
-    """One line for a local service that does not answer; None for any other address."""
-    from ..local.runtime import service_ports
-    from ..settings import get_settings
-
+def _service_down(target: Target | None, error: BaseException, url: str) -> list[str] | None:
+    """One line for a local service of ``target`` that does not answer; None for any other address."""
     parts = urlsplit(url)
-    try:
-        settings = get_settings()
-    except WorkshopError:
+    if target is None:
         return None
-    local = {settings.local_host, "localhost", "127.0.0.1"}
-    if not settings.is_local or parts.hostname not in local or parts.port is None:
+    if parts.hostname is None or parts.port is None:
         return None
-    service = service_ports(settings).get(parts.port)
+    service = target.local_service_at(parts.hostname, parts.port)
     if service not in LOCAL_SERVICES:
         return None
     what, fix = LOCAL_SERVICES[service]

@@ -5,12 +5,12 @@ shown as tables."""
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from ..settings import Settings, get_settings
+from ..targets import choose_target
 
 #: Columns whose ids are long and only told apart in a table (the full value is in the data).
 SHORTENED_COLUMNS = ("event_id", "message_id", "order_id", "installation_id")
@@ -21,23 +21,24 @@ WRAP_WIDTH = "45ch"
 
 
 def start(target: str | None = None, *, local_up: bool = True) -> Settings:
-    """Apply the notebook's ``target`` parameter to this kernel (helpers called later see it)
-    and return the settings in force. On local (unless ``local_up=False``) the local runtime is
-    started or brought in line with what is deployed, and anything it had to change is said:
-    a restarted local AWS, say, and which notebooks to run again. Errors in this kernel's
-    cells show from here on as :mod:`~bwp_workshop.notebook.cell_errors` says."""
+    """The settings in force for the notebook's ``target`` parameter (None: BWP_TARGET from the
+    environment or .env); the notebook passes them to every step. A cell that re-reads them
+    (after writing .env) keeps the target: ``get_settings(target=settings.target)``. Unless
+    ``local_up=False``, the target's local services are started or brought in line with what is
+    deployed (none on aws), and anything that had to change is said: a restarted local AWS,
+    say, and which notebooks to run again. Errors in this kernel's cells show from here on as
+    :mod:`~bwp_workshop.notebook.cell_errors` says."""
     from .cell_errors import install
 
-    install()
-    if target:
-        os.environ["BWP_TARGET"] = target
-    settings = get_settings()
+    settings = get_settings(**({"target": target} if target else {}))
+    chosen = choose_target(settings)
+    handler = install()
+    if handler is not None:
+        handler.target = chosen
     _table_display_options()
     print(f"target: {settings.target}   region: {settings.region}   state: {settings.bwp_dir}")
-    if settings.is_local and local_up:
-        from ..local.runtime import LocalRuntime
-
-        for change in LocalRuntime(settings).up():
+    if local_up:
+        for change in chosen.up():
             if change.action != "already running":
                 print(change)
     return settings

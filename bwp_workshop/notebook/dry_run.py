@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import names
 from .. import notebook_catalog as catalog
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from ..stacks.template_checks import CheckResult, check_templates
 from ..steps.preflight import Check, check_cdk_versions, check_docker, check_image_build, check_node, check_python
 
@@ -217,10 +217,9 @@ def notebook_effects(settings: Settings, *, docker: bool) -> dict[str, tuple[str
     }
 
 
-def dry_run(settings: Settings | None = None) -> DryRun:
+def dry_run(settings: Settings) -> DryRun:
     """Synthesize for aws, check the templates and plan the notebooks; calls no AWS API."""
-    settings = settings or get_settings(target="aws")
-    if settings.is_local:
+    if settings.target != "aws":
         from ..errors import ConfigurationError
 
         raise ConfigurationError(

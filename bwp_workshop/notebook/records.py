@@ -7,29 +7,26 @@ import json
 import time
 from typing import Any
 
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 
-def record(notebook: str, settings: Settings | None = None, **facts: Any) -> None:
+def record(notebook: str, settings: Settings, **facts: Any) -> None:
     """Write the notebook's facts (JSON values) for the headless checks. Returns nothing, so
     the closing cell shows nothing: the facts are in ``.bwp/records/<notebook>.json``."""
-    settings = settings or get_settings()
     folder = settings.bwp_dir / "records"
     folder.mkdir(parents=True, exist_ok=True)
     entry = {"notebook": notebook, "target": settings.target, "recorded_at": time.time(), **facts}
     (folder / f"{notebook}.json").write_text(json.dumps(entry, indent=2, default=str))
 
 
-def read_records(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
-    settings = settings or get_settings()
+def read_records(settings: Settings) -> dict[str, dict[str, Any]]:
     folder = settings.bwp_dir / "records"
     if not folder.is_dir():
         return {}
     return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
 
 
-def clear_records(settings: Settings | None = None) -> None:
-    settings = settings or get_settings()
+def clear_records(settings: Settings) -> None:
     folder = settings.bwp_dir / "records"
     if folder.is_dir():
         for path in folder.glob("*.json"):

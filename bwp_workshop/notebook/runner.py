@@ -2,8 +2,9 @@
 a fresh kernel, with executed copies written under ``build/notebooks/``. papermill reads each
 notebook in ``notebooks/`` and writes only the copy: the working files are never written.
 
-A notebook's ``parameters`` cell gets ``target`` (and any extra parameters); the kernel's
-environment carries ``BWP_TARGET`` too, so helper code and notebook agree. The first failure
+A notebook's ``parameters`` cell gets ``target`` (and any extra parameters); its first cell
+reads the settings for that target (:func:`~bwp_workshop.notebook.cells.start`) and passes them
+to every step. The first failure
 stops the run (later notebooks depend on it) and is reported with the notebook and cell.
 
 Each notebook still gets a fresh kernel, but the next notebook's kernel is started while the
@@ -25,7 +26,7 @@ from typing import Any
 
 from ..errors import WorkshopError
 from ..notebook_catalog import NOTEBOOK_PATTERN, NOTEBOOKS_DIR, notebook_paths
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 KERNEL_NAME = "bwp-workshop"
 WARM_EXTENSION = "bwp_workshop.notebook.warm"  # not imported here: importing it is the work
@@ -100,7 +101,7 @@ def _stop_kernel(manager: Any) -> None:
 
 
 def run_notebooks(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     target: str | None = None,
     only: Iterable[str] = (),
@@ -113,7 +114,6 @@ def run_notebooks(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    settings = settings or get_settings()
     target = target or settings.target
     paths = discover(settings, only)
     output_dir = output_dir or settings.project_dir / "build" / "notebooks"
@@ -121,8 +121,6 @@ def run_notebooks(
     kernel = _kernel_name()
     results: list[NotebookResult] = []
     failed = False
-    previous_target = os.environ.get("BWP_TARGET")
-    os.environ["BWP_TARGET"] = target
     # Kernels write their own diagnostics to the inherited stderr; keep them in a log file so
     # the run's table stays readable.
     kernel_log = open(output_dir / "kernels.log", "ab")  # noqa: SIM115 - closed below
@@ -177,10 +175,6 @@ def run_notebooks(
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)
         kernel_log.close()
-        if previous_target is None:
-            os.environ.pop("BWP_TARGET", None)
-        else:
-            os.environ["BWP_TARGET"] = previous_target
     return results
 
 

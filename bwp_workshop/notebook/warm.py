@@ -13,10 +13,11 @@ import boto3  # noqa: F401
 import httpx  # noqa: F401
 import pandas  # noqa: F401
 
-from .. import aws
+from .. import aws  # noqa: F401
 from ..deploy import commands  # noqa: F401
 from ..local import runtime  # noqa: F401
 from ..settings import get_settings
+from ..targets import choose_target
 from . import cells  # noqa: F401
 
 #: The clients every notebook's first cell uses on local (checking the local AWS's state):
@@ -28,7 +29,4 @@ def load_ipython_extension(ipython: Any) -> None:
     """Nothing to register in the kernel: make the first clients (a notebook whose settings
     are wrong says so itself, in its first cell)."""
     with contextlib.suppress(Exception):
-        settings = get_settings()
-        if settings.is_local:
-            for service in FIRST_CLIENTS:
-                aws.client(service, settings)
+        choose_target(get_settings()).warm_clients(FIRST_CLIENTS)

@@ -24,7 +24,7 @@ import jwt
 from pydantic import SecretStr
 
 from ..errors import LocalRuntimeError, WorkshopError
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from .config import ADMIN_PREFIX, CONSOLE_INSTALL_PATH
 
 ADMIN = ADMIN_PREFIX
@@ -83,8 +83,8 @@ class SandboxClient:
     in-process sandbox); by default the sandbox at ``settings.sandbox_url`` is used.
     """
 
-    def __init__(self, settings: Settings | None = None, *, http: httpx.Client | None = None, timeout: float = 30):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings, *, http: httpx.Client | None = None, timeout: float = 30):
+        self.settings = settings
         self.base_url = self.settings.sandbox_url
         self._http = http or httpx.Client(base_url=self.base_url, trust_env=False, timeout=timeout)
         self._timeout = timeout

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..settings import SANDBOX_AUTHORIZE_PATH, Settings, get_settings
+from ..settings import SANDBOX_AUTHORIZE_PATH, Settings
 from .admin_api import admin_router
 from .api_errors import error_body
 from .config import ADMIN_PREFIX, SandboxSettings, sandbox_settings
@@ -40,10 +40,9 @@ HEALTH_PATH = "/_bwp/health"
 _FAULT_PATHS = {SANDBOX_AUTHORIZE_PATH: "authorize", TOKEN_PATH: "token", GRAPHQL_PATH: "graphql"}
 
 
-def create_app(settings: Settings | None = None, config: SandboxSettings | None = None) -> FastAPI:
+def create_app(settings: Settings, config: SandboxSettings | None = None) -> FastAPI:
     """The sandbox over ``settings.sandbox_dir`` (state kept there), behaving as ``config``
     says (default: the ``BWP_SANDBOX_*`` variables)."""
-    settings = settings or get_settings()
     config = config or sandbox_settings(settings.project_dir)
     sandbox = SandboxState(settings, config)
     console = PartnerConsole(sandbox)

@@ -1,4 +1,4 @@
-"""The workshop's CDK app (app.py) and how its stacks are synthesized for each target (synthesis.py)."""
+"""The workshop's CDK app (app.py) and its stacks; the target (bwp_workshop.targets) says how they are synthesized."""
 
 import os
 

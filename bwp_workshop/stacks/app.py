@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 
 from .. import environments, names
 from ..settings import LOG_RETENTION_DAYS, Settings, get_settings
+from ..targets import choose_target
 from . import nag
 from .ecs_stack import EcsStack
 from .event_stack import EventStack
@@ -19,7 +20,6 @@ from .image_build import stage_image_source
 from .image_tag import image_tag
 from .infra_stack import InfraStack
 from .lambda_asset import asset_hash, build_lambda_asset
-from .synthesis import stack_environment, stack_synthesizer
 
 
 def log_retention(days: int) -> logs.RetentionDays:
@@ -37,7 +37,7 @@ def project_context(settings: Settings) -> dict[str, object]:
 
 
 def build_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     outdir: Path | None = None,
     checks: bool = True,
@@ -49,15 +49,13 @@ def build_app(
     ``validate_templates`` runs the CDK's built-in CloudFormation rule set as well; it is off
     by default because it adds about 5 s to every synth on a 2-core machine (the stack tests
     run it once)."""
-    settings = settings or get_settings()
-    zones = [f"{settings.region}a", f"{settings.region}b"]
+    target = choose_target(settings)
+    zones = target.availability_zones()
     context = project_context(settings)
-    if settings.is_local:
-        # The VPC checks its zones against the account's; on local the account is fixed, so
-        # answer that lookup here rather than have the CLI ask moto and write cdk.context.json.
-        from ..aws import LOCAL_ACCOUNT_ID
-
-        context[f"availability-zones:account={LOCAL_ACCOUNT_ID}:region={settings.region}"] = zones
+    if zones:
+        # The VPC checks its zones against the account's; where the target fixes them, answer
+        # that lookup here rather than have the CLI ask the account and write cdk.context.json.
+        context[f"availability-zones:account={target.account_id()}:region={settings.region}"] = zones
     app = cdk.App(
         outdir=str(outdir) if outdir else None,
         context=context,
@@ -71,19 +69,18 @@ def build_app(
     retention = log_retention(settings.log_retention_days)
 
     def stack_options(name: str) -> dict[str, object]:
-        return {"env": stack_environment(settings), "synthesizer": stack_synthesizer(settings), "stack_name": name}
+        return {"env": target.stack_environment(), "synthesizer": target.stack_synthesizer(), "stack_name": name}
 
     source_dir, source_tag = stage_image_source(settings)
     image_source = (str(source_dir), source_tag)
     infra = InfraStack(
         app,
         names.INFRA_STACK,
-        availability_zones=zones if settings.is_local else None,
+        availability_zones=zones,
         log_retention=retention,
         certificate_arn=settings.certificate_arn,
         app_domain_name=settings.app_domain_name,
-        # On aws without a certificate: HTTPS through CloudFront (no domain needed).
-        tls_front=not settings.is_local and not settings.certificate_arn,
+        tls_front=target.tls_front(),
         image_source=image_source,
         token_key_users=(
             [user for user in settings.token_key_users.split(",") if user]
@@ -104,7 +101,7 @@ def build_app(
         token_table=infra.token_table,
         business_product_table=infra.business_product_table,
         app_base_url=infra.app_base_url,
-        app_environment=functools.partial(environments.app_environment, settings),
+        app_environment=functools.partial(environments.app_environment, settings, public_key=target.public_key()),
         image_tag=image_tag(settings),
         log_retention=retention,
         description="Buy with Prime workshop: the OAuth app on ECS Fargate",
@@ -137,4 +134,4 @@ def build_app(
 
 
 if __name__ == "__main__":
-    build_app().synth()
+    build_app(get_settings()).synth()

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from .image_tag import image_sources, source_tag
 
 _STAMP = ".bwp-image-source"
@@ -26,10 +26,9 @@ def image_build_files(project_dir: Path) -> list[Path]:
     return image_sources(project_dir)
 
 
-def stage_image_source(settings: Settings | None = None) -> tuple[Path, str]:
+def stage_image_source(settings: Settings) -> tuple[Path, str]:
     """A folder holding exactly :func:`image_build_files` (cached by their source tag under the
     build dir) and that tag."""
-    settings = settings or get_settings()
     project = settings.project_dir
     tag = source_tag(project)
     root = settings.build_cache_dir / "image-source"

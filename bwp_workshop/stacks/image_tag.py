@@ -17,7 +17,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import WorkshopError
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 DOCKERFILE = Path("oauth_app") / "Dockerfile"
 DOCKERIGNORE = Path(".dockerignore")
@@ -56,8 +56,7 @@ def source_tag(project_dir: Path) -> str:
     return TAG_PREFIX + sha.hexdigest()[:16]
 
 
-def image_tag(settings: Settings | None = None) -> str:
+def image_tag(settings: Settings) -> str:
     """The tag the task definition runs and the image step pushes: ``BWP_IMAGE_TAG`` when set,
     else the hash of the image's sources."""
-    settings = settings or get_settings()
     return settings.image_tag or source_tag(settings.project_dir)

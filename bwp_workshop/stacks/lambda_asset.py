@@ -36,7 +36,7 @@ from pathlib import Path
 import filelock
 
 from ..errors import WorkshopError
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 #: The handler folder, relative to the project.
 HANDLER_DIR = Path("lambdas") / "event_handler"
@@ -182,9 +182,8 @@ def dependencies_hash(settings: Settings) -> str:
     )
 
 
-def asset_hash(settings: Settings | None = None) -> str:
+def asset_hash(settings: Settings) -> str:
     """Hash of every input of the deployment folder (code, shared package, dependencies)."""
-    settings = settings or get_settings()
     sources = _sources(settings)
     parts = [dependencies_hash(settings).encode()]
     for source, target in sources:
@@ -256,17 +255,14 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def build_lambda_asset(settings: Settings | Path | None = None, *, out_dir: Path | None = None) -> Path:
+def build_lambda_asset(settings: Settings, *, out_dir: Path | None = None) -> Path:
     """Build (or reuse) the event Lambda's deployment folder and return it.
 
     ``build_lambda_asset(settings)`` builds under ``<build dir>/lambda-asset/<hash>/``;
-    ``build_lambda_asset(folder)`` or ``out_dir=folder`` builds into exactly ``folder``
+    ``out_dir=folder`` builds into exactly ``folder``
     (replacing what is there unless it already holds this build). The dependency cache is
     always the settings' build dir.
     """
-    if isinstance(settings, Path):
-        out_dir, settings = settings, None
-    settings = settings or get_settings()
     digest = asset_hash(settings)
     build_root = settings.build_cache_dir
     target = Path(out_dir) if out_dir is not None else build_root / "lambda-asset" / digest[:20]

@@ -15,7 +15,7 @@ from typing import Any
 from .. import aws, names
 from ..errors import WorkshopError
 from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from .pipeline import queue_depths
 
 ALARM = "ALARM"
@@ -24,9 +24,8 @@ OK = "OK"
 COMPOSITE_LAG_SECONDS = 30.0
 
 
-def pipeline_alarms(settings: Settings | None = None) -> list[dict[str, Any]]:
+def pipeline_alarms(settings: Settings) -> list[dict[str, Any]]:
     """The dead-letter queue alarm and the composite, as CloudWatch describes them now."""
-    settings = settings or get_settings()
     wanted = [
         stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_ALARM),
         stack_output(settings, names.EVENT_STACK, names.OUT_PIPELINE_ALARM),
@@ -47,12 +46,11 @@ def pipeline_alarms(settings: Settings | None = None) -> list[dict[str, Any]]:
 
 
 def wait_for_dead_letter_alarm(
-    state: str, settings: Settings | None = None, *, timeout: float = 600.0, progress: bool = True
+    state: str, settings: Settings, *, timeout: float = 600.0, progress: bool = True
 ) -> list[dict[str, Any]]:
     """Wait until the dead-letter queue alarm is in ``state`` (``ALARM`` or ``OK``) and return
     both alarms. Waiting for OK while the queue still holds older dead letters does not wait:
     the alarm rightly stays in ALARM, and the rows say why."""
-    settings = settings or get_settings()
     if state not in (ALARM, OK):
         raise ValueError(f"state must be {ALARM} or {OK}, not {state!r}")
     waiting = queue_depths(settings)["dead_letter_queue"]

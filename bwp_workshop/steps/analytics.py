@@ -55,7 +55,7 @@ def overview(frame: pd.DataFrame, rows: int = 10) -> pd.DataFrame:
     return frame[list(OVERVIEW)].tail(rows).iloc[::-1].reset_index(drop=True)
 
 
-def load_records(settings: Settings | None = None) -> pd.DataFrame:
+def load_records(settings: Settings) -> pd.DataFrame:
     return records_frame(data_records(settings))
 
 

@@ -27,7 +27,8 @@ from .. import aws, names
 from ..core.analytics_record import OBJECT_SUFFIX, PARTITIONS
 from ..errors import WorkshopError
 from ..outputs import load_outputs
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from . import analytics_queries as queries
 
 #: Seconds an Athena query may run before the step gives up waiting.
@@ -61,10 +62,9 @@ def _objects(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def sync(settings: Settings | None = None) -> dict[str, int]:
+def sync(settings: Settings) -> dict[str, int]:
     """Copy the bucket's Parquet objects to :func:`local_copy` (new or changed ones; local files
     whose object is gone are removed). Counts of objects copied, kept and removed."""
-    settings = settings or get_settings()
     s3 = aws.client("s3", settings)
     bucket = bucket_name(settings)
     folder = local_copy(settings)
@@ -158,34 +158,39 @@ class Answers:
     scanned: dict[str, int]  # bytes Athena scanned (aws); bytes of the partitions read (local)
 
 
-def answer(
-    settings: Settings | None = None, *, first: date | str | None = None, last: date | str | None = None
-) -> Answers:
+def answer(settings: Settings, *, first: date | str | None = None, last: date | str | None = None) -> Answers:
     """Every metric of :data:`analytics_queries.METRICS`: Athena on aws, DuckDB over the synced
     copy on local."""
-    settings = settings or get_settings()
+    engine = {"duckdb": _answer_with_duckdb, "athena": _answer_with_athena}[choose_target(settings).analytics_engine]
+    return engine(settings, first, last)
+
+
+def _answer_with_duckdb(settings: Settings, first: date | str | None, last: date | str | None) -> Answers:
+    """DuckDB over the bucket's synced copy; the bytes scanned are those of the partitions read."""
     frames, scanned = {}, {}
-    if settings.is_local:
-        sync(settings)
-        connection = duckdb_connection(local_copy(settings))
-        listing = partitions(settings)
-        for metric in queries.METRICS:
-            frames[metric.name] = connection.execute(queries.render(metric, "duckdb", first=first, last=last)).df()
-            read = _read_by(listing, metric.event_types, first, last)
-            scanned[metric.name] = int(read["bytes"].sum())
-        connection.close()
-    else:
-        for metric in queries.METRICS:
-            frames[metric.name], scanned[metric.name] = run_athena(
-                settings, queries.render(metric, "athena", first=first, last=last)
-            )
+    sync(settings)
+    connection = duckdb_connection(local_copy(settings))
+    listing = partitions(settings)
+    for metric in queries.METRICS:
+        frames[metric.name] = connection.execute(queries.render(metric, "duckdb", first=first, last=last)).df()
+        read = _read_by(listing, metric.event_types, first, last)
+        scanned[metric.name] = int(read["bytes"].sum())
+    connection.close()
+    return Answers(frames, scanned)
+
+
+def _answer_with_athena(settings: Settings, first: date | str | None, last: date | str | None) -> Answers:
+    frames, scanned = {}, {}
+    for metric in queries.METRICS:
+        frames[metric.name], scanned[metric.name] = run_athena(
+            settings, queries.render(metric, "athena", first=first, last=last)
+        )
     return Answers(frames, scanned)
 
 
 # --- partitions ---------------------------------------------------------------------------------
-def partitions(settings: Settings | None = None) -> pd.DataFrame:
+def partitions(settings: Settings) -> pd.DataFrame:
     """The bucket's partitions: event date, event type, objects and bytes."""
-    settings = settings or get_settings()
     rows = []
     for key, entry in _objects(aws.client("s3", settings), bucket_name(settings)).items():
         parts = dict(part.split("=", 1) for part in key.split("/") if "=" in part)
@@ -207,7 +212,7 @@ def _read_by(listing: pd.DataFrame, types: tuple[str, ...], first: Any, last: An
     return listing[chosen]
 
 
-def partitions_read(settings: Settings | None = None, metric: str = "delivery_time") -> pd.DataFrame:
+def partitions_read(settings: Settings, metric: str = "delivery_time") -> pd.DataFrame:
     """The partitions ``metric``'s query reads (its event types, every day): what the partition
     keys in its WHERE clause leave of the bucket."""
     return _read_by(partitions(settings), queries.BY_NAME[metric].event_types, None, None).reset_index(drop=True)
@@ -229,7 +234,7 @@ def _delete_versions(s3: Any, bucket: str, prefix: str, keep: str | None = None)
     return deleted
 
 
-def delete_merchant(installation_id: str, settings: Settings | None = None, *, bucket: str | None = None) -> dict:
+def delete_merchant(installation_id: str, settings: Settings, *, bucket: str | None = None) -> dict:
     """Remove an installation's rows from every object of the store (uninstall, a privacy
     request): each object holding its rows is rewritten without them (or deleted when nothing
     else is left), and the object's older versions, which still hold them, are deleted too.
@@ -238,7 +243,6 @@ def delete_merchant(installation_id: str, settings: Settings | None = None, *, b
 
     import duckdb
 
-    settings = settings or get_settings()
     bucket = bucket or bucket_name(settings)
     s3 = aws.client("s3", settings)
     done = {"objects read": 0, "objects rewritten": 0, "objects deleted": 0, "rows removed": 0}

@@ -18,7 +18,7 @@ from ..core.tokens import TokenEndpoint
 from ..errors import ConfigurationError
 from ..names import INFRA_STACK, OUT_TOKEN_TABLE
 from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 
 def installation(settings: Settings, installation_id: str | None) -> str:
@@ -32,19 +32,17 @@ def installation(settings: Settings, installation_id: str | None) -> str:
     return installation_id
 
 
-def access_token(settings: Settings | None = None, installation_id: str | None = None) -> StoredToken:
+def access_token(settings: Settings, installation_id: str | None = None) -> StoredToken:
     """The installation's token from the token table, refreshed when it expires within a minute."""
-    settings = settings or get_settings()
     installation_id = installation(settings, installation_id)
     client_id, client_secret = settings.require_client_credentials()
     table = aws.resource("dynamodb", settings).Table(stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
     return TokenStore(table).valid_token(installation_id, TokenEndpoint(settings.token_url, client_id, client_secret))
 
 
-def refresh_token(settings: Settings | None = None, installation_id: str | None = None) -> StoredToken:
+def refresh_token(settings: Settings, installation_id: str | None = None) -> StoredToken:
     """Refresh the installation's token now, whatever its expiry (as the Lambda does when one
     is about to expire); the new pair is stored as the installation's newest item."""
-    settings = settings or get_settings()
     installation_id = installation(settings, installation_id)
     client_id, client_secret = settings.require_client_credentials()
     table = aws.resource("dynamodb", settings).Table(stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
@@ -62,10 +60,9 @@ def _client(settings: Settings, installation_id: str | None) -> tuple[GraphQLCli
 Run = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 
 
-def session(settings: Settings | None = None, installation_id: str | None = None) -> Run:
+def session(settings: Settings, installation_id: str | None = None) -> Run:
     """``run(document, variables)`` for several GraphQL documents as the installation: the token
     is looked up (and refreshed if need be) once, and one client makes every call."""
-    settings = settings or get_settings()
     client, installation_id, token = _client(settings, installation_id)
 
     def run(document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -81,22 +78,20 @@ def execute(
     document: str,
     variables: dict[str, Any] | None = None,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     installation_id: str | None = None,
 ) -> dict[str, Any]:
     """Run one GraphQL document as the installation; its ``data``."""
     return session(settings, installation_id)(document, variables)
 
 
-def store(settings: Settings | None = None, installation_id: str | None = None) -> dict[str, Any]:
+def store(settings: Settings, installation_id: str | None = None) -> dict[str, Any]:
     """The installation's Buy with Prime store: site id and widget id."""
-    settings = settings or get_settings()
     client, installation_id, token = _client(settings, installation_id)
     return client.store(access_token=token, installation_id=installation_id)
 
 
-def order(order_id: str, settings: Settings | None = None, installation_id: str | None = None) -> dict[str, Any]:
+def order(order_id: str, settings: Settings, installation_id: str | None = None) -> dict[str, Any]:
     """One order with its products, packages, returns and refunds."""
-    settings = settings or get_settings()
     client, installation_id, token = _client(settings, installation_id)
     return client.order(order_id, access_token=token, installation_id=installation_id, details=True)

@@ -11,17 +11,16 @@ from .. import aws, names
 from ..deploy import prerequisites
 from ..envfile import unset_env_values
 from ..outputs import load_outputs
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from . import subscriptions, tenants
 
 
-def empty_analytics_store(settings: Settings | None = None) -> dict[str, int]:
+def empty_analytics_store(settings: Settings) -> dict[str, int]:
     """Empty EventStack's analytics buckets (the Parquet events and Athena's results), every
     object version and delete marker: CloudFormation deletes only empty buckets. Run before
     destroying EventStack; object versions deleted per bucket."""
     from .analytics_lake import empty_bucket
 
-    settings = settings or get_settings()
     outputs = load_outputs(settings).get(names.EVENT_STACK, {})
     s3 = aws.client("s3", settings)
     return {
@@ -31,11 +30,10 @@ def empty_analytics_store(settings: Settings | None = None) -> dict[str, int]:
     }
 
 
-def drop_analytics_catalog(settings: Settings | None = None) -> list[str]:
+def drop_analytics_catalog(settings: Settings) -> list[str]:
     """Drop the analytics Glue table and database and the Athena workgroup if they are still
     there (destroying EventStack drops them on aws; on local, what the local AWS kept of them);
     what was dropped."""
-    settings = settings or get_settings()
     glue, athena = aws.client("glue", settings), aws.client("athena", settings)
     dropped = []
     attempts = [
@@ -73,11 +71,10 @@ def _has_workgroup(athena: Any) -> bool:
     return True
 
 
-def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[str, Any]:
+def clean_up_outside_cloudformation(settings: Settings) -> dict[str, Any]:
     """What the workshop made outside CloudFormation: event subscriptions, the partner event bus,
     the client credentials secret, the event destinations parameter, the stacks' log groups. Run
     after destroying the stacks."""
-    settings = settings or get_settings()
     done: dict[str, Any] = {}
     done["partner event bus deleted"] = prerequisites.delete_partner_event_bus(
         settings, subscriptions.source_name(settings)
@@ -97,10 +94,9 @@ def clean_up_outside_cloudformation(settings: Settings | None = None) -> dict[st
     return done
 
 
-def leftovers(settings: Settings | None = None) -> dict[str, list[str]]:
+def leftovers(settings: Settings) -> dict[str, list[str]]:
     """Anything of the workshop still in the account: stacks, tables, queues, functions, the
     secret, the partner bus, the event destinations parameter. Empty lists everywhere means clean."""
-    settings = settings or get_settings()
     cloudformation = aws.client("cloudformation", settings)
     stacks = [
         s["StackName"]

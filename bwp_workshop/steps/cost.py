@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import aws, names
-from ..settings import Settings, get_settings
+from ..settings import Settings
 
 #: When the prices below were recorded (from the published list prices; not checked against the
 #: pages on that day).
@@ -67,10 +67,9 @@ def prices(region: str) -> dict[str, Price] | None:
     return PRICES.get(region)
 
 
-def stack_costs(settings: Settings | None = None) -> list[dict[str, Any]]:
+def stack_costs(settings: Settings) -> list[dict[str, Any]]:
     """What the three stacks cost per hour and per day in the settings' region while deployed,
     idle: the hourly items, and the rest (per use) at zero with what they cost per use."""
-    settings = settings or get_settings()
     table = prices(settings.region)
     if table is None:
         return [
@@ -162,10 +161,9 @@ def cost_per_million(figures: PipelineFigures, region: str = "us-east-1") -> dic
     }
 
 
-def budget_alarm(monthly_usd: float, email: str, settings: Settings | None = None) -> dict[str, Any]:
+def budget_alarm(monthly_usd: float, email: str, settings: Settings) -> dict[str, Any]:
     """An AWS Budgets cost budget of ``monthly_usd`` for the account, e-mailing ``email`` when
     the actual spend passes 80% and 100% of it (AWS Budgets: two budgets free per account)."""
-    settings = settings or get_settings()
     if monthly_usd <= 0 or "@" not in email:
         raise ValueError("a budget needs a positive monthly amount and an e-mail address")
     account = aws.client("sts", settings).get_caller_identity()["Account"]
@@ -197,10 +195,9 @@ def budget_alarm(monthly_usd: float, email: str, settings: Settings | None = Non
     return {"budget": name, "monthly_usd": monthly_usd, "alerts_at_percent": [80, 100], "email": email}
 
 
-def billable_leftovers(settings: Settings | None = None) -> list[dict[str, str]]:
+def billable_leftovers(settings: Settings) -> list[dict[str, str]]:
     """Every resource still tagged as the workshop's (the tag the CDK app puts on all it makes),
     by the Resource Groups Tagging API: what may still bill."""
-    settings = settings or get_settings()
     tagging = aws.client("resourcegroupstaggingapi", settings)
     found = []
     for page in tagging.get_paginator("get_resources").paginate(

@@ -13,7 +13,8 @@ from typing import Any
 from .. import aws, names
 from ..errors import ConfigurationError, WorkshopError
 from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from .operator_role import operator_client
 from .pipeline import queue_depths
 
@@ -21,16 +22,13 @@ from .pipeline import queue_depths
 _MAX_LOOK = 1000
 
 
-def dlq_messages(
-    settings: Settings | None = None, limit: int = 100, *, since: float | None = None
-) -> list[dict[str, Any]]:
+def dlq_messages(settings: Settings, limit: int = 100, *, since: float | None = None) -> list[dict[str, Any]]:
     """A look at the dead-letter queue that removes nothing: up to ``limit`` messages with
     their id, receive count, sent time, why the handler refused them (from its log) and body
     (parsed when it is JSON). ``since``: only messages sent at or after that epoch time.
 
     SQS has no read-only peek: a look is a receive, so each look adds one to every message's
     receive count (the messages are made visible again at once)."""
-    settings = settings or get_settings()
     sqs = aws.client("sqs", settings)
     url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     seen: dict[str, dict[str, Any]] = {}
@@ -92,13 +90,12 @@ def _dead_letter(message: dict[str, Any]) -> dict[str, Any]:
 
 
 #: The handler's log line for a record it reports as failed (``lambdas/event_handler``).
-_FAILED_RECORD_LINES = ("record failed", "record failed unexpectedly")
+FAILED_RECORD_LINES = ("record failed", "record failed unexpectedly")
 
 
-def failure_reasons(message_ids: list[str], settings: Settings | None = None) -> dict[str, str]:
+def failure_reasons(message_ids: list[str], settings: Settings) -> dict[str, str]:
     """Why the handler failed each message, from its log: the local event runner's log file on
     local, the function's CloudWatch log group on aws. The newest line per message wins."""
-    settings = settings or get_settings()
     wanted = set(message_ids)
     if not wanted:
         return {}
@@ -108,7 +105,7 @@ def failure_reasons(message_ids: list[str], settings: Settings | None = None) ->
             entry = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(entry, dict) or entry.get("message") not in _FAILED_RECORD_LINES:
+        if not isinstance(entry, dict) or entry.get("message") not in FAILED_RECORD_LINES:
             continue
         if entry.get("message_id") in wanted:
             reason = entry.get("reason") or entry.get("error") or entry.get("message")
@@ -118,29 +115,13 @@ def failure_reasons(message_ids: list[str], settings: Settings | None = None) ->
 
 
 def _handler_log_lines(settings: Settings) -> list[str]:
-    if settings.is_local:
-        from ..local.event_runner import SERVICE_NAME
-        from ..local.processes import ProcessRegistry
-
-        path = ProcessRegistry(settings.bwp_dir).log_dir / f"{SERVICE_NAME}.log"
-        try:
-            return path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-    group = stack_output(settings, names.EVENT_STACK, names.OUT_HANDLER_LOG_GROUP)
-    logs = aws.client("logs", settings)
-    lines: list[str] = []
-    pattern = " ".join(f'?"{text}"' for text in _FAILED_RECORD_LINES)
-    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=pattern):
-        lines.extend(event.get("message", "") for event in page.get("events", []))
-    return lines
+    return choose_target(settings).handler_log_lines(FAILED_RECORD_LINES)
 
 
-def wait_for_dead_letters(sent: dict[str, Any], timeout: float = 120.0, settings: Settings | None = None) -> list:
+def wait_for_dead_letters(settings: Settings, sent: dict[str, Any], timeout: float = 120.0) -> list:
     """Wait until the malformed events of ``sent`` (what :func:`send_test_events` returned)
     are in the dead-letter queue, then look at them (see :func:`dlq_messages`). Waits on the
     queue's depth, which costs no receive; the one look at the end does."""
-    settings = settings or get_settings()
     expected = int(sent.get("dead_letter_depth", 0)) + int(sent.get("malformed", 0))
     deadline = time.monotonic() + timeout
     delay = 0.01
@@ -163,14 +144,11 @@ def messages(count: int) -> str:
     return f"{count} message{'' if count == 1 else 's'}"
 
 
-def discard_dead_letters(
-    message_ids: list[str], settings: Settings | None = None, *, timeout: float = 60.0
-) -> dict[str, Any]:
+def discard_dead_letters(message_ids: list[str], settings: Settings, *, timeout: float = 60.0) -> dict[str, Any]:
     """Delete these messages from the dead-letter queue, and no other: what can never succeed
     (a malformed event), which a redrive would only bring back. Returns ``{"removed", "not_found"}``.
 
     The other messages received while looking for them are made visible again at once."""
-    settings = settings or get_settings()
     sqs = aws.client("sqs", settings)
     url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     wanted = set(message_ids)
@@ -207,9 +185,7 @@ def discard_dead_letters(
 REDRIVE_METHODS = ("auto", "move-task", "copy")
 
 
-def redrive_dead_letters(
-    settings: Settings | None = None, *, method: str = "auto", timeout: float = 300.0
-) -> dict[str, Any]:
+def redrive_dead_letters(settings: Settings, *, method: str = "auto", timeout: float = 300.0) -> dict[str, Any]:
     """Move every message of the dead-letter queue back to the event queue, where the event
     Lambda gets it again; returns ``{"method", "moved", "failed"}``.
 
@@ -221,13 +197,12 @@ def redrive_dead_letters(
     an event once. A message that can never succeed comes back to the dead-letter queue; one
     that arrives there after the redrive began is left for the next redrive (so a running
     consumer and the redrive never pass a message back and forth)."""
-    settings = settings or get_settings()
     if method not in REDRIVE_METHODS:
         raise ConfigurationError(
             f"Unknown redrive method {method!r}.", hint=f"Use one of {', '.join(REDRIVE_METHODS)}."
         )
     if method == "auto":
-        method = "copy" if settings.is_local else "move-task"
+        method = choose_target(settings).redrive_method
     sqs = operator_client("sqs", settings)  # the queue takes messages only from it and the rules
     dlq_url = stack_output(settings, names.EVENT_STACK, names.OUT_DLQ_URL)
     queue_url = stack_output(settings, names.EVENT_STACK, names.OUT_QUEUE_URL)

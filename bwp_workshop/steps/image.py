@@ -17,7 +17,8 @@ import httpx
 from .. import aws, names
 from ..errors import ConfigurationError, WorkshopError
 from ..outputs import load_outputs, stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from .registration import app_base_url
 
 
@@ -72,31 +73,23 @@ class ImageBuildFailed(WorkshopError):
     """The CodeBuild build of the image did not succeed."""
 
 
-def build_and_push_image(settings: Settings | None = None, *, progress: bool = True) -> ImageResult:
+def build_and_push_image(settings: Settings, *, progress: bool = True) -> ImageResult:
     """``docker build --platform linux/amd64`` of ``oauth_app/Dockerfile`` and a push to the ECR
     repository, when a Docker engine is present; otherwise the same build by InfraStack's
     CodeBuild project (see :func:`build_with_codebuild`)."""
-    settings = settings or get_settings()
     from ..stacks.image_tag import image_tag
 
+    target = choose_target(settings)
     tag = image_tag(settings)
     if image_build_path() == BUILD_WITH_CODEBUILD:
         return build_with_codebuild(settings, tag, progress=progress)
     repository = stack_output(settings, names.INFRA_STACK, names.OUT_REPOSITORY_URI)
     image = f"{repository}:{tag}"
-    if not settings.is_local and _image_in_repository(settings, tag):
+    if target.image_in_registry(tag):
         return ImageResult(False, f"The repository already holds {tag} (the same sources); nothing to build.", image)
     build = ["docker", "build", "--platform", "linux/amd64", "-f", "oauth_app/Dockerfile", "-t", image, "."]
-    _docker(build, settings)
-    if settings.is_local:
-        return ImageResult(True, "Built; the local AWS has no registry to push to, so it stays here.", image)
-    token = aws.client("ecr", settings).get_authorization_token()["authorizationData"][0]
-    import base64
-
-    user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
-    _docker(["docker", "login", "--username", user, "--password-stdin", token["proxyEndpoint"]], settings, password)
-    _docker(["docker", "push", image], settings)
-    return ImageResult(True, "Built and pushed.", image)
+    docker(build, settings)
+    return ImageResult(True, target.publish_image(image, lambda argv, stdin: docker(argv, settings, stdin)), image)
 
 
 def build_with_codebuild(settings: Settings, tag: str, *, progress: bool = True) -> ImageResult:
@@ -107,9 +100,10 @@ def build_with_codebuild(settings: Settings, tag: str, *, progress: bool = True)
     build and builds nothing."""
     from ..stacks.image_tag import source_tag
 
+    target = choose_target(settings)
     repository = stack_output(settings, names.INFRA_STACK, names.OUT_REPOSITORY_URI)
     image = f"{repository}:{tag}"
-    if not settings.is_local and _image_in_repository(settings, tag):
+    if target.image_in_registry(tag):
         return ImageResult(False, f"The repository already holds {tag} (the same sources); nothing to build.", image)
     redeploy = "Deploy InfraStack again (notebook 01, or `bwp-workshop deploy InfraStack`), then run this cell again."
     project_name = load_outputs(settings).get(names.INFRA_STACK, {}).get(names.OUT_IMAGE_BUILD_PROJECT)
@@ -136,15 +130,8 @@ def build_with_codebuild(settings: Settings, tag: str, *, progress: bool = True)
     build = _wait_for_build(codebuild, started["id"], progress=progress)
     if build["buildStatus"] != "SUCCEEDED":
         raise _build_failure(build)
-    if settings.is_local:
-        return ImageResult(
-            False,
-            f"No Docker engine here: the local AWS's CodeBuild recorded build {build['id']} of {tag} "
-            "(it builds nothing); the local target runs the app as a process instead.",
-            image,
-            build["id"],
-        )
-    return ImageResult(True, f"Built and pushed by CodeBuild (build {build['id']}).", image, build["id"])
+    built, message = target.codebuild_outcome(build["id"], tag)
+    return ImageResult(built, message, image, build["id"])
 
 
 def _wait_for_build(codebuild: Any, build_id: str, *, progress: bool, timeout: float = BUILD_TIMEOUT) -> Any:
@@ -195,17 +182,7 @@ def _build_failure(build: dict[str, Any]) -> ImageBuildFailed:
     )
 
 
-def _image_in_repository(settings: Settings, tag: str) -> bool:
-    """Whether the ECR repository holds ``tag`` (its tags are immutable: a push would fail)."""
-    ecr = aws.client("ecr", settings)
-    try:
-        ecr.describe_images(repositoryName=names.REPOSITORY_NAME, imageIds=[{"imageTag": tag}])
-    except ecr.exceptions.ImageNotFoundException:
-        return False
-    return True
-
-
-def _docker(argv: list[str], settings: Settings, stdin: str | None = None) -> None:
+def docker(argv: list[str], settings: Settings, stdin: str | None = None) -> None:
     result = subprocess.run(
         argv, cwd=settings.project_dir, input=stdin, capture_output=True, text=True, timeout=1800, check=False
     )
@@ -215,19 +192,10 @@ def _docker(argv: list[str], settings: Settings, stdin: str | None = None) -> No
 
 
 # --- the running app -------------------------------------------------------------------------------
-def wait_for_app(settings: Settings | None = None, timeout: float = 120) -> dict[str, Any]:
+def wait_for_app(settings: Settings, timeout: float = 120) -> dict[str, Any]:
     """Until the app answers its health check: on local, (re)start the local app process first
     (it picks up new credentials); on aws, until the Fargate service runs its tasks."""
-    settings = settings or get_settings()
-    if settings.is_local:
-        from ..local.runtime import OAUTH_APP_SERVICE, LocalRuntime
-
-        LocalRuntime(settings).up()
-        status = next(s for s in LocalRuntime(settings).status() if s.name == OAUTH_APP_SERVICE)
-        if status.state != "running":
-            raise WorkshopError(f"The local app is {status.state}.", hint=f"See its log: {status.log_file}")
-    else:
-        _wait_for_service(settings, timeout)
+    choose_target(settings).start_app(timeout)
     url = f"{app_base_url(settings)}{names.APP_HEALTH_PATH}"
     deadline = time.monotonic() + timeout
     delay = 0.01  # backing off to a second: a local app answers within milliseconds of its start
@@ -246,23 +214,3 @@ def wait_for_app(settings: Settings | None = None, timeout: float = 120) -> dict
             )
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
-
-
-def _wait_for_service(settings: Settings, timeout: float) -> None:
-    outputs = load_outputs(settings).get(names.ECS_STACK, {})
-    cluster, service = outputs.get(names.OUT_CLUSTER_NAME), outputs.get(names.OUT_SERVICE_NAME)
-    if not cluster or not service:
-        raise ConfigurationError("EcsStack is not deployed.", hint="Deploy it first: deploy('EcsStack').")
-    ecs = aws.client("ecs", settings)
-    deadline = time.monotonic() + timeout
-    delay = 0.5
-    while time.monotonic() < deadline:
-        described = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-        if described["runningCount"] >= described["desiredCount"] > 0:
-            return
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-    raise WorkshopError(
-        f"The service {service} runs fewer tasks than it wants after {timeout:.0f} s.",
-        hint="Was the image pushed? Open the service's events in the ECS console.",
-    )

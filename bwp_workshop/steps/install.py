@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import aws, names
 from ..envfile import set_env_values
 from ..errors import WorkshopError
 from ..names import INFRA_STACK, OAUTH_STATE_PREFIX, OUT_TOKEN_TABLE, TOKEN_PK, TOKEN_SK
 from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from .registration import app_base_url
 
 
@@ -32,14 +32,13 @@ def _when(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, UTC)
 
 
-def installations(settings: Settings | None = None, *, table_name: str | None = None) -> list[dict[str, Any]]:
+def installations(settings: Settings, *, table_name: str | None = None) -> list[dict[str, Any]]:
     """One dict per installation in the token table (default: InfraStack's), newest token
     first per installation, sorted by installation id:
 
     ``installation_id``, ``access_token`` and ``refresh_token`` (masked), ``token_type``,
     ``expires_at``, ``updated_at``, ``installed_at`` (timezone-aware UTC datetimes),
     ``expired`` (bool), ``token_items`` (how many token items the installation has)."""
-    settings = settings or get_settings()
     table = aws.resource("dynamodb", settings).Table(table_name or stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
     newest: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = {}
@@ -78,21 +77,19 @@ def installations(settings: Settings | None = None, *, table_name: str | None = 
     return rows
 
 
-def install_app(settings: Settings | None = None, merchant_id: str | None = None) -> dict[str, Any]:
+def install_app(settings: Settings, merchant_id: str | None = None) -> dict[str, Any]:
     """A merchant installs the app. On local the sandbox drives the browser flow and the new
     installation id goes into ``.env`` (BWP_INSTALLATION_ID); on aws, the link to open."""
-    settings = settings or get_settings()
-    if not settings.is_local:
+    client = choose_target(settings).sandbox()
+    if client is None:
         return {
             "what to do": "In the Buy with Prime console, open your app's page in the marketplace and "
             "install it for your test merchant; then set BWP_INSTALLATION_ID in .env to the installation "
             "id the token table shows.",
             "launch URL": f"{app_base_url(settings)}/launch",
         }
-    from ..sandbox.client import SandboxClient
-
     stack_output(settings, names.ECS_STACK, names.OUT_SERVICE_NAME)  # the app runs: says what to deploy if not
-    with SandboxClient(settings) as sandbox:
+    with client as sandbox:
         outcome = sandbox.install(merchant_id)
     if not outcome.ok or not outcome.installation_id:
         raise WorkshopError(
@@ -108,35 +105,16 @@ def install_app(settings: Settings | None = None, merchant_id: str | None = None
     }
 
 
-def console_install_url(settings: Settings | None = None) -> str:
+def console_install_url(settings: Settings) -> str:
     """The page a person opens in a browser to install the app as a merchant: on local the
     sandbox's console (pick a merchant, click Install); on aws the Buy with Prime console
     (the host of the authorize endpoint), where the app's marketplace page has Install."""
-    settings = settings or get_settings()
-    if settings.is_local:
-        from ..sandbox.config import CONSOLE_PATH
-
-        return f"{settings.sandbox_url}{CONSOLE_PATH}"
-    parts = urlsplit(settings.authorize_url)
-    return f"{parts.scheme}://{parts.netloc}/"
+    return choose_target(settings).install_console_url()
 
 
-def browser_install(settings: Settings | None = None) -> dict[str, str]:
+def browser_install(settings: Settings) -> dict[str, str]:
     """How a person installs the app with a browser, beside the scripted :func:`install_app`:
     the page to open and what to click there."""
-    settings = settings or get_settings()
     url = console_install_url(settings)
-    if settings.is_local:
-        steps = (
-            "Open the sandbox console, pick a merchant, click Install next to your app and Allow on the "
-            "consent page: the browser goes through the app's launch URL, the authorize page and the app's "
-            "install URL, and ends on the app's page. The console then lists the installation, with "
-            "Settings and Uninstall."
-        )
-    else:
-        steps = (
-            "Sign in to the Buy with Prime console as your test merchant, open your app's page in the "
-            "marketplace and click Install; then set BWP_INSTALLATION_ID in .env to the installation id "
-            "the token table shows."
-        )
+    steps = choose_target(settings).browser_install_steps()
     return {"open in a browser": url, "what to do": steps}

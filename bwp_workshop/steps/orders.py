@@ -21,6 +21,7 @@ from ..core.data_record import plain
 from ..core.graphql import GraphQLError
 from ..errors import ConfigurationError, WorkshopError
 from ..settings import Settings
+from ..targets import choose_target
 from .api import Run, installation, session
 from .pipeline import data_table_name
 
@@ -72,15 +73,14 @@ def _change(run: Run, document: str, variables: dict[str, Any]) -> None:
 
 def place_order(settings: Settings, installation_id: str | None = None) -> str:
     """A new order of the installation's merchant, fulfilment not started; its id."""
-    if not settings.is_local:
+    sandbox = choose_target(settings).sandbox()
+    if sandbox is None:
         raise ConfigurationError(
             "On the aws target the workshop does not place orders.",
             hint="Place a test order in your Buy with Prime sandbox store (create-and-manage-orders), then set "
             "ORDER_ID in this notebook's parameters cell to its id.",
         )
-    from ..sandbox.client import SandboxClient
-
-    with SandboxClient(settings) as client:
+    with sandbox as client:
         placed = client.emit(orders=1, lifecycle="placed", installation_id=installation_id or settings.installation_id)
     return str(placed["orders"][0]["order_id"])
 

@@ -20,16 +20,16 @@ from .. import aws, names
 from ..core.data_record import plain
 from ..errors import ConfigurationError, WorkshopError
 from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 
 
-def data_table_name(settings: Settings | None = None) -> str:
-    return stack_output(settings or get_settings(), names.EVENT_STACK, names.OUT_DATA_TABLE)
+def data_table_name(settings: Settings) -> str:
+    return stack_output(settings, names.EVENT_STACK, names.OUT_DATA_TABLE)
 
 
-def data_records(settings: Settings | None = None) -> list[dict[str, Any]]:
+def data_records(settings: Settings) -> list[dict[str, Any]]:
     """Every item of the data table (one per recorded event), oldest received first."""
-    settings = settings or get_settings()
     client = aws.client("dynamodb", settings)
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -41,8 +41,7 @@ def data_records(settings: Settings | None = None) -> list[dict[str, Any]]:
     return sorted(items, key=_arrival)
 
 
-def count_records(settings: Settings | None = None) -> int:
-    settings = settings or get_settings()
+def count_records(settings: Settings) -> int:
     client = aws.client("dynamodb", settings)
     total = 0
     for page in client.get_paginator("scan").paginate(
@@ -115,10 +114,10 @@ def _stored(client: Any, table: str, keys: list[RecordKey], *, keys_only: bool =
 
 
 def wait_for_events(
+    settings: Settings,
     event_ids: Iterable[str | RecordKey | list[str]],
     timeout: float = 60.0,
     progress: bool = True,
-    settings: Settings | None = None,
     *,
     installation_id: str | None = None,
 ) -> int:
@@ -128,7 +127,6 @@ def wait_for_events(
     looked up again, by key (BatchGetItem asking for the key alone; never a Scan), after a
     pause that starts at a few milliseconds and doubles up to a quarter second. Raises a
     :class:`WorkshopError` that says where to look on timeout."""
-    settings = settings or get_settings()
     wanted = record_keys(event_ids, installation_id or settings.installation_id)
     missing = list(wanted)
     client = aws.client("dynamodb", settings)
@@ -170,10 +168,10 @@ def wait_for_events(
 
 
 def wait_for_records(
+    settings: Settings,
     event_ids: Iterable[str | RecordKey | list[str]],
     timeout: float = 60.0,
     progress: bool = True,
-    settings: Settings | None = None,
     *,
     installation_id: str | None = None,
 ) -> list[dict[str, Any]]:
@@ -181,9 +179,8 @@ def wait_for_records(
     :func:`send_test_events` returns, or event ids of ``installation_id``) as
     :func:`wait_for_events` does, progress bar included (it counts those events only and ends
     at 100 %); then returns their records, oldest received first (read once, by key)."""
-    settings = settings or get_settings()
     wanted = record_keys(event_ids, installation_id or settings.installation_id)
-    wait_for_events(wanted, timeout=timeout, progress=progress, settings=settings)
+    wait_for_events(settings, wanted, timeout=timeout, progress=progress)
     client = aws.client("dynamodb", settings)
     table = data_table_name(settings)
     records: list[dict[str, Any]] = []
@@ -197,20 +194,15 @@ def _arrival(record: dict[str, Any]) -> tuple[str, str]:
 
 
 def _not_arrived(settings: Settings, count: int, n: int, timeout: float) -> WorkshopError:
-    where = (
-        "Is the event runner up (`bwp-workshop local status`)? Its log is .bwp/logs/event-runner.log."
-        if settings.is_local
-        else "Check the Lambda's log group and the event source mapping in the console."
-    )
+    where = choose_target(settings).events_not_arriving_hint()
     return WorkshopError(
         f"Only {count} of {n} records arrived in the data table within {timeout:.0f} s.",
         hint=f"{where} Failed events wait in the dead-letter queue: `bwp-workshop events dlq`.",
     )
 
 
-def queue_depths(settings: Settings | None = None) -> dict[str, int]:
+def queue_depths(settings: Settings) -> dict[str, int]:
     """Messages waiting (visible + in flight) in the event queue and the dead-letter queue."""
-    settings = settings or get_settings()
     sqs = aws.client("sqs", settings)
     depths = {}
     for name, key in (("queue", names.OUT_QUEUE_URL), ("dead_letter_queue", names.OUT_DLQ_URL)):
@@ -224,12 +216,11 @@ def queue_depths(settings: Settings | None = None) -> dict[str, int]:
     return depths
 
 
-def send_to_queue(bodies: list[str], settings: Settings | None = None) -> list[str]:
+def send_to_queue(bodies: list[str], settings: Settings) -> list[str]:
     """Put message bodies straight onto the EventStack queue; their message ids. Local only: on
     aws the queue takes messages only from EventStack's rules (test events go through the test
     bus: :mod:`.test_events`)."""
-    settings = settings or get_settings()
-    if not settings.is_local:
+    if not choose_target(settings).queue_accepts_direct_sends:
         raise ConfigurationError(
             "On aws the event queue takes messages only from EventStack's rules.",
             hint="Send test events through EventBridge: send_test_events(via='eventbridge').",
@@ -251,7 +242,7 @@ def send_to_queue(bodies: list[str], settings: Settings | None = None) -> list[s
 def send_test_events(
     count: int = 5,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     installation_id: str | None = None,
     duplicates: int = 0,
     malformed: int = 0,
@@ -272,56 +263,13 @@ def send_test_events(
     ``installation_id`` (default: BWP_INSTALLATION_ID), plus ``duplicates`` repeats and
     ``malformed`` bodies that are not events, through EventStack's test bus or straight onto
     the queue (:mod:`.test_events`)."""
-    settings = settings or get_settings()
+    target = choose_target(settings)
     if via == "auto":
-        via = "sandbox" if settings.is_local else "eventbridge"
-    if settings.is_local:  # whatever sends events first makes sure the runner polls the deployed queue
-        from ..local.runtime import ensure_event_runner
-
-        ensure_event_runner(settings)
+        via = target.default_event_route
+    target.prepare_event_delivery()
     before = {"sent_at": time.time(), "dead_letter_depth": queue_depths(settings)["dead_letter_queue"]}
     if via == "sandbox":
-        return {
-            **before,
-            **_send_through_sandbox(settings, count, installation_id, duplicates, malformed, history_hours),
-        }
+        return {**before, **target.send_merchant_activity(count, installation_id, duplicates, malformed, history_hours)}
     from .test_events import send_synthetic
 
     return {**before, **send_synthetic(settings, count, installation_id, duplicates, malformed, via)}
-
-
-def _send_through_sandbox(
-    settings: Settings,
-    orders: int,
-    installation_id: str | None,
-    duplicates: int,
-    malformed: int,
-    history_hours: float = 0.0,
-) -> dict[str, Any]:
-    if not settings.is_local:
-        raise ConfigurationError(
-            "The Buy with Prime sandbox exists only on the local target.",
-            hint="On aws, real events come from your store; use via='eventbridge' to test the consumer alone.",
-        )
-    from ..sandbox.client import SandboxClient
-    from ..sandbox.event_shapes import MALFORMATIONS, record_key
-
-    kinds = [MALFORMATIONS[i % len(MALFORMATIONS)] for i in range(malformed)]
-    with SandboxClient(settings) as sandbox:
-        result = sandbox.emit(
-            orders,
-            installation_id=installation_id or settings.installation_id or None,
-            duplicates=duplicates,
-            malformed=kinds,
-            spread_hours=history_hours,
-        )
-    entries = result.get("entries", [])
-    valid = [e for e in entries if e.get("malformed") is None and record_key(e) is not None]
-    return {
-        "via": "sandbox",
-        "event_ids": [record_key(entry) for entry in valid],
-        "keys": [(str(entry["installation_id"]), record_key(entry)) for entry in valid],
-        "malformed": len(entries) - len(valid),
-        "messages": int(result.get("deliveries", len(entries))),
-        "undelivered": int(result.get("undelivered", 0)),
-    }

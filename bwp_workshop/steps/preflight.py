@@ -15,7 +15,8 @@ import sys
 from dataclasses import asdict, dataclass
 
 from ..errors import WorkshopError
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 
 
 @dataclass(frozen=True)
@@ -99,43 +100,18 @@ def check_docker() -> Check:
 def check_image_build(settings: Settings, docker: Check) -> Check:
     """Which path builds the app's image in notebook 03: Docker here, or InfraStack's CodeBuild
     project in the account (on local, moto's CodeBuild records the build; the app runs as a process)."""
-    from .. import names
     from .image import BUILD_WITH_DOCKER, image_build_path
 
-    if image_build_path(docker.ok) == BUILD_WITH_DOCKER:
-        detail = "Docker on this machine" + ("" if settings.is_local else ", pushed to ECR")
-    elif settings.is_local:
-        detail = (
-            f"CodeBuild project {names.IMAGE_BUILD_PROJECT} on the local AWS (recorded only; the app runs as a process)"
-        )
-    else:
-        detail = f"CodeBuild project {names.IMAGE_BUILD_PROJECT} in the account (InfraStack), pushed to ECR"
+    detail = choose_target(settings).image_build_detail(image_build_path(docker.ok) == BUILD_WITH_DOCKER)
     return Check("image build", True, detail, blocking=False)
 
 
 def check_target(settings: Settings) -> Check:
-    if settings.is_local:
-        from ..local.runtime import LocalRuntime
-
-        states = {service.name: service.state for service in LocalRuntime(settings).status()}
-        running = all(state == "running" for state in states.values())
-        detail = ", ".join(f"{name} {state}" for name, state in states.items())
-        return Check("local runtime", running, detail, "Start it: `bwp-workshop local up` (the next cell does).")
-    from .. import aws
-    from ..errors import CredentialsError
-
-    try:
-        account = aws.account_id(settings)
-    except CredentialsError as error:
-        return Check("AWS credentials", False, error.message, error.hint)
-    except Exception as error:  # the credential chain raises many types; say what to do all the same
-        problem = aws.credentials_error(error)
-        return Check("AWS credentials", False, problem.message, problem.hint)
-    return Check("AWS credentials", True, f"account {account}, region {settings.region}")
+    """Whether the target can be used now (:meth:`~bwp_workshop.targets.Target.preflight_check`)."""
+    return Check(*choose_target(settings).readiness())
 
 
-def run_checks(settings: Settings | None = None) -> list[Check]:
-    settings = settings or get_settings()
+def run_checks(settings: Settings) -> list[Check]:
     docker = check_docker()
     return [
         check_python(),

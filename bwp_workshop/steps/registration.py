@@ -7,29 +7,24 @@ secret.
 
 from __future__ import annotations
 
-from .. import names
 from ..errors import ConfigurationError
-from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 
 APP_NAME = "SupaDupa Analytics"
 
 
-def app_base_url(settings: Settings | None = None) -> str:
+def app_base_url(settings: Settings) -> str:
     """The app's base URL as Buy with Prime will call it: on aws the load balancer's DNS name,
     lowercased, with its scheme (InfraStack's ``AppBaseUrl``); on local the local app process."""
-    settings = settings or get_settings()
-    if settings.is_local:
-        return settings.local_app_url
-    return stack_output(settings, names.INFRA_STACK, names.OUT_APP_BASE_URL).lower().rstrip("/")
+    return choose_target(settings).app_base_url()
 
 
-def onboarding_request(settings: Settings | None = None) -> dict[str, str]:
+def onboarding_request(settings: Settings) -> dict[str, str]:
     """What the app onboarding request to Buy with Prime asks for: the app's four URLs. On aws
     they must be HTTPS: codes, states and verification tokens travel in them."""
-    settings = settings or get_settings()
     base = app_base_url(settings)
-    if not settings.is_local and not base.startswith("https://"):
+    if choose_target(settings).requires_https and not base.startswith("https://"):
         raise ConfigurationError(
             f"The app's base URL {base} is not HTTPS: Buy with Prime would send authorization codes, states "
             "and verification tokens over plain HTTP.",
@@ -45,22 +40,22 @@ def onboarding_request(settings: Settings | None = None) -> dict[str, str]:
     }
 
 
-def approve_onboarding_locally(settings: Settings | None = None) -> dict[str, str]:
+def approve_onboarding_locally(settings: Settings) -> dict[str, str]:
     """On the local target: the sandbox approves the onboarding request and issues a client id
     and secret, written into ``.env``. An app the sandbox already knows with the same URLs is
     reused (re-running the step changes nothing)."""
-    settings = settings or get_settings()
-    if not settings.is_local:
+    client = choose_target(settings).sandbox()
+    if client is None:
         raise ConfigurationError(
             "Only the local target's sandbox approves onboarding requests.",
             hint="On aws, send the onboarding request to Buy with Prime and paste the client id and "
             "secret it sends you into .env (BWP_CLIENT_ID, BWP_CLIENT_SECRET).",
         )
-    from ..sandbox.client import SandboxClient, write_credentials_to_env
+    from ..sandbox.client import write_credentials_to_env
 
     request = onboarding_request(settings)
     name, *urls = request.values()
-    with SandboxClient(settings) as sandbox:
+    with client as sandbox:
         if settings.client_id and settings.client_secret.get_secret_value():
             for app in sandbox.apps():
                 known = [app.get(key) for key in ("launch_url", "install_url", "settings_url", "uninstall_url")]

@@ -24,7 +24,7 @@ from ..core.event_subscriptions import NONE_YET, Registration
 from ..core.graphql import CREATE_SUBSCRIPTION, DELETE_SUBSCRIPTION, SUBSCRIPTION_IDS_QUERY, SUBSCRIPTION_QUERY
 from ..deploy import prerequisites
 from ..outputs import stack_output
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from .api import Run, session
 
 __all__ = [
@@ -61,7 +61,7 @@ def subscription_ids(run: Run) -> list[str]:
     return event_subscriptions.subscription_ids(run)
 
 
-def subscriptions(settings: Settings | None = None, installation_id: str | None = None) -> list[dict[str, str]]:
+def subscriptions(settings: Settings, installation_id: str | None = None) -> list[dict[str, str]]:
     """The installation's event subscriptions: id, event type, kind (``eventBridge`` or
     ``webhook``), destination (an EventBridge destination's ARN; empty for a webhook) and target
     (the business product)."""
@@ -71,13 +71,12 @@ def subscriptions(settings: Settings | None = None, installation_id: str | None 
 def subscribe_events(
     event_types: tuple[str, ...] | list[str] = names.SUBSCRIBED_EVENT_TYPES,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     installation_id: str | None = None,
 ) -> list[dict[str, str]]:
     """Subscribe the installation to each event type with this account's partner event
     source as destination (one subscription per type; types already subscribed to that
     source are left alone). Returns the installation's subscriptions to the source."""
-    settings = settings or get_settings()
     ours = event_subscriptions.subscribe(session(settings, installation_id), registration(settings, event_types))
     record_business_products(ours, settings, installation_id)
     return ours
@@ -98,7 +97,6 @@ def record_business_products(
     return products
 
 
-def unsubscribe_events(settings: Settings | None = None, installation_id: str | None = None) -> int:
+def unsubscribe_events(settings: Settings, installation_id: str | None = None) -> int:
     """Delete the installation's subscriptions to this account's partner event source."""
-    settings = settings or get_settings()
     return event_subscriptions.unsubscribe(session(settings, installation_id), [destination(settings)])

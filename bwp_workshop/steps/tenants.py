@@ -22,7 +22,7 @@ from ..core.graphql import GraphQLError
 from ..core.token_store import TokenStoreError
 from ..core.tokens import TokenEndpointError
 from ..errors import WorkshopError
-from ..settings import Settings, get_settings
+from ..settings import Settings
 from . import pipeline, subscriptions, webhook_subscriptions
 from .install import installations
 
@@ -34,21 +34,18 @@ _INSTALLATION_FAILURES = (GraphQLError, TokenStoreError, TokenEndpointError, Wor
 
 
 def register_destinations(
-    settings: Settings | None = None, event_types: tuple[str, ...] | list[str] = names.SUBSCRIBED_EVENT_TYPES
+    settings: Settings, event_types: tuple[str, ...] | list[str] = names.SUBSCRIBED_EVENT_TYPES
 ) -> event_subscriptions.Registration:
     """Register the app's event destination and types (the OAuth app subscribes each merchant it
     installs from now on to them); the registration."""
-    settings = settings or get_settings()
     registration = subscriptions.registration(settings, event_types)
     event_subscriptions.write_registration(aws.client("ssm", settings), names.EVENT_DESTINATION_PARAMETER, registration)
     return registration
 
 
-def registered(settings: Settings | None = None) -> event_subscriptions.Registration | None:
+def registered(settings: Settings) -> event_subscriptions.Registration | None:
     """The registered destinations and types; None before notebook 05."""
-    return event_subscriptions.read_registration(
-        aws.client("ssm", get_settings() if settings is None else settings), names.EVENT_DESTINATION_PARAMETER
-    )
+    return event_subscriptions.read_registration(aws.client("ssm", settings), names.EVENT_DESTINATION_PARAMETER)
 
 
 def installation_ids(settings: Settings) -> list[str]:
@@ -57,11 +54,10 @@ def installation_ids(settings: Settings) -> list[str]:
     return sorted(found, key=lambda iid: (iid != settings.installation_id, iid))
 
 
-def subscribe_every_installation(settings: Settings | None = None) -> list[dict[str, Any]]:
+def subscribe_every_installation(settings: Settings) -> list[dict[str, Any]]:
     """Register the destination, then subscribe every installation in the token table to it (the
     ones the app subscribed at install are left as they are). One row per installation: its
     subscriptions to the destination, its business product, and what went wrong, if anything."""
-    settings = settings or get_settings()
     registration = register_destinations(settings)
     rows = []
     for iid in installation_ids(settings):
@@ -76,26 +72,25 @@ def subscribe_every_installation(settings: Settings | None = None) -> list[dict[
     return rows
 
 
-def unsubscribe_every_installation(settings: Settings | None = None) -> dict[str, int]:
+def unsubscribe_every_installation(settings: Settings) -> dict[str, int]:
     """Delete every installation's subscriptions to the destination, then the registration (no
     install subscribes anyone after this)."""
-    settings = settings or get_settings()
     deleted = failed = 0
     registration = registered(settings)  # 05's webhook, if it chose one: its subscriptions and profiles too
     for iid in installation_ids(settings):
         try:
             deleted += subscriptions.unsubscribe_events(settings, iid)
-            deleted += webhook_subscriptions.unsubscribe_webhook(registration, settings, iid)
+            deleted += webhook_subscriptions.unsubscribe_webhook(settings, registration, iid)
         except _INSTALLATION_FAILURES:
             failed += 1
     forget_registration(settings)
     return {"subscriptions deleted": deleted, "installations that refused": failed}
 
 
-def forget_registration(settings: Settings | None = None) -> bool:
+def forget_registration(settings: Settings) -> bool:
     """Delete the registration (no install subscribes anyone after this); whether there was one."""
     try:
-        aws.client("ssm", settings or get_settings()).delete_parameter(Name=names.EVENT_DESTINATION_PARAMETER)
+        aws.client("ssm", settings).delete_parameter(Name=names.EVENT_DESTINATION_PARAMETER)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
             raise
@@ -104,13 +99,12 @@ def forget_registration(settings: Settings | None = None) -> bool:
 
 
 def send_for_every_installation(
-    orders: int, *, settings: Settings | None = None, history_hours: float = 0.0, timeout: float = 120
+    orders: int, *, settings: Settings, history_hours: float = 0.0, timeout: float = 120
 ) -> list[dict[str, Any]]:
     """Events for every installation but the settings' own (its events are 06's first send):
     ``orders`` orders of each merchant, waited for in the data table. One row per installation:
     the events sent and stored. A merchant with no subscriptions gets no events: install it
     again, or run notebook 05 again, which subscribes every installation."""
-    settings = settings or get_settings()
     rows = []
     others = [iid for iid in installation_ids(settings) if iid != settings.installation_id]
     if not others:
@@ -125,7 +119,7 @@ def send_for_every_installation(
         ]
     for iid in others:
         sent = pipeline.send_test_events(orders, settings=settings, installation_id=iid, history_hours=history_hours)
-        stored = pipeline.wait_for_records(sent["keys"], timeout=timeout, settings=settings) if sent["keys"] else []
+        stored = pipeline.wait_for_records(settings, sent["keys"], timeout=timeout) if sent["keys"] else []
         rows.append(
             {
                 "installation_id": iid,
@@ -137,14 +131,13 @@ def send_for_every_installation(
     return rows
 
 
-def merchants(frame: pd.DataFrame, settings: Settings | None = None) -> list[dict[str, Any]]:
+def merchants(frame: pd.DataFrame, settings: Settings) -> list[dict[str, Any]]:
     """07's analytics per merchant: every installation that has records (``frame``, the data
     table as :func:`bwp_workshop.steps.analytics.load_records` gives it) or is installed, with
     its store's site (from the API, as that installation), its records, confirmed orders and
     their value. An installation no longer installed keeps its records; its site is not asked."""
     from . import analytics, api
 
-    settings = settings or get_settings()
     installed = installation_ids(settings)
     orders = analytics.orders(frame)
     rows = []

@@ -25,7 +25,8 @@ from .. import aws, names
 from ..core import event_subscriptions, webhook_auth
 from ..core.webhook_auth import AuthKind
 from ..errors import ConfigurationError
-from ..settings import Settings, get_settings
+from ..settings import Settings
+from ..targets import choose_target
 from . import registration, subscriptions
 from .api import session
 
@@ -69,7 +70,7 @@ def webhook_registration(
 def webhook_url(settings: Settings) -> str:
     """The app's webhook as Buy with Prime calls it; HTTPS on aws."""
     url = registration.app_base_url(settings) + names.WEBHOOK_PATH
-    if not settings.is_local and not url.startswith("https://"):
+    if choose_target(settings).requires_https and not url.startswith("https://"):
         raise ConfigurationError(
             f"The app's webhook {url} is not HTTPS; Buy with Prime delivers only to HTTPS endpoints.",
             hint="Deploy InfraStack with HTTPS (its CloudFront front or a certificate), then run this again.",
@@ -80,13 +81,12 @@ def webhook_url(settings: Settings) -> str:
 def subscribe_webhook(
     event_types: tuple[str, ...] | list[str] = names.SUBSCRIBED_EVENT_TYPES,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     installation_id: str | None = None,
     kind: AuthKind = "oauth",
 ) -> list[dict[str, str]]:
     """Subscribe the installation to each event type with the app's webhook as destination (types
     already subscribed to a webhook are left alone); its webhook subscriptions."""
-    settings = settings or get_settings()
     ours = event_subscriptions.subscribe(
         session(settings, installation_id),
         webhook_registration(settings, event_types, kind),
@@ -98,13 +98,12 @@ def subscribe_webhook(
 
 
 def subscribe_chosen_destination(
-    settings: Settings | None = None, event_destination: str | None = None, installation_id: str | None = None
+    settings: Settings, event_destination: str | None = None, installation_id: str | None = None
 ) -> list[dict[str, str]]:
     """Notebook 05: with the webhook destination chosen, the installation's events move to the
     webhook: its webhook subscriptions are made, then its EventBridge subscriptions (made above)
     deleted, so each event reaches the app by one path, and the webhook registered for the
     merchants who install later; the webhook subscriptions. With EventBridge chosen: none."""
-    settings = settings or get_settings()
     if not wants_webhook(settings, event_destination):
         return []
     made = subscribe_webhook(settings=settings, installation_id=installation_id)
@@ -117,14 +116,13 @@ def subscribe_chosen_destination(
 
 
 def unsubscribe_webhook(
+    settings: Settings,
     registration: event_subscriptions.Registration | None,
-    settings: Settings | None = None,
     installation_id: str | None = None,
 ) -> int:
     """Notebook 99: delete the installation's webhook subscriptions and its auth profile
     (events-mutations-deleteauthprofile) when ``registration`` (05's) is the webhook; how many
     subscriptions."""
-    settings = settings or get_settings()
     if registration is None or registration.webhook_auth is None:
         return 0
     client_id, _ = settings.require_client_credentials()

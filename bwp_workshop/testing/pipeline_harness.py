@@ -198,7 +198,7 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
             "max_receive_count": max_receive_count,
         }
     )
-    deployed = deploy.deploy("all", settings, progress=False)
+    deployed = deploy.deploy(settings, "all", progress=False)
     token_table = deployed[names.INFRA_STACK][names.OUT_TOKEN_TABLE]
     TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
         installed.installation_id, TokenSet.from_response(installed.tokens)
@@ -269,10 +269,10 @@ def settle(pipeline: Pipeline, expected: Sequence[str] | int, expected_dead: int
     deadline = time.monotonic() + timeout
     if not isinstance(expected, int):
         event_pipeline.wait_for_events(
+            pipeline.settings,
             expected,
             timeout=timeout,
             progress=False,
-            settings=pipeline.settings,
             installation_id=pipeline.installation_id,
         )
     delay = 0.005

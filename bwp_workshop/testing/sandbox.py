@@ -14,6 +14,7 @@ from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
+from bwp_workshop.targets import choose_target
 
 from .environment import free_port
 from .reference_app import ReferenceApp, serve_reference_app
@@ -31,6 +32,12 @@ class SandboxHandle:
     pid: int | None = None
 
 
+def with_sandbox_key(settings: Settings) -> Settings:
+    """``settings`` holding the sandbox's verification key (BWP_PUBLIC_KEY), once the sandbox
+    has written it: what an app configured for this sandbox verifies its tokens with."""
+    return settings.model_copy(update={"public_key": choose_target(settings).public_key()})
+
+
 @contextmanager
 def served_sandbox(**options: Any) -> Iterator[SandboxHandle]:
     """``python -m bwp_workshop.sandbox`` on a free port with these settings, stopped after."""
@@ -41,7 +48,7 @@ def served_sandbox(**options: Any) -> Iterator[SandboxHandle]:
     with registry.locked():
         record = processes.start(spec, registry, ready_timeout=60)
     try:
-        settings = Settings(**options)  # now with the sandbox's public key
+        settings = with_sandbox_key(Settings(**options))
         with SandboxClient(settings) as client:
             yield SandboxHandle(settings=settings, url=settings.sandbox_url, client=client, pid=record.pid)
     finally:

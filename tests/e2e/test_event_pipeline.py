@@ -125,11 +125,11 @@ def test_the_notebook_helpers_and_the_events_cli(local_sandbox: SandboxHandle, m
         with running(pipeline):
             sent = event_pipeline.send_test_events(3, settings=settings, duplicates=2, malformed=3)
             assert sent["via"] == "sandbox" and sent["malformed"] == 3
-            records = event_pipeline.wait_for_records(sent["keys"], timeout=60, progress=False, settings=settings)
+            records = event_pipeline.wait_for_records(settings, sent["keys"], timeout=60, progress=False)
             assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
             # A second run counts its own events only (the first run's records are there too).
             again = event_pipeline.send_test_events(2, settings=settings)
-            rerun = event_pipeline.wait_for_records(again["keys"], timeout=60, progress=False, settings=settings)
+            rerun = event_pipeline.wait_for_records(settings, again["keys"], timeout=60, progress=False)
             assert sorted(r["event_id"] for r in rerun) == sorted(again["event_ids"])
             assert not {r["event_id"] for r in rerun} & set(sent["event_ids"])
             records = event_pipeline.data_records(settings)
@@ -175,7 +175,7 @@ def test_running_06_again_leaves_the_dead_letter_queue_as_it_found_it(
             for _ in range(3):
                 bad = event_pipeline.send_test_events(1, malformed=1, settings=settings)
                 assert bad["dead_letter_depth"] == 1
-                dead = dead_letters.wait_for_dead_letters(bad, settings=settings)
+                dead = dead_letters.wait_for_dead_letters(settings, bad)
                 assert len(dead) == 1
                 removed = dead_letters.discard_dead_letters(
                     [letter["message_id"] for letter in dead], settings=settings
@@ -208,7 +208,7 @@ def test_synthetic_test_events_go_through_the_test_bus(local_sandbox: SandboxHan
                 via="eventbridge",
             )
             assert (sent["via"], sent["messages"], sent["malformed"]) == ("eventbridge", 6, 1)
-            records = event_pipeline.wait_for_records(sent["keys"], timeout=60, progress=False, settings=settings)
+            records = event_pipeline.wait_for_records(settings, sent["keys"], timeout=60, progress=False)
             assert sorted(r["event_id"] for r in records) == sorted(sent["event_ids"])
             assert {r["installation_id"] for r in records} == {pipeline.installation_id}
             settle(pipeline, sent["event_ids"], 1)

@@ -43,7 +43,7 @@ def _variables(environment: dict[str, Any]) -> dict[str, str]:
 def test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_tag(
     settings: Settings, no_docker: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    infra = deploy.deploy(names.INFRA_STACK, settings, progress=False)
+    infra = deploy.deploy(settings, names.INFRA_STACK, progress=False)
     assert infra[names.OUT_IMAGE_BUILD_PROJECT] == names.IMAGE_BUILD_PROJECT
     codebuild = aws.client("codebuild", settings)
     (project,) = codebuild.batch_get_projects(names=[names.IMAGE_BUILD_PROJECT])["projects"]
@@ -114,7 +114,7 @@ def test_the_project_is_deployed_and_a_build_without_docker_is_started_with_the_
     assert "Dockerfile" in failed.value.hint and "run this cell again" in failed.value.hint
 
     # --- destroy removes the project ---
-    deploy.destroy(names.INFRA_STACK, settings, progress=False)
+    deploy.destroy(settings, names.INFRA_STACK, progress=False)
     assert codebuild.list_projects()["projects"] == []
 
 

@@ -16,6 +16,7 @@ from bwp_workshop.local import state as local_state
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
+from bwp_workshop.targets import choose_target
 from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.reference_app import serve_reference_app
 from bwp_workshop.testing.sandbox import SandboxHandle
@@ -34,10 +35,10 @@ def test_a_restart_marks_the_browser_install_uninstalled_in_the_console(tmp_path
     try:
         first = runtime.up()
         assert not [change for change in first if change.name == SANDBOX_SERVICE and "marked" in change.action]
-        settings = Settings(**options)  # type: ignore[arg-type]  # now with the sandbox's public key
+        settings = Settings(**options)  # type: ignore[arg-type]
         with (
             SandboxClient(settings) as client,
-            serve_reference_app(settings.sandbox_url, settings.public_key) as app,
+            serve_reference_app(settings.sandbox_url, choose_target(settings).public_key()) as app,
         ):
             sandbox = SandboxHandle(settings=settings, url=settings.sandbox_url, client=client)
             registration = client.register_app(**app.urls)

@@ -50,7 +50,7 @@ def function_environment_bucket(settings: Settings, event: dict[str, str]) -> st
 
 
 def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> None:
-    deployed = deploy.deploy("all", settings, progress=False)
+    deployed = deploy.deploy(settings, "all", progress=False)
 
     assert set(deployed) == set(names.STACKS)
     infra, ecs, event = deployed[names.INFRA_STACK], deployed[names.ECS_STACK], deployed[names.EVENT_STACK]
@@ -84,7 +84,7 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     assert infra["RepositoryUri"].endswith("/bwp-saas-integration")
     assert event["EventBusArn"] == BUS_ARN
     assert json.loads(outputs_file(settings).read_text()) == deployed
-    assert deploy.outputs(names.EVENT_STACK, settings) == event
+    assert deploy.outputs(settings, names.EVENT_STACK) == event
     assert deploy.outputs(settings=settings) == deployed
 
     # --- the resources, as moto holds them ---
@@ -158,15 +158,15 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
     assert service["desiredCount"] == 2
 
     # --- a redeploy without change changes nothing (the stacks named as a list this time) ---
-    assert deploy.deploy(list(names.STACKS), settings, progress=False) == deployed
+    assert deploy.deploy(settings, list(names.STACKS), progress=False) == deployed
     for stack in names.STACKS:
         assert _stack_status(settings, stack) == "CREATE_COMPLETE", stack
 
     # --- destroy leaves nothing (the secret and the bus belong to the onboarding step) ---
-    deploy.destroy("all", settings, progress=False)
+    deploy.destroy(settings, "all", progress=False)
     assert json.loads(outputs_file(settings).read_text()) == {}
     with pytest.raises(DeployError, match="InfraStack is not deployed"):
-        deploy.outputs(names.INFRA_STACK, settings)
+        deploy.outputs(settings, names.INFRA_STACK)
     assert leftovers(settings) == {"secrets": [names.CLIENT_SECRET_NAME], "event buses": [SOURCE]}
     assert prerequisites.delete_client_credentials(settings)
     assert prerequisites.delete_partner_event_bus(settings, SOURCE)
@@ -176,18 +176,18 @@ def test_deploy_all_redeploy_and_destroy_leave_nothing(settings: Settings) -> No
 def test_event_stack_without_event_bus_arn_names_the_variable_and_the_step(settings: Settings) -> None:
     without = settings.model_copy(update={"event_bus_arn": ""})
     with pytest.raises(DeployError) as caught:
-        deploy.deploy(names.EVENT_STACK, without, progress=False)
+        deploy.deploy(without, names.EVENT_STACK, progress=False)
     assert "EVENT_BUS_ARN" in caught.value.message
     assert "ensure_partner_event_bus" in caught.value.hint
     assert caught.value.stack == names.EVENT_STACK
     with pytest.raises(DeployError, match="EVENT_BUS_ARN"):
-        deploy.deploy("all", without, progress=False)
+        deploy.deploy(without, "all", progress=False)
 
 
 def test_ecs_stack_without_credentials_or_secret_says_to_onboard_first(settings: Settings) -> None:
     without = settings.model_copy(update={"client_id": "", "client_secret": type(settings.client_secret)("")})
     with pytest.raises(DeployError, match=names.CLIENT_SECRET_NAME) as caught:
-        deploy.deploy(names.ECS_STACK, without, progress=False)
+        deploy.deploy(without, names.ECS_STACK, progress=False)
     assert "onboarding" in caught.value.hint
     assert not [
         s for s in aws.client("cloudformation", settings).describe_stacks()["Stacks"] if s["StackName"] in names.STACKS
@@ -197,7 +197,7 @@ def test_ecs_stack_without_credentials_or_secret_says_to_onboard_first(settings:
 def test_a_cli_failure_names_the_stack_and_the_likely_fix(settings: Settings) -> None:
     aws.client("ecr", settings).create_repository(repositoryName=names.REPOSITORY_NAME)  # left over from elsewhere
     with pytest.raises(DeployError) as caught:
-        deploy.deploy(names.INFRA_STACK, settings, progress=False)
+        deploy.deploy(settings, names.INFRA_STACK, progress=False)
     error = caught.value
     assert error.stack == names.INFRA_STACK
     assert "already exists" in error.message
@@ -209,7 +209,7 @@ def test_deploy_refuses_when_the_local_aws_is_down(settings: Settings) -> None:
 
     elsewhere = settings.model_copy(update={"local_moto_port": free_port()})
     with pytest.raises(DeployError, match="does not answer") as caught:
-        deploy.deploy(names.INFRA_STACK, elsewhere, progress=False)
+        deploy.deploy(elsewhere, names.INFRA_STACK, progress=False)
     assert "bwp-workshop local up" in caught.value.hint
 
 
@@ -231,10 +231,10 @@ def test_cli_outputs_prints_the_cached_outputs(settings: Settings, monkeypatch: 
 def test_diff_and_outputs_read_back_from_cloudformation_when_the_cache_is_gone(
     settings: Settings, tmp_path: Path
 ) -> None:
-    deployed = deploy.deploy(names.INFRA_STACK, settings, progress=False)
-    assert "There were no differences" in deploy.diff(names.INFRA_STACK, settings)
+    deployed = deploy.deploy(settings, names.INFRA_STACK, progress=False)
+    assert "There were no differences" in deploy.diff(settings, names.INFRA_STACK)
     outputs_file(settings).unlink()
-    assert deploy.outputs(names.INFRA_STACK, settings) == deployed
+    assert deploy.outputs(settings, names.INFRA_STACK) == deployed
     assert names.INFRA_STACK in json.loads(outputs_file(settings).read_text())
 
 
@@ -243,6 +243,6 @@ def test_destroying_an_event_stack_that_was_never_deployed_touches_nothing(
 ) -> None:
     without = settings.model_copy(update={"event_bus_arn": ""})
     monkeypatch.setattr(commands, "run_cdk", lambda *args, **kwargs: pytest.fail("the CLI ran with no stack"))
-    deploy.destroy(names.EVENT_STACK, without, progress=False)
+    deploy.destroy(without, names.EVENT_STACK, progress=False)
     with pytest.raises(DeployError, match="EVENT_BUS_ARN"):
-        deploy.diff(names.EVENT_STACK, without)
+        deploy.diff(without, names.EVENT_STACK)

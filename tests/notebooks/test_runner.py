@@ -31,7 +31,9 @@ def _notebook(path: Path, *sources: str) -> None:
 def project(isolated_environment: Path) -> Path:
     folder = isolated_environment / "notebooks"
     folder.mkdir()
-    _notebook(folder / "00-first.ipynb", "import os\nassert os.environ['BWP_TARGET'] == target\nprint('first', target)")
+    # The parameter reaches the settings through start(), not through the kernel's environment.
+    first = "from bwp_workshop.notebook import start\nassert start(target, local_up=False).target == target"
+    _notebook(folder / "00-first.ipynb", f"{first}\nprint('first', target)")
     _notebook(folder / "10-second.ipynb", "x = 1", "raise RuntimeError('the second one breaks')")
     _notebook(folder / "20-third.ipynb", "print('never')")
     (folder / "scratch.ipynb").write_text("{}")  # not numbered: ignored
@@ -169,11 +171,11 @@ def test_a_local_aws_that_does_not_answer_is_named_in_one_line_on_every_cell(pro
     try:
         client.start_channels()
         client.wait_for_ready(timeout=60)
-        client.execute_interactive("from bwp_workshop import aws\nfrom bwp_workshop.settings import get_settings")
-        cells = (
-            "aws.client('sqs', get_settings()).list_queues()",
-            "aws.client('dynamodb', get_settings()).list_tables()",
+        # The notebook's first cell: the cells' errors know the target from here on.
+        client.execute_interactive(
+            "from bwp_workshop import aws\nfrom bwp_workshop.notebook import start\nsettings = start(local_up=False)"
         )
+        cells = ("aws.client('sqs', settings).list_queues()", "aws.client('dynamodb', settings).list_tables()")
         for cell in cells:
             errors = _Errors()
             reply = client.execute_interactive(cell, timeout=120, output_hook=errors)

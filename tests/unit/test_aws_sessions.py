@@ -44,7 +44,7 @@ def test_aws_target_uses_the_normal_credential_chain(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
     monkeypatch.setenv("BWP_TARGET", "aws")
     monkeypatch.setenv("AWS_REGION", "us-west-2")
-    client = aws.client("dynamodb")
+    client = aws.client("dynamodb", get_settings())
     assert client.meta.endpoint_url == "https://dynamodb.us-west-2.amazonaws.com"
     assert aws.session(get_settings()).get_credentials().access_key == "AKIAEXAMPLEEXAMPLE00"
 

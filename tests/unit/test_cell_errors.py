@@ -20,6 +20,7 @@ from bwp_workshop.errors import CredentialsError
 from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP, SAID_ABOVE, install
 from bwp_workshop.settings import get_settings
 from bwp_workshop.steps.preflight import Check, PreflightFailed, require
+from bwp_workshop.targets import choose_target
 from bwp_workshop.testing.environment import CHECKOUT
 
 SIGN_IN = "Sign in: run `aws sso login --profile <name>`, or set AWS_PROFILE. Set BWP_TARGET=local to rehearse."
@@ -155,7 +156,8 @@ def test_a_local_service_that_does_not_answer_is_named_on_every_cell(
     shell: InteractiveShell, capsys: Any, isolated_environment: Path
 ) -> None:
     settings = get_settings()
-    assert settings.is_local
+    assert settings.target == "local"
+    shell._bwp_cell_errors.target = choose_target(settings)  # as the notebook's first cell sets it
     shell.user_ns.update(queue_depths=queue_depths, settings=settings, httpx=httpx)
     for cell in ("depths", "malformed"):  # the next cells too, not only the first one
         ok, shown = run(shell, "queue_depths(settings.local_moto_port)", cell, capsys)

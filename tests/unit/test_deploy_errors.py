@@ -106,6 +106,6 @@ def test_outputs_of_a_list_of_stacks_are_keyed_by_stack(tmp_path) -> None:
     cached = {"InfraStack": {"TokenTableName": "tokens"}, "EventStack": {"DataTableName": "data"}}
     outputs_file(settings).parent.mkdir(parents=True)
     outputs_file(settings).write_text(json.dumps(cached))
-    assert deploy.outputs(["EventStack", "infrastack"], settings) == cached
-    assert deploy.outputs(("InfraStack",), settings) == {"InfraStack": {"TokenTableName": "tokens"}}
-    assert deploy.outputs("InfraStack", settings) == {"TokenTableName": "tokens"}
+    assert deploy.outputs(settings, ["EventStack", "infrastack"]) == cached
+    assert deploy.outputs(settings, ("InfraStack",)) == {"InfraStack": {"TokenTableName": "tokens"}}
+    assert deploy.outputs(settings, "InfraStack") == {"TokenTableName": "tokens"}

@@ -13,6 +13,7 @@ import pytest
 from bwp_workshop.notebook import record
 from bwp_workshop.notebook.records import read_records
 from bwp_workshop.notebook_catalog import notebook_paths
+from bwp_workshop.settings import get_settings
 from bwp_workshop.testing.environment import CHECKOUT
 
 NOTEBOOKS = notebook_paths(CHECKOUT)
@@ -47,6 +48,7 @@ def test_the_facts_cell_shows_nothing_and_the_last_cell_says_how_to_stop_the_ker
 
 
 def test_record_writes_the_facts_and_returns_nothing(isolated_environment: Path) -> None:
-    assert record("42", answer=True, names=["a"]) is None
-    facts = read_records()["42"]
+    settings = get_settings()
+    assert record("42", settings, answer=True, names=["a"]) is None
+    facts = read_records(settings)["42"]
     assert facts["answer"] is True and facts["names"] == ["a"] and facts["notebook"] == "42"

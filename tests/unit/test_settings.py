@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.settings import BWP_PUBLIC_KEY_PEM, Settings, find_project_dir, get_settings, is_placeholder
+from bwp_workshop.targets import choose_target
 
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/supadupa"
 
@@ -13,7 +14,6 @@ BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithpr
 def test_defaults_are_the_local_target_and_the_sandbox_endpoints(isolated_environment: Path) -> None:
     settings = get_settings()
     assert settings.target == "local"
-    assert settings.is_local
     assert settings.region == "us-east-1"
     assert settings.authorize_url == "http://127.0.0.1:4567/marketplace/authorize"
     assert settings.token_url == "http://127.0.0.1:4567/token"
@@ -43,10 +43,11 @@ def test_local_target_uses_the_sandbox_key_once_written(isolated_environment: Pa
         .decode()
     )
     settings = get_settings(local_sandbox_port=4999)
+    assert choose_target(settings).public_key() == ""  # until the sandbox has written its key
     settings.sandbox_public_key_file.parent.mkdir(parents=True)
     settings.sandbox_public_key_file.write_text(pem)
-    settings = get_settings(local_sandbox_port=4999)
-    assert settings.public_key == pem
+    assert choose_target(settings).public_key() == pem  # read where it is used, not when read
+    assert get_settings(local_sandbox_port=4999).public_key == ""  # reading the settings reads no key file
     assert settings.token_url == "http://127.0.0.1:4999/token"
     assert get_settings(token_url="https://elsewhere.test/token").token_url == "https://elsewhere.test/token"
 
