@@ -4,7 +4,7 @@ the hints that say which notebooks to run again are derived from here.
 
 A notebook's calls are the ``module.function(...)`` calls its code cells make on the modules they
 import from ``bwp_workshop``, in the order they first appear. The notebook that deploys a stack is
-the one whose cells call ``deploy.deploy("<stack>", ...)``.
+the one whose cells call ``deploy.deploy(settings, "<stack>")``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 NOTEBOOK_PATTERN = re.compile(r"^(\d\d)-[\w-]+\.ipynb$")
 #: Where the notebooks are, in the project folder.
 NOTEBOOKS_DIR = "notebooks"
-#: The call that deploys a stack (its first argument names the stack).
+#: The call that deploys a stack (its stack is its first string argument).
 DEPLOY_CALL = "deploy.deploy"
 
 
@@ -72,8 +72,9 @@ def _read(path: Path, _mtime: int) -> Notebook:
         for node, name in sorted(found, key=lambda pair: (pair[0].lineno, pair[0].col_offset)):
             if name not in calls:
                 calls.append(name)
-            if name == DEPLOY_CALL and node.args and isinstance(node.args[0], ast.Constant):
-                deploys.append(str(node.args[0].value))
+            stacks = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+            if name == DEPLOY_CALL and stacks:
+                deploys.append(stacks[0])
     return Notebook(path, tuple(calls), tuple(deploys))
 
 

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from bwp_workshop import names
-from bwp_workshop.outputs import rerun_hint
+from bwp_workshop.outputs import notebooks_to_rerun, rerun_hint
 from bwp_workshop.testing.environment import CHECKOUT
 from tests.notebooks.workshop_run import BIN, HINTED_AGAIN, environment, outputs_of
 
 pytestmark = pytest.mark.timeout(1500)
 
 #: What a notebook says to run again once the local AWS has lost InfraStack, and every stack.
-INFRA_AGAIN = rerun_hint([names.INFRA_STACK]).split(" (")[0]
+INFRA_AGAIN = rerun_hint(notebooks_to_rerun(CHECKOUT, [names.INFRA_STACK])).split(" (")[0]
 ALL_AGAIN = f"run notebooks {', '.join(HINTED_AGAIN)} again"
 
 

@@ -30,7 +30,7 @@ def test_calls_are_read_from_the_code_cells_in_order(tmp_path: Path) -> None:
         tmp_path / "notebooks" / "01-first.ipynb",
         ("code", "%load_ext autoreload\nfrom bwp_workshop.steps import image\nimport pandas as pd"),
         ("markdown", "Call `image.not_a_call(x)` in prose."),
-        ("code", "from bwp_workshop import deploy\nresult = deploy.deploy('InfraStack', image.wait_for_app(s))"),
+        ("code", "from bwp_workshop import deploy\nresult = deploy.deploy(s, 'InfraStack', image.wait_for_app(s))"),
         ("code", "!echo shell\npd.DataFrame(image.build(s))\nimage.wait_for_app(s)"),
     )
     _notebook(tmp_path / "notebooks" / "02-second.ipynb", ("code", "print('no package call')"))
