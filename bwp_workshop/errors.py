@@ -8,6 +8,15 @@ exception defines it.
 from __future__ import annotations
 
 
+class CallFailed(Exception):
+    """A call to Buy with Prime or to a table failed. ``transient``: a later retry may succeed
+    (a throttle, a timeout, a 5xx); otherwise no retry will (a refusal, a missing item)."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
 class WorkshopError(Exception):
     """Base class: ``message`` says what failed, ``hint`` says what to do next."""
 

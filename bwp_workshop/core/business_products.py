@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..errors import CallFailed
 from ..names import BUSINESS_PRODUCT_BY_INSTALLATION, BUSINESS_PRODUCT_INSTALLATION, BUSINESS_PRODUCT_PK
 
 #: DynamoDB error codes a retry later may get past.
@@ -34,12 +35,8 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-class BusinessProductMapError(Exception):
-    """The table could not be read or written; ``transient`` says whether a retry may succeed."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
+class BusinessProductMapError(CallFailed):
+    """The business product table could not be read or written."""
 
 
 def _error(action: str, exc: ClientError) -> BusinessProductMapError:

@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from ..errors import CallFailed
+
 #: call-the-buy-with-prime-api: the API version, and the business product called for.
 VERSION_HEADER = "x-api-version"
 TARGET_HEADER = "x-api-target-id"
@@ -137,8 +139,8 @@ mutation DeleteAuthProfile($authProfileId: String!) {
 _TRANSIENT_MARKERS = ("throttl", "toomanyrequests", "internalserver", "serviceunavailable", "timeout", "unavailable")
 
 
-class GraphQLError(Exception):
-    """A call failed. ``transient``: a later retry may succeed. ``error_type``: the API's
+class GraphQLError(CallFailed):
+    """A call failed (``transient``: see :class:`CallFailed`). ``error_type``: the API's
     classification (``AccessDeniedError``, ``ValidationError``...; its ``type``, else its
     ``errorType``), or ``http``/``network``/``timeout``. ``code``: the classification's
     ``code`` where the API names one (``SubscriptionAlreadyExists``...)."""
@@ -152,8 +154,7 @@ class GraphQLError(Exception):
         status: int | None = None,
         code: str | None = None,
     ):
-        super().__init__(message)
-        self.transient = transient
+        super().__init__(message, transient=transient)
         self.error_type = error_type
         self.status = status
         self.code = code

@@ -21,17 +21,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..errors import CallFailed
 from ..names import SUPERSEDED_TOKEN_TTL_SECONDS, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from .tokens import TokenEndpoint, TokenSet
 
 
-class TokenStoreError(Exception):
-    """A token could not be read, written or refreshed. ``transient`` says whether a retry
-    later may succeed."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
+class TokenStoreError(CallFailed):
+    """A token could not be read, written or refreshed."""
 
 
 class NoTokenError(TokenStoreError):

@@ -22,18 +22,19 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from ..errors import CallFailed
+
 #: Access-token lifetime assumed when the endpoint sends no ``expires_in`` (BwP: 15 minutes).
 DEFAULT_EXPIRES_IN = 900
 
 
-class TokenEndpointError(Exception):
-    """The token endpoint refused or failed. ``transient`` errors are worth retrying later."""
+class TokenEndpointError(CallFailed):
+    """The token endpoint refused or failed."""
 
     def __init__(self, message: str, *, status: int | None, error: str | None, transient: bool) -> None:
-        super().__init__(message)
+        super().__init__(message, transient=transient)
         self.status = status
         self.error = error
-        self.transient = transient
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from failures import PERMANENT, TRANSIENT, BatchCache, RecordFailed, failure_kind
+from failures import PERMANENT, TRANSIENT, BatchCache, RecordFailed, call_failed
 from outcomes import Outcomes
 
 from bwp_workshop.core.business_products import BusinessProductMapError
@@ -160,7 +160,7 @@ class Batch:
         try:
             return table.installation_of(business_product)
         except BusinessProductMapError as exc:
-            raise RecordFailed(str(exc), failure_kind(exc.transient)) from None
+            raise call_failed(exc) from None
 
     def token(self, installation_id: str) -> StoredToken:
         """The installation's valid token, looked up (and refreshed if need be) once per batch."""
@@ -171,11 +171,11 @@ class Batch:
                     installation_id, self.processor.token_endpoint(reread=reread), margin_seconds=TOKEN_MARGIN_SECONDS
                 )
             except TokenStoreError as exc:
-                raise RecordFailed(str(exc), failure_kind(exc.transient)) from None
+                raise call_failed(exc) from None
             except TokenEndpointError as exc:
                 if exc.error == "invalid_client" and not reread:  # a rotated secret: read it again, once
                     return lookup(reread=True)
-                raise RecordFailed(f"token refresh failed: {exc}", failure_kind(exc.transient)) from None
+                raise call_failed(exc, "token refresh failed: ") from None
 
         return self._tokens.get(installation_id, lookup)
 
@@ -187,7 +187,7 @@ class Batch:
             try:
                 return self.processor.store(token)
             except GraphQLError as exc:
-                raise RecordFailed(f"API call failed: {exc}", failure_kind(exc.transient)) from None
+                raise call_failed(exc, "API call failed: ") from None
 
         return self._stores.get(token.installation_id, query)
 
@@ -200,7 +200,7 @@ class Batch:
                     order_id, access_token=token.access_token, installation_id=token.installation_id
                 )
             except GraphQLError as exc:
-                raise RecordFailed(f"API call failed: {exc}", failure_kind(exc.transient)) from None
+                raise call_failed(exc, "API call failed: ") from None
 
         return self._orders.get((token.installation_id, order_id), query)
 
@@ -219,7 +219,7 @@ class Batch:
                     carrier, number, access_token=token.access_token, installation_id=token.installation_id
                 )
             except GraphQLError as exc:
-                raise RecordFailed(f"API call failed: {exc}", failure_kind(exc.transient)) from None
+                raise call_failed(exc, "API call failed: ") from None
 
         return self._trackers.get((token.installation_id, carrier, number), query)
 

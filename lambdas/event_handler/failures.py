@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from bwp_workshop.errors import CallFailed
+
 #: Failures a retry cannot fix; anything else is logged as transient.
 PERMANENT = "permanent"
 TRANSIENT = "transient"
@@ -24,8 +26,9 @@ class RecordFailed(Exception):
         self.kind = kind
 
 
-def failure_kind(transient: bool) -> str:
-    return TRANSIENT if transient else PERMANENT
+def call_failed(exc: CallFailed, context: str = "") -> RecordFailed:
+    """The record's failure when a call it needed failed: transient when a retry may succeed."""
+    return RecordFailed(f"{context}{exc}", TRANSIENT if exc.transient else PERMANENT)
 
 
 K = TypeVar("K", bound=Hashable)
