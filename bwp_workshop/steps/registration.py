@@ -40,17 +40,19 @@ def onboarding_request(settings: Settings) -> dict[str, str]:
     }
 
 
-def approve_onboarding_locally(settings: Settings) -> dict[str, str]:
-    """On the local target: the sandbox approves the onboarding request and issues a client id
-    and secret, written into ``.env``. An app the sandbox already knows with the same URLs is
-    reused (re-running the step changes nothing)."""
+def approve_onboarding(settings: Settings) -> dict[str, str]:
+    """The onboarding request's approval. On the local target the sandbox approves it and issues a
+    client id and secret, written into ``.env``; an app the sandbox already knows with the same
+    URLs is reused (re-running the step changes nothing). On aws Buy with Prime approves it, by
+    email, in about two business days: this says whether its credentials are in ``.env`` yet."""
     client = choose_target(settings).sandbox()
     if client is None:
-        raise ConfigurationError(
-            "Only the local target's sandbox approves onboarding requests.",
-            hint="On aws, send the onboarding request to Buy with Prime and paste the client id and "
-            "secret it sends you into .env (BWP_CLIENT_ID, BWP_CLIENT_SECRET).",
-        )
+        has_credentials = bool(settings.client_id and settings.client_secret.get_secret_value())
+        return {
+            "approved by": "Buy with Prime, after it reviews the request (about two business days)",
+            "client id": settings.client_id or "not yet: put BWP_CLIENT_ID into .env when it arrives",
+            "client secret": "******** (in .env)" if has_credentials else "not yet: BWP_CLIENT_SECRET into .env",
+        }
     from ..sandbox.client import write_credentials_to_env
 
     request = onboarding_request(settings)
