@@ -199,6 +199,14 @@ class Settings(BaseSettings):
         description="Seconds until the local event runner redelivers a failed record at its first receive; "
         "the delay doubles with each receive, up to 60 s (AWS waits for the queue's visibility timeout).",
     )
+    local_alarm_minute: float = Field(
+        60.0,
+        gt=0,
+        le=60,
+        description="Seconds a CloudWatch minute lasts in the local alarm evaluation: 60 evaluates the "
+        "alarms' periods as CloudWatch does; less makes alarms fire and clear sooner (a rehearsal in a "
+        "hurry, the tests).",
+    )
 
     @model_validator(mode="after")
     def _target_defaults(self) -> Settings:

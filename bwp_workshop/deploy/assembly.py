@@ -61,6 +61,7 @@ NOT_IN_TEMPLATES = frozenset(
         "local_event_runner_port",
         "local_ready_timeout",
         "local_event_retry_after",
+        "local_alarm_minute",
         "assembly_cache",
         "event_destination",  # the stacks carry both destinations' parts whichever is chosen
     }

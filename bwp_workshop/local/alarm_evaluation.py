@@ -13,7 +13,9 @@ What this emulates, and how it differs from CloudWatch:
 - **Evaluation**: each metric alarm moto holds is evaluated every ``SAMPLE_SECONDS`` with its own
   namespace, metric, dimensions, statistic, period, evaluation periods, datapoints to alarm,
   threshold, comparison and missing-data treatment; the periods end now rather than on
-  CloudWatch's minute boundaries. A composite alarm's rule is evaluated on its children's new
+  CloudWatch's minute boundaries. ``BWP_LOCAL_ALARM_MINUTE`` (``minute``, default 60) says how
+  many seconds a minute of a period lasts: below 60 the same evaluation runs on a faster clock,
+  sampling as often in proportion. A composite alarm's rule is evaluated on its children's new
   states. A change of state is written with ``SetAlarmState`` (the reason says it was the local
   evaluation); alarm actions are not run (moto sends no notifications).
 """
@@ -106,10 +108,15 @@ def rule_state(rule: str, states: dict[str, str]) -> bool:
 class AlarmEvaluator:
     """Publishes the watched queues' depth and evaluates every alarm in the local AWS."""
 
-    def __init__(self, cloudwatch: Any, sqs: Any, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, cloudwatch: Any, sqs: Any, *, clock: Callable[[], datetime] | None = None, minute: float = 60.0
+    ) -> None:
         self.cloudwatch = cloudwatch
         self.sqs = sqs
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: Seconds a minute of an alarm's period lasts (60: as CloudWatch).
+        self.speed = 60.0 / minute
+        self.sample_seconds = max(1.0, SAMPLE_SECONDS / self.speed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -155,7 +162,7 @@ class AlarmEvaluator:
 
     def datapoints(self, alarm: dict[str, Any]) -> list[float | None]:
         """The alarm's statistic in each of its evaluation periods, ending now, oldest first."""
-        period = int(alarm["Period"])
+        period = max(1, round(int(alarm["Period"]) / self.speed))
         periods = int(alarm["EvaluationPeriods"])
         statistic = alarm.get("Statistic") or "Average"
         end = self.clock() + timedelta(seconds=1)  # the newest sample (taken now) included
@@ -215,7 +222,7 @@ class AlarmEvaluator:
                 self.evaluate()
             except Exception as exc:  # a hiccup of the local AWS must not end the evaluation
                 log(f"alarm evaluation failed ({type(exc).__name__}: {str(exc)[:200]})")
-            self._stop.wait(SAMPLE_SECONDS)
+            self._stop.wait(self.sample_seconds)
 
     def start(self, log: Callable[[str], None] = lambda _line: None) -> AlarmEvaluator:
         self._stop.clear()
@@ -233,7 +240,9 @@ class AlarmEvaluator:
 def evaluator_from_settings(settings: Any) -> AlarmEvaluator:
     from .. import aws
 
-    return AlarmEvaluator(aws.client("cloudwatch", settings), aws.client("sqs", settings))
+    return AlarmEvaluator(
+        aws.client("cloudwatch", settings), aws.client("sqs", settings), minute=settings.local_alarm_minute
+    )
 
 
 __all__ = ["SAMPLE_SECONDS", "AlarmEvaluator", "evaluator_from_settings", "metric_state", "rule_state"]

@@ -50,9 +50,13 @@ def test_a_composite_rule_reads_its_childrens_states() -> None:
     assert rule_state('ALARM("arn:missing") OR TRUE', states)
 
 
-def test_a_dead_letter_alarm_and_its_composite_go_to_alarm_and_back_to_ok(local_settings: Settings) -> None:
+@pytest.mark.parametrize("minute", [60.0, 10.0], ids=["as CloudWatch", "a 10 s minute"])
+def test_a_dead_letter_alarm_and_its_composite_go_to_alarm_and_back_to_ok(
+    local_settings: Settings, minute: float
+) -> None:
     """The alarms made as the stacks make them: by CloudFormation (the composite through the
-    workshop's model for moto, moto_patches.alarms)."""
+    workshop's model for moto, moto_patches.alarms). With BWP_LOCAL_ALARM_MINUTE below 60 the
+    one-minute period lasts that many seconds."""
     sqs = aws.client("sqs", local_settings)
     cloudwatch = aws.client("cloudwatch", local_settings)
     template = {
@@ -85,7 +89,7 @@ def test_a_dead_letter_alarm_and_its_composite_go_to_alarm_and_back_to_ok(local_
     aws.client("cloudformation", local_settings).create_stack(StackName="alarms", TemplateBody=json.dumps(template))
     url = sqs.get_queue_url(QueueName="dlq-watched")["QueueUrl"]
     now = datetime.now(UTC)
-    evaluator = AlarmEvaluator(cloudwatch, sqs, clock=lambda: now)
+    evaluator = AlarmEvaluator(cloudwatch, sqs, clock=lambda: now, minute=minute)
 
     def states() -> dict[str, str]:
         described = cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm", "CompositeAlarm"])
@@ -93,14 +97,15 @@ def test_a_dead_letter_alarm_and_its_composite_go_to_alarm_and_back_to_ok(local_
 
     assert evaluator.evaluate() == {"dlq": "OK", "unhealthy": "OK"}
     sqs.send_message(QueueUrl=url, MessageBody="poison")
-    now += timedelta(seconds=61)  # a new period: the empty sample above is out of it
+    now += timedelta(seconds=minute + 1)  # a new period: the empty sample above is out of it
     assert evaluator.evaluate() == {"dlq": "ALARM", "unhealthy": "ALARM"}
     assert states() == {"dlq": "ALARM", "unhealthy": "ALARM"}
     reason = cloudwatch.describe_alarms(AlarmNames=["dlq"])["MetricAlarms"][0]["StateReason"]
     assert reason.startswith("Local alarm evaluation") and "threshold 1" in reason
 
     sqs.purge_queue(QueueUrl=url)
+    now += timedelta(seconds=minute - 2)
     assert evaluator.evaluate()["dlq"] == "ALARM"  # the period still holds the sample of 1
-    now += timedelta(seconds=61)
+    now += timedelta(seconds=3)
     assert evaluator.evaluate() == {"dlq": "OK", "unhealthy": "OK"}
     assert states() == {"dlq": "OK", "unhealthy": "OK"}

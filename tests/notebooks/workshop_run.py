@@ -30,6 +30,9 @@ def environment(folder: Path) -> dict[str, str]:
         BWP_LOCAL_EVENT_RUNNER_PORT=str(free_port()),
         # A loaded 2-core machine (a test run beside another) can take over 30 s to start moto.
         BWP_LOCAL_READY_TIMEOUT="120",
+        # The alarms' one-minute periods last 10 s: 06 waits for its dead-letter alarm to clear
+        # in every run (tests/local/test_alarm_evaluation.py checks the evaluation at both paces).
+        BWP_LOCAL_ALARM_MINUTE="10",
     )
 
 

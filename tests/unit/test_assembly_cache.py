@@ -60,6 +60,7 @@ UNRELATED = {
     "local_event_runner_port": 4997,
     "local_ready_timeout": 5.0,
     "local_event_retry_after": 0.5,
+    "local_alarm_minute": 10.0,
     "event_destination": "webhook",
     "state_dir": None,  # replaced in the test: the same state folder, spelled otherwise
 }
