@@ -1,7 +1,10 @@
-"""Where the workshop runs: one :class:`Target`, chosen once from the settings by
-:func:`choose_target` and passed down. Steps and notebooks ask it what differs between the
-``local`` target (moto server and the Buy with Prime sandbox on this machine) and the ``aws``
-target (an account and the real Buy with Prime); they never branch on which one it is.
+"""Where the workshop runs: the :class:`Target` that ``settings.target`` names,
+:func:`choose_target`. What is passed down is the :class:`~bwp_workshop.settings.Settings`,
+explicitly, from the notebook's ``start`` or the CLI; a Target holds nothing but those settings,
+so whoever needs one makes it from them and gets the same answers. Steps and notebooks ask it
+what differs between the ``local`` target (moto server and the Buy with Prime sandbox on this
+machine) and the ``aws`` target (an account and the real Buy with Prime); they never branch on
+which one it is.
 
 * :class:`~bwp_workshop.targets.local.LocalTarget`: the local runtime's services.
 * :class:`~bwp_workshop.targets.aws.AwsTarget`: the caller's account and credential chain.
