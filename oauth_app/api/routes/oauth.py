@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bwp_workshop.core.token_store import TokenStoreError
+from bwp_workshop.core.token_table import TokenTableError
 from bwp_workshop.core.tokens import TokenEndpointError
 
 from ... import log, pages, tenancy
@@ -144,8 +144,8 @@ def install(
     try:
         # An install starts the installation afresh (installed_at = now): the write needs no
         # read of the installation's earlier items, which stay until refreshed or uninstalled.
-        stored = services.store.put(checked.installation_id, tokens, previous=None)
-    except TokenStoreError as exc:
+        stored = services.tokens.put(checked.installation_id, tokens, previous=None)
+    except TokenTableError as exc:
         raise table_unavailable(str(exc)) from None
     log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
     tenancy.subscribe(services, stored.installation_id, stored.access_token)
