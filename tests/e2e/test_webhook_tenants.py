@@ -30,7 +30,7 @@ pytestmark = pytest.mark.server  # the app listens on a port
 
 
 def auth_profiles(settings: Settings, installation_id: str) -> set[str]:
-    """The installation's auth profiles in the served sandbox's state (read only: no page
+    """The installation's auth profiles in the served sandbox's database (read only: no page
     documents a query of them)."""
     path = settings.sandbox_dir / "sandbox.sqlite3"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:

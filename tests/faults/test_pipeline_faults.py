@@ -28,7 +28,7 @@ from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, se
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from tests.lambdas.doubles import wait_until
 
-from .sandbox_state import refresh_tokens
+from .sandbox_database import refresh_tokens
 
 SEED = 20
 FAULTS = {"error_rate": 0.2, "throttle_rate": 0.1}

@@ -22,7 +22,7 @@ from bwp_workshop.steps import pipeline as event_pipeline
 from bwp_workshop.testing.pipeline_harness import provision
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
-from .sandbox_state import refresh_tokens, token_hash
+from .sandbox_database import refresh_tokens, token_hash
 
 INVOCATIONS = 10
 
