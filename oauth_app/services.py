@@ -21,7 +21,7 @@ from bwp_workshop.core.tokens import TokenEndpoint
 from bwp_workshop.core.webhook_auth import webhook_secret
 
 from .config import AppConfig
-from .state import PendingCookies, SpentStates, pending_cookie_key
+from .pending_installs import PendingCookies, SpentStates, pending_cookie_key
 
 
 def state_cookie_key(client_secret: str) -> bytes:

@@ -86,7 +86,7 @@ def test_a_part_missing_or_extra_is_named() -> None:
 def test_the_image_files_alone_hold_every_module_the_app_imports(tmp_path: Path) -> None:
     tree = stage_image_tree(Dockerfile.parse(), tmp_path / "app")
     probe = (
-        "import sys; sys.path.insert(0, '.'); import oauth_app.app, oauth_app.config, oauth_app.state; "
+        "import sys; sys.path.insert(0, '.'); import oauth_app.app, oauth_app.config, oauth_app.pending_installs; "
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items() "
         "if n.split('.')[0] in {'oauth_app', 'bwp_workshop'} and getattr(m, '__file__', None)))"
     )

@@ -16,7 +16,7 @@ from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.install import installations, mask
 from bwp_workshop.testing.tables import create_token_table
-from oauth_app.state import PendingInstall, SpentStates
+from oauth_app.pending_installs import PendingInstall, SpentStates
 
 
 def test_newest_token_per_installation_masked_without_spent_states(local_settings: Settings) -> None:

@@ -31,8 +31,8 @@ from bwp_workshop.core.tokens import TokenEndpointError
 
 from ... import log, pages, tenancy
 from ...errors import Refusal, redact, table_unavailable
+from ...pending_installs import STATE_PATTERN, SpentStatesError
 from ...services import Services
-from ...state import STATE_PATTERN, PendingStoreError
 from ..deps import CredentialsRequired, ServicesDep, VerifiedDep
 
 STATE_COOKIE = "bwp_oauth_state"
@@ -129,7 +129,7 @@ def install(
         raise Refusal(400, "unknown_state", "the state is unknown, expired or already used; start the install again")
     try:
         first_use = services.spent.spend(pending)
-    except PendingStoreError as exc:
+    except SpentStatesError as exc:
         raise table_unavailable(f"the token table refused to check the state ({exc})") from None
     if not first_use:
         raise Refusal(400, "unknown_state", "the state is unknown, expired or already used; start the install again")
