@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from bwp_workshop.local import state as local_state
+from bwp_workshop.local import reconciliation
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
@@ -61,7 +61,7 @@ def test_a_restart_marks_the_browser_install_uninstalled_in_the_console(tmp_path
                 after = browser.get("/console", params={"merchant_id": "merchant-02"})
             assert after.headers["cache-control"] == "no-store"
             row = after.text[after.text.index(f'<tr id="{iid}">') :].split("</tr>", 1)[0]
-            assert 'class="status-uninstalled"' in row and html.escape(local_state.FORGOTTEN_INSTALL) in row
+            assert 'class="status-uninstalled"' in row and html.escape(reconciliation.FORGOTTEN_INSTALL) in row
             assert forms(after.text) == []  # no Settings button the app would answer with 404
             assert client.installation(iid)["status"] == "uninstalled"
 
