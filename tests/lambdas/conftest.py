@@ -61,7 +61,7 @@ def tables(local_settings: Settings) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_app(
+def make_processor(
     handler_module: ModuleType, tables: dict[str, Any], bwp: FakeBwp, local_settings: Settings
 ) -> Iterator[Callable[[], Any]]:
     clients: list[httpx.Client] = []
@@ -80,11 +80,11 @@ def make_app(
         )
         http = httpx.Client(transport=httpx.MockTransport(bwp))
         clients.append(http)
-        app = handler_module.EventProcessor(
+        processor = handler_module.EventProcessor(
             config, dynamodb=tables["resource"], secrets=aws.client("secretsmanager", local_settings), http=http
         )
-        app.graphql._sleep = lambda _seconds: None  # retries without waiting
-        return app
+        processor.graphql._sleep = lambda _seconds: None  # retries without waiting
+        return processor
 
     yield make
     for http in clients:
@@ -92,8 +92,8 @@ def make_app(
 
 
 @pytest.fixture
-def app(make_app: Callable[[], Any]) -> Any:
-    return make_app()
+def processor(make_processor: Callable[[], Any]) -> Any:
+    return make_processor()
 
 
 @pytest.fixture
