@@ -34,7 +34,7 @@ from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.client import ADMIN, SandboxClient
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.tables import create_token_table
 
 ROOT = Path(__file__).resolve().parent.parent

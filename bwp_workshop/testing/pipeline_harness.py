@@ -26,7 +26,7 @@ from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.subscriptions import CREATE_SUBSCRIPTION, SUBSCRIPTION_IDS_QUERY, SUBSCRIPTION_QUERY
 
-from .environment import CHECKOUT
+from .checkout import CHECKOUT
 from .sandbox import Installed
 from .tables import create_business_product_table, create_data_table, create_token_table
 

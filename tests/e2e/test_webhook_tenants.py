@@ -19,7 +19,7 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.outputs import write_outputs
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import subscriptions, tenants, webhook_subscriptions
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 from oauth_app.app import create_app

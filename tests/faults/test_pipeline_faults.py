@@ -23,8 +23,8 @@ from bwp_workshop.local import event_runner, processes
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, settle
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from tests.lambdas.doubles import wait_until
 

@@ -19,7 +19,7 @@ from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.names import METRIC_DUPLICATES, METRIC_STORED
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import dead_letters, pipeline
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from tests.local_stacks import record_stack
 
 from .doubles import envelope, stored, wait_until

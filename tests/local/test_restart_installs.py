@@ -17,7 +17,7 @@ from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.targets import choose_target
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.reference_app import serve_reference_app
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.e2e.test_tenants import browser_install

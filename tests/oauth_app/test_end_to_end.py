@@ -17,7 +17,7 @@ from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenEndpoint
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_token_table
 

@@ -14,7 +14,8 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks import lambda_asset
-from bwp_workshop.testing.environment import clean_environ, free_port
+from bwp_workshop.testing.environment import clean_environ
+from bwp_workshop.testing.ports import free_port
 from oauth_app.api.routes.oauth import STATE_COOKIE
 
 from .conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, PUBLIC_PEM, TABLE, TOKEN_URL, all_items

@@ -24,8 +24,9 @@ from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.environment import CHECKOUT, free_port
+from bwp_workshop.testing.checkout import CHECKOUT
 from bwp_workshop.testing.pipeline_harness import provision
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 from oauth_app.config import AppConfig
