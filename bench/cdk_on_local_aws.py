@@ -26,7 +26,7 @@ from bwp_workshop import aws
 from bwp_workshop.deploy.cdk import pinned_cli_version, run_cdk
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = f"{sys.executable} {ROOT / 'tests' / 'fixtures' / 'cdk_app' / 'app.py'}"

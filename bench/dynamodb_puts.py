@@ -28,7 +28,8 @@ import psutil
 from bwp_workshop import aws, names
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port, machine_settings
+from bwp_workshop.testing.environment import machine_settings
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.tables import create_data_table
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,8 +36,9 @@ from bwp_workshop import aws
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port, machine_settings
+from bwp_workshop.testing.environment import machine_settings
 from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, running, settle
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from bwp_workshop.testing.tables import create_data_table
 

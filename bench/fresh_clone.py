@@ -22,7 +22,9 @@ from pathlib import Path
 
 from workshop_run import ROW  # the run table's rows, as bench/workshop_run.py reads them
 
-from bwp_workshop.testing.environment import CHECKOUT, clean_environ, free_port
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import clean_environ
+from bwp_workshop.testing.ports import free_port
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:

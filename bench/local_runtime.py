@@ -24,7 +24,7 @@ import psutil
 
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 
 
 def main() -> None:

@@ -30,11 +30,11 @@ import jwt
 import psutil
 
 from bwp_workshop import aws, names
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.sandbox.client import ADMIN, SandboxClient
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.tables import create_token_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,13 +103,13 @@ def main() -> None:
             )
             runtime = LocalRuntime(settings)
             runtime.up()
-            store = TokenStore(aws.resource("dynamodb", settings).Table("bench-tokens"))
+            tokens = TokenTable(aws.resource("dynamodb", settings).Table("bench-tokens"))
             samples: list[dict[str, float]] = []
             with httpx.Client(trust_env=False, timeout=30) as browser:
                 for index in range(args.warmup + args.installs):
                     hops, installation_id = one_install(browser, settings, registration.app_id)
                     check_started = time.perf_counter()
-                    stored = store.latest(installation_id)
+                    stored = tokens.latest(installation_id)
                     hops["stored_check"] = (time.perf_counter() - check_started) * 1000
                     assert stored is not None and stored.access_token
                     if index >= args.warmup:

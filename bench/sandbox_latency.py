@@ -37,7 +37,7 @@ from bwp_workshop.core.graphql import ORDER_DETAILS_QUERY
 from bwp_workshop.local import processes
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

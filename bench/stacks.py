@@ -32,7 +32,7 @@ from pathlib import Path
 
 import psutil
 
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

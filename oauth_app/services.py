@@ -1,5 +1,5 @@
 """What a request of the app works with, made once per app by :func:`build_services`: the
-token store and the spent states (the token table), the sealed cookies of pending installs,
+token pairs and the spent states (both in the token table), the sealed cookies of pending installs,
 the business product map, the token endpoint, the GraphQL client and the SSM client that reads
 the app's event destinations (an install subscribes the merchant to them), and the app's URLs
 and installed-cookie key."""
@@ -16,12 +16,12 @@ from fastapi import Request
 
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.graphql import GraphQLClient
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenEndpoint
 from bwp_workshop.core.webhook_auth import webhook_secret
 
 from .config import AppConfig
-from .state import PendingCookies, SpentStates, pending_cookie_key
+from .pending_installs import PendingCookies, SpentStates, pending_cookie_key
 
 
 def state_cookie_key(client_secret: str) -> bytes:
@@ -32,7 +32,7 @@ def state_cookie_key(client_secret: str) -> bytes:
 @dataclass(frozen=True)
 class Services:
     config: AppConfig
-    store: TokenStore
+    tokens: TokenTable
     #: Pending installs, sealed in the state cookie (``/launch`` writes nothing server-side).
     pending: PendingCookies = field(repr=False)
     #: States used for an install (written at ``/install`` only).
@@ -137,7 +137,7 @@ def build_services(
     client_secret = config.client_secret.get_secret_value()
     return Services(
         config=config,
-        store=TokenStore(table),
+        tokens=TokenTable(table),
         pending=PendingCookies(pending_cookie_key(client_secret), ttl_seconds=config.state_ttl_seconds),
         spent=SpentStates(table),
         endpoint=TokenEndpoint(

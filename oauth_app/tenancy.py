@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bwp_workshop.core import event_subscriptions
 from bwp_workshop.core.business_products import BusinessProductMapError
 from bwp_workshop.core.graphql import GraphQLError
-from bwp_workshop.core.token_store import TokenStoreError
+from bwp_workshop.core.token_table import TokenTableError
 from bwp_workshop.core.tokens import TokenEndpointError
 
 from . import log
@@ -31,7 +31,7 @@ from .services import Services
 
 #: A token that expires sooner than this is refreshed before an uninstall's calls.
 TOKEN_MARGIN_SECONDS = 60.0
-_FAILURES = (GraphQLError, BusinessProductMapError, TokenStoreError, TokenEndpointError, ClientError, BotoCoreError)
+_FAILURES = (GraphQLError, BusinessProductMapError, TokenTableError, TokenEndpointError, ClientError, BotoCoreError)
 
 
 def _run(services: Services, installation_id: str, access_token: str) -> event_subscriptions.Run:
@@ -83,7 +83,7 @@ def unsubscribe(services: Services, installation_id: str) -> int:
     if services.graphql is None:
         return 0
     try:
-        current = services.store.latest(installation_id)
+        current = services.tokens.latest(installation_id)
         if current is None:
             return 0
         token = current.access_token

@@ -17,7 +17,9 @@ from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import clear_outputs
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT, free_port, machine_settings
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import machine_settings
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, served_sandbox, with_sandbox_key
 from tests import tiers
 

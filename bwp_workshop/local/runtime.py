@@ -19,8 +19,7 @@ from ..errors import ConfigurationError, LocalRuntimeError
 from ..outputs import forget, has_stack, load_outputs, stack_output
 from ..settings import Settings
 from ..targets import choose_target
-from . import event_runner, moto_server, processes
-from . import state as local_state
+from . import event_runner, moto_server, processes, reconciliation
 from .processes import ProcessRegistry, ServiceSpec, ServiceStatus
 
 #: The Buy with Prime sandbox's service name (``python -m bwp_workshop.sandbox``).
@@ -226,7 +225,7 @@ class LocalRuntime:
             started = self._start_together(self._moto_spec(), self._sandbox_spec())
             changes.extend(started)
             changes.append(self._up_one(self._moto_spec()))
-            found = local_state.reconcile(self.settings)
+            found = reconciliation.reconcile(self.settings)
             if found.changed:
                 changes.append(Change(LOCAL_AWS, found.message()))
             wanted = [spec.name for spec in self.services()]
@@ -239,7 +238,7 @@ class LocalRuntime:
                 spec = next(spec for spec in self.services() if spec.name == name)
                 changes.append(self._up_one(spec))
             if found.lost_state:  # the app's token table is gone: so are its installations
-                changes.append(Change(SANDBOX_SERVICE, local_state.forget_installations(self.settings)))
+                changes.append(Change(SANDBOX_SERVICE, reconciliation.forget_installations(self.settings)))
         just_started = {change.name for change in started}
         return [c for c in changes if not (c.name in just_started and c.action == "already running")]
 
@@ -306,7 +305,7 @@ class LocalRuntime:
         but for a configuration or a stack that is no longer the deployed one), with the fix."""
         with self.registry.locked():
             moto = processes.status(self._moto_spec(), self.registry)
-            found = local_state.reconcile(self.settings, correct=False) if moto.state == "running" else None
+            found = reconciliation.reconcile(self.settings, correct=False) if moto.state == "running" else None
             if found is not None and found.changed:
                 moto = replace(
                     moto, detail=found.message().replace("; run", "; `bwp-workshop local up` forgets them; run")

@@ -33,7 +33,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         overrides["local_sandbox_port"] = port
     settings = get_settings(**overrides)
     app = create_app(settings)
-    # uvicorn handles SIGTERM while it serves (a graceful shutdown that closes the store), then
+    # uvicorn handles SIGTERM while it serves (a graceful shutdown that closes the database), then
     # raises it again: leave at once then, without the interpreter's teardown.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     print(

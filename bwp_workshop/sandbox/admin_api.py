@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from .config import ADMIN_PREFIX, FAULT_ENDPOINTS, FaultSpec
 from .console import PartnerConsole
+from .core import NotFound, Sandbox
 from .event_source import EmitRequest, EventSource
 from .oauth_server import OAuthServer
-from .sandbox_state import NotFound, SandboxState
 
 
 class AppRegistrationRequest(BaseModel):
@@ -39,7 +39,7 @@ class ForgetRequest(BaseModel):
     )
 
 
-def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthServer, events: EventSource) -> APIRouter:
+def admin_router(sandbox: Sandbox, console: PartnerConsole, oauth: OAuthServer, events: EventSource) -> APIRouter:
     router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"])
 
     def not_found(error: Exception) -> HTTPException:
@@ -58,7 +58,7 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
 
     @router.get("/merchants")
     async def merchants() -> list[dict[str, Any]]:
-        return sandbox.store.merchants()
+        return sandbox.db.merchants()
 
     @router.get("/merchants/{merchant_id}/orders")
     async def orders(merchant_id: str) -> list[dict[str, Any]]:
@@ -66,7 +66,7 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
             sandbox.merchant(merchant_id)
         except NotFound as error:
             raise not_found(error) from None
-        return sandbox.store.orders(merchant_id)
+        return sandbox.db.orders(merchant_id)
 
     @router.get("/installations")
     async def installations(app_id: str | None = None, merchant_id: str | None = None) -> list[dict[str, Any]]:
@@ -119,7 +119,7 @@ def admin_router(sandbox: SandboxState, console: PartnerConsole, oauth: OAuthSer
 
     @router.get("/ledger")
     async def ledger(since: int = 0) -> list[dict[str, Any]]:
-        return sandbox.store.ledger(since)
+        return sandbox.db.ledger(since)
 
     @router.get("/faults")
     async def faults() -> dict[str, Any]:

@@ -4,7 +4,7 @@ They change how the stand-in behaves (lifetimes, faults, event shapes), never wh
 workshop finds it: its address comes from the workshop settings (``BWP_LOCAL_HOST``,
 ``BWP_LOCAL_SANDBOX_PORT``) and its state lives in ``<state>/sandbox``. Faults and event
 shapes can also be changed while it runs, through ``/_sandbox/faults`` and
-``/_sandbox/config``; those changes are kept in its state.
+``/_sandbox/config``; those changes are kept in its database.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .config import CONSOLE_CONSENT_PATH, CONSOLE_COOKIE, CONSOLE_INSTALL_PATH, CONSOLE_PATH
 from .console_pages import consent_page, console_page, outcome_page, page
-from .sandbox_state import NotFound, SandboxState, compact_json
-from .store import digest
+from .core import NotFound, Sandbox, compact_json
+from .database import digest
 from .token_signing import TOKEN_HEADER, with_token
 
 #: How long a merchant stays signed in to the console (seconds).
@@ -45,11 +45,11 @@ CONSOLE_SESSION_TTL = 1800
 
 # --- the actions ------------------------------------------------------------------------------
 class PartnerConsole:
-    """The merchant's and the partner's actions in the console, over the sandbox's state."""
+    """The merchant's and the partner's actions in the console, over the sandbox's database."""
 
-    def __init__(self, sandbox: SandboxState) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.store = sandbox.store
+        self.db = sandbox.db
 
     def register_app(
         self, launch_url: str, install_url: str, settings_url: str, uninstall_url: str, name: str = ""
@@ -64,7 +64,7 @@ class PartnerConsole:
         app_id = f"app-{uuid.uuid4().hex[:12]}"
         client_id = f"amzn1.application-oa2-client.{secrets.token_hex(16)}"
         client_secret = secrets.token_urlsafe(48)
-        self.store.run(
+        self.db.run(
             "INSERT INTO apps(app_id, client_id, secret_hash, launch_url, install_url, settings_url, uninstall_url, "
             "created_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             app_id,
@@ -85,7 +85,7 @@ class PartnerConsole:
         app = self.sandbox.app(app_id)
         merchant = self.sandbox.merchant(merchant_id)
         session = secrets.token_urlsafe(24)
-        self.store.run(
+        self.db.run(
             "INSERT INTO console_sessions(session_id, merchant_id, app_id, expires_at) VALUES (?, ?, ?, ?)",
             session,
             merchant["merchantId"],
@@ -98,7 +98,7 @@ class PartnerConsole:
         """The merchant a console cookie signed in (None: no cookie, or it expired)."""
         if not session:
             return None
-        row = self.store.one(
+        row = self.db.one(
             "SELECT merchant_id FROM console_sessions WHERE session_id = ? AND expires_at > ?", session, time.time()
         )
         return str(row["merchant_id"]) if row else None
@@ -144,12 +144,12 @@ class PartnerConsole:
             {"installationId": installation_id, "eventType": "UNINSTALL", "timestamp": int(time.time())}
         ).encode()
         result = self._signed_call(installation_id, "POST", app["uninstall_url"], body)
-        with self.store.transaction() as db:
-            db.execute(
+        with self.db.transaction() as conn:
+            conn.execute(
                 "UPDATE installations SET status = 'uninstalled', updated_at = ? WHERE installation_id = ?",
                 (time.time(), installation_id),
             )
-            db.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
+            conn.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?", (installation_id,))
         return result
 
 

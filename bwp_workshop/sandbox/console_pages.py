@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi.responses import HTMLResponse
 
 from .config import CONSOLE_CONSENT_PATH, CONSOLE_INSTALL_PATH, CONSOLE_PATH
-from .sandbox_state import NotFound, SandboxState
+from .core import NotFound, Sandbox
 
 #: What an installed app may do with a merchant's store, as the consent page says it: the
 #: queries and mutations of the sandbox's GraphQL API (``schema.graphql``).
@@ -81,8 +81,8 @@ def app_label(app: dict[str, Any]) -> str:
     return str(app.get("name") or app["app_id"])
 
 
-def console_page(sandbox: SandboxState, merchant_id: str | None) -> HTMLResponse:
-    merchants = sandbox.store.merchants()
+def console_page(sandbox: Sandbox, merchant_id: str | None) -> HTMLResponse:
+    merchants = sandbox.db.merchants()
     known = {m["merchantId"]: m for m in merchants}
     problem = ""
     if merchant_id not in known:
@@ -209,7 +209,7 @@ def sign_in_page(message: str, console_url: str) -> HTMLResponse:
     return page("Sign in to Buy with Prime", body, 401)
 
 
-def consent_page(sandbox: SandboxState, app_id: str, merchant_id: str | None) -> HTMLResponse:
+def consent_page(sandbox: Sandbox, app_id: str, merchant_id: str | None) -> HTMLResponse:
     """What the merchant agrees to before an install: the app's name, the store it is for and
     what it may read. Allow starts the install; Cancel goes back to the console."""
     try:

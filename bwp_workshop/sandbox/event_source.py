@@ -25,11 +25,11 @@ from ..names import (
     DEPRECATED_EVENT_TYPES,
     PRIVACY_EVENT_TYPES,
 )
+from .core import Sandbox
 from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
 from .order_lifecycles import LIFECYCLES, MIXED, catalog_occurrence, privacy_occurrence, spread_times, walk
 from .order_machine import Occurrence
-from .sandbox_state import SandboxState
 from .subscriptions import Subscriptions
 from .webhooks import AuthProfiles, WebhookDelivery
 
@@ -77,12 +77,12 @@ class EmitRequest(BaseModel):
 
 
 class EventSource:
-    def __init__(self, sandbox: SandboxState) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.store = sandbox.store
-        self.auth_profiles = AuthProfiles(self.store)
+        self.db = sandbox.db
+        self.auth_profiles = AuthProfiles(self.db)
         self.subscriptions = Subscriptions(sandbox, self.auth_profiles)
-        self.webhooks = WebhookDelivery(self.store, self.auth_profiles)
+        self.webhooks = WebhookDelivery(self.db, self.auth_profiles)
 
     def close(self) -> None:
         """Finish the webhook deliveries under way."""
@@ -108,7 +108,7 @@ class EventSource:
                 occurrences += walk(order, name, rng, spread_times(steps, placed, now, rng), bp)
             else:
                 occurrences += walk(order, name, rng, [now + number for number in range(steps)], bp, timed=False)
-            self.store.save_order(merchant["merchantId"], order)
+            self.db.save_order(merchant["merchantId"], order)
             orders.append({"order_id": order["id"], "lifecycle": name})
         for number in range(request.catalog_events):
             occurrences.append(catalog_occurrence(merchant, rng, CATALOG_EVENT_TYPES[number % 2]))
@@ -197,7 +197,7 @@ class EventSource:
             return self.sandbox.merchant(installation["merchant_id"])
         if request.merchant_id:
             return self.sandbox.merchant(request.merchant_id)
-        row = self.store.one(
+        row = self.db.one(
             "SELECT merchant_id FROM installations WHERE status = 'installed' ORDER BY created_at LIMIT 1"
         )
         return self.sandbox.merchant(row["merchant_id"] if row else None)
@@ -259,12 +259,12 @@ class EventSource:
         that fails half way still shows every event it meant to send; then record the
         outcome. The ledger entries."""
         entries = [event["ledger"] for event in outgoing]
-        seqs = self.store.append_ledger(entries)
+        seqs = self.db.append_ledger(entries)
         seq_of = {id(event["ledger"]): seq for event, seq in zip(outgoing, seqs, strict=True)}
         try:
             self._publish([event for event in deliveries if "webhook" not in event])
         finally:
-            self.store.update_ledger(dict(zip(seqs, entries, strict=True)))
+            self.db.update_ledger(dict(zip(seqs, entries, strict=True)))
         for event in deliveries:  # in the background: the mutation does not wait for a webhook
             if "webhook" in event:
                 self.webhooks.submit(seq_of[id(event["ledger"])], event)

@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ..core.graphql import INSTALLATION_HEADER, TARGET_HEADER, VERSION_HEADER
 from .api_errors import BwpError, access_denied, body_of, classification, error_body, invalid_input
+from .core import Sandbox
 from .event_source import EventSource
 from .oauth_server import Caller, OAuthServer
 from .orders import Orders
 from .resolvers import schema
-from .sandbox_state import SandboxState
 
 GRAPHQL_PATH = "/graphql"
 
@@ -118,7 +118,7 @@ def _refusal(request: Request, caller: Caller) -> JSONResponse | None:
     return None
 
 
-def graphql_router(sandbox: SandboxState, oauth: OAuthServer, events: EventSource, orders: Orders) -> APIRouter:
+def graphql_router(sandbox: Sandbox, oauth: OAuthServer, events: EventSource, orders: Orders) -> APIRouter:
     """``POST /graphql``: the caller's access token, its installation and the API version
     checked, then the request executed (mutations in a worker thread: they may call the local
     AWS)."""

@@ -39,7 +39,7 @@ def iso(ts: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-#: The shape of the merchants and orders kept in the store; a store holding another is
+#: The shape of the merchants and orders kept in the database; a database holding another is
 #: re-seeded when the sandbox starts (its installations and subscriptions are kept).
 DATA_SHAPE = "2024-11-01.2"
 

@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from ..settings import SANDBOX_AUTHORIZE_PATH
 from .config import CONSOLE_COOKIE, CONSOLE_PATH
 from .console_pages import sign_in_page
-from .sandbox_state import SandboxState
-from .store import digest
+from .core import Sandbox
+from .database import digest
 from .token_signing import with_token
 
 TOKEN_PATH = "/token"
@@ -78,11 +78,11 @@ def single_params(pairs: list[tuple[str, str]], names: tuple[str, ...]) -> dict[
 
 
 class OAuthServer:
-    """The authorization server over the sandbox's state."""
+    """The authorization server over the sandbox's database."""
 
-    def __init__(self, sandbox: SandboxState) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.store = sandbox.store
+        self.db = sandbox.db
 
     # --- the authorization endpoint ------------------------------------------------------------
     def authorize(self, query: str, console_session: str | None) -> str:
@@ -94,7 +94,7 @@ class OAuthServer:
         params = dict(reversed(pairs))  # first occurrence wins
         if counts["client_id"] != 1 or not params.get("client_id"):
             raise AuthorizeError("client_id is missing or repeated")
-        app_row = self.store.one("SELECT * FROM apps WHERE client_id = ?", params["client_id"])
+        app_row = self.db.one("SELECT * FROM apps WHERE client_id = ?", params["client_id"])
         if app_row is None:
             raise AuthorizeError("client_id is not the client id of a registered app")
         if counts["redirect_uri"] != 1 or not params.get("redirect_uri"):
@@ -129,7 +129,7 @@ class OAuthServer:
 
         session = None
         if console_session:
-            session = self.store.one(
+            session = self.db.one(
                 "SELECT * FROM console_sessions WHERE session_id = ? AND expires_at > ?", console_session, time.time()
             )
         if session is None:
@@ -139,7 +139,7 @@ class OAuthServer:
 
         installation_id = self._installation_for(app_row["app_id"], session["merchant_id"])
         code = secrets.token_urlsafe(32)
-        self.store.run(
+        self.db.run(
             "INSERT INTO codes(code_hash, client_id, redirect_uri, code_challenge, installation_id, expires_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             digest(code),
@@ -154,8 +154,8 @@ class OAuthServer:
         return with_token(url, token)
 
     def _installation_for(self, app_id: str, merchant_id: str) -> str:
-        with self.store.transaction() as db:
-            row = db.execute(
+        with self.db.transaction() as conn:
+            row = conn.execute(
                 "SELECT installation_id FROM installations WHERE app_id = ? AND merchant_id = ? "
                 "AND status != 'uninstalled'",
                 (app_id, merchant_id),
@@ -163,7 +163,7 @@ class OAuthServer:
             if row:
                 return str(row["installation_id"])
             installation_id = f"inst-{uuid.uuid4()}"
-            db.execute(
+            conn.execute(
                 "INSERT INTO installations(installation_id, app_id, merchant_id, status, created_at, updated_at) "
                 "VALUES (?, ?, ?, 'authorized', ?, ?)",
                 (installation_id, app_id, merchant_id, time.time(), time.time()),
@@ -211,15 +211,15 @@ class OAuthServer:
             client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
         if not client_id or not secret:
             raise OAuthError("invalid_client", "client authentication is missing (client_id and client_secret)", 401)
-        row = self.store.one("SELECT secret_hash FROM apps WHERE client_id = ?", client_id)
+        row = self.db.one("SELECT secret_hash FROM apps WHERE client_id = ?", client_id)
         if row is None or not hmac.compare_digest(row["secret_hash"], digest(secret)):
             raise OAuthError("invalid_client", "unknown client or wrong client secret", 401)
         return client_id
 
-    def _issue(self, db: Any, client_id: str, installation_id: str, code_hash: str) -> dict[str, Any]:
+    def _issue(self, conn: Any, client_id: str, installation_id: str, code_hash: str) -> dict[str, Any]:
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
         now = time.time()
-        db.executemany(
+        conn.executemany(
             "INSERT INTO tokens(token_hash, kind, client_id, installation_id, code_hash, expires_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -256,12 +256,12 @@ class OAuthServer:
         if not _VERIFIER.match(verifier):
             raise OAuthError("invalid_request", "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]")
         code_hash = digest(params["code"])
-        with self.store.transaction() as db:
-            row = db.execute("SELECT * FROM codes WHERE code_hash = ?", (code_hash,)).fetchone()
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM codes WHERE code_hash = ?", (code_hash,)).fetchone()
             if row is None:
                 raise OAuthError("invalid_grant", "unknown authorization code")
             if row["used_at"] is not None:
-                db.execute("UPDATE tokens SET revoked = 1 WHERE code_hash = ?", (code_hash,))
+                conn.execute("UPDATE tokens SET revoked = 1 WHERE code_hash = ?", (code_hash,))
                 revoked = True
             else:
                 revoked = False
@@ -278,20 +278,20 @@ class OAuthServer:
         challenge = create_s256_code_challenge(verifier)
         if not hmac.compare_digest(challenge, row["code_challenge"]):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
-        with self.store.transaction() as db:
-            claimed = db.execute(
+        with self.db.transaction() as conn:
+            claimed = conn.execute(
                 "UPDATE codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL", (time.time(), code_hash)
             ).rowcount
             if not claimed:
-                db.execute("UPDATE tokens SET revoked = 1 WHERE code_hash = ?", (code_hash,))
+                conn.execute("UPDATE tokens SET revoked = 1 WHERE code_hash = ?", (code_hash,))
             else:
-                installed = db.execute(
+                installed = conn.execute(
                     "UPDATE installations SET status = 'installed', updated_at = ? WHERE installation_id = ? "
                     "AND status != 'uninstalled'",
                     (time.time(), row["installation_id"]),
                 ).rowcount
                 if installed:
-                    return self._issue(db, client_id, row["installation_id"], code_hash)
+                    return self._issue(conn, client_id, row["installation_id"], code_hash)
         if not claimed:
             raise OAuthError(
                 "invalid_grant", "the authorization code was already used; tokens issued for it are revoked"
@@ -302,8 +302,10 @@ class OAuthServer:
         if not params.get("refresh_token"):
             raise OAuthError("invalid_request", "refresh_token is missing")
         token_hash = digest(params["refresh_token"])
-        with self.store.transaction() as db:
-            row = db.execute("SELECT * FROM tokens WHERE token_hash = ? AND kind = 'refresh'", (token_hash,)).fetchone()
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM tokens WHERE token_hash = ? AND kind = 'refresh'", (token_hash,)
+            ).fetchone()
             if row is None:
                 raise OAuthError("invalid_grant", "unknown refresh token")
             if row["client_id"] != client_id:
@@ -314,13 +316,13 @@ class OAuthServer:
                 raise OAuthError("invalid_grant", "the refresh token was already used; use the one issued with it")
             if row["expires_at"] <= time.time():
                 raise OAuthError("invalid_grant", "the refresh token expired")
-            db.execute("UPDATE tokens SET used = 1 WHERE token_hash = ?", (token_hash,))
-            return self._issue(db, client_id, row["installation_id"], row["code_hash"])
+            conn.execute("UPDATE tokens SET used = 1 WHERE token_hash = ?", (token_hash,))
+            return self._issue(conn, client_id, row["installation_id"], row["code_hash"])
 
     # --- bearer tokens on the API ---------------------------------------------------------------------
     def caller(self, access_token: str) -> Caller:
         """The installation an access token is for; ``PermissionError`` with the reason otherwise."""
-        row = self.store.one(
+        row = self.db.one(
             "SELECT t.installation_id, t.client_id, t.expires_at, t.revoked, i.status, i.merchant_id "
             "FROM tokens t JOIN installations i ON i.installation_id = t.installation_id "
             "WHERE t.token_hash = ? AND t.kind = 'access'",
@@ -332,14 +334,14 @@ class OAuthServer:
             raise PermissionError("the access token was revoked")
         if row["expires_at"] <= time.time():
             raise PermissionError("the access token expired")
-        merchant = self.store.merchant(row["merchant_id"])
+        merchant = self.db.merchant(row["merchant_id"])
         assert merchant is not None
         return Caller(row["installation_id"], row["client_id"], merchant)
 
     def expire_access_tokens(self, installation_id: str) -> int:
         """Make every access token of the installation expired now (a test hook)."""
         self.sandbox.installation(installation_id)
-        return self.store.run(
+        return self.db.run(
             "UPDATE tokens SET expires_at = ? WHERE installation_id = ? AND kind = 'access' AND expires_at > ?",
             time.time() - 1,
             installation_id,

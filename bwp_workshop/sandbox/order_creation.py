@@ -16,15 +16,15 @@ import uuid
 from typing import Any
 
 from .api_errors import invalid_input
+from .database import SandboxDatabase
 from .merchants import iso, line_value, money
-from .store import Store
 
 #: order-objects-createorderinput: at most five aliases and five order links.
 MAX_ALIASES = 5
 MAX_ORDER_LINKS = 5
 
 
-def check(store: Store, merchant_id: str, request: dict[str, Any]) -> None:
+def check(db: SandboxDatabase, merchant_id: str, request: dict[str, Any]) -> None:
     """What createOrder refuses, as ValidationError (nothing is stored)."""
     aliases = request.get("aliases") or []
     problems = []
@@ -38,7 +38,7 @@ def check(store: Store, merchant_id: str, request: dict[str, Any]) -> None:
     if len(set(pairs)) != len(pairs):
         problems.append("/createOrder/input/aliases must be unique")
     for alias_type, alias_id in set(pairs):
-        if store.orders_by_alias(merchant_id, alias_type, alias_id) is not None:
+        if db.orders_by_alias(merchant_id, alias_type, alias_id) is not None:
             problems.append(f"an order of this store has the alias {alias_type} {alias_id!r}")
     if problems:
         raise invalid_input(*problems)

@@ -19,9 +19,9 @@ from typing import Any
 from . import cancellations, order_creation
 from . import order_machine as machine
 from .api_errors import BwpError, invalid_input
+from .core import Sandbox
 from .event_source import EventSource
 from .order_machine import Occurrence
-from .sandbox_state import SandboxState
 
 _log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ Change = Callable[[dict[str, Any], random.Random, float], list[Occurrence]]
 
 
 class Orders:
-    def __init__(self, sandbox: SandboxState, events: EventSource) -> None:
+    def __init__(self, sandbox: Sandbox, events: EventSource) -> None:
         self.sandbox = sandbox
         self.events = events
         self._lock = threading.Lock()
@@ -39,15 +39,15 @@ class Orders:
 
     def order(self, merchant_id: str, identifier: dict[str, Any]) -> dict[str, Any]:
         """The merchant's order named by an OrderIdentifierInput (``orderId`` or ``alias``)."""
-        store = self.sandbox.store
+        db = self.sandbox.db
         order_id: str | None = identifier.get("orderId")
         alias: dict[str, Any] = identifier.get("alias") or {}
         if bool(order_id) == bool(alias):
             raise invalid_input("orderIdentifier needs exactly one of orderId or alias")
         found = (
-            store.order(merchant_id, order_id)
+            db.order(merchant_id, order_id)
             if order_id
-            else store.orders_by_alias(merchant_id, alias["aliasType"], alias["aliasId"])
+            else db.orders_by_alias(merchant_id, alias["aliasType"], alias["aliasId"])
         )
         if found is None:
             raise BwpError("ResourceNotFoundError", "The requested order was not found")
@@ -129,13 +129,13 @@ class Orders:
         (:mod:`.order_creation`)."""
         merchant_id, bp = merchant["merchantId"], merchant["businessProductId"]
         with self._lock:  # two orders with one alias: the second is refused
-            order_creation.check(self.sandbox.store, merchant_id, request)
+            order_creation.check(self.sandbox.db, merchant_id, request)
             now = time.time()
             order = order_creation.build(merchant, request, self._rng, now)
             occurrences = machine.confirm(order, bp, now)
             if request.get("desiredExecutionState") == machine.STARTED:
                 occurrences += machine.start(order, self._rng, now)
-            self.sandbox.store.save_order(merchant_id, order)
+            self.sandbox.db.save_order(merchant_id, order)
         self.events.publish(merchant_id, occurrences)
         return order
 
@@ -146,10 +146,10 @@ class Orders:
         order_id = self.order(merchant_id, identifier)["id"]
         cancellations.check_request(request)
         with self._lock:
-            current = self.sandbox.store.order(merchant_id, order_id)
+            current = self.sandbox.db.order(merchant_id, order_id)
             assert current is not None
             made = cancellations.cancellation(current, request)
-            self.sandbox.store.save_order(merchant_id, current)
+            self.sandbox.db.save_order(merchant_id, current)
         return made
 
     # --- making a change -----------------------------------------------------------------------
@@ -164,14 +164,14 @@ class Orders:
             timer.start()
         else:
             self._apply(merchant_id, order_id, change)
-        current = self.sandbox.store.order(merchant_id, order_id)
+        current = self.sandbox.db.order(merchant_id, order_id)
         assert current is not None
         return current
 
     def _apply(self, merchant_id: str, order_id: str, change: Change) -> list[dict[str, Any]]:
         """Change the stored order and publish what the change published; the ledger entries."""
         with self._lock:
-            order = self.sandbox.store.order(merchant_id, order_id)
+            order = self.sandbox.db.order(merchant_id, order_id)
             if order is None:
                 return []
             try:
@@ -179,5 +179,5 @@ class Orders:
             except BwpError as error:  # another change came first (only with waits)
                 _log.warning("order %s: a delayed change was refused when due: %s", order_id, error)
                 return []
-            self.sandbox.store.save_order(merchant_id, order)
+            self.sandbox.db.save_order(merchant_id, order)
         return self.events.publish(merchant_id, occurrences)

@@ -1,5 +1,5 @@
 """The GraphQL schema (``schema.graphql``) with its resolvers: what each query and mutation
-answers, from the sandbox's state. Every shape is the documented one (the ``@page`` of each
+answers, from the sandbox's database. Every shape is the documented one (the ``@page`` of each
 type and field in the schema names its page).
 """
 
@@ -135,7 +135,7 @@ def schema() -> GraphQLSchema:
         caller: Caller = info.context["caller"]
         wanted = packageTrackerInput["packageTrackerIdentifier"]
         key = (wanted["carrierCode"].upper(), wanted["trackingNumber"])
-        for order in info.context["sandbox"].store.orders(caller.merchant["merchantId"]):
+        for order in info.context["sandbox"].db.orders(caller.merchant["merchantId"]):
             packages = order["packageInformation"]["details"] + [
                 package for details in order["returns"]["details"] for package in details["returnPackageDetails"]
             ]

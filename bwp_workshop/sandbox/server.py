@@ -1,5 +1,5 @@
 """The sandbox as one FastAPI app: ``create_app(settings, config)`` wires its parts over one
-state and serves them, at the paths of ``Settings.sandbox_endpoints``:
+``Sandbox`` and serves them, at the paths of ``Settings.sandbox_endpoints``:
 
 * ``GET  /marketplace/authorize`` and ``POST /token``: the OAuth authorization server
   (``oauth_server.py``);
@@ -29,11 +29,11 @@ from .admin_api import admin_router
 from .api_errors import error_body
 from .config import ADMIN_PREFIX, SandboxSettings, sandbox_settings
 from .console import PartnerConsole, console_router
+from .core import Sandbox
 from .event_source import EventSource
 from .graphql_api import GRAPHQL_PATH, graphql_router
 from .oauth_server import TOKEN_PATH, OAuthServer, oauth_router
 from .orders import Orders
-from .sandbox_state import SandboxState
 
 SERVICE_NAME = "sandbox"
 HEALTH_PATH = "/_bwp/health"
@@ -44,7 +44,7 @@ def create_app(settings: Settings, config: SandboxSettings | None = None) -> Fas
     """The sandbox over ``settings.sandbox_dir`` (state kept there), behaving as ``config``
     says (default: the ``BWP_SANDBOX_*`` variables)."""
     config = config or sandbox_settings(settings.project_dir)
-    sandbox = SandboxState(settings, config)
+    sandbox = Sandbox(settings, config)
     console = PartnerConsole(sandbox)
     oauth = OAuthServer(sandbox)
     events = EventSource(sandbox)

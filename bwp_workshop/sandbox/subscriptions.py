@@ -1,7 +1,7 @@
 """Event subscriptions (createEventSubscription, eventSubscription, eventSubscriptions,
 deleteEventSubscription: events-mutations-createeventsubscription, events-queries-eventsubscription,
 events-queries-eventsubscriptions, events-mutations-deleteeventsubscription), kept in the
-sandbox's store.
+sandbox's database.
 
 ``createEventSubscription`` with an EventBridge destination creates the partner event source
 ``aws.partner/buywithprime/<name>`` in the local AWS, as BwP does on AWS; the workshop then
@@ -20,7 +20,7 @@ from .. import aws
 from ..core.graphql import DESTINATION_NAME_ALREADY_EXISTS, SUBSCRIPTION_ALREADY_EXISTS
 from ..names import SUBSCRIBABLE_EVENT_TYPES, partner_source_name
 from .api_errors import BwpError, access_denied, invalid_input
-from .sandbox_state import SandboxState
+from .core import Sandbox
 from .webhooks import AuthProfiles, create_webhook_subscription
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -31,9 +31,9 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 class Subscriptions:
     """The installations' event subscriptions."""
 
-    def __init__(self, sandbox: SandboxState, auth_profiles: AuthProfiles) -> None:
+    def __init__(self, sandbox: Sandbox, auth_profiles: AuthProfiles) -> None:
         self.sandbox = sandbox
-        self.store = sandbox.store
+        self.db = sandbox.db
         self.auth_profiles = auth_profiles
 
     def events_client(self, region: str) -> Any:
@@ -57,7 +57,7 @@ class Subscriptions:
             if destination.get("eventBridge") is not None:
                 raise invalid_input("a destination is eventBridge or webhook, not both")
             subscription_id = create_webhook_subscription(
-                self.store, self.auth_profiles, installation_id, event_type, destination["webhook"]
+                self.db, self.auth_profiles, installation_id, event_type, destination["webhook"]
             )
             return self.one(installation_id, subscription_id)
         bridge = destination.get("eventBridge") or {}
@@ -75,7 +75,7 @@ class Subscriptions:
         source_name = partner_source_name(name)
         # A name is one partner's: another app, or another AWS account, cannot take it; the
         # app's other merchants deliver to it too (the page says only "globally unique").
-        owner = self.store.one(
+        owner = self.db.one(
             "SELECT s.subscription_id FROM subscriptions s "
             "JOIN installations i ON i.installation_id = s.installation_id "
             "WHERE s.source_name = ? AND (s.account != ? OR i.app_id != "
@@ -89,7 +89,7 @@ class Subscriptions:
                 f"the partner event source name {name!r} is taken; choose a globally unique name",
                 code=DESTINATION_NAME_ALREADY_EXISTS,
             )
-        same = self.store.one(
+        same = self.db.one(
             "SELECT subscription_id FROM subscriptions WHERE installation_id = ? AND event_type = ? "
             "AND source_name = ? AND account = ? AND region = ? LIMIT 1",
             installation_id,
@@ -115,7 +115,7 @@ class Subscriptions:
                 f"Could not create the partner event source ({type(exc).__name__}); is the local AWS up?",
             ) from None
         subscription_id = str(uuid.uuid4())
-        self.store.run(
+        self.db.run(
             "INSERT INTO subscriptions(subscription_id, installation_id, event_type, source_name, account, region, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             subscription_id,
@@ -129,7 +129,7 @@ class Subscriptions:
         return self.one(installation_id, subscription_id)
 
     def one(self, installation_id: str, subscription_id: str) -> dict[str, Any]:
-        row = self.store.one(
+        row = self.db.one(
             "SELECT * FROM subscriptions WHERE subscription_id = ? AND installation_id = ?",
             subscription_id,
             installation_id,
@@ -139,7 +139,7 @@ class Subscriptions:
         return _subscription_view(dict(row))
 
     def all(self, installation_id: str | None = None) -> list[dict[str, Any]]:
-        rows = self.store.all(
+        rows = self.db.all(
             "SELECT * FROM subscriptions WHERE ? IS NULL OR installation_id = ? ORDER BY created_at, subscription_id",
             installation_id,
             installation_id,
@@ -148,12 +148,12 @@ class Subscriptions:
 
     def delete(self, installation_id: str, subscription_id: str) -> str:
         self.one(installation_id, subscription_id)
-        self.store.run("DELETE FROM subscriptions WHERE subscription_id = ?", subscription_id)
+        self.db.run("DELETE FROM subscriptions WHERE subscription_id = ?", subscription_id)
         return subscription_id
 
     def active(self, merchant_id: str) -> list[dict[str, Any]]:
         """The subscriptions of the merchant's installed installations (the rows, oldest first)."""
-        rows = self.store.all(
+        rows = self.db.all(
             "SELECT s.* FROM subscriptions s JOIN installations i ON i.installation_id = s.installation_id "
             "WHERE i.merchant_id = ? AND i.status = 'installed' ORDER BY s.created_at, s.subscription_id",
             merchant_id,

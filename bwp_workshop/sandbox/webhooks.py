@@ -34,7 +34,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .api_errors import BwpError, access_denied, invalid_input
-from .store import Store
+from .database import SandboxDatabase
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,10 @@ def auth_config_problems(config: dict[str, Any] | None, prefix: str) -> list[str
 
 
 class AuthProfiles:
-    """createAuthProfile: profiles of an installation, kept in the sandbox's store."""
+    """createAuthProfile: profiles of an installation, kept in the sandbox's database."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: SandboxDatabase) -> None:
+        self.db = db
 
     def create(self, installation_id: str, payload: dict[str, Any]) -> str:
         alias = payload.get("authProfileAliasId")
@@ -102,9 +102,9 @@ class AuthProfiles:
         if problems:
             raise invalid_input(*problems)
         profile_id = alias or str(uuid.uuid4())
-        if self.store.one("SELECT 1 FROM auth_profiles WHERE auth_profile_id = ?", profile_id) is not None:
+        if self.db.one("SELECT 1 FROM auth_profiles WHERE auth_profile_id = ?", profile_id) is not None:
             raise invalid_input(f"an auth profile {profile_id!r} exists")
-        self.store.run(
+        self.db.run(
             "INSERT INTO auth_profiles(auth_profile_id, installation_id, config, created_at) VALUES (?, ?, ?, ?)",
             profile_id,
             installation_id,
@@ -124,7 +124,7 @@ class AuthProfiles:
             raise invalid_input(*problems)
         profile_id = str(payload["authProfileId"])
         self._owned(installation_id, profile_id)
-        self.store.run(
+        self.db.run(
             "UPDATE auth_profiles SET config = ? WHERE auth_profile_id = ? AND installation_id = ?",
             json.dumps(payload["authConfig"]),
             profile_id,
@@ -138,20 +138,20 @@ class AuthProfiles:
         if not 1 <= len(profile_id) <= 50:
             raise invalid_input("authProfileId must be between 1 and 50 characters")
         self._owned(installation_id, profile_id)
-        self.store.run(
+        self.db.run(
             "DELETE FROM auth_profiles WHERE auth_profile_id = ? AND installation_id = ?", profile_id, installation_id
         )
         return profile_id
 
     def _owned(self, installation_id: str, profile_id: str) -> None:
-        row = self.store.one(
+        row = self.db.one(
             "SELECT 1 FROM auth_profiles WHERE auth_profile_id = ? AND installation_id = ?", profile_id, installation_id
         )
         if row is None:
             raise access_denied(f"no auth profile {profile_id!r} of this installation")
 
     def config(self, installation_id: str, profile_id: str) -> dict[str, Any]:
-        row = self.store.one(
+        row = self.db.one(
             "SELECT config FROM auth_profiles WHERE auth_profile_id = ? AND installation_id = ?",
             profile_id,
             installation_id,
@@ -193,8 +193,8 @@ def _raise_for(answer: httpx.Response, what: str) -> None:
 class WebhookDelivery:
     """POSTs events to webhook destinations in the background, with backoff."""
 
-    def __init__(self, store: Store, profiles: AuthProfiles, *, http: httpx.Client | None = None) -> None:
-        self.store = store
+    def __init__(self, db: SandboxDatabase, profiles: AuthProfiles, *, http: httpx.Client | None = None) -> None:
+        self.db = db
         self.profiles = profiles
         self.http = http or httpx.Client(timeout=DELIVERY_TIMEOUT_S, trust_env=False)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
@@ -241,7 +241,7 @@ class WebhookDelivery:
             log.exception("webhook delivery of %s failed", ledger["event_id"])
         else:
             ledger.update(deliveries=ledger["deliveries"] + 1, delivered=True, error="")
-        self.store.update_ledger({seq: ledger})
+        self.db.update_ledger({seq: ledger})
 
     def deliver(self, event: dict[str, Any]) -> None:
         """One event to its webhook, retried with backoff while the failure may pass."""
@@ -305,14 +305,14 @@ class WebhookDelivery:
 
 
 def create_webhook_subscription(
-    store: Store, profiles: AuthProfiles, installation_id: str, event_type: str, webhook: dict[str, Any]
+    db: SandboxDatabase, profiles: AuthProfiles, installation_id: str, event_type: str, webhook: dict[str, Any]
 ) -> str:
     """createEventSubscription with a webhook destination: its id. The same event type to the
     same url again is ``SubscriptionAlreadyExists`` (troubleshoot-events)."""
     from ..core.graphql import SUBSCRIPTION_ALREADY_EXISTS
 
     destination = webhook_destination(profiles, installation_id, webhook)
-    for row in store.all(
+    for row in db.all(
         "SELECT subscription_id, webhook FROM subscriptions WHERE installation_id = ? AND event_type = ? "
         "AND webhook IS NOT NULL",
         installation_id,
@@ -324,7 +324,7 @@ def create_webhook_subscription(
                 code=SUBSCRIPTION_ALREADY_EXISTS,
             )
     subscription_id = str(uuid.uuid4())
-    store.run(
+    db.run(
         "INSERT INTO subscriptions(subscription_id, installation_id, event_type, source_name, account, region, "
         "created_at, webhook) VALUES (?, ?, ?, '', '', '', ?, ?)",
         subscription_id,

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import aws
 from ..core.graphql import GraphQLClient
-from ..core.token_store import StoredToken, TokenStore
+from ..core.token_table import StoredToken, TokenTable
 from ..core.tokens import TokenEndpoint
 from ..errors import ConfigurationError
 from ..names import INFRA_STACK, OUT_TOKEN_TABLE
@@ -37,7 +37,7 @@ def access_token(settings: Settings, installation_id: str | None = None) -> Stor
     installation_id = installation(settings, installation_id)
     client_id, client_secret = settings.require_client_credentials()
     table = aws.resource("dynamodb", settings).Table(stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
-    return TokenStore(table).valid_token(installation_id, TokenEndpoint(settings.token_url, client_id, client_secret))
+    return TokenTable(table).valid_token(installation_id, TokenEndpoint(settings.token_url, client_id, client_secret))
 
 
 def refresh_token(settings: Settings, installation_id: str | None = None) -> StoredToken:
@@ -47,7 +47,7 @@ def refresh_token(settings: Settings, installation_id: str | None = None) -> Sto
     client_id, client_secret = settings.require_client_credentials()
     table = aws.resource("dynamodb", settings).Table(stack_output(settings, INFRA_STACK, OUT_TOKEN_TABLE))
     endpoint = TokenEndpoint(settings.token_url, client_id, client_secret)
-    return TokenStore(table).valid_token(installation_id, endpoint, margin_seconds=float("inf"))
+    return TokenTable(table).valid_token(installation_id, endpoint, margin_seconds=float("inf"))
 
 
 def _client(settings: Settings, installation_id: str | None) -> tuple[GraphQLClient, str, str]:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from .. import aws, names
 from ..core import event_subscriptions
 from ..core.graphql import GraphQLError
-from ..core.token_store import TokenStoreError
+from ..core.token_table import TokenTableError
 from ..core.tokens import TokenEndpointError
 from ..errors import WorkshopError
 from ..settings import Settings
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: What one installation's failure is reported as, instead of failing the others.
-_INSTALLATION_FAILURES = (GraphQLError, TokenStoreError, TokenEndpointError, WorkshopError)
+_INSTALLATION_FAILURES = (GraphQLError, TokenTableError, TokenEndpointError, WorkshopError)
 
 
 def register_destinations(

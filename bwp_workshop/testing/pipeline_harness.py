@@ -18,7 +18,7 @@ from typing import Any
 from bwp_workshop import aws, names
 from bwp_workshop.core import credentials
 from bwp_workshop.core.business_products import BusinessProductMap
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local import emf, event_runner, lambda_host
 from bwp_workshop.names import EVENT_TYPES
@@ -26,7 +26,7 @@ from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.subscriptions import CREATE_SUBSCRIPTION, SUBSCRIPTION_IDS_QUERY, SUBSCRIPTION_QUERY
 
-from .environment import CHECKOUT
+from .checkout import CHECKOUT
 from .sandbox import Installed
 from .tables import create_business_product_table, create_data_table, create_token_table
 
@@ -92,7 +92,7 @@ def provision(installed: Installed, *, max_receive_count: int = 5) -> Pipeline:
     s3 = aws.client("s3", settings)
     s3.create_bucket(Bucket=analytics_bucket)
     s3.put_bucket_versioning(Bucket=analytics_bucket, VersioningConfiguration={"Status": "Enabled"})
-    TokenStore(create_token_table(settings, token_table)).put(
+    TokenTable(create_token_table(settings, token_table)).put(
         installed.installation_id, TokenSet.from_response(installed.tokens)
     )
     aws.client("secretsmanager", settings).create_secret(
@@ -200,7 +200,7 @@ def deploy_event_stack(installed: Installed, *, max_receive_count: int = 3) -> P
     )
     deployed = deploy.deploy(settings, "all", progress=False)
     token_table = deployed[names.INFRA_STACK][names.OUT_TOKEN_TABLE]
-    TokenStore(aws.resource("dynamodb", settings).Table(token_table)).put(
+    TokenTable(aws.resource("dynamodb", settings).Table(token_table)).put(
         installed.installation_id, TokenSet.from_response(installed.tokens)
     )
     products = aws.resource("dynamodb", settings).Table(deployed[names.INFRA_STACK][names.OUT_BUSINESS_PRODUCT_TABLE])

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..core.verification import request_hash
-from .environment import free_port
+from .ports import free_port
 
 
 @dataclass

@@ -16,7 +16,7 @@ from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.targets import choose_target
 
-from .environment import free_port
+from .ports import free_port
 from .reference_app import ReferenceApp, serve_reference_app
 
 

@@ -23,7 +23,7 @@ from bwp_workshop.core.business_products import BusinessProductMapError
 from bwp_workshop.core.data_record import FROM_BUSINESS_PRODUCT, FROM_CONTEXT_KEYS, data_item
 from bwp_workshop.core.events import BwpEvent, MalformedEvent, parse_event
 from bwp_workshop.core.graphql import GraphQLError
-from bwp_workshop.core.token_store import StoredToken, TokenStoreError
+from bwp_workshop.core.token_table import StoredToken, TokenTableError
 from bwp_workshop.core.tokens import TokenEndpointError
 from bwp_workshop.names import (
     DATA_PK,
@@ -170,7 +170,7 @@ class Batch:
                 return self.processor.tokens.valid_token(
                     installation_id, self.processor.token_endpoint(reread=reread), margin_seconds=TOKEN_MARGIN_SECONDS
                 )
-            except TokenStoreError as exc:
+            except TokenTableError as exc:
                 raise call_failed(exc) from None
             except TokenEndpointError as exc:
                 if exc.error == "invalid_client" and not reread:  # a rotated secret: read it again, once

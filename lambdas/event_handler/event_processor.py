@@ -20,7 +20,7 @@ from handler_config import Config
 from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.core.credentials import CredentialsUnavailable, client_credentials
 from bwp_workshop.core.graphql import GraphQLClient
-from bwp_workshop.core.token_store import StoredToken, TokenStore
+from bwp_workshop.core.token_table import StoredToken, TokenTable
 from bwp_workshop.core.tokens import TokenEndpoint
 from bwp_workshop.names import FAILURE_REASON_ATTRIBUTE
 
@@ -60,7 +60,7 @@ class EventProcessor:
             BusinessProductMap(dynamodb.Table(config.business_product_table)) if config.business_product_table else None
         )
         self.dynamodb = dynamodb
-        self.tokens = TokenStore(dynamodb.Table(config.token_table))
+        self.tokens = TokenTable(dynamodb.Table(config.token_table))
         self.secrets = secrets
         self.graphql = GraphQLClient(config.graphql_url, api_version=config.api_version, http=http)
         self._http = http
@@ -68,7 +68,7 @@ class EventProcessor:
         self._stores: dict[str, tuple[float, dict[str, Any]]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        #: DynamoDB calls on the data table (the token store counts its own), for measurements.
+        #: DynamoDB calls on the data table (the token table counts its own), for measurements.
         self.data_calls = 0
 
     def data_call(self) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bwp_workshop.core.graphql import TARGET_HEADER, VERSION_HEADER
+from bwp_workshop.sandbox.core import Sandbox
 from bwp_workshop.sandbox.merchants import new_order
-from bwp_workshop.sandbox.sandbox_state import SandboxState
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
 
@@ -51,31 +51,31 @@ def same_shape(documented: Any, answered: Any) -> bool:
     return bool(documented == answered)
 
 
-def arrange(state: SandboxState, installation_id: str, given: dict[str, Any]) -> None:
+def arrange(sandbox: Sandbox, installation_id: str, given: dict[str, Any]) -> None:
     """Make the sandbox hold what an example assumes."""
-    store = state.store
-    installation = state.installation(installation_id)
-    merchant = state.merchant(installation["merchant_id"])
+    db = sandbox.db
+    installation = sandbox.installation(installation_id)
+    merchant = sandbox.merchant(installation["merchant_id"])
     for number, subscription in enumerate(given.get("subscriptions", [])):
-        store.run(
+        db.run(
             "INSERT INTO subscriptions(subscription_id, installation_id, event_type, source_name, account, region, "
             "created_at) VALUES (?, ?, ?, ?, '919191919191', 'us-east-1', ?)",
             subscription["subscriptionId"], installation_id, subscription["eventType"], SOURCE, float(number),
         )  # fmt: skip
     for profile in given.get("authProfiles", []):
-        store.run(
+        db.run(
             "INSERT INTO auth_profiles(auth_profile_id, installation_id, config, created_at) VALUES (?, ?, ?, 0)",
             profile["authProfileId"], installation_id, json.dumps(profile["authConfig"]),
         )  # fmt: skip
     for wanted in given.get("orders", []):
         order = {**new_order(merchant, random.Random(wanted["id"])), **wanted}
-        store.save_order(merchant["merchantId"], order)
+        db.save_order(merchant["merchantId"], order)
     for number, wanted in enumerate(given.get("products", [])):
         product = merchant["products"][number]
         product["sku"]["value"] = wanted["sku"]
         product["externalId"]["value"] = wanted["externalId"]
         product["amazonSku"]["value"] = wanted["amazonSku"]
-        store.run("UPDATE merchants SET data = ? WHERE merchant_id = ?", json.dumps(merchant), merchant["merchantId"])
+        db.run("UPDATE merchants SET data = ? WHERE merchant_id = ?", json.dumps(merchant), merchant["merchantId"])
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
@@ -85,9 +85,9 @@ def test_the_documented_example_gets_the_documented_answer(
     example = json.loads(path.read_text())
     flow = new_flow(sandbox_app)
     tokens = flow.tokens()
-    state: SandboxState = sandbox_app.app.state.sandbox
-    arrange(state, tokens["installation_id"], example["given"])
-    merchant = state.merchant(state.installation(tokens["installation_id"])["merchant_id"])
+    sandbox: Sandbox = sandbox_app.app.state.sandbox
+    arrange(sandbox, tokens["installation_id"], example["given"])
+    merchant = sandbox.merchant(sandbox.installation(tokens["installation_id"])["merchant_id"])
     headers = {
         "Authorization": f"Bearer {tokens['access_token']}",
         TARGET_HEADER: merchant["businessProductId"],

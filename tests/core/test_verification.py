@@ -119,7 +119,7 @@ def test_the_core_imports_nothing_heavy() -> None:
 
     probe = (
         "import sys\n"
-        "import bwp_workshop.core.verification, bwp_workshop.core.tokens, bwp_workshop.core.token_store\n"
+        "import bwp_workshop.core.verification, bwp_workshop.core.tokens, bwp_workshop.core.token_table\n"
         "import bwp_workshop.core.credentials, bwp_workshop.names\n"
         "heavy = ('pandas', 'aws_cdk', 'jupyter_client', 'IPython', 'moto', 'pydantic_settings', 'pydantic')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bwp_workshop import names
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
@@ -39,7 +39,7 @@ def installation(sandbox: SandboxHandle) -> Iterator[Installation]:
     suffix = secrets.token_hex(4)
     with installed_app(sandbox) as installed:
         tokens = create_token_table(base, f"tokens-{suffix}")
-        TokenStore(tokens).put(installed.installation_id, TokenSet.from_response(installed.tokens))
+        TokenTable(tokens).put(installed.installation_id, TokenSet.from_response(installed.tokens))
         products = create_business_product_table(base, f"business-products-{suffix}")
         path = outputs_file(base)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,9 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.outputs import load_outputs, write_outputs
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import analytics, subscriptions, tenants
-from bwp_workshop.testing.environment import clean_environ, free_port
+from bwp_workshop.testing.environment import clean_environ
 from bwp_workshop.testing.pipeline_harness import Pipeline, event_stack_resources, running
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_business_product_table, create_data_table, create_token_table
 from tests.oauth_app.serving import Dockerfile, serving, stage_image_tree

@@ -18,8 +18,8 @@ from bwp_workshop.core import webhook_auth
 from bwp_workshop.outputs import stack_output
 from bwp_workshop.sandbox.event_shapes import record_key
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.pipeline_harness import Pipeline, provision, running, settle
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from oauth_app.app import create_app
 from oauth_app.config import AppConfig

@@ -19,7 +19,7 @@ from bwp_workshop.core.business_products import BusinessProductMap
 from bwp_workshop.outputs import write_outputs
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import subscriptions, tenants, webhook_subscriptions
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 from oauth_app.app import create_app
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.server  # the app listens on a port
 
 
 def auth_profiles(settings: Settings, installation_id: str) -> set[str]:
-    """The installation's auth profiles in the served sandbox's state (read only: no page
+    """The installation's auth profiles in the served sandbox's database (read only: no page
     documents a query of them)."""
     path = settings.sandbox_dir / "sandbox.sqlite3"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:

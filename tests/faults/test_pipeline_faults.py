@@ -17,18 +17,18 @@ from typing import Any
 import psutil
 
 from bwp_workshop import aws
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local import event_runner, processes
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.environment import free_port
 from bwp_workshop.testing.pipeline_harness import Pipeline, depth, provision, settle
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from tests.lambdas.doubles import wait_until
 
-from .sandbox_state import refresh_tokens
+from .sandbox_database import refresh_tokens
 
 SEED = 20
 FAULTS = {"error_rate": 0.2, "throttle_rate": 0.1}
@@ -66,7 +66,7 @@ def test_every_valid_event_once_and_every_malformed_one_dead_lettered_despite_fa
         )
         # Tokens expire 5 s after the refresh margin begins: the handler refreshes through the faults.
         client.update_config(access_token_ttl=65)
-        TokenStore(aws.resource("dynamodb", pipeline.settings).Table(_token_table(pipeline))).put(
+        TokenTable(aws.resource("dynamodb", pipeline.settings).Table(_token_table(pipeline))).put(
             installed.installation_id, TokenSet.from_response({**installed.tokens, "expires_in": 30})
         )
         client.set_faults(graphql={**FAULTS, "seed": SEED}, token={**FAULTS, "seed": SEED + 1})

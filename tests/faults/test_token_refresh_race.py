@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bwp_workshop import aws, names
 from bwp_workshop.core import credentials
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenEndpoint, TokenSet
 from bwp_workshop.local import lambda_host
 from bwp_workshop.outputs import stack_output
@@ -22,7 +22,7 @@ from bwp_workshop.steps import pipeline as event_pipeline
 from bwp_workshop.testing.pipeline_harness import provision
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 
-from .sandbox_state import refresh_tokens, token_hash
+from .sandbox_database import refresh_tokens, token_hash
 
 INVOCATIONS = 10
 
@@ -45,9 +45,9 @@ def test_ten_concurrent_handlers_refresh_an_expiring_token_once(local_sandbox: S
         pipeline = provision(installed)
         settings = pipeline.settings
         table = stack_output(settings, names.INFRA_STACK, names.OUT_TOKEN_TABLE)
-        store = TokenStore(aws.resource("dynamodb", settings).Table(table))
+        tokens = TokenTable(aws.resource("dynamodb", settings).Table(table))
         # The stored token expires within the handler's margin, and the sandbox no longer takes it.
-        store.put(installed.installation_id, TokenSet.from_response({**installed.tokens, "expires_in": 30}))
+        tokens.put(installed.installation_id, TokenSet.from_response({**installed.tokens, "expires_in": 30}))
         client.expire_access_tokens(installed.installation_id)
         before = refresh_tokens(local_sandbox.settings, installed.installation_id)
 
@@ -87,7 +87,7 @@ def test_ten_concurrent_handlers_refresh_an_expiring_token_once(local_sandbox: S
 
         after = refresh_tokens(local_sandbox.settings, installed.installation_id)
         client_side = sum(instance._endpoint.requests for instance in instances if instance._endpoint)
-        latest = store.latest(installed.installation_id)
+        latest = tokens.latest(installed.installation_id)
         assert latest is not None
         print(
             f"\n{INVOCATIONS} invocations, {len(messages)} records: {after.refreshes - before.refreshes} refresh at "

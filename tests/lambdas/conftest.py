@@ -17,7 +17,7 @@ import pytest
 from bwp_workshop import aws
 from bwp_workshop.core import credentials
 from bwp_workshop.core.business_products import BusinessProductMap
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.local.lambda_host import load_handler_module
 from bwp_workshop.names import CLIENT_SECRET_NAME, WEBHOOK_EVENT_SOURCE
@@ -50,18 +50,18 @@ def tables(local_settings: Settings) -> dict[str, Any]:
     )
     credentials.clear_cache()
     resource = aws.resource("dynamodb", local_settings)
-    store = TokenStore(resource.Table("tokens"))
-    store.put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=900))
+    tokens = TokenTable(resource.Table("tokens"))
+    tokens.put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=900))
     return {
         "data": resource.Table("data"),
-        "tokens": store,
+        "tokens": tokens,
         "resource": resource,
         "business_products": business_products,
     }
 
 
 @pytest.fixture
-def make_app(
+def make_processor(
     handler_module: ModuleType, tables: dict[str, Any], bwp: FakeBwp, local_settings: Settings
 ) -> Iterator[Callable[[], Any]]:
     clients: list[httpx.Client] = []
@@ -80,11 +80,11 @@ def make_app(
         )
         http = httpx.Client(transport=httpx.MockTransport(bwp))
         clients.append(http)
-        app = handler_module.EventProcessor(
+        processor = handler_module.EventProcessor(
             config, dynamodb=tables["resource"], secrets=aws.client("secretsmanager", local_settings), http=http
         )
-        app.graphql._sleep = lambda _seconds: None  # retries without waiting
-        return app
+        processor.graphql._sleep = lambda _seconds: None  # retries without waiting
+        return processor
 
     yield make
     for http in clients:
@@ -92,8 +92,8 @@ def make_app(
 
 
 @pytest.fixture
-def app(make_app: Callable[[], Any]) -> Any:
-    return make_app()
+def processor(make_processor: Callable[[], Any]) -> Any:
+    return make_processor()
 
 
 @pytest.fixture

@@ -232,11 +232,11 @@ def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition"
         delay = min(delay * 1.5, 0.5)
 
 
-def invoke(handler_module: Any, app: Any, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """The entry point as the Lambda service calls it (with a context object), on ``app`` as
-    the instance's processor (the module state its first invocation would have made)."""
+def invoke(handler_module: Any, processor: Any, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The entry point as the Lambda service calls it (with a context object), with ``processor``
+    as the instance's (the module state its first invocation would have made)."""
     previous = handler_module._processor
-    handler_module._processor = app
+    handler_module._processor = processor
     try:
         return dict(handler_module.handler(event, context or LambdaContext()))
     finally:

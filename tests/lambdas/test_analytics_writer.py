@@ -21,10 +21,10 @@ BUCKET = "analytics"
 
 
 @pytest.fixture
-def analytics_app(handler_module: Any, app: Any, local_settings: Settings) -> Any:
+def analytics_processor(handler_module: Any, processor: Any, local_settings: Settings) -> Any:
     """The handler's processor with the analytics bucket configured (the bucket not created)."""
-    app.analytics = handler_module.AnalyticsWriter(BUCKET, s3=aws.client("s3", local_settings))
-    return app
+    processor.analytics = handler_module.AnalyticsWriter(BUCKET, s3=aws.client("s3", local_settings))
+    return processor
 
 
 def _rows(local_settings: Settings) -> list[tuple[str, str, str, str]]:
@@ -51,7 +51,7 @@ def _file(body: bytes) -> str:
 
 
 def test_a_batch_is_written_as_one_object_per_partition(
-    handler_module: Any, analytics_app: Any, tables: dict[str, Any], local_settings: Settings
+    handler_module: Any, analytics_processor: Any, tables: dict[str, Any], local_settings: Settings
 ) -> None:
     aws.client("s3", local_settings).create_bucket(Bucket=BUCKET)
     bodies = [
@@ -60,7 +60,7 @@ def test_a_batch_is_written_as_one_object_per_partition(
         envelope("REFUND_REQUESTED", resources=[f"businessProduct/{BP}/order/o-1/refund/r-1"]),
         envelope("PACKAGE_DELIVERED", resources=[f"businessProduct/{BP}/order/o-1/delivery/d-1"]),
     ]
-    assert invoke(handler_module, analytics_app, sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert invoke(handler_module, analytics_processor, sqs_event(*bodies)) == {"batchItemFailures": []}
     rows = _rows(local_settings)
     assert {row[1] for row in rows} == set(stored(tables)) == {b["detail"]["eventId"] for b in bodies}
     keys = {row[0] for row in rows}
@@ -68,12 +68,12 @@ def test_a_batch_is_written_as_one_object_per_partition(
     for key, _, event_type, installation in rows:
         assert key.startswith(f"{ANALYTICS_PREFIX}event_date=2026-11-28/event_type={event_type}/")
         assert key.endswith(".parquet") and installation == "inst-1"
-    assert analytics_app.analytics.objects_written == 3
+    assert analytics_processor.analytics.objects_written == 3
 
 
 def test_a_failed_write_fails_the_records_and_their_redelivery_writes_them(
     handler_module: Any,
-    analytics_app: Any,
+    analytics_processor: Any,
     tables: dict[str, Any],
     local_settings: Settings,
     handler_logs: io.StringIO,
@@ -81,7 +81,7 @@ def test_a_failed_write_fails_the_records_and_their_redelivery_writes_them(
 ) -> None:
     bodies = [envelope("ORDER_CONFIRMED"), envelope("RETURN_STARTED")]
     event = sqs_event(*bodies)
-    first = invoke(handler_module, analytics_app, event)  # the bucket does not exist yet
+    first = invoke(handler_module, analytics_processor, event)  # the bucket does not exist yet
     assert sorted(f["itemIdentifier"] for f in first["batchItemFailures"]) == sorted(
         r["messageId"] for r in event["Records"]
     )
@@ -91,14 +91,14 @@ def test_a_failed_write_fails_the_records_and_their_redelivery_writes_them(
     assert counted(capsys.readouterr().out)[METRIC_FAILED] == 2  # the failed write counted as failed records
 
     aws.client("s3", local_settings).create_bucket(Bucket=BUCKET)
-    again = invoke(handler_module, analytics_app, event)
+    again = invoke(handler_module, analytics_processor, event)
     assert again == {"batchItemFailures": []}
     # Refused by the data table, written to the bucket.
     assert counted(capsys.readouterr().out)[METRIC_DUPLICATES] == 2
     assert sorted(row[1] for row in _rows(local_settings)) == sorted(stored(tables))
 
 
-def test_no_bucket_configured_writes_nothing(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
-    assert not app.analytics.enabled
-    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
-    assert app.analytics.objects_written == 0
+def test_no_bucket_configured_writes_nothing(handler_module: Any, processor: Any, tables: dict[str, Any]) -> None:
+    assert not processor.analytics.enabled
+    assert invoke(handler_module, processor, sqs_event(envelope())) == {"batchItemFailures": []}
+    assert processor.analytics.objects_written == 0

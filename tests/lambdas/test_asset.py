@@ -20,7 +20,8 @@ from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import dead_letters
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.environment import CHECKOUT, clean_environ
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import clean_environ
 from bwp_workshop.testing.pipeline_harness import provision
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 

@@ -19,7 +19,7 @@ from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.names import METRIC_DUPLICATES, METRIC_STORED
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import dead_letters, pipeline
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from tests.local_stacks import record_stack
 
 from .doubles import envelope, stored, wait_until
@@ -106,14 +106,14 @@ def test_an_invocation_that_raises_fails_its_whole_batch(
 
 
 def test_the_real_handler_behind_the_runner_records_each_event_once(
-    local_settings: Settings, event_queues: dict[str, str], handler_module: Any, app: Any, tables: dict[str, Any]
+    local_settings: Settings, event_queues: dict[str, str], handler_module: Any, processor: Any, tables: dict[str, Any]
 ) -> None:
     bodies = [envelope() for _ in range(25)]
     messages = [json.dumps(body) for body in bodies] + [json.dumps(bodies[0]), json.dumps(bodies[1])]
     messages += ["not json", json.dumps(envelope(installation=None, resources=["order/o-1"]))]  # no tenant
     pipeline.send_to_queue(messages, local_settings)
     instance = LambdaInstance(handler_module.handler)  # invocations one at a time, metrics captured
-    previous, handler_module._processor = handler_module._processor, app
+    previous, handler_module._processor = handler_module._processor, processor
     try:
         with _runner(local_settings, event_queues, instance, concurrency=3, batch_window=0.2, wait_seconds=1):
             wait_until(

@@ -33,7 +33,7 @@ from .doubles import (
 
 
 def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, capsys: pytest.CaptureFixture[str]
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bodies = [
         envelope("ORDER_CONFIRMED"),
@@ -42,7 +42,7 @@ def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
         envelope("PACKAGE_DELIVERED", resources=[f"businessProduct/{BP}/order/o-1/delivery/d-1"]),
         envelope("BUYABILITY_CHANGED", resources=[f"businessProduct/{BP}/items/sku-1"]),
     ]
-    response = invoke(handler_module, app, sqs_event(*bodies))
+    response = invoke(handler_module, processor, sqs_event(*bodies))
     assert response == {"batchItemFailures": []}
     items = stored(tables)
     assert set(items) == {body["detail"]["eventId"] for body in bodies}
@@ -66,12 +66,12 @@ def test_a_batch_of_every_shape_and_resource_kind_is_recorded(
 
 
 def test_each_order_is_queried_once_per_batch_and_in_parallel(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     for n in range(2, 6):
         bwp.orders[f"o-{n}"] = {**bwp.orders["o-1"], "id": f"o-{n}", "lineItems": [{"id": "li"}] * n}
     bodies = [envelope(resources=[f"businessProduct/{BP}/order/o-{n}"]) for n in range(1, 6) for _ in range(3)]
-    assert invoke(handler_module, app, sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(*bodies)) == {"batchItemFailures": []}
     assert bwp.queries("order(") == 5
     items = stored(tables)
     assert len(items) == 15
@@ -82,12 +82,12 @@ def test_each_order_is_queried_once_per_batch_and_in_parallel(
         "o-4": 4,
         "o-5": 5,
     }
-    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(envelope())) == {"batchItemFailures": []}
     assert bwp.queries("order(") == 6  # a new batch asks again: the order may have changed
 
 
 def test_records_that_can_never_succeed_fail_and_every_buy_with_prime_event_is_stored(
-    handler_module: Any, app: Any, tables: dict[str, Any], handler_logs: io.StringIO
+    handler_module: Any, processor: Any, tables: dict[str, Any], handler_logs: io.StringIO
 ) -> None:
     kept = [
         envelope(),
@@ -102,7 +102,7 @@ def test_records_that_can_never_succeed_fail_and_every_buy_with_prime_event_is_s
         sqs_record(envelope(installation=None, resources=["businessProduct/bp-nobody/order/o-1"]), message_id="m-bp"),
         *(sqs_record(body, message_id=f"m-kept-{n}") for n, body in enumerate(kept)),
     ]
-    response = invoke(handler_module, app, {"Records": records})
+    response = invoke(handler_module, processor, {"Records": records})
     assert sorted(failed_ids(response)) == sorted(["m-not-json", "m-foreign", "m-no-tenant", "m-bp"])
     assert len(stored(tables)) == 4
     logs = [json.loads(line) for line in handler_logs.getvalue().splitlines() if line.startswith("{")]
@@ -115,13 +115,13 @@ def test_records_that_can_never_succeed_fail_and_every_buy_with_prime_event_is_s
 
 
 def test_duplicate_delivery_is_stored_once(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, capsys: pytest.CaptureFixture[str]
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, capsys: pytest.CaptureFixture[str]
 ) -> None:
     body = envelope()
-    first = invoke(handler_module, app, sqs_event(body, body))  # twice in one batch
+    first = invoke(handler_module, processor, sqs_event(body, body))  # twice in one batch
     assert first == {"batchItemFailures": []}
     assert bwp.queries("order(") == 1
-    again = invoke(handler_module, app, sqs_event(body))  # redelivered later
+    again = invoke(handler_module, processor, sqs_event(body))  # redelivered later
     assert again == {"batchItemFailures": []}  # acknowledged: the conditional put refused it
     assert len(stored(tables)) == 1
     metrics = counted(capsys.readouterr().out)  # both invocations' EMF lines
@@ -129,33 +129,35 @@ def test_duplicate_delivery_is_stored_once(
 
 
 def test_a_redelivery_racing_the_first_delivery_is_not_stored_twice(
-    handler_module: Any, app: Any, tables: dict[str, Any]
+    handler_module: Any, processor: Any, tables: dict[str, Any]
 ) -> None:
     body = envelope()
-    batch = app.new_batch()  # no pre-check: as if both deliveries ran at the same time
+    batch = processor.new_batch()  # no pre-check: as if both deliveries ran at the same time
     assert batch.handle(SQSRecord(sqs_record(body))) is not None
-    assert app.new_batch().handle(SQSRecord(sqs_record(body))) is None  # the conditional put refused it
+    assert processor.new_batch().handle(SQSRecord(sqs_record(body))) is None  # the conditional put refused it
     assert len(stored(tables)) == 1
 
 
-def test_one_token_lookup_per_installation_per_batch(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
+def test_one_token_lookup_per_installation_per_batch(
+    handler_module: Any, processor: Any, tables: dict[str, Any]
+) -> None:
     tables["tokens"].put("inst-2", TokenSet(access_token="at-x", refresh_token="rt-x", expires_in=900))
     tables["business_products"].put("bp-2", "inst-2")
     inst_2 = ["businessProduct/bp-2/order/o-1"]
     bodies = [envelope() for _ in range(4)] + [envelope(installation="inst-2", resources=inst_2) for _ in range(3)]
-    before = app.tokens.calls
-    response = invoke(handler_module, app, sqs_event(*bodies))
+    before = processor.tokens.calls
+    response = invoke(handler_module, processor, sqs_event(*bodies))
     # inst-2's token is unknown to the API double: its records are stored without the API's facts.
     assert failed_ids(response) == [] and len(stored(tables)) == 7
     assert sum(1 for item in stored(tables).values() if not item["enriched"]) == 3
-    assert app.tokens.calls - before == 2  # one query per installation
+    assert processor.tokens.calls - before == 2  # one query per installation
 
 
 def test_an_expiring_token_is_refreshed_once_and_stored(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
-    response = invoke(handler_module, app, sqs_event(envelope(), envelope()))
+    response = invoke(handler_module, processor, sqs_event(envelope(), envelope()))
     assert response == {"batchItemFailures": []}
     assert bwp.token_requests == 1
     latest = tables["tokens"].latest("inst-1")
@@ -164,20 +166,20 @@ def test_an_expiring_token_is_refreshed_once_and_stored(
 
 
 def test_concurrent_invocations_refresh_an_expiring_token_once(
-    handler_module: Any, make_app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, make_processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
     bwp.refresh_delay = 0.2  # the winner holds its lease a while; the others must wait for its token
-    apps = [make_app() for _ in range(4)]  # four Lambda instances, each running one invocation's batch
+    processors = [make_processor() for _ in range(4)]  # four Lambda instances, each running one invocation's batch
     results: list[list[bool]] = []
 
-    def run(app: Any) -> None:
+    def run(processor: Any) -> None:
         records = sqs_event(envelope(), envelope())["Records"]
-        batch = app.new_batch()
+        batch = processor.new_batch()
         batch.prepare(SQSRecord(record) for record in records)
         results.append([batch.handle(SQSRecord(record)) is not None for record in records])
 
-    threads = [threading.Thread(target=run, args=(app,)) for app in apps]
+    threads = [threading.Thread(target=run, args=(processor,)) for processor in processors]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -196,7 +198,7 @@ def test_concurrent_invocations_refresh_an_expiring_token_once(
 )
 def test_a_failed_refresh_is_retried_or_stores_the_records_unenriched(
     handler_module: Any,
-    app: Any,
+    processor: Any,
     tables: dict[str, Any],
     bwp: FakeBwp,
     fault: httpx.Response,
@@ -204,10 +206,10 @@ def test_a_failed_refresh_is_retried_or_stores_the_records_unenriched(
     handler_logs: io.StringIO,
 ) -> None:
     tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
-    app.token_endpoint()._max_wait = 0  # retries without waiting
+    processor.token_endpoint()._max_wait = 0  # retries without waiting
     bwp.token_faults = [fault] * 10
     event = sqs_event(envelope(), envelope())
-    response = invoke(handler_module, app, event)
+    response = invoke(handler_module, processor, event)
     if kind == "permanent":  # refused for good: stored without the API's facts
         assert failed_ids(response) == [] and len(stored(tables)) == 2
         assert {item["enriched"] for item in stored(tables).values()} == {False}
@@ -223,11 +225,11 @@ CLIENT_SECRET_FRAGMENT = "client-secret-value"
 
 
 def test_an_installation_without_token_is_stored_unenriched(
-    handler_module: Any, app: Any, tables: dict[str, Any]
+    handler_module: Any, processor: Any, tables: dict[str, Any]
 ) -> None:
     tables["business_products"].put("bp-ghost", "ghost")
     body = envelope(installation="ghost", resources=["businessProduct/bp-ghost/order/o-1"])
-    response = invoke(handler_module, app, {"Records": [sqs_record(body, message_id="m")]})
+    response = invoke(handler_module, processor, {"Records": [sqs_record(body, message_id="m")]})
     assert failed_ids(response) == []
     item = stored(tables)[body["detail"]["eventId"]]
     assert (item["installation_id"], item["enriched"]) == ("ghost", False)
@@ -236,60 +238,60 @@ def test_an_installation_without_token_is_stored_unenriched(
 
 
 def test_transient_api_errors_are_retried_within_the_record(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     bwp.graphql_faults = [httpx.Response(502), error_response("ThrottlingError"), httpx.Response(429)]
-    response = invoke(handler_module, app, sqs_event(envelope()))
+    response = invoke(handler_module, processor, sqs_event(envelope()))
     assert response == {"batchItemFailures": []}
-    assert len(stored(tables)) == 1 and app.graphql.retries == 3
+    assert len(stored(tables)) == 1 and processor.graphql.retries == 3
 
 
 def test_an_api_outage_fails_the_record_for_redelivery(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
 ) -> None:
     bwp.graphql_faults = [httpx.Response(503)] * 5
     body = envelope()
-    response = invoke(handler_module, app, {"Records": [sqs_record(body, message_id="m-1")]})
+    response = invoke(handler_module, processor, {"Records": [sqs_record(body, message_id="m-1")]})
     assert failed_ids(response) == ["m-1"] and not stored(tables)
     assert '"failure":"transient"' in handler_logs.getvalue().replace(" ", "")
     # Redelivered once the API is back: recorded.
-    assert invoke(handler_module, app, sqs_event(body)) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(body)) == {"batchItemFailures": []}
     assert len(stored(tables)) == 1
 
 
 def test_permanent_api_errors_store_the_record_unenriched_without_retries(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     item_event = envelope("BUYABILITY_CHANGED", resources=[f"businessProduct/{BP}/items/sku-1"])
-    assert invoke(handler_module, app, sqs_event(item_event)) == {"batchItemFailures": []}  # store cached
+    assert invoke(handler_module, processor, sqs_event(item_event)) == {"batchItemFailures": []}  # store cached
     bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
     missing = envelope(resources=[f"businessProduct/{BP}/order/o-404"])
     records = [sqs_record(envelope(), message_id="m-denied"), sqs_record(missing, message_id="m-missing")]
     records.append(sqs_record(envelope("INVENTORY_CHANGED", resources=[]), message_id="m-ok"))
-    response = invoke(handler_module, app, {"Records": records})
+    response = invoke(handler_module, processor, {"Records": records})
     assert failed_ids(response) == []
-    assert app.graphql.retries == 0 and len(stored(tables)) == 4
+    assert processor.graphql.retries == 0 and len(stored(tables)) == 4
     unenriched = {item["order_id"]: item for item in stored(tables).values() if not item["enriched"]}
     assert set(unenriched) == {"o-1", "o-404"}
     assert all(item["site_id"] == "site-1" for item in unenriched.values())  # the store's facts are kept
 
 
 def test_a_store_the_api_denies_stores_the_installations_records_unenriched(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     bwp.graphql_faults = [error_response("AccessDeniedError", "no access")]
-    response = invoke(handler_module, app, sqs_event(envelope(), envelope(resources=[])))
+    response = invoke(handler_module, processor, sqs_event(envelope(), envelope(resources=[])))
     assert failed_ids(response) == [] and len(stored(tables)) == 2
     assert all("AccessDeniedError" in item["unenriched_reason"] for item in stored(tables).values())
     assert bwp.queries("buyWithPrimeStore") == 1  # once per batch, not per record
 
 
 def test_logs_carry_no_tokens_or_secrets(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, handler_logs: io.StringIO
 ) -> None:
     tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
     bwp.graphql_faults = [error_response("AccessDeniedError")]
-    invoke(handler_module, app, sqs_event(envelope(), "garbage", envelope()))
+    invoke(handler_module, processor, sqs_event(envelope(), "garbage", envelope()))
     out = handler_logs.getvalue()
     assert "record failed" in out
     for secret in ("at-0", "at-1", "rt-0", "rt-1", CLIENT_SECRET_FRAGMENT, "Bearer"):
@@ -342,7 +344,7 @@ def test_the_batch_cache_computes_once_per_key_and_remembers_a_failure(handler_m
 
 
 def test_a_rotated_client_secret_is_picked_up_without_a_redeploy(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp, local_settings: Any
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, local_settings: Any
 ) -> None:
     """Buy with Prime issued a new client secret and the operator put it in Secrets Manager: the
     warm instance's next refresh is refused (invalid_client), reads the secret again and refreshes
@@ -351,8 +353,8 @@ def test_a_rotated_client_secret_is_picked_up_without_a_redeploy(
     from bwp_workshop.names import CLIENT_SECRET_NAME
 
     tables["tokens"].put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=30))
-    assert invoke(handler_module, app, sqs_event(envelope())) == {"batchItemFailures": []}
-    first_endpoint = app.token_endpoint()
+    assert invoke(handler_module, processor, sqs_event(envelope())) == {"batchItemFailures": []}
+    first_endpoint = processor.token_endpoint()
     rotated = "client-secret-rotated-9876543210"
     aws.client("secretsmanager", local_settings).put_secret_value(
         SecretId=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": rotated})
@@ -361,7 +363,7 @@ def test_a_rotated_client_secret_is_picked_up_without_a_redeploy(
     latest = tables["tokens"].latest("inst-1")
     tables["tokens"].put("inst-1", TokenSet(access_token=latest.access_token, refresh_token=latest.refresh_token,
                                             expires_in=30))  # fmt: skip
-    assert invoke(handler_module, app, sqs_event(envelope(), envelope())) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(envelope(), envelope())) == {"batchItemFailures": []}
     assert bwp.token_requests == 3  # the first refresh, the refused one, the one with the new secret
-    assert app.token_endpoint() is not first_endpoint and app.token_endpoint().uses(CLIENT_ID, rotated)
+    assert processor.token_endpoint() is not first_endpoint and processor.token_endpoint().uses(CLIENT_ID, rotated)
     assert {item["enriched"] for item in stored(tables).values()} == {True} and len(stored(tables)) == 3

@@ -33,16 +33,18 @@ from .doubles import BP, FakeBwp, counted, envelope, failed_ids, invoke, sqs_rec
 
 
 @pytest.fixture
-def dead_lettering_app(make_app: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
-    app = make_app()
-    app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
-    app.sqs = aws.client("sqs", local_settings)
-    return app
+def dead_lettering_processor(make_processor: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
+    processor = make_processor()
+    processor.config = type(processor.config)(
+        **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
+    )
+    processor.sqs = aws.client("sqs", local_settings)
+    return processor
 
 
 def test_every_outcome_is_a_metric_in_total_and_per_event_type(
     handler_module: Any,
-    dead_lettering_app: Any,
+    dead_lettering_processor: Any,
     tables: dict[str, Any],
     bwp: FakeBwp,
     capsys: pytest.CaptureFixture[str],
@@ -64,12 +66,14 @@ def test_every_outcome_is_a_metric_in_total_and_per_event_type(
         sqs_record("not json", message_id="m-dead"),
     ]
     context = LambdaContext()
-    assert invoke(handler_module, dead_lettering_app, {"Records": records}, context) == {"batchItemFailures": []}
+    assert invoke(handler_module, dead_lettering_processor, {"Records": records}, context) == {"batchItemFailures": []}
     first = capsys.readouterr().out
 
     bwp.graphql_faults = [httpx.Response(503)] * 5  # the API is down: the record is redelivered later
     delivered = envelope("PACKAGE_DELIVERED", resources=[f"businessProduct/{BP}/order/o-2/delivery/d-1"])
-    response = invoke(handler_module, dead_lettering_app, {"Records": [sqs_record(delivered, message_id="m-fail")]})
+    response = invoke(
+        handler_module, dead_lettering_processor, {"Records": [sqs_record(delivered, message_id="m-fail")]}
+    )
     assert failed_ids(response) == ["m-fail"]
     second = capsys.readouterr().out
 
@@ -128,7 +132,7 @@ def test_the_emf_reader_takes_every_dimension_set_and_ignores_other_lines() -> N
 
 
 def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloudwatch(
-    handler_module: Any, app: Any, tables: dict[str, Any], local_settings: Settings
+    handler_module: Any, processor: Any, tables: dict[str, Any], local_settings: Settings
 ) -> None:
     """What CloudWatch Logs does with the EMF lines on aws, the local Lambda host does with the
     local AWS: the handler's counts become CloudWatch data points the alarms can read."""
@@ -137,7 +141,7 @@ def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloud
     from bwp_workshop.local.lambda_host import LambdaInstance, metric_publisher
 
     instance = LambdaInstance(handler_module.handler, on_metrics=metric_publisher(local_settings))
-    previous, handler_module._processor = handler_module._processor, app
+    previous, handler_module._processor = handler_module._processor, processor
     try:
         response = instance({"Records": [sqs_record(envelope()), sqs_record(envelope())]}, LambdaContext())
     finally:

@@ -20,10 +20,10 @@ def _milestone(resource: str = TRACKED) -> dict[str, Any]:
 
 
 def test_a_milestone_event_is_followed_up_with_the_package_tracker_query(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     bodies = [_milestone(), _milestone(), _milestone(f"businessProduct/{BP}/carrier/usps/tracker/9400-2")]
-    assert invoke(handler_module, app, sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(*bodies)) == {"batchItemFailures": []}
 
     items = stored(tables)
     first = items[bodies[0]["detail"]["eventId"]]
@@ -51,15 +51,15 @@ def test_a_milestone_event_is_followed_up_with_the_package_tracker_query(
 
 
 def test_other_events_send_no_package_tracker_query(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
-    assert invoke(handler_module, app, sqs_event(envelope("ORDER_CONFIRMED"))) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(envelope("ORDER_CONFIRMED"))) == {"batchItemFailures": []}
     assert bwp.queries("packageTracker(") == 0
     assert not set(TRACKER) & set(next(iter(stored(tables).values())))
 
 
 def test_a_tracker_the_api_refuses_is_stored_unenriched(
-    handler_module: Any, app: Any, tables: dict[str, Any], bwp: FakeBwp
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp
 ) -> None:
     """The query needs the "View Package Tracking Milestone Changes" scope (tracking-queries-packagetracker):
     without it the API denies it, a permanent refusal, so the event is kept without the API's facts."""
@@ -72,7 +72,7 @@ def test_a_tracker_the_api_refuses_is_stored_unenriched(
         return original(request)
 
     bwp.graphql = deny_tracker  # type: ignore[method-assign]
-    assert invoke(handler_module, app, sqs_event(body)) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, sqs_event(body)) == {"batchItemFailures": []}
     (item,) = stored(tables).values()
     assert not item["enriched"] and "AccessDeniedError" in item["unenriched_reason"]
     assert (item["carrier_code"], item["tracking_number"]) == ("ups", "1Z-1") and "tracker_milestone" not in item

@@ -20,11 +20,13 @@ from .doubles import FakeBwp, counted, envelope, invoke, sqs_record, stored
 
 
 @pytest.fixture
-def dead_lettering_app(make_app: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
-    app = make_app()
-    app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
-    app.sqs = aws.client("sqs", local_settings)
-    return app
+def dead_lettering_processor(make_processor: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
+    processor = make_processor()
+    processor.config = type(processor.config)(
+        **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
+    )
+    processor.sqs = aws.client("sqs", local_settings)
+    return processor
 
 
 def _deep(depth: int) -> str:
@@ -63,7 +65,7 @@ POISON = {
 @pytest.mark.parametrize("name", sorted(POISON))
 def test_a_hostile_event_is_dead_lettered_on_its_first_receive_with_a_reason(
     handler_module: Any,
-    dead_lettering_app: Any,
+    dead_lettering_processor: Any,
     tables: dict[str, Any],
     event_queues: dict[str, str],
     handler_logs: io.StringIO,
@@ -72,11 +74,11 @@ def test_a_hostile_event_is_dead_lettered_on_its_first_receive_with_a_reason(
 ) -> None:
     body, words = POISON[name]
     record = sqs_record(body, receive_count=1, message_id=f"m-{name}")
-    response = invoke(handler_module, dead_lettering_app, {"Records": [record]})
+    response = invoke(handler_module, dead_lettering_processor, {"Records": [record]})
     assert response == {"batchItemFailures": []}  # handled now, not after ten receives
     captured = capsys.readouterr()
     assert not stored(tables) and counted(captured.out)[METRIC_DEAD_LETTERED] == 1
-    (message,) = dead_lettering_app.sqs.receive_message(
+    (message,) = dead_lettering_processor.sqs.receive_message(
         QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"]
     )["Messages"]
     reason = message["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]
@@ -87,7 +89,7 @@ def test_a_hostile_event_is_dead_lettered_on_its_first_receive_with_a_reason(
 
 def test_a_hostile_event_costs_its_batch_nothing(
     handler_module: Any,
-    dead_lettering_app: Any,
+    dead_lettering_processor: Any,
     tables: dict[str, Any],
     bwp: FakeBwp,
     handler_logs: io.StringIO,
@@ -98,7 +100,7 @@ def test_a_hostile_event_costs_its_batch_nothing(
     records = [sqs_record(poison, message_id="m-poison")] + [
         sqs_record(b, message_id=f"m-{n}") for n, b in enumerate(good)
     ]
-    assert invoke(handler_module, dead_lettering_app, {"Records": records}) == {"batchItemFailures": []}
+    assert invoke(handler_module, dead_lettering_processor, {"Records": records}) == {"batchItemFailures": []}
     assert len(stored(tables)) == 2 and counted(capsys.readouterr().out)[METRIC_DEAD_LETTERED] == 1
     assert bwp.queries("order(") == 1  # the batch was prepared: its order asked once
     assert "batch preparation failed" not in handler_logs.getvalue()
@@ -112,12 +114,12 @@ class RefusingTable:
 
 
 def test_an_item_the_data_table_refuses_is_a_permanent_failure(
-    handler_module: Any, dead_lettering_app: Any, event_queues: dict[str, str]
+    handler_module: Any, dead_lettering_processor: Any, event_queues: dict[str, str]
 ) -> None:
-    dead_lettering_app.data_table = RefusingTable()
+    dead_lettering_processor.data_table = RefusingTable()
     record = sqs_record(envelope(), receive_count=1, message_id="m")
-    assert invoke(handler_module, dead_lettering_app, {"Records": [record]}) == {"batchItemFailures": []}
-    (message,) = dead_lettering_app.sqs.receive_message(
+    assert invoke(handler_module, dead_lettering_processor, {"Records": [record]}) == {"batchItemFailures": []}
+    (message,) = dead_lettering_processor.sqs.receive_message(
         QueueUrl=event_queues["dlq_url"], MessageAttributeNames=["All"]
     )["Messages"]
     reason = message["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]

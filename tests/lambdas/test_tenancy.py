@@ -24,19 +24,21 @@ ATTACKER, ATTACKER_BP = "inst-att", "bp-att"
 
 
 @pytest.fixture
-def dead_lettering_app(
-    make_app: Any, tables: dict[str, Any], event_queues: dict[str, str], local_settings: Settings
+def dead_lettering_processor(
+    make_processor: Any, tables: dict[str, Any], event_queues: dict[str, str], local_settings: Settings
 ) -> Any:
     tables["business_products"].put(ATTACKER_BP, ATTACKER)
     tables["tokens"].put(ATTACKER, TokenSet(access_token="at-att", refresh_token="rt-att", expires_in=900))
-    app = make_app()
-    app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
-    app.sqs = aws.client("sqs", local_settings)
-    return app
+    processor = make_processor()
+    processor.config = type(processor.config)(
+        **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
+    )
+    processor.sqs = aws.client("sqs", local_settings)
+    return processor
 
 
-def dead_letter_reasons(app: Any, handler_module: Any, dlq_url: str) -> list[str]:
-    messages = app.sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+def dead_letter_reasons(processor: Any, handler_module: Any, dlq_url: str) -> list[str]:
+    messages = processor.sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
     return [
         m["MessageAttributes"][handler_module.FAILURE_REASON_ATTRIBUTE]["StringValue"]
         for m in messages.get("Messages", [])
@@ -62,7 +64,7 @@ ROWS = {
 @pytest.mark.parametrize("row", sorted(ROWS))
 def test_a_business_product_of_another_installation_is_dead_lettered_as_tenant_mismatch(
     handler_module: Any,
-    dead_lettering_app: Any,
+    dead_lettering_processor: Any,
     tables: dict[str, Any],
     event_queues: dict[str, str],
     bwp: FakeBwp,
@@ -71,16 +73,16 @@ def test_a_business_product_of_another_installation_is_dead_lettered_as_tenant_m
     installation, resources, detail = ROWS[row]
     body = envelope(installation=installation, resources=resources)
     record = sqs_record(body, receive_count=1, message_id=f"m-{row}")
-    response = invoke(handler_module, dead_lettering_app, {"Records": [record]})
+    response = invoke(handler_module, dead_lettering_processor, {"Records": [record]})
     assert response == {"batchItemFailures": []}  # handled: dead-lettered on its first receive
     assert not stored(tables)
-    (reason,) = dead_letter_reasons(dead_lettering_app, handler_module, event_queues["dlq_url"])
+    (reason,) = dead_letter_reasons(dead_lettering_processor, handler_module, event_queues["dlq_url"])
     assert reason.startswith("tenant_mismatch: ") and detail in reason
     assert bwp.graphql_requests == [] and bwp.token_requests == 0  # no tenant's token was spent
 
 
 def test_a_business_product_of_the_claimed_installation_is_stored(
-    handler_module: Any, dead_lettering_app: Any, tables: dict[str, Any], event_queues: dict[str, str]
+    handler_module: Any, dead_lettering_processor: Any, tables: dict[str, Any], event_queues: dict[str, str]
 ) -> None:
     """The control: both fields agree, for each tenant."""
     bodies = [
@@ -89,23 +91,23 @@ def test_a_business_product_of_the_claimed_installation_is_stored(
         envelope(installation=None, resources=[f"businessProduct/{ATTACKER_BP}/items/sku-2"]),
     ]
     records = [sqs_record(body, message_id=f"m-{n}") for n, body in enumerate(bodies)]
-    assert invoke(handler_module, dead_lettering_app, {"Records": records}) == {"batchItemFailures": []}
+    assert invoke(handler_module, dead_lettering_processor, {"Records": records}) == {"batchItemFailures": []}
     items = sorted((item["installation_id"], item["installation_from"]) for item in stored(tables).values())
     assert items == [(VICTIM, "contextKeys"), (ATTACKER, "businessProduct"), (ATTACKER, "contextKeys")]
-    assert dead_letter_reasons(dead_lettering_app, handler_module, event_queues["dlq_url"]) == []
+    assert dead_letter_reasons(dead_lettering_processor, handler_module, event_queues["dlq_url"]) == []
 
 
 def test_without_a_business_product_table_a_claim_cannot_be_checked_and_is_refused(
-    handler_module: Any, app: Any, tables: dict[str, Any]
+    handler_module: Any, processor: Any, tables: dict[str, Any]
 ) -> None:
-    app.business_products = None
+    processor.business_products = None
     record = sqs_record(envelope(), message_id="m")
-    assert invoke(handler_module, app, {"Records": [record]}) == {"batchItemFailures": [{"itemIdentifier": "m"}]}
+    assert invoke(handler_module, processor, {"Records": [record]}) == {"batchItemFailures": [{"itemIdentifier": "m"}]}
     assert not stored(tables)
 
 
 def test_one_tenants_event_id_does_not_suppress_anothers(
-    handler_module: Any, dead_lettering_app: Any, tables: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    handler_module: Any, dead_lettering_processor: Any, tables: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The review's p09: the attacker's event carries the id of the victim's coming event; the
     victim's event is still stored (records are keyed by installation and event id), and a
@@ -116,7 +118,7 @@ def test_one_tenants_event_id_does_not_suppress_anothers(
     forged["detail"]["eventId"] = genuine["detail"]["eventId"] = event_id
     for body in (forged, genuine, genuine, forged):
         record = sqs_record(body)
-        assert invoke(handler_module, dead_lettering_app, {"Records": [record]}) == {"batchItemFailures": []}
+        assert invoke(handler_module, dead_lettering_processor, {"Records": [record]}) == {"batchItemFailures": []}
     items = tables["data"].scan(ConsistentRead=True)["Items"]
     assert sorted((item["installation_id"], item["event_id"], item["event_type"]) for item in items) == [
         (VICTIM, event_id, "ORDER_CONFIRMED"),

@@ -31,18 +31,20 @@ def _through_the_webhook(partner_body: str) -> str:
     return json.dumps(envelope)
 
 
-def invoke(handler_module: Any, app: Any, *bodies: str) -> dict[str, Any]:
+def invoke(handler_module: Any, processor: Any, *bodies: str) -> dict[str, Any]:
     records = [sqs_record(body, message_id=f"m-{n}") for n, body in enumerate(bodies)]
-    return doubles.invoke(handler_module, app, {"Records": records})
+    return doubles.invoke(handler_module, processor, {"Records": records})
 
 
-def test_the_same_event_by_both_paths_is_stored_once(handler_module: Any, app: Any, tables: dict[str, Any]) -> None:
+def test_the_same_event_by_both_paths_is_stored_once(
+    handler_module: Any, processor: Any, tables: dict[str, Any]
+) -> None:
     partner = samples.body(
         "order_confirmed_2024_11_01_no_context_keys.json", installation="inst-1", business_product=BP
     )
     webhook = _through_the_webhook(partner)
-    assert invoke(handler_module, app, webhook) == {"batchItemFailures": []}
-    assert invoke(handler_module, app, partner, webhook) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, webhook) == {"batchItemFailures": []}
+    assert invoke(handler_module, processor, partner, webhook) == {"batchItemFailures": []}
     items = stored(tables)
     event_id = json.loads(partner)["detail"]["eventId"]
     assert list(items) == [event_id]
@@ -52,13 +54,13 @@ def test_the_same_event_by_both_paths_is_stored_once(handler_module: Any, app: A
 
 
 def test_a_webhook_event_is_refused_where_the_webhook_source_is_not_configured(
-    handler_module: Any, make_app: Any, tables: dict[str, Any]
+    handler_module: Any, make_processor: Any, tables: dict[str, Any]
 ) -> None:
-    app = make_app()
-    app.config = app.config.__class__(**{**app.config.__dict__, "webhook_event_source": ""})
+    processor = make_processor()
+    processor.config = processor.config.__class__(**{**processor.config.__dict__, "webhook_event_source": ""})
     partner = samples.body(
         "order_confirmed_2024_11_01_no_context_keys.json", installation="inst-1", business_product=BP
     )
-    answer = invoke(handler_module, app, _through_the_webhook(partner))
+    answer = invoke(handler_module, processor, _through_the_webhook(partner))
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}  # left to the redrive: no DLQ URL here
     assert stored(tables) == {}

@@ -11,7 +11,7 @@ from pathlib import Path
 from bwp_workshop import aws
 from bwp_workshop.deploy.cdk import pinned_cli_version, run_cdk
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 APP = f"{sys.executable} {CHECKOUT / 'tests' / 'fixtures' / 'cdk_app' / 'app.py'}"
 

@@ -22,7 +22,7 @@ from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.image_build import image_build_files
 from bwp_workshop.stacks.image_tag import DOCKERIGNORE, image_tag, source_tag
 from bwp_workshop.steps import image
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from bwp_workshop import aws
 from bwp_workshop.errors import MotoPatchError
 from bwp_workshop.local import moto_patches
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 
 def _queue_stack(queue: str, export: str | None, extra_output: str = "one") -> str:

@@ -374,7 +374,7 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(
 ) -> None:
     """The first claim is held between its last condition check and its write while six other
     claims run, each until it has finished or waits for the table's writes. moto without the
-    lock let one of them pass its condition and write too: two winners (the token store's
+    lock let one of them pass its condition and write too: two winners (the token table's
     lease won twice, an install state consumed twice). With the lock they wait, and each fails
     its condition after the write."""
     race = _Race(in_process_moto, monkeypatch, f"race-{kind.lower()}", checks)

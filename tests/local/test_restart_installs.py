@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 
-from bwp_workshop.local import state as local_state
+from bwp_workshop.local import reconciliation
 from bwp_workshop.local.runtime import SANDBOX_SERVICE, LocalRuntime
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.targets import choose_target
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.reference_app import serve_reference_app
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.e2e.test_tenants import browser_install
@@ -61,7 +61,7 @@ def test_a_restart_marks_the_browser_install_uninstalled_in_the_console(tmp_path
                 after = browser.get("/console", params={"merchant_id": "merchant-02"})
             assert after.headers["cache-control"] == "no-store"
             row = after.text[after.text.index(f'<tr id="{iid}">') :].split("</tr>", 1)[0]
-            assert 'class="status-uninstalled"' in row and html.escape(local_state.FORGOTTEN_INSTALL) in row
+            assert 'class="status-uninstalled"' in row and html.escape(reconciliation.FORGOTTEN_INSTALL) in row
             assert forms(after.text) == []  # no Settings button the app would answer with 404
             assert client.installation(iid)["status"] == "uninstalled"
 

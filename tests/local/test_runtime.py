@@ -22,7 +22,8 @@ from bwp_workshop.local.processes import ServiceSpec
 from bwp_workshop.local.runtime import LocalRuntime
 from bwp_workshop.outputs import clear_outputs, stack_output
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import clean_environ, free_port
+from bwp_workshop.testing.environment import clean_environ
+from bwp_workshop.testing.ports import free_port
 
 CLI = [sys.executable, "-m", "bwp_workshop"]
 

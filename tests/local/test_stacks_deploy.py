@@ -16,7 +16,7 @@ from bwp_workshop.deploy import commands, prerequisites
 from bwp_workshop.errors import DeployError
 from bwp_workshop.outputs import outputs_file
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 from tests.local.inventory import leftovers
 from tests.stacks.test_alarms_template import EVENT_STACK_ALARM_OUTPUTS
 
@@ -205,7 +205,7 @@ def test_a_cli_failure_names_the_stack_and_the_likely_fix(settings: Settings) ->
 
 
 def test_deploy_refuses_when_the_local_aws_is_down(settings: Settings) -> None:
-    from bwp_workshop.testing.environment import free_port
+    from bwp_workshop.testing.ports import free_port
 
     elsewhere = settings.model_copy(update={"local_moto_port": free_port()})
     with pytest.raises(DeployError, match="does not answer") as caught:

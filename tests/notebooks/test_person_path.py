@@ -14,7 +14,7 @@ import pytest
 
 from bwp_workshop import names
 from bwp_workshop.outputs import notebooks_to_rerun, rerun_hint
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 from tests.notebooks.workshop_run import BIN, HINTED_AGAIN, environment, outputs_of
 
 pytestmark = pytest.mark.timeout(1500)

@@ -12,7 +12,7 @@ from bwp_workshop.errors import WorkshopError
 from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP
 from bwp_workshop.notebook.runner import _stop_kernel, discover, run_notebooks
 from bwp_workshop.settings import get_settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -162,7 +162,7 @@ def test_a_local_aws_that_does_not_answer_is_named_in_one_line_on_every_cell(pro
     from jupyter_client.manager import KernelManager
 
     from bwp_workshop.notebook.runner import KERNEL_NAME
-    from bwp_workshop.testing.environment import free_port
+    from bwp_workshop.testing.ports import free_port
 
     port = free_port()  # nothing listens there: the local AWS is down
     manager = KernelManager(kernel_name=KERNEL_NAME)

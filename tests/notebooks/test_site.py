@@ -17,7 +17,7 @@ import yaml
 from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.site import build
 from bwp_workshop.testing.browser import PageReport, broken_links, chromium, open_page, serve
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 # The story (conftest.py) runs the workshop twice: whichever test asks for it first waits.
 pytestmark = pytest.mark.timeout(1500)

@@ -13,7 +13,9 @@ from typing import Any
 from bwp_workshop import names
 from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.outputs import notebooks_to_rerun
-from bwp_workshop.testing.environment import CHECKOUT, clean_environ, free_port
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import clean_environ
+from bwp_workshop.testing.ports import free_port
 
 BIN = Path(sys.executable).parent
 NOTEBOOKS = notebook_paths(CHECKOUT)

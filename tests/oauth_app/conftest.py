@@ -103,7 +103,7 @@ class ScriptedTokenEndpoint:
 
 def state_cookie(state: str, *, expires_in: int = 600, verifier: str = "v" * 64) -> str:
     """A state cookie the app would set at /launch for ``state`` (what that browser carries)."""
-    from oauth_app.state import PendingCookies, PendingInstall, pending_cookie_key
+    from oauth_app.pending_installs import PendingCookies, PendingInstall, pending_cookie_key
 
     sealer = PendingCookies(pending_cookie_key(CLIENT_SECRET), ttl_seconds=600)
     return sealer.seal(PendingInstall(state=state, code_verifier=verifier, expires_at=int(time.time()) + expires_in))
@@ -112,7 +112,7 @@ def state_cookie(state: str, *, expires_in: int = 600, verifier: str = "v" * 64)
 def pending_of(client: TestClient) -> Any:
     """The pending install sealed in ``client``'s state cookie (what /launch gave this browser)."""
     from oauth_app.api.routes.oauth import STATE_COOKIE
-    from oauth_app.state import PendingCookies, pending_cookie_key
+    from oauth_app.pending_installs import PendingCookies, pending_cookie_key
 
     pending = PendingCookies(pending_cookie_key(CLIENT_SECRET), ttl_seconds=600).open(client.cookies[STATE_COOKIE])
     assert pending is not None, "the state cookie does not open"

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_token_table
 
@@ -91,7 +91,7 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
         iid = installation["installation_id"]
         assert installation["status"] == "installed"
         assert iid in installed.text
-        stored = TokenStore(table).latest(iid)
+        stored = TokenTable(table).latest(iid)
         assert stored is not None and stored.refresh_token
 
         to_console, to_settings = links(installed.text)
@@ -114,7 +114,7 @@ def test_a_person_installs_opens_settings_and_uninstalls_from_the_console(
         removed = browser.post(uninstall_action)
         assert removed.status_code == 200, removed.text
         assert f"POST <code>{app_url}/uninstall</code>: HTTP 200" in removed.text
-        assert TokenStore(table).latest(iid) is None
+        assert TokenTable(table).latest(iid) is None
         # nothing of the installation is left; the spent state stays until its ttl
         assert [item[TOKEN_PK] for item in all_items(table) if not item[TOKEN_PK].startswith(OAUTH_STATE_PREFIX)] == []
 

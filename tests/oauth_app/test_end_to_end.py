@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenEndpoint
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_token_table
 
@@ -85,8 +85,8 @@ def test_install_settings_uninstall_across_two_app_processes(
     served = dict(deployment.proxy.served)
     assert served["/launch"] != served["/install"]  # the pending install crossed processes in the sealed cookie
 
-    store = TokenStore(deployment.table)
-    stored = store.latest(iid)
+    tokens = TokenTable(deployment.table)
+    stored = tokens.latest(iid)
     assert stored is not None and stored.access_token and stored.refresh_token
     assert stored.expires_at > stored.updated_at / 1000
     # /launch wrote nothing; the install spent its state (key and expiry only, no verifier)
@@ -116,7 +116,7 @@ def test_install_settings_uninstall_across_two_app_processes(
 
     removed = sandbox_server.client.uninstall(iid)
     assert removed.ok, removed
-    assert store.latest(iid) is None
+    assert tokens.latest(iid) is None
     # only the spent state is left, until its ttl
     assert all_items(deployment.table) == spent
 

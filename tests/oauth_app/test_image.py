@@ -14,7 +14,8 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks import lambda_asset
-from bwp_workshop.testing.environment import clean_environ, free_port
+from bwp_workshop.testing.environment import clean_environ
+from bwp_workshop.testing.ports import free_port
 from oauth_app.api.routes.oauth import STATE_COOKIE
 
 from .conftest import AUTHORIZE_URL, CLIENT_ID, CLIENT_SECRET, PUBLIC_PEM, TABLE, TOKEN_URL, all_items
@@ -86,7 +87,7 @@ def test_a_part_missing_or_extra_is_named() -> None:
 def test_the_image_files_alone_hold_every_module_the_app_imports(tmp_path: Path) -> None:
     tree = stage_image_tree(Dockerfile.parse(), tmp_path / "app")
     probe = (
-        "import sys; sys.path.insert(0, '.'); import oauth_app.app, oauth_app.config, oauth_app.state; "
+        "import sys; sys.path.insert(0, '.'); import oauth_app.app, oauth_app.config, oauth_app.pending_installs; "
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items() "
         "if n.split('.')[0] in {'oauth_app', 'bwp_workshop'} and getattr(m, '__file__', None)))"
     )

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from bwp_workshop.names import OAUTH_STATE_PREFIX, TOKEN_PK, TOKEN_SK, TOKEN_TTL_ATTRIBUTE
 from oauth_app.api.routes.oauth import INSTALLED_COOKIE, STATE_COOKIE
 from oauth_app.app import create_app
-from oauth_app.state import PendingCookies, PendingInstall, SpentStates, pending_cookie_key
+from oauth_app.pending_installs import PendingCookies, PendingInstall, SpentStates, pending_cookie_key
 
 from .checks import FailingTable, assert_nothing_secret_logged, state_items, token_items
 from .conftest import (

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.core.tokens import TokenSet
 from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.install import installations, mask
 from bwp_workshop.testing.tables import create_token_table
-from oauth_app.state import PendingInstall, SpentStates
+from oauth_app.pending_installs import PendingInstall, SpentStates
 
 
 def test_newest_token_per_installation_masked_without_spent_states(local_settings: Settings) -> None:
@@ -24,10 +24,10 @@ def test_newest_token_per_installation_masked_without_spent_states(local_setting
     outputs = local_settings.bwp_dir / "outputs.json"
     outputs.parent.mkdir(parents=True, exist_ok=True)
     outputs.write_text(json.dumps({INFRA_STACK: {OUT_TOKEN_TABLE: "tokens"}}))
-    store = TokenStore(table)
-    store.put("inst-b", TokenSet("access-old-1", "refresh-old-1", expires_in=-10, obtained_at=time.time() - 100))
-    store.put("inst-b", TokenSet("access-new-2", "refresh-new-2", expires_in=900))
-    store.put("inst-a", TokenSet("AAAA-secret", "RRRR-secret", expires_in=-5, obtained_at=time.time() - 50))
+    tokens = TokenTable(table)
+    tokens.put("inst-b", TokenSet("access-old-1", "refresh-old-1", expires_in=-10, obtained_at=time.time() - 100))
+    tokens.put("inst-b", TokenSet("access-new-2", "refresh-new-2", expires_in=900))
+    tokens.put("inst-a", TokenSet("AAAA-secret", "RRRR-secret", expires_in=-5, obtained_at=time.time() - 50))
     assert SpentStates(table).spend(
         PendingInstall(state="s" * 43, code_verifier="v" * 43, expires_at=int(time.time()) + 600)
     )

@@ -16,7 +16,7 @@ from bwp_workshop.names import INFRA_STACK, OUT_TOKEN_TABLE
 from bwp_workshop.sandbox.client import SandboxClient
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps.install import installations
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.tables import create_token_table
 from tests.local_stacks import record_stack
 

@@ -92,7 +92,7 @@ def test_console_prints_the_page_where_a_person_installs(
 
 
 def test_console_says_when_the_sandbox_is_not_running(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bwp_workshop.testing.environment import free_port
+    from bwp_workshop.testing.ports import free_port
 
     port = free_port()
     monkeypatch.setenv("BWP_LOCAL_SANDBOX_PORT", str(port))

@@ -13,7 +13,7 @@ import pytest
 from bwp_workshop.errors import LocalRuntimeError
 from bwp_workshop.sandbox.client import AppRegistration, SandboxClient, SandboxError, write_credentials_to_env
 from bwp_workshop.settings import Settings, get_settings
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.reference_app import serve_reference_app
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app, served_sandbox
 

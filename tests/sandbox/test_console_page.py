@@ -15,7 +15,7 @@ import httpx
 
 from bwp_workshop.sandbox.config import CONSOLE_COOKIE, CONSOLE_INSTALL_PATH
 from bwp_workshop.sandbox.console_pages import APP_ACCESS, consent_link, install_link
-from bwp_workshop.sandbox.store import Store
+from bwp_workshop.sandbox.database import SandboxDatabase
 from bwp_workshop.testing.sandbox import SandboxHandle
 
 
@@ -164,9 +164,9 @@ def test_a_state_folder_from_before_app_names_still_opens(tmp_path: Any) -> None
     old.execute("INSERT INTO apps VALUES ('app-1', 'c', 'h', 'l', 'i', 's', 'u', 0)")
     old.commit()
     old.close()
-    store = Store(folder)
+    db = SandboxDatabase(folder)
     try:
-        [row] = store.all("SELECT app_id, name FROM apps")
+        [row] = db.all("SELECT app_id, name FROM apps")
         assert dict(row) == {"app_id": "app-1", "name": ""}
     finally:
-        store.close()
+        db.close()

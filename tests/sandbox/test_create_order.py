@@ -67,8 +67,8 @@ def test_an_order_is_created_not_started_and_confirmed(sandbox_app: SandboxHandl
 def test_aliases_are_at_most_five_and_unique_per_store(sandbox_app: SandboxHandle) -> None:
     api = Api(new_flow(sandbox_app))
     assert "errors" not in api(CREATE, {"input": _input("dup-1")})
-    store = sandbox_app.app.state.sandbox.store
-    before = store.one("SELECT COUNT(*) AS n FROM orders")["n"]
+    db = sandbox_app.app.state.sandbox.db
+    before = db.one("SELECT COUNT(*) AS n FROM orders")["n"]
     for request in (
         _input("dup-1"),
         _input(*(f"a-{n}" for n in range(6))),
@@ -77,4 +77,4 @@ def test_aliases_are_at_most_five_and_unique_per_store(sandbox_app: SandboxHandl
     ):
         answer = api(CREATE, {"input": request})
         assert classification(answer) == "ValidationError", answer
-    assert store.one("SELECT COUNT(*) AS n FROM orders")["n"] == before  # nothing was stored
+    assert db.one("SELECT COUNT(*) AS n FROM orders")["n"] == before  # nothing was stored

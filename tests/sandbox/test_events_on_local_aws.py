@@ -266,19 +266,19 @@ def test_publishing_records_the_ledger_first_and_retries_failed_entries(
     from types import SimpleNamespace
 
     from bwp_workshop.sandbox import event_source
-    from bwp_workshop.sandbox.store import Store
+    from bwp_workshop.sandbox.database import SandboxDatabase
 
     monkeypatch.setattr(event_source, "PUBLISH_BACKOFF_S", 0.001)
     source_name = f"aws.partner/buywithprime/retry-{secrets.token_hex(4)}"
     aws.client("events", local_settings).create_partner_event_source(Name=source_name, Account=aws.LOCAL_ACCOUNT_ID)
     sqs, queue_url = route_to_queue(local_settings, source_name)
-    store = Store(tmp_path / "sandbox")
+    db = SandboxDatabase(tmp_path / "sandbox")
     publisher = event_source.EventSource.__new__(event_source.EventSource)
-    publisher.store = store
+    publisher.db = db
     publisher.sandbox = SimpleNamespace(settings=local_settings)  # type: ignore[assignment]
     flaky = _FlakyEvents(
         aws.client("events", local_settings),
-        lambda: [{"data": {"detail": entry["detail"]}} for entry in store.ledger()],
+        lambda: [{"data": {"detail": entry["detail"]}} for entry in db.ledger()],
     )
     publisher.subscriptions = SimpleNamespace(events_client=lambda region: flaky)  # type: ignore[assignment]
     outgoing = []
@@ -301,7 +301,7 @@ def test_publishing_records_the_ledger_first_and_retries_failed_entries(
         )
     entries = publisher._publish_recorded(outgoing, outgoing)
     assert flaky.calls >= 3  # the refused entries went again, after a failed call too
-    ledger = store.ledger()
+    ledger = db.ledger()
     assert [entry["n"] for entry in ledger] == list(range(12))
     assert all(entry["delivered"] and entry["deliveries"] == 1 and entry["error"] == "" for entry in ledger)
     assert entries == [{k: v for k, v in entry.items() if k != "seq"} for entry in ledger]

@@ -254,8 +254,8 @@ def test_a_call_without_a_version_is_answered_in_the_served_one(api: Api) -> Non
 
 
 def test_an_uninstalled_installation_token_is_revoked(api: Api) -> None:
-    store = api.flow.sandbox.app.state.sandbox.store
-    store.run("UPDATE installations SET status = 'uninstalled'")
+    db = api.flow.sandbox.app.state.sandbox.db
+    db.run("UPDATE installations SET status = 'uninstalled'")
     response = api.post("{ buyWithPrimeStore { siteId } }")
     assert response.status_code == 401
     assert response.json()["errors"][0]["message"] == "the access token was revoked"
@@ -406,21 +406,21 @@ def test_simulated_orders_show_their_packages_returns_and_refunds(api: Api) -> N
     assert refund["state"] == "SUCCESS" and refund["refundTotal"]["totalAmount"]["currencyCode"] == "USD"
 
 
-def test_a_state_kept_in_an_older_shape_is_re_seeded_and_its_installations_kept(sandbox_app: SandboxHandle) -> None:
-    """Coming back with a sandbox state from before the documented shapes: the merchants and
+def test_a_database_kept_in_an_older_shape_is_re_seeded_and_its_installations_kept(sandbox_app: SandboxHandle) -> None:
+    """Coming back with a sandbox database from before the documented shapes: the merchants and
     orders are seeded again in the current shape; apps, installations and tokens stay."""
     from bwp_workshop.sandbox.config import sandbox_settings
-    from bwp_workshop.sandbox.sandbox_state import SandboxState
+    from bwp_workshop.sandbox.core import Sandbox
 
     api = Api(new_flow(sandbox_app))
-    state: SandboxState = sandbox_app.app.state.sandbox
+    sandbox: Sandbox = sandbox_app.app.state.sandbox
     merchant = sandbox_app.client.merchants()[0]
     old = {"id": "order-old", "status": "DELIVERED", "createdAt": "2026-01-01T00:00:00Z", "lineItems": []}
-    state.store.save_order(merchant["merchantId"], old)
-    state.store.put_json("data_shape", "before-2024-11-01")
-    reopened = SandboxState(state.settings, sandbox_settings(state.settings.project_dir))
+    sandbox.db.save_order(merchant["merchantId"], old)
+    sandbox.db.put_json("data_shape", "before-2024-11-01")
+    reopened = Sandbox(sandbox.settings, sandbox_settings(sandbox.settings.project_dir))
     try:
-        assert reopened.store.order(merchant["merchantId"], "order-old") is None
+        assert reopened.db.order(merchant["merchantId"], "order-old") is None
         orders = sandbox_app.client.orders(merchant["merchantId"])
         assert len(orders) == 3 and all("metadata" in order and "status" not in order for order in orders)
         assert reopened.installation(api.installation_id)["status"] == "installed"

@@ -278,7 +278,7 @@ def test_a_repeated_token_parameter_is_invalid_request(flow: Flow) -> None:
 
 def test_an_expired_code_is_invalid_grant(flow: Flow) -> None:
     code, verifier, _ = flow.code()
-    flow.sandbox.app.state.sandbox.store.run("UPDATE codes SET expires_at = 0")
+    flow.sandbox.app.state.sandbox.db.run("UPDATE codes SET expires_at = 0")
     response = flow.exchange(code, verifier)
     assert response.json() == {"error": "invalid_grant", "error_description": "the authorization code expired"}
 

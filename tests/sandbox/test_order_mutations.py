@@ -14,7 +14,7 @@ import pytest
 
 from bwp_workshop import names
 from bwp_workshop.sandbox import order_machine
-from bwp_workshop.sandbox.sandbox_state import SandboxState
+from bwp_workshop.sandbox.core import Sandbox
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
 from tests.sandbox.test_graphql import SUBSCRIBE, Api
@@ -160,12 +160,12 @@ def _returned(shop: Shop, sandbox: SandboxHandle) -> tuple[str, str]:
     package = shop.package()
     shop.call(PACKAGE, package=package, state="IN_TRANSIT")
     shop.call(PACKAGE, package=package, state="DELIVERED")
-    state: SandboxState = sandbox.app.state.sandbox
+    core: Sandbox = sandbox.app.state.sandbox
     merchant = sandbox.client.merchants()[0]
-    order = state.store.order(merchant["merchantId"], shop.order_id)
+    order = core.db.order(merchant["merchantId"], shop.order_id)
     assert order is not None
     order_machine.start_return(order, merchant["businessProductId"], order["lineItems"][0]["id"], random.Random(1), 0.0)
-    state.store.save_order(merchant["merchantId"], order)
+    core.db.save_order(merchant["merchantId"], order)
     shop.published()
     details = order["returns"]["details"][0]
     return details["id"], details["returnPackageDetails"][0]["id"]

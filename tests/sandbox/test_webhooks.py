@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bwp_workshop.sandbox import webhooks
-from bwp_workshop.testing.environment import free_port
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.oauth_app.serving import in_thread
 from tests.sandbox.flow import new_flow

@@ -12,7 +12,8 @@ import pytest
 
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT, machine_settings
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import machine_settings
 
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/aws.partner/buywithprime/supadupa-test"
 #: A distinctive client secret: it must appear in no template.

@@ -12,7 +12,8 @@ from typing import Any
 
 from bwp_workshop.deploy import assembly, synth
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT, clean_environ
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import clean_environ
 from tests.stacks.conftest import stack_settings
 
 #: Settings the app reads that are not in the key because their content is: the checkout

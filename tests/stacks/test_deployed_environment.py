@@ -16,7 +16,7 @@ import httpx
 
 from bwp_workshop import aws, names
 from bwp_workshop.core import event_subscriptions, webhook_auth
-from bwp_workshop.core.token_store import TokenStore
+from bwp_workshop.core.token_table import TokenTable
 from bwp_workshop.deploy import prerequisites
 from bwp_workshop.local.lambda_host import sqs_record
 from bwp_workshop.outputs import load_outputs
@@ -24,8 +24,9 @@ from bwp_workshop.sandbox.event_shapes import FOREIGN_SOURCE, record_key
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.lambda_asset import build_lambda_asset
 from bwp_workshop.steps import pipeline as event_pipeline
-from bwp_workshop.testing.environment import CHECKOUT, free_port
+from bwp_workshop.testing.checkout import CHECKOUT
 from bwp_workshop.testing.pipeline_harness import provision
+from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle, installed_app
 from bwp_workshop.testing.tables import create_business_product_table, create_token_table
 from oauth_app.config import AppConfig
@@ -126,7 +127,7 @@ def test_the_app_installs_with_only_its_task_definition(
         with serving(argv, env, cwd=tree, health_url=f"http://127.0.0.1:{app_port}/health", log=log):
             outcome = sandbox_server.client.install(app_id=registration.app_id)
             assert outcome.ok, outcome
-            stored = TokenStore(table).latest(outcome.installation_id)
+            stored = TokenTable(table).latest(outcome.installation_id)
             assert stored is not None and stored.access_token and stored.refresh_token
             assert [s["eventType"] for s in sandbox_server.client.subscriptions(outcome.installation_id)] == [
                 "ORDER_CONFIRMED"
@@ -141,7 +142,7 @@ def test_the_app_installs_with_only_its_task_definition(
             assert delivered.status_code == 202, delivered.text
             removed = sandbox_server.client.uninstall(outcome.installation_id)
             assert removed.ok, removed
-            assert TokenStore(table).latest(outcome.installation_id) is None
+            assert TokenTable(table).latest(outcome.installation_id) is None
             assert sandbox_server.client.subscriptions(outcome.installation_id) == []
     assert {path for path, _ in proxy.served} >= {"/launch", "/install", "/installed", "/uninstall"}
     text = log.read_text()

@@ -16,7 +16,7 @@ from bwp_workshop.cli import main
 from bwp_workshop.errors import ConfigurationError
 from bwp_workshop.notebook.dry_run import dry_run
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 from .conftest import BUILD_DIR
 

@@ -16,7 +16,7 @@ from bwp_workshop import aws, names
 from bwp_workshop.stacks.base_image import pinned_base
 from bwp_workshop.stacks.image_build import image_build_files
 from bwp_workshop.stacks.image_tag import source_tag
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 from .conftest import Synthesized, only, resources
 from .deployed import Resolver

@@ -12,7 +12,8 @@ import pytest
 
 from bwp_workshop.stacks import lambda_asset
 from bwp_workshop.stacks.lambda_asset import LambdaAssetError, asset_hash, build_lambda_asset
-from bwp_workshop.testing.environment import CHECKOUT, clean_environ
+from bwp_workshop.testing.checkout import CHECKOUT
+from bwp_workshop.testing.environment import clean_environ
 
 from .conftest import stack_settings
 

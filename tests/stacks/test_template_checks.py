@@ -11,7 +11,7 @@ import pytest
 
 from bwp_workshop.stacks import template_checks
 from bwp_workshop.stacks.template_checks import Acknowledgement, TemplateCheckError, check_templates
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 from .conftest import Synthesized
 

@@ -13,7 +13,7 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.stacks.template_checks import check_templates
 from bwp_workshop.stacks.token_key import USE_ACTIONS
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 from .conftest import Synthesized, only, policy_actions, resources, stack_settings, synthesize
 

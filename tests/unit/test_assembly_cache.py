@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bwp_workshop.deploy import assembly
 from bwp_workshop.settings import Settings, get_settings
 from bwp_workshop.stacks import lambda_asset
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 BUS_ARN = "arn:aws:events:us-east-1:000000000000:event-bus/aws.partner/buywithprime/supadupa-test"
 #: Another verification key (model_copy does not validate: any text stands for one here).

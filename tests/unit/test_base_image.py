@@ -11,7 +11,7 @@ import pytest
 
 from bwp_workshop.stacks import base_image
 from bwp_workshop.stacks.base_image import BaseImageError, pinned_base, registry_digest, repin
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 DOCKERFILE = base_image.dockerfile_path(CHECKOUT)
 NEW = "sha256:" + "ab" * 32

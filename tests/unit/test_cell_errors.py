@@ -21,7 +21,7 @@ from bwp_workshop.notebook.cell_errors import RUN_FROM_THE_TOP, SAID_ABOVE, inst
 from bwp_workshop.settings import get_settings
 from bwp_workshop.steps.preflight import Check, PreflightFailed, require
 from bwp_workshop.targets import choose_target
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 SIGN_IN = "Sign in: run `aws sso login --profile <name>`, or set AWS_PROFILE. Set BWP_TARGET=local to rehearse."
 

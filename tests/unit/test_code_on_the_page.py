@@ -13,7 +13,7 @@ import pytest
 from bwp_workshop.notebook import show_code
 from bwp_workshop.notebook.source import LINK_CLASS, PROJECT_ROOT, SourceNotFound, snippet
 from bwp_workshop.notebook_catalog import notebook_paths
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 NOTEBOOKS = notebook_paths(CHECKOUT)
 

@@ -10,7 +10,7 @@ import pytest
 from bwp_workshop.errors import WorkshopError
 from bwp_workshop.settings import Settings
 from bwp_workshop.stacks.image_tag import image_sources, image_tag, source_tag
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 
 def _copy_project(into: Path) -> Path:

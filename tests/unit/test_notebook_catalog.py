@@ -12,7 +12,7 @@ from bwp_workshop import notebook_catalog as catalog
 from bwp_workshop.notebook.dry_run import notebook_effects
 from bwp_workshop.outputs import notebooks_to_rerun, rerun_hint
 from bwp_workshop.settings import Settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 
 def _notebook(path: Path, *cells: tuple[str, str]) -> Path:

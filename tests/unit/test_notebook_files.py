@@ -14,7 +14,7 @@ from bwp_workshop.notebook import record
 from bwp_workshop.notebook.records import read_records
 from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.settings import get_settings
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 NOTEBOOKS = notebook_paths(CHECKOUT)
 

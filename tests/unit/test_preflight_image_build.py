@@ -7,7 +7,7 @@ import pytest
 from bwp_workshop import names
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import image, preflight
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 REQUIREMENTS = [
     CHECKOUT / "oauth_app" / "requirements.txt",

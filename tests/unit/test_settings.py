@@ -222,7 +222,7 @@ def test_a_one_line_public_key_gets_its_line_breaks(monkeypatch: pytest.MonkeyPa
 
 
 def _example_variables() -> set[str]:
-    from bwp_workshop.testing.environment import CHECKOUT
+    from bwp_workshop.testing.checkout import CHECKOUT
 
     text = (CHECKOUT / ".env.example").read_text()
     return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
@@ -240,7 +240,7 @@ def test_env_example_documents_every_setting() -> None:
 def test_env_example_as_is_is_a_valid_configuration(
     isolated_environment: Path, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
-    from bwp_workshop.testing.environment import CHECKOUT
+    from bwp_workshop.testing.checkout import CHECKOUT
 
     (isolated_environment / ".env").write_text((CHECKOUT / ".env.example").read_text())
     monkeypatch.setenv("BWP_TARGET", target)

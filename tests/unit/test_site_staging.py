@@ -15,7 +15,7 @@ import yaml
 from bwp_workshop.notebook import show_code
 from bwp_workshop.notebook_catalog import notebook_paths
 from bwp_workshop.site import SiteError, executed_notebooks, stage
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 NOTEBOOKS = notebook_paths(CHECKOUT)
 

@@ -9,7 +9,7 @@ from importlib import metadata
 
 import pytest
 
-from bwp_workshop.testing.environment import CHECKOUT
+from bwp_workshop.testing.checkout import CHECKOUT
 
 OLD = {"pip": (23, 3), "setuptools": (78, 1, 1)}  # the first releases past the advisories
 

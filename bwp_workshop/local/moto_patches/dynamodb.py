@@ -2,7 +2,7 @@
 
 moto 5.2.5's DynamoDB has no lock: two concurrent conditional writes (PutItem, UpdateItem or
 DeleteItem with a ConditionExpression, a TransactWriteItems) can both read the item, both pass
-their condition and both write. DynamoDB makes each conditional write atomic. The token store's
+their condition and both write. DynamoDB makes each conditional write atomic. The token table's
 refresh lease relies on that (two Lambda instances both won the lease and spent the refresh
 token twice), and so do the handler's put-if-new and the app's install state (consumed by one
 conditional delete). Each write action the workshop makes therefore runs under one lock per

@@ -26,13 +26,13 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bwp_workshop.core.token_store import TokenStoreError
+from bwp_workshop.core.token_table import TokenTableError
 from bwp_workshop.core.tokens import TokenEndpointError
 
 from ... import log, pages, tenancy
 from ...errors import Refusal, redact, table_unavailable
+from ...pending_installs import STATE_PATTERN, SpentStatesError
 from ...services import Services
-from ...state import STATE_PATTERN, PendingStoreError
 from ..deps import CredentialsRequired, ServicesDep, VerifiedDep
 
 STATE_COOKIE = "bwp_oauth_state"
@@ -129,7 +129,7 @@ def install(
         raise Refusal(400, "unknown_state", "the state is unknown, expired or already used; start the install again")
     try:
         first_use = services.spent.spend(pending)
-    except PendingStoreError as exc:
+    except SpentStatesError as exc:
         raise table_unavailable(f"the token table refused to check the state ({exc})") from None
     if not first_use:
         raise Refusal(400, "unknown_state", "the state is unknown, expired or already used; start the install again")
@@ -144,8 +144,8 @@ def install(
     try:
         # An install starts the installation afresh (installed_at = now): the write needs no
         # read of the installation's earlier items, which stay until refreshed or uninstalled.
-        stored = services.store.put(checked.installation_id, tokens, previous=None)
-    except TokenStoreError as exc:
+        stored = services.tokens.put(checked.installation_id, tokens, previous=None)
+    except TokenTableError as exc:
         raise table_unavailable(str(exc)) from None
     log.info("installed %s (token valid until %d)", stored.installation_id, stored.expires_at)
     tenancy.subscribe(services, stored.installation_id, stored.access_token)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from bwp_workshop.core.token_store import TokenStoreError
+from bwp_workshop.core.token_table import TokenTableError
 
 from ... import pages
 from ...errors import Refusal, table_unavailable
@@ -18,8 +18,8 @@ router = APIRouter()
 @router.get("/settings", response_class=HTMLResponse, summary="Settings URL")
 def settings(checked: VerifiedDep, services: ServicesDep) -> HTMLResponse:
     try:
-        current = services.store.latest(checked.installation_id)
-    except TokenStoreError as exc:
+        current = services.tokens.latest(checked.installation_id)
+    except TokenTableError as exc:
         raise table_unavailable(str(exc)) from None
     if current is None:
         raise Refusal(

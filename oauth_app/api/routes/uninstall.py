@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from bwp_workshop.core.business_products import BusinessProductMapError
-from bwp_workshop.core.token_store import TokenStoreError
+from bwp_workshop.core.token_table import TokenTableError
 
 from ... import log, tenancy
 from ...errors import table_unavailable
@@ -33,10 +33,10 @@ router = APIRouter()
 async def uninstall(checked: VerifiedWithBodyDep, services: ServicesDep) -> dict[str, Any]:
     unsubscribed = await run_in_threadpool(tenancy.unsubscribe, services, checked.installation_id)
     try:
-        deleted = await run_in_threadpool(services.store.delete_installation, checked.installation_id)
+        deleted = await run_in_threadpool(services.tokens.delete_installation, checked.installation_id)
         if services.business_products is not None:
             await run_in_threadpool(services.business_products.remove_installation, checked.installation_id)
-    except (TokenStoreError, BusinessProductMapError) as exc:
+    except (TokenTableError, BusinessProductMapError) as exc:
         raise table_unavailable(str(exc)) from None
     log.info("uninstalled %s (%d token items deleted)", checked.installation_id, deleted)
     return {

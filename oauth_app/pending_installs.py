@@ -45,7 +45,7 @@ _NONCE = 12
 MAX_COOKIE = 512
 
 
-class PendingStoreError(Exception):
+class SpentStatesError(Exception):
     """The token table could not be reached; the message names only the DynamoDB error code."""
 
 
@@ -127,7 +127,7 @@ class SpentStates:
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise PendingStoreError(_code(exc)) from None
+            raise SpentStatesError(_code(exc)) from None
         return True
 
 

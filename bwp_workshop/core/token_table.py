@@ -26,11 +26,11 @@ from ..names import SUPERSEDED_TOKEN_TTL_SECONDS, TOKEN_PK, TOKEN_SK, TOKEN_TTL_
 from .tokens import TokenEndpoint, TokenSet
 
 
-class TokenStoreError(CallFailed):
+class TokenTableError(CallFailed):
     """A token could not be read, written or refreshed."""
 
 
-class NoTokenError(TokenStoreError):
+class NoTokenError(TokenTableError):
     """The installation has no token: it was never installed, or it was uninstalled."""
 
     def __init__(self, installation_id: str) -> None:
@@ -66,7 +66,7 @@ class StoredToken:
         )
 
 
-#: ``TokenStore.put(previous=...)`` default: read the newest item first.
+#: ``TokenTable.put(previous=...)`` default: read the newest item first.
 _READ = object()
 
 
@@ -74,7 +74,7 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _store_error(action: str, exc: ClientError) -> TokenStoreError:
+def _table_error(action: str, exc: ClientError) -> TokenTableError:
     code = exc.response.get("Error", {}).get("Code", "Unknown")
     transient = code in {
         "ProvisionedThroughputExceededException",
@@ -84,10 +84,10 @@ def _store_error(action: str, exc: ClientError) -> TokenStoreError:
         "ServiceUnavailable",
         "TransactionConflictException",
     }
-    return TokenStoreError(f"the token table refused to {action} ({code})", transient=transient)
+    return TokenTableError(f"the token table refused to {action} ({code})", transient=transient)
 
 
-class TokenStore:
+class TokenTable:
     """Token items of one DynamoDB table (a boto3 ``Table`` resource)."""
 
     def __init__(self, table: Any, *, lease_seconds: float = 15.0, poll_seconds: float = 0.05) -> None:
@@ -110,7 +110,7 @@ class TokenStore:
                 ConsistentRead=True,
             )
         except ClientError as exc:
-            raise _store_error("read a token", exc) from None
+            raise _table_error("read a token", exc) from None
         items = response.get("Items", [])
         return StoredToken.from_item(items[0]) if items else None
 
@@ -155,7 +155,7 @@ class TokenStore:
         except ClientError as exc:
             if _is_conditional_failure(exc):  # same millisecond as another write: take the next one
                 return self._write(installation_id, updated_at + 1, tokens, installed_at)
-            raise _store_error("store a token", exc) from None
+            raise _table_error("store a token", exc) from None
         return StoredToken.from_item(item)
 
     def delete_installation(self, installation_id: str) -> int:
@@ -184,7 +184,7 @@ class TokenStore:
                 if not start:
                     return deleted
         except ClientError as exc:
-            raise _store_error("delete the installation's tokens", exc) from None
+            raise _table_error("delete the installation's tokens", exc) from None
 
     # --- a valid access token, refreshed at most once across concurrent callers --------
     def valid_token(
@@ -206,7 +206,7 @@ class TokenStore:
             if owner:
                 return self._refresh(current, endpoint, owner)
             if time.time() > deadline:
-                raise TokenStoreError(
+                raise TokenTableError(
                     f"another refresher of installation {installation_id} neither finished nor released its lease",
                     transient=True,
                 )
@@ -233,7 +233,7 @@ class TokenStore:
         except ClientError as exc:
             if _is_conditional_failure(exc):
                 return None
-            raise _store_error("claim a token refresh", exc) from None
+            raise _table_error("claim a token refresh", exc) from None
         return owner
 
     def _refresh(self, current: StoredToken, endpoint: TokenEndpoint, owner: str) -> StoredToken:

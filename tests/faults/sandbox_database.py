@@ -1,4 +1,4 @@
-"""What the sandbox's token endpoint did, read from its state (an SQLite file it keeps under
+"""What the sandbox's token endpoint did, read from its database (an SQLite file it keeps under
 its state folder): every refresh spends one refresh token and issues the next."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from bwp_workshop.sandbox.store import digest
+from bwp_workshop.sandbox.database import digest
 from bwp_workshop.settings import Settings
 
 
@@ -25,8 +25,8 @@ class RefreshTokens:
 
 def refresh_tokens(settings: Settings, installation_id: str) -> RefreshTokens:
     path = settings.sandbox_dir / "sandbox.sqlite3"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        rows = db.execute(
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        rows = conn.execute(
             "SELECT token_hash, used, revoked FROM tokens WHERE installation_id = ? AND kind = 'refresh'",
             (installation_id,),
         ).fetchall()

@@ -1,4 +1,4 @@
-"""The sandbox's state: one SQLite database under ``<state>/sandbox``.
+"""The sandbox's database: one SQLite file under ``<state>/sandbox``.
 
 SQLite (stdlib) keeps app registrations, merchants, installations, codes, tokens, event
 subscriptions, orders and the event ledger across restarts, and is safe when a second
@@ -64,7 +64,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class Store:
+class SandboxDatabase:
     """Thread-safe access to the sandbox database (one connection, one lock per process;
     SQLite's own locking between processes)."""
 
@@ -72,48 +72,48 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "sandbox.sqlite3"
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(apps)")}
+        self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._connection.row_factory = sqlite3.Row
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection.executescript(SCHEMA)
+        columns = {row["name"] for row in self._connection.execute("PRAGMA table_info(apps)")}
         if "name" not in columns:  # a state folder from before apps had a name
-            self._db.execute("ALTER TABLE apps ADD COLUMN name TEXT NOT NULL DEFAULT ''")
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(installations)")}
+            self._connection.execute("ALTER TABLE apps ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+        columns = {row["name"] for row in self._connection.execute("PRAGMA table_info(installations)")}
         if "note" not in columns:  # why an installation ended, when the merchant did not end it
-            self._db.execute("ALTER TABLE installations ADD COLUMN note TEXT NOT NULL DEFAULT ''")
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(subscriptions)")}
+            self._connection.execute("ALTER TABLE installations ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+        columns = {row["name"] for row in self._connection.execute("PRAGMA table_info(subscriptions)")}
         if "webhook" not in columns:  # a state folder from before webhook destinations
-            self._db.execute("ALTER TABLE subscriptions ADD COLUMN webhook TEXT")
+            self._connection.execute("ALTER TABLE subscriptions ADD COLUMN webhook TEXT")
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._connection.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``), committed on success."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._connection.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield self._connection
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._connection.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            self._connection.execute("COMMIT")
 
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         with self._lock:
-            return self._db.execute(sql, args).fetchone()
+            return self._connection.execute(sql, args).fetchone()
 
     def all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            return self._connection.execute(sql, args).fetchall()
 
     def run(self, sql: str, *args: Any) -> int:
         with self._lock:
-            return self._db.execute(sql, args).rowcount
+            return self._connection.execute(sql, args).rowcount
 
     # --- small JSON documents -------------------------------------------------------------
     def get_json(self, key: str, default: Any = None) -> Any:
@@ -158,14 +158,14 @@ class Store:
     # --- ledger ---------------------------------------------------------------------------
     def append_ledger(self, entries: list[dict[str, Any]]) -> list[int]:
         """Append ``entries``; their sequence numbers, in order."""
-        with self.transaction() as db:
-            cursors = [db.execute("INSERT INTO ledger(data) VALUES (?)", (json.dumps(entry),)) for entry in entries]
+        with self.transaction() as conn:
+            cursors = [conn.execute("INSERT INTO ledger(data) VALUES (?)", (json.dumps(entry),)) for entry in entries]
             return [int(cursor.lastrowid or 0) for cursor in cursors]  # an INSERT always sets it
 
     def update_ledger(self, entries: dict[int, dict[str, Any]]) -> None:
         """Rewrite the entries with these sequence numbers."""
-        with self.transaction() as db:
-            db.executemany(
+        with self.transaction() as conn:
+            conn.executemany(
                 "UPDATE ledger SET data = ? WHERE seq = ?", [(json.dumps(e), seq) for seq, e in entries.items()]
             )
 
