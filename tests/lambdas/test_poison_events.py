@@ -20,10 +20,10 @@ from .doubles import FakeBwp, counted, envelope, invoke, sqs_record, stored
 
 
 @pytest.fixture
-def dead_lettering_app(make_app: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
+def dead_lettering_app(make_app: Any, event_queues: dict[str, str], lambda_settings: Settings) -> Any:
     app = make_app()
     app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
-    app.sqs = aws.client("sqs", local_settings)
+    app.sqs = aws.client("sqs", lambda_settings)
     return app
 
 

@@ -25,13 +25,13 @@ ATTACKER, ATTACKER_BP = "inst-att", "bp-att"
 
 @pytest.fixture
 def dead_lettering_app(
-    make_app: Any, tables: dict[str, Any], event_queues: dict[str, str], local_settings: Settings
+    make_app: Any, tables: dict[str, Any], event_queues: dict[str, str], lambda_settings: Settings
 ) -> Any:
     tables["business_products"].put(ATTACKER_BP, ATTACKER)
     tables["tokens"].put(ATTACKER, TokenSet(access_token="at-att", refresh_token="rt-att", expires_in=900))
     app = make_app()
     app.config = type(app.config)(**{**app.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]})
-    app.sqs = aws.client("sqs", local_settings)
+    app.sqs = aws.client("sqs", lambda_settings)
     return app
 
 
