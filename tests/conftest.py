@@ -1,12 +1,14 @@
 """Shared fixtures: an isolated environment for every test, free ports, one local AWS (moto
 server with the workshop's fixes) per test session, and the Buy with Prime sandbox in process
 (``sandbox_app``) or served (``sandbox_server``, ``local_sandbox`` on the local AWS); and the
-test tiers (``tests/tiers.py``); and moto in process (``aws_in_process``). Helpers are imported
-from their modules: the harness that bench/ shares from ``bwp_workshop.testing``."""
+test tiers (``tests/tiers.py``); and moto in process (``aws_in_process``, ``local_in_process``).
+Helpers are imported from their modules: the harness that bench/ shares from
+``bwp_workshop.testing``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,18 +108,43 @@ def local_settings(local_aws: LocalRuntime) -> Settings:
     return local_aws.settings
 
 
+@contextmanager
+def _moto_in_process() -> Iterator[None]:
+    """moto in process (``mock_aws``), empty, with the workshop's patches as the local AWS's
+    server has them (applied once per process, for good: every in-process test sees the same
+    moto, whatever ran before)."""
+    from moto import mock_aws
+
+    from bwp_workshop.local import moto_patches
+
+    moto_patches.apply()
+    aws.clear_cache()
+    with mock_aws():
+        yield
+    aws.clear_cache()
+
+
 @pytest.fixture
 def aws_in_process(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings of the aws target on moto in process (``mock_aws``): every AWS call of the test
     goes to moto's in-memory backends, empty at the start; no server, no port."""
-    from moto import mock_aws
-
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    aws.clear_cache()
-    with mock_aws():
+    with _moto_in_process():
         yield Settings(target="aws", project_dir=isolated_environment, state_dir=isolated_environment / ".bwp")  # type: ignore[call-arg]
-    aws.clear_cache()
+
+
+@pytest.fixture
+def local_in_process(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings of the local target with its AWS on moto in process (``mock_aws``) instead of the
+    moto server: the local target's ways (messages sent straight to the queue, its credentials
+    and account), moto's in-memory backends, empty at the start; no server, no port. The one
+    change: the local target names no endpoint, so its clients reach ``mock_aws``."""
+    from bwp_workshop.targets.local import LocalTarget
+
+    monkeypatch.setattr(LocalTarget, "endpoint_url", property(lambda self: None))
+    with _moto_in_process():
+        yield Settings(target="local", project_dir=isolated_environment, state_dir=isolated_environment / ".bwp")  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Fixtures for the event Lambda: the handler module loaded from ``lambdas/event_handler``,
-its tables and secret on the session's local AWS, and a Buy with Prime double (token endpoint
-and GraphQL API) served through ``httpx.MockTransport``."""
+its tables, secret and queues on moto in process (``lambda_settings``), and a Buy with Prime
+double (token endpoint and GraphQL API) served through ``httpx.MockTransport``."""
 
 from __future__ import annotations
 
@@ -38,18 +38,27 @@ def bwp() -> FakeBwp:
 
 
 @pytest.fixture
-def tables(local_settings: Settings) -> dict[str, Any]:
+def lambda_settings(local_in_process: Settings) -> Settings:
+    """The AWS the fixtures here build on: the local target's, on moto in process
+    (``local_in_process``). A module whose tests start a process that must reach the same AWS
+    overrides it with the session's moto server (``local_settings``), which puts those tests
+    in the server tier."""
+    return local_in_process
+
+
+@pytest.fixture
+def tables(lambda_settings: Settings) -> dict[str, Any]:
     """Data table, token table (with a fresh token for inst-1), business product table
     (``bp-0001`` belongs to inst-1) and the client secret."""
-    create_data_table(local_settings, "data")
-    create_token_table(local_settings, "tokens")
-    business_products = BusinessProductMap(create_business_product_table(local_settings, "business-products"))
+    create_data_table(lambda_settings, "data")
+    create_token_table(lambda_settings, "tokens")
+    business_products = BusinessProductMap(create_business_product_table(lambda_settings, "business-products"))
     business_products.put(BP, "inst-1")
-    aws.client("secretsmanager", local_settings).create_secret(
+    aws.client("secretsmanager", lambda_settings).create_secret(
         Name=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     )
     credentials.clear_cache()
-    resource = aws.resource("dynamodb", local_settings)
+    resource = aws.resource("dynamodb", lambda_settings)
     tokens = TokenTable(resource.Table("tokens"))
     tokens.put("inst-1", TokenSet(access_token="at-0", refresh_token="rt-0", expires_in=900))
     return {
@@ -62,7 +71,7 @@ def tables(local_settings: Settings) -> dict[str, Any]:
 
 @pytest.fixture
 def make_processor(
-    handler_module: ModuleType, tables: dict[str, Any], bwp: FakeBwp, local_settings: Settings
+    handler_module: ModuleType, tables: dict[str, Any], bwp: FakeBwp, lambda_settings: Settings
 ) -> Iterator[Callable[[], Any]]:
     clients: list[httpx.Client] = []
 
@@ -81,7 +90,7 @@ def make_processor(
         http = httpx.Client(transport=httpx.MockTransport(bwp))
         clients.append(http)
         processor = handler_module.EventProcessor(
-            config, dynamodb=tables["resource"], secrets=aws.client("secretsmanager", local_settings), http=http
+            config, dynamodb=tables["resource"], secrets=aws.client("secretsmanager", lambda_settings), http=http
         )
         processor.graphql._sleep = lambda _seconds: None  # retries without waiting
         return processor
@@ -108,7 +117,7 @@ def handler_logs(handler_module: ModuleType) -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def event_queues(local_settings: Settings, tables: dict[str, Any]) -> dict[str, str]:
+def event_queues(lambda_settings: Settings, tables: dict[str, Any]) -> dict[str, str]:
     """The queue and dead-letter queue as EventStack makes them (redrive after 2 receives),
     recorded with the tables as stack outputs."""
-    return create_event_queues(local_settings, max_receive_count=2)
+    return create_event_queues(lambda_settings, max_receive_count=2)

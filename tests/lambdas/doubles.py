@@ -221,6 +221,16 @@ def create_event_queues(settings: Any, *, max_receive_count: int, visibility_tim
     return {"queue_url": queue_url, "queue_arn": queue_arn, "dlq_url": dlq_url}
 
 
+def queue_depth(settings: Any, url: str) -> int:
+    """The messages in the queue at ``url``: visible and in flight."""
+    from bwp_workshop import aws
+
+    attributes = aws.client("sqs", settings).get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 def wait_until(condition: Any, timeout: float = 30.0, message: str = "condition") -> None:
     """Poll ``condition`` (backing off from 20 ms) until it is true, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -21,15 +21,15 @@ BUCKET = "analytics"
 
 
 @pytest.fixture
-def analytics_processor(handler_module: Any, processor: Any, local_settings: Settings) -> Any:
+def analytics_processor(handler_module: Any, processor: Any, lambda_settings: Settings) -> Any:
     """The handler's processor with the analytics bucket configured (the bucket not created)."""
-    processor.analytics = handler_module.AnalyticsWriter(BUCKET, s3=aws.client("s3", local_settings))
+    processor.analytics = handler_module.AnalyticsWriter(BUCKET, s3=aws.client("s3", lambda_settings))
     return processor
 
 
-def _rows(local_settings: Settings) -> list[tuple[str, str, str, str]]:
+def _rows(settings: Settings) -> list[tuple[str, str, str, str]]:
     """(key, event_id, event_type partition, installation) of every row in the bucket."""
-    s3 = aws.client("s3", local_settings)
+    s3 = aws.client("s3", settings)
     rows = []
     for entry in s3.list_objects_v2(Bucket=BUCKET, Prefix=ANALYTICS_PREFIX).get("Contents", []):
         body = s3.get_object(Bucket=BUCKET, Key=entry["Key"])["Body"].read()
@@ -51,9 +51,9 @@ def _file(body: bytes) -> str:
 
 
 def test_a_batch_is_written_as_one_object_per_partition(
-    handler_module: Any, analytics_processor: Any, tables: dict[str, Any], local_settings: Settings
+    handler_module: Any, analytics_processor: Any, tables: dict[str, Any], lambda_settings: Settings
 ) -> None:
-    aws.client("s3", local_settings).create_bucket(Bucket=BUCKET)
+    aws.client("s3", lambda_settings).create_bucket(Bucket=BUCKET)
     bodies = [
         envelope("ORDER_CONFIRMED"),
         envelope("ORDER_CONFIRMED", resources=[f"businessProduct/{BP}/order/o-2"]),
@@ -61,7 +61,7 @@ def test_a_batch_is_written_as_one_object_per_partition(
         envelope("PACKAGE_DELIVERED", resources=[f"businessProduct/{BP}/order/o-1/delivery/d-1"]),
     ]
     assert invoke(handler_module, analytics_processor, sqs_event(*bodies)) == {"batchItemFailures": []}
-    rows = _rows(local_settings)
+    rows = _rows(lambda_settings)
     assert {row[1] for row in rows} == set(stored(tables)) == {b["detail"]["eventId"] for b in bodies}
     keys = {row[0] for row in rows}
     assert len(keys) == 3  # two order confirmations share their partition's object
@@ -75,7 +75,7 @@ def test_a_failed_write_fails_the_records_and_their_redelivery_writes_them(
     handler_module: Any,
     analytics_processor: Any,
     tables: dict[str, Any],
-    local_settings: Settings,
+    lambda_settings: Settings,
     handler_logs: io.StringIO,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -90,12 +90,12 @@ def test_a_failed_write_fails_the_records_and_their_redelivery_writes_them(
 
     assert counted(capsys.readouterr().out)[METRIC_FAILED] == 2  # the failed write counted as failed records
 
-    aws.client("s3", local_settings).create_bucket(Bucket=BUCKET)
+    aws.client("s3", lambda_settings).create_bucket(Bucket=BUCKET)
     again = invoke(handler_module, analytics_processor, event)
     assert again == {"batchItemFailures": []}
     # Refused by the data table, written to the bucket.
     assert counted(capsys.readouterr().out)[METRIC_DUPLICATES] == 2
-    assert sorted(row[1] for row in _rows(local_settings)) == sorted(stored(tables))
+    assert sorted(row[1] for row in _rows(lambda_settings)) == sorted(stored(tables))
 
 
 def test_no_bucket_configured_writes_nothing(handler_module: Any, processor: Any, tables: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""The local event source: SQS batches into the handler, deletes on success, redelivery and
-dead-lettering of failures, the background service with its health endpoint."""
+"""The local event source in process: SQS batches into the handler, deletes on success,
+redelivery and dead-lettering of failures, its place among the local runtime's services. The
+background service with its health endpoint, a process: ``test_event_runner_process.py``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
 from bwp_workshop import aws
-from bwp_workshop.errors import LocalRuntimeError
-from bwp_workshop.local import emf, event_runner, processes
+from bwp_workshop.local import emf, event_runner
 from bwp_workshop.local.event_runner import EventRunner
 from bwp_workshop.local.lambda_host import LambdaInstance
 from bwp_workshop.local.runtime import LocalRuntime
@@ -20,29 +17,21 @@ from bwp_workshop.names import METRIC_DUPLICATES, METRIC_STORED
 from bwp_workshop.settings import Settings
 from bwp_workshop.steps import dead_letters, pipeline
 from bwp_workshop.testing.ports import free_port
-from tests.local_stacks import record_stack
 
-from .doubles import envelope, stored, wait_until
+from .doubles import envelope, queue_depth, stored, wait_until
 
 
-def _runner(local_settings: Settings, queues: dict[str, str], handler: Any, **options: Any) -> EventRunner:
+def _runner(settings: Settings, queues: dict[str, str], handler: Any, **options: Any) -> EventRunner:
     return EventRunner(
-        sqs=aws.client("sqs", local_settings),
+        sqs=aws.client("sqs", settings),
         queue_url=queues["queue_url"],
         handler=handler,
         **{"retry_after": 0, "wait_seconds": 0, **options},
     )
 
 
-def _depth(local_settings: Settings, url: str) -> int:
-    attributes = aws.client("sqs", local_settings).get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
 def test_records_are_sqs_shaped_and_batches_respect_the_batch_size(
-    local_settings: Settings, event_queues: dict[str, str]
+    lambda_settings: Settings, event_queues: dict[str, str]
 ) -> None:
     seen: list[dict[str, Any]] = []
 
@@ -51,8 +40,8 @@ def test_records_are_sqs_shaped_and_batches_respect_the_batch_size(
         seen.append(event)
         return {"batchItemFailures": []}
 
-    pipeline.send_to_queue([json.dumps({"n": i}) for i in range(7)], local_settings)
-    runner = _runner(local_settings, event_queues, handler, batch_size=3, concurrency=1)
+    pipeline.send_to_queue([json.dumps({"n": i}) for i in range(7)], lambda_settings)
+    runner = _runner(lambda_settings, event_queues, handler, batch_size=3, concurrency=1)
     while runner.poll_once():
         pass
     batches = [len(event["Records"]) for event in seen]
@@ -61,11 +50,11 @@ def test_records_are_sqs_shaped_and_batches_respect_the_batch_size(
     assert set(record) >= {"messageId", "receiptHandle", "body", "attributes", "eventSourceARN", "eventSource"}
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert record["eventSourceARN"] == event_queues["queue_arn"] and record["eventSource"] == "aws:sqs"
-    assert _depth(local_settings, event_queues["queue_url"]) == 0  # succeeded records are deleted
+    assert queue_depth(lambda_settings, event_queues["queue_url"]) == 0  # succeeded records are deleted
 
 
 def test_failed_records_are_redelivered_then_dead_lettered(
-    local_settings: Settings, event_queues: dict[str, str]
+    lambda_settings: Settings, event_queues: dict[str, str]
 ) -> None:
     counts: dict[str, list[str]] = {}
 
@@ -77,19 +66,19 @@ def test_failed_records_are_redelivered_then_dead_lettered(
                 failures.append({"itemIdentifier": record["messageId"]})
         return {"batchItemFailures": failures}
 
-    pipeline.send_to_queue(['"good"', '"bad"'], local_settings)
-    runner = _runner(local_settings, event_queues, handler, concurrency=1)
+    pipeline.send_to_queue(['"good"', '"bad"'], lambda_settings)
+    runner = _runner(lambda_settings, event_queues, handler, concurrency=1)
     for _ in range(6):
         runner.poll_once()
     assert counts['"good"'] == ["1"]
     assert counts['"bad"'] == ["1", "2"]  # maxReceiveCount 2: then the redrive policy moves it
-    (dead,) = dead_letters.dlq_messages(local_settings)
+    (dead,) = dead_letters.dlq_messages(lambda_settings)
     assert dead["body"] == "bad"
-    assert _depth(local_settings, event_queues["queue_url"]) == 0
+    assert queue_depth(lambda_settings, event_queues["queue_url"]) == 0
 
 
 def test_an_invocation_that_raises_fails_its_whole_batch(
-    local_settings: Settings, event_queues: dict[str, str]
+    lambda_settings: Settings, event_queues: dict[str, str]
 ) -> None:
     calls = []
 
@@ -97,27 +86,27 @@ def test_an_invocation_that_raises_fails_its_whole_batch(
         calls.append(len(event["Records"]))
         raise RuntimeError("boom")
 
-    pipeline.send_to_queue(['"a"', '"b"'], local_settings)
-    runner = _runner(local_settings, event_queues, handler, concurrency=1)
+    pipeline.send_to_queue(['"a"', '"b"'], lambda_settings)
+    runner = _runner(lambda_settings, event_queues, handler, concurrency=1)
     for _ in range(4):
         runner.poll_once()
     assert runner.stats.invocation_errors >= 2 and runner.stats.succeeded == 0
-    assert sorted(message["body"] for message in dead_letters.dlq_messages(local_settings)) == ["a", "b"]
+    assert sorted(message["body"] for message in dead_letters.dlq_messages(lambda_settings)) == ["a", "b"]
 
 
 def test_the_real_handler_behind_the_runner_records_each_event_once(
-    local_settings: Settings, event_queues: dict[str, str], handler_module: Any, processor: Any, tables: dict[str, Any]
+    lambda_settings: Settings, event_queues: dict[str, str], handler_module: Any, processor: Any, tables: dict[str, Any]
 ) -> None:
     bodies = [envelope() for _ in range(25)]
     messages = [json.dumps(body) for body in bodies] + [json.dumps(bodies[0]), json.dumps(bodies[1])]
     messages += ["not json", json.dumps(envelope(installation=None, resources=["order/o-1"]))]  # no tenant
-    pipeline.send_to_queue(messages, local_settings)
+    pipeline.send_to_queue(messages, lambda_settings)
     instance = LambdaInstance(handler_module.handler)  # invocations one at a time, metrics captured
     previous, handler_module._processor = handler_module._processor, processor
     try:
-        with _runner(local_settings, event_queues, instance, concurrency=3, batch_window=0.2, wait_seconds=1):
+        with _runner(lambda_settings, event_queues, instance, concurrency=3, batch_window=0.2, wait_seconds=1):
             wait_until(
-                lambda: len(stored(tables)) == 25 and _depth(local_settings, event_queues["dlq_url"]) == 2,
+                lambda: len(stored(tables)) == 25 and queue_depth(lambda_settings, event_queues["dlq_url"]) == 2,
                 message="25 records and 2 dead letters",
             )
     finally:
@@ -125,8 +114,8 @@ def test_the_real_handler_behind_the_runner_records_each_event_once(
     totals = emf.totals(instance.points)
     assert (totals[(METRIC_STORED, None)], totals[(METRIC_DUPLICATES, None)]) == (25, 2)
     assert set(stored(tables)) == {body["detail"]["eventId"] for body in bodies}
-    assert _depth(local_settings, event_queues["queue_url"]) == 0
-    records = pipeline.data_records(local_settings)
+    assert queue_depth(lambda_settings, event_queues["queue_url"]) == 0
+    records = pipeline.data_records(lambda_settings)
     assert len(records) == 25 and isinstance(records[0]["order_total_amount"], float)
 
 
@@ -147,90 +136,24 @@ def test_the_runner_is_a_service_of_the_local_runtime_once_event_stack_exists(tm
     assert runtime.services()[-1].fingerprint != spec.fingerprint
 
 
-def test_the_runner_process_answers_its_health_check_and_dead_letters_a_malformed_event(
-    local_settings: Settings, event_queues: dict[str, str], tmp_path: Path
-) -> None:
-    settings = Settings(
-        project_dir=tmp_path,
-        state_dir=local_settings.bwp_dir,  # where the outputs were recorded
-        local_moto_port=local_settings.local_moto_port,
-        local_event_runner_port=free_port(),
-        local_event_retry_after=0,
-    )
-    runtime = LocalRuntime(settings)
-    spec = runtime.services()[-1]
-    registry = processes.ProcessRegistry(tmp_path / "runner-state")
-    with registry.locked():
-        record = processes.start(spec, registry, ready_timeout=60)
-    try:
-        health = httpx.get(spec.health_url, trust_env=False).json()
-        assert health["service"] == "event-runner" and health["pid"] == record.pid
-        pipeline.send_to_queue(["not a Buy with Prime event"], local_settings)
-        wait_until(lambda: _depth(local_settings, event_queues["dlq_url"]) == 1, message="the dead letter")
-        # The handler dead-letters it itself on its first receive (no retries for what can never succeed).
-        assert httpx.get(spec.health_url, trust_env=False).json()["stats"]["failed"] == 0
-        (letter,) = dead_letters.dlq_messages(local_settings)
-        assert letter["receive_count"] == 1
-    finally:
-        with registry.locked():
-            processes.stop(event_runner.SERVICE_NAME, registry)
-    assert processes.process_of(record) is None
-
-
 def test_the_dead_letter_peek_sees_every_message_and_leaves_them_visible(
-    local_settings: Settings, event_queues: dict[str, str]
+    lambda_settings: Settings, event_queues: dict[str, str]
 ) -> None:
     from bwp_workshop import aws
     from bwp_workshop.names import EVENT_STACK, OUT_DLQ_URL
     from bwp_workshop.outputs import stack_output
 
-    sqs = aws.client("sqs", local_settings)
-    url = stack_output(local_settings, EVENT_STACK, OUT_DLQ_URL)
+    sqs = aws.client("sqs", lambda_settings)
+    url = stack_output(lambda_settings, EVENT_STACK, OUT_DLQ_URL)
     for start in range(0, 25, 10):
         sqs.send_message_batch(
             QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f'"m{n}"'} for n in range(start, min(start + 10, 25))]
         )
-    first = dead_letters.dlq_messages(local_settings)
+    first = dead_letters.dlq_messages(lambda_settings)
     assert sorted(message["body"] for message in first) == sorted(f"m{n}" for n in range(25))
-    again = dead_letters.dlq_messages(local_settings, limit=12)
+    again = dead_letters.dlq_messages(lambda_settings, limit=12)
     assert len(again) == 12  # the limit holds, and the first look hid nothing
-    assert pipeline.queue_depths(local_settings)["dead_letter_queue"] == 25
-
-
-def test_the_runner_is_unhealthy_while_its_queue_does_not_exist_and_says_so(
-    local_settings: Settings, event_queues: dict[str, str], tmp_path: Path
-) -> None:
-    from bwp_workshop.names import EVENT_STACK
-    from bwp_workshop.outputs import load_outputs
-
-    # Deployed, as far as CloudFormation knows.
-    record_stack(local_settings, EVENT_STACK, load_outputs(local_settings)[EVENT_STACK])
-    settings = Settings(
-        project_dir=tmp_path,
-        state_dir=local_settings.bwp_dir,
-        local_moto_port=local_settings.local_moto_port,
-        local_event_runner_port=free_port(),
-    )
-    runtime = LocalRuntime(settings)
-    spec = runtime.services()[-1]
-    with runtime.registry.locked():
-        record = processes.start(spec, runtime.registry, ready_timeout=60)
-    try:
-        aws.client("sqs", local_settings).delete_queue(QueueUrl=event_queues["queue_url"])
-        wait_until(
-            lambda: httpx.get(spec.health_url, trust_env=False).status_code == 503, message="an unhealthy runner"
-        )
-        (status,) = [s for s in runtime.status() if s.name == event_runner.SERVICE_NAME]
-        assert status.state == "unhealthy" and "does not exist" in status.detail and "local up" in status.detail
-        # A runner started on a queue that does not exist says so and exits, rather than idling.
-        with runtime.registry.locked():
-            processes.stop(spec.name, runtime.registry)
-            with pytest.raises(LocalRuntimeError, match="does not exist in the local AWS"):
-                processes.start(spec, runtime.registry, ready_timeout=60)
-    finally:
-        with runtime.registry.locked():
-            processes.stop(event_runner.SERVICE_NAME, runtime.registry)
-    assert processes.process_of(record) is None
+    assert pipeline.queue_depths(lambda_settings)["dead_letter_queue"] == 25
 
 
 class _FlakyDeletes:
@@ -267,13 +190,13 @@ class _FlakyDeletes:
 
 
 def test_failed_deletes_are_retried_and_what_cannot_be_deleted_is_logged(
-    local_settings: Settings, event_queues: dict[str, str], monkeypatch: Any
+    lambda_settings: Settings, event_queues: dict[str, str], monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(event_runner, "DELETE_BACKOFF_S", 0.001)
     lines: list[str] = []
-    pipeline.send_to_queue([json.dumps({"n": i}) for i in range(6)] + ['"stuck"'], local_settings)
-    flaky = _FlakyDeletes(aws.client("sqs", local_settings))
-    runner = _runner(local_settings, event_queues, lambda event, context: {"batchItemFailures": []}, concurrency=1)
+    pipeline.send_to_queue([json.dumps({"n": i}) for i in range(6)] + ['"stuck"'], lambda_settings)
+    flaky = _FlakyDeletes(aws.client("sqs", lambda_settings))
+    runner = _runner(lambda_settings, event_queues, lambda event, context: {"batchItemFailures": []}, concurrency=1)
     runner.sqs, runner.log = flaky, lines.append
     assert runner.poll_once() == 7
     assert flaky.deletes == 2  # the refused half again, once; the broken handle not again
@@ -285,10 +208,10 @@ def test_failed_deletes_are_retried_and_what_cannot_be_deleted_is_logged(
     assert "1 processed message(s)" in line and "ReceiptHandleIsInvalid" in line
 
 
-def test_the_retry_delay_grows_with_the_receive_count(local_settings: Settings, event_queues: dict[str, str]) -> None:
-    runner = _runner(local_settings, event_queues, lambda event, context: {}, retry_after=1.0)
+def test_the_retry_delay_grows_with_the_receive_count(lambda_settings: Settings, event_queues: dict[str, str]) -> None:
+    runner = _runner(lambda_settings, event_queues, lambda event, context: {}, retry_after=1.0)
     delays = [runner.retry_delay({"Attributes": {"ApproximateReceiveCount": str(n)}}) for n in range(1, 11)]
     assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
     # The receives of the stacks' default (10) span minutes: a 30 s outage uses up none of them.
     assert sum(delays[:9]) > 4 * 60 and sum(delays[:5]) > 30
-    assert _runner(local_settings, event_queues, lambda e, c: {}, retry_after=0).retry_delay({}) == 0
+    assert _runner(lambda_settings, event_queues, lambda e, c: {}, retry_after=0).retry_delay({}) == 0

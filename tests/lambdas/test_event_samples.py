@@ -90,7 +90,7 @@ def test_what_can_never_succeed_is_dead_lettered_on_its_first_receive(
     make_processor: Any,
     tables: dict[str, Any],
     event_queues: dict[str, str],
-    local_settings: Settings,
+    lambda_settings: Settings,
     capsys: pytest.CaptureFixture[str],
     name: str,
 ) -> None:
@@ -98,7 +98,7 @@ def test_what_can_never_succeed_is_dead_lettered_on_its_first_receive(
     processor.config = type(processor.config)(
         **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
     )
-    processor.sqs = aws.client("sqs", local_settings)
+    processor.sqs = aws.client("sqs", lambda_settings)
     body = sample(name)
     # Reported as handled (the queue deletes it) once the handler has put it in the DLQ itself.
     assert invoke(handler_module, processor, body, receive_count=1) == {"batchItemFailures": []}
@@ -126,7 +126,7 @@ def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_re
     make_processor: Any,
     tables: dict[str, Any],
     event_queues: dict[str, str],
-    local_settings: Settings,
+    lambda_settings: Settings,
     capsys: pytest.CaptureFixture[str],
     source: str,
 ) -> None:
@@ -135,7 +135,7 @@ def test_a_source_other_than_the_subscribed_one_is_dead_lettered_on_its_first_re
     processor.config = type(processor.config)(
         **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
     )
-    processor.sqs = aws.client("sqs", local_settings)
+    processor.sqs = aws.client("sqs", lambda_settings)
     body = sample("order_confirmed_2024_11_01.json").replace(samples.SOURCE, source)
     assert invoke(handler_module, processor, body, receive_count=1) == {"batchItemFailures": []}
     assert not stored(tables) and counted(capsys.readouterr().out)[METRIC_DEAD_LETTERED] == 1

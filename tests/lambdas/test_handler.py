@@ -344,7 +344,7 @@ def test_the_batch_cache_computes_once_per_key_and_remembers_a_failure(handler_m
 
 
 def test_a_rotated_client_secret_is_picked_up_without_a_redeploy(
-    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, local_settings: Any
+    handler_module: Any, processor: Any, tables: dict[str, Any], bwp: FakeBwp, lambda_settings: Any
 ) -> None:
     """Buy with Prime issued a new client secret and the operator put it in Secrets Manager: the
     warm instance's next refresh is refused (invalid_client), reads the secret again and refreshes
@@ -356,7 +356,7 @@ def test_a_rotated_client_secret_is_picked_up_without_a_redeploy(
     assert invoke(handler_module, processor, sqs_event(envelope())) == {"batchItemFailures": []}
     first_endpoint = processor.token_endpoint()
     rotated = "client-secret-rotated-9876543210"
-    aws.client("secretsmanager", local_settings).put_secret_value(
+    aws.client("secretsmanager", lambda_settings).put_secret_value(
         SecretId=CLIENT_SECRET_NAME, SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": rotated})
     )
     bwp.client_secret = rotated

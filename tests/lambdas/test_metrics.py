@@ -33,12 +33,12 @@ from .doubles import BP, FakeBwp, counted, envelope, failed_ids, invoke, sqs_rec
 
 
 @pytest.fixture
-def dead_lettering_processor(make_processor: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
+def dead_lettering_processor(make_processor: Any, event_queues: dict[str, str], lambda_settings: Settings) -> Any:
     processor = make_processor()
     processor.config = type(processor.config)(
         **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
     )
-    processor.sqs = aws.client("sqs", local_settings)
+    processor.sqs = aws.client("sqs", lambda_settings)
     return processor
 
 
@@ -132,7 +132,7 @@ def test_the_emf_reader_takes_every_dimension_set_and_ignores_other_lines() -> N
 
 
 def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloudwatch(
-    handler_module: Any, processor: Any, tables: dict[str, Any], local_settings: Settings
+    handler_module: Any, processor: Any, tables: dict[str, Any], lambda_settings: Settings
 ) -> None:
     """What CloudWatch Logs does with the EMF lines on aws, the local Lambda host does with the
     local AWS: the handler's counts become CloudWatch data points the alarms can read."""
@@ -140,7 +140,7 @@ def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloud
 
     from bwp_workshop.local.lambda_host import LambdaInstance, metric_publisher
 
-    instance = LambdaInstance(handler_module.handler, on_metrics=metric_publisher(local_settings))
+    instance = LambdaInstance(handler_module.handler, on_metrics=metric_publisher(lambda_settings))
     previous, handler_module._processor = handler_module._processor, processor
     try:
         response = instance({"Records": [sqs_record(envelope()), sqs_record(envelope())]}, LambdaContext())
@@ -149,7 +149,7 @@ def test_the_local_lambda_host_publishes_the_handlers_metrics_to_the_local_cloud
     assert response == {"batchItemFailures": []}
     assert len(instance.durations_ms) == 1 and instance.durations_ms[0] > 0
     now = datetime.now(UTC)
-    answer = aws.client("cloudwatch", local_settings).get_metric_statistics(
+    answer = aws.client("cloudwatch", lambda_settings).get_metric_statistics(
         Namespace=METRICS_NAMESPACE,
         MetricName=METRIC_STORED,
         Dimensions=[{"Name": "service", "Value": EVENT_HANDLER_SERVICE}],

@@ -20,12 +20,12 @@ from .doubles import FakeBwp, counted, envelope, invoke, sqs_record, stored
 
 
 @pytest.fixture
-def dead_lettering_processor(make_processor: Any, event_queues: dict[str, str], local_settings: Settings) -> Any:
+def dead_lettering_processor(make_processor: Any, event_queues: dict[str, str], lambda_settings: Settings) -> Any:
     processor = make_processor()
     processor.config = type(processor.config)(
         **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
     )
-    processor.sqs = aws.client("sqs", local_settings)
+    processor.sqs = aws.client("sqs", lambda_settings)
     return processor
 
 

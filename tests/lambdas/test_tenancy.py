@@ -25,7 +25,7 @@ ATTACKER, ATTACKER_BP = "inst-att", "bp-att"
 
 @pytest.fixture
 def dead_lettering_processor(
-    make_processor: Any, tables: dict[str, Any], event_queues: dict[str, str], local_settings: Settings
+    make_processor: Any, tables: dict[str, Any], event_queues: dict[str, str], lambda_settings: Settings
 ) -> Any:
     tables["business_products"].put(ATTACKER_BP, ATTACKER)
     tables["tokens"].put(ATTACKER, TokenSet(access_token="at-att", refresh_token="rt-att", expires_in=900))
@@ -33,7 +33,7 @@ def dead_lettering_processor(
     processor.config = type(processor.config)(
         **{**processor.config.__dict__, "dead_letter_queue_url": event_queues["dlq_url"]}
     )
-    processor.sqs = aws.client("sqs", local_settings)
+    processor.sqs = aws.client("sqs", lambda_settings)
     return processor
 
 
