@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from .config import ADMIN_PREFIX, FAULT_ENDPOINTS, FaultSpec
 from .console import PartnerConsole
-from .core import NotFound, Sandbox
 from .event_source import EmitRequest, EventSource
 from .oauth_server import OAuthServer
+from .shared import NotFound, Sandbox
 
 
 class AppRegistrationRequest(BaseModel):

@@ -35,8 +35,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .config import CONSOLE_CONSENT_PATH, CONSOLE_COOKIE, CONSOLE_INSTALL_PATH, CONSOLE_PATH
 from .console_pages import consent_page, console_page, outcome_page, page
-from .core import NotFound, Sandbox, compact_json
 from .database import digest
+from .shared import NotFound, Sandbox, compact_json
 from .token_signing import TOKEN_HEADER, with_token
 
 #: How long a merchant stays signed in to the console (seconds).

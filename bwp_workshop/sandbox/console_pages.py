@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi.responses import HTMLResponse
 
 from .config import CONSOLE_CONSENT_PATH, CONSOLE_INSTALL_PATH, CONSOLE_PATH
-from .core import NotFound, Sandbox
+from .shared import NotFound, Sandbox
 
 #: What an installed app may do with a merchant's store, as the consent page says it: the
 #: queries and mutations of the sandbox's GraphQL API (``schema.graphql``).

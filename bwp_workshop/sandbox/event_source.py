@@ -25,11 +25,11 @@ from ..names import (
     DEPRECATED_EVENT_TYPES,
     PRIVACY_EVENT_TYPES,
 )
-from .core import Sandbox
 from .event_shapes import MALFORMATIONS, THIN_SHAPE, detail, malform
 from .merchants import iso, new_order
 from .order_lifecycles import LIFECYCLES, MIXED, catalog_occurrence, privacy_occurrence, spread_times, walk
 from .order_machine import Occurrence
+from .shared import Sandbox
 from .subscriptions import Subscriptions
 from .webhooks import AuthProfiles, WebhookDelivery
 

@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ..core.graphql import INSTALLATION_HEADER, TARGET_HEADER, VERSION_HEADER
 from .api_errors import BwpError, access_denied, body_of, classification, error_body, invalid_input
-from .core import Sandbox
 from .event_source import EventSource
 from .oauth_server import Caller, OAuthServer
 from .orders import Orders
 from .resolvers import schema
+from .shared import Sandbox
 
 GRAPHQL_PATH = "/graphql"
 

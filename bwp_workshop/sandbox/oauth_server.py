@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from ..settings import SANDBOX_AUTHORIZE_PATH
 from .config import CONSOLE_COOKIE, CONSOLE_PATH
 from .console_pages import sign_in_page
-from .core import Sandbox
 from .database import digest
+from .shared import Sandbox
 from .token_signing import with_token
 
 TOKEN_PATH = "/token"

@@ -19,9 +19,9 @@ from typing import Any
 from . import cancellations, order_creation
 from . import order_machine as machine
 from .api_errors import BwpError, invalid_input
-from .core import Sandbox
 from .event_source import EventSource
 from .order_machine import Occurrence
+from .shared import Sandbox
 
 _log = logging.getLogger(__name__)
 

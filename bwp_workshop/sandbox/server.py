@@ -29,11 +29,11 @@ from .admin_api import admin_router
 from .api_errors import error_body
 from .config import ADMIN_PREFIX, SandboxSettings, sandbox_settings
 from .console import PartnerConsole, console_router
-from .core import Sandbox
 from .event_source import EventSource
 from .graphql_api import GRAPHQL_PATH, graphql_router
 from .oauth_server import TOKEN_PATH, OAuthServer, oauth_router
 from .orders import Orders
+from .shared import Sandbox
 
 SERVICE_NAME = "sandbox"
 HEALTH_PATH = "/_bwp/health"

@@ -20,7 +20,7 @@ from .. import aws
 from ..core.graphql import DESTINATION_NAME_ALREADY_EXISTS, SUBSCRIPTION_ALREADY_EXISTS
 from ..names import SUBSCRIBABLE_EVENT_TYPES, partner_source_name
 from .api_errors import BwpError, access_denied, invalid_input
-from .core import Sandbox
+from .shared import Sandbox
 from .webhooks import AuthProfiles, create_webhook_subscription
 
 _ACCOUNT = re.compile(r"^\d{12}$")

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bwp_workshop.core.graphql import TARGET_HEADER, VERSION_HEADER
-from bwp_workshop.sandbox.core import Sandbox
 from bwp_workshop.sandbox.merchants import new_order
+from bwp_workshop.sandbox.shared import Sandbox
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
 

@@ -410,7 +410,7 @@ def test_a_database_kept_in_an_older_shape_is_re_seeded_and_its_installations_ke
     """Coming back with a sandbox database from before the documented shapes: the merchants and
     orders are seeded again in the current shape; apps, installations and tokens stay."""
     from bwp_workshop.sandbox.config import sandbox_settings
-    from bwp_workshop.sandbox.core import Sandbox
+    from bwp_workshop.sandbox.shared import Sandbox
 
     api = Api(new_flow(sandbox_app))
     sandbox: Sandbox = sandbox_app.app.state.sandbox

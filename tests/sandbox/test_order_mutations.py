@@ -14,7 +14,7 @@ import pytest
 
 from bwp_workshop import names
 from bwp_workshop.sandbox import order_machine
-from bwp_workshop.sandbox.core import Sandbox
+from bwp_workshop.sandbox.shared import Sandbox
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
 from tests.sandbox.test_graphql import SUBSCRIBE, Api
