@@ -20,8 +20,8 @@ CDK_CLI := node_modules/.package-lock.json
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/.bwp-installed
 KERNEL := bwp-workshop
-# Test processes (pytest-xdist): one per core. The cdk and notebook tiers each run on one worker
-# (--dist loadgroup, tests/tiers.py); the server-backed tests spread over the others.
+# Test processes (pytest-xdist): one per core. The cdk tier and the story's tests each run on one
+# worker (--dist loadgroup, tests/tiers.py); the other tests spread over the workers.
 TEST_WORKERS ?= auto
 # Independent set-up steps run side by side (uv for .venv, npm, uv for checkov); each target's own
 # steps stay in order.

@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadgroup``: the cdk and the notebook tiers each on one worker (tests/tiers.py)."""
+    """``--dist loadgroup``: the cdk tier on one worker, the story's tests on one (tests/tiers.py)."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling

@@ -14,9 +14,10 @@ in ``FIXTURES`` raises the tier to the fixture's (a test on the session's moto s
 ``fast`` test that starts a process or listens on a socket, from any thread, fail at once,
 naming what to change.
 
-``make test`` runs the tiers in parallel (pytest-xdist, ``--dist loadgroup``): the ``cdk`` and
-``notebook`` tests each form one group that one worker runs in order, so the session's synthesized
-stacks and the notebooks' story are made once and no two CDK synths run at the same time.
+``make test`` runs the tiers in parallel (pytest-xdist, ``--dist loadgroup``): the ``cdk`` tests
+form one group that one worker runs in order (the session's synthesized stacks made once, no two
+CDK synths at the same time), and so do the tests that read the person's story (``STORY``: it is
+made once); every other test goes to whichever worker is free.
 """
 
 from __future__ import annotations
@@ -79,15 +80,25 @@ FIXTURES = {
     "in_process_moto": "server",
 }
 
-#: Tiers whose tests one xdist worker runs together, in order (``--dist loadgroup``; conftest's
-#: ``pytest_xdist_make_scheduler`` groups them by ``PATHS``, which places every test of these tiers).
-GROUPED = ("cdk", "notebook")
+#: The tier whose tests one xdist worker runs together, in order (``--dist loadgroup``; conftest's
+#: ``pytest_xdist_make_scheduler`` groups them by ``PATHS``, which places every test of the tier).
+GROUPED = ("cdk",)
+#: The modules whose tests read the person's story (tests/notebooks/conftest.py, a session
+#: fixture): one worker runs them, so the story runs once.
+STORY = (
+    "tests/notebooks/test_person_path.py",
+    "tests/notebooks/test_site.py",
+    "tests/notebooks/test_waiting_cells.py",
+    "tests/notebooks/test_workshop.py",
+)
 
 
 def xdist_scope(nodeid: str) -> str:
-    """What pytest-xdist schedules together: a grouped tier (by ``PATHS``), else the test alone.
-    (pytest-xdist 3.8's own ``xdist_group`` marks do not group under pytest 9: it renames the
-    node through an attribute pytest 9 no longer reads.)"""
+    """What pytest-xdist schedules together: the story's tests, a grouped tier (by ``PATHS``),
+    else the test alone. (pytest-xdist 3.8's own ``xdist_group`` marks do not group under
+    pytest 9: it renames the node through an attribute pytest 9 no longer reads.)"""
+    if nodeid.startswith(STORY):
+        return "story"
     prefixes = [prefix for prefix in PATHS if nodeid.startswith(prefix)]
     tier = PATHS[max(prefixes, key=len)] if prefixes else None
     return tier if tier in GROUPED else nodeid

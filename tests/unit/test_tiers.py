@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from tests.tiers import FastTierGuard, FastTierViolation
+from tests.tiers import STORY, FastTierGuard, FastTierViolation, xdist_scope
 
 
 def test_a_subprocess_started_by_a_thread_that_swallows_the_refusal_fails_the_test() -> None:
@@ -48,3 +48,20 @@ def test_the_guard_puts_everything_back() -> None:
     with FastTierGuard("t::c"):
         assert socket.socket.listen is not before[1]
     assert (subprocess.Popen._execute_child, socket.socket.listen, os.fork, os.system) == before  # type: ignore[attr-defined]
+
+
+def test_the_story_and_the_cdk_tier_each_run_on_one_worker_and_the_rest_anywhere() -> None:
+    """Every test that asks for the story is in a STORY module (a test elsewhere would run the
+    whole story again on another worker); the cdk tier is one group; other tests go alone."""
+    from bwp_workshop.testing.checkout import CHECKOUT
+
+    fixture = "story" + ": dict["  # a test's parameter (spelled apart, so this module does not match)
+    asking = {
+        path.relative_to(CHECKOUT).as_posix()
+        for path in (CHECKOUT / "tests").rglob("test_*.py")
+        if fixture in path.read_text()
+    }
+    assert asking == set(STORY)
+    assert {xdist_scope(f"{module}::test") for module in STORY} == {"story"}
+    assert xdist_scope("tests/stacks/test_templates.py::test") == "cdk"
+    assert xdist_scope("tests/notebooks/test_runner.py::test") == "tests/notebooks/test_runner.py::test"
