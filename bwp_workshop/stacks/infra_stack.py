@@ -144,7 +144,7 @@ class InfraStack(cdk.Stack):
             # The local target: the stacks serve no traffic (the app runs as a local process),
             # and the local AWS runs no Lambda-backed custom resource (the CloudFront prefix list's
             # lookup), so port 80 stays open
-            # to any address here (tests/stacks/test_templates.py holds it to the local target).
+            # to any address here (tests/stacks/test_infra_stack_template.py holds it to the local target).
             self.listener = self.load_balancer.add_listener(
                 "HttpListener",
                 port=80,

@@ -24,7 +24,7 @@ from bwp_workshop.testing.sandbox import SandboxHandle
 from bwp_workshop.testing.tables import create_token_table
 from oauth_app.app import create_app
 from tests.sandbox.flow import new_flow
-from tests.sandbox.test_graphql import Api
+from tests.sandbox.graphql_api import Api
 
 from .conftest import BASE_URL, CLIENT_ID, CLIENT_SECRET, AppLogs, config
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
-from tests.sandbox.test_graphql import Api, classification
+from tests.sandbox.graphql_api import Api, classification
 
 CANCEL = """mutation($id: String!, $input: CancelOrderInput) {
   cancelOrder(orderIdentifier: {orderId: $id}, input: $input) {

@@ -10,7 +10,7 @@ from typing import Any
 
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
-from tests.sandbox.test_graphql import SUBSCRIBE, Api, classification
+from tests.sandbox.graphql_api import SUBSCRIBE, Api, classification
 
 CREATE = """mutation($input: CreateOrderInput!) { createOrder(input: $input) {
   order { id aliases { aliasType aliasId } metadata { executionState }

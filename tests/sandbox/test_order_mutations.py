@@ -17,7 +17,7 @@ from bwp_workshop.sandbox import order_machine
 from bwp_workshop.sandbox.shared import Sandbox
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.sandbox.flow import new_flow
-from tests.sandbox.test_graphql import SUBSCRIBE, Api
+from tests.sandbox.graphql_api import SUBSCRIBE, Api
 
 ORDER = """query($id: String!) { order(orderIdentifier: {orderId: $id}) {
   metadata { executionState }

@@ -23,7 +23,7 @@ from bwp_workshop.testing.ports import free_port
 from bwp_workshop.testing.sandbox import SandboxHandle
 from tests.oauth_app.serving import in_thread
 from tests.sandbox.flow import new_flow
-from tests.sandbox.test_graphql import Api
+from tests.sandbox.graphql_api import Api
 
 pytestmark = pytest.mark.server  # a receiver listens on a port
 

@@ -14,7 +14,7 @@ from bwp_workshop.stacks import alarms
 
 from .conftest import Synthesized, only, resources
 
-#: EventStack's outputs for operating it (test_templates.py checks every stack's output keys).
+#: EventStack's outputs for operating it (test_all_stacks_and_ecs_templates.py checks every stack's output keys).
 EVENT_STACK_ALARM_OUTPUTS = (names.OUT_DLQ_ALARM, names.OUT_PIPELINE_ALARM, names.OUT_DASHBOARD)
 
 

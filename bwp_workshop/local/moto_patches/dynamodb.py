@@ -31,7 +31,9 @@ from .patch import Patch
 #: Where a backend keeps its write lock (made on first use).
 LOCK_ATTRIBUTE = "_bwp_write_lock"
 
-_RACE = "tests/local/test_moto_patches_concurrency.py::test_concurrent_conditional_writes_have_exactly_one_winner"
+_RACE = (
+    "tests/local/test_moto_patches_dynamodb_concurrency.py::test_concurrent_conditional_writes_have_exactly_one_winner"
+)
 
 #: The request handler's write actions the workshop makes (PartiQL it does not), by their API
 #: names, with the test that races each against a conditional write.
@@ -42,7 +44,7 @@ WRITE_ACTIONS = {
     "transact_write_items": ("TransactWriteItems", _RACE),
     "batch_write_item": (
         "BatchWriteItem",
-        "tests/local/test_moto_patches_concurrency.py::test_a_batch_write_waits_for_a_conditional_write_under_way",
+        "tests/local/test_moto_patches_dynamodb_concurrency.py::test_a_batch_write_waits_for_a_conditional_write_under_way",
     ),
 }
 

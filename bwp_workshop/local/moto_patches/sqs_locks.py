@@ -123,7 +123,7 @@ PATCHES = (
         "delete_message",
         "SQS deletes hold the queue's lock and remove the one message in place (overlapping deletes and "
         "sends lost messages and brought deleted ones back)",
-        guard="tests/local/test_moto_patches_concurrency.py::test_overlapping_deletes_and_sends_lose_nothing_and_bring_nothing_back",
+        guard="tests/local/test_moto_patches_sqs_concurrency.py::test_overlapping_deletes_and_sends_lose_nothing_and_bring_nothing_back",
         replacement=_delete_message,
         uses=(
             (sqs_models, "ReceiptHandleIsInvalid"),
@@ -138,7 +138,7 @@ PATCHES = (
         "receive_message",
         "SQS receives claim each message and move dead letters under the queue's lock, and copy the "
         "messages they return shallowly",
-        guard="tests/local/test_moto_patches_concurrency.py::test_two_receives_never_hand_out_the_same_message",
+        guard="tests/local/test_moto_patches_sqs_concurrency.py::test_two_receives_never_hand_out_the_same_message",
         replacement=_receive_message,
         uses=(
             (sqs_models, "unix_time"),
