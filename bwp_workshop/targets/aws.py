@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from . import AnalyticsEngine, Docker, EventRoute, Readiness, RedriveMethod, Target
+from . import AnalyticsEngine, Docker, EventRoute, Readiness, RedriveMethod, Target, botocore_session
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
@@ -41,7 +41,7 @@ class AwsTarget(Target):
         from ..errors import CredentialsError
 
         try:
-            new = boto3.Session(region_name=self.settings.region)
+            new = boto3.Session(botocore_session=botocore_session(), region_name=self.settings.region)
             found = new.get_credentials()
         except BotoCoreError as error:  # a profile that does not exist, an SSO cache that cannot be read
             raise credentials_error(error) from None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
 
-from . import AnalyticsEngine, Docker, EventRoute, Readiness, RedriveMethod, Target
+from . import AnalyticsEngine, Docker, EventRoute, Readiness, RedriveMethod, Target, botocore_session
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
@@ -41,12 +41,11 @@ class LocalTarget(Target):
 
     def new_session(self) -> boto3.Session:
         import boto3
-        import botocore.session
 
         # Nothing from the user's AWS setup applies to the local AWS: not their keys, not their
         # profile (a profile that does not exist here would make boto3 refuse to start).
-        core = botocore.session.Session(
-            session_vars={
+        core = botocore_session(
+            {
                 "profile": (None, None, None, None),  # (config key, env var, default, converter)
                 "config_file": (None, None, os.devnull, None),
                 "credentials_file": (None, None, os.devnull, None),

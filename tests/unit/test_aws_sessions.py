@@ -94,3 +94,20 @@ def test_preflight_on_aws_without_credentials_says_how_to_sign_in(monkeypatch: p
     assert check.name == "AWS credentials" and not check.ok
     assert "AWS_PROFILE does not exist" in check.detail and "aws sso login" in check.hint
     assert check.hint == aws.SIGN_IN_HINT
+
+
+def test_sessions_share_one_model_loader_whose_folders_do_not_grow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every session reads the service models through one loader (a client's model is parsed
+    once per process), and the folders boto3 adds for each new session are listed once."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    loaders, paths = [], []
+    for target in ("local", "aws", "local"):
+        aws.clear_cache()
+        session = aws.session(Settings(target=target))  # type: ignore[call-arg]
+        loader = session._session.get_component("data_loader")
+        loaders.append(loader)
+        paths.append(list(loader.search_paths))
+        session.resource("dynamodb").Table("tokens")  # boto3's resource models are found
+    assert loaders[0] is loaders[1] is loaders[2]
+    assert paths[0] == paths[1] == paths[2] and len(set(paths[0])) == len(paths[0])
