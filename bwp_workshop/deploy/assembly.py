@@ -23,6 +23,7 @@ A hit returns the folder without importing the CDK. ``BWP_ASSEMBLY_CACHE=false``
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -113,10 +114,20 @@ def _package_inits(package: Path, path: Path) -> list[Path]:
 
 def _imported(package: Path, path: Path) -> list[Path]:
     """The package's modules that ``path`` imports (absolute ``bwp_workshop.`` or relative)."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
     here = path.parent.relative_to(package).parts
     found = []
-    for node in ast.walk(tree):
+    for parts in _imported_names(package.name, here, path.read_bytes()):
+        found += _module_files(package, list(parts))
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported_names(package: str, here: tuple[str, ...], source: bytes) -> tuple[tuple[str, ...], ...]:
+    """What ``source`` (a module in the folder ``here`` of the package) imports from the
+    package, as module names within it (each may be a module, a package or a name in one):
+    parsed once per process and content."""
+    names: list[tuple[str, ...]] = []
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             modules = [alias.name.split(".") for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -134,11 +145,11 @@ def _imported(package: Path, path: Path) -> list[Path]:
         relative = isinstance(node, ast.ImportFrom) and node.level > 0
         for parts in modules:
             if not relative:
-                if not parts or parts[0] != package.name:
+                if not parts or parts[0] != package:
                     continue
                 parts = parts[1:]
-            found += _module_files(package, parts)
-    return found
+            names.append(tuple(parts))
+    return tuple(names)
 
 
 def _module_files(package: Path, parts: list[str]) -> list[Path]:
