@@ -39,6 +39,7 @@ from event_pipeline_rows import (
     pipeline_rows,
     row,
 )
+from fresh_clone import TARGETS
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -189,14 +190,19 @@ def figures(
     else:
         rows.append(row("headless workshop run, warm: total", None, "", "<= 30 s", None, workshop_cmd))
 
+    make_test_cmd = "time make test"
     clone = read("fresh_clone.json")
     if clone:
         first, check = clone["clone_to_first_workshop_seconds"], clone["make_check_seconds"]
         load = f"1-min load {clone['load_after_workshop']}"
         name = f"from `git clone` to the end of the first `make workshop` ({load}; set-up {clone['setup_seconds']} s)"
-        rows.append(row(name, first, "s", "<= 120 s", first <= 120, commands["fresh_clone"]))
-        rows.append(row("`make check` in that fresh clone (cold caches)", check, "s", "<= 120 s", check <= 120,
-                        commands["fresh_clone"]))  # fmt: skip
+        first_target, check_target = TARGETS["clone_to_first_workshop"], TARGETS["make_check"]
+        rows.append(row(name, first, "s", f"<= {first_target} s", first <= first_target, commands["fresh_clone"]))
+        rows.append(row("`make check` in that fresh clone (cold caches)", check, "s", f"<= {check_target} s",
+                        check <= check_target, commands["fresh_clone"]))  # fmt: skip
+        if clone.get("make_test_seconds"):
+            make_test_s = clone["make_test_seconds"]  # from the fresh clone, as CI runs it
+            make_test_cmd = f"{commands['fresh_clone']} --with-make-test"
 
     # --- the event pipeline
     rows += pipeline_rows(pipeline_1000, pipeline_10000, pipeline_50000)
@@ -328,12 +334,12 @@ def figures(
     # --- the tests
     rows.append(
         row(
-            "`make test` (the whole `.ci/run` on a fresh clone: set-up, lint, tests)",
+            "`make test` (set-up, lint, tests: `.ci/run`'s command; in a fresh clone by bench/fresh_clone.py)",
             round(make_test_s / 60, 1) if make_test_s else None,
             "min",
-            "< 8 min",
-            (make_test_s < 480) if make_test_s else None,
-            "time bash .ci/run",
+            f"<= {TARGETS['make_test'] // 60} min",
+            (make_test_s <= TARGETS["make_test"]) if make_test_s else None,
+            make_test_cmd,
         )
     )
     return rows
