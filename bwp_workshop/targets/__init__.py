@@ -12,6 +12,7 @@ which one it is.
 
 from __future__ import annotations
 
+import functools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -231,23 +232,24 @@ class _SearchPaths(list[str]):
             super().append(path)
 
 
-_models: Any = None
+@functools.cache
+def _model_loader() -> Any:
+    """The process's one loader of botocore's service models (AWS_DATA_PATH honoured, as
+    botocore's own loader does)."""
+    import botocore.loaders
+
+    extra = [os.path.expanduser(p) for p in os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if p]
+    return botocore.loaders.Loader(extra_search_paths=_SearchPaths(extra))
 
 
 def botocore_session(session_vars: dict[str, Any] | None = None) -> Any:
     """A botocore session (for ``boto3.Session(botocore_session=...)``) that reads the service
     models through the process's one loader: a session with a loader of its own parses each
-    service's JSON model again, tens of milliseconds a client (AWS_DATA_PATH is honoured, as
-    botocore's own loader does)."""
-    import botocore.loaders
+    service's JSON model again, tens of milliseconds a client."""
     import botocore.session
 
-    global _models
-    if _models is None:
-        extra = [os.path.expanduser(p) for p in os.environ.get("AWS_DATA_PATH", "").split(os.pathsep) if p]
-        _models = botocore.loaders.Loader(extra_search_paths=_SearchPaths(extra))
     core = botocore.session.Session(session_vars=session_vars)
-    core.register_component("data_loader", _models)
+    core.register_component("data_loader", _model_loader())
     return core
 
 
